@@ -1,0 +1,124 @@
+#!/usr/bin/perl
+# mistake-cost's in-container agent, baked into every approach image.
+# It exists so that timings and hashes are taken inside the container
+# (monotonic clock, no Docker round trip in the measurement) and so that a
+# snapshot costs one exec instead of one per file. Only core Perl modules.
+#
+#   agent.pl run TIMEOUT_S CMD...   run each CMD with /bin/sh -c, in order,
+#                                   going on after failures; print one line
+#                                   per command: exit<TAB>ns<TAB>hex(stdout tail)<TAB>hex(stderr tail)
+#   agent.pl stat                   read NUL-separated paths on stdin, print
+#                                   one NUL-terminated record per path
+#   agent.pl scan ROOT              the same record for every path under ROOT
+#
+# A record: TYPE<TAB>MODE<TAB>UID:GID<TAB>SIZE<TAB>HASH<TAB>PATH
+#   TYPE: f file, d dir, l symlink, o other, - absent;
+#   HASH: sha256 of the content (files) or of the target (symlinks), else "-".
+use strict;
+use warnings;
+use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
+use Digest::SHA;
+use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
+
+my $TAIL = 4096;
+my $SCRATCH = "/run/mistake-cost";
+
+sub tail_hex {
+    my ($file) = @_;
+    open(my $fh, '<:raw', $file) or return "";
+    my $size = -s $fh;
+    seek($fh, $size > $TAIL ? $size - $TAIL : 0, 0);
+    local $/;
+    my $data = <$fh> // "";
+    close $fh;
+    return unpack("H*", $data);
+}
+
+sub cmd_run {
+    my ($timeout, @cmds) = @_;
+    mkdir $SCRATCH;
+    $| = 1;
+    for my $i (0 .. $#cmds) {
+        my ($out, $err) = ("$SCRATCH/out.$$.$i", "$SCRATCH/err.$$.$i");
+        my $t0 = clock_gettime(CLOCK_MONOTONIC);
+        my $pid = fork();
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            setpgrp(0, 0);
+            open(STDIN, '<', '/dev/null');
+            open(STDOUT, '>', $out) or die;
+            open(STDERR, '>', $err) or die;
+            exec('/bin/sh', '-c', $cmds[$i]) or exit 127;
+        }
+        my $status;
+        eval {
+            local $SIG{ALRM} = sub { die "timeout\n" };
+            alarm($timeout) if $timeout > 0;
+            waitpid($pid, 0);
+            $status = $?;
+            alarm(0);
+        };
+        if (!defined $status) {
+            kill('KILL', -$pid);
+            waitpid($pid, 0);
+            $status = -1;
+        }
+        my $ns = int((clock_gettime(CLOCK_MONOTONIC) - $t0) * 1e9);
+        # 128+N for a signal, as shells report it; -1 for our own timeout.
+        my $code = $status == -1 ? -1 : WIFEXITED($status) ? WEXITSTATUS($status) : 128 + WTERMSIG($status);
+        print join("\t", $code, $ns, tail_hex($out), tail_hex($err)), "\n";
+        unlink $out, $err;
+    }
+}
+
+sub record {
+    my ($path) = @_;
+    my @st = lstat($path);
+    return "-\t-\t-\t0\t-\t$path\0" unless @st;
+    my ($mode, $uid, $gid, $size) = @st[2, 4, 5, 7];
+    my $perm = sprintf("%o", $mode & 07777);
+    my ($type, $hash) = ("o", "-");
+    if (-l _) {
+        $type = "l";
+        $hash = Digest::SHA::sha256_hex(readlink($path) // "");
+    } elsif (-d _) {
+        $type = "d";
+        $size = 0;
+    } elsif (-f _) {
+        $type = "f";
+        my $sha = Digest::SHA->new(256);
+        $hash = eval { $sha->addfile($path, "b"); $sha->hexdigest } // "unreadable";
+    }
+    return "$type\t$perm\t$uid:$gid\t$size\t$hash\t$path\0";
+}
+
+sub cmd_stat {
+    local $/ = "\0";
+    $| = 0;
+    while (my $p = <STDIN>) {
+        chomp $p;
+        next if $p eq "";
+        print record($p);
+    }
+}
+
+sub cmd_scan {
+    my ($root) = @_;
+    my %skip = map { $_ => 1 } qw(/proc /sys /dev /run/mistake-cost);
+    my @stack = ($root);
+    while (defined(my $p = pop @stack)) {
+        next if $skip{$p};
+        print record($p);
+        next if -l $p || !-d _;
+        opendir(my $dh, $p) or next;
+        my @kids = grep { $_ ne '.' && $_ ne '..' } readdir($dh);
+        closedir $dh;
+        push @stack, map { $p eq '/' ? "/$_" : "$p/$_" } sort @kids;
+    }
+}
+
+my $mode = shift @ARGV // '';
+if ($mode eq 'run') { cmd_run(@ARGV) }
+elsif ($mode eq 'stat') { cmd_stat() }
+elsif ($mode eq 'scan') { cmd_scan($ARGV[0] // '/') }
+else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT\n" }

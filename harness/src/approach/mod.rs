@@ -1,0 +1,73 @@
+//! Approaches: how each package manager installs, how it checks its own
+//! consistency, what its package view is, and what a careful person runs to
+//! recover. The trial runner only talks to the `Approach` trait.
+
+mod apt;
+mod kind;
+mod nix;
+mod pip;
+
+pub use kind::ApproachKind;
+
+use crate::docker::images::Family;
+use crate::scenario::Scenario;
+
+/// A consistency check: a command and how to read its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub command: String,
+    /// True when the check also fails on any output (e.g. `dpkg --audit`
+    /// lists problems but may still exit 0).
+    pub quiet: bool,
+}
+
+pub trait Approach: Send + Sync {
+    fn kind(&self) -> ApproachKind;
+
+    fn family(&self) -> Family {
+        Family::of(self.kind())
+    }
+
+    /// Commands that make a fresh sandbox ready (point the package manager
+    /// at the fixtures, create the venv): part of the set-up.
+    fn prepare(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The command that installs `packages` from the fixtures.
+    fn install(&self, packages: &[String]) -> String;
+
+    /// What a careful person or agent runs after the operation failed.
+    fn default_playbook(&self, scenario: &Scenario) -> Vec<String>;
+
+    /// The package manager's own consistency checks.
+    fn checks(&self, scenario: &Scenario) -> Vec<Check>;
+
+    /// A command printing `P<TAB>name<TAB>state` per package (and, for Nix,
+    /// `L<TAB>store path` per path live from the profile).
+    fn package_view(&self) -> String;
+}
+
+pub fn approach(kind: ApproachKind) -> Box<dyn Approach> {
+    match kind {
+        ApproachKind::Apt => Box::new(apt::Apt),
+        ApproachKind::Pip => Box::new(pip::Pip::global()),
+        ApproachKind::PipVenv => Box::new(pip::Pip::venv()),
+        ApproachKind::Nix => Box::new(nix::Nix),
+    }
+}
+
+/// The playbook a trial runs: the scenario's override or the default.
+pub fn playbook(a: &dyn Approach, scenario: &Scenario) -> Vec<String> {
+    scenario
+        .recovery
+        .iter()
+        .find(|(k, _)| k.get_ref() == a.kind().as_str())
+        .map(|(_, p)| p.commands.clone())
+        .unwrap_or_else(|| a.default_playbook(scenario))
+}
+
+fn op_packages(s: &Scenario) -> Vec<String> {
+    s.operation.packages.iter().map(|p| p.get_ref().clone()).collect()
+}

@@ -1,0 +1,243 @@
+//! The checker: judges a recorded history. Each consistency check is valid,
+//! invalid or unknown (it could not run or timed out: never counted as
+//! valid); the trial's row follows from those verdicts and the residue.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::history::{History, Phase, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Valid,
+    Invalid,
+    Unknown,
+}
+
+impl Verdict {
+    /// All valid → valid; any invalid → invalid; else unknown.
+    pub fn all(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let mut out = Verdict::Valid;
+        let mut any = false;
+        for v in verdicts {
+            any = true;
+            match v {
+                Verdict::Invalid => return Verdict::Invalid,
+                Verdict::Unknown => out = Verdict::Unknown,
+                Verdict::Valid => {}
+            }
+        }
+        if any {
+            out
+        } else {
+            Verdict::Unknown
+        }
+    }
+
+    /// As the CSV writes it: true / false / unknown.
+    pub fn as_bool_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "true",
+            Verdict::Invalid => "false",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::Unknown => "unknown",
+        })
+    }
+}
+
+/// One check's verdict. 126/127: the checker itself could not run; -1: it
+/// timed out. Those say nothing about the system under test.
+pub fn check_verdict(step: &Step) -> Verdict {
+    match step.exit_code {
+        0 if step.quiet && !(step.stdout_tail.trim().is_empty() && step.stderr_tail.trim().is_empty()) => Verdict::Invalid,
+        0 => Verdict::Valid,
+        -1 | 126 | 127 => Verdict::Unknown,
+        _ => Verdict::Invalid,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    Killed,
+    Errored,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Killed => "killed",
+            Outcome::Errored => "errored",
+        })
+    }
+}
+
+/// One row of trials.csv. Column meanings are in the README.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub scenario: String,
+    pub approach: String,
+    pub fault: String,
+    pub rep: u32,
+    pub seed: u64,
+    pub outcome: Outcome,
+    pub consistent: String,
+    pub residue_files: Option<usize>,
+    pub residue_added: Option<usize>,
+    pub residue_removed: Option<usize>,
+    pub residue_modified: Option<usize>,
+    pub residue_packages: Option<usize>,
+    pub garbage_paths: Option<usize>,
+    pub playbook_ran: bool,
+    pub recovery_ms: Option<f64>,
+    pub recovered: String,
+    pub final_residue_files: Option<usize>,
+    pub final_residue_packages: Option<usize>,
+    pub final_garbage_paths: Option<usize>,
+    pub operation_ms: Option<f64>,
+    pub trial_wall_ms: f64,
+    /// Wall time not spent in package operations or checks measured inside
+    /// the container: container start/stop, snapshots, Docker round trips.
+    pub overhead_ms: f64,
+    pub error: String,
+}
+
+pub fn judge(h: &History) -> TrialRecord {
+    let consistent = Verdict::all(h.steps_in(Phase::CheckAfterFailure).map(check_verdict));
+    let after_recovery = Verdict::all(h.steps_in(Phase::CheckAfterRecovery).map(check_verdict));
+    let outcome = match (&h.error, h.steps_in(Phase::Operation).last()) {
+        (Some(_), _) | (None, None) => Outcome::Errored,
+        (None, Some(op)) if op.exit_code == 0 => Outcome::Succeeded,
+        // The agent's own timeout, or a signal from outside the package manager.
+        (None, Some(op)) if op.exit_code == -1 || op.exit_code > 128 => Outcome::Killed,
+        (None, Some(_)) => Outcome::Failed,
+    };
+    let r1 = h.residue_after_failure.as_ref();
+    let r2 = h.residue_after_recovery.as_ref();
+    let errored = outcome == Outcome::Errored;
+    let recovered = match (errored, r2) {
+        (false, Some(r)) => match after_recovery {
+            Verdict::Valid if r.visible_files() == 0 && r.packages.is_empty() => "true",
+            Verdict::Unknown if r.visible_files() == 0 && r.packages.is_empty() => "unknown",
+            _ => "false",
+        },
+        _ => "unknown",
+    };
+    let in_container_ms: f64 = h.steps.iter().map(|s| s.ms).sum();
+    TrialRecord {
+        scenario: h.scenario.clone(),
+        approach: h.approach.clone(),
+        fault: h.fault.clone(),
+        rep: h.rep,
+        seed: h.seed,
+        outcome,
+        consistent: if errored { "unknown".into() } else { consistent.as_bool_str().into() },
+        residue_files: r1.map(|r| r.visible_files()),
+        residue_added: r1.map(|r| r.added),
+        residue_removed: r1.map(|r| r.removed),
+        residue_modified: r1.map(|r| r.modified),
+        residue_packages: r1.map(|r| r.packages.len()),
+        garbage_paths: r1.map(|r| r.garbage),
+        playbook_ran: h.playbook_ran,
+        recovery_ms: (!errored).then(|| h.ms_in(Phase::Recovery)),
+        recovered: recovered.into(),
+        final_residue_files: r2.map(|r| r.visible_files()),
+        final_residue_packages: r2.map(|r| r.packages.len()),
+        final_garbage_paths: r2.map(|r| r.garbage),
+        operation_ms: h.steps_in(Phase::Operation).last().map(|s| s.ms),
+        trial_wall_ms: h.timings.wall_ms,
+        overhead_ms: (h.timings.wall_ms - in_container_ms).max(0.0),
+        error: h.error.clone().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Timings;
+    use crate::snapshot::Residue;
+
+    fn step(phase: Phase, exit_code: i64, out: &str, quiet: bool) -> Step {
+        Step { phase, command: "x".into(), exit_code, ms: 10.0, stdout_tail: out.into(), stderr_tail: String::new(), quiet }
+    }
+
+    fn history(steps: Vec<Step>, r1: Residue, r2: Residue) -> History {
+        History {
+            scenario: "s".into(),
+            approach: "apt".into(),
+            fault: "none".into(),
+            rep: 0,
+            seed: 1,
+            steps,
+            residue_after_failure: Some(r1),
+            residue_after_recovery: Some(r2),
+            playbook_ran: true,
+            timings: Timings { wall_ms: 100.0, ..Default::default() },
+            error: None,
+        }
+    }
+
+    #[test]
+    fn quiet_checks_fail_on_output_and_missing_tools_are_unknown() {
+        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 0, "fastmath half-configured", true)), Verdict::Invalid);
+        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 0, "", true)), Verdict::Valid);
+        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 0, "ok", false)), Verdict::Valid);
+        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 127, "", false)), Verdict::Unknown);
+        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 1, "", false)), Verdict::Invalid);
+        assert_eq!(Verdict::all([Verdict::Valid, Verdict::Unknown]), Verdict::Unknown);
+        assert_eq!(Verdict::all([Verdict::Unknown, Verdict::Invalid]), Verdict::Invalid);
+        assert_eq!(Verdict::all([]), Verdict::Unknown, "no check at all proves nothing");
+    }
+
+    #[test]
+    fn row_follows_from_history() {
+        let r1 = Residue { added: 5, modified: 2, garbage: 3, packages: vec!["a".into(), "b".into()], ..Default::default() };
+        let r2 = Residue { added: 1, ..Default::default() };
+        let h = history(
+            vec![
+                step(Phase::Operation, 100, "", false),
+                step(Phase::CheckAfterFailure, 0, "broken", true),
+                step(Phase::Recovery, 0, "", false),
+                step(Phase::Recovery, 0, "", false),
+                step(Phase::CheckAfterRecovery, 0, "", true),
+            ],
+            r1,
+            r2,
+        );
+        let row = judge(&h);
+        assert_eq!(row.outcome, Outcome::Failed);
+        assert_eq!(row.consistent, "false");
+        assert_eq!(row.residue_files, Some(7));
+        assert_eq!(row.residue_packages, Some(2));
+        assert_eq!(row.garbage_paths, Some(3));
+        assert_eq!(row.recovery_ms, Some(20.0));
+        assert_eq!(row.recovered, "false", "a file is left");
+        assert_eq!(row.final_residue_files, Some(1));
+        assert_eq!(row.overhead_ms, 50.0);
+    }
+
+    #[test]
+    fn signals_are_kills_and_errors_are_not_data() {
+        let mut h = history(vec![step(Phase::Operation, 137, "", false)], Residue::default(), Residue::default());
+        assert_eq!(judge(&h).outcome, Outcome::Killed);
+        h.error = Some("docker went away".into());
+        let row = judge(&h);
+        assert_eq!(row.outcome, Outcome::Errored);
+        assert_eq!(row.recovered, "unknown");
+        assert_eq!(row.consistent, "unknown");
+    }
+}

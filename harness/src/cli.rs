@@ -1,0 +1,68 @@
+//! Command-line interface: argument types and the dispatch to commands.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    success (for `run`: every trial ran; what the package managers did is data)
+  1    other error (I/O on the results folder, internal error)
+  2    `run`: at least one trial errored (a harness or Docker problem, not data)
+  3    bad input: a scenario file (reported as file:line:col) or the arguments
+  4    Docker's engine cannot be reached (DOCKER_HOST is honoured)
+  5    building the matched images failed (missing mmdebstrap, failed build)
+  130  interrupted (Ctrl-C / SIGTERM); the run's containers were removed";
+
+#[derive(Debug, Parser)]
+#[command(name = "mistake-cost", version, about = "Measures what a mistake costs with apt, pip and Nix, in matched Docker containers", after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios: every scenario × approach × repetition in a fresh container.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Show the matched images and whether they are current (`images build` builds them).
+    #[command(after_help = EXIT_CODES)]
+    Images {
+        #[command(subcommand)]
+        action: Option<ImagesAction>,
+    },
+    /// Remove every Docker object labelled mistake-cost.run (containers, networks, volumes).
+    #[command(after_help = EXIT_CODES)]
+    Clean,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesAction {
+    /// List the images and whether each is current.
+    List,
+    /// Build missing or stale images (the base with mmdebstrap, then one per family).
+    Build {
+        /// Rebuild even if current.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files or folders of *.toml files.
+    #[arg(default_value = "scenarios")]
+    pub scenarios: Vec<PathBuf>,
+    /// Repetitions per scenario and approach (default: the scenario's `reps`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub reps: Option<u32>,
+    /// Trials run at the same time.
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// Seed of the plan (approach order, fault points): same seed, same plan.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Results folder (default: results/<run id>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}

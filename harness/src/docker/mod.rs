@@ -1,0 +1,47 @@
+//! Everything that talks to Docker's engine: the connection, the labels that
+//! mark our objects, sandboxes (one container per trial), image builds and
+//! the sweep that removes what a run left behind.
+
+pub mod images;
+mod labels;
+mod sandbox;
+mod sweep;
+
+pub use labels::{RunId, RUN_LABEL};
+pub use sandbox::{ExecOutput, Sandbox, SandboxSpec};
+pub use sweep::{sweep, sweep_dead_runs, SweepReport};
+
+use bollard::Docker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "cannot reach Docker's engine ({message}).\n  Start it, for example: apt-get install -y docker.io && (setsid dockerd >/var/log/dockerd.log 2>&1 &)\n  DOCKER_HOST is honoured if the engine listens elsewhere."
+    )]
+    Unreachable { message: String },
+    #[error("docker: {context}: {source}")]
+    Api {
+        context: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("docker: {0}")]
+    Other(String),
+}
+
+impl DockerError {
+    pub fn api(context: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+        let context = context.into();
+        move |source| DockerError::Api { context, source }
+    }
+}
+
+/// Connects (honouring DOCKER_HOST), negotiates the API version (the engine
+/// here speaks 1.41 only) and checks the engine answers.
+pub async fn connect() -> Result<Docker, DockerError> {
+    let unreachable = |e: bollard::errors::Error| DockerError::Unreachable { message: e.to_string() };
+    let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
+    let docker = docker.negotiate_version().await.map_err(unreachable)?;
+    docker.ping().await.map_err(unreachable)?;
+    Ok(docker)
+}

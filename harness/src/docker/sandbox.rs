@@ -1,0 +1,214 @@
+//! A sandbox is one container for one trial: no network, memory and pid
+//! limits, not privileged, fixtures mounted read-only. It is removed
+//! explicitly at the end of a trial and, as a fallback, when dropped.
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, FilesystemChange, HostConfig};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+use super::{DockerError, RunId};
+
+/// What a sandbox is made from.
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    pub image: String,
+    pub name: String,
+    /// Host folder mounted read-only at /fixtures.
+    pub fixtures: Option<PathBuf>,
+    pub memory_bytes: i64,
+    pub pids_limit: i64,
+    /// False by default: scenarios are hermetic unless they ask.
+    pub network: bool,
+}
+
+impl SandboxSpec {
+    pub fn new(image: impl Into<String>, name: impl Into<String>) -> Self {
+        SandboxSpec {
+            image: image.into(),
+            name: name.into(),
+            fixtures: None,
+            memory_bytes: 2 << 30,
+            pids_limit: 2048,
+            network: false,
+        }
+    }
+}
+
+/// Output of one exec, stdout and stderr kept apart.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+pub struct Sandbox {
+    docker: Docker,
+    pub id: String,
+    pub name: String,
+    removed: bool,
+}
+
+impl Sandbox {
+    /// Creates and starts the container.
+    pub async fn start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> Result<Sandbox, DockerError> {
+        let binds = spec
+            .fixtures
+            .as_ref()
+            .map(|f| vec![format!("{}:/fixtures:ro", f.display())]);
+        let host_config = HostConfig {
+            binds,
+            network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
+            memory: Some(spec.memory_bytes),
+            pids_limit: Some(spec.pids_limit),
+            privileged: Some(false),
+            // docker-init reaps the zombies a killed package manager leaves.
+            init: Some(true),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: Some(vec!["sleep".into(), "infinity".into()]),
+            labels: Some(run.labels()),
+            network_disabled: Some(!spec.network),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+        let created = docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(DockerError::api(format!("creating container {} from {}", spec.name, spec.image)))?;
+        let mut sandbox = Sandbox { docker: docker.clone(), id: created.id, name: spec.name.clone(), removed: false };
+        if let Err(e) = docker.start_container(&sandbox.id, None).await {
+            sandbox.remove().await.ok();
+            return Err(DockerError::Api { context: format!("starting container {}", spec.name), source: e });
+        }
+        Ok(sandbox)
+    }
+
+    /// Runs `cmd` in the container, optionally feeding `stdin`, and waits
+    /// for it (at most `timeout`).
+    pub async fn exec(&self, cmd: &[String], stdin: Option<Vec<u8>>, timeout: Duration) -> Result<ExecOutput, DockerError> {
+        let created = self
+            .docker
+            .create_exec(
+                &self.id,
+                CreateExecOptions {
+                    attach_stdin: Some(stdin.is_some()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(DockerError::api(format!("creating exec `{}` in {}", cmd.join(" "), self.name)))?;
+        let work = async {
+            let started = self
+                .docker
+                .start_exec(&created.id, Some(StartExecOptions { output_capacity: Some(1 << 20), ..Default::default() }))
+                .await
+                .map_err(DockerError::api(format!("starting exec in {}", self.name)))?;
+            let mut out = ExecOutput::default();
+            if let StartExecResults::Attached { mut output, mut input } = started {
+                if let Some(data) = stdin {
+                    // Feed stdin concurrently so a large input cannot deadlock
+                    // against a full output pipe.
+                    let writer = async move {
+                        input.write_all(&data).await?;
+                        input.shutdown().await
+                    };
+                    let reader = async {
+                        while let Some(chunk) = output.next().await {
+                            push_output(&mut out, chunk.map_err(DockerError::api("reading exec output"))?);
+                        }
+                        Ok::<(), DockerError>(())
+                    };
+                    let (w, r) = tokio::join!(writer, reader);
+                    r?;
+                    w.map_err(|e| DockerError::Other(format!("writing exec stdin: {e}")))?;
+                } else {
+                    drop(input);
+                    while let Some(chunk) = output.next().await {
+                        push_output(&mut out, chunk.map_err(DockerError::api("reading exec output"))?);
+                    }
+                }
+            }
+            let inspected = self
+                .docker
+                .inspect_exec(&created.id)
+                .await
+                .map_err(DockerError::api("inspecting exec"))?;
+            out.exit_code = inspected.exit_code.unwrap_or(-1);
+            Ok(out)
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(DockerError::Other(format!(
+                "`{}` in {} did not finish within {}s",
+                cmd.join(" "),
+                self.name,
+                timeout.as_secs()
+            ))),
+        }
+    }
+
+    /// The engine's list of paths changed since the image (`docker diff`).
+    pub async fn changes(&self) -> Result<Vec<FilesystemChange>, DockerError> {
+        Ok(self
+            .docker
+            .container_changes(&self.id)
+            .await
+            .map_err(DockerError::api(format!("listing changes of {}", self.name)))?
+            .unwrap_or_default())
+    }
+
+    pub async fn remove(&mut self) -> Result<(), DockerError> {
+        if self.removed {
+            return Ok(());
+        }
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match self.docker.remove_container(&self.id, Some(options)).await {
+            Ok(()) => {}
+            // Already gone (e.g. a sweep got there first): that is the goal.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+            Err(e) => return Err(DockerError::Api { context: format!("removing {}", self.name), source: e }),
+        }
+        self.removed = true;
+        Ok(())
+    }
+}
+
+fn push_output(out: &mut ExecOutput, chunk: LogOutput) {
+    match chunk {
+        LogOutput::StdErr { message } => out.stderr.extend_from_slice(&message),
+        LogOutput::StdOut { message } | LogOutput::Console { message } => out.stdout.extend_from_slice(&message),
+        LogOutput::StdIn { .. } => {}
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // A trial that was cancelled or panicked never reached `remove`:
+        // remove the container in the background so nothing leaks. The
+        // run's final sweep catches it if the runtime is already gone.
+        if self.removed {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let docker = self.docker.clone();
+            let id = self.id.clone();
+            handle.spawn(async move {
+                let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+                let _ = docker.remove_container(&id, Some(options)).await;
+            });
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Removing what the harness created: all of one run's objects (end of a
+//! run, Ctrl-C), every labelled object (`mistake-cost clean`), or the
+//! leftovers of runs whose process is dead (the start of every run).
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
+};
+use bollard::Docker;
+use std::collections::HashMap;
+
+use super::labels::{hostname, HOST_LABEL, PID_LABEL};
+use super::{DockerError, RunId, RUN_LABEL};
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub containers: usize,
+    pub networks: usize,
+    pub volumes: usize,
+}
+
+impl SweepReport {
+    pub fn total(&self) -> usize {
+        self.containers + self.networks + self.volumes
+    }
+}
+
+/// Removes every object of `run`, or every labelled object when `run` is None.
+pub async fn sweep(docker: &Docker, run: Option<&RunId>) -> Result<SweepReport, DockerError> {
+    sweep_where(docker, run, |_| true).await
+}
+
+/// Removes objects whose creating process (same host) no longer exists.
+pub async fn sweep_dead_runs(docker: &Docker) -> Result<SweepReport, DockerError> {
+    let me = hostname();
+    sweep_where(docker, None, |labels| {
+        let same_host = labels.get(HOST_LABEL).is_some_and(|h| *h == me);
+        let pid_alive = labels
+            .get(PID_LABEL)
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+        // Objects from another host (a shared DOCKER_HOST) are not ours to judge.
+        same_host && !pid_alive
+    })
+    .await
+}
+
+async fn sweep_where(
+    docker: &Docker,
+    run: Option<&RunId>,
+    keep_if_dead: impl Fn(&HashMap<String, String>) -> bool,
+) -> Result<SweepReport, DockerError> {
+    let label = match run {
+        Some(r) => format!("{RUN_LABEL}={r}"),
+        None => RUN_LABEL.to_string(),
+    };
+    let filters = HashMap::from([("label".to_string(), vec![label])]);
+    let mut report = SweepReport::default();
+
+    let containers = docker
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+        .await
+        .map_err(DockerError::api("listing labelled containers"))?;
+    for c in containers {
+        if !keep_if_dead(&c.labels.clone().unwrap_or_default()) {
+            continue;
+        }
+        if let Some(id) = c.id {
+            let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            match docker.remove_container(&id, Some(options)).await {
+                Ok(()) => report.containers += 1,
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+                // 409: removal already in progress (a drop guard got there first).
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {}
+                Err(e) => return Err(DockerError::Api { context: format!("removing container {id}"), source: e }),
+            }
+        }
+    }
+
+    let networks = docker
+        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+        .await
+        .map_err(DockerError::api("listing labelled networks"))?;
+    for n in networks {
+        if !keep_if_dead(&n.labels.clone().unwrap_or_default()) {
+            continue;
+        }
+        if let Some(id) = n.id {
+            docker.remove_network(&id).await.map_err(DockerError::api(format!("removing network {id}")))?;
+            report.networks += 1;
+        }
+    }
+
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build()))
+        .await
+        .map_err(DockerError::api("listing labelled volumes"))?;
+    for v in volumes.volumes.unwrap_or_default() {
+        if !keep_if_dead(&v.labels) {
+            continue;
+        }
+        docker
+            .remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::default().force(true).build()))
+            .await
+            .map_err(DockerError::api(format!("removing volume {}", v.name)))?;
+        report.volumes += 1;
+    }
+    Ok(report)
+}

@@ -1,0 +1,37 @@
+//! The `mistake-cost` binary: parse arguments, run the command, map errors
+//! to the documented exit codes.
+
+use clap::Parser;
+use mistake_cost::cli::{Cli, Command};
+use mistake_cost::{commands, error};
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MISTAKE_COST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { error::exit::BAD_INPUT } else { error::exit::OK };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => commands::run(args).await,
+            Command::Images { action } => commands::images(action).await,
+            Command::Clean => commands::clean().await,
+        }
+    });
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,239 @@
+//! The real executor: one fresh sandbox per trial from the matched image;
+//! prepare → set-up → snapshot(before) → operation → snapshot + checks →
+//! recovery playbook (timed inside) → snapshot + checks → remove.
+
+use bollard::Docker;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, OnceCell};
+
+use super::{Event, Executor};
+use crate::approach::{approach, playbook, Approach};
+use crate::checker::{check_verdict, Verdict};
+use crate::docker::images::Family;
+use crate::docker::{DockerError, RunId, Sandbox, SandboxSpec};
+use crate::history::{History, Phase, Step, Timings};
+use crate::plan::Trial;
+use crate::snapshot::{self, manifest::Manifest, PackageView, Snapshot, AGENT};
+
+pub struct DockerExecutor {
+    docker: Docker,
+    run: RunId,
+    /// Scenario name → its fixtures folder on the host.
+    fixtures: HashMap<String, PathBuf>,
+    bases: HashMap<Family, OnceCell<Arc<Manifest>>>,
+}
+
+impl DockerExecutor {
+    pub fn new(docker: Docker, run: RunId, fixtures: HashMap<String, PathBuf>) -> Self {
+        let bases = Family::ALL.into_iter().map(|f| (f, OnceCell::new())).collect();
+        DockerExecutor { docker, run, fixtures, bases }
+    }
+
+    /// The image's full manifest, scanned once per run in a sandbox of its own.
+    pub async fn base_manifest(&self, family: Family) -> Result<Arc<Manifest>, DockerError> {
+        self.bases[&family]
+            .get_or_try_init(|| async {
+                let spec = SandboxSpec::new(family.image(), format!("mc-{}-scan-{}", self.run, family.name()));
+                let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec).await?;
+                let scanned = snapshot::scan_base(&sandbox).await;
+                sandbox.remove().await?;
+                Ok(Arc::new(scanned?))
+            })
+            .await
+            .cloned()
+    }
+
+    async fn trial(&self, trial: &Trial, h: &mut History, events: &mpsc::UnboundedSender<Event>) -> Result<(), DockerError> {
+        let scenario = &trial.scenario.scenario;
+        let a = approach(trial.approach);
+        let timeout = Duration::from_secs(scenario.scenario.step_timeout_s);
+        let base = self.base_manifest(a.family()).await?;
+
+        let t = Instant::now();
+        let mut spec = SandboxSpec::new(a.family().image(), format!("mc-{}-t{}", self.run, trial.index));
+        spec.fixtures = self.fixtures.get(&scenario.scenario.name).cloned();
+        let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec).await?;
+        h.timings.container_start_ms = ms(t);
+
+        let result = self.steps(trial, a.as_ref(), &sandbox, &base, timeout, h, events).await;
+        let t = Instant::now();
+        let removed = sandbox.remove().await;
+        h.timings.container_remove_ms = ms(t);
+        result.and(removed)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn steps(
+        &self,
+        trial: &Trial,
+        a: &dyn Approach,
+        sandbox: &Sandbox,
+        base: &Arc<Manifest>,
+        timeout: Duration,
+        h: &mut History,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<(), DockerError> {
+        let s = &trial.scenario.scenario;
+        let phase = |p: Phase| {
+            let _ = events.send(Event::TrialPhase { index: trial.index, phase: p });
+        };
+
+        phase(Phase::Prepare);
+        let mut setup = a.prepare();
+        let setup_pkgs: Vec<String> = s.setup.install.iter().map(|p| p.get_ref().clone()).collect();
+        if !setup_pkgs.is_empty() {
+            setup.push(a.install(&setup_pkgs));
+        }
+        let steps = run_steps(sandbox, Phase::Setup, &setup, timeout, &[]).await?;
+        let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
+        h.steps.extend(steps);
+        if let Some(f) = failed {
+            return Err(DockerError::Other(format!("set-up step `{}` failed (exit {}): {}", f.command, f.exit_code, f.stderr_tail)));
+        }
+        let before = self.snapshot(sandbox, a, base, h).await?;
+
+        phase(Phase::Operation);
+        let op: Vec<String> = s.operation.packages.iter().map(|p| p.get_ref().clone()).collect();
+        h.steps.extend(run_steps(sandbox, Phase::Operation, &[a.install(&op)], timeout, &[]).await?);
+
+        phase(Phase::CheckAfterFailure);
+        let after = self.snapshot(sandbox, a, base, h).await?;
+        let checks = a.checks(s);
+        let check_steps = run_checks(sandbox, Phase::CheckAfterFailure, &checks, timeout).await?;
+        let consistent = Verdict::all(check_steps.iter().map(check_verdict));
+        h.steps.extend(check_steps);
+        let residue = snapshot::residue(&before, &after);
+        // Nothing visible changed and the checks pass: nothing for a person
+        // to do, so nothing is run (recovery_ms = 0).
+        let needs_recovery = consistent != Verdict::Valid || residue.visible_files() > 0 || !residue.packages.is_empty();
+        h.residue_after_failure = Some(residue);
+
+        let final_state = if needs_recovery {
+            phase(Phase::Recovery);
+            h.playbook_ran = true;
+            h.steps.extend(run_steps(sandbox, Phase::Recovery, &playbook(a, s), timeout, &[]).await?);
+            phase(Phase::CheckAfterRecovery);
+            let snap = self.snapshot(sandbox, a, base, h).await?;
+            h.steps.extend(run_checks(sandbox, Phase::CheckAfterRecovery, &checks, timeout).await?);
+            snap
+        } else {
+            // The state after recovery is the state after the failure.
+            h.steps.extend(h.steps_in(Phase::CheckAfterFailure).cloned().map(|mut c| {
+                c.phase = Phase::CheckAfterRecovery;
+                c
+            }).collect::<Vec<_>>());
+            after
+        };
+        h.residue_after_recovery = Some(snapshot::residue(&before, &final_state));
+        Ok(())
+    }
+
+    async fn snapshot(&self, sandbox: &Sandbox, a: &dyn Approach, base: &Arc<Manifest>, h: &mut History) -> Result<Snapshot, DockerError> {
+        let t = Instant::now();
+        // The view runs first: if it leaves a trace (a lock file), the file
+        // snapshot sees it in every snapshot alike.
+        let view = agent_run(sandbox, &[a.package_view()], Duration::from_secs(120)).await?;
+        let view = view.into_iter().next().ok_or_else(|| DockerError::Other("package view printed nothing".into()))?;
+        if view.0 != 0 {
+            return Err(DockerError::Other(format!("package view failed (exit {}): {}", view.0, view.3)));
+        }
+        let snap = snapshot::capture(sandbox, base, PackageView::parse(&view.2)).await?;
+        h.timings.snapshot_ms += ms(t);
+        Ok(snap)
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// (exit code, nanoseconds, stdout tail, stderr tail) per command.
+type AgentResult = (i64, u64, String, String);
+
+/// Runs commands in order through the agent, timed inside the container.
+async fn agent_run(sandbox: &Sandbox, commands: &[String], timeout: Duration) -> Result<Vec<AgentResult>, DockerError> {
+    if commands.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cmd = vec!["perl".to_string(), AGENT.to_string(), "run".to_string(), timeout.as_secs().to_string()];
+    cmd.extend(commands.iter().cloned());
+    // The exec's own limit leaves the agent time to report its timeouts.
+    let limit = timeout * commands.len() as u32 + Duration::from_secs(30);
+    let out = sandbox.exec(&cmd, None, limit).await?;
+    if out.exit_code != 0 {
+        return Err(DockerError::Other(format!("agent failed (exit {}): {}", out.exit_code, String::from_utf8_lossy(&out.stderr))));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut results = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 4 {
+            return Err(DockerError::Other(format!("malformed agent line: {line:?}")));
+        }
+        let code = f[0].parse().map_err(|_| DockerError::Other(format!("bad exit code in {line:?}")))?;
+        let ns = f[1].parse().map_err(|_| DockerError::Other(format!("bad time in {line:?}")))?;
+        results.push((code, ns, unhex(f[2]), unhex(f[3])));
+    }
+    if results.len() != commands.len() {
+        return Err(DockerError::Other(format!("agent reported {} of {} commands", results.len(), commands.len())));
+    }
+    Ok(results)
+}
+
+fn unhex(s: &str) -> String {
+    let bytes: Vec<u8> = (0..s.len() / 2).filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+async fn run_steps(sandbox: &Sandbox, phase: Phase, commands: &[String], timeout: Duration, quiet: &[bool]) -> Result<Vec<Step>, DockerError> {
+    let results = agent_run(sandbox, commands, timeout).await?;
+    Ok(commands
+        .iter()
+        .zip(results)
+        .enumerate()
+        .map(|(i, (c, (code, ns, out, err)))| Step {
+            phase,
+            command: c.clone(),
+            exit_code: code,
+            ms: ns as f64 / 1e6,
+            stdout_tail: out,
+            stderr_tail: err,
+            quiet: quiet.get(i).copied().unwrap_or(false),
+        })
+        .collect())
+}
+
+async fn run_checks(sandbox: &Sandbox, phase: Phase, checks: &[crate::approach::Check], timeout: Duration) -> Result<Vec<Step>, DockerError> {
+    let commands: Vec<String> = checks.iter().map(|c| c.command.clone()).collect();
+    let quiet: Vec<bool> = checks.iter().map(|c| c.quiet).collect();
+    run_steps(sandbox, phase, &commands, timeout, &quiet).await
+}
+
+impl Executor for DockerExecutor {
+    async fn run(&self, trial: Trial, events: mpsc::UnboundedSender<Event>) -> History {
+        let label = format!("{} {} rep {}", trial.scenario.scenario.scenario.name, trial.approach, trial.rep);
+        let _ = events.send(Event::TrialStarted { index: trial.index, label });
+        let t = Instant::now();
+        let mut h = History {
+            scenario: trial.scenario.scenario.scenario.name.clone(),
+            approach: trial.approach.to_string(),
+            fault: trial.fault.clone(),
+            rep: trial.rep,
+            seed: trial.seed,
+            steps: Vec::new(),
+            residue_after_failure: None,
+            residue_after_recovery: None,
+            playbook_ran: false,
+            timings: Timings::default(),
+            error: None,
+        };
+        if let Err(e) = self.trial(&trial, &mut h, &events).await {
+            h.error = Some(e.to_string());
+        }
+        h.timings.wall_ms = ms(t);
+        h
+    }
+}

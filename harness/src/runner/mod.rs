@@ -1,0 +1,20 @@
+//! Running a plan: the `Executor` runs one trial (in Docker, or a mock in
+//! tests), the scheduler runs many with bounded concurrency, and events
+//! carry what happens to the progress bar and the exporters.
+
+mod docker_executor;
+mod events;
+mod scheduler;
+
+pub use docker_executor::DockerExecutor;
+pub use events::Event;
+pub use scheduler::run_plan;
+
+use crate::history::History;
+use crate::plan::Trial;
+
+/// Runs one trial to a history. Errors are recorded in the history
+/// (`History::error`), never lost: an executor does not fail.
+pub trait Executor: Send + Sync + 'static {
+    fn run(&self, trial: Trial, events: tokio::sync::mpsc::UnboundedSender<Event>) -> impl std::future::Future<Output = History> + Send;
+}

@@ -1,0 +1,133 @@
+//! Bounded-concurrency scheduling of a plan. Trials start in plan order;
+//! each finished trial is judged and handed on at once, so results are
+//! written as they come. Cancellation stops starting new trials and drops
+//! the running ones (their sandboxes are removed by the run's sweep).
+
+use std::sync::Arc;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::{Event, Executor};
+use crate::checker::judge;
+use crate::plan::Trial;
+
+/// Runs every trial; returns how many finished (all of them unless cancelled).
+pub async fn run_plan<E: Executor>(
+    executor: Arc<E>,
+    trials: Vec<Trial>,
+    jobs: usize,
+    events: mpsc::UnboundedSender<Event>,
+    cancel: CancellationToken,
+) -> usize {
+    let permits = Arc::new(Semaphore::new(jobs.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for trial in trials {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+            _ = cancel.cancelled() => break,
+        };
+        let executor = executor.clone();
+        let events = events.clone();
+        let cancel = cancel.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            let index = trial.index;
+            tokio::select! {
+                history = executor.run(trial, events.clone()) => {
+                    let record = judge(&history);
+                    let _ = events.send(Event::TrialFinished { index, record: Box::new(record), history: Box::new(history) });
+                    true
+                }
+                _ = cancel.cancelled() => false,
+            }
+        });
+    }
+    let mut finished = 0;
+    while let Some(r) = set.join_next().await {
+        if matches!(r, Ok(true)) {
+            finished += 1;
+        }
+    }
+    finished
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{History, Phase, Step, Timings};
+    use crate::plan::plan;
+    use crate::scenario::{parse, LoadedScenario};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Deterministic executor: the operation fails for odd reps; tracks the
+    /// highest number of trials in flight.
+    struct Mock {
+        in_flight: AtomicUsize,
+        peak: AtomicUsize,
+    }
+
+    impl Executor for Mock {
+        async fn run(&self, trial: Trial, _: mpsc::UnboundedSender<Event>) -> History {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            History {
+                scenario: trial.scenario.scenario.scenario.name.clone(),
+                approach: trial.approach.to_string(),
+                fault: trial.fault,
+                rep: trial.rep,
+                seed: trial.seed,
+                steps: vec![Step {
+                    phase: Phase::Operation,
+                    command: "op".into(),
+                    exit_code: (trial.rep % 2) as i64,
+                    ms: 1.0,
+                    stdout_tail: String::new(),
+                    stderr_tail: String::new(),
+                    quiet: false,
+                }],
+                residue_after_failure: None,
+                residue_after_recovery: None,
+                playbook_ran: false,
+                timings: Timings::default(),
+                error: None,
+            }
+        }
+    }
+
+    fn trials() -> Vec<Trial> {
+        let text = "[scenario]\nname='m'\napproaches=['apt','nix']\n[[package]]\nname='a'\nversion='1'\n[operation]\nkind='install'\npackages=['a']\n";
+        let s = Arc::new(LoadedScenario { path: "m.toml".into(), scenario: parse(text).unwrap() });
+        plan(&[s], Some(5), 1)
+    }
+
+    #[tokio::test]
+    async fn respects_the_job_bound_and_reports_every_trial() {
+        let mock = Arc::new(Mock { in_flight: AtomicUsize::new(0), peak: AtomicUsize::new(0) });
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let n = run_plan(mock.clone(), trials(), 3, tx, CancellationToken::new()).await;
+        assert_eq!(n, 10);
+        assert!(mock.peak.load(Ordering::SeqCst) <= 3);
+        let mut outcomes = Vec::new();
+        while let Ok(Event::TrialFinished { record, .. }) = rx.try_recv() {
+            outcomes.push((record.rep, record.outcome));
+        }
+        assert_eq!(outcomes.len(), 10);
+        for (rep, outcome) in outcomes {
+            let expected = if rep % 2 == 0 { crate::checker::Outcome::Succeeded } else { crate::checker::Outcome::Failed };
+            assert_eq!(outcome, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn cancellation_stops_the_run() {
+        let mock = Arc::new(Mock { in_flight: AtomicUsize::new(0), peak: AtomicUsize::new(0) });
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let n = run_plan(mock, trials(), 2, tx, cancel).await;
+        assert_eq!(n, 0);
+    }
+}

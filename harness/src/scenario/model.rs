@@ -1,0 +1,207 @@
+//! The scenario file's data model: what a TOML file may say, as serde types.
+//! Unknown fields are rejected; cross-references are checked in `validate`.
+
+use serde::{Deserialize, Serialize};
+use serde_spanned::Spanned;
+use std::collections::BTreeMap;
+
+use crate::approach::ApproachKind;
+
+/// One scenario file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub scenario: Header,
+    /// Every package the scenario uses, declared once for all ecosystems.
+    #[serde(rename = "package", default)]
+    pub packages: Vec<PackageSpec>,
+    /// Packages installed before the "before" snapshot (part of the set-up).
+    #[serde(default)]
+    pub setup: Setup,
+    /// The operation under test.
+    pub operation: Operation,
+    /// Per-approach overrides of the built-in recovery playbooks.
+    #[serde(default)]
+    pub recovery: BTreeMap<Spanned<String>, Playbook>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Approaches to run; every one gets the same packages and faults.
+    pub approaches: Vec<Spanned<ApproachKind>>,
+    /// Repetitions per approach unless `run --reps` says otherwise.
+    #[serde(default = "default_reps")]
+    pub reps: u32,
+    /// Wall-clock limit for one step inside the container, in seconds.
+    #[serde(default = "default_step_timeout")]
+    pub step_timeout_s: u64,
+}
+
+fn default_reps() -> u32 {
+    3
+}
+fn default_step_timeout() -> u64 {
+    300
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PackageSpec {
+    pub name: Spanned<String>,
+    pub version: String,
+    /// Packages this one depends on (names declared in this file).
+    #[serde(default)]
+    pub depends: Vec<Spanned<String>>,
+    /// Files the package ships, relative to its install root.
+    #[serde(default)]
+    pub files: Vec<FileSpec>,
+    /// Where and how this package fails, if it does.
+    #[serde(default)]
+    pub fail: Option<FailSpec>,
+}
+
+/// A file whose content is generated deterministically from
+/// (package, version, path), so every ecosystem ships identical bytes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub path: Spanned<String>,
+    /// Size in bytes of the generated content.
+    #[serde(default = "default_file_size")]
+    pub size: u64,
+}
+
+fn default_file_size() -> u64 {
+    64
+}
+
+/// A package-level failure, mapped onto each ecosystem's natural step
+/// (see scenarios/README.md for the mapping).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FailSpec {
+    /// The step that fails, for every ecosystem unless overridden below.
+    pub step: FailStep,
+    /// Per-ecosystem overrides, for stories like "the build fails (pip,
+    /// Nix); a binary .deb has no build, so its postinst fails".
+    #[serde(default)]
+    pub apt: Option<FailStep>,
+    #[serde(default)]
+    pub pip: Option<FailStep>,
+    #[serde(default)]
+    pub nix: Option<FailStep>,
+    /// Files the package's own script writes before it fails. Absolute paths;
+    /// Nix builders write them under `$out` instead (see the README).
+    #[serde(default)]
+    pub writes: Vec<Spanned<String>>,
+    #[serde(default = "default_exit_code")]
+    pub exit_code: u8,
+}
+
+fn default_exit_code() -> u8 {
+    1
+}
+
+impl FailSpec {
+    pub fn step_for(&self, ecosystem: Ecosystem) -> FailStep {
+        match ecosystem {
+            Ecosystem::Apt => self.apt,
+            Ecosystem::Pip => self.pip,
+            Ecosystem::Nix => self.nix,
+        }
+        .unwrap_or(self.step)
+    }
+}
+
+/// The three packaging formats a scenario's packages are built in (pip and
+/// pip-venv share one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ecosystem {
+    Apt,
+    Pip,
+    Nix,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailStep {
+    /// The package's build (pip: setup.py build; Nix: the builder). A
+    /// binary .deb has no build step: apt fails in its preinst instead.
+    Build,
+    /// The package's configure step (apt: postinst; pip: setup.py install
+    /// after copying files; Nix: the end of the builder).
+    Configure,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    #[serde(default)]
+    pub install: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Operation {
+    pub kind: OperationKind,
+    pub packages: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationKind {
+    Install,
+}
+
+/// A recovery playbook: shell commands run in order, each timed inside the
+/// container; a failing command does not stop the ones after it, as a
+/// person working through a checklist would go on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    pub commands: Vec<String>,
+}
+
+impl Scenario {
+    pub fn package(&self, name: &str) -> Option<&PackageSpec> {
+        self.packages.iter().find(|p| p.name.get_ref() == name)
+    }
+
+    pub fn approaches(&self) -> Vec<ApproachKind> {
+        self.scenario.approaches.iter().map(|a| *a.get_ref()).collect()
+    }
+
+    /// The operation's packages plus their transitive dependencies, in
+    /// dependency order (dependencies first), each once.
+    pub fn closure(&self, roots: &[Spanned<String>]) -> Vec<String> {
+        fn visit(s: &Scenario, name: &str, out: &mut Vec<String>) {
+            if out.iter().any(|n| n == name) {
+                return;
+            }
+            if let Some(p) = s.package(name) {
+                for d in &p.depends {
+                    visit(s, d.get_ref(), out);
+                }
+            }
+            out.push(name.to_string());
+        }
+        let mut out = Vec::new();
+        for r in roots {
+            visit(self, r.get_ref(), &mut out);
+        }
+        out
+    }
+
+    /// Packages the operation may bring in that the set-up did not install.
+    pub fn new_packages(&self) -> Vec<String> {
+        let before = self.closure(&self.setup.install);
+        self.closure(&self.operation.packages)
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect()
+    }
+}

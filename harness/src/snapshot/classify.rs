@@ -1,0 +1,107 @@
+//! Which changed paths are residue a user would see, which are collectible
+//! garbage (caches, logs, unreferenced Nix store paths), and which are the
+//! harness's own. The rules are the same for every approach except where a
+//! package manager's layout differs; they are listed in scenarios/README.md.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    Visible,
+    Garbage,
+    Ignored,
+}
+
+/// Paths never snapshotted: kernel file systems, Docker's own bind mounts,
+/// the harness's scratch and fixtures.
+pub fn excluded(path: &str) -> bool {
+    const EXCLUDED: [&str; 9] = [
+        "/proc",
+        "/sys",
+        "/dev",
+        "/run/mistake-cost",
+        "/fixtures",
+        "/sbin/docker-init",
+        "/etc/hostname",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+    ];
+    EXCLUDED.iter().any(|e| under(path, e))
+}
+
+fn under(path: &str, prefix: &str) -> bool {
+    path == prefix || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'/'))
+}
+
+/// Regenerable or unreferenced by anything installed, for every approach.
+const GARBAGE_PREFIXES: [&str; 11] = [
+    "/var/log",
+    "/var/cache",
+    "/var/backups",
+    "/var/lib/apt/lists",
+    "/root/.cache",
+    "/tmp",
+    "/var/tmp",
+    // Nix bookkeeping: the store database and locks follow the store's
+    // contents; logs of builds; temporary GC roots of finished processes.
+    "/nix/var/nix/db",
+    "/nix/var/nix/temproots",
+    "/nix/var/nix/gcroots/auto",
+    "/nix/var/log",
+];
+
+/// `live` holds the store paths reachable from the profile (empty when the
+/// profile has none): store paths outside it are garbage until `nix-store --gc`.
+pub fn classify(path: &str, live: &BTreeSet<String>) -> Class {
+    if excluded(path) {
+        return Class::Ignored;
+    }
+    if GARBAGE_PREFIXES.iter().any(|p| under(path, p)) {
+        return Class::Garbage;
+    }
+    // dpkg's backup copies of its own database (status-old, available-old...).
+    if path.starts_with("/var/lib/dpkg/") && path.ends_with("-old") {
+        return Class::Garbage;
+    }
+    if path.ends_with(".pyc") || path.contains("/__pycache__/") || path.ends_with("/__pycache__") {
+        return Class::Garbage;
+    }
+    if path == "/nix/var/nix/gc.lock" || path == "/nix/var/nix/big-lock" {
+        return Class::Garbage;
+    }
+    if let Some(rest) = path.strip_prefix("/nix/store/") {
+        let top = rest.split('/').next().unwrap_or(rest);
+        let top = top.strip_suffix(".lock").unwrap_or(top);
+        return if live.contains(&format!("/nix/store/{top}")) { Class::Visible } else { Class::Garbage };
+    }
+    Class::Visible
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nix_store_paths_are_garbage_unless_live() {
+        let live: BTreeSet<String> = ["/nix/store/abc-depa-1.0".to_string()].into();
+        assert_eq!(classify("/nix/store/abc-depa-1.0/share/x", &live), Class::Visible);
+        assert_eq!(classify("/nix/store/def-fastmath-1.0/etc/fastmath.conf", &live), Class::Garbage);
+        assert_eq!(classify("/nix/store/def-fastmath-1.0.lock", &live), Class::Garbage);
+        assert_eq!(classify("/nix/var/nix/db/db.sqlite", &live), Class::Garbage);
+        assert_eq!(classify("/nix/var/nix/profiles/default-1-link", &live), Class::Visible);
+    }
+
+    #[test]
+    fn shared_rules() {
+        let none = BTreeSet::new();
+        assert_eq!(classify("/etc/fastmath.conf", &none), Class::Visible);
+        assert_eq!(classify("/var/lib/dpkg/status", &none), Class::Visible);
+        assert_eq!(classify("/var/lib/dpkg/status-old", &none), Class::Garbage);
+        assert_eq!(classify("/var/log/dpkg.log", &none), Class::Garbage);
+        assert_eq!(classify("/usr/lib/python3/dist-packages/depa/__pycache__/x.cpython-311.pyc", &none), Class::Garbage);
+        assert_eq!(classify("/proc/1/status", &none), Class::Ignored);
+        assert_eq!(classify("/tmpfoo", &none), Class::Visible, "prefix match is by path component");
+    }
+}

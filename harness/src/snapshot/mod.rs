@@ -1,0 +1,250 @@
+//! Snapshots of a container: the image's full manifest (scanned once per
+//! image) overlaid with the paths the engine reports as changed, hashed in
+//! the container by the agent, plus the package managers' own view.
+//! Residue is the classified difference of two snapshots.
+
+pub mod classify;
+pub mod manifest;
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::docker::{DockerError, Sandbox};
+use classify::{classify, excluded, Class};
+use manifest::{diff_keys, Change, ChangeKind, Entry, EntryKind, Manifest};
+
+pub const AGENT: &str = "/usr/local/lib/mistake-cost/agent.pl";
+
+/// A container's state at one instant.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub base: Arc<Manifest>,
+    /// Changed paths: their state now (None: absent).
+    pub overlay: BTreeMap<String, Option<Entry>>,
+    /// Package manager's view: package → state (version and status).
+    pub packages: BTreeMap<String, String>,
+    /// Store paths reachable from the Nix profile (empty elsewhere).
+    pub live: BTreeSet<String>,
+}
+
+impl Snapshot {
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        match self.overlay.get(path) {
+            Some(state) => state.as_ref(),
+            None => self.base.get(path),
+        }
+    }
+}
+
+/// A classified change, as written to trials.jsonl.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResiduePath {
+    pub path: String,
+    pub kind: ChangeKind,
+    pub class: Class,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Residue {
+    pub added: usize,
+    pub removed: usize,
+    pub modified: usize,
+    pub garbage: usize,
+    /// Packages whose state differs (added, removed or changed).
+    pub packages: Vec<String>,
+    pub paths: Vec<ResiduePath>,
+}
+
+impl Residue {
+    pub fn visible_files(&self) -> usize {
+        self.added + self.removed + self.modified
+    }
+}
+
+/// Residue between two snapshots of the same image. Store paths are judged
+/// live or garbage by the later snapshot's profile.
+pub fn residue(before: &Snapshot, after: &Snapshot) -> Residue {
+    let keys = before.overlay.keys().chain(after.overlay.keys()).map(String::as_str);
+    let changes: Vec<Change> = diff_keys(keys, |p| before.get(p), |p| after.get(p));
+    let mut r = Residue::default();
+    for c in changes {
+        let class = classify(&c.path, &after.live);
+        match (class, c.kind) {
+            (Class::Ignored, _) => continue,
+            (Class::Garbage, _) => r.garbage += 1,
+            (Class::Visible, ChangeKind::Added) => r.added += 1,
+            (Class::Visible, ChangeKind::Removed) => r.removed += 1,
+            (Class::Visible, ChangeKind::Modified) => r.modified += 1,
+        }
+        r.paths.push(ResiduePath { path: c.path, kind: c.kind, class });
+    }
+    let names: BTreeSet<&String> = before.packages.keys().chain(after.packages.keys()).collect();
+    r.packages = names
+        .into_iter()
+        .filter(|n| before.packages.get(*n) != after.packages.get(*n))
+        .cloned()
+        .collect();
+    r
+}
+
+/// Parses the agent's NUL-terminated records (see containers/agent/agent.pl).
+pub fn parse_records(data: &[u8]) -> Result<Vec<(String, Option<Entry>)>, String> {
+    let mut out = Vec::new();
+    for rec in data.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+        let text = String::from_utf8_lossy(rec);
+        let f: Vec<&str> = text.splitn(6, '\t').collect();
+        if f.len() != 6 {
+            return Err(format!("malformed agent record: {text:?}"));
+        }
+        let path = f[5].to_string();
+        let kind = match f[0] {
+            "-" => {
+                out.push((path, None));
+                continue;
+            }
+            "f" => EntryKind::File,
+            "d" => EntryKind::Dir,
+            "l" => EntryKind::Symlink,
+            _ => EntryKind::Other,
+        };
+        let mode = u32::from_str_radix(f[1], 8).map_err(|_| format!("bad mode in {text:?}"))?;
+        let size = f[3].parse().map_err(|_| format!("bad size in {text:?}"))?;
+        let hash = (f[4] != "-").then(|| f[4].to_string());
+        out.push((path, Some(Entry { kind, mode, owner: f[2].to_string(), size, hash })));
+    }
+    Ok(out)
+}
+
+/// Scans the whole file system of a sandbox (once per image).
+pub async fn scan_base(sandbox: &Sandbox) -> Result<Manifest, DockerError> {
+    let cmd = vec!["perl".into(), AGENT.into(), "scan".into(), "/".into()];
+    let out = sandbox.exec(&cmd, None, Duration::from_secs(600)).await?;
+    if out.exit_code != 0 {
+        return Err(DockerError::Other(format!("agent scan failed: {}", String::from_utf8_lossy(&out.stderr))));
+    }
+    let records = parse_records(&out.stdout).map_err(DockerError::Other)?;
+    Ok(records.into_iter().filter_map(|(p, e)| e.map(|e| (p, e))).collect())
+}
+
+/// Takes a snapshot: the engine's change list, hashed by the agent in one
+/// exec; deleted directories expand to the base paths beneath them.
+pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView) -> Result<Snapshot, DockerError> {
+    let changes = sandbox.changes().await?;
+    let mut paths: Vec<String> = Vec::with_capacity(changes.len());
+    let mut deleted_dirs = Vec::new();
+    for c in changes {
+        if excluded(&c.path) {
+            continue;
+        }
+        if c.kind == bollard::models::ChangeType::_2 {
+            deleted_dirs.push(c.path.clone());
+        }
+        paths.push(c.path);
+    }
+    let mut overlay = BTreeMap::new();
+    if !paths.is_empty() {
+        let mut stdin = Vec::new();
+        for p in &paths {
+            stdin.extend_from_slice(p.as_bytes());
+            stdin.push(0);
+        }
+        let cmd = vec!["perl".into(), AGENT.into(), "stat".into()];
+        let out = sandbox.exec(&cmd, Some(stdin), Duration::from_secs(600)).await?;
+        if out.exit_code != 0 {
+            return Err(DockerError::Other(format!("agent stat failed: {}", String::from_utf8_lossy(&out.stderr))));
+        }
+        overlay.extend(parse_records(&out.stdout).map_err(DockerError::Other)?);
+    }
+    for d in deleted_dirs {
+        let prefix = format!("{d}/");
+        for (p, _) in base.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)) {
+            overlay.entry(p.clone()).or_insert(None);
+        }
+    }
+    Ok(Snapshot { base: base.clone(), overlay, packages: view.packages, live: view.live })
+}
+
+/// The package manager's own view, parsed from an approach's view command:
+/// lines `P<TAB>name<TAB>state` and `L<TAB>/nix/store/...`.
+#[derive(Debug, Clone, Default)]
+pub struct PackageView {
+    pub packages: BTreeMap<String, String>,
+    pub live: BTreeSet<String>,
+}
+
+impl PackageView {
+    pub fn parse(text: &str) -> PackageView {
+        let mut v = PackageView::default();
+        for line in text.lines() {
+            let mut f = line.splitn(3, '\t');
+            match (f.next(), f.next(), f.next()) {
+                (Some("P"), Some(name), state) => {
+                    v.packages.insert(name.to_string(), state.unwrap_or("").to_string());
+                }
+                (Some("L"), Some(path), _) => {
+                    v.live.insert(path.to_string());
+                }
+                _ => {}
+            }
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(h: &str) -> Entry {
+        Entry { kind: EntryKind::File, mode: 0o644, owner: "0:0".into(), size: 3, hash: Some(h.into()) }
+    }
+
+    fn snap(base: &Arc<Manifest>, overlay: &[(&str, Option<Entry>)], live: &[&str]) -> Snapshot {
+        Snapshot {
+            base: base.clone(),
+            overlay: overlay.iter().map(|(p, e)| (p.to_string(), e.clone())).collect(),
+            packages: BTreeMap::new(),
+            live: live.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn parses_agent_records() {
+        let data = b"f\t644\t0:0\t839\tabc\t/etc/passwd\0-\t-\t-\t0\t-\t/nope\0d\t755\t0:0\t0\t-\t/usr/a\tb\0";
+        let r = parse_records(data).unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].1.as_ref().unwrap().hash.as_deref(), Some("abc"));
+        assert!(r[1].1.is_none());
+        assert_eq!(r[2].0, "/usr/a\tb", "tabs inside a path survive");
+        assert!(parse_records(b"garbage\0").is_err());
+    }
+
+    #[test]
+    fn overlay_residue_uses_the_base_for_unlisted_paths() {
+        let base: Arc<Manifest> = Arc::new([("/etc/a".to_string(), file("1")), ("/etc/b".to_string(), file("2"))].into());
+        // Before: /etc/a rewritten with identical content (listed, unchanged).
+        let before = snap(&base, &[("/etc/a", Some(file("1")))], &[]);
+        // After: /etc/b modified (only listed now), /etc/c added, /var/log/x garbage.
+        let after = snap(
+            &base,
+            &[("/etc/a", Some(file("1"))), ("/etc/b", Some(file("9"))), ("/etc/c", Some(file("3"))), ("/var/log/x", Some(file("4")))],
+            &[],
+        );
+        let r = residue(&before, &after);
+        assert_eq!((r.added, r.removed, r.modified, r.garbage), (1, 0, 1, 1));
+        let back = residue(&after, &before);
+        assert_eq!((back.added, back.removed, back.modified), (0, 1, 1));
+    }
+
+    #[test]
+    fn package_view_diff_counts_changed_packages() {
+        let base = Arc::new(Manifest::new());
+        let mut a = snap(&base, &[], &[]);
+        let mut b = snap(&base, &[], &[]);
+        a.packages = PackageView::parse("P\tlibc\t2.36 ii\nP\tfoo\t1.0 ii\n").packages;
+        b.packages = PackageView::parse("P\tlibc\t2.36 ii\nP\tfoo\t1.0 iH\nP\tdepa\t1.0 ii\nL\t/nix/store/x\n").packages;
+        assert_eq!(residue(&a, &b).packages, vec!["depa".to_string(), "foo".to_string()]);
+    }
+}

@@ -1,0 +1,88 @@
+//! Nothing leaks: Ctrl-C removes the run's containers and keeps only whole
+//! rows; a later start sweeps a dead run's leftovers; `clean` removes all.
+
+mod common;
+
+use bollard::models::ContainerCreateBody;
+use common::*;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+fn create_labelled(labels: HashMap<String, String>) -> String {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.unwrap();
+        let body = ContainerCreateBody {
+            image: Some("mistake-cost/nix:latest".into()),
+            cmd: Some(vec!["sleep".into(), "infinity".into()]),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        docker.create_container(None::<bollard::query_parameters::CreateContainerOptions>, body).await.unwrap().id
+    })
+}
+
+fn ensure_images() {
+    let o = run(&["images", "build"]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn dead_runs_are_swept_live_ones_kept_and_clean_removes_all() {
+    ensure_images();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let label = |run: &str, pid: &str| {
+        HashMap::from([
+            ("mistake-cost.run".to_string(), run.to_string()),
+            ("mistake-cost.pid".to_string(), pid.to_string()),
+            ("mistake-cost.host".to_string(), host.clone()),
+        ])
+    };
+    // pid_max is at most 2^22: this pid cannot be alive.
+    create_labelled(label("test-dead", "4194305"));
+    create_labelled(label("test-live", &std::process::id().to_string()));
+    let report = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.unwrap();
+        mistake_cost::docker::sweep_dead_runs(&docker).await.unwrap()
+    });
+    assert!(report.containers >= 1);
+    assert_eq!(containers_with_label("mistake-cost.run=test-dead"), 0);
+    assert_eq!(containers_with_label("mistake-cost.run=test-live"), 1, "a live run's container is not touched");
+
+    let o = run(&["clean"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(containers_with_label("mistake-cost.run"), 0);
+}
+
+#[test]
+fn ctrl_c_removes_containers_and_keeps_whole_rows() {
+    ensure_images();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["run", "scenarios/failed-install.toml", "--reps", "3", "--jobs", "2", "--out", out.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until trials are running (their containers exist), then interrupt.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while containers_with_label("mistake-cost.run") == 0 {
+        assert!(Instant::now() < deadline, "no trial started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    unsafe_sigint(child.id());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(containers_with_label("mistake-cost.run"), 0, "every container removed");
+    // Whatever was written is whole: every row parses with every column.
+    let rows = read_csv(&out.path().join("trials.csv"));
+    assert!(rows.len() < 12);
+    for r in rows {
+        assert!(!r["outcome"].is_empty());
+    }
+}
+
+fn unsafe_sigint(pid: u32) {
+    let ok = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    assert!(ok.success());
+}

@@ -1,0 +1,63 @@
+//! Shared helpers for the integration tests: the binary, the repository,
+//! reading results back, and asking Docker what is left.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mistake-cost"));
+    c.current_dir(repo());
+    c
+}
+
+pub fn run(args: &[&str]) -> Output {
+    let out = bin().args(args).output().expect("start mistake-cost");
+    eprintln!("--- mistake-cost {}\nstdout:\n{}\nstderr:\n{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// trials.csv as one map per row, keyed by column name.
+pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let headers = r.headers().expect("header").clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("complete row");
+            headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+        })
+        .collect()
+}
+
+/// trials.jsonl as JSON values.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("complete JSON line"))
+        .collect()
+}
+
+pub fn docker() -> bollard::Docker {
+    tokio::runtime::Runtime::new().unwrap().block_on(async { mistake_cost::docker::connect().await.expect("docker engine (run scripts/setup-host.sh)") })
+}
+
+/// Containers carrying `label` (a `key` or `key=value` filter).
+pub fn containers_with_label(label: &str) -> usize {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.expect("docker");
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        docker.list_containers(Some(options)).await.expect("list").len()
+    })
+}
+
+pub fn run_id_of(out_dir: &Path) -> Option<String> {
+    let _ = out_dir;
+    None
+}
