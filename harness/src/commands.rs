@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::checker::{Outcome, TrialRecord};
 use crate::cli::{ImagesAction, RunArgs};
@@ -82,9 +83,24 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&run.0));
     std::fs::create_dir_all(&out).map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
     let fixtures_root = std::env::temp_dir().join(format!("mistake-cost-{run}"));
-    let result = run_inner(&docker, &run, &args, &loaded, &families, &out, &fixtures_root).await;
+    // Signals are caught from before the first container exists, so even
+    // the base-manifest scans are cleaned up on Ctrl-C.
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(watch_signals(signal_streams()?, cancel.clone()));
+    let tracker = TaskTracker::new();
+    let result = tokio::select! {
+        r = run_inner(&docker, &run, &args, &loaded, &families, &out, &fixtures_root, cancel.clone(), tracker.clone()) => r,
+        _ = async { cancel.cancelled().await; tokio::time::sleep(Duration::from_secs(30)).await } => {
+            eprintln!("trials did not stop within 30 s of the interrupt; removing containers anyway");
+            Ok(exit::INTERRUPTED)
+        }
+    };
+    signals.abort();
 
-    // Every way out passes here: normal end, error, Ctrl-C.
+    // Every way out passes here: normal end, error, Ctrl-C. Container
+    // creations and removals still in flight finish first.
+    tracker.close();
+    tracker.wait().await;
     let swept = docker::sweep(&docker, Some(&run)).await;
     std::fs::remove_dir_all(&fixtures_root).ok();
     let code = result?;
@@ -100,6 +116,8 @@ async fn run_inner(
     families: &[Family],
     out: &Path,
     fixtures_root: &Path,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
 ) -> Result<i32> {
     let mut fixtures = HashMap::new();
     for s in loaded {
@@ -107,9 +125,12 @@ async fn run_inner(
         payload::write_fixtures(&s.scenario, &dir).map_err(|e| Error::io(format!("writing fixtures to {}", dir.display()), e))?;
         fixtures.insert(s.scenario.scenario.name.clone(), dir);
     }
-    let executor = Arc::new(DockerExecutor::new(docker.clone(), run.clone(), fixtures));
+    let executor = Arc::new(DockerExecutor::new(docker.clone(), run.clone(), fixtures, tracker));
     for &f in families {
-        executor.base_manifest(f).await?;
+        tokio::select! {
+            r = executor.base_manifest(f) => { r?; }
+            _ = cancel.cancelled() => return Ok(exit::INTERRUPTED),
+        }
     }
 
     let trials = plan::plan(loaded, args.reps, args.seed);
@@ -121,8 +142,6 @@ async fn run_inner(
     ];
     eprintln!("run {run}: {total} trials, {} at a time, seed {} → {}", args.jobs, args.seed, out.display());
 
-    let cancel = CancellationToken::new();
-    let signals = tokio::spawn(watch_signals(cancel.clone()));
     let (tx, mut rx) = mpsc::unbounded_channel();
     let runner = tokio::spawn(run_plan(executor, trials, args.jobs as usize, tx, cancel.clone()));
 
@@ -158,7 +177,6 @@ async fn run_inner(
         bar.set_message(running.values().next().cloned().unwrap_or_default());
     }
     runner.await.map_err(|e| Error::Usage(format!("runner task failed: {e}")))?;
-    signals.abort();
     bar.finish_and_clear();
     if let Some(e) = write_error {
         return Err(Error::io(format!("writing results in {}", out.display()), e));
@@ -172,11 +190,21 @@ async fn run_inner(
     Ok(if records.iter().any(|r| r.outcome == Outcome::Errored) { exit::TRIAL_ERRORS } else { exit::OK })
 }
 
-async fn watch_signals(cancel: CancellationToken) {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+type SignalStreams = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+
+/// Registers for SIGINT and SIGTERM now (not when a task first runs), so no
+/// signal can arrive unhandled and kill the process with containers up.
+fn signal_streams() -> Result<SignalStreams> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let int = signal(SignalKind::interrupt()).map_err(|e| Error::io("installing the SIGINT handler", e))?;
+    let term = signal(SignalKind::terminate()).map_err(|e| Error::io("installing the SIGTERM handler", e))?;
+    Ok((int, term))
+}
+
+async fn watch_signals((mut int, mut term): SignalStreams, cancel: CancellationToken) {
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        _ = int.recv() => {}
+        _ = term.recv() => {}
     }
     eprintln!("\ninterrupted: stopping trials and removing this run's containers…");
     cancel.cancel();

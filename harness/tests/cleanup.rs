@@ -57,7 +57,7 @@ fn dead_runs_are_swept_live_ones_kept_and_clean_removes_all() {
 fn ctrl_c_removes_containers_and_keeps_whole_rows() {
     ensure_images();
     let out = tempfile::tempdir().unwrap();
-    let mut child = bin()
+    let child = bin()
         .args(["run", "scenarios/failed-install.toml", "--reps", "3", "--jobs", "2", "--out", out.path().to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -71,8 +71,8 @@ fn ctrl_c_removes_containers_and_keeps_whole_rows() {
     }
     std::thread::sleep(Duration::from_secs(3));
     unsafe_sigint(child.id());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(containers_with_label("mistake-cost.run"), 0, "every container removed");
     // Whatever was written is whole: every row parses with every column.
     let rows = read_csv(&out.path().join("trials.csv"));

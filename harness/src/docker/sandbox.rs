@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+use tokio_util::task::TaskTracker;
 
 use super::{DockerError, RunId};
 
@@ -53,44 +54,62 @@ pub struct Sandbox {
     pub id: String,
     pub name: String,
     removed: bool,
+    tracker: TaskTracker,
+}
+
+async fn create_and_start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> Result<String, DockerError> {
+    let binds = spec.fixtures.as_ref().map(|f| vec![format!("{}:/fixtures:ro", f.display())]);
+    let host_config = HostConfig {
+        binds,
+        network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
+        memory: Some(spec.memory_bytes),
+        pids_limit: Some(spec.pids_limit),
+        privileged: Some(false),
+        // docker-init reaps the zombies a killed package manager leaves.
+        init: Some(true),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: Some(vec!["sleep".into(), "infinity".into()]),
+        labels: Some(run.labels()),
+        network_disabled: Some(!spec.network),
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+    let created = docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(DockerError::api(format!("creating container {} from {}", spec.name, spec.image)))?;
+    if let Err(e) = docker.start_container(&created.id, None).await {
+        remove_quietly(docker, &created.id).await;
+        return Err(DockerError::Api { context: format!("starting container {}", spec.name), source: e });
+    }
+    Ok(created.id)
+}
+
+async fn remove_quietly(docker: &Docker, id: &str) {
+    let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    let _ = docker.remove_container(id, Some(options)).await;
 }
 
 impl Sandbox {
-    /// Creates and starts the container.
-    pub async fn start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> Result<Sandbox, DockerError> {
-        let binds = spec
-            .fixtures
-            .as_ref()
-            .map(|f| vec![format!("{}:/fixtures:ro", f.display())]);
-        let host_config = HostConfig {
-            binds,
-            network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
-            memory: Some(spec.memory_bytes),
-            pids_limit: Some(spec.pids_limit),
-            privileged: Some(false),
-            // docker-init reaps the zombies a killed package manager leaves.
-            init: Some(true),
-            ..Default::default()
-        };
-        let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            cmd: Some(vec!["sleep".into(), "infinity".into()]),
-            labels: Some(run.labels()),
-            network_disabled: Some(!spec.network),
-            host_config: Some(host_config),
-            ..Default::default()
-        };
-        let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
-        let created = docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(DockerError::api(format!("creating container {} from {}", spec.name, spec.image)))?;
-        let mut sandbox = Sandbox { docker: docker.clone(), id: created.id, name: spec.name.clone(), removed: false };
-        if let Err(e) = docker.start_container(&sandbox.id, None).await {
-            sandbox.remove().await.ok();
-            return Err(DockerError::Api { context: format!("starting container {}", spec.name), source: e });
-        }
-        Ok(sandbox)
+    /// Creates and starts the container. The Docker calls run in a task of
+    /// `tracker`: if this future is dropped mid-way (a cancelled trial), the
+    /// task still finishes and removes what it created, and the run waits
+    /// for the tracker before its final sweep, so nothing is created after it.
+    pub async fn start(docker: &Docker, run: &RunId, spec: &SandboxSpec, tracker: &TaskTracker) -> Result<Sandbox, DockerError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (d, r, sp) = (docker.clone(), run.clone(), spec.clone());
+        tracker.spawn(async move {
+            let created = create_and_start(&d, &r, &sp).await;
+            if let Err(Ok(id)) = tx.send(created) {
+                remove_quietly(&d, &id).await;
+            }
+        });
+        let id = rx.await.map_err(|_| DockerError::Other("container creation task vanished".into()))??;
+        Ok(Sandbox { docker: docker.clone(), id, name: spec.name.clone(), removed: false, tracker: tracker.clone() })
     }
 
     /// Runs `cmd` in the container, optionally feeding `stdin`, and waits
@@ -197,18 +216,14 @@ fn push_output(out: &mut ExecOutput, chunk: LogOutput) {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         // A trial that was cancelled or panicked never reached `remove`:
-        // remove the container in the background so nothing leaks. The
-        // run's final sweep catches it if the runtime is already gone.
+        // remove the container in a tracked task, which the run waits for.
         if self.removed {
             return;
         }
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        if tokio::runtime::Handle::try_current().is_ok() {
             let docker = self.docker.clone();
             let id = self.id.clone();
-            handle.spawn(async move {
-                let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-                let _ = docker.remove_container(&id, Some(options)).await;
-            });
+            self.tracker.spawn(async move { remove_quietly(&docker, &id).await });
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct SweepReport {
     pub containers: usize,
     pub networks: usize,
     pub volumes: usize,
+    /// Containers whose removal was already in progress.
+    pub pending: usize,
 }
 
 impl SweepReport {
@@ -25,9 +27,23 @@ impl SweepReport {
     }
 }
 
-/// Removes every object of `run`, or every labelled object when `run` is None.
+/// Removes every object of `run`, or every labelled object when `run` is None,
+/// and returns only once none is listed any more: a removal already in
+/// progress (a drop guard's, or a container whose creation was in flight
+/// when its trial was cancelled) is waited for, for up to about 10 s.
 pub async fn sweep(docker: &Docker, run: Option<&RunId>) -> Result<SweepReport, DockerError> {
-    sweep_where(docker, run, |_| true).await
+    let mut total = SweepReport::default();
+    for _ in 0..40 {
+        let r = sweep_where(docker, run, |_| true).await?;
+        total.containers += r.containers;
+        total.networks += r.networks;
+        total.volumes += r.volumes;
+        if r.total() == 0 && r.pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    Ok(total)
 }
 
 /// Removes objects whose creating process (same host) no longer exists.
@@ -71,7 +87,7 @@ async fn sweep_where(
                 Ok(()) => report.containers += 1,
                 Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
                 // 409: removal already in progress (a drop guard got there first).
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {}
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => report.pending += 1,
                 Err(e) => return Err(DockerError::Api { context: format!("removing container {id}"), source: e }),
             }
         }

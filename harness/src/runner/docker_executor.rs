@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, OnceCell};
+use tokio_util::task::TaskTracker;
 
 use super::{Event, Executor};
 use crate::approach::{approach, playbook, Approach};
@@ -24,12 +25,14 @@ pub struct DockerExecutor {
     /// Scenario name → its fixtures folder on the host.
     fixtures: HashMap<String, PathBuf>,
     bases: HashMap<Family, OnceCell<Arc<Manifest>>>,
+    /// Docker calls that must finish even if their trial is dropped.
+    tracker: TaskTracker,
 }
 
 impl DockerExecutor {
-    pub fn new(docker: Docker, run: RunId, fixtures: HashMap<String, PathBuf>) -> Self {
+    pub fn new(docker: Docker, run: RunId, fixtures: HashMap<String, PathBuf>, tracker: TaskTracker) -> Self {
         let bases = Family::ALL.into_iter().map(|f| (f, OnceCell::new())).collect();
-        DockerExecutor { docker, run, fixtures, bases }
+        DockerExecutor { docker, run, fixtures, bases, tracker }
     }
 
     /// The image's full manifest, scanned once per run in a sandbox of its own.
@@ -37,7 +40,7 @@ impl DockerExecutor {
         self.bases[&family]
             .get_or_try_init(|| async {
                 let spec = SandboxSpec::new(family.image(), format!("mc-{}-scan-{}", self.run, family.name()));
-                let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec).await?;
+                let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await?;
                 let scanned = snapshot::scan_base(&sandbox).await;
                 sandbox.remove().await?;
                 Ok(Arc::new(scanned?))
@@ -55,7 +58,7 @@ impl DockerExecutor {
         let t = Instant::now();
         let mut spec = SandboxSpec::new(a.family().image(), format!("mc-{}-t{}", self.run, trial.index));
         spec.fixtures = self.fixtures.get(&scenario.scenario.name).cloned();
-        let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec).await?;
+        let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await?;
         h.timings.container_start_ms = ms(t);
 
         let result = self.steps(trial, a.as_ref(), &sandbox, &base, timeout, h, events).await;

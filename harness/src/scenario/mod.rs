@@ -124,3 +124,112 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let col = text[line_start..offset].chars().count() + 1;
     (line, col)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[scenario]
+name = "t"
+approaches = ["apt", "pip", "pip-venv", "nix"]
+
+[[package]]
+name = "depa"
+version = "1.0"
+files = [{ path = "lib/a.dat", size = 10 }]
+
+[[package]]
+name = "fastmath"
+version = "1.0"
+depends = ["depa"]
+[package.fail]
+step = "build"
+apt = "configure"
+writes = ["/etc/fastmath.conf"]
+
+[operation]
+kind = "install"
+packages = ["fastmath"]
+"#;
+
+    /// Parses `text` and returns "line:col: message" of the error.
+    fn error_of(text: &str) -> String {
+        let e = parse(text).expect_err("must be rejected");
+        match e.at(Path::new("x.toml"), text) {
+            ScenarioError::Invalid { line, col, message, .. } => format!("{line}:{col}: {message}"),
+            other => other.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_good_file_parses_with_defaults() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.scenario.reps, 3);
+        assert_eq!(s.approaches().len(), 4);
+        let fail = s.package("fastmath").unwrap().fail.as_ref().unwrap();
+        assert_eq!(fail.exit_code, 1);
+        assert_eq!(fail.step_for(Ecosystem::Apt), FailStep::Configure);
+        assert_eq!(fail.step_for(Ecosystem::Nix), FailStep::Build);
+        assert_eq!(s.new_packages(), vec!["depa".to_string(), "fastmath".to_string()]);
+    }
+
+    #[test]
+    fn shipped_scenarios_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let all = load_all(&[dir]).unwrap();
+        assert!(all.iter().any(|s| s.scenario.scenario.name == "failed-install"));
+    }
+
+    #[test]
+    fn unknown_field_is_located_and_named() {
+        let e = error_of(&GOOD.replace("version = \"1.0\"\nfiles", "version = \"1.0\"\ncolour = \"red\"\nfiles"));
+        assert!(e.starts_with("9:1: unknown field `colour`"), "{e}");
+        assert!(e.contains("expected one of"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_and_bad_enums_are_located() {
+        let e = error_of(&GOOD.replace("\"pip-venv\", \"nix\"]", "\"pip-venv\", \"yum\"]"));
+        assert!(e.starts_with("4:41:") && e.contains("unknown variant `yum`"), "{e}");
+        let e = error_of(&GOOD.replace("size = 10", "size = \"big\""));
+        assert!(e.starts_with("9:39:") && e.contains("expected u64"), "{e}");
+        let e = error_of(&GOOD.replace("step = \"build\"", "step = \"unpack\""));
+        assert!(e.contains("unknown variant `unpack`") && e.contains("build"), "{e}");
+    }
+
+    #[test]
+    fn broken_toml_is_located() {
+        let e = error_of("[scenario\nname = 1\n");
+        assert!(e.starts_with("1:"), "{e}");
+    }
+
+    #[test]
+    fn cross_references_are_checked() {
+        let e = error_of(&GOOD.replace("depends = [\"depa\"]", "depends = [\"depz\"]"));
+        assert!(e.starts_with("14:12: dependency `depz`"), "{e}");
+        let e = error_of(&GOOD.replace("packages = [\"fastmath\"]", "packages = [\"nope\"]"));
+        assert!(e.contains("package `nope` is not declared"), "{e}");
+        let e = error_of(&GOOD.replace("name = \"depa\"\nversion = \"1.0\"", "name = \"depa\"\nversion = \"1.0\"\ndepends = [\"fastmath\"]"));
+        assert!(e.contains("dependency cycle"), "{e}");
+        let e = error_of(&format!("{GOOD}\n[recovery.yum]\ncommands = [\"x\"]\n"));
+        assert!(e.contains("[recovery.yum]"), "{e}");
+    }
+
+    #[test]
+    fn names_paths_and_versions_every_ecosystem_accepts() {
+        assert!(error_of(&GOOD.replace("name = \"depa\"", "name = \"Dep_A\"")).contains("lowercase"));
+        assert!(error_of(&GOOD.replace("version = \"1.0\"\nfiles", "version = \"1.0-beta\"\nfiles")).contains("version"));
+        assert!(error_of(&GOOD.replace("lib/a.dat", "../etc/passwd")).contains("relative path"));
+        assert!(error_of(&GOOD.replace("lib/a.dat", "VERSION")).contains("reserved"));
+        assert!(error_of(&GOOD.replace("/etc/fastmath.conf", "etc/fastmath.conf")).contains("absolute"));
+        let twice = GOOD.replace("files = [{ path = \"lib/a.dat\", size = 10 }]", "files = [{ path = \"lib/a\" }, { path = \"lib/a/b\" }]");
+        assert!(error_of(&twice).contains("one would be a folder"));
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé d", 7), (2, 4));
+        assert_eq!(line_col("", 0), (1, 1));
+    }
+}

@@ -40,10 +40,22 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
         if !valid_version(&p.version) {
             return Err(err(&p.name, format!("package `{name}`: version `{}`: expected numbers separated by dots, like 1.0", p.version)));
         }
-        for f in &p.files {
+        for (i, f) in p.files.iter().enumerate() {
             let path = f.path.get_ref();
             if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
                 return Err(err(&f.path, format!("file path `{path}`: expected a relative path without `.`, `..` or empty parts")));
+            }
+            if crate::payload::RESERVED_FILES.contains(&path.as_str()) {
+                return Err(err(&f.path, format!("file path `{path}`: reserved for the file every package carries; choose another name")));
+            }
+            for other in &p.files[..i] {
+                let o = other.path.get_ref();
+                if o == path {
+                    return Err(err(&f.path, format!("file `{path}` is listed twice in package `{name}`")));
+                }
+                if path.starts_with(&format!("{o}/")) || o.starts_with(&format!("{path}/")) {
+                    return Err(err(&f.path, format!("file `{path}` and file `{o}` cannot both exist: one would be a folder")));
+                }
             }
         }
         if let Some(fail) = &p.fail {
