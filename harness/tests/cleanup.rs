@@ -21,6 +21,9 @@ fn create_labelled(labels: HashMap<String, String>) -> String {
     })
 }
 
+/// `clean` removes every labelled container, so these tests must not overlap.
+static DOCKER_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn ensure_images() {
     let o = run(&["images", "build"]);
     assert_eq!(o.status.code(), Some(0));
@@ -28,6 +31,7 @@ fn ensure_images() {
 
 #[test]
 fn dead_runs_are_swept_live_ones_kept_and_clean_removes_all() {
+    let _lock = DOCKER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     ensure_images();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
     let label = |run: &str, pid: &str| {
@@ -55,6 +59,7 @@ fn dead_runs_are_swept_live_ones_kept_and_clean_removes_all() {
 
 #[test]
 fn ctrl_c_removes_containers_and_keeps_whole_rows() {
+    let _lock = DOCKER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     ensure_images();
     let out = tempfile::tempdir().unwrap();
     let child = bin()
@@ -63,9 +68,11 @@ fn ctrl_c_removes_containers_and_keeps_whole_rows() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until trials are running (their containers exist), then interrupt.
+    // Wait until trials are running (trial containers are named `…-t<index>`;
+    // the base scans come first), then interrupt.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while containers_with_label("mistake-cost.run") == 0 {
+    let is_trial = |n: &String| n.rsplit_once("-t").is_some_and(|(_, i)| i.parse::<usize>().is_ok());
+    while !container_names("mistake-cost.run").iter().any(is_trial) {
         assert!(Instant::now() < deadline, "no trial started");
         std::thread::sleep(Duration::from_millis(200));
     }

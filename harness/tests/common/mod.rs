@@ -57,7 +57,18 @@ pub fn containers_with_label(label: &str) -> usize {
     })
 }
 
-pub fn run_id_of(out_dir: &Path) -> Option<String> {
-    let _ = out_dir;
-    None
+/// Names of the containers carrying `label`.
+pub fn container_names(label: &str) -> Vec<String> {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.expect("docker");
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        docker
+            .list_containers(Some(options))
+            .await
+            .expect("list")
+            .into_iter()
+            .flat_map(|c| c.names.unwrap_or_default())
+            .collect()
+    })
 }
