@@ -87,6 +87,18 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     // the base-manifest scans are cleaned up on Ctrl-C.
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(watch_signals(signal_streams()?, cancel.clone()));
+    let started = time::OffsetDateTime::now_utc();
+    let meta = |status: &str| RunMeta {
+        run_id: run.0.clone(),
+        status: status.to_string(),
+        seed: args.seed,
+        reps: args.reps,
+        jobs: args.jobs,
+        scenarios: loaded.iter().map(|s| s.path.display().to_string()).collect(),
+        started: started.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    write_meta(&out, &meta("running"))?;
     let tracker = TaskTracker::new();
     let result = tokio::select! {
         r = run_inner(&docker, &run, &args, &loaded, &families, &out, &fixtures_root, cancel.clone(), tracker.clone()) => r,
@@ -103,9 +115,36 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     tracker.wait().await;
     let swept = docker::sweep(&docker, Some(&run)).await;
     std::fs::remove_dir_all(&fixtures_root).ok();
+    let status = match &result {
+        Ok(c) if *c == exit::INTERRUPTED => "interrupted",
+        Ok(_) => "finished",
+        Err(_) => "failed",
+    };
+    write_meta(&out, &meta(status))?;
     let code = result?;
     swept?;
     Ok(code)
+}
+
+/// `run.json`: what ran and how it ended, beside the results.
+#[derive(serde::Serialize)]
+struct RunMeta {
+    run_id: String,
+    status: String,
+    seed: u64,
+    reps: Option<u32>,
+    jobs: u16,
+    scenarios: Vec<String>,
+    started: String,
+    harness_version: String,
+}
+
+/// Written to a temporary name and renamed: never half-written.
+fn write_meta(out: &Path, meta: &RunMeta) -> Result<()> {
+    let tmp = out.join(".run.json.tmp");
+    let text = serde_json::to_string_pretty(meta).expect("plain data serializes");
+    std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, out.join("run.json")).map_err(|e| Error::io("renaming run.json into place", e))
 }
 
 async fn run_inner(

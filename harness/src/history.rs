@@ -39,6 +39,11 @@ pub struct Timings {
     pub wall_ms: f64,
     pub container_start_ms: f64,
     pub snapshot_ms: f64,
+    /// Parts of `snapshot_ms`: the package view, the engine's change list,
+    /// hashing the changed paths in the container.
+    pub snapshot_view_ms: f64,
+    pub snapshot_changes_ms: f64,
+    pub snapshot_hash_ms: f64,
     pub container_remove_ms: f64,
 }
 

@@ -69,3 +69,13 @@ fn flake_parses() {
         .expect("nix-instantiate (nix-bin, installed by scripts/setup-host.sh)");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn missing_mmdebstrap_is_named_with_its_install_command() {
+    // --force goes straight to the base build, which needs mmdebstrap
+    // first: nothing is removed or replaced before the check.
+    let o = bin().env("PATH", "/nonexistent").args(["images", "build", "--force"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(err.contains("mmdebstrap") && err.contains("apt-get install -y mmdebstrap"), "{err}");
+}

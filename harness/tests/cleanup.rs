@@ -80,7 +80,8 @@ fn ctrl_c_removes_containers_and_keeps_whole_rows() {
     unsafe_sigint(child.id());
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(containers_with_label("mistake-cost.run"), 0, "every container removed");
+    assert_eq!(containers_with_label(&run_label(out.path())), 0, "every container removed");
+    assert!(std::fs::read_to_string(out.path().join("run.json")).unwrap().contains("interrupted"));
     // Whatever was written is whole: every row parses with every column.
     let rows = read_csv(&out.path().join("trials.csv"));
     assert!(rows.len() < 12);

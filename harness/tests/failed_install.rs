@@ -92,5 +92,7 @@ fn failed_install_measured_for_every_approach() {
         let steps = l["history"]["steps"].as_array().unwrap();
         assert!(steps.iter().any(|s| s["phase"] == "operation" && s["command"].as_str().unwrap().contains("fastmath")));
     }
-    assert_eq!(containers_with_label("mistake-cost.run"), 0, "no container left behind");
+    assert_eq!(containers_with_label(&run_label(out.path())), 0, "no container left behind");
+    let meta = std::fs::read_to_string(out.path().join("run.json")).unwrap();
+    assert!(meta.contains("\"status\": \"finished\""), "{meta}");
 }

@@ -2,6 +2,7 @@
 //! mark our objects, sandboxes (one container per trial), image builds and
 //! the sweep that removes what a run left behind.
 
+pub mod changes;
 pub mod images;
 mod labels;
 mod sandbox;

@@ -4,7 +4,7 @@
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, FilesystemChange, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio_util::task::TaskTracker;
 
+use super::changes::{self, ChangedPaths};
 use super::{DockerError, RunId};
 
 /// What a sandbox is made from.
@@ -55,6 +56,8 @@ pub struct Sandbox {
     pub name: String,
     removed: bool,
     tracker: TaskTracker,
+    /// overlay2's upper directory, when readable from here (fast diffs).
+    upper_dir: Option<PathBuf>,
 }
 
 async fn create_and_start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> Result<String, DockerError> {
@@ -109,7 +112,12 @@ impl Sandbox {
             }
         });
         let id = rx.await.map_err(|_| DockerError::Other("container creation task vanished".into()))??;
-        Ok(Sandbox { docker: docker.clone(), id, name: spec.name.clone(), removed: false, tracker: tracker.clone() })
+        let mut sandbox = Sandbox { docker: docker.clone(), id, name: spec.name.clone(), removed: false, tracker: tracker.clone(), upper_dir: None };
+        if std::env::var_os("MISTAKE_COST_ENGINE_DIFF").is_none() {
+            let info = docker.inspect_container(&sandbox.id, None).await.map_err(DockerError::api(format!("inspecting {}", spec.name)))?;
+            sandbox.upper_dir = changes::usable_upper_dir(info.graph_driver.as_ref());
+        }
+        Ok(sandbox)
     }
 
     /// Runs `cmd` in the container, optionally feeding `stdin`, and waits
@@ -179,14 +187,28 @@ impl Sandbox {
         }
     }
 
-    /// The engine's list of paths changed since the image (`docker diff`).
-    pub async fn changes(&self) -> Result<Vec<FilesystemChange>, DockerError> {
-        Ok(self
+    /// Paths changed since the image: from overlay2's upper directory when
+    /// it is readable here, else the engine's `docker diff`. Set
+    /// MISTAKE_COST_ENGINE_DIFF=1 to always ask the engine.
+    pub async fn changes(&self) -> Result<ChangedPaths, DockerError> {
+        if let Some(upper) = self.upper_dir.clone() {
+            let walked = tokio::task::spawn_blocking(move || changes::from_upper_dir(&upper))
+                .await
+                .map_err(|e| DockerError::Other(format!("walking the upper directory: {e}")))?;
+            return walked.map_err(|e| DockerError::Other(format!("walking the upper directory of {}: {e}", self.name)));
+        }
+        self.engine_changes().await
+    }
+
+    /// The engine's own list (`docker diff`), the reference for `changes`.
+    pub async fn engine_changes(&self) -> Result<ChangedPaths, DockerError> {
+        let list = self
             .docker
             .container_changes(&self.id)
             .await
             .map_err(DockerError::api(format!("listing changes of {}", self.name)))?
-            .unwrap_or_default())
+            .unwrap_or_default();
+        Ok(changes::from_engine(list))
     }
 
     pub async fn remove(&mut self) -> Result<(), DockerError> {

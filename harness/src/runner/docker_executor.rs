@@ -143,7 +143,10 @@ impl DockerExecutor {
         if view.0 != 0 {
             return Err(DockerError::Other(format!("package view failed (exit {}): {}", view.0, view.3)));
         }
-        let snap = snapshot::capture(sandbox, base, PackageView::parse(&view.2)).await?;
+        h.timings.snapshot_view_ms += ms(t);
+        let (snap, parts) = snapshot::capture(sandbox, base, PackageView::parse(&view.2)).await?;
+        h.timings.snapshot_changes_ms += parts.changes_ms;
+        h.timings.snapshot_hash_ms += parts.hash_ms;
         h.timings.snapshot_ms += ms(t);
         Ok(snap)
     }

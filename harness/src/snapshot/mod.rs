@@ -130,19 +130,13 @@ pub async fn scan_base(sandbox: &Sandbox) -> Result<Manifest, DockerError> {
 
 /// Takes a snapshot: the engine's change list, hashed by the agent in one
 /// exec; deleted directories expand to the base paths beneath them.
-pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView) -> Result<Snapshot, DockerError> {
-    let changes = sandbox.changes().await?;
-    let mut paths: Vec<String> = Vec::with_capacity(changes.len());
-    let mut deleted_dirs = Vec::new();
-    for c in changes {
-        if excluded(&c.path) {
-            continue;
-        }
-        if c.kind == bollard::models::ChangeType::_2 {
-            deleted_dirs.push(c.path.clone());
-        }
-        paths.push(c.path);
-    }
+pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView) -> Result<(Snapshot, CaptureTimings), DockerError> {
+    let t = std::time::Instant::now();
+    let changed = sandbox.changes().await?;
+    let changes_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = std::time::Instant::now();
+    let paths: Vec<String> = changed.paths.into_iter().filter(|p| !excluded(p)).collect();
+    let deleted_dirs: Vec<String> = changed.replaced_dirs.into_iter().filter(|p| !excluded(p)).collect();
     let mut overlay = BTreeMap::new();
     if !paths.is_empty() {
         let mut stdin = Vec::new();
@@ -157,13 +151,24 @@ pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView)
         }
         overlay.extend(parse_records(&out.stdout).map_err(DockerError::Other)?);
     }
+    // The image's paths below a deleted or replaced directory are gone
+    // unless the container made them anew (then they are in the overlay).
     for d in deleted_dirs {
         let prefix = format!("{d}/");
         for (p, _) in base.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)) {
             overlay.entry(p.clone()).or_insert(None);
         }
     }
-    Ok(Snapshot { base: base.clone(), overlay, packages: view.packages, live: view.live })
+    let timings = CaptureTimings { changes_ms, hash_ms: t.elapsed().as_secs_f64() * 1000.0, paths: overlay.len() };
+    Ok((Snapshot { base: base.clone(), overlay, packages: view.packages, live: view.live }, timings))
+}
+
+/// Where a capture's time went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CaptureTimings {
+    pub changes_ms: f64,
+    pub hash_ms: f64,
+    pub paths: usize,
 }
 
 /// The package manager's own view, parsed from an approach's view command:

@@ -72,3 +72,9 @@ pub fn container_names(label: &str) -> Vec<String> {
             .collect()
     })
 }
+
+/// The run id a results folder belongs to (from its run.json).
+pub fn run_label(out_dir: &Path) -> String {
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).expect("run.json")).expect("JSON");
+    format!("mistake-cost.run={}", meta["run_id"].as_str().expect("run_id"))
+}

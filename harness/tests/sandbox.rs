@@ -1,0 +1,93 @@
+//! A trial's sandbox is what the README promises: no network, memory and
+//! pid limits, not privileged, fixtures read-only, labelled with the run.
+
+mod common;
+
+use mistake_cost::docker::{RunId, Sandbox, SandboxSpec};
+use std::time::Duration;
+
+#[test]
+fn sandbox_is_isolated_limited_and_labelled() {
+    let o = common::run(&["images", "build"]);
+    assert_eq!(o.status.code(), Some(0));
+    let fixtures = tempfile::tempdir().unwrap();
+    std::fs::write(fixtures.path().join("hello"), "hi").unwrap();
+    let run = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.unwrap();
+        let run = RunId::new();
+        let tracker = tokio_util::task::TaskTracker::new();
+        let mut spec = SandboxSpec::new("mistake-cost/apt:latest", format!("mc-{run}-sandbox-test"));
+        spec.fixtures = Some(fixtures.path().to_path_buf());
+        let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
+
+        let info = docker.inspect_container(&sandbox.id, None).await.unwrap();
+        let host = info.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.privileged, Some(false));
+        assert_eq!(host.memory, Some(2 << 30));
+        assert_eq!(host.pids_limit, Some(2048));
+        let labels = info.config.unwrap().labels.unwrap();
+        assert_eq!(labels.get("mistake-cost.run"), Some(&run.0));
+        let mount = info.mounts.unwrap().into_iter().find(|m| m.destination.as_deref() == Some("/fixtures")).unwrap();
+        assert_eq!(mount.rw, Some(false));
+
+        let sh = |c: &str| vec!["sh".to_string(), "-c".to_string(), c.to_string()];
+        let t = Duration::from_secs(30);
+        let read = sandbox.exec(&sh("cat /fixtures/hello"), None, t).await.unwrap();
+        assert_eq!(read.stdout, b"hi");
+        let write = sandbox.exec(&sh("touch /fixtures/x"), None, t).await.unwrap();
+        assert_ne!(write.exit_code, 0, "fixtures are read-only");
+        let nets = sandbox.exec(&sh("ls /sys/class/net"), None, t).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&nets.stdout).split_whitespace().collect::<Vec<_>>(), vec!["lo"], "loopback only");
+        // stdin reaches the command, and large output is not truncated.
+        let echo = sandbox.exec(&sh("wc -c"), Some(vec![b'x'; 300_000]), t).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&echo.stdout).trim(), "300000");
+
+        sandbox.remove().await.unwrap();
+        tracker.close();
+        tracker.wait().await;
+        run
+    });
+    assert_eq!(common::containers_with_label(&format!("mistake-cost.run={run}")), 0);
+}
+
+/// The fast change list (overlay2's upper directory, read on this host)
+/// covers exactly what the engine's `docker diff` reports.
+#[test]
+fn upper_dir_walk_agrees_with_the_engine() {
+    let o = common::run(&["images", "build"]);
+    assert_eq!(o.status.code(), Some(0));
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.unwrap();
+        let run = RunId::new();
+        let tracker = tokio_util::task::TaskTracker::new();
+        let spec = SandboxSpec::new("mistake-cost/apt:latest", format!("mc-{run}-diff-test"));
+        let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
+        let script = "mkdir -p /opt/new/deep && echo x > /opt/new/deep/f \
+            && echo y >> /etc/debian_version && rm /etc/issue.net \
+            && rm -rf /usr/share/doc/perl && mkdir /usr/share/doc/perl && echo z > /usr/share/doc/perl/only";
+        let r = sandbox.exec(&["sh".into(), "-c".into(), script.into()], None, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(r.exit_code, 0, "{}", String::from_utf8_lossy(&r.stderr));
+        let fast = sandbox.changes().await.unwrap();
+        let engine = sandbox.engine_changes().await.unwrap();
+        sandbox.remove().await.unwrap();
+        tracker.close();
+        tracker.wait().await;
+
+        let covered = |p: &str, c: &mistake_cost::docker::changes::ChangedPaths| {
+            c.paths.iter().any(|x| x == p) || c.replaced_dirs.iter().any(|d| p.starts_with(&format!("{d}/")))
+        };
+        let interesting = |p: &&String| !mistake_cost::snapshot::classify::excluded(p);
+        for p in engine.paths.iter().filter(interesting) {
+            assert!(covered(p, &fast), "engine reports {p}, the upper-dir walk does not");
+        }
+        for p in fast.paths.iter().filter(interesting) {
+            assert!(covered(p, &engine), "upper-dir walk reports {p}, the engine does not");
+        }
+        for must in ["/opt/new/deep/f", "/etc/debian_version", "/etc/issue.net", "/usr/share/doc/perl/only"] {
+            assert!(covered(must, &fast), "{must}");
+        }
+        assert!(fast.replaced_dirs.iter().any(|d| d == "/etc/issue.net"), "whiteout seen: {:?}", fast.replaced_dirs);
+        assert!(fast.replaced_dirs.iter().any(|d| d == "/usr/share/doc/perl"), "opaque dir seen: {:?}", fast.replaced_dirs);
+    });
+}
