@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs and starts what mistake-cost needs on a fresh Debian 12 machine:
-# Docker's engine (Debian's docker.io), mmdebstrap (the base image), and
+# Docker's engine (Debian's docker.io), mmdebstrap (the base image),
 # nix-bin (only its `nix-instantiate --parse`, to check flake.nix in the
-# tests). Safe to run again: it skips what is already there.
+# tests) and chromium (headless, to render report.html in the tests). Safe
+# to run again: it skips what is already there.
 set -euo pipefail
 
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 command -v nix-instantiate >/dev/null 2>&1 || need+=(nix-bin)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   apt-get update -qq

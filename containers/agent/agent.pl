@@ -4,9 +4,13 @@
 # (monotonic clock, no Docker round trip in the measurement) and so that a
 # snapshot costs one exec instead of one per file. Only core Perl modules.
 #
-#   agent.pl run TIMEOUT_S CMD...   run each CMD with /bin/sh -c, in order,
+#   agent.pl run TIMEOUT_S [--kill-after=MS:SIG] CMD...
+#                                   run each CMD with /bin/sh -c, in order,
 #                                   going on after failures; print one line
-#                                   per command: exit<TAB>ns<TAB>hex(stdout tail)<TAB>hex(stderr tail)
+#                                   per command: exit<TAB>ns<TAB>hex(stdout tail)<TAB>hex(stderr tail)<TAB>fired
+#                                   With --kill-after, SIG goes to each command's
+#                                   process group MS milliseconds after it started
+#                                   (fired: ns offset of the kill, or "-").
 #   agent.pl stat                   read NUL-separated paths on stdin, print
 #                                   one NUL-terminated record per path
 #   agent.pl scan ROOT              the same record for every path under ROOT
@@ -18,7 +22,7 @@ use strict;
 use warnings;
 use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
 use Digest::SHA;
-use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
+use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG WNOHANG);
 
 my $TAIL = 4096;
 my $SCRATCH = "/run/mistake-cost";
@@ -36,6 +40,11 @@ sub tail_hex {
 
 sub cmd_run {
     my ($timeout, @cmds) = @_;
+    my ($kill_ms, $kill_sig);
+    if (@cmds && $cmds[0] =~ /^--kill-after=(\d+):(KILL|TERM)$/) {
+        ($kill_ms, $kill_sig) = ($1, $2);
+        shift @cmds;
+    }
     mkdir $SCRATCH;
     $| = 1;
     for my $i (0 .. $#cmds) {
@@ -50,23 +59,43 @@ sub cmd_run {
             open(STDERR, '>', $err) or die;
             exec('/bin/sh', '-c', $cmds[$i]) or exit 127;
         }
-        my $status;
-        eval {
-            local $SIG{ALRM} = sub { die "timeout\n" };
-            alarm($timeout) if $timeout > 0;
-            waitpid($pid, 0);
-            $status = $?;
-            alarm(0);
-        };
+        # Both sides set the group, so a kill right after fork cannot miss it.
+        setpgrp($pid, $pid);
+        my ($status, $fired) = (undef, "-");
+        if (defined $kill_ms) {
+            # Poll rather than sleep the whole offset: the command may end first.
+            my $at = $t0 + $kill_ms / 1000;
+            while (1) {
+                if (waitpid($pid, WNOHANG) == $pid) { $status = $?; last }
+                my $now = clock_gettime(CLOCK_MONOTONIC);
+                if ($now >= $at) {
+                    kill($kill_sig, -$pid);
+                    $fired = int(($now - $t0) * 1e9);
+                    last;
+                }
+                Time::HiRes::sleep(0.0005);
+            }
+        }
+        if (!defined $status) {
+            eval {
+                local $SIG{ALRM} = sub { die "timeout\n" };
+                alarm($timeout) if $timeout > 0;
+                waitpid($pid, 0);
+                $status = $?;
+                alarm(0);
+            };
+        }
         if (!defined $status) {
             kill('KILL', -$pid);
             waitpid($pid, 0);
             $status = -1;
         }
+        # The group may outlive its leader (a daemonised child): end it too.
+        kill('KILL', -$pid) if $fired ne "-";
         my $ns = int((clock_gettime(CLOCK_MONOTONIC) - $t0) * 1e9);
         # 128+N for a signal, as shells report it; -1 for our own timeout.
         my $code = $status == -1 ? -1 : WIFEXITED($status) ? WEXITSTATUS($status) : 128 + WTERMSIG($status);
-        print join("\t", $code, $ns, tail_hex($out), tail_hex($err)), "\n";
+        print join("\t", $code, $ns, tail_hex($out), tail_hex($err), $fired), "\n";
         unlink $out, $err;
     }
 }

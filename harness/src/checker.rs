@@ -121,6 +121,9 @@ pub fn judge(h: &History) -> TrialRecord {
     let after_recovery = Verdict::all(h.steps_in(Phase::CheckAfterRecovery).map(check_verdict));
     let outcome = match (&h.error, h.steps_in(Phase::Operation).last()) {
         (Some(_), _) | (None, None) => Outcome::Errored,
+        // The nemesis interrupted it, whatever the exit status says (a
+        // SIGTERM'd tool may exit with its own code).
+        (None, Some(op)) if op.fault_fired_ms.is_some() => Outcome::Killed,
         (None, Some(op)) if op.exit_code == 0 => Outcome::Succeeded,
         // The agent's own timeout, or a signal from outside the package manager.
         (None, Some(op)) if op.exit_code == -1 || op.exit_code > 128 => Outcome::Killed,
@@ -130,6 +133,8 @@ pub fn judge(h: &History) -> TrialRecord {
     let r2 = h.residue_after_recovery.as_ref();
     let errored = outcome == Outcome::Errored;
     let recovered = match (errored, r2) {
+        // A successful operation's new state is the known-good one.
+        (false, Some(_)) if outcome == Outcome::Succeeded => after_recovery.as_bool_str(),
         (false, Some(r)) => match after_recovery {
             Verdict::Valid if r.visible_files() == 0 && r.packages.is_empty() => "true",
             Verdict::Unknown if r.visible_files() == 0 && r.packages.is_empty() => "unknown",
@@ -172,7 +177,7 @@ mod tests {
     use crate::snapshot::Residue;
 
     fn step(phase: Phase, exit_code: i64, out: &str, quiet: bool) -> Step {
-        Step { phase, command: "x".into(), exit_code, ms: 10.0, stdout_tail: out.into(), stderr_tail: String::new(), quiet }
+        Step { phase, command: "x".into(), exit_code, ms: 10.0, stdout_tail: out.into(), stderr_tail: String::new(), quiet, fault_fired_ms: None }
     }
 
     fn history(steps: Vec<Step>, r1: Residue, r2: Residue) -> History {
@@ -228,6 +233,23 @@ mod tests {
         assert_eq!(row.recovered, "false", "a file is left");
         assert_eq!(row.final_residue_files, Some(1));
         assert_eq!(row.overhead_ms, 50.0);
+    }
+
+    #[test]
+    fn a_successful_operation_is_recovered_when_its_checks_pass() {
+        let r = Residue { added: 400, packages: vec!["app".into()], ..Default::default() };
+        let h = history(
+            vec![step(Phase::Operation, 0, "", false), step(Phase::CheckAfterRecovery, 0, "", false)],
+            r.clone(),
+            r,
+        );
+        let row = judge(&h);
+        assert_eq!(row.outcome, Outcome::Succeeded);
+        assert_eq!(row.recovered, "true");
+        let mut fired = step(Phase::Operation, 0, "", false);
+        fired.fault_fired_ms = Some(3.0);
+        let h = history(vec![fired], Residue::default(), Residue::default());
+        assert_eq!(judge(&h).outcome, Outcome::Killed, "a fired fault is a kill whatever the exit code");
     }
 
     #[test]

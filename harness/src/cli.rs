@@ -34,6 +34,15 @@ pub enum Command {
     /// Remove every Docker object labelled mistake-cost.run (containers, networks, volumes).
     #[command(after_help = EXIT_CODES)]
     Clean,
+    /// Write RUN_DIR/report.md and RUN_DIR/report.html from a run's trials.csv (+ trials.jsonl, run.json).
+    #[command(after_help = EXIT_CODES)]
+    Report {
+        /// A run folder: trials.csv, and trials.jsonl / run.json when present.
+        run_dir: PathBuf,
+        /// Formats to write, comma-separated: md, html.
+        #[arg(long, value_delimiter = ',', default_value = "md,html")]
+        format: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

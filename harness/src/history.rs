@@ -31,6 +31,10 @@ pub struct Step {
     /// For checks: any output also means failure (`dpkg --audit`).
     #[serde(default)]
     pub quiet: bool,
+    /// For the operation: when the nemesis's kill or container kill fired,
+    /// in ms after the operation started (None: it did not fire).
+    #[serde(default)]
+    pub fault_fired_ms: Option<f64>,
 }
 
 /// Host-side timings, for the overhead figures.

@@ -24,6 +24,7 @@ fn main() {
             Command::Run(args) => commands::run(args).await,
             Command::Images { action } => commands::images(action).await,
             Command::Clean => commands::clean().await,
+            Command::Report { run_dir, format } => mistake_cost::report::command(&run_dir, &format),
         }
     });
     let code = match result {

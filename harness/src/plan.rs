@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
 use crate::approach::ApproachKind;
+use crate::nemesis::{self, Fault};
 use crate::scenario::LoadedScenario;
 
 #[derive(Debug, Clone)]
@@ -19,8 +20,8 @@ pub struct Trial {
     pub approach: ApproachKind,
     pub rep: u32,
     pub seed: u64,
-    /// The injected fault; "none" until the nemesis lands.
-    pub fault: String,
+    /// The injected fault, the same for every approach.
+    pub fault: Fault,
 }
 
 pub fn plan(scenarios: &[Arc<LoadedScenario>], reps: Option<u32>, seed: u64) -> Vec<Trial> {
@@ -28,19 +29,22 @@ pub fn plan(scenarios: &[Arc<LoadedScenario>], reps: Option<u32>, seed: u64) -> 
     let mut trials = Vec::new();
     for s in scenarios {
         let reps = reps.unwrap_or(s.scenario.scenario.reps);
-        for rep in 0..reps {
-            let trial_seed = trial_seed(seed, &s.scenario.scenario.name, rep);
-            let mut order = s.scenario.approaches();
-            order.shuffle(&mut rng);
-            for approach in order {
-                trials.push(Trial {
-                    index: trials.len(),
-                    scenario: s.clone(),
-                    approach,
-                    rep,
-                    seed: trial_seed,
-                    fault: "none".into(),
-                });
+        let faults = nemesis::expand(&s.scenario.faults, trial_seed(seed, &s.scenario.scenario.name, u32::MAX));
+        for fault in faults {
+            for rep in 0..reps {
+                let trial_seed = trial_seed(seed, &format!("{}\0{fault}", s.scenario.scenario.name), rep);
+                let mut order = s.scenario.approaches();
+                order.shuffle(&mut rng);
+                for approach in order {
+                    trials.push(Trial {
+                        index: trials.len(),
+                        scenario: s.clone(),
+                        approach,
+                        rep,
+                        seed: trial_seed,
+                        fault: fault.clone(),
+                    });
+                }
             }
         }
     }

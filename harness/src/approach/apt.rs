@@ -21,9 +21,12 @@ impl Approach for Apt {
         format!("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {}", packages.join(" "))
     }
 
-    /// Purge what was asked for, then the dependencies apt marked automatic.
+    /// Finish what dpkg left half-done (apt asks for exactly this after an
+    /// interruption), purge what was asked for, then the dependencies apt
+    /// marked automatic.
     fn default_playbook(&self, s: &Scenario) -> Vec<String> {
         vec![
+            "DEBIAN_FRONTEND=noninteractive dpkg --configure -a".into(),
             format!("DEBIAN_FRONTEND=noninteractive apt-get purge -y {}", op_packages(s).join(" ")),
             "DEBIAN_FRONTEND=noninteractive apt-get autoremove --purge -y".into(),
         ]

@@ -211,6 +211,25 @@ impl Sandbox {
         Ok(changes::from_engine(list))
     }
 
+    /// The nearest this layer gets to a machine crash: SIGKILL to every
+    /// process of the container, then a start of the same container. The
+    /// file system keeps what reached it (unsynced page-cache data is not
+    /// lost: the kernel is not the container's).
+    pub async fn kill_and_restart(&self) -> Result<(), DockerError> {
+        let kill = bollard::query_parameters::KillContainerOptionsBuilder::default().signal("SIGKILL").build();
+        self.docker.kill_container(&self.id, Some(kill)).await.map_err(DockerError::api(format!("killing {}", self.name)))?;
+        // The engine reports the kill before the container has stopped.
+        let wait = bollard::query_parameters::WaitContainerOptionsBuilder::default().condition("not-running").build();
+        let mut stream = self.docker.wait_container(&self.id, Some(wait));
+        while let Some(r) = stream.next().await {
+            match r {
+                Ok(_) | Err(bollard::errors::Error::DockerContainerWaitError { .. }) => break,
+                Err(e) => return Err(DockerError::Api { context: format!("waiting for {} to stop", self.name), source: e }),
+            }
+        }
+        self.docker.start_container(&self.id, None).await.map_err(DockerError::api(format!("restarting {}", self.name)))
+    }
+
     pub async fn remove(&mut self) -> Result<(), DockerError> {
         if self.removed {
             return Ok(());

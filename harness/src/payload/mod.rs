@@ -137,15 +137,15 @@ type PayloadFiles = Vec<(String, Vec<u8>)>;
 fn payload_files(pkg: &PackageSpec) -> io::Result<PayloadFiles> {
     let name = pkg.name.get_ref();
     let mut out: PayloadFiles = Vec::new();
-    for f in &pkg.files {
-        let path = f.path.get_ref();
+    for (path, size) in pkg.file_list() {
+        let path = &path;
         if RESERVED_FILES.contains(&path.as_str()) {
             return Err(invalid(format!("package `{name}`: file `{path}` would clash with the generated file of that name")));
         }
         if out.iter().any(|(p, _)| p == path) {
             return Err(invalid(format!("package `{name}`: file `{path}` is listed twice")));
         }
-        out.push((path.clone(), file_content(name, &pkg.version, path, f.size)));
+        out.push((path.clone(), file_content(name, &pkg.version, path, size)));
     }
     Ok(out)
 }

@@ -16,6 +16,7 @@ use crate::checker::{check_verdict, Verdict};
 use crate::docker::images::Family;
 use crate::docker::{DockerError, RunId, Sandbox, SandboxSpec};
 use crate::history::{History, Phase, Step, Timings};
+use crate::nemesis::{self, Fault};
 use crate::plan::Trial;
 use crate::snapshot::{self, manifest::Manifest, PackageView, Snapshot, AGENT};
 
@@ -100,7 +101,7 @@ impl DockerExecutor {
 
         phase(Phase::Operation);
         let op: Vec<String> = s.operation.packages.iter().map(|p| p.get_ref().clone()).collect();
-        h.steps.extend(run_steps(sandbox, Phase::Operation, &[a.install(&op)], timeout, &[]).await?);
+        h.steps.push(self.operation(sandbox, &trial.fault, a.install(&op), timeout).await?);
 
         phase(Phase::CheckAfterFailure);
         let after = self.snapshot(sandbox, a, base, h).await?;
@@ -109,9 +110,14 @@ impl DockerExecutor {
         let consistent = Verdict::all(check_steps.iter().map(check_verdict));
         h.steps.extend(check_steps);
         let residue = snapshot::residue(&before, &after);
-        // Nothing visible changed and the checks pass: nothing for a person
-        // to do, so nothing is run (recovery_ms = 0).
-        let needs_recovery = consistent != Verdict::Valid || residue.visible_files() > 0 || !residue.packages.is_empty();
+        // Known-good states need no recovery, so nothing is run and
+        // recovery_ms is 0: the old state (nothing visible changed) or, when
+        // the operation succeeded undisturbed, the new one — with the checks
+        // passing either way.
+        let op_step = h.steps_in(Phase::Operation).last();
+        let succeeded = op_step.is_some_and(|s| s.exit_code == 0 && s.fault_fired_ms.is_none());
+        let unchanged = residue.visible_files() == 0 && residue.packages.is_empty();
+        let needs_recovery = consistent != Verdict::Valid || !(unchanged || succeeded);
         h.residue_after_failure = Some(residue);
 
         let final_state = if needs_recovery {
@@ -132,6 +138,48 @@ impl DockerExecutor {
         };
         h.residue_after_recovery = Some(snapshot::residue(&before, &final_state));
         Ok(())
+    }
+
+    /// Runs the operation under test with the trial's fault injected.
+    async fn operation(&self, sandbox: &Sandbox, fault: &Fault, command: String, timeout: Duration) -> Result<Step, DockerError> {
+        let one = |mut steps: Vec<Step>| steps.pop().ok_or_else(|| DockerError::Other("the agent reported no step".into()));
+        match fault {
+            Fault::None => one(run_steps(sandbox, Phase::Operation, &[command], timeout, &[]).await?),
+            Fault::Kill { signal, at_ms } => {
+                let mut step = one(run_agent_steps(sandbox, Phase::Operation, &[command], timeout, &[], Some(format!("--kill-after={at_ms}:{signal:?}"))).await?)?;
+                step.command = format!("{} [nemesis: SIG{signal:?} after {at_ms} ms]", step.command);
+                Ok(step)
+            }
+            Fault::Syscall { syscalls, at, errno } => {
+                let wrapped = nemesis::strace_wrap(&command, syscalls, *at, errno.as_deref());
+                let mut step = one(run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[]).await?)?;
+                // A KILL injection fired if the tracee died of it.
+                if errno.is_none() && step.exit_code == 137 {
+                    step.fault_fired_ms = Some(step.ms);
+                }
+                Ok(step)
+            }
+            Fault::ContainerKill { at_ms } => {
+                let started = Instant::now();
+                tokio::select! {
+                    r = run_steps(sandbox, Phase::Operation, std::slice::from_ref(&command), timeout, &[]) => one(r?),
+                    _ = tokio::time::sleep(Duration::from_millis(*at_ms)) => {
+                        let fired = ms(started);
+                        sandbox.kill_and_restart().await?;
+                        Ok(Step {
+                            phase: Phase::Operation,
+                            command: format!("{command} [nemesis: container killed after {at_ms} ms, started again]"),
+                            exit_code: 137,
+                            ms: fired,
+                            stdout_tail: String::new(),
+                            stderr_tail: "container killed by the nemesis".into(),
+                            quiet: false,
+                            fault_fired_ms: Some(fired),
+                        })
+                    }
+                }
+            }
+        }
     }
 
     async fn snapshot(&self, sandbox: &Sandbox, a: &dyn Approach, base: &Arc<Manifest>, h: &mut History) -> Result<Snapshot, DockerError> {
@@ -156,15 +204,21 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-/// (exit code, nanoseconds, stdout tail, stderr tail) per command.
-type AgentResult = (i64, u64, String, String);
+/// Per command: exit code, nanoseconds, stdout tail, stderr tail, and when
+/// the agent's kill fired (ns after the start).
+type AgentResult = (i64, u64, String, String, Option<u64>);
 
 /// Runs commands in order through the agent, timed inside the container.
 async fn agent_run(sandbox: &Sandbox, commands: &[String], timeout: Duration) -> Result<Vec<AgentResult>, DockerError> {
+    agent_run_with(sandbox, commands, timeout, None).await
+}
+
+async fn agent_run_with(sandbox: &Sandbox, commands: &[String], timeout: Duration, option: Option<String>) -> Result<Vec<AgentResult>, DockerError> {
     if commands.is_empty() {
         return Ok(Vec::new());
     }
     let mut cmd = vec!["perl".to_string(), AGENT.to_string(), "run".to_string(), timeout.as_secs().to_string()];
+    cmd.extend(option);
     cmd.extend(commands.iter().cloned());
     // The exec's own limit leaves the agent time to report its timeouts.
     let limit = timeout * commands.len() as u32 + Duration::from_secs(30);
@@ -176,12 +230,12 @@ async fn agent_run(sandbox: &Sandbox, commands: &[String], timeout: Duration) ->
     let mut results = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 4 {
+        if f.len() != 5 {
             return Err(DockerError::Other(format!("malformed agent line: {line:?}")));
         }
         let code = f[0].parse().map_err(|_| DockerError::Other(format!("bad exit code in {line:?}")))?;
         let ns = f[1].parse().map_err(|_| DockerError::Other(format!("bad time in {line:?}")))?;
-        results.push((code, ns, unhex(f[2]), unhex(f[3])));
+        results.push((code, ns, unhex(f[2]), unhex(f[3]), f[4].parse().ok()));
     }
     if results.len() != commands.len() {
         return Err(DockerError::Other(format!("agent reported {} of {} commands", results.len(), commands.len())));
@@ -195,12 +249,23 @@ fn unhex(s: &str) -> String {
 }
 
 async fn run_steps(sandbox: &Sandbox, phase: Phase, commands: &[String], timeout: Duration, quiet: &[bool]) -> Result<Vec<Step>, DockerError> {
-    let results = agent_run(sandbox, commands, timeout).await?;
+    run_agent_steps(sandbox, phase, commands, timeout, quiet, None).await
+}
+
+async fn run_agent_steps(
+    sandbox: &Sandbox,
+    phase: Phase,
+    commands: &[String],
+    timeout: Duration,
+    quiet: &[bool],
+    option: Option<String>,
+) -> Result<Vec<Step>, DockerError> {
+    let results = agent_run_with(sandbox, commands, timeout, option).await?;
     Ok(commands
         .iter()
         .zip(results)
         .enumerate()
-        .map(|(i, (c, (code, ns, out, err)))| Step {
+        .map(|(i, (c, (code, ns, out, err, fired)))| Step {
             phase,
             command: c.clone(),
             exit_code: code,
@@ -208,6 +273,7 @@ async fn run_steps(sandbox: &Sandbox, phase: Phase, commands: &[String], timeout
             stdout_tail: out,
             stderr_tail: err,
             quiet: quiet.get(i).copied().unwrap_or(false),
+            fault_fired_ms: fired.map(|ns| ns as f64 / 1e6),
         })
         .collect())
 }
@@ -226,7 +292,7 @@ impl Executor for DockerExecutor {
         let mut h = History {
             scenario: trial.scenario.scenario.scenario.name.clone(),
             approach: trial.approach.to_string(),
-            fault: trial.fault.clone(),
+            fault: trial.fault.to_string(),
             rep: trial.rep,
             seed: trial.seed,
             steps: Vec::new(),

@@ -76,7 +76,7 @@ mod tests {
             History {
                 scenario: trial.scenario.scenario.scenario.name.clone(),
                 approach: trial.approach.to_string(),
-                fault: trial.fault,
+                fault: trial.fault.to_string(),
                 rep: trial.rep,
                 seed: trial.seed,
                 steps: vec![Step {
@@ -87,6 +87,7 @@ mod tests {
                     stdout_tail: String::new(),
                     stderr_tail: String::new(),
                     quiet: false,
+                    fault_fired_ms: None,
                 }],
                 residue_after_failure: None,
                 residue_after_recovery: None,

@@ -23,7 +23,63 @@ pub struct Scenario {
     /// Per-approach overrides of the built-in recovery playbooks.
     #[serde(default)]
     pub recovery: BTreeMap<Spanned<String>, Playbook>,
+    /// Faults injected into the operation, identically for every approach.
+    /// None: the operation runs undisturbed (fault "none").
+    #[serde(rename = "fault", default)]
+    pub faults: Vec<FaultSpec>,
 }
+
+/// A fault the nemesis injects into the operation under test. One flat
+/// table per fault (`kind` says which fields apply), so every field keeps
+/// its position for error messages.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub kind: Spanned<FaultKind>,
+    /// kill: the signal sent (default KILL).
+    #[serde(default)]
+    pub signal: Option<Signal>,
+    /// kill, container-kill: fixed offsets in milliseconds from the
+    /// operation's start.
+    #[serde(default)]
+    pub at_ms: Vec<u64>,
+    /// kill: this many seeded random offsets in [0, within_ms).
+    #[serde(default)]
+    pub random: u32,
+    #[serde(default)]
+    pub within_ms: u64,
+    /// syscall: the syscalls counted (strace names: rename, write, fsync...).
+    #[serde(default)]
+    pub syscalls: Vec<Spanned<String>>,
+    /// syscall: call numbers, 1-based, counted per process and per syscall
+    /// as strace counts.
+    #[serde(default)]
+    pub at: Vec<u64>,
+    /// syscall: fail the call with this errno instead of killing.
+    #[serde(default)]
+    pub errno: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// A signal to the package manager's whole process group at a time offset.
+    Kill,
+    /// strace's fault injection at the N-th call of a syscall.
+    Syscall,
+    /// The whole container is killed at a time offset and started again.
+    ContainerKill,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Signal {
+    #[serde(rename = "KILL")]
+    Kill,
+    #[serde(rename = "TERM")]
+    Term,
+}
+
+
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -69,10 +125,26 @@ pub struct PackageSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
+    /// With `count`, the path holds `{}`, replaced by 1..=count.
     pub path: Spanned<String>,
     /// Size in bytes of the generated content.
     #[serde(default = "default_file_size")]
     pub size: u64,
+    /// Ship `count` files from this one pattern (a payload of a few hundred
+    /// files without a few hundred lines).
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+impl FileSpec {
+    /// The concrete relative paths this entry stands for.
+    pub fn paths(&self) -> Vec<String> {
+        let p = self.path.get_ref();
+        match self.count {
+            Some(n) => (1..=n).map(|i| p.replacen("{}", &i.to_string(), 1)).collect(),
+            None => vec![p.clone()],
+        }
+    }
 }
 
 fn default_file_size() -> u64 {
@@ -164,6 +236,13 @@ pub enum OperationKind {
 #[serde(deny_unknown_fields)]
 pub struct Playbook {
     pub commands: Vec<String>,
+}
+
+impl PackageSpec {
+    /// Every shipped file as (relative path, size), patterns expanded.
+    pub fn file_list(&self) -> Vec<(String, u64)> {
+        self.files.iter().flat_map(|f| f.paths().into_iter().map(move |p| (p, f.size))).collect()
+    }
 }
 
 impl Scenario {

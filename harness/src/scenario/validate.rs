@@ -40,22 +40,36 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
         if !valid_version(&p.version) {
             return Err(err(&p.name, format!("package `{name}`: version `{}`: expected numbers separated by dots, like 1.0", p.version)));
         }
-        for (i, f) in p.files.iter().enumerate() {
-            let path = f.path.get_ref();
-            if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-                return Err(err(&f.path, format!("file path `{path}`: expected a relative path without `.`, `..` or empty parts")));
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for f in &p.files {
+            let pattern = f.path.get_ref();
+            match f.count {
+                Some(0) => return Err(err(&f.path, "count must be at least 1")),
+                Some(_) if pattern.matches("{}").count() != 1 => {
+                    return Err(err(&f.path, format!("file path `{pattern}`: with `count`, expected exactly one `{{}}` for the number")))
+                }
+                None if pattern.contains("{}") => return Err(err(&f.path, format!("file path `{pattern}`: `{{}}` needs `count = N`"))),
+                _ => {}
             }
-            if crate::payload::RESERVED_FILES.contains(&path.as_str()) {
-                return Err(err(&f.path, format!("file path `{path}`: reserved for the file every package carries; choose another name")));
-            }
-            for other in &p.files[..i] {
-                let o = other.path.get_ref();
-                if o == path {
+            for path in f.paths() {
+                if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+                    return Err(err(&f.path, format!("file path `{path}`: expected a relative path without `.`, `..` or empty parts")));
+                }
+                if crate::payload::RESERVED_FILES.contains(&path.as_str()) {
+                    return Err(err(&f.path, format!("file path `{path}`: reserved for the file every package carries; choose another name")));
+                }
+                if seen.contains(&path) {
                     return Err(err(&f.path, format!("file `{path}` is listed twice in package `{name}`")));
                 }
-                if path.starts_with(&format!("{o}/")) || o.starts_with(&format!("{path}/")) {
+                // A file may not be another file's folder, either way round.
+                let below = format!("{path}/");
+                let clash = seen.range(below.clone()..).next().filter(|o| o.starts_with(&below)).cloned().or_else(|| {
+                    path.match_indices('/').map(|(i, _)| &path[..i]).find(|prefix| seen.contains(*prefix)).map(str::to_string)
+                });
+                if let Some(o) = clash {
                     return Err(err(&f.path, format!("file `{path}` and file `{o}` cannot both exist: one would be a folder")));
                 }
+                seen.insert(path);
             }
         }
         if let Some(fail) = &p.fail {
@@ -90,6 +104,9 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
     }
     if s.operation.packages.is_empty() {
         return Err(ParseError::new(None, "[operation] packages: expected at least one package"));
+    }
+    for f in &s.faults {
+        validate_fault(f)?;
     }
     for (key, playbook) in &s.recovery {
         match key.get_ref().parse::<ApproachKind>() {
@@ -136,4 +153,65 @@ fn find_cycle(s: &Scenario) -> Option<&super::PackageSpec> {
     }
     let mut colour = std::collections::BTreeMap::new();
     s.packages.iter().find_map(|p| dfs(s, p.name.get_ref(), &mut colour))
+}
+
+fn validate_fault(f: &super::FaultSpec) -> Result<(), ParseError> {
+    use super::FaultKind;
+    let kind = *f.kind.get_ref();
+    let name = match kind {
+        FaultKind::Kill => "kill",
+        FaultKind::Syscall => "syscall",
+        FaultKind::ContainerKill => "container-kill",
+    };
+    // Fields of other kinds are mistakes, not silently ignored.
+    let stray: Vec<&str> = [
+        ("signal", f.signal.is_some() && kind != FaultKind::Kill),
+        ("random", f.random != 0 && kind != FaultKind::Kill),
+        ("within_ms", f.within_ms != 0 && kind != FaultKind::Kill),
+        ("at_ms", !f.at_ms.is_empty() && kind == FaultKind::Syscall),
+        ("syscalls", !f.syscalls.is_empty() && kind != FaultKind::Syscall),
+        ("at", !f.at.is_empty() && kind != FaultKind::Syscall),
+        ("errno", f.errno.is_some() && kind != FaultKind::Syscall),
+    ]
+    .into_iter()
+    .filter_map(|(field, bad)| bad.then_some(field))
+    .collect();
+    if !stray.is_empty() {
+        return Err(err(&f.kind, format!("a `{name}` fault does not take {}", stray.join(", "))));
+    }
+    match kind {
+        FaultKind::Kill => {
+            if f.at_ms.is_empty() && f.random == 0 {
+                return Err(err(&f.kind, "a `kill` fault needs `at_ms = [...]` or `random = N` with `within_ms`"));
+            }
+            if f.random > 0 && f.within_ms == 0 {
+                return Err(err(&f.kind, "`random` needs `within_ms` > 0 (the window the offsets are drawn from)"));
+            }
+        }
+        FaultKind::Syscall => {
+            if f.syscalls.is_empty() {
+                return Err(err(&f.kind, "a `syscall` fault needs `syscalls = [\"rename\", ...]`"));
+            }
+            for sc in &f.syscalls {
+                let n = sc.get_ref();
+                if n.is_empty() || !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+                    return Err(err(sc, format!("syscall `{n}`: expected a syscall name like rename, write, fsync")));
+                }
+            }
+            if f.at.is_empty() || f.at.contains(&0) {
+                return Err(err(&f.kind, "a `syscall` fault needs `at = [...]`: call numbers, counted from 1"));
+            }
+            if let Some(e) = &f.errno {
+                if !crate::nemesis::ERRNOS.contains(&e.get_ref().as_str()) {
+                    return Err(err(e, format!("errno `{}`: expected one of {}", e.get_ref(), crate::nemesis::ERRNOS.join(", "))));
+                }
+            }
+        }
+        FaultKind::ContainerKill => {
+            if f.at_ms.is_empty() {
+                return Err(err(&f.kind, "a `container-kill` fault needs `at_ms = [...]`"));
+            }
+        }
+    }
+    Ok(())
 }

@@ -68,7 +68,8 @@ pub fn classify(path: &str, live: &BTreeSet<String>) -> Class {
     if path.ends_with(".pyc") || path.contains("/__pycache__/") || path.ends_with("/__pycache__") {
         return Class::Garbage;
     }
-    if path == "/nix/var/nix/gc.lock" || path == "/nix/var/nix/big-lock" {
+    // Lock files hold no state: Nix's own and the profile's.
+    if path == "/nix/var/nix/gc.lock" || path == "/nix/var/nix/big-lock" || (path.starts_with("/nix/var/nix/profiles/") && path.ends_with(".lock")) {
         return Class::Garbage;
     }
     if let Some(rest) = path.strip_prefix("/nix/store/") {
@@ -91,6 +92,8 @@ mod tests {
         assert_eq!(classify("/nix/store/def-fastmath-1.0.lock", &live), Class::Garbage);
         assert_eq!(classify("/nix/var/nix/db/db.sqlite", &live), Class::Garbage);
         assert_eq!(classify("/nix/var/nix/profiles/default-1-link", &live), Class::Visible);
+        assert_eq!(classify("/nix/var/nix/profiles/default.lock", &live), Class::Garbage);
+        assert_eq!(classify("/nix/var/nix/profiles/default-1-link.tmp-34-2092193784", &live), Class::Visible, "a stray link is not a lock");
     }
 
     #[test]

@@ -1,0 +1,163 @@
+//! The nemesis: faults injected into the operation under test. A scenario's
+//! fault specs expand (seeded) into concrete faults at plan time, so every
+//! approach gets exactly the same ones; here they become commands or
+//! actions on the container.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::scenario::{FaultKind, FaultSpec, Signal};
+
+/// Errnos a `syscall` fault may inject.
+pub const ERRNOS: [&str; 6] = ["ENOSPC", "EIO", "EACCES", "EPERM", "EROFS", "EDQUOT"];
+
+/// One concrete fault of a trial.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Fault {
+    None,
+    /// Signal to the operation's process group `at_ms` after it started
+    /// (timed by the agent inside the container).
+    Kill { signal: SignalName, at_ms: u64 },
+    /// The `at`-th call of each syscall in `syscalls`, counted per process
+    /// (strace's counting), is killed or fails with `errno`.
+    Syscall { syscalls: Vec<String>, at: u64, errno: Option<String> },
+    /// The container is killed `at_ms` after the operation started, then
+    /// started again.
+    ContainerKill { at_ms: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignalName {
+    KILL,
+    TERM,
+}
+
+impl From<Signal> for SignalName {
+    fn from(s: Signal) -> Self {
+        match s {
+            Signal::Kill => SignalName::KILL,
+            Signal::Term => SignalName::TERM,
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    /// The `fault` column: short, unique per fault, sortable.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::None => f.write_str("none"),
+            Fault::Kill { signal, at_ms } => write!(f, "kill:{signal:?}@{at_ms}ms"),
+            Fault::Syscall { syscalls, at, errno } => {
+                write!(f, "syscall:{}#{at}:{}", syscalls.join("+"), errno.as_deref().unwrap_or("KILL"))
+            }
+            Fault::ContainerKill { at_ms } => write!(f, "container-kill@{at_ms}ms"),
+        }
+    }
+}
+
+/// Expands fault specs into concrete faults; random offsets come from
+/// `seed` and the spec's position, so they are the same for every approach
+/// and every repetition. No spec: one `Fault::None`.
+pub fn expand(specs: &[FaultSpec], seed: u64) -> Vec<Fault> {
+    if specs.is_empty() {
+        return vec![Fault::None];
+    }
+    let mut out = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        match spec.kind.get_ref() {
+            FaultKind::Kill => {
+                let signal = spec.signal.unwrap_or(Signal::Kill).into();
+                let mut offsets = spec.at_ms.clone();
+                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                offsets.extend((0..spec.random).map(|_| rng.random_range(0..spec.within_ms.max(1))));
+                out.extend(offsets.into_iter().map(|at_ms| Fault::Kill { signal, at_ms }));
+            }
+            FaultKind::Syscall => {
+                let names: Vec<String> = spec.syscalls.iter().map(|s| s.get_ref().clone()).collect();
+                out.extend(spec.at.iter().map(|&n| Fault::Syscall {
+                    syscalls: names.clone(),
+                    at: n,
+                    errno: spec.errno.as_ref().map(|e| e.get_ref().clone()),
+                }));
+            }
+            FaultKind::ContainerKill => out.extend(spec.at_ms.iter().map(|&at_ms| Fault::ContainerKill { at_ms })),
+        }
+    }
+    out
+}
+
+/// The operation command with a syscall fault wrapped around it. strace's
+/// exit status is its tracee's, so a killed operation still reads as 137.
+pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&str>) -> String {
+    let set = syscalls.join(",");
+    let action = match errno {
+        Some(e) => format!("error={e}"),
+        None => "signal=KILL".to_string(),
+    };
+    format!(
+        "strace -f -qq -o /run/mistake-cost/strace.log -e trace={set} -e inject={set}:{action}:when={at} -- sh -c {}",
+        shell_quote(command)
+    )
+}
+
+/// The tracing-only wrapper of a dry run: every call of the set, with the
+/// pid and command name of the process that made it.
+pub fn strace_count(command: &str, syscalls: &[String], log: &str) -> String {
+    format!(
+        "strace -f -qq -Y -o {log} -e trace={} -- sh -c {}",
+        syscalls.join(","),
+        shell_quote(command)
+    )
+}
+
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+
+    fn specs(faults: &str) -> Vec<FaultSpec> {
+        let text = format!(
+            "[scenario]\nname='f'\napproaches=['nix']\n[[package]]\nname='a'\nversion='1'\n[operation]\nkind='install'\npackages=['a']\n{faults}"
+        );
+        parse(&text).unwrap().faults
+    }
+
+    #[test]
+    fn no_fault_spec_means_one_undisturbed_trial() {
+        assert_eq!(expand(&[], 1), vec![Fault::None]);
+    }
+
+    #[test]
+    fn random_offsets_are_seeded_and_bounded() {
+        let s = specs("[[fault]]\nkind='kill'\nat_ms=[5]\nrandom=4\nwithin_ms=1000\n");
+        let a = expand(&s, 9);
+        assert_eq!(a.len(), 5);
+        assert_eq!(a[0], Fault::Kill { signal: SignalName::KILL, at_ms: 5 });
+        assert!(a.iter().all(|f| matches!(f, Fault::Kill { at_ms, .. } if *at_ms < 1000)));
+        assert_eq!(a, expand(&s, 9));
+        assert_ne!(a, expand(&s, 10));
+    }
+
+    #[test]
+    fn labels_name_the_fault() {
+        let s = specs("[[fault]]\nkind='syscall'\nsyscalls=['write']\nat=[3]\nerrno='ENOSPC'\n[[fault]]\nkind='container-kill'\nat_ms=[250]\n");
+        let labels: Vec<String> = expand(&s, 1).iter().map(|f| f.to_string()).collect();
+        assert_eq!(labels, vec!["syscall:write#3:ENOSPC", "container-kill@250ms"]);
+    }
+
+    #[test]
+    fn strace_wrapping_quotes_the_command() {
+        let w = strace_wrap("echo 'hi'", &["rename".into(), "renameat2".into()], 4, None);
+        assert_eq!(
+            w,
+            r"strace -f -qq -o /run/mistake-cost/strace.log -e trace=rename,renameat2 -e inject=rename,renameat2:signal=KILL:when=4 -- sh -c 'echo '\''hi'\'''"
+        );
+    }
+}

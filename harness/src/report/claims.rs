@@ -1,0 +1,428 @@
+//! Answers to the claims of the design notes, computed from the trials: one
+//! sentence per claim with the numbers behind it, plus the measured caveats.
+//! A claim the run has no trials for is said to be not covered.
+
+use std::collections::BTreeSet;
+
+use super::{by_approach, fmt_count, fmt_ms, stats, ApproachStats, Trial};
+use crate::checker::Outcome;
+
+/// The claims under test, as the design notes word them.
+pub const ATOMICITY: &str = "A failed install leaves the system unchanged (atomicity).";
+pub const INTERRUPTED: &str = "An operation interrupted at any instant leaves the old state or the new, never a mix.";
+pub const ROLLBACK: &str = "Rollback is one command and instant.";
+pub const BAD_CONFIG: &str = "A bad configuration is undone in seconds.";
+pub const ISOLATION: &str = "Project shells do not touch the global system (isolation).";
+pub const TRY_AGAIN: &str = "\"Just try again\": after a failure, an alternative installs without cleanup.";
+pub const FLEET: &str = "A fleet rolls back in seconds.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Holds,
+    Contradicted,
+    /// Holds for some approaches, not for others.
+    Mixed,
+    NotCovered,
+}
+
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub claim: &'static str,
+    pub status: Status,
+    /// Short verdict: "holds", "contradicted", "holds only for nix", "not covered by this run".
+    pub verdict: String,
+    /// The answer, one sentence with its numbers.
+    pub sentence: String,
+    /// Caveats and related measured facts, one sentence each.
+    pub facts: Vec<String>,
+}
+
+pub fn answer_all(trials: &[Trial]) -> Vec<Answer> {
+    let mut out = vec![atomicity(trials), interrupted(trials)];
+    for claim in [ROLLBACK, BAD_CONFIG, ISOLATION, TRY_AGAIN, FLEET] {
+        out.push(not_covered(claim, "no trial in this run tests it."));
+    }
+    out
+}
+
+fn not_covered(claim: &'static str, why: &str) -> Answer {
+    Answer {
+        claim,
+        status: Status::NotCovered,
+        verdict: "not covered by this run".into(),
+        sentence: format!("Not covered by this run: {why}"),
+        facts: Vec::new(),
+    }
+}
+
+/// "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn median(s: Option<stats::Summary>) -> String {
+    s.map(|s| fmt_count(s.median)).unwrap_or_else(|| "?".into())
+}
+
+/// The checks that judged the state invalid, with counts: "`dpkg --audit` failed in 5/5".
+fn failed_checks(g: &ApproachStats) -> Option<String> {
+    let n = g.data.len();
+    if g.checks_failed.is_empty() {
+        return (g.consistent.no > 0).then(|| format!("its own checks failed in {}/{n}", g.consistent.no));
+    }
+    let parts: Vec<String> = g.checks_failed.iter().map(|(c, k)| format!("`{c}` failed in {k}/{n}")).collect();
+    Some(and_list(&parts))
+}
+
+fn checks_named(g: &ApproachStats) -> String {
+    if g.checks_run.is_empty() {
+        "its checks".into()
+    } else {
+        and_list(&g.checks_run.keys().map(|c| format!("`{c}`")).collect::<Vec<_>>())
+    }
+}
+
+/// Whether one approach's failed operations left the system unchanged:
+/// no visible residue, no package change, and no check judged it broken.
+fn unchanged(g: &ApproachStats) -> usize {
+    g.data
+        .iter()
+        .filter(|t| t.record.residue_files == Some(0) && t.record.residue_packages == Some(0) && t.record.consistent != "false")
+        .count()
+}
+
+fn atomicity(trials: &[Trial]) -> Answer {
+    let clean: Vec<&Trial> = trials.iter().filter(|t| t.record.fault == "none").collect();
+    let failed: Vec<&Trial> = clean.iter().copied().filter(|t| t.record.outcome == Outcome::Failed).collect();
+    if clean.is_empty() {
+        return not_covered(ATOMICITY, "every trial in it ran with an injected fault; none is a plain failed install.");
+    }
+    if failed.is_empty() {
+        let ok = clean.iter().filter(|t| t.record.outcome == Outcome::Succeeded).count();
+        let errored = clean.iter().filter(|t| t.errored()).count();
+        return not_covered(
+            ATOMICITY,
+            &format!("no operation failed in this run's trials without an injected fault ({ok} succeeded, {errored} errored)."),
+        );
+    }
+    let groups = by_approach(failed.iter().copied());
+    let mut holds = Vec::new();
+    let mut broken = Vec::new();
+    for g in &groups {
+        let n = g.data.len();
+        let u = unchanged(g);
+        if u == n {
+            let checks = if g.consistent.yes == n { format!(", with {} passing in {n}/{n}", checks_named(g)) } else { String::new() };
+            let garbage = match g.garbage {
+                Some(s) if s.max > 0.0 => {
+                    let gc = if g.approach == "nix" { " until `nix-store --gc`" } else { "" };
+                    format!(" (but {} garbage paths, median,{gc})", fmt_count(s.median))
+                }
+                _ => String::new(),
+            };
+            holds.push((
+                g.approach.clone(),
+                format!("{} left 0 visible files and 0 changed packages in {n}/{n} failed installs{garbage}{checks}", g.approach),
+            ));
+        } else {
+            let max = match g.residue_files {
+                Some(s) if s.max > s.median => format!(" (max {})", fmt_count(s.max)),
+                _ => String::new(),
+            };
+            let (files, packages) = (median(g.residue_files), median(g.residue_packages));
+            let mut clause = if u == 0 {
+                format!("{} left {files} visible files{max} and {packages} changed packages in {n}/{n}", g.approach)
+            } else {
+                format!("{} changed the system in {}/{n}, leaving {files} visible files{max} and {packages} changed packages", g.approach, n - u)
+            };
+            if let Some(c) = failed_checks(g) {
+                clause.push_str(&format!(", and {c}"));
+            } else if g.consistent.yes == n {
+                clause.push_str(&format!(", although {} passed in {n}/{n}", checks_named(g)));
+            }
+            broken.push((g.approach.clone(), clause));
+        }
+    }
+    let clauses = |v: &[(String, String)]| v.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>().join("; ");
+    let names = |v: &[(String, String)]| and_list(&v.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
+    let (status, verdict, sentence) = if broken.is_empty() {
+        (Status::Holds, "holds".to_string(), format!("The data support the claim for every approach: {}.", clauses(&holds)))
+    } else if holds.is_empty() {
+        (
+            Status::Contradicted,
+            "contradicted".to_string(),
+            format!("The data contradict the claim for every approach (medians over the failed installs): {}.", clauses(&broken)),
+        )
+    } else {
+        (
+            Status::Mixed,
+            format!("holds only for {}", names(&holds)),
+            format!(
+                "The claim holds only for {}: {}; the data contradict it for {} (medians over the failed installs): {}.",
+                names(&holds),
+                clauses(&holds),
+                names(&broken),
+                clauses(&broken)
+            ),
+        )
+    };
+
+    let mut facts = Vec::new();
+    // Garbage, never hidden.
+    let garbage: Vec<String> = groups
+        .iter()
+        .filter_map(|g| {
+            let s = g.garbage?;
+            let gc = if g.approach == "nix" { " until `nix-store --gc`" } else { "" };
+            let after = g.final_garbage.map(|f| format!(" ({} after the playbook)", fmt_count(f.median))).unwrap_or_default();
+            Some(format!("{} {}{gc}{after}", g.approach, fmt_count(s.median)))
+        })
+        .collect();
+    if !garbage.is_empty() {
+        facts.push(format!(
+            "Garbage, counted apart from the visible residue (collectible paths, median per failed install): {}.",
+            and_list(&garbage)
+        ));
+    }
+    // Checks that passed on a changed system.
+    for g in &groups {
+        let n = g.data.len();
+        let changed = n - unchanged(g);
+        if changed > 0 && g.consistent.yes == n {
+            let named = if g.checks_run.is_empty() { String::new() } else { format!(" ({})", checks_named(g)) };
+            facts.push(format!(
+                "{}'s own checks{named} passed in {n}/{n} although it left {} visible files and {} changed packages (median): \
+                 a passing check is not an unchanged system.",
+                g.approach,
+                median(g.residue_files),
+                median(g.residue_packages)
+            ));
+        }
+    }
+    // Recovery.
+    let recovery: Vec<String> = groups
+        .iter()
+        .map(|g| {
+            let n = g.data.len();
+            if g.playbook_ran == 0 {
+                return format!("{} needed no playbook in {n}/{n} (nothing visible changed)", g.approach);
+            }
+            let time = match (g.recovery_ms, g.recovery_ci) {
+                (Some(s), Some((lo, hi))) => {
+                    format!(" in {} (median; 95% CI {} – {}, {})", fmt_ms(s.median), fmt_ms(lo), fmt_ms(hi), stats::sample_label(s.n).trim_matches(['(', ')']))
+                }
+                _ => String::new(),
+            };
+            let mut s = format!("{}'s playbook ran in {}/{n}{time} and recovered {}/{n}", g.approach, g.playbook_ran, g.recovered.yes);
+            let mut left: Vec<(&String, &usize)> = g.leftovers.iter().collect();
+            left.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            if !left.is_empty() {
+                let shown: Vec<String> = left.iter().take(2).map(|(p, k)| format!("`{p}` in {k}/{n}")).collect();
+                let more = if left.len() > 2 { format!(" and {} more paths", left.len() - 2) } else { String::new() };
+                s.push_str(&format!(", leaving {}{more}", and_list(&shown)));
+            } else if let Some(f) = g.final_files.filter(|f| f.max > 0.0) {
+                s.push_str(&format!(", leaving {} visible files (median)", fmt_count(f.median)));
+            }
+            s
+        })
+        .collect();
+    facts.push(format!("Recovery: {}.", recovery.join("; ")));
+    // Time cost.
+    let op: Vec<String> =
+        groups.iter().filter_map(|g| Some(format!("{} {}", g.approach, fmt_ms(g.operation_ms?.median)))).collect();
+    if !op.is_empty() {
+        facts.push(format!("Time cost of the failing install itself (median, timed in the container): {}.", and_list(&op)));
+    }
+    // What was left out.
+    let errored = clean.iter().filter(|t| t.errored()).count();
+    let succeeded = clean.iter().filter(|t| t.record.outcome == Outcome::Succeeded).count();
+    let killed = clean.iter().filter(|t| t.record.outcome == Outcome::Killed).count();
+    let scenarios: BTreeSet<&str> = failed.iter().map(|t| t.record.scenario.as_str()).collect();
+    facts.push(format!(
+        "Counted: {} trials whose operation failed with no injected fault (scenario {}); not counted: {errored} errored, {succeeded} whose install succeeded, {killed} killed.",
+        failed.len(),
+        and_list(&scenarios.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>())
+    ));
+    Answer { claim: ATOMICITY, status, verdict, sentence, facts }
+}
+
+fn interrupted(trials: &[Trial]) -> Answer {
+    let faulted: Vec<&Trial> = trials.iter().filter(|t| t.record.fault != "none" && !t.errored()).collect();
+    if faulted.is_empty() {
+        return not_covered(INTERRUPTED, "every trial ran with fault `none` (no operation was interrupted).");
+    }
+    // Interrupted: the fault stopped the operation (killed, or a killed child made it fail).
+    let hit: Vec<&Trial> = faulted.iter().copied().filter(|t| matches!(t.record.outcome, Outcome::Killed | Outcome::Failed)).collect();
+    let completed = faulted.len() - hit.len();
+    if hit.is_empty() {
+        return not_covered(
+            INTERRUPTED,
+            &format!("all {} trials with an injected fault completed before it could interrupt them.", faulted.len()),
+        );
+    }
+    let groups = by_approach(hit.iter().copied());
+    let mut holds = Vec::new();
+    let mut broken = Vec::new();
+    for g in &groups {
+        let n = g.data.len();
+        let c = g.consistent;
+        let unknown = if c.unknown > 0 { format!(", {} unknown", c.unknown) } else { String::new() };
+        let clause = format!(
+            "{} was consistent after {}/{n} interrupted operations{unknown} (unchanged in {}/{n})",
+            g.approach,
+            c.yes,
+            unchanged(g)
+        );
+        if c.yes == n {
+            holds.push(clause);
+        } else {
+            broken.push(clause);
+        }
+    }
+    let (status, verdict, sentence) = if broken.is_empty() {
+        (Status::Holds, "holds".to_string(), format!("The data support the claim for every approach: {}.", holds.join("; ")))
+    } else if holds.is_empty() {
+        (Status::Contradicted, "contradicted".to_string(), format!("The data contradict the claim for every approach: {}.", broken.join("; ")))
+    } else {
+        (
+            Status::Mixed,
+            "holds for some approaches".to_string(),
+            format!("The claim holds for some approaches only: {}; the data contradict it for the others: {}.", holds.join("; "), broken.join("; ")),
+        )
+    };
+    let faults: BTreeSet<&str> = hit.iter().map(|t| t.record.fault.as_str()).collect();
+    let facts = vec![
+        "Judged by the package managers' own checks right after the fault; \"unchanged\" means no visible residue and no package change. \
+         Whether a consistent state is exactly the old or the new one is not judged apart yet."
+            .to_string(),
+        format!(
+            "Counted: {} interrupted operations (killed, or failed under the fault) at {} distinct fault points; not counted: {completed} that completed despite the fault.",
+            hit.len(),
+            faults.len()
+        ),
+    ];
+    Answer { claim: INTERRUPTED, status, verdict, sentence, facts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::TrialRecord;
+
+    fn record(approach: &str, rep: u32, files: usize, packages: usize, garbage: usize, consistent: &str, recovery_ms: f64) -> TrialRecord {
+        TrialRecord {
+            scenario: "failed-install".into(),
+            approach: approach.into(),
+            fault: "none".into(),
+            rep,
+            seed: 7,
+            outcome: Outcome::Failed,
+            consistent: consistent.into(),
+            residue_files: Some(files),
+            residue_added: Some(files),
+            residue_removed: Some(0),
+            residue_modified: Some(0),
+            residue_packages: Some(packages),
+            garbage_paths: Some(garbage),
+            playbook_ran: files > 0 || packages > 0,
+            recovery_ms: Some(recovery_ms),
+            recovered: if files == 0 && packages == 0 { "true".into() } else { "false".into() },
+            final_residue_files: Some(usize::from(files > 0)),
+            final_residue_packages: Some(0),
+            final_garbage_paths: Some(garbage),
+            operation_ms: Some(100.0),
+            trial_wall_ms: 1000.0,
+            overhead_ms: 500.0,
+            error: String::new(),
+        }
+    }
+
+    fn trials(records: Vec<TrialRecord>) -> Vec<Trial> {
+        records.into_iter().map(|record| Trial { record, history: None }).collect()
+    }
+
+    fn set(nix_files: usize) -> Vec<Trial> {
+        let mut r = Vec::new();
+        for rep in 0..3 {
+            r.push(record("apt", rep, 34, 4, 6, "false", 500.0 + rep as f64));
+            r.push(record("nix", rep, nix_files, 0, 67, "true", 0.0));
+        }
+        trials(r)
+    }
+
+    #[test]
+    fn atomicity_holds_only_where_nothing_visible_changed_and_garbage_is_said() {
+        let a = atomicity(&set(0));
+        assert_eq!(a.status, Status::Mixed);
+        assert_eq!(a.verdict, "holds only for nix");
+        assert!(a.sentence.contains("nix left 0 visible files and 0 changed packages in 3/3 failed installs"), "{}", a.sentence);
+        assert!(a.sentence.contains("(but 67 garbage paths, median, until `nix-store --gc`)"), "{}", a.sentence);
+        assert!(a.sentence.contains("contradict it for apt (medians over the failed installs): apt left 34 visible files and 4 changed packages in 3/3"), "{}", a.sentence);
+        assert!(a.sentence.contains("contradict"), "{}", a.sentence);
+        assert!(a.sentence.contains("its own checks failed in 3/3"), "{}", a.sentence);
+        let facts = a.facts.join("\n");
+        assert!(facts.contains("nix 67 until `nix-store --gc`"), "{facts}");
+        assert!(facts.contains("nix needed no playbook in 3/3"), "{facts}");
+        assert!(facts.contains("apt's playbook ran in 3/3 in 501 ms (median; 95% CI"), "{facts}");
+        assert!(facts.contains("n=3, small sample"), "{facts}");
+    }
+
+    #[test]
+    fn nix_with_visible_residue_is_not_called_atomic() {
+        let a = atomicity(&set(2));
+        assert_eq!(a.status, Status::Contradicted);
+        assert!(!a.sentence.contains("holds"), "{}", a.sentence);
+        assert!(a.sentence.contains("contradict the claim for every approach"), "{}", a.sentence);
+        assert!(a.sentence.contains("nix left 2 visible files and 0 changed packages in 3/3, although its checks passed in 3/3"), "{}", a.sentence);
+        assert!(a.facts.iter().any(|f| f.contains("nix's own checks passed in 3/3 although it left 2 visible files and 0 changed packages")), "{:?}", a.facts);
+    }
+
+    #[test]
+    fn residue_in_one_trial_of_three_is_enough_to_contradict() {
+        let mut t = set(0);
+        t[1].record.residue_files = Some(5);
+        t[1].record.residue_added = Some(5);
+        let a = atomicity(&t);
+        assert_eq!(a.status, Status::Contradicted);
+        assert!(!a.sentence.contains("holds"), "{}", a.sentence);
+        assert!(a.sentence.contains("nix changed the system in 1/3, leaving 0 visible files (max 5) and 0 changed packages"), "{}", a.sentence);
+    }
+
+    #[test]
+    fn all_atomic_holds_and_errored_or_uncovered_claims_say_so() {
+        let mut r: Vec<TrialRecord> = (0..2).map(|rep| record("nix", rep, 0, 0, 5, "true", 0.0)).collect();
+        let mut e = record("nix", 9, 0, 0, 0, "unknown", 0.0);
+        e.outcome = Outcome::Errored;
+        e.error = "docker went away".into();
+        r.push(e);
+        let all = answer_all(&trials(r));
+        assert_eq!(all[0].status, Status::Holds);
+        assert!(all[0].sentence.contains("in 2/2 failed installs"), "errored trial excluded: {}", all[0].sentence);
+        assert!(all[0].facts.iter().any(|f| f.contains("not counted: 1 errored")));
+        assert_eq!(all[1].status, Status::NotCovered);
+        assert!(all.iter().skip(2).all(|a| a.status == Status::NotCovered && a.sentence.starts_with("Not covered by this run")));
+        let none = answer_all(&[]);
+        assert_eq!(none[0].status, Status::NotCovered);
+    }
+
+    #[test]
+    fn interrupted_operations_are_judged_by_consistency() {
+        let mut r = set(0);
+        for t in &mut r {
+            t.record.fault = "syscall:rename#3:KILL".into();
+            t.record.outcome = Outcome::Killed;
+        }
+        r[0].record.consistent = "true".into();
+        r[5].record.outcome = Outcome::Succeeded;
+        let a = interrupted(&r);
+        assert_eq!(a.status, Status::Mixed);
+        assert!(a.sentence.contains("apt was consistent after 1/3 interrupted operations (unchanged in 0/3)"), "{}", a.sentence);
+        assert!(a.sentence.contains("nix was consistent after 2/2 interrupted operations (unchanged in 2/2)"), "{}", a.sentence);
+        assert!(a.facts[1].contains("not counted: 1 that completed despite the fault"), "{:?}", a.facts);
+        assert_eq!(atomicity(&r).status, Status::NotCovered, "faulted trials are not failed installs");
+    }
+}

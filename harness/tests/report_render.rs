@@ -1,0 +1,207 @@
+//! The report end to end: the built binary writes report.md and report.html
+//! for a copy of a real run, and headless Chromium renders the HTML: the
+//! plots must be in the screenshot's pixels and their SVG in the live DOM.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mistake_cost::report::plots::{APPROACH_COLOURS, KINDS};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/run-failed-install");
+const WIDTH: u32 = 1280;
+const HEIGHT: u32 = 2400;
+
+fn report(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_mistake-cost")).arg("report").args(args).output().expect("start mistake-cost");
+    eprintln!(
+        "--- mistake-cost report {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A fresh copy of the fixture run (the fixture itself is never written).
+fn copy_of_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for f in ["trials.csv", "trials.jsonl"] {
+        std::fs::copy(Path::new(FIXTURE).join(f), dir.path().join(f)).expect("copy fixture");
+    }
+    dir
+}
+
+fn chromium(args: &[&str]) -> Output {
+    let found = Command::new("sh").args(["-c", "command -v chromium"]).output().expect("sh");
+    assert!(found.status.success(), "chromium is not installed: run scripts/setup-host.sh (apt-get install -y chromium)");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let user_data = format!("--user-data-dir={}", profile.path().display());
+    let window = format!("--window-size={WIDTH},{HEIGHT}");
+    let mut cmd = Command::new("timeout");
+    cmd.args(["120", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(&user_data)
+        .arg(&window)
+        .args(args);
+    let out = cmd.output().expect("start chromium");
+    assert!(out.status.success(), "chromium {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// RGB pixels of a PNG, row-major.
+fn decode_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
+    let mut decoder = png::Decoder::new(std::fs::File::open(path).expect("open screenshot"));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().expect("PNG header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG frame");
+    let samples = info.color_type.samples();
+    assert!(samples >= 3, "expected a colour screenshot, got {:?}", info.color_type);
+    let pixels = buf[..info.buffer_size()].chunks(samples).map(|p| [p[0], p[1], p[2]]).collect();
+    (info.width, info.height, pixels)
+}
+
+fn near(p: [u8; 3], (r, g, b): (u8, u8, u8)) -> bool {
+    p[0].abs_diff(r) <= 10 && p[1].abs_diff(g) <= 10 && p[2].abs_diff(b) <= 10
+}
+
+struct Shot {
+    width: u32,
+    pixels: Vec<[u8; 3]>,
+}
+
+impl Shot {
+    fn at(&self, x: u32, y: u32) -> [u8; 3] {
+        self.pixels[(y * self.width + x) as usize]
+    }
+
+    /// Pixels of `colour` in rows `rows`, and their bounding box.
+    fn find(&self, colour: (u8, u8, u8), rows: std::ops::Range<u32>) -> (usize, Option<(u32, u32, u32, u32)>) {
+        let mut n = 0;
+        let mut bbox: Option<(u32, u32, u32, u32)> = None;
+        for y in rows {
+            for x in 0..self.width {
+                if near(self.at(x, y), colour) {
+                    n += 1;
+                    bbox = Some(match bbox {
+                        None => (x, y, x, y),
+                        Some((x0, y0, x1, y1)) => (x0.min(x), y0.min(y), x1.max(x), y1.max(y)),
+                    });
+                }
+            }
+        }
+        (n, bbox)
+    }
+}
+
+#[test]
+fn report_renders_in_a_browser_with_its_plots() {
+    let run = copy_of_fixture();
+    let dir = run.path().to_str().unwrap();
+    let out = report(&[dir]);
+    assert_eq!(out.status.code(), Some(0));
+    let names: Vec<String> = std::fs::read_dir(run.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp-")), "no temp file left behind: {names:?}");
+
+    let md = std::fs::read_to_string(run.path().join("report.md")).expect("report.md");
+    let html = std::fs::read_to_string(run.path().join("report.html")).expect("report.html");
+    for needle in [
+        "**Holds only for nix.**",
+        "nix left 0 visible files and 0 changed packages in 5/5 failed installs",
+        "(but 67 garbage paths, median, until `nix-store --gc`)",
+        "apt left 34 visible files and 4 changed packages in 5/5, and `dpkg --audit` failed in 5/5",
+        "nix 67 until `nix-store --gc`",
+        "leaving `/etc/fastmath.conf` in 5/5",
+        "(n=5, small sample)",
+        "ChaCha8 seed 24301",
+        "| recovery time vs best (nix) | n/a: best is 0 (+586 ms) |",
+        "Not covered by this run",
+        "run.json not found",
+        "**Figure: Crash-point outcome strip**: not drawn",
+    ] {
+        assert!(md.contains(needle), "report.md lacks {needle:?}:\n{md}");
+    }
+    for text in [&md, &html] {
+        assert!(!text.contains("NaN") && !text.contains("inf×") && !text.contains("∞"), "no NaN/inf in a report");
+    }
+    assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("src=\""), "self-contained: no scripts, links or sources");
+
+    let url = format!("file://{}", run.path().join("report.html").display());
+
+    // The live DOM: both plots are inline SVG with their text as <text>.
+    let dom = String::from_utf8(chromium(&["--dump-dom", &url]).stdout).expect("DOM is UTF-8");
+    assert_eq!(dom.matches("<svg").count(), 2, "two SVG plots in the DOM");
+    let texts: Vec<&str> = dom.split("<text").skip(1).map(|t| t.split('>').nth(1).unwrap_or("").split('<').next().unwrap_or("").trim()).collect();
+    for label in ["apt", "pip", "pip-venv", "nix", "n=5", "median 586 ms", "67", "added", "garbage (collectible)"] {
+        assert!(texts.contains(&label), "SVG <text> {label:?} missing from the DOM; texts: {texts:?}");
+    }
+    assert!(dom.matches("<rect").count() >= 20, "bars and boxes are <rect> elements");
+    assert!(dom.contains("<circle"), "trials are <circle> points");
+
+    // The pixels: the plots really rendered.
+    let shot_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report_render.png");
+    let _ = std::fs::remove_file(&shot_path);
+    chromium(&[&format!("--screenshot={}", shot_path.display()), &url]);
+    eprintln!("screenshot: {}", shot_path.display());
+    let (width, height, pixels) = decode_png(&shot_path);
+    assert_eq!((width, height), (WIDTH, HEIGHT));
+    let shot = Shot { width, pixels };
+    let white = shot.pixels.iter().filter(|p| **p == [255, 255, 255]).count();
+    assert!(white > shot.pixels.len() / 2, "a white page, not a blank or error screen");
+
+    // Residue bars: "added" (green) is only in the plot; its box locates it.
+    let (added, bbox) = shot.find(KINDS[0].1, 0..height);
+    let (x0, y0, x1, y1) = bbox.expect("no 'added' bars in the screenshot");
+    assert!(added > 2000, "{added} green pixels: the 'added' bars are missing or tiny");
+    assert!(x1 - x0 > 150 && y1 - y0 > 60, "bars span {x0},{y0}–{x1},{y1}: too small");
+    // The plots' band: both figures sit side by side around those bars.
+    let band = y0.saturating_sub(250)..(y1 + 40).min(height);
+    eprintln!("'added' bars: {added} px in {x0},{y0}–{x1},{y1}; plots' band rows {band:?}");
+    let (garbage, _) = shot.find(KINDS[3].1, band.clone());
+    assert!(garbage > 2000, "{garbage} grey pixels: the garbage bars are missing");
+    let (modified, _) = shot.find(KINDS[2].1, band.clone());
+    assert!(modified > 30, "{modified} pixels of apt's 2 modified paths");
+    eprintln!("garbage bars: {garbage} px; modified: {modified} px");
+    for (approach, colour) in APPROACH_COLOURS {
+        let (n, bbox) = shot.find(colour, band.clone());
+        eprintln!("{approach}: {n} px in the band");
+        assert!(n > 100, "{approach}: only {n} pixels of its colour in the plots' band {band:?}");
+        let (ax0, _, _, _) = bbox.unwrap();
+        assert!(ax0 < x0, "{approach}'s recovery points lie in the left-hand plot");
+    }
+}
+
+#[test]
+fn bad_input_is_exit_code_3_with_a_clear_message() {
+    let run = copy_of_fixture();
+    let dir = run.path().to_str().unwrap();
+
+    let out = report(&[dir, "--format", "md,pdf"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format 'pdf'"));
+
+    let out = report(&["/nonexistent/run-folder"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+
+    let csv = std::fs::read_to_string(run.path().join("trials.csv")).unwrap();
+    let garbled: Vec<String> =
+        csv.lines().enumerate().map(|(i, l)| if i == 3 { l.replacen(",failed,", ",exploded,", 1) } else { l.to_string() }).collect();
+    std::fs::write(run.path().join("trials.csv"), garbled.join("\n")).unwrap();
+    let out = report(&[dir]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("trials.csv:4: column `outcome`: unknown variant `exploded`"), "{err}");
+    assert!(!run.path().join("report.html").exists(), "nothing written on bad input");
+
+    std::fs::remove_file(run.path().join("trials.csv")).unwrap();
+    let out = report(&[dir]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trials.csv not found"));
+
+    // --format md alone writes only report.md.
+    let run = copy_of_fixture();
+    let out = report(&[run.path().to_str().unwrap(), "--format", "md"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(run.path().join("report.md").exists() && !run.path().join("report.html").exists());
+}
