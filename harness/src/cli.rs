@@ -25,6 +25,9 @@ pub enum Command {
     /// Run scenarios: every scenario × approach × repetition in a fresh container.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// Crash the operation at every chosen syscall point (or a seeded, stratified sample of them) and classify each state as old, new or inconsistent.
+    #[command(after_help = EXIT_CODES)]
+    Explore(ExploreArgs),
     /// Show the matched images and whether they are current (`images build` builds them).
     #[command(after_help = EXIT_CODES)]
     Images {
@@ -71,6 +74,31 @@ pub struct RunArgs {
     /// Seed of the plan (approach order, fault points): same seed, same plan.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Results folder (default: results/<run id>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExploreArgs {
+    /// One scenario file; its operation is crashed, its faults are ignored.
+    pub scenario: PathBuf,
+    /// Syscalls whose calls are crash points (strace names, comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "rename,renameat,renameat2,fsync,fdatasync")]
+    pub syscalls: Vec<String>,
+    /// At most this many points per approach: all when there are fewer,
+    /// else the first, the last and a seeded pick from each stratum between.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_points: u32,
+    /// Only these approaches (default: the scenario's).
+    #[arg(long, value_delimiter = ',')]
+    pub approaches: Vec<crate::approach::ApproachKind>,
+    /// Seed of the point sample.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Points crashed at the same time.
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
     /// Results folder (default: results/<run id>/).
     #[arg(long)]
     pub out: Option<PathBuf>,

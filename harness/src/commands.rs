@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::checker::{Outcome, TrialRecord};
-use crate::cli::{ImagesAction, RunArgs};
+use crate::cli::{ExploreArgs, ImagesAction, RunArgs};
 use crate::docker::images::{self, Family};
 use crate::docker::{self, RunId};
 use crate::error::{exit, Error, Result};
@@ -67,68 +67,195 @@ pub async fn clean() -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// What every Docker-running command shares: the engine, the run id and its
+/// results folder, signals caught from before the first container exists,
+/// tracked Docker calls, and the final sweep that every way out passes.
+pub(crate) struct Session {
+    pub docker: bollard::Docker,
+    pub run: RunId,
+    pub out: PathBuf,
+    pub fixtures_root: PathBuf,
+    pub cancel: CancellationToken,
+    pub tracker: TaskTracker,
+    signals: tokio::task::JoinHandle<()>,
+    meta: RunMeta,
+}
+
+impl Session {
+    pub async fn open(loaded: &[Arc<scenario::LoadedScenario>], out: Option<PathBuf>, seed: u64, reps: Option<u32>, jobs: u16) -> Result<Session> {
+        let docker = docker::connect().await?;
+        let swept = docker::sweep_dead_runs(&docker).await?;
+        if swept.total() > 0 {
+            eprintln!("swept {} container(s), {} network(s), {} volume(s) left by a dead run", swept.containers, swept.networks, swept.volumes);
+        }
+        build_images(&docker, &families_of(loaded), false).await?;
+        let run = RunId::new();
+        let out = out.unwrap_or_else(|| PathBuf::from("results").join(&run.0));
+        std::fs::create_dir_all(&out).map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
+        let cancel = CancellationToken::new();
+        let signals = tokio::spawn(watch_signals(signal_streams()?, cancel.clone()));
+        let meta = RunMeta {
+            run_id: run.0.clone(),
+            status: "running".into(),
+            seed,
+            reps,
+            jobs,
+            scenarios: loaded.iter().map(|s| s.path.display().to_string()).collect(),
+            started: time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        write_meta(&out, &meta)?;
+        let fixtures_root = std::env::temp_dir().join(format!("mistake-cost-{run}"));
+        Ok(Session { docker, run, out, fixtures_root, cancel, tracker: TaskTracker::new(), signals, meta })
+    }
+
+    /// Fixtures of every scenario, each in its own folder.
+    pub fn write_fixtures(&self, loaded: &[Arc<scenario::LoadedScenario>]) -> Result<HashMap<String, PathBuf>> {
+        let mut fixtures = HashMap::new();
+        for s in loaded {
+            let dir = self.fixtures_root.join(&s.scenario.scenario.name);
+            payload::write_fixtures(&s.scenario, &dir).map_err(|e| Error::io(format!("writing fixtures to {}", dir.display()), e))?;
+            fixtures.insert(s.scenario.scenario.name.clone(), dir);
+        }
+        Ok(fixtures)
+    }
+
+    /// Runs the command's body; after an interrupt it gets 30 s to stop.
+    pub async fn guard(&self, body: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
+        tokio::select! {
+            r = body => r,
+            _ = async { self.cancel.cancelled().await; tokio::time::sleep(Duration::from_secs(30)).await } => {
+                eprintln!("trials did not stop within 30 s of the interrupt; removing containers anyway");
+                Ok(exit::INTERRUPTED)
+            }
+        }
+    }
+
+    /// Every way out passes here: normal end, error, Ctrl-C. Container
+    /// creations and removals still in flight finish first.
+    pub async fn close(mut self, result: Result<i32>) -> Result<i32> {
+        self.signals.abort();
+        self.tracker.close();
+        self.tracker.wait().await;
+        let swept = docker::sweep(&self.docker, Some(&self.run)).await;
+        std::fs::remove_dir_all(&self.fixtures_root).ok();
+        self.meta.status = match &result {
+            Ok(c) if *c == exit::INTERRUPTED => "interrupted",
+            Ok(_) => "finished",
+            Err(_) => "failed",
+        }
+        .into();
+        write_meta(&self.out, &self.meta)?;
+        let code = result?;
+        swept?;
+        Ok(code)
+    }
+}
+
 pub async fn run(args: RunArgs) -> Result<i32> {
     // Bad input stops everything before any container exists.
     let loaded: Vec<Arc<scenario::LoadedScenario>> = scenario::load_all(&args.scenarios)?.into_iter().map(Arc::new).collect();
-    let docker = docker::connect().await?;
-    let swept = docker::sweep_dead_runs(&docker).await?;
-    if swept.total() > 0 {
-        eprintln!("swept {} container(s), {} network(s), {} volume(s) left by a dead run", swept.containers, swept.networks, swept.volumes);
-    }
-    let families: BTreeSet<Family> = loaded.iter().flat_map(|s| s.scenario.approaches()).map(Family::of).collect();
-    let families: Vec<Family> = families.into_iter().collect();
-    build_images(&docker, &families, false).await?;
+    let session = Session::open(&loaded, args.out.clone(), args.seed, args.reps, args.jobs).await?;
+    let result = session.guard(run_inner(&session, &args, &loaded)).await;
+    session.close(result).await
+}
 
-    let run = RunId::new();
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&run.0));
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
-    let fixtures_root = std::env::temp_dir().join(format!("mistake-cost-{run}"));
-    // Signals are caught from before the first container exists, so even
-    // the base-manifest scans are cleaned up on Ctrl-C.
-    let cancel = CancellationToken::new();
-    let signals = tokio::spawn(watch_signals(signal_streams()?, cancel.clone()));
-    let started = time::OffsetDateTime::now_utc();
-    let meta = |status: &str| RunMeta {
-        run_id: run.0.clone(),
-        status: status.to_string(),
-        seed: args.seed,
-        reps: args.reps,
-        jobs: args.jobs,
-        scenarios: loaded.iter().map(|s| s.path.display().to_string()).collect(),
-        started: started.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        harness_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    write_meta(&out, &meta("running"))?;
-    let tracker = TaskTracker::new();
-    let result = tokio::select! {
-        r = run_inner(&docker, &run, &args, &loaded, &families, &out, &fixtures_root, cancel.clone(), tracker.clone()) => r,
-        _ = async { cancel.cancelled().await; tokio::time::sleep(Duration::from_secs(30)).await } => {
-            eprintln!("trials did not stop within 30 s of the interrupt; removing containers anyway");
-            Ok(exit::INTERRUPTED)
+pub async fn explore(args: ExploreArgs) -> Result<i32> {
+    let loaded = Arc::new(scenario::load(&args.scenario)?);
+    for sc in &args.syscalls {
+        if sc.is_empty() || !sc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            return Err(Error::Usage(format!("--syscalls: `{sc}` is not a syscall name")));
         }
-    };
-    signals.abort();
+    }
+    let session = Session::open(std::slice::from_ref(&loaded), args.out.clone(), args.seed, None, args.jobs).await?;
+    let result = session.guard(explore_inner(&session, &args, loaded)).await;
+    session.close(result).await
+}
 
-    // Every way out passes here: normal end, error, Ctrl-C. Container
-    // creations and removals still in flight finish first.
-    tracker.close();
-    tracker.wait().await;
-    let swept = docker::sweep(&docker, Some(&run)).await;
-    std::fs::remove_dir_all(&fixtures_root).ok();
-    let status = match &result {
-        Ok(c) if *c == exit::INTERRUPTED => "interrupted",
-        Ok(_) => "finished",
-        Err(_) => "failed",
-    };
-    write_meta(&out, &meta(status))?;
-    let code = result?;
-    swept?;
-    Ok(code)
+async fn explore_inner(session: &Session, args: &ExploreArgs, loaded: Arc<scenario::LoadedScenario>) -> Result<i32> {
+    use crate::explore::{self, CrashPointRecord};
+    use futures_util::StreamExt;
+    let fixtures = session.write_fixtures(std::slice::from_ref(&loaded))?;
+    let ex = Arc::new(DockerExecutor::new(session.docker.clone(), session.run.clone(), fixtures, session.tracker.clone()));
+    let approaches = if args.approaches.is_empty() { loaded.scenario.approaches() } else { args.approaches.clone() };
+    let out = &session.out;
+    eprintln!("explore {}: dry runs for {} (syscalls {}) → {}", session.run, approaches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "), args.syscalls.join(","), out.display());
+
+    // 1. One traced dry run per approach.
+    let bar = ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut dries = Vec::new();
+    for &a in &approaches {
+        bar.set_message(format!("dry run: {a}"));
+        let dry = tokio::select! {
+            d = explore::dry_run(&ex, &loaded, a, &args.syscalls) => d?,
+            _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
+        };
+        bar.suspend(|| eprintln!(
+            "{a}: {} crash points{}",
+            dry.points.len(),
+            if dry.new_state.is_some() { "" } else { " (the undisturbed operation did not succeed: no state can classify as `new`)" }
+        ));
+        dries.push(Arc::new(dry));
+    }
+    bar.finish_and_clear();
+    let points_json: Vec<serde_json::Value> = dries
+        .iter()
+        .map(|d| serde_json::json!({"approach": d.approach, "points": d.points, "dry_run": d.history}))
+        .collect();
+    std::fs::write(out.join("points.json"), serde_json::to_vec_pretty(&points_json).expect("plain data"))
+        .map_err(|e| Error::io("writing points.json", e))?;
+
+    // 2. One crash per selected point, in fresh containers.
+    let work: Vec<(Arc<explore::DryRun>, explore::points::CrashPoint)> = dries
+        .iter()
+        .flat_map(|d| explore::points::select(&d.points, args.max_points as usize, args.seed).into_iter().map(move |p| (d.clone(), p)))
+        .collect();
+    let bar = ProgressBar::new(work.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} crash points [{elapsed}, eta {eta}] {msg}").expect("static template"));
+    let csv_path = out.join("crashpoints.csv");
+    let mut csv = csv::Writer::from_path(&csv_path).map_err(|e| Error::Results { path: csv_path.clone(), source: e })?;
+    let mut jsonl = std::fs::File::create(out.join("crashpoints.jsonl")).map_err(|e| Error::io("creating crashpoints.jsonl", e))?;
+    let mut records: Vec<CrashPointRecord> = Vec::new();
+    let total = work.len();
+    let mut stream = futures_util::stream::iter(work.into_iter().map(|(dry, p)| {
+        let (ex, loaded) = (ex.clone(), loaded.clone());
+        async move { explore::crash_at(&ex, &loaded, &dry, &p).await }
+    }))
+    .buffer_unordered(args.jobs as usize);
+    loop {
+        let next = tokio::select! {
+            n = stream.next() => n,
+            _ = session.cancel.cancelled() => break,
+        };
+        let Some((rec, history)) = next else { break };
+        csv.serialize(&rec).and_then(|_| csv.flush().map_err(csv::Error::from)).map_err(|e| Error::Results { path: csv_path.clone(), source: e })?;
+        let mut line = serde_json::to_vec(&serde_json::json!({"record": rec, "history": history})).expect("plain data");
+        line.push(b'\n');
+        std::io::Write::write_all(&mut jsonl, &line).map_err(|e| Error::io("writing crashpoints.jsonl", e))?;
+        if !rec.error.is_empty() {
+            bar.suspend(|| eprintln!("{} {} errored: {}", rec.approach, rec.fault, rec.error));
+        }
+        bar.set_message(format!("{} {}", rec.approach, rec.fault));
+        bar.inc(1);
+        records.push(rec);
+    }
+    drop(stream);
+    bar.finish_and_clear();
+    for line in explore::summary(&records) {
+        println!("{line}");
+    }
+    eprintln!("results: {}", csv_path.display());
+    if session.cancel.is_cancelled() {
+        eprintln!("interrupted after {} of {total} points; complete rows are kept", records.len());
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(if records.iter().any(|r| !r.error.is_empty()) { exit::TRIAL_ERRORS } else { exit::OK })
 }
 
 /// `run.json`: what ran and how it ended, beside the results.
 #[derive(serde::Serialize)]
-struct RunMeta {
+pub(crate) struct RunMeta {
     run_id: String,
     status: String,
     seed: u64,
@@ -147,25 +274,11 @@ fn write_meta(out: &Path, meta: &RunMeta) -> Result<()> {
     std::fs::rename(&tmp, out.join("run.json")).map_err(|e| Error::io("renaming run.json into place", e))
 }
 
-async fn run_inner(
-    docker: &bollard::Docker,
-    run: &RunId,
-    args: &RunArgs,
-    loaded: &[Arc<scenario::LoadedScenario>],
-    families: &[Family],
-    out: &Path,
-    fixtures_root: &Path,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
-) -> Result<i32> {
-    let mut fixtures = HashMap::new();
-    for s in loaded {
-        let dir = fixtures_root.join(&s.scenario.scenario.name);
-        payload::write_fixtures(&s.scenario, &dir).map_err(|e| Error::io(format!("writing fixtures to {}", dir.display()), e))?;
-        fixtures.insert(s.scenario.scenario.name.clone(), dir);
-    }
-    let executor = Arc::new(DockerExecutor::new(docker.clone(), run.clone(), fixtures, tracker));
-    for &f in families {
+async fn run_inner(session: &Session, args: &RunArgs, loaded: &[Arc<scenario::LoadedScenario>]) -> Result<i32> {
+    let (run, out, cancel) = (&session.run, session.out.as_path(), session.cancel.clone());
+    let fixtures = session.write_fixtures(loaded)?;
+    let executor = Arc::new(DockerExecutor::new(session.docker.clone(), run.clone(), fixtures, session.tracker.clone()));
+    for f in families_of(loaded) {
         tokio::select! {
             r = executor.base_manifest(f) => { r?; }
             _ = cancel.cancelled() => return Ok(exit::INTERRUPTED),
@@ -238,6 +351,11 @@ fn signal_streams() -> Result<SignalStreams> {
     let int = signal(SignalKind::interrupt()).map_err(|e| Error::io("installing the SIGINT handler", e))?;
     let term = signal(SignalKind::terminate()).map_err(|e| Error::io("installing the SIGTERM handler", e))?;
     Ok((int, term))
+}
+
+pub(crate) fn families_of(loaded: &[Arc<scenario::LoadedScenario>]) -> Vec<Family> {
+    let set: BTreeSet<Family> = loaded.iter().flat_map(|s| s.scenario.approaches()).map(Family::of).collect();
+    set.into_iter().collect()
 }
 
 async fn watch_signals((mut int, mut term): SignalStreams, cancel: CancellationToken) {

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod docker;
 pub mod error;
+pub mod explore;
 pub mod export;
 pub mod history;
 pub mod nemesis;

@@ -22,6 +22,7 @@ fn main() {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => commands::run(args).await,
+            Command::Explore(args) => commands::explore(args).await,
             Command::Images { action } => commands::images(action).await,
             Command::Clean => commands::clean().await,
             Command::Report { run_dir, format } => mistake_cost::report::command(&run_dir, &format),

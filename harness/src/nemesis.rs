@@ -98,9 +98,23 @@ pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&s
         None => "signal=KILL".to_string(),
     };
     format!(
-        "strace -f -qq -o /run/mistake-cost/strace.log -e trace={set} -e inject={set}:{action}:when={at} -- sh -c {}",
+        "strace -f -qq -Y -o {INJECT_LOG} -e trace={set} -e inject={set}:{action}:when={at} -- sh -c {}",
         shell_quote(command)
     )
+}
+
+/// Where a syscall fault's strace writes its trace inside the container.
+pub const INJECT_LOG: &str = "/run/mistake-cost/strace.log";
+
+/// The processes an injected SIGKILL ended, from a `strace -f -Y` log
+/// (`PID<comm> +++ killed by SIGKILL +++`). strace exits with the status
+/// of the process it started, which may well survive a killed child (apt
+/// reports dpkg's death and exits 100): the log is what says it fired.
+pub fn killed_processes(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("+++ killed by SIGKILL"))
+        .filter_map(|l| l.split_once('<').and_then(|(_, rest)| rest.split_once('>')).map(|(comm, _)| comm.to_string()))
+        .collect()
 }
 
 /// The tracing-only wrapper of a dry run: every call of the set, with the
@@ -153,11 +167,18 @@ mod tests {
     }
 
     #[test]
+    fn kills_are_read_from_the_log() {
+        let log = "12<dpkg> rename(\"a\", \"b\") = ? <INJECTED>\n12<dpkg> +++ killed by SIGKILL +++\n11<apt-get> +++ exited with 100 +++\n";
+        assert_eq!(killed_processes(log), vec!["dpkg".to_string()]);
+        assert!(killed_processes("11<apt-get> +++ exited with 0 +++\n").is_empty());
+    }
+
+    #[test]
     fn strace_wrapping_quotes_the_command() {
         let w = strace_wrap("echo 'hi'", &["rename".into(), "renameat2".into()], 4, None);
         assert_eq!(
             w,
-            r"strace -f -qq -o /run/mistake-cost/strace.log -e trace=rename,renameat2 -e inject=rename,renameat2:signal=KILL:when=4 -- sh -c 'echo '\''hi'\'''"
+            r"strace -f -qq -Y -o /run/mistake-cost/strace.log -e trace=rename,renameat2 -e inject=rename,renameat2:signal=KILL:when=4 -- sh -c 'echo '\''hi'\'''"
         );
     }
 }

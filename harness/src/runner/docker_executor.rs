@@ -50,6 +50,30 @@ impl DockerExecutor {
             .cloned()
     }
 
+    /// A fresh sandbox of the approach's image with the scenario's fixtures.
+    pub(crate) async fn sandbox(&self, a: &dyn Approach, scenario: &crate::scenario::Scenario, suffix: &str) -> Result<Sandbox, DockerError> {
+        let mut spec = SandboxSpec::new(a.family().image(), format!("mc-{}-{suffix}", self.run));
+        spec.fixtures = self.fixtures.get(&scenario.scenario.name).cloned();
+        Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
+    }
+
+    /// Prepare and set-up steps; a failing one is a harness error.
+    pub(crate) async fn set_up(&self, sandbox: &Sandbox, a: &dyn Approach, s: &crate::scenario::Scenario, h: &mut History) -> Result<(), DockerError> {
+        let timeout = Duration::from_secs(s.scenario.step_timeout_s);
+        let mut setup = a.prepare();
+        let setup_pkgs: Vec<String> = s.setup.install.iter().map(|p| p.get_ref().clone()).collect();
+        if !setup_pkgs.is_empty() {
+            setup.push(a.install(&setup_pkgs));
+        }
+        let steps = run_steps(sandbox, Phase::Setup, &setup, timeout, &[]).await?;
+        let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
+        h.steps.extend(steps);
+        match failed {
+            Some(f) => Err(DockerError::Other(format!("set-up step `{}` failed (exit {}): {}", f.command, f.exit_code, f.stderr_tail))),
+            None => Ok(()),
+        }
+    }
+
     async fn trial(&self, trial: &Trial, h: &mut History, events: &mpsc::UnboundedSender<Event>) -> Result<(), DockerError> {
         let scenario = &trial.scenario.scenario;
         let a = approach(trial.approach);
@@ -57,9 +81,7 @@ impl DockerExecutor {
         let base = self.base_manifest(a.family()).await?;
 
         let t = Instant::now();
-        let mut spec = SandboxSpec::new(a.family().image(), format!("mc-{}-t{}", self.run, trial.index));
-        spec.fixtures = self.fixtures.get(&scenario.scenario.name).cloned();
-        let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await?;
+        let mut sandbox = self.sandbox(a.as_ref(), scenario, &format!("t{}", trial.index)).await?;
         h.timings.container_start_ms = ms(t);
 
         let result = self.steps(trial, a.as_ref(), &sandbox, &base, timeout, h, events).await;
@@ -86,17 +108,7 @@ impl DockerExecutor {
         };
 
         phase(Phase::Prepare);
-        let mut setup = a.prepare();
-        let setup_pkgs: Vec<String> = s.setup.install.iter().map(|p| p.get_ref().clone()).collect();
-        if !setup_pkgs.is_empty() {
-            setup.push(a.install(&setup_pkgs));
-        }
-        let steps = run_steps(sandbox, Phase::Setup, &setup, timeout, &[]).await?;
-        let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
-        h.steps.extend(steps);
-        if let Some(f) = failed {
-            return Err(DockerError::Other(format!("set-up step `{}` failed (exit {}): {}", f.command, f.exit_code, f.stderr_tail)));
-        }
+        self.set_up(sandbox, a, s, h).await?;
         let before = self.snapshot(sandbox, a, base, h).await?;
 
         phase(Phase::Operation);
@@ -153,9 +165,12 @@ impl DockerExecutor {
             Fault::Syscall { syscalls, at, errno } => {
                 let wrapped = nemesis::strace_wrap(&command, syscalls, *at, errno.as_deref());
                 let mut step = one(run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[]).await?)?;
-                // A KILL injection fired if the tracee died of it.
-                if errno.is_none() && step.exit_code == 137 {
-                    step.fault_fired_ms = Some(step.ms);
+                if errno.is_none() {
+                    let killed = injected_kills(sandbox).await?;
+                    if !killed.is_empty() {
+                        step.fault_fired_ms = Some(step.ms);
+                        step.command = format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
+                    }
                 }
                 Ok(step)
             }
@@ -182,7 +197,7 @@ impl DockerExecutor {
         }
     }
 
-    async fn snapshot(&self, sandbox: &Sandbox, a: &dyn Approach, base: &Arc<Manifest>, h: &mut History) -> Result<Snapshot, DockerError> {
+    pub(crate) async fn snapshot(&self, sandbox: &Sandbox, a: &dyn Approach, base: &Arc<Manifest>, h: &mut History) -> Result<Snapshot, DockerError> {
         let t = Instant::now();
         // The view runs first: if it leaves a trace (a lock file), the file
         // snapshot sees it in every snapshot alike.
@@ -308,4 +323,22 @@ impl Executor for DockerExecutor {
         h.timings.wall_ms = ms(t);
         h
     }
+}
+
+/// The step runners, for other rooms that drive a sandbox themselves
+/// (crash-point exploration).
+impl DockerExecutor {
+    pub(crate) async fn run_steps(sandbox: &Sandbox, phase: Phase, commands: &[String], timeout: Duration, quiet: &[bool]) -> Result<Vec<Step>, DockerError> {
+        run_steps(sandbox, phase, commands, timeout, quiet).await
+    }
+
+    pub(crate) async fn run_checks(sandbox: &Sandbox, phase: Phase, checks: &[crate::approach::Check], timeout: Duration) -> Result<Vec<Step>, DockerError> {
+        run_checks(sandbox, phase, checks, timeout).await
+    }
+}
+
+/// The processes a syscall fault's SIGKILL ended (empty: it never fired).
+pub async fn injected_kills(sandbox: &Sandbox) -> Result<Vec<String>, DockerError> {
+    let log = sandbox.exec(&["cat".to_string(), nemesis::INJECT_LOG.to_string()], None, Duration::from_secs(60)).await?;
+    Ok(nemesis::killed_processes(&String::from_utf8_lossy(&log.stdout)))
 }

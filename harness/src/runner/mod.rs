@@ -6,7 +6,7 @@ mod docker_executor;
 mod events;
 mod scheduler;
 
-pub use docker_executor::DockerExecutor;
+pub use docker_executor::{injected_kills, DockerExecutor};
 pub use events::Event;
 pub use scheduler::run_plan;
 
