@@ -114,7 +114,13 @@ pub fn killed_processes(log: &str) -> Vec<String> {
     log.lines()
         .filter(|l| l.contains("+++ killed by SIGKILL"))
         .filter_map(|l| l.split_once('<').and_then(|(_, rest)| rest.split_once('>')).map(|(comm, _)| comm.to_string()))
-        .collect()
+        // A multi-threaded process reports each thread's death.
+        .fold(Vec::new(), |mut seen, comm| {
+            if !seen.contains(&comm) {
+                seen.push(comm);
+            }
+            seen
+        })
 }
 
 /// The tracing-only wrapper of a dry run: every call of the set, with the
