@@ -34,8 +34,8 @@ impl Approach for Apt {
 
     fn checks(&self, _: &Scenario) -> Vec<Check> {
         vec![
-            Check { name: "dpkg --audit", command: "dpkg --audit".into(), quiet: true },
-            Check { name: "apt-get check", command: "apt-get check -qq".into(), quiet: false },
+            Check { name: "dpkg --audit".into(), command: "dpkg --audit".into(), quiet: true },
+            Check { name: "apt-get check".into(), command: "apt-get check -qq".into(), quiet: false },
         ]
     }
 

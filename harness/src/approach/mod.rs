@@ -15,7 +15,7 @@ use crate::scenario::Scenario;
 /// A consistency check: a command and how to read its result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    pub name: &'static str,
+    pub name: String,
     pub command: String,
     /// True when the check also fails on any output (e.g. `dpkg --audit`
     /// lists problems but may still exit 0).
@@ -56,6 +56,19 @@ pub fn approach(kind: ApproachKind) -> Box<dyn Approach> {
         ApproachKind::PipVenv => Box::new(pip::Pip::venv()),
         ApproachKind::Nix => Box::new(nix::Nix),
     }
+}
+
+/// The approach's own checks followed by the scenario's probes for it.
+pub fn checks_and_probes(a: &dyn Approach, scenario: &Scenario) -> Vec<Check> {
+    let mut checks = a.checks(scenario);
+    checks.extend(
+        scenario
+            .probes
+            .iter()
+            .filter(|p| p.approaches.is_empty() || p.approaches.iter().any(|k| *k.get_ref() == a.kind()))
+            .map(|p| Check { name: p.name.clone(), command: p.command.clone(), quiet: false }),
+    );
+    checks
 }
 
 /// The playbook a trial runs: the scenario's override or the default.

@@ -26,8 +26,8 @@ impl Approach for Nix {
 
     fn checks(&self, _: &Scenario) -> Vec<Check> {
         vec![
-            Check { name: "nix-store --verify", command: "nix-store --verify".into(), quiet: false },
-            Check { name: "profile resolves", command: PROFILE_CHECK.into(), quiet: false },
+            Check { name: "nix-store --verify".into(), command: "nix-store --verify".into(), quiet: false },
+            Check { name: "profile resolves".into(), command: PROFILE_CHECK.into(), quiet: false },
         ]
     }
 

@@ -66,7 +66,7 @@ impl Approach for Pip {
 
     fn checks(&self, _: &Scenario) -> Vec<Check> {
         vec![Check {
-            name: "pip check",
+            name: "pip check".into(),
             command: format!("PYTHONDONTWRITEBYTECODE=1 {} -m pip --disable-pip-version-check check", self.python()),
             quiet: false,
         }]

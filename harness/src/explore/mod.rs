@@ -97,7 +97,7 @@ pub async fn dry_run(ex: &DockerExecutor, s: &LoadedScenario, kind: ApproachKind
         // The whole trace, not the agent's output tail.
         let trace = sandbox.exec(&["cat".to_string(), log.to_string()], None, Duration::from_secs(60)).await?;
         let after = ex.snapshot(&sandbox, a.as_ref(), &base, &mut h).await?;
-        let checks = DockerExecutor::run_checks(&sandbox, Phase::CheckAfterFailure, &a.checks(&s.scenario), timeout).await?;
+        let checks = DockerExecutor::run_checks(&sandbox, Phase::CheckAfterFailure, &crate::approach::checks_and_probes(a.as_ref(), &s.scenario), timeout).await?;
         let valid = Verdict::all(checks.iter().map(check_verdict)) == Verdict::Valid;
         let calls = points::parse_trace(&String::from_utf8_lossy(&trace.stdout), syscalls);
         let succeeded = op.exit_code == 0 && valid;
@@ -146,9 +146,13 @@ pub async fn crash_at(
         error: String::new(),
     };
     let result = async {
+        let started = Instant::now();
         let mut sandbox = ex.sandbox(a.as_ref(), &s.scenario, &format!("p-{}-{}", dry.approach, point.index)).await?;
+        h.timings.container_start_ms = started.elapsed().as_secs_f64() * 1000.0;
         let r = crash_in(ex, &sandbox, a.as_ref(), s, dry, point, &mut h, &mut rec).await;
+        let removing = Instant::now();
         sandbox.remove().await?;
+        h.timings.container_remove_ms = removing.elapsed().as_secs_f64() * 1000.0;
         r
     }
     .await;
@@ -188,7 +192,7 @@ async fn crash_in(
     h.steps.push(op);
 
     let after = ex.snapshot(sandbox, a, &base, h).await?;
-    let checks = a.checks(&s.scenario);
+    let checks = crate::approach::checks_and_probes(a, &s.scenario);
     let steps = DockerExecutor::run_checks(sandbox, Phase::CheckAfterFailure, &checks, timeout).await?;
     let verdict = Verdict::all(steps.iter().map(check_verdict));
     h.steps.extend(steps);

@@ -117,7 +117,7 @@ impl DockerExecutor {
 
         phase(Phase::CheckAfterFailure);
         let after = self.snapshot(sandbox, a, base, h).await?;
-        let checks = a.checks(s);
+        let checks = crate::approach::checks_and_probes(a, s);
         let check_steps = run_checks(sandbox, Phase::CheckAfterFailure, &checks, timeout).await?;
         let consistent = Verdict::all(check_steps.iter().map(check_verdict));
         h.steps.extend(check_steps);

@@ -228,6 +228,15 @@ packages = ["fastmath"]
     }
 
     #[test]
+    fn probes_name_their_approaches() {
+        let s = parse(&format!("{GOOD}\n[[probe]]\nname = \"imports\"\ncommand = \"python3 -c 1\"\napproaches = [\"pip\"]\n")).unwrap();
+        assert_eq!(s.probes.len(), 1);
+        let only_nix = GOOD.replace("[\"apt\", \"pip\", \"pip-venv\", \"nix\"]", "[\"nix\"]");
+        let e = error_of(&format!("{only_nix}\n[[probe]]\nname = \"imports\"\ncommand = \"true\"\napproaches = [\"pip\"]\n"));
+        assert!(e.contains("probe `imports` is for approach `pip`"), "{e}");
+    }
+
+    #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("", 0), (1, 1));

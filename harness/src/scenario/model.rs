@@ -27,6 +27,22 @@ pub struct Scenario {
     /// None: the operation runs undisturbed (fault "none").
     #[serde(rename = "fault", default)]
     pub faults: Vec<FaultSpec>,
+    /// Extra checks, run beside the package manager's own after the
+    /// operation and after recovery; a non-zero exit makes the state
+    /// inconsistent.
+    #[serde(rename = "probe", default)]
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    pub name: String,
+    /// A shell command inside the container; exit 0 means the probe passes.
+    pub command: String,
+    /// Only for these approaches (default: all).
+    #[serde(default)]
+    pub approaches: Vec<Spanned<ApproachKind>>,
 }
 
 /// A fault the nemesis injects into the operation under test. One flat

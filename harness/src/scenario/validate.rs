@@ -105,6 +105,16 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
     if s.operation.packages.is_empty() {
         return Err(ParseError::new(None, "[operation] packages: expected at least one package"));
     }
+    for p in &s.probes {
+        if p.command.trim().is_empty() || p.name.trim().is_empty() {
+            return Err(ParseError::new(None, format!("[[probe]] `{}`: expected a name and a non-empty command", p.name)));
+        }
+        for a in &p.approaches {
+            if !seen_approaches.contains(a.get_ref()) {
+                return Err(err(a, format!("probe `{}` is for approach `{}`, which this scenario does not run", p.name, a.get_ref())));
+            }
+        }
+    }
     for f in &s.faults {
         validate_fault(f)?;
     }
