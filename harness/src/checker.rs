@@ -118,7 +118,9 @@ pub struct TrialRecord {
 
 pub fn judge(h: &History) -> TrialRecord {
     let consistent = Verdict::all(h.steps_in(Phase::CheckAfterFailure).map(check_verdict));
-    let after_recovery = Verdict::all(h.steps_in(Phase::CheckAfterRecovery).map(check_verdict));
+    // Without a playbook the end state is the state after the operation.
+    let end_checks = if h.playbook_ran { Phase::CheckAfterRecovery } else { Phase::CheckAfterFailure };
+    let after_recovery = Verdict::all(h.steps_in(end_checks).map(check_verdict));
     let outcome = match (&h.error, h.steps_in(Phase::Operation).last()) {
         (Some(_), _) | (None, None) => Outcome::Errored,
         // The nemesis interrupted it, whatever the exit status says (a
@@ -238,11 +240,12 @@ mod tests {
     #[test]
     fn a_successful_operation_is_recovered_when_its_checks_pass() {
         let r = Residue { added: 400, packages: vec!["app".into()], ..Default::default() };
-        let h = history(
-            vec![step(Phase::Operation, 0, "", false), step(Phase::CheckAfterRecovery, 0, "", false)],
+        let mut h = history(
+            vec![step(Phase::Operation, 0, "", false), step(Phase::CheckAfterFailure, 0, "", false)],
             r.clone(),
             r,
         );
+        h.playbook_ran = false;
         let row = judge(&h);
         assert_eq!(row.outcome, Outcome::Succeeded);
         assert_eq!(row.recovered, "true");
