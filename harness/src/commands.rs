@@ -306,7 +306,6 @@ async fn run_inner(session: &Session, args: &RunArgs, loaded: &[Arc<scenario::Lo
     let mut write_error = None;
     while let Some(event) = rx.recv().await {
         match event {
-            Event::Preparing { message } => bar.set_message(message),
             Event::TrialStarted { index, label } => {
                 running.insert(index, label);
             }

@@ -6,8 +6,6 @@ use crate::history::{History, Phase};
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// Images are being built or the base manifest scanned.
-    Preparing { message: String },
     TrialStarted { index: usize, label: String },
     TrialPhase { index: usize, phase: Phase },
     TrialFinished { index: usize, record: Box<TrialRecord>, history: Box<History> },

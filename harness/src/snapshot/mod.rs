@@ -159,7 +159,7 @@ pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView)
             overlay.entry(p.clone()).or_insert(None);
         }
     }
-    let timings = CaptureTimings { changes_ms, hash_ms: t.elapsed().as_secs_f64() * 1000.0, paths: overlay.len() };
+    let timings = CaptureTimings { changes_ms, hash_ms: t.elapsed().as_secs_f64() * 1000.0 };
     Ok((Snapshot { base: base.clone(), overlay, packages: view.packages, live: view.live }, timings))
 }
 
@@ -168,7 +168,6 @@ pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView)
 pub struct CaptureTimings {
     pub changes_ms: f64,
     pub hash_ms: f64,
-    pub paths: usize,
 }
 
 /// The package manager's own view, parsed from an approach's view command:
