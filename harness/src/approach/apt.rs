@@ -1,7 +1,7 @@
 //! apt/dpkg with a flat local repository of the scenario's .debs.
 
-use super::{op_packages, Approach, ApproachKind, Check};
-use crate::scenario::Scenario;
+use super::{op_packages, scenario_names, upgrade_rollback, Approach, ApproachKind, Check};
+use crate::scenario::{PackageRef, Scenario};
 
 pub struct Apt;
 
@@ -17,14 +17,38 @@ impl Approach for Apt {
         ]
     }
 
-    fn install(&self, packages: &[String]) -> String {
-        format!("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {}", packages.join(" "))
+    /// apt resolves a dependency to its candidate (the highest version)
+    /// only: `app=1.0` needing `liba (= 1.0)` fails while liba 2.0 exists,
+    /// so every dependency with several versions is pinned on the command
+    /// line, as a person would have to.
+    fn pins(&self, s: &Scenario, packages: &[PackageRef]) -> Vec<PackageRef> {
+        let mut out = packages.to_vec();
+        for p in s.closure_specs(packages) {
+            if s.has_versions(p.name.get_ref()) && !out.iter().any(|r| &r.name == p.name.get_ref()) {
+                out.push(PackageRef::of(p));
+            }
+        }
+        out
+    }
+
+    fn install(&self, packages: &[PackageRef]) -> String {
+        let args: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
+        format!("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {}", args.join(" "))
     }
 
     /// Finish what dpkg left half-done (apt asks for exactly this after an
-    /// interruption), purge what was asked for, then the dependencies apt
-    /// marked automatic.
+    /// interruption), then undo: purge what was asked for and the
+    /// dependencies apt marked automatic, or, after an upgrade, downgrade
+    /// every set-up package to its old version (the local repository still
+    /// has it: the downgrade is possible here, the fair case).
     fn default_playbook(&self, s: &Scenario) -> Vec<String> {
+        if let Some(old) = upgrade_rollback(s) {
+            let pins: Vec<String> = old.iter().map(|p| PackageRef::of(p).to_string()).collect();
+            return vec![
+                "DEBIAN_FRONTEND=noninteractive dpkg --configure -a".into(),
+                format!("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades {}", pins.join(" ")),
+            ];
+        }
         vec![
             "DEBIAN_FRONTEND=noninteractive dpkg --configure -a".into(),
             format!("DEBIAN_FRONTEND=noninteractive apt-get purge -y {}", op_packages(s).join(" ")),
@@ -32,14 +56,26 @@ impl Approach for Apt {
         ]
     }
 
-    fn checks(&self, _: &Scenario) -> Vec<Check> {
+    fn checks(&self, s: &Scenario) -> Vec<Check> {
         vec![
             Check { name: "dpkg --audit".into(), command: "dpkg --audit".into(), quiet: true },
             Check { name: "apt-get check".into(), command: "apt-get check -qq".into(), quiet: false },
+            Check { name: "dpkg -V".into(), command: dpkg_verify(&scenario_names(s)), quiet: true },
         ]
     }
 
     fn package_view(&self) -> String {
         r"dpkg-query -W -f='P\t${Package}\t${Version} ${db:Status-Abbrev}\n'".into()
     }
+}
+
+/// `dpkg -V` of the scenario's packages that dpkg knows as (partly)
+/// installed: any line it prints is a file that differs from the package's
+/// md5sums (missing, or changed content).
+fn dpkg_verify(names: &[String]) -> String {
+    format!(
+        "for p in {}; do s=$(dpkg-query -W -f='${{db:Status-Abbrev}}' \"$p\" 2>/dev/null) || continue; \
+         case \"$s\" in ?n*|?c*) ;; *) dpkg -V \"$p\";; esac; done",
+        names.join(" ")
+    )
 }

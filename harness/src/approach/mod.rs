@@ -10,7 +10,7 @@ mod pip;
 pub use kind::ApproachKind;
 
 use crate::docker::images::Family;
-use crate::scenario::Scenario;
+use crate::scenario::{OperationKind, PackageRef, PackageSpec, Scenario};
 
 /// A consistency check: a command and how to read its result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +35,15 @@ pub trait Approach: Send + Sync {
         Vec::new()
     }
 
-    /// The command that installs `packages` from the fixtures.
-    fn install(&self, packages: &[String]) -> String;
+    /// The command that installs `packages` from the fixtures (an upgrade
+    /// is an install of another version).
+    fn install(&self, packages: &[PackageRef]) -> String;
+
+    /// The references an install command must name to get `packages`:
+    /// by default the packages themselves.
+    fn pins(&self, _s: &Scenario, packages: &[PackageRef]) -> Vec<PackageRef> {
+        packages.to_vec()
+    }
 
     /// What a careful person or agent runs after the operation failed.
     fn default_playbook(&self, scenario: &Scenario) -> Vec<String>;
@@ -81,6 +88,34 @@ pub fn playbook(a: &dyn Approach, scenario: &Scenario) -> Vec<String> {
         .unwrap_or_else(|| a.default_playbook(scenario))
 }
 
+/// Every package name the scenario declares, each once.
+fn scenario_names(s: &Scenario) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in &s.packages {
+        if !names.contains(p.name.get_ref()) {
+            names.push(p.name.get_ref().clone());
+        }
+    }
+    names
+}
+
 fn op_packages(s: &Scenario) -> Vec<String> {
-    s.operation.packages.iter().map(|p| p.get_ref().clone()).collect()
+    s.operation_refs().into_iter().map(|r| r.name).collect()
+}
+
+/// For an upgrade, the default recovery goes back: every package the
+/// set-up installed, at the set-up's version.
+fn upgrade_rollback(s: &Scenario) -> Option<Vec<&PackageSpec>> {
+    (s.operation.kind == OperationKind::Upgrade).then(|| s.closure_specs(&s.setup_refs()))
+}
+
+/// The operation as a command.
+pub fn operation_command(a: &dyn Approach, s: &Scenario) -> String {
+    a.install(&a.pins(s, &s.operation_refs()))
+}
+
+/// The set-up's install command, if it installs anything.
+pub fn setup_command(a: &dyn Approach, s: &Scenario) -> Option<String> {
+    let refs = s.setup_refs();
+    (!refs.is_empty()).then(|| a.install(&a.pins(s, &refs)))
 }

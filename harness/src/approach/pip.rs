@@ -1,8 +1,8 @@
 //! pip, either into the system interpreter (the worst case Debian warns
 //! about, `--break-system-packages`) or into a venv (the fair baseline).
 
-use super::{Approach, ApproachKind, Check};
-use crate::scenario::Scenario;
+use super::{scenario_names, upgrade_rollback, Approach, ApproachKind, Check};
+use crate::scenario::{PackageRef, Scenario};
 
 pub struct Pip {
     /// None: the system interpreter.
@@ -50,11 +50,29 @@ impl Approach for Pip {
         }
     }
 
-    fn install(&self, packages: &[String]) -> String {
-        format!("{} --no-index --find-links /fixtures/pip {}", self.pip("install"), packages.join(" "))
+    fn install(&self, packages: &[PackageRef]) -> String {
+        let args: Vec<String> = packages
+            .iter()
+            .map(|p| match &p.version {
+                Some(v) => format!("{}=={v}", p.name),
+                None => p.name.clone(),
+            })
+            .collect();
+        format!("{} --no-index --find-links /fixtures/pip {}", self.pip("install"), args.join(" "))
     }
 
     fn default_playbook(&self, s: &Scenario) -> Vec<String> {
+        // After an upgrade: back to every set-up package's old version
+        // (pip downgrades when pinned); a venv is made anew first.
+        if let Some(old) = upgrade_rollback(s) {
+            let pins: Vec<PackageRef> = old.iter().map(|p| PackageRef::of(p)).collect();
+            let mut cmds = match self.venv {
+                Some(v) => vec![format!("rm -rf {v}"), format!("python3 -m venv {v}")],
+                None => Vec::new(),
+            };
+            cmds.push(self.install(&pins));
+            return cmds;
+        }
         match self.venv {
             // A venv is disposable: the careful undo is to make it anew.
             Some(v) => vec![format!("rm -rf {v}"), format!("python3 -m venv {v}")],
@@ -64,12 +82,19 @@ impl Approach for Pip {
         }
     }
 
-    fn checks(&self, _: &Scenario) -> Vec<Check> {
-        vec![Check {
-            name: "pip check".into(),
-            command: format!("PYTHONDONTWRITEBYTECODE=1 {} -m pip --disable-pip-version-check check", self.python()),
-            quiet: false,
-        }]
+    fn checks(&self, s: &Scenario) -> Vec<Check> {
+        vec![
+            Check {
+                name: "pip check".into(),
+                command: format!("PYTHONDONTWRITEBYTECODE=1 {} -m pip --disable-pip-version-check check", self.python()),
+                quiet: false,
+            },
+            Check {
+                name: "import + RECORD".into(),
+                command: format!("PYTHONDONTWRITEBYTECODE=1 {} -c '{}' {}", self.python(), PIP_IMPORT_RECORD, scenario_names(s).join(" ")),
+                quiet: false,
+            },
+        ]
     }
 
     /// The distributions the interpreter sees (what `pip list` shows),
@@ -87,3 +112,34 @@ for d in m.distributions():
         print("P\t%s\t%s" % (d.metadata["Name"].lower(), d.version))
     except Exception:
         print("P\t?%s\tbroken" % getattr(d, "_path", "unknown"))"#;
+
+/// For each named distribution the interpreter has: import it, and compare
+/// every file its RECORD lists with the disk (present; sha256 equal where
+/// RECORD has one). Prints one line per problem and exits 1 if any.
+const PIP_IMPORT_RECORD: &str = r#"import base64, hashlib, importlib, importlib.metadata as m, os, sys
+bad = []
+for name in sys.argv[1:]:
+    try:
+        d = m.distribution(name)
+    except m.PackageNotFoundError:
+        continue
+    except Exception as e:
+        bad.append("metadata %s: %s" % (name, e)); continue
+    try:
+        importlib.import_module(name)
+    except Exception as e:
+        bad.append("import %s: %s" % (name, e))
+    for f in d.files or []:
+        p = str(f.locate())
+        if p.endswith(".pyc"):
+            continue
+        if not os.path.lexists(p):
+            bad.append("missing %s (RECORD of %s)" % (p, name)); continue
+        if f.hash is not None and f.hash.mode == "sha256" and os.path.isfile(p):
+            with open(p, "rb") as fh:
+                h = base64.urlsafe_b64encode(hashlib.sha256(fh.read()).digest()).rstrip(b"=").decode()
+            if h != f.hash.value:
+                bad.append("modified %s (RECORD of %s)" % (p, name))
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)"#;

@@ -77,8 +77,7 @@ fn history(s: &LoadedScenario, a: ApproachKind, fault: String) -> History {
 }
 
 fn op_command(a: &dyn Approach, s: &LoadedScenario) -> String {
-    let op: Vec<String> = s.scenario.operation.packages.iter().map(|p| p.get_ref().clone()).collect();
-    a.install(&op)
+    crate::approach::operation_command(a, &s.scenario)
 }
 
 /// Traces the undisturbed operation, counting the chosen syscalls.

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use std::io;
 
 use super::{parent_dir, sh_quote, PayloadFiles, Tree};
-use crate::scenario::{Ecosystem, FailSpec, FailStep, PackageSpec};
+use crate::scenario::{Ecosystem, FailSpec, FailStep, PackageRef, PackageSpec};
 
 const MAINTAINER: &str = "mistake-cost <nobody@invalid>";
 
@@ -72,7 +72,16 @@ fn control_fields(pkg: &PackageSpec, installed_kib: u64) -> Vec<(&'static str, S
         ("Installed-Size", installed_kib.to_string()),
     ];
     if !pkg.depends.is_empty() {
-        let deps: Vec<&str> = pkg.depends.iter().map(|d| d.get_ref().as_str()).collect();
+        // `name=version` pins the exact version, as pip's `==` and Nix's
+        // own derivation do.
+        let deps: Vec<String> = pkg
+            .depends
+            .iter()
+            .map(|d| match PackageRef::parse(d.get_ref()) {
+                PackageRef { name, version: Some(v) } => format!("{name} (= {v})"),
+                PackageRef { name, version: None } => name,
+            })
+            .collect();
         fields.push(("Depends", deps.join(", ")));
     }
     fields.push(("Section", "misc".to_string()));

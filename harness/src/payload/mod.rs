@@ -4,6 +4,8 @@
 
 mod deb;
 mod nix;
+
+pub use nix::versioned_attr as nix_attr;
 mod sdist;
 
 use flate2::{Compression, GzBuilder};

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::io;
 
 use super::{parent_dir, sh_quote, PayloadFiles, Tree};
-use crate::scenario::{Ecosystem, FailSpec, FailStep, PackageSpec, Scenario};
+use crate::scenario::{Ecosystem, FailSpec, FailStep, PackageRef, PackageSpec, Scenario};
 
 pub(super) fn src_dir_name(pkg: &PackageSpec) -> String {
     format!("{}-{}", pkg.name.get_ref(), pkg.version)
@@ -56,8 +56,26 @@ fn nix_str(s: &str) -> String {
 
 /// Let-bound names get a prefix because package names may be Nix keywords
 /// (`if`, `let`, `with`, …); the exported attribute names are quoted.
-fn binding(name: &str) -> String {
-    format!("pkg_{name}")
+/// One binding per declared version.
+fn binding(name: &str, version: &str) -> String {
+    format!("pkg_{name}_{}", version.replace('.', "_"))
+}
+
+/// The attribute that installs one version: `name_2_0` for 2.0. Package
+/// names have no `_`, so these never collide with a plain name, and they
+/// hold no `.`, which `nix-env -A` would read as an attribute path.
+pub fn versioned_attr(name: &str, version: &str) -> String {
+    format!("{name}_{}", version.replace('.', "_"))
+}
+
+/// The binding a dependency reference names: its exact version, or the
+/// highest declared.
+fn dep_binding(scenario: &Scenario, d: &str) -> String {
+    let r = PackageRef::parse(d);
+    match scenario.resolve(&r) {
+        Some(p) => binding(&r.name, &p.version),
+        None => binding(&r.name, r.version.as_deref().unwrap_or("0")),
+    }
 }
 
 pub(super) fn expression(scenario: &Scenario) -> String {
@@ -80,20 +98,31 @@ pub(super) fn expression(scenario: &Scenario) -> String {
              \x20   # Nothing to download: build locally even if a substituter is set.\n\
              \x20   preferLocalBuild = true;\n\
              \x20   allowSubstitutes = false;\n",
-            binding = binding(name),
+            binding = binding(name, &pkg.version),
             full_name = nix_str(&src_dir_name(pkg)),
             script = nix_str(&builder_script(pkg)),
             src = src_dir_name(pkg),
         );
         for d in &pkg.depends {
-            let _ = writeln!(s, "    dep_{d} = {};", binding(d.get_ref()), d = d.get_ref());
+            let _ = writeln!(s, "    dep_{} = {};", PackageRef::parse(d.get_ref()).name, dep_binding(scenario, d.get_ref()));
         }
         s += "  };\n";
     }
     s += "in\n{\n";
+    let mut names: Vec<&String> = Vec::new();
+    for p in &scenario.packages {
+        if !names.contains(&p.name.get_ref()) {
+            names.push(p.name.get_ref());
+        }
+    }
+    for name in names {
+        if let Some(p) = scenario.package(name) {
+            let _ = writeln!(s, "  {} = {};", nix_str(name), binding(name, &p.version));
+        }
+    }
     for pkg in &scenario.packages {
         let name = pkg.name.get_ref();
-        let _ = writeln!(s, "  {} = {};", nix_str(name), binding(name));
+        let _ = writeln!(s, "  {} = {};", nix_str(&versioned_attr(name, &pkg.version)), binding(name, &pkg.version));
     }
     s += "}\n";
     s
@@ -109,7 +138,7 @@ fn builder_script(pkg: &PackageSpec) -> String {
     // Store files are read-only; the copies must be writable to add `deps`.
     s += "mkdir -p \"$share\"\ncp -r \"$src/.\" \"$share/\"\nchmod -R u+w \"$share\"\n: > \"$share/deps\"\n";
     for d in &pkg.depends {
-        s += &format!("printf '%s\\n' \"$dep_{}\" >> \"$share/deps\"\n", d.get_ref());
+        s += &format!("printf '%s\\n' \"$dep_{}\" >> \"$share/deps\"\n", PackageRef::parse(d.get_ref()).name);
     }
     if let Some(f) = fail.filter(|f| f.step_for(Ecosystem::Nix) == FailStep::Configure) {
         s += &fail_block(pkg, f);
@@ -145,13 +174,14 @@ mod tests {
     fn expression_binds_every_package_and_its_deps() {
         let expr = expression(&scenario());
         for needle in [
-            "  pkg_depa = derivation {\n",
-            "  pkg_fastmath = derivation {\n",
+            "  pkg_depa_1_0 = derivation {\n",
+            "  pkg_fastmath_1_0 = derivation {\n",
             "    name = \"fastmath-1.0\";\n",
             "    src = ./src/fastmath-1.0;\n",
-            "    dep_depa = pkg_depa;\n",
-            "  \"depa\" = pkg_depa;\n",
-            "  \"fastmath\" = pkg_fastmath;\n",
+            "    dep_depa = pkg_depa_1_0;\n",
+            "  \"depa\" = pkg_depa_1_0;\n",
+            "  \"fastmath\" = pkg_fastmath_1_0;\n",
+            "  \"fastmath_1_0\" = pkg_fastmath_1_0;\n",
             "printf '%s\\\\n' \\\"\\$dep_depa\\\" >> \\\"\\$share/deps\\\"\n",
         ] {
             assert!(expr.contains(needle), "{needle:?} missing from\n{expr}");
@@ -220,10 +250,29 @@ mod tests {
     }
 
     #[test]
+    fn every_version_gets_its_own_derivation_and_attribute() {
+        let text = format!(
+            "{}\n[[package]]\nname = \"depa\"\nversion = \"2.0\"\n",
+            super::super::tests::SCENARIO.replace("depends = [\"depa\"]", "depends = [\"depa=1.0\"]")
+        );
+        let expr = expression(&crate::scenario::parse(&text).unwrap());
+        for needle in [
+            "  pkg_depa_1_0 = derivation {\n",
+            "  pkg_depa_2_0 = derivation {\n",
+            "    dep_depa = pkg_depa_1_0;\n",
+            "  \"depa\" = pkg_depa_2_0;\n",
+            "  \"depa_1_0\" = pkg_depa_1_0;\n",
+            "  \"depa_2_0\" = pkg_depa_2_0;\n",
+        ] {
+            assert!(expr.contains(needle), "{needle:?} missing from\n{expr}");
+        }
+    }
+
+    #[test]
     fn keyword_names_stay_valid_nix() {
         let text = super::super::tests::SCENARIO.replace("\"depa\"", "\"let\"");
         let expr = expression(&crate::scenario::parse(&text).unwrap());
-        assert!(expr.contains("  pkg_let = derivation {\n") && expr.contains("  \"let\" = pkg_let;\n"));
+        assert!(expr.contains("  pkg_let_1_0 = derivation {\n") && expr.contains("  \"let\" = pkg_let_1_0;\n"));
         if have_tool("nix-instantiate") {
             let dir = tempfile::tempdir().unwrap();
             let file = dir.path().join("default.nix");

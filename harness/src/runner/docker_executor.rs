@@ -61,10 +61,7 @@ impl DockerExecutor {
     pub(crate) async fn set_up(&self, sandbox: &Sandbox, a: &dyn Approach, s: &crate::scenario::Scenario, h: &mut History) -> Result<(), DockerError> {
         let timeout = Duration::from_secs(s.scenario.step_timeout_s);
         let mut setup = a.prepare();
-        let setup_pkgs: Vec<String> = s.setup.install.iter().map(|p| p.get_ref().clone()).collect();
-        if !setup_pkgs.is_empty() {
-            setup.push(a.install(&setup_pkgs));
-        }
+        setup.extend(crate::approach::setup_command(a, s));
         let steps = run_steps(sandbox, Phase::Setup, &setup, timeout, &[]).await?;
         let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
         h.steps.extend(steps);
@@ -112,8 +109,7 @@ impl DockerExecutor {
         let before = self.snapshot(sandbox, a, base, h).await?;
 
         phase(Phase::Operation);
-        let op: Vec<String> = s.operation.packages.iter().map(|p| p.get_ref().clone()).collect();
-        h.steps.push(self.operation(sandbox, &trial.fault, a.install(&op), timeout).await?);
+        h.steps.push(self.operation(sandbox, &trial.fault, crate::approach::operation_command(a, s), timeout).await?);
 
         phase(Phase::CheckAfterFailure);
         let after = self.snapshot(sandbox, a, base, h).await?;

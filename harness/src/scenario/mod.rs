@@ -236,6 +236,41 @@ packages = ["fastmath"]
         assert!(e.contains("probe `imports` is for approach `pip`"), "{e}");
     }
 
+    /// GOOD with depa also at 2.0, fastmath pinned to depa 1.0.
+    fn two_versions() -> String {
+        GOOD.replace("depends = [\"depa\"]", "depends = [\"depa=1.0\"]")
+            + "\n[[package]]\nname = \"depa\"\nversion = \"2.0\"\n"
+    }
+
+    #[test]
+    fn several_versions_need_pinned_references() {
+        let s = parse(&two_versions()).unwrap();
+        assert_eq!(s.package("depa").unwrap().version, "2.0", "a plain name means the highest version");
+        let pinned = s.closure_specs(&s.operation_refs());
+        assert_eq!(pinned.iter().map(|p| PackageRef::of(p).to_string()).collect::<Vec<_>>(), ["depa=1.0", "fastmath=1.0"]);
+        let e = error_of(&two_versions().replace("depends = [\"depa=1.0\"]", "depends = [\"depa\"]"));
+        assert!(e.starts_with("14:12: dependency `depa`: several versions are declared; say which"), "{e}");
+        let e = error_of(&two_versions().replace("depa=1.0", "depa=3.0"));
+        assert!(e.contains("dependency `depa`: version 3.0 is not declared"), "{e}");
+        let e = error_of(&(two_versions() + "\n[[package]]\nname = \"depa\"\nversion = \"2.00\"\n"));
+        assert!(e.contains("package `depa` version 2.00 is declared twice"), "{e}");
+        assert!(version_key("1.10") > version_key("1.9"));
+    }
+
+    #[test]
+    fn an_upgrade_needs_another_version_installed_by_the_set_up() {
+        let upgrade = two_versions()
+            .replace("kind = \"install\"\npackages = [\"fastmath\"]", "kind = \"upgrade\"\npackages = [\"depa=2.0\"]")
+            .replace("[operation]", "[setup]\ninstall = [\"fastmath\"]\n\n[operation]");
+        let s = parse(&upgrade).unwrap();
+        assert_eq!(s.operation.kind, OperationKind::Upgrade);
+        assert!(s.new_packages().is_empty(), "an upgrade brings no new names");
+        let same = upgrade.replace("packages = [\"depa=2.0\"]", "packages = [\"depa=1.0\"]");
+        assert!(error_of(&same).contains("upgrade of `depa`: the set-up already installs version 1.0"));
+        let nothing = upgrade.replace("install = [\"fastmath\"]", "install = []");
+        assert!(error_of(&nothing).contains("upgrade of `depa`: the set-up does not install any version of it"));
+    }
+
     #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));

@@ -242,7 +242,47 @@ pub struct Operation {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum OperationKind {
+    /// Install packages the set-up did not.
     Install,
+    /// Install another version of packages the set-up installed; the
+    /// default recovery goes back to the set-up's versions.
+    Upgrade,
+}
+
+/// A package as a scenario refers to it: `name`, or `name=version` when the
+/// file declares several versions of `name` (then the version is required,
+/// because apt, pip and Nix would each pick a different one otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PackageRef {
+    pub name: String,
+    pub version: Option<String>,
+}
+
+impl PackageRef {
+    pub fn parse(text: &str) -> PackageRef {
+        match text.split_once('=') {
+            Some((n, v)) => PackageRef { name: n.trim().to_string(), version: Some(v.trim().to_string()) },
+            None => PackageRef { name: text.trim().to_string(), version: None },
+        }
+    }
+
+    pub fn of(pkg: &PackageSpec) -> PackageRef {
+        PackageRef { name: pkg.name.get_ref().clone(), version: Some(pkg.version.clone()) }
+    }
+}
+
+impl std::fmt::Display for PackageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.version {
+            Some(v) => write!(f, "{}={v}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// Dotted numeric versions compare number by number (1.10 > 1.9).
+pub fn version_key(v: &str) -> Vec<u64> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
 
 /// A recovery playbook: shell commands run in order, each timed inside the
@@ -262,33 +302,73 @@ impl PackageSpec {
 }
 
 impl Scenario {
+    /// The package declared under `name`; its highest version when the
+    /// file declares several.
     pub fn package(&self, name: &str) -> Option<&PackageSpec> {
-        self.packages.iter().find(|p| p.name.get_ref() == name)
+        self.packages.iter().filter(|p| p.name.get_ref() == name).max_by_key(|p| version_key(&p.version))
+    }
+
+    /// The declared package a reference names (exact version, or the
+    /// highest when the reference has none).
+    pub fn resolve(&self, r: &PackageRef) -> Option<&PackageSpec> {
+        match &r.version {
+            Some(v) => self.packages.iter().find(|p| p.name.get_ref() == &r.name && &p.version == v),
+            None => self.package(&r.name),
+        }
+    }
+
+    /// Whether the file declares more than one version of `name`.
+    pub fn has_versions(&self, name: &str) -> bool {
+        self.packages.iter().filter(|p| p.name.get_ref() == name).count() > 1
+    }
+
+    pub fn refs(list: &[Spanned<String>]) -> Vec<PackageRef> {
+        list.iter().map(|r| PackageRef::parse(r.get_ref())).collect()
+    }
+
+    /// The set-up's packages.
+    pub fn setup_refs(&self) -> Vec<PackageRef> {
+        Self::refs(&self.setup.install)
+    }
+
+    /// The operation's packages.
+    pub fn operation_refs(&self) -> Vec<PackageRef> {
+        Self::refs(&self.operation.packages)
+    }
+
+    /// The packages `roots` bring in, dependencies first, each once, with
+    /// the versions their dependencies name.
+    pub fn closure_specs(&self, roots: &[PackageRef]) -> Vec<&PackageSpec> {
+        fn visit<'a>(s: &'a Scenario, r: &PackageRef, out: &mut Vec<&'a PackageSpec>) {
+            let Some(p) = s.resolve(r) else { return };
+            if out.iter().any(|o| std::ptr::eq(*o, p)) {
+                return;
+            }
+            for d in &p.depends {
+                visit(s, &PackageRef::parse(d.get_ref()), out);
+            }
+            out.push(p);
+        }
+        let mut out = Vec::new();
+        for r in roots {
+            visit(self, r, &mut out);
+        }
+        out
     }
 
     pub fn approaches(&self) -> Vec<ApproachKind> {
         self.scenario.approaches.iter().map(|a| *a.get_ref()).collect()
     }
 
-    /// The operation's packages plus their transitive dependencies, in
-    /// dependency order (dependencies first), each once.
+    /// Names of the packages `roots` bring in, dependencies first, each once.
     pub fn closure(&self, roots: &[Spanned<String>]) -> Vec<String> {
-        fn visit(s: &Scenario, name: &str, out: &mut Vec<String>) {
-            if out.iter().any(|n| n == name) {
-                return;
+        let mut names: Vec<String> = Vec::new();
+        for p in self.closure_specs(&Self::refs(roots)) {
+            if !names.contains(p.name.get_ref()) {
+                names.push(p.name.get_ref().clone());
             }
-            if let Some(p) = s.package(name) {
-                for d in &p.depends {
-                    visit(s, d.get_ref(), out);
-                }
-            }
-            out.push(name.to_string());
         }
-        let mut out = Vec::new();
-        for r in roots {
-            visit(self, r.get_ref(), &mut out);
-        }
-        out
+        names
     }
 
     /// Packages the operation may bring in that the set-up did not install.

@@ -4,7 +4,7 @@
 use serde_spanned::Spanned;
 use std::collections::BTreeSet;
 
-use super::{ParseError, Scenario};
+use super::{PackageRef, ParseError, Scenario};
 use crate::approach::ApproachKind;
 
 fn err<T>(at: &Spanned<T>, message: impl Into<String>) -> ParseError {
@@ -25,7 +25,7 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
         return Err(ParseError::new(None, "[scenario] reps: expected a positive number"));
     }
 
-    let mut names = BTreeSet::new();
+    let mut declared = BTreeSet::new();
     for p in &s.packages {
         let name = p.name.get_ref();
         if !valid_name(name) {
@@ -34,11 +34,13 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
                 format!("package name `{name}`: expected lowercase letters and digits, starting with a letter (a name apt, pip and Nix all accept)"),
             ));
         }
-        if !names.insert(name.clone()) {
-            return Err(err(&p.name, format!("package `{name}` is declared twice")));
-        }
         if !valid_version(&p.version) {
             return Err(err(&p.name, format!("package `{name}`: version `{}`: expected numbers separated by dots, like 1.0", p.version)));
+        }
+        // Several versions of one name are allowed (an upgrade needs two);
+        // the same version twice is not.
+        if !declared.insert((name.clone(), super::version_key(&p.version))) {
+            return Err(err(&p.name, format!("package `{name}` version {} is declared twice", p.version)));
         }
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for f in &p.files {
@@ -86,10 +88,8 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
     }
     for p in &s.packages {
         for d in &p.depends {
-            if !names.contains(d.get_ref()) {
-                return Err(err(d, format!("dependency `{}` is not a package declared in this file", d.get_ref())));
-            }
-            if d.get_ref() == p.name.get_ref() {
+            check_ref(s, d, "dependency")?;
+            if PackageRef::parse(d.get_ref()).name == *p.name.get_ref() {
                 return Err(err(d, "a package cannot depend on itself"));
             }
         }
@@ -98,12 +98,23 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
         return Err(err(&cycle_at.name, format!("package `{}` is part of a dependency cycle", cycle_at.name.get_ref())));
     }
     for r in s.setup.install.iter().chain(&s.operation.packages) {
-        if !names.contains(r.get_ref()) {
-            return Err(err(r, format!("package `{}` is not declared with [[package]]", r.get_ref())));
-        }
+        check_ref(s, r, "package")?;
     }
     if s.operation.packages.is_empty() {
         return Err(ParseError::new(None, "[operation] packages: expected at least one package"));
+    }
+    if s.operation.kind == super::OperationKind::Upgrade {
+        let before = s.closure_specs(&s.setup_refs());
+        for r in &s.operation.packages {
+            let target = s.resolve(&PackageRef::parse(r.get_ref())).expect("checked above");
+            match before.iter().find(|p| p.name.get_ref() == target.name.get_ref()) {
+                None => return Err(err(r, format!("upgrade of `{}`: the set-up does not install any version of it", target.name.get_ref()))),
+                Some(old) if old.version == target.version => {
+                    return Err(err(r, format!("upgrade of `{}`: the set-up already installs version {}", target.name.get_ref(), old.version)))
+                }
+                Some(_) => {}
+            }
+        }
     }
     for p in &s.probes {
         if p.command.trim().is_empty() || p.name.trim().is_empty() {
@@ -142,27 +153,47 @@ fn valid_version(v: &str) -> bool {
     !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.len() <= 9 && p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// A reference (`name` or `name=version`) must name a declared package,
+/// and must carry a version when the file declares several.
+fn check_ref(s: &Scenario, r: &Spanned<String>, what: &str) -> Result<(), ParseError> {
+    let pr = PackageRef::parse(r.get_ref());
+    if s.package(&pr.name).is_none() {
+        return Err(err(r, format!("{what} `{}` is not declared with [[package]]", pr.name)));
+    }
+    match &pr.version {
+        Some(v) if s.resolve(&pr).is_none() => Err(err(r, format!("{what} `{}`: version {v} is not declared", pr.name))),
+        None if s.has_versions(&pr.name) => Err(err(
+            r,
+            format!("{what} `{}`: several versions are declared; say which, like `{}={}`", pr.name, pr.name, s.package(&pr.name).map(|p| p.version.as_str()).unwrap_or("1.0")),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn find_cycle(s: &Scenario) -> Option<&super::PackageSpec> {
-    // Depth-first search with colours: 1 = on the stack, 2 = done.
-    fn dfs<'a>(s: &'a Scenario, name: &str, colour: &mut std::collections::BTreeMap<String, u8>) -> Option<&'a super::PackageSpec> {
-        match colour.get(name) {
-            Some(1) => return s.package(name),
+    // Depth-first search with colours: 1 = on the stack, 2 = done; keyed by
+    // (name, version) since versions of one name are distinct packages.
+    type Key = (String, String);
+    fn dfs<'a>(s: &'a Scenario, p: &'a super::PackageSpec, colour: &mut std::collections::BTreeMap<Key, u8>) -> Option<&'a super::PackageSpec> {
+        let key = (p.name.get_ref().clone(), p.version.clone());
+        match colour.get(&key) {
+            Some(1) => return Some(p),
             Some(_) => return None,
             None => {}
         }
-        colour.insert(name.to_string(), 1);
-        if let Some(p) = s.package(name) {
-            for d in &p.depends {
-                if let Some(c) = dfs(s, d.get_ref(), colour) {
+        colour.insert(key.clone(), 1);
+        for d in &p.depends {
+            if let Some(dep) = s.resolve(&PackageRef::parse(d.get_ref())) {
+                if let Some(c) = dfs(s, dep, colour) {
                     return Some(c);
                 }
             }
         }
-        colour.insert(name.to_string(), 2);
+        colour.insert(key, 2);
         None
     }
     let mut colour = std::collections::BTreeMap::new();
-    s.packages.iter().find_map(|p| dfs(s, p.name.get_ref(), &mut colour))
+    s.packages.iter().find_map(|p| dfs(s, p, &mut colour))
 }
 
 fn validate_fault(f: &super::FaultSpec) -> Result<(), ParseError> {

@@ -52,6 +52,22 @@ const GARBAGE_PREFIXES: [&str; 11] = [
     "/nix/var/log",
 ];
 
+/// The profile a Nix generation link belongs to:
+/// `/nix/var/nix/profiles/default-2-link` → `/nix/var/nix/profiles/default`.
+/// Generations other than the one the profile selects are history (a
+/// rollback's target, collectible with `nix-collect-garbage -d`), so they
+/// count as garbage while that profile link exists; without it a generation
+/// link is a stray half-done switch and stays visible.
+pub fn generation_profile(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/nix/var/nix/profiles/")?;
+    if rest.contains('/') {
+        return None;
+    }
+    let stem = path.strip_suffix("-link")?;
+    let (profile, n) = stem.rsplit_once('-')?;
+    (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && profile.len() > "/nix/var/nix/profiles/".len()).then_some(profile)
+}
+
 /// `live` holds the store paths reachable from the profile (empty when the
 /// profile has none): store paths outside it are garbage until `nix-store --gc`.
 pub fn classify(path: &str, live: &BTreeSet<String>) -> Class {
@@ -83,6 +99,16 @@ pub fn classify(path: &str, live: &BTreeSet<String>) -> Class {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generation_links_name_their_profile() {
+        assert_eq!(generation_profile("/nix/var/nix/profiles/default-2-link"), Some("/nix/var/nix/profiles/default"));
+        assert_eq!(generation_profile("/nix/var/nix/profiles/per-user-12-link"), Some("/nix/var/nix/profiles/per-user"));
+        assert_eq!(generation_profile("/nix/var/nix/profiles/default"), None);
+        assert_eq!(generation_profile("/nix/var/nix/profiles/default-1-link.tmp-5-6"), None);
+        assert_eq!(generation_profile("/nix/var/nix/profiles/-1-link"), None);
+        assert_eq!(generation_profile("/nix/var/nix/profiles/x/default-1-link"), None);
+    }
 
     #[test]
     fn nix_store_paths_are_garbage_unless_live() {

@@ -70,7 +70,10 @@ pub fn residue(before: &Snapshot, after: &Snapshot) -> Residue {
     let changes: Vec<Change> = diff_keys(keys, |p| before.get(p), |p| after.get(p));
     let mut r = Residue::default();
     for c in changes {
-        let class = classify(&c.path, &after.live);
+        let class = match classify(&c.path, &after.live) {
+            Class::Visible if classify::generation_profile(&c.path).is_some_and(|p| after.get(p).is_some()) => Class::Garbage,
+            class => class,
+        };
         match (class, c.kind) {
             (Class::Ignored, _) => continue,
             (Class::Garbage, _) => r.garbage += 1,
