@@ -46,7 +46,10 @@ impl Approach for Apt {
             let pins: Vec<String> = old.iter().map(|p| PackageRef::of(p).to_string()).collect();
             return vec![
                 "DEBIAN_FRONTEND=noninteractive dpkg --configure -a".into(),
-                format!("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades {}", pins.join(" ")),
+                // --reinstall: a package the crash left half-installed is
+                // already "at" 1.0 for apt, which then leaves it broken;
+                // dpkg --audit says it "must be reinstalled".
+                format!("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades --reinstall {}", pins.join(" ")),
             ];
         }
         vec![

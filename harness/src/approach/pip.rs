@@ -114,8 +114,8 @@ for d in m.distributions():
         print("P\t?%s\tbroken" % getattr(d, "_path", "unknown"))"#;
 
 /// For each named distribution the interpreter has: import it, and compare
-/// every file its RECORD lists with the disk (present; sha256 equal where
-/// RECORD has one). Prints one line per problem and exits 1 if any.
+/// every file its install record lists with the disk (present; sha256 equal
+/// where the record has one). Prints one line per problem and exits 1 if any.
 const PIP_IMPORT_RECORD: &str = r#"import base64, hashlib, importlib, importlib.metadata as m, os, sys
 bad = []
 for name in sys.argv[1:]:
@@ -129,6 +129,12 @@ for name in sys.argv[1:]:
         importlib.import_module(name)
     except Exception as e:
         bad.append("import %s: %s" % (name, e))
+    # Only an install record lists installed paths: RECORD (wheels) or
+    # installed-files.txt (legacy installs). Without one, importlib falls
+    # back to SOURCES.txt, which lists the source tree, so there is nothing
+    # to compare and only the import is checked.
+    if d.read_text("RECORD") is None and d.read_text("installed-files.txt") is None:
+        continue
     for f in d.files or []:
         p = str(f.locate())
         if p.endswith(".pyc"):
