@@ -129,23 +129,39 @@ for name in sys.argv[1:]:
         importlib.import_module(name)
     except Exception as e:
         bad.append("import %s: %s" % (name, e))
-    # Only an install record lists installed paths: RECORD (wheels) or
-    # installed-files.txt (legacy installs). Without one, importlib falls
-    # back to SOURCES.txt, which lists the source tree, so there is nothing
-    # to compare and only the import is checked.
-    if d.read_text("RECORD") is None and d.read_text("installed-files.txt") is None:
+    # Only an install record lists installed paths: RECORD (wheels, with
+    # hashes) or installed-files.txt (legacy installs, relative to the
+    # egg-info folder; importlib in Python 3.11 ignores it and falls back to
+    # SOURCES.txt, the source tree). Without one only the import is checked.
+    if d.read_text("RECORD") is not None:
+        entries = [(str(f.locate()), f.hash) for f in d.files or []]
+    elif d.read_text("installed-files.txt") is not None:
+        base = str(d._path)
+        entries = [(os.path.normpath(os.path.join(base, l)), None) for l in d.read_text("installed-files.txt").splitlines() if l.strip()]
+    else:
         continue
-    for f in d.files or []:
-        p = str(f.locate())
+    for p, h in entries:
         if p.endswith(".pyc"):
             continue
         if not os.path.lexists(p):
             bad.append("missing %s (RECORD of %s)" % (p, name)); continue
-        if f.hash is not None and f.hash.mode == "sha256" and os.path.isfile(p):
+        if h is not None and h.mode == "sha256" and os.path.isfile(p):
             with open(p, "rb") as fh:
-                h = base64.urlsafe_b64encode(hashlib.sha256(fh.read()).digest()).rstrip(b"=").decode()
-            if h != f.hash.value:
+                seen = base64.urlsafe_b64encode(hashlib.sha256(fh.read()).digest()).rstrip(b"=").decode()
+            if seen != h.value:
                 bad.append("modified %s (RECORD of %s)" % (p, name))
 for b in bad:
     print(b)
 sys.exit(1 if bad else 0)"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_snippets_survive_single_quotes() {
+        // Both run as `python -c '<snippet>'`.
+        assert!(!PIP_VIEW.contains('\''));
+        assert!(!PIP_IMPORT_RECORD.contains('\''));
+    }
+}
