@@ -106,6 +106,7 @@ mod tests {
             approach: "apt".into(),
             which: "rep 0".into(),
             fault: "none".into(),
+            column: "recovered",
             value: "false".into(),
             at: "trials.csv:3".into(),
             why: why.map(str::to_owned),
@@ -148,7 +149,7 @@ mod tests {
         let violated = cases.iter().find(|c| c.attribute("name") == Some("violated <tag> & more")).unwrap();
         let failure = violated.children().find(|n| n.has_tag_name("failure")).unwrap();
         assert_eq!(failure.text().unwrap().lines().count(), 2, "one line per violating row");
-        assert!(failure.text().unwrap().contains("apt rep 0 (fault none): false [trials.csv:3]"));
+        assert!(failure.text().unwrap().contains("apt rep 0 (fault none): recovered = false [trials.csv:3]"));
         let error = doc.descendants().find(|n| n.has_tag_name("error")).unwrap();
         assert!(error.text().unwrap().contains("\"boom\" <\u{FFFD}[31m> & 'x'\n2nd line"), "{:?}", error.text());
         assert_eq!(doc.descendants().filter(|n| n.has_tag_name("skipped")).count(), 0);

@@ -67,6 +67,8 @@ pub struct RowEvidence {
     /// `rep 3` (trials) or `point rename#5` (crash points).
     pub which: String,
     pub fault: String,
+    /// The column judged.
+    pub column: &'static str,
     /// The cell as written (`false`, `34`, `` for empty).
     pub value: String,
     /// `file:line` of the row.
@@ -80,7 +82,7 @@ impl fmt::Display for RowEvidence {
         write!(f, "{} {} (fault {}): ", self.approach, self.which, self.fault)?;
         match &self.why {
             Some(why) => write!(f, "{why}")?,
-            None => write!(f, "{}", if self.value.is_empty() { "(empty)" } else { &self.value })?,
+            None => write!(f, "{} = {}", self.column, if self.value.is_empty() { "(empty)" } else { &self.value })?,
         }
         write!(f, " [{}]", self.at)
     }
@@ -210,6 +212,7 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
             approach: approach.to_string(),
             which,
             fault: table.cell(row, c_fault).to_string(),
+            column: g.expect.column,
             value: value.to_string(),
             at: format!("{file}:{}", row.line),
             why: None,
@@ -277,7 +280,11 @@ impl Judgement {
             s => format!("in ≥ {s} of"),
         };
         let approaches: Vec<&str> = g.approaches.iter().map(|a| a.as_str()).collect();
-        format!("{} {share} {} rows of {}", g.expect, g.source.as_str(), approaches.join(", "))
+        let rows = match g.source {
+            Source::Trials => "trials",
+            Source::Crashpoints => "crash points",
+        };
+        format!("{} {share} {} {rows}", g.expect, approaches.join("/"))
     }
 
     /// One terminal line: verdict, scenario, name, claim, evidence.
@@ -365,7 +372,7 @@ expect = "state_after_crash != inconsistent"
         assert_eq!(exit_code(&js), exit::VIOLATED);
         assert_eq!(exit_code(&js[..1]), exit::OK);
         assert_eq!(exit_code(&js[3..]), exit::UNKNOWN);
-        assert!(js[1].line().starts_with("VIOLATED  failed-install: apt recovers — recovered == true in ≥ 95% of trials rows of apt: 0/5 rows hold; 5 violate: apt rep 0 (fault none): false [trials.csv:3]"), "{}", js[1].line());
+        assert!(js[1].line().starts_with("VIOLATED  failed-install: apt recovers — recovered == true in ≥ 95% of apt trials: 0/5 rows hold; 5 violate: apt rep 0 (fault none): recovered = false [trials.csv:3]"), "{}", js[1].line());
     }
 
     #[test]
