@@ -38,7 +38,10 @@ const MEDIANS: [Metric; 6] = [
     Metric { name: "trial_wall_ms", get: |t| Some(t.record.trial_wall_ms), ms: true },
 ];
 
-const SHARES: [(&str, fn(&Trial) -> &str); 2] = [("consistent", |t| t.record.consistent.as_str()), ("recovered", |t| t.record.recovered.as_str())];
+/// A three-valued column (true / false / unknown) read as a share.
+type ShareColumn = (&'static str, fn(&Trial) -> &str);
+
+const SHARES: [ShareColumn; 2] = [("consistent", |t| t.record.consistent.as_str()), ("recovered", |t| t.record.recovered.as_str())];
 
 /// A median with its CI, from the trials that did not error.
 #[derive(Debug, Clone, Copy, PartialEq)]
