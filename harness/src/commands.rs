@@ -288,7 +288,6 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
     if !bare.is_empty() {
         eprintln!("no [[guarantee]] to verify in {}", bare.join(", "));
     }
-    let source = |g: &scenario::GuaranteeSpec| g.source.as_ref().map(|s| *s.get_ref()).unwrap_or(Source::Trials);
     let (inputs, run_code) = match &args.from {
         Some(dir) => (Inputs::from_dir(dir)?, exit::OK),
         None => {
@@ -296,7 +295,7 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
             // crashes): too slow to run implicitly; they stay unknown.
             let crashpoints = Input::Missing("needs `explore`; pass --from an explore run".into());
             let needed: Vec<Arc<scenario::LoadedScenario>> =
-                loaded.iter().filter(|s| s.scenario.guarantees.iter().any(|g| source(g) == Source::Trials)).cloned().collect();
+                loaded.iter().filter(|s| s.scenario.guarantees.iter().any(|g| g.source() == Source::Trials)).cloned().collect();
             if needed.is_empty() {
                 (Inputs { trials: Input::Missing("no trials run: no guarantee reads trials".into()), crashpoints }, exit::OK)
             } else {

@@ -277,6 +277,12 @@ pub struct Playbook {
     pub commands: Vec<String>,
 }
 
+impl GuaranteeSpec {
+    pub fn source(&self) -> crate::verify::Source {
+        self.source.as_ref().map(|s| *s.get_ref()).unwrap_or(crate::verify::Source::Trials)
+    }
+}
+
 impl PackageSpec {
     /// Every shipped file as (relative path, size), patterns expanded.
     pub fn file_list(&self) -> Vec<(String, u64)> {

@@ -35,7 +35,7 @@ pub fn compile(spec: &GuaranteeSpec, scenario_approaches: &[ApproachKind]) -> Re
     if name.is_empty() {
         return Err(ParseError::new(Some(spec.name.span()), "guarantee name must not be empty"));
     }
-    let source = spec.source.as_ref().map(|s| *s.get_ref()).unwrap_or(Source::Trials);
+    let source = spec.source();
     let expect = Expect::parse(spec.expect.get_ref(), source).map_err(|m| ParseError::new(Some(spec.expect.span()), m))?;
     let share = match &spec.share {
         Some(s) => Share::parse(s.get_ref()).map_err(|m| ParseError::new(Some(s.span()), m))?,
@@ -156,7 +156,7 @@ pub fn judge_all(scenarios: &[&LoadedScenario], inputs: &Inputs) -> Vec<Judgemen
         for spec in &s.scenario.guarantees {
             // Validated when the file was loaded.
             let g = compile(spec, &approaches).expect("guarantees are validated at load time");
-            out.push(judge_one(&s.scenario.scenario.name, g, inputs.of(spec.source.as_ref().map(|s| *s.get_ref()).unwrap_or(Source::Trials))));
+            out.push(judge_one(&s.scenario.scenario.name, g, inputs.of(spec.source())));
         }
     }
     out
@@ -220,7 +220,10 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
         let evidence = if table.cell(row, c_outcome) == "errored" || !error.is_empty() {
             CellEvidence::Unknown(format!("errored: {}", if error.is_empty() { "(no message)" } else { error }))
         } else {
-            g.expect.judge(value)
+            match g.expect.judge(value) {
+                CellEvidence::Unknown(why) => CellEvidence::Unknown(format!("{} {why}", g.expect.column)),
+                e => e,
+            }
         };
         match evidence {
             CellEvidence::Holds => j.counts.holding += 1,
@@ -230,10 +233,7 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
             }
             CellEvidence::Unknown(why) => {
                 j.counts.unknown += 1;
-                ev.why = Some(format!("{} {why}", g.expect.column));
-                if why.starts_with("errored") {
-                    ev.why = Some(why);
-                }
+                ev.why = Some(why);
                 j.unknown.push(ev);
             }
         }
