@@ -155,6 +155,20 @@ mod tests {
         assert_eq!(doc.descendants().filter(|n| n.has_tag_name("skipped")).count(), 0);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_survives_as_attribute_and_text(s in "\\PC*|[\\x00-\\x20<>&'\"\\u{FFFE}\\u{FFFF}]*") {
+            let xml = format!("<a b=\"{}\">{}</a>", escape(&s), escape(&s));
+            let doc = roxmltree::Document::parse(&xml).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}: {xml}")))?;
+            let want: String = s
+                .chars()
+                .map(|c| if ((c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}' { '\u{FFFD}' } else { c })
+                .collect();
+            proptest::prop_assert_eq!(doc.root_element().attribute("b"), Some(want.as_str()));
+            proptest::prop_assert_eq!(doc.root_element().text().unwrap_or(""), want.as_str());
+        }
+    }
+
     #[test]
     fn writes_atomically() {
         let dir = tempfile::tempdir().unwrap();
