@@ -13,6 +13,18 @@ Exit codes:
   5    building the matched images failed (missing mmdebstrap, failed build)
   130  interrupted (Ctrl-C / SIGTERM); the run's containers were removed";
 
+pub const VERIFY_EXIT_CODES: &str = "\
+Exit codes (verify):
+  0    every guarantee holds
+  1    at least one guarantee is violated (the rows that violate it are printed)
+  2    nothing violated, but a guarantee is unknown: a trial errored, a row's value
+       is unknown, a file or column is missing (e.g. a crashpoints guarantee without
+       --from an explore run), or verify itself failed to read or write a file
+  3    bad input: a scenario file (file:line:col), --from folder or the arguments
+  4    Docker's engine cannot be reached (without --from)
+  5    building the matched images failed (without --from)
+  130  interrupted (Ctrl-C / SIGTERM); the run's containers were removed";
+
 #[derive(Debug, Parser)]
 #[command(name = "mistake-cost", version, about = "Measures what a mistake costs with apt, pip and Nix, in matched Docker containers", after_help = EXIT_CODES)]
 pub struct Cli {
@@ -37,6 +49,20 @@ pub enum Command {
     /// Remove every Docker object labelled mistake-cost.run (containers, networks, volumes).
     #[command(after_help = EXIT_CODES)]
     Clean,
+    /// Judge the scenarios' [[guarantee]] hypotheses: run the trials (or read --from RUN_DIR), print one verdict per guarantee.
+    #[command(after_help = VERIFY_EXIT_CODES)]
+    Verify(VerifyArgs),
+    /// Compare two runs per scenario × approach × metric (medians with bootstrap CIs, shares); Markdown on stdout.
+    #[command(after_help = EXIT_CODES)]
+    Compare {
+        /// The baseline run folder (trials.csv).
+        base_run: PathBuf,
+        /// The run folder compared against it.
+        new_run: PathBuf,
+        /// Also write the Markdown to this file (temp file + rename).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write RUN_DIR/report.md and RUN_DIR/report.html from a run's trials.csv (+ trials.jsonl, run.json).
     #[command(after_help = EXIT_CODES)]
     Report {
@@ -101,5 +127,31 @@ pub struct ExploreArgs {
     pub jobs: u16,
     /// Results folder (default: results/<run id>/).
     #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Scenario files or folders of *.toml files (default: with --from, the
+    /// scenarios named in its run.json; else `scenarios`).
+    pub scenarios: Vec<PathBuf>,
+    /// Judge this run folder's trials.csv / crashpoints.csv instead of running
+    /// trials: no Docker at all.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub from: Option<PathBuf>,
+    /// Also write the verdicts as JUnit XML (violated: <failure>, unknown: <error>).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Repetitions per scenario and approach (default: the scenario's `reps`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "from")]
+    pub reps: Option<u32>,
+    /// Seed of the plan.
+    #[arg(long, default_value_t = 1, conflicts_with = "from")]
+    pub seed: u64,
+    /// Trials run at the same time.
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..), conflicts_with = "from")]
+    pub jobs: u16,
+    /// Results folder of the trials run (default: results/<run id>/).
+    #[arg(long, conflicts_with = "from")]
     pub out: Option<PathBuf>,
 }

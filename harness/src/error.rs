@@ -19,6 +19,11 @@ pub mod exit {
     pub const INTERRUPTED: i32 = 130;
     /// Anything else (I/O on the results folder, internal errors).
     pub const OTHER: i32 = 1;
+    /// `verify`: at least one guarantee is violated.
+    pub const VIOLATED: i32 = 1;
+    /// `verify`: nothing violated, but a guarantee could not be decided
+    /// (a trial errored, a file or column is missing).
+    pub const UNKNOWN: i32 = 2;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,12 +5,14 @@
 //! ecosystem), `plan` (the seeded generator), `docker` (engine, sandboxes,
 //! images, sweeps), `approach` (per package manager), `snapshot` (manifests
 //! and residue), `runner` (executor + scheduler + events), `history` and
-//! `checker` (record first, judge after), `export` (CSV, JSONL), `commands`.
+//! `checker` (record first, judge after), `export` (CSV, JSONL), `report`,
+//! `verify` (guarantees → verdicts, JUnit), `compare` (two runs), `commands`.
 
 pub mod approach;
 pub mod checker;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod docker;
 pub mod error;
 pub mod explore;
@@ -23,3 +25,4 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod snapshot;
+pub mod verify;

@@ -26,6 +26,8 @@ fn main() {
             Command::Images { action } => commands::images(action).await,
             Command::Clean => commands::clean().await,
             Command::Report { run_dir, format } => mistake_cost::report::command(&run_dir, &format),
+            Command::Verify(args) => commands::verify(args).await,
+            Command::Compare { base_run, new_run, out } => mistake_cost::compare::command(&base_run, &new_run, out.as_deref()),
         }
     });
     let code = match result {

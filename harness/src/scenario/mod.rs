@@ -272,6 +272,33 @@ packages = ["fastmath"]
     }
 
     #[test]
+    fn guarantees_are_checked_and_located() {
+        let g = |body: &str| format!("{GOOD}\n[[guarantee]]\nname = \"g\"\n{body}\n");
+        let s = parse(&g("approaches = [\"nix\"]\nexpect = \"residue_files == 0\"\nin = \"95%\"")).unwrap();
+        assert_eq!(s.guarantees.len(), 1);
+        // the guarantee's fields start on line 26.
+        let e = error_of(&g("expect = \"residu_files == 0\""));
+        assert!(e.starts_with("26:10: expect: unknown column `residu_files` for source `trials`"), "{e}");
+        let e = error_of(&g("source = \"crashpoints\"\nexpect = \"trial_wall_ms < 5\""));
+        assert!(e.starts_with("27:10:") && e.contains("for source `crashpoints`"), "{e}");
+        let e = error_of(&g("source = \"journal\"\nexpect = \"consistent == true\""));
+        assert!(e.starts_with("26:10:") && e.contains("unknown variant `journal`"), "{e}");
+        let e = error_of(&g("expect = \"residue_files = 0\""));
+        assert!(e.starts_with("26:10: expect: bad operator `=`"), "{e}");
+        let e = error_of(&g("expect = \"residue_files == 0\"\nin = \"most\""));
+        assert!(e.starts_with("27:6: in = `most`"), "{e}");
+        let e = error_of(&g("expect = \"residue_files == 0\"\nin = \"150%\""));
+        assert!(e.starts_with("27:6:"), "{e}");
+        let only_nix = GOOD.replace("[\"apt\", \"pip\", \"pip-venv\", \"nix\"]", "[\"nix\"]");
+        let e = error_of(&format!("{only_nix}\n[[guarantee]]\nname = \"g\"\napproaches = [\"apt\"]\nexpect = \"consistent == true\"\n"));
+        assert!(e.starts_with("26:15: guarantee `g` is about approach `apt`, which this scenario does not run"), "{e}");
+        let e = error_of(&g("expect = \"consistent == true\"\ncolour = 1"));
+        assert!(e.starts_with("27:1: unknown field `colour`"), "{e}");
+        let twice = format!("{}[[guarantee]]\nname = \"g\"\nexpect = \"consistent == true\"\n", g("expect = \"consistent == true\""));
+        assert!(error_of(&twice).contains("guarantee `g` is declared twice"));
+    }
+
+    #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("", 0), (1, 1));

@@ -32,6 +32,29 @@ pub struct Scenario {
     /// inconsistent.
     #[serde(rename = "probe", default)]
     pub probes: Vec<Probe>,
+    /// Hypotheses about this scenario's results, judged by `verify`.
+    #[serde(rename = "guarantee", default)]
+    pub guarantees: Vec<GuaranteeSpec>,
+}
+
+/// A hypothesis about the rows of a run (or an explore run), judged by
+/// `verify`: `expect` must hold in `in` of the rows of `approaches`.
+/// Checked in `crate::verify::compile`, which knows the columns.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GuaranteeSpec {
+    pub name: Spanned<String>,
+    /// Whose rows (default: every approach of the scenario).
+    #[serde(default)]
+    pub approaches: Vec<Spanned<ApproachKind>>,
+    /// Which file: trials (default) or crashpoints.
+    #[serde(default)]
+    pub source: Option<Spanned<crate::verify::Source>>,
+    /// `column OP value`, e.g. `residue_files == 0`.
+    pub expect: Spanned<String>,
+    /// "all" (default) or a share like "95%".
+    #[serde(rename = "in", default)]
+    pub share: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -292,6 +315,12 @@ pub fn version_key(v: &str) -> Vec<u64> {
 #[serde(deny_unknown_fields)]
 pub struct Playbook {
     pub commands: Vec<String>,
+}
+
+impl GuaranteeSpec {
+    pub fn source(&self) -> crate::verify::Source {
+        self.source.as_ref().map(|s| *s.get_ref()).unwrap_or(crate::verify::Source::Trials)
+    }
 }
 
 impl PackageSpec {

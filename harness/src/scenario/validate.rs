@@ -129,6 +129,14 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
     for f in &s.faults {
         validate_fault(f)?;
     }
+    let mut guarantee_names = BTreeSet::new();
+    for g in &s.guarantees {
+        crate::verify::compile(g, &s.approaches())?;
+        // JUnit tells test cases apart by name.
+        if !guarantee_names.insert(g.name.get_ref().trim().to_string()) {
+            return Err(err(&g.name, format!("guarantee `{}` is declared twice", g.name.get_ref())));
+        }
+    }
     for (key, playbook) in &s.recovery {
         match key.get_ref().parse::<ApproachKind>() {
             Ok(a) if seen_approaches.contains(&a) => {}

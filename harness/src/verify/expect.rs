@@ -1,0 +1,295 @@
+//! The `expect` of a guarantee: `column OP value`, checked against the
+//! columns a source file has, and applied to one cell.
+
+use std::fmt;
+
+/// Which results file a guarantee reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// `run`'s trials.csv.
+    Trials,
+    /// `explore`'s crashpoints.csv.
+    Crashpoints,
+}
+
+impl Source {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Source::Trials => "trials.csv",
+            Source::Crashpoints => "crashpoints.csv",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Trials => "trials",
+            Source::Crashpoints => "crashpoints",
+        }
+    }
+
+    /// The columns a guarantee may test. Identity columns (scenario,
+    /// approach, rep, seed, fault) select rows instead; `error` is free text.
+    pub fn columns(self) -> &'static [(&'static str, Kind)] {
+        use Kind::*;
+        match self {
+            Source::Trials => &[
+                ("outcome", Words(&["succeeded", "failed", "killed"])),
+                ("consistent", Bool),
+                ("residue_files", Number),
+                ("residue_added", Number),
+                ("residue_removed", Number),
+                ("residue_modified", Number),
+                ("residue_packages", Number),
+                ("garbage_paths", Number),
+                ("playbook_ran", Bool),
+                ("recovery_ms", Number),
+                ("recovered", Bool),
+                ("final_residue_files", Number),
+                ("final_residue_packages", Number),
+                ("final_garbage_paths", Number),
+                ("operation_ms", Number),
+                ("trial_wall_ms", Number),
+                ("overhead_ms", Number),
+            ],
+            Source::Crashpoints => &[
+                ("point", Number),
+                ("index", Number),
+                ("fired", Bool),
+                ("state_after_crash", Words(&["old", "new", "inconsistent"])),
+                ("consistent", Bool),
+                ("residue_files", Number),
+                ("residue_packages", Number),
+                ("garbage_paths", Number),
+                ("playbook_ran", Bool),
+                ("recovered", Bool),
+                ("state_after_recovery", Words(&["old", "new", "inconsistent"])),
+                ("recovery_ms", Number),
+                ("final_residue_files", Number),
+                ("point_wall_ms", Number),
+            ],
+        }
+    }
+}
+
+/// What a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Number,
+    /// true / false (a cell may also say `unknown`: unknown evidence).
+    Bool,
+    /// One of these words.
+    Words(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    // Longest first, so `<=` is not read as `<` followed by `=`.
+    const ALL: [(&'static str, Op); 6] = [("==", Op::Eq), ("!=", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)];
+
+    fn holds(self, ord: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Op::Eq => ord == Equal,
+            Op::Ne => ord != Equal,
+            Op::Lt => ord == Less,
+            Op::Le => ord != Greater,
+            Op::Gt => ord == Greater,
+            Op::Ge => ord != Less,
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Op::ALL.iter().find(|(_, o)| o == self).map(|(s, _)| *s).unwrap_or("?"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Number(f64),
+    Word(String),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Number(n) => write!(f, "{n}"),
+            Value::Word(w) => f.write_str(w),
+        }
+    }
+}
+
+/// A parsed, type-checked `column OP value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    pub column: &'static str,
+    pub op: Op,
+    pub value: Value,
+}
+
+/// What one cell says about an expectation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellEvidence {
+    Holds,
+    Violates,
+    /// Empty, `unknown`, or not what the column should hold.
+    Unknown(String),
+}
+
+impl Expect {
+    pub fn parse(text: &str, source: Source) -> Result<Expect, String> {
+        let t = text.trim();
+        let end = t.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(t.len());
+        let (name, rest) = t.split_at(end);
+        if name.is_empty() {
+            return Err(format!("expect `{text}`: expected `column OP value`, like `residue_files == 0`"));
+        }
+        let columns = source.columns();
+        let Some(&(column, kind)) = columns.iter().find(|(c, _)| *c == name) else {
+            let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+            return Err(format!("expect: unknown column `{name}` for source `{}` (expected one of {})", source.as_str(), names.join(", ")));
+        };
+        let rest = rest.trim_start();
+        let op_end = rest.find(|c: char| !"=!<>".contains(c)).unwrap_or(rest.len());
+        let (op_text, value_text) = rest.split_at(op_end);
+        let Some(&(_, op)) = Op::ALL.iter().find(|(s, _)| *s == op_text) else {
+            let shown = if op_text.is_empty() { rest.split_whitespace().next().unwrap_or("nothing") } else { op_text };
+            return Err(format!("expect: bad operator `{shown}` after `{column}` (expected one of == != < <= > >=)"));
+        };
+        let value_text = value_text.trim();
+        if value_text.is_empty() || value_text.contains(char::is_whitespace) {
+            return Err(format!("expect: after `{column} {op}` expected one value (a number or a word), found `{value_text}`"));
+        }
+        if value_text == "unknown" || value_text == "errored" {
+            return Err(format!(
+                "expect: `{value_text}` cannot be expected: an {value_text} row is never evidence (it makes the verdict unknown)"
+            ));
+        }
+        let value = match kind {
+            Kind::Number => match value_text.parse::<f64>() {
+                Ok(n) if n.is_finite() => Value::Number(n),
+                _ => return Err(format!("expect: `{column}` holds numbers; `{value_text}` is not a number")),
+            },
+            Kind::Bool | Kind::Words(_) => {
+                let allowed: &[&str] = match kind {
+                    Kind::Words(w) => w,
+                    _ => &["true", "false"],
+                };
+                if !allowed.contains(&value_text) {
+                    return Err(format!("expect: `{column}` takes {}, not `{value_text}`", allowed.join(", ")));
+                }
+                if !matches!(op, Op::Eq | Op::Ne) {
+                    return Err(format!("expect: `{op}` compares numbers; `{column}` holds words: use == or !="));
+                }
+                Value::Word(value_text.to_string())
+            }
+        };
+        Ok(Expect { column, op, value })
+    }
+
+    /// Judges one cell. An empty or `unknown` cell is unknown evidence,
+    /// never holding.
+    pub fn judge(&self, cell: &str) -> CellEvidence {
+        let cell = cell.trim();
+        if cell.is_empty() {
+            return CellEvidence::Unknown("empty".into());
+        }
+        if cell == "unknown" {
+            return CellEvidence::Unknown("unknown".into());
+        }
+        let holds = match &self.value {
+            Value::Number(want) => match cell.parse::<f64>() {
+                Ok(v) if v.is_finite() => self.op.holds(v.total_cmp(want)),
+                _ => return CellEvidence::Unknown(format!("`{cell}` is not a number")),
+            },
+            Value::Word(want) => {
+                let eq = cell == want;
+                if self.op == Op::Eq {
+                    eq
+                } else {
+                    !eq
+                }
+            }
+        };
+        if holds {
+            CellEvidence::Holds
+        } else {
+            CellEvidence::Violates
+        }
+    }
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.column, self.op, self.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_with_and_without_spaces() {
+        let e = Expect::parse("residue_files == 0", Source::Trials).unwrap();
+        assert_eq!((e.column, e.op, e.value.clone()), ("residue_files", Op::Eq, Value::Number(0.0)));
+        assert_eq!(Expect::parse("recovery_ms<=1500.5", Source::Trials).unwrap().op, Op::Le);
+        assert_eq!(Expect::parse(" consistent != false ", Source::Trials).unwrap().value, Value::Word("false".into()));
+        assert_eq!(Expect::parse("state_after_crash != inconsistent", Source::Crashpoints).unwrap().column, "state_after_crash");
+        assert_eq!(Expect::parse("residue_files == 0", Source::Trials).unwrap().to_string(), "residue_files == 0");
+    }
+
+    #[test]
+    fn rejects_with_a_reason() {
+        let e = |t: &str, s| Expect::parse(t, s).unwrap_err();
+        assert!(e("residu_files == 0", Source::Trials).contains("unknown column `residu_files` for source `trials`"));
+        assert!(e("state_after_crash == old", Source::Trials).contains("unknown column"), "a crashpoints column in trials");
+        assert!(e("trial_wall_ms < 5", Source::Crashpoints).contains("unknown column"));
+        assert!(e("residue_files = 0", Source::Trials).contains("bad operator `=`"));
+        assert!(e("residue_files =< 0", Source::Trials).contains("bad operator `=<`"));
+        assert!(e("residue_files 0", Source::Trials).contains("bad operator `0`"));
+        assert!(e("residue_files == none", Source::Trials).contains("not a number"));
+        assert!(e("residue_files == 1 2", Source::Trials).contains("one value"));
+        assert!(e("residue_files ==", Source::Trials).contains("one value"));
+        assert!(e("consistent == maybe", Source::Trials).contains("takes true, false"));
+        assert!(e("consistent < true", Source::Trials).contains("use == or !="));
+        assert!(e("consistent == unknown", Source::Trials).contains("never evidence"));
+        assert!(e("outcome != errored", Source::Trials).contains("never evidence"));
+        assert!(e("== 0", Source::Trials).contains("column OP value"));
+        assert!(e("residue_files == inf", Source::Trials).contains("not a number"));
+    }
+
+    #[test]
+    fn cells_are_judged_and_unknowns_never_hold() {
+        let e = Expect::parse("residue_files <= 2", Source::Trials).unwrap();
+        assert_eq!(e.judge("0"), CellEvidence::Holds);
+        assert_eq!(e.judge("2.0"), CellEvidence::Holds);
+        assert_eq!(e.judge("3"), CellEvidence::Violates);
+        assert!(matches!(e.judge(""), CellEvidence::Unknown(_)));
+        assert!(matches!(e.judge("unknown"), CellEvidence::Unknown(_)));
+        assert!(matches!(e.judge("NaN"), CellEvidence::Unknown(_)));
+        let w = Expect::parse("recovered == true", Source::Trials).unwrap();
+        assert_eq!(w.judge("true"), CellEvidence::Holds);
+        assert_eq!(w.judge("false"), CellEvidence::Violates);
+        assert!(matches!(w.judge("unknown"), CellEvidence::Unknown(_)));
+        let n = Expect::parse("state_after_crash != inconsistent", Source::Crashpoints).unwrap();
+        assert_eq!(n.judge("old"), CellEvidence::Holds);
+        assert_eq!(n.judge("inconsistent"), CellEvidence::Violates);
+        for (op, want) in [("==", [false, true, false]), ("!=", [true, false, true]), ("<", [true, false, false]), ("<=", [true, true, false]), (">", [false, false, true]), (">=", [false, true, true])] {
+            let e = Expect::parse(&format!("garbage_paths {op} 5"), Source::Trials).unwrap();
+            let got: Vec<bool> = ["4", "5", "6"].iter().map(|c| e.judge(c) == CellEvidence::Holds).collect();
+            assert_eq!(got, want, "{op}");
+        }
+    }
+}
