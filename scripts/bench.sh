@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 command -v python3 >/dev/null || { echo "bench.sh: python3 is needed to summarise trials.csv" >&2; exit 1; }
 
 echo "== cargo bench (criterion)"
-cargo bench -p mistake-cost 2>&1 | grep -v '^\s*$' | grep -Ev '^(Gnuplot|Benchmarking .*: (Warming|Collecting|Analyzing))'
+# Only the criterion targets: the lib's and bin's unit tests would be listed as ignored.
+cargo bench -p mistake-cost --bench snapshot --bench trial_overhead 2>&1 | grep -v '^\s*$' | grep -Ev '^(Gnuplot|Benchmarking .*: (Warming|Collecting|Analyzing))'
 
 echo "== quick suite: scenarios/bench"
 cargo build --release --locked 2>&1 | tail -n 1

@@ -846,4 +846,31 @@ mod tests {
         let garbled = Run::load(dir.path()).unwrap_err().to_string();
         assert!(garbled.contains("trials.csv:2:"), "{garbled}");
     }
+
+    #[test]
+    fn a_folder_with_trials_and_crash_points_reports_both() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(fixtures.join("run-failed-install/trials.csv"), dir.path().join("trials.csv")).unwrap();
+        std::fs::copy(fixtures.join("explore-kill-during-install/crashpoints.csv"), dir.path().join("crashpoints.csv")).unwrap();
+        let run = Run::load(dir.path()).unwrap();
+        assert_eq!((run.trials.len(), run.crash.as_ref().unwrap().records.len()), (20, 8));
+        let md = markdown::render(&document(&run));
+        assert!(md.contains("## Scenario `failed-install`") && md.contains("## Scenario `kill-during-install`"), "{md}");
+        assert!(md.contains("20 trials in trials.csv") && md.contains("8 crash points in crashpoints.csv"), "{md}");
+        assert!(md.contains("points.json not found: points found unknown"), "{md}");
+        assert!(md.contains("| crash points found (dry run) | — (no points.json) | — (no points.json) |"), "{md}");
+        // Atomicity from the trials, interruption from the crash points.
+        assert!(md.contains("**Holds only for nix.**") && md.contains("**Contradicted.**"), "{md}");
+        assert_eq!(md.matches("**Figure: Crash-point outcome strip**: not drawn").count(), 1, "the trials' note, once");
+        assert_eq!(md.matches("**Figure: Crash-point outcome strip** (an SVG plot").count(), 1, "the explore strip, once");
+
+        std::fs::remove_file(dir.path().join("trials.csv")).unwrap();
+        std::fs::write(dir.path().join("crashpoints.csv"), "").unwrap();
+        let empty = Run::load(dir.path()).unwrap_err().to_string();
+        assert!(empty.contains("has no crash points"), "{empty}");
+        std::fs::write(dir.path().join("crashpoints.csv"), "scenario,approach\nx,nix\n").unwrap();
+        let garbled = Run::load(dir.path()).unwrap_err().to_string();
+        assert!(garbled.contains("garbled crashpoints.csv") && garbled.contains("crashpoints.csv:2"), "{garbled}");
+    }
 }
