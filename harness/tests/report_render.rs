@@ -1,13 +1,15 @@
 //! The report end to end: the built binary writes report.md and report.html
-//! for a copy of a real run, and headless Chromium renders the HTML: the
-//! plots must be in the screenshot's pixels and their SVG in the live DOM.
+//! for copies of a real run and a real explore run, and headless Chromium
+//! renders the HTML: the plots must be in the screenshot's pixels and their
+//! SVG in the live DOM.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mistake_cost::report::plots::{APPROACH_COLOURS, KINDS};
+use mistake_cost::report::plots::{StripCell, APPROACH_COLOURS, KINDS};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/run-failed-install");
+const EXPLORE_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/explore-kill-during-install");
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 2400;
 
@@ -24,9 +26,13 @@ fn report(args: &[&str]) -> Output {
 
 /// A fresh copy of the fixture run (the fixture itself is never written).
 fn copy_of_fixture() -> tempfile::TempDir {
+    copy_of(FIXTURE, &["trials.csv", "trials.jsonl"])
+}
+
+fn copy_of(fixture: &str, files: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    for f in ["trials.csv", "trials.jsonl"] {
-        std::fs::copy(Path::new(FIXTURE).join(f), dir.path().join(f)).expect("copy fixture");
+    for f in files {
+        std::fs::copy(Path::new(fixture).join(f), dir.path().join(f)).expect("copy fixture");
     }
     dir
 }
@@ -73,6 +79,33 @@ struct Shot {
 impl Shot {
     fn at(&self, x: u32, y: u32) -> [u8; 3] {
         self.pixels[(y * self.width + x) as usize]
+    }
+
+    /// Solid rectangles of `colour`: vertical runs of `runs` rows at
+    /// neighbouring x merged, as (x0, y0, x1, y1). Anti-aliased text never
+    /// makes long runs of one colour; a legend key is ~12 rows, a cell ~50.
+    fn rects(&self, colour: (u8, u8, u8), height: u32, runs: std::ops::RangeInclusive<u32>) -> Vec<(u32, u32, u32, u32)> {
+        let mut found: Vec<(u32, u32, u32)> = Vec::new();
+        for x in 0..self.width {
+            let mut start = None;
+            for y in 0..=height {
+                if y < height && near(self.at(x, y), colour) {
+                    start.get_or_insert(y);
+                } else if let Some(s) = start.take() {
+                    if runs.contains(&(y - s)) {
+                        found.push((x, s, y - 1));
+                    }
+                }
+            }
+        }
+        let mut out: Vec<(u32, u32, u32, u32)> = Vec::new();
+        for (x, y0, y1) in found {
+            match out.iter_mut().find(|r| r.2 + 1 == x && r.1.abs_diff(y0) <= 2 && r.3.abs_diff(y1) <= 2) {
+                Some(r) => r.2 = x,
+                None => out.push((x, y0, x, y1)),
+            }
+        }
+        out
     }
 
     /// Pixels of `colour` in rows `rows`, and their bounding box.
@@ -169,6 +202,79 @@ fn report_renders_in_a_browser_with_its_plots() {
         let (ax0, _, _, _) = bbox.unwrap();
         assert!(ax0 < x0, "{approach}'s recovery points lie in the left-hand plot");
     }
+}
+
+#[test]
+fn explore_report_renders_its_outcome_strip() {
+    let run = copy_of(EXPLORE_FIXTURE, &["crashpoints.csv", "crashpoints.jsonl", "points.json", "run.json"]);
+    let dir = run.path().to_str().unwrap();
+    let out = report(&[dir]);
+    assert_eq!(out.status.code(), Some(0));
+    let md = std::fs::read_to_string(run.path().join("report.md")).expect("report.md");
+    let html = std::fs::read_to_string(run.path().join("report.html")).expect("report.html");
+    // The fixture's own numbers (crashpoints.csv, points.json): nix 7 points
+    // found, 4 explored (old, inconsistent, inconsistent, new); pip 24, 4
+    // explored (old, inconsistent ×3).
+    for needle in [
+        "8 crash points in crashpoints.csv (8 whose kill fired, 0 errored and excluded)",
+        "| metric | pip | nix |",
+        "| crash points found (dry run) | 24 | 7 |",
+        "| kill fired / never fired / errored | 4 / 0 / 0 | 4 / 0 / 0 |",
+        "| old after the crash | 25% (1/4) | 25% (1/4) |",
+        "| new after the crash | 0% (0/4) | 25% (1/4) |",
+        "| inconsistent after the crash | 75% (3/4) | 50% (2/4) |",
+        "(n=3, small sample)",
+        "**Contradicted.**",
+        "nix was left old or new after 2/4 crash points whose kill fired (old 1, new 1, inconsistent 2)",
+        "pip was left old or new after 1/4 crash points whose kill fired (old 1, new 0, inconsistent 3)",
+        "**Figure: Crash-point outcome strip** (an SVG plot in report.html)",
+    ] {
+        assert!(md.contains(needle), "report.md lacks {needle:?}:\n{md}");
+    }
+    assert!(!md.contains("not drawn"), "every figure of an explore report is drawn");
+    assert!(!html.contains("NaN") && !html.contains("<script"), "no NaN, no scripts");
+
+    let url = format!("file://{}", run.path().join("report.html").display());
+    let dom = String::from_utf8(chromium(&["--dump-dom", &url]).stdout).expect("DOM is UTF-8");
+    assert_eq!(dom.matches("<svg").count(), 1, "one SVG figure: the strip");
+    let texts: Vec<&str> = dom.split("<text").skip(1).map(|t| t.split('>').nth(1).unwrap_or("").split('<').next().unwrap_or("").trim()).collect();
+    for label in ["pip", "nix", "4 of 24", "4 of 7", "old", "new", "inconsistent", "kill never fired", "errored"] {
+        assert!(texts.contains(&label), "SVG <text> {label:?} missing from the DOM; texts: {texts:?}");
+    }
+
+    let shot_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report_render_explore.png");
+    let _ = std::fs::remove_file(&shot_path);
+    chromium(&[&format!("--screenshot={}", shot_path.display()), &url]);
+    eprintln!("screenshot: {}", shot_path.display());
+    let (width, height, pixels) = decode_png(&shot_path);
+    let shot = Shot { width, pixels };
+    let cells = |c: StripCell| shot.rects(c.colour(), height, 25..=200);
+    // Keys: squares in the figure's top band, above the first row.
+    let keys = |c: StripCell, top: u32| shot.rects(c.colour(), height, 9..=16).into_iter().filter(|k| k.1 + 120 > top && k.3 < top && k.2 - k.0 >= 8).count();
+    let (old, new, mixed, not_fired) = (cells(StripCell::Old), cells(StripCell::New), cells(StripCell::Inconsistent), cells(StripCell::NotFired));
+    eprintln!("strip cells (x0, y0, x1, y1): old {old:?}, new {new:?}, inconsistent {mixed:?}, never fired {not_fired:?}");
+    // One cell per explored point: old at index 0 of pip and of nix,
+    // inconsistent 3 × pip and 2 × nix, one new (nix), none never fired.
+    assert_eq!(old.len(), 2, "{old:?}");
+    assert_eq!(mixed.len(), 5, "{mixed:?}");
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert!(not_fired.is_empty(), "every kill fired in the fixture: {not_fired:?}");
+    let (pip_row, nix_row) = (old[0], old[1]);
+    assert_eq!((pip_row.0, pip_row.2), (nix_row.0, nix_row.2), "index 0 at the same x in both rows");
+    assert!(pip_row.3 < nix_row.1, "pip's row above nix's");
+    for c in [StripCell::Old, StripCell::New, StripCell::Inconsistent, StripCell::NotFired] {
+        assert_eq!(keys(c, pip_row.1), 1, "{c:?}: its legend key is not above the strip");
+    }
+    let row_of = |r: &(u32, u32, u32, u32)| if r.1.abs_diff(pip_row.1) <= 2 { "pip" } else if r.1.abs_diff(nix_row.1) <= 2 { "nix" } else { "?" };
+    assert_eq!(row_of(&new[0]), "nix");
+    let mut rows: Vec<&str> = mixed.iter().map(row_of).collect();
+    rows.sort();
+    assert_eq!(rows, ["nix", "nix", "pip", "pip", "pip"]);
+    // The shared index axis: pip's last point (23 of 24) lies far right of
+    // nix's last (6 of 7), and every cell right of index 0.
+    let pip_last = mixed.iter().filter(|r| row_of(r) == "pip").map(|r| r.2).max().unwrap();
+    assert!(pip_last > new[0].2 + 150, "pip's index 23 at {pip_last}, nix's index 6 at {}", new[0].2);
+    assert!(mixed.iter().chain(&new).all(|r| r.0 > pip_row.2), "index 0 is the leftmost");
 }
 
 #[test]

@@ -1,11 +1,14 @@
-//! Answers to the claims of the design notes, computed from the trials: one
-//! sentence per claim with the numbers behind it, plus the measured caveats.
-//! A claim the run has no trials for is said to be not covered.
+//! Answers to the claims of the design notes, computed from the trials (and
+//! an explore run's crash points): one sentence per claim with the numbers
+//! behind it, plus the measured caveats. A claim the run has no data for is
+//! said to be not covered.
 
 use std::collections::BTreeSet;
 
 use super::{by_approach, fmt_count, fmt_ms, stats, ApproachStats, Trial};
 use crate::checker::Outcome;
+use crate::explore::state::State;
+use crate::explore::CrashPointRecord;
 
 /// The claims under test, as the design notes word them.
 pub const ATOMICITY: &str = "A failed install leaves the system unchanged (atomicity).";
@@ -37,8 +40,9 @@ pub struct Answer {
     pub facts: Vec<String>,
 }
 
-pub fn answer_all(trials: &[Trial]) -> Vec<Answer> {
-    let mut out = vec![atomicity(trials), interrupted(trials)];
+/// `points`: an explore run's crash points (empty for a plain run).
+pub fn answer_all(trials: &[Trial], points: &[CrashPointRecord]) -> Vec<Answer> {
+    let mut out = vec![atomicity(trials), interrupted_with_points(trials, points)];
     for claim in [ROLLBACK, BAD_CONFIG, ISOLATION, TRY_AGAIN, FLEET] {
         out.push(not_covered(claim, "no trial in this run tests it."));
     }
@@ -98,6 +102,9 @@ fn unchanged(g: &ApproachStats) -> usize {
 fn atomicity(trials: &[Trial]) -> Answer {
     let clean: Vec<&Trial> = trials.iter().filter(|t| t.record.fault == "none").collect();
     let failed: Vec<&Trial> = clean.iter().copied().filter(|t| t.record.outcome == Outcome::Failed).collect();
+    if trials.is_empty() {
+        return not_covered(ATOMICITY, "it has no trials (crash points interrupt an install that would succeed; none is a failed install).");
+    }
     if clean.is_empty() {
         return not_covered(ATOMICITY, "every trial in it ran with an injected fault; none is a plain failed install.");
     }
@@ -250,23 +257,24 @@ fn atomicity(trials: &[Trial]) -> Answer {
     Answer { claim: ATOMICITY, status, verdict, sentence, facts }
 }
 
-fn interrupted(trials: &[Trial]) -> Answer {
+/// Per approach: whether it held, and the clause that says so.
+type Evidence = Vec<(String, bool, String)>;
+
+/// The faulted trials' side: consistency right after the fault. Err: why
+/// they say nothing.
+fn interrupted_trials(trials: &[Trial]) -> Result<(Evidence, Vec<String>), String> {
     let faulted: Vec<&Trial> = trials.iter().filter(|t| t.record.fault != "none" && !t.errored()).collect();
     if faulted.is_empty() {
-        return not_covered(INTERRUPTED, "every trial ran with fault `none` (no operation was interrupted).");
+        return Err("every trial ran with fault `none` (no operation was interrupted).".into());
     }
     // Interrupted: the fault stopped the operation (killed, or a killed child made it fail).
     let hit: Vec<&Trial> = faulted.iter().copied().filter(|t| matches!(t.record.outcome, Outcome::Killed | Outcome::Failed)).collect();
     let completed = faulted.len() - hit.len();
     if hit.is_empty() {
-        return not_covered(
-            INTERRUPTED,
-            &format!("all {} trials with an injected fault completed before it could interrupt them.", faulted.len()),
-        );
+        return Err(format!("all {} trials with an injected fault completed before it could interrupt them.", faulted.len()));
     }
     let groups = by_approach(hit.iter().copied());
-    let mut holds = Vec::new();
-    let mut broken = Vec::new();
+    let mut evidence = Vec::new();
     for g in &groups {
         let n = g.data.len();
         let c = g.consistent;
@@ -277,12 +285,106 @@ fn interrupted(trials: &[Trial]) -> Answer {
             c.yes,
             unchanged(g)
         );
-        if c.yes == n {
-            holds.push(clause);
-        } else {
-            broken.push(clause);
+        evidence.push((g.approach.clone(), c.yes == n, clause));
+    }
+    let faults: BTreeSet<&str> = hit.iter().map(|t| t.record.fault.as_str()).collect();
+    let facts = vec![
+        "Judged by the package managers' own checks right after the fault; \"unchanged\" means no visible residue and no package change. \
+         For trials, whether a consistent state is exactly the old or the new one is not judged apart (crash points are)."
+            .to_string(),
+        format!(
+            "Counted: {} interrupted operations (killed, or failed under the fault) at {} distinct fault points; not counted: {completed} that completed despite the fault.",
+            hit.len(),
+            faults.len()
+        ),
+    ];
+    Ok((evidence, facts))
+}
+
+/// The crash points' side: old, new or inconsistent right after each crash
+/// whose kill fired. Err: why they say nothing.
+fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<String>), String> {
+    if points.is_empty() {
+        return Err("no crash point was explored.".into());
+    }
+    let fired: Vec<&CrashPointRecord> = points.iter().filter(|p| p.error.is_empty() && p.fired).collect();
+    let not_fired = points.iter().filter(|p| p.error.is_empty() && !p.fired).count();
+    let errored = points.iter().filter(|p| !p.error.is_empty()).count();
+    if fired.is_empty() {
+        return Err(format!(
+            "none of the {} explored crash points fired its kill ({not_fired} never reached, {errored} errored).",
+            points.len()
+        ));
+    }
+    let mut by: std::collections::BTreeMap<(usize, String), Vec<&CrashPointRecord>> = std::collections::BTreeMap::new();
+    for p in &fired {
+        by.entry(super::approach_order(&p.approach)).or_default().push(p);
+    }
+    let mut evidence = Vec::new();
+    let mut recovery = Vec::new();
+    for ((_, a), ps) in &by {
+        let n = ps.len();
+        let count = |s: State| ps.iter().filter(|p| p.state_after_crash == Some(s)).count();
+        let (old, new, mixed) = (count(State::Old), count(State::New), count(State::Inconsistent));
+        let clause = format!(
+            "{a} was left old or new after {}/{n} crash points whose kill fired (old {old}, new {new}, inconsistent {mixed})",
+            old + new
+        );
+        evidence.push((a.clone(), old + new == n, clause));
+        let times: Vec<f64> = ps.iter().filter(|p| p.playbook_ran).filter_map(|p| p.recovery_ms).collect();
+        if let (Some(s), Some((lo, hi))) =
+            (stats::Summary::of(&times), stats::bootstrap_median_ci(&times, stats::BOOTSTRAP_SEED, stats::BOOTSTRAP_RESAMPLES, 0.95))
+        {
+            let recovered = ps.iter().filter(|p| p.playbook_ran && p.recovered == "true").count();
+            recovery.push(format!(
+                "{a} recovered {recovered}/{} inconsistent crashes in {} (median; 95% CI {} – {}, {})",
+                times.len(),
+                fmt_ms(s.median),
+                fmt_ms(lo),
+                fmt_ms(hi),
+                stats::sample_label(s.n).trim_matches(['(', ')'])
+            ));
         }
     }
+    let mut facts = vec![format!(
+        "Crash points (from `mistake-cost explore`): each is a SIGKILL at the k-th call of a syscall, judged exactly: old = visible files and \
+         packages identical to before, new = identical to the clean dry run, both with the checks passing; anything else is inconsistent. \
+         Counted: {} whose kill fired; not counted: {not_fired} whose kill never fired (undisturbed) and {errored} errored.",
+        fired.len()
+    )];
+    if !recovery.is_empty() {
+        facts.push(format!("Recovery after an inconsistent crash: {}.", and_list(&recovery)));
+    }
+    if fired.len() < stats::SMALL_SAMPLE * by.len() {
+        facts.push(format!(
+            "Small sample: {} fired crash points over {} approaches; a point that was not explored may still leave a mix.",
+            fired.len(),
+            by.len()
+        ));
+    }
+    Ok((evidence, facts))
+}
+
+fn interrupted_with_points(trials: &[Trial], points: &[CrashPointRecord]) -> Answer {
+    let from_trials = interrupted_trials(trials);
+    let from_points = interrupted_points(points);
+    let (evidence, facts) = match (from_trials, from_points) {
+        (Err(why_trials), Err(why_points)) => {
+            let why = if points.is_empty() { why_trials } else { format!("{why_trials} Crash points: {why_points}") };
+            return not_covered(INTERRUPTED, &why);
+        }
+        (Ok(t), Err(_)) => t,
+        (Err(_), Ok(p)) => p,
+        (Ok((mut e, mut f)), Ok((pe, pf))) => {
+            e.extend(pe);
+            f.extend(pf);
+            (e, f)
+        }
+    };
+    // An approach holds only if every source holds for it.
+    let broken_approaches: BTreeSet<&str> = evidence.iter().filter(|(_, ok, _)| !ok).map(|(a, _, _)| a.as_str()).collect();
+    let holds: Vec<String> = evidence.iter().filter(|(a, _, _)| !broken_approaches.contains(a.as_str())).map(|(_, _, c)| c.clone()).collect();
+    let broken: Vec<String> = evidence.iter().filter(|(a, _, _)| broken_approaches.contains(a.as_str())).map(|(_, _, c)| c.clone()).collect();
     let (status, verdict, sentence) = if broken.is_empty() {
         (Status::Holds, "holds".to_string(), format!("The data support the claim for every approach: {}.", holds.join("; ")))
     } else if holds.is_empty() {
@@ -294,17 +396,6 @@ fn interrupted(trials: &[Trial]) -> Answer {
             format!("The claim holds for some approaches only: {}; the data contradict it for the others: {}.", holds.join("; "), broken.join("; ")),
         )
     };
-    let faults: BTreeSet<&str> = hit.iter().map(|t| t.record.fault.as_str()).collect();
-    let facts = vec![
-        "Judged by the package managers' own checks right after the fault; \"unchanged\" means no visible residue and no package change. \
-         Whether a consistent state is exactly the old or the new one is not judged apart yet."
-            .to_string(),
-        format!(
-            "Counted: {} interrupted operations (killed, or failed under the fault) at {} distinct fault points; not counted: {completed} that completed despite the fault.",
-            hit.len(),
-            faults.len()
-        ),
-    ];
     Answer { claim: INTERRUPTED, status, verdict, sentence, facts }
 }
 
@@ -399,13 +490,13 @@ mod tests {
         e.outcome = Outcome::Errored;
         e.error = "docker went away".into();
         r.push(e);
-        let all = answer_all(&trials(r));
+        let all = answer_all(&trials(r), &[]);
         assert_eq!(all[0].status, Status::Holds);
         assert!(all[0].sentence.contains("in 2/2 failed installs"), "errored trial excluded: {}", all[0].sentence);
         assert!(all[0].facts.iter().any(|f| f.contains("not counted: 1 errored")));
         assert_eq!(all[1].status, Status::NotCovered);
         assert!(all.iter().skip(2).all(|a| a.status == Status::NotCovered && a.sentence.starts_with("Not covered by this run")));
-        let none = answer_all(&[]);
+        let none = answer_all(&[], &[]);
         assert_eq!(none[0].status, Status::NotCovered);
     }
 
@@ -418,11 +509,66 @@ mod tests {
         }
         r[0].record.consistent = "true".into();
         r[5].record.outcome = Outcome::Succeeded;
-        let a = interrupted(&r);
+        let a = interrupted_with_points(&r, &[]);
         assert_eq!(a.status, Status::Mixed);
         assert!(a.sentence.contains("apt was consistent after 1/3 interrupted operations (unchanged in 0/3)"), "{}", a.sentence);
         assert!(a.sentence.contains("nix was consistent after 2/2 interrupted operations (unchanged in 2/2)"), "{}", a.sentence);
         assert!(a.facts[1].contains("not counted: 1 that completed despite the fault"), "{:?}", a.facts);
         assert_eq!(atomicity(&r).status, Status::NotCovered, "faulted trials are not failed installs");
+    }
+
+    #[test]
+    fn crash_points_answer_the_interrupted_claim_exactly() {
+        use crate::explore::state::State;
+        let p = |a: &str, i: usize, fired: bool, st: State, ms: f64| CrashPointRecord {
+            scenario: "kill-during-install".into(),
+            approach: a.into(),
+            fault: format!("syscall:rename#{i}:KILL"),
+            syscall: "rename".into(),
+            point: i as u64,
+            index: i,
+            process: "x".into(),
+            fired,
+            state_after_crash: Some(st),
+            consistent: "true".into(),
+            residue_files: Some(0),
+            residue_packages: Some(0),
+            garbage_paths: Some(0),
+            playbook_ran: st == State::Inconsistent,
+            recovered: "true".into(),
+            state_after_recovery: Some(State::Old),
+            recovery_ms: Some(ms),
+            final_residue_files: Some(0),
+            point_wall_ms: 1.0,
+            error: String::new(),
+        };
+        let points = vec![
+            p("nix", 0, true, State::Old, 0.0),
+            p("nix", 1, true, State::New, 0.0),
+            p("nix", 2, false, State::New, 0.0),
+            p("pip", 0, true, State::Old, 0.0),
+            p("pip", 1, true, State::Inconsistent, 900.0),
+        ];
+        let a = &answer_all(&[], &points)[1];
+        assert_eq!(a.status, Status::Mixed);
+        assert!(a.sentence.contains("nix was left old or new after 2/2 crash points whose kill fired (old 1, new 1, inconsistent 0)"), "{}", a.sentence);
+        assert!(a.sentence.contains("contradict it for the others: pip was left old or new after 1/2"), "{}", a.sentence);
+        let facts = a.facts.join("\n");
+        assert!(facts.contains("not counted: 1 whose kill never fired"), "{facts}");
+        assert!(facts.contains("pip recovered 1/1 inconsistent crashes in 900 ms"), "{facts}");
+        assert!(facts.contains("Small sample"), "{facts}");
+        // Trials that held do not hide a crash point that did not.
+        let mut r = set(0);
+        for t in &mut r {
+            t.record.fault = "syscall:rename#3:KILL".into();
+            t.record.outcome = Outcome::Killed;
+            t.record.consistent = "true".into();
+        }
+        let both = interrupted_with_points(&r, &points);
+        assert_eq!(both.status, Status::Mixed, "{}", both.sentence);
+        assert!(both.sentence.contains("apt was consistent after 3/3"), "{}", both.sentence);
+        let none = interrupted_with_points(&[], &[p("nix", 0, false, State::New, 0.0)]);
+        assert_eq!(none.status, Status::NotCovered);
+        assert!(none.sentence.contains("none of the 1 explored crash points fired"), "{}", none.sentence);
     }
 }

@@ -1,8 +1,10 @@
-//! The `report` command: load a run folder (trials.csv, and trials.jsonl and
-//! run.json when present), aggregate per scenario × approach, answer the
-//! claims, and write report.md / report.html (each via a temp file + rename).
+//! The `report` command: load a run folder (trials.csv and/or an explore
+//! run's crashpoints.csv, with trials.jsonl, points.json and run.json when
+//! present), aggregate per scenario × approach, answer the claims, and write
+//! report.md / report.html (each via a temp file + rename).
 
 pub mod claims;
+pub mod crashpoints;
 pub mod html;
 pub mod markdown;
 pub mod plots;
@@ -207,8 +209,12 @@ pub enum JsonlState {
 pub struct Run {
     pub dir: PathBuf,
     pub meta: Option<RunMeta>,
+    /// Empty when the folder has no trials.csv (an explore run).
     pub trials: Vec<Trial>,
+    pub trials_csv: bool,
     pub jsonl: JsonlState,
+    /// An explore run's crash points, when the folder has crashpoints.csv.
+    pub crash: Option<crashpoints::CrashData>,
 }
 
 type Key = (String, String, String, u32, u64);
@@ -222,12 +228,21 @@ impl Run {
             return Err(Error::Usage(format!("report: {} is not a folder (expected a run folder with trials.csv)", dir.display())));
         }
         let csv_path = dir.join("trials.csv");
-        if !csv_path.is_file() {
-            return Err(Error::Usage(format!("report: {} not found (is {} a run folder?)", csv_path.display(), dir.display())));
+        let crash_path = dir.join("crashpoints.csv");
+        let trials_csv = csv_path.is_file();
+        if !trials_csv && !crash_path.is_file() {
+            return Err(Error::Usage(format!(
+                "report: {} not found, nor crashpoints.csv (is {} a run folder or an explore folder?)",
+                csv_path.display(),
+                dir.display()
+            )));
         }
-        let records = read_csv(&csv_path)?;
-        if records.is_empty() {
-            return Err(Error::Usage(format!("report: {} has no trials (only a header or nothing)", csv_path.display())));
+        let crash = if crash_path.is_file() { Some(crashpoints::CrashData::load(dir)?) } else { None };
+        let records: Vec<TrialRecord> = if trials_csv { read_rows(&csv_path)? } else { Vec::new() };
+        let crash_rows = crash.as_ref().map_or(0, |c| c.records.len());
+        if records.is_empty() && crash_rows == 0 {
+            let what = if trials_csv { format!("{} has no trials", csv_path.display()) } else { format!("{} has no crash points", crash_path.display()) };
+            return Err(Error::Usage(format!("report: {what} (only a header or nothing)")));
         }
         let meta_path = dir.join("run.json");
         let meta = if meta_path.is_file() {
@@ -258,23 +273,24 @@ impl Run {
             Some(lines) => JsonlState::Loaded { lines, matched },
             None => JsonlState::Missing,
         };
-        Ok(Run { dir: dir.to_path_buf(), meta, trials, jsonl })
+        Ok(Run { dir: dir.to_path_buf(), meta, trials, trials_csv, jsonl, crash })
     }
 }
 
-fn read_csv(path: &Path) -> Result<Vec<TrialRecord>> {
+/// Every row of a CSV file the harness wrote (trials.csv, crashpoints.csv).
+pub(crate) fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| Error::Usage(format!("report: reading {}: {e}", path.display())))?;
     let headers = reader.headers().map_err(|e| csv_error(path, &[], None, e))?.iter().map(str::to_owned).collect::<Vec<_>>();
     let header_record = csv::StringRecord::from(headers.clone());
     let mut out = Vec::new();
     for row in reader.records() {
         let row = row.map_err(|e| csv_error(path, &headers, None, e))?;
-        out.push(row.deserialize::<TrialRecord>(Some(&header_record)).map_err(|e| csv_error(path, &headers, Some(&row), e))?);
+        out.push(row.deserialize::<T>(Some(&header_record)).map_err(|e| csv_error(path, &headers, Some(&row), e))?);
     }
     Ok(out)
 }
 
-/// `trials.csv:LINE: column `x`: what was wrong`. serde's own errors (an
+/// `trials.csv:LINE: column `x`: what was wrong` (or crashpoints.csv). serde's own errors (an
 /// unknown outcome) carry no column: it is found by the quoted value.
 fn csv_error(path: &Path, headers: &[String], row: Option<&csv::StringRecord>, e: csv::Error) -> Error {
     let at = |line: Option<u64>| match line {
@@ -296,7 +312,8 @@ fn csv_error(path: &Path, headers: &[String], row: Option<&csv::StringRecord>, e
         csv::ErrorKind::Utf8 { pos, err } => format!("{}: {err}", at(pos.as_ref().map(|p| p.line()))),
         _ => format!("{}: {e}", at(e.position().map(|p| p.line()))),
     };
-    Error::Usage(format!("report: garbled trials.csv: {msg}"))
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Error::Usage(format!("report: garbled {name}: {msg}"))
 }
 
 fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
@@ -583,14 +600,16 @@ pub fn document(run: &Run) -> Vec<Block> {
     doc.push(Block::Para(format!(
         "How to read it: values are medians unless said otherwise; p95 and quartiles interpolate between ranks; \
          the 95% CI of a median is a percentile bootstrap ({BOOTSTRAP_RESAMPLES} resamples, ChaCha8 seed {BOOTSTRAP_SEED}), \
-         and a CI from fewer than {} trials is marked small sample. Errored trials (harness or Docker problems) are excluded \
-         from every metric. Visible residue is what a user would see changed; garbage (unreferenced Nix store paths, logs, caches, \
+         and a CI from fewer than {} trials is marked small sample. Errored trials and crash points (harness or Docker problems) \
+         are excluded from every metric. Visible residue is what a user would see changed; garbage (unreferenced Nix store paths, logs, caches, \
          byte-code, dpkg backups) is collectible and counted apart.",
         stats::SMALL_SAMPLE
     )));
 
     doc.push(Block::Heading("Claims".into()));
-    for a in claims::answer_all(&run.trials) {
+    let no_points = Vec::new();
+    let points = run.crash.as_ref().map_or(&no_points, |c| &c.records);
+    for a in claims::answer_all(&run.trials, points) {
         doc.push(Block::Claim(a));
     }
 
@@ -600,9 +619,21 @@ pub fn document(run: &Run) -> Vec<Block> {
             scenarios.push(&t.record.scenario);
         }
     }
+    let crash_scenarios = run.crash.as_ref().map(|c| c.scenarios()).unwrap_or_default();
+    for s in &crash_scenarios {
+        if !scenarios.contains(s) {
+            scenarios.push(s);
+        }
+    }
     for scenario in scenarios {
         let trials: Vec<&Trial> = run.trials.iter().filter(|t| t.record.scenario == scenario).collect();
-        scenario_blocks(&mut doc, scenario, &trials, run.jsonl);
+        let explored = crash_scenarios.contains(&scenario);
+        if !trials.is_empty() {
+            scenario_blocks(&mut doc, scenario, &trials, run.jsonl, explored);
+        }
+        if let (true, Some(crash)) = (explored, &run.crash) {
+            crashpoints::scenario_blocks(&mut doc, scenario, crash, trials.is_empty());
+        }
     }
     doc
 }
@@ -637,12 +668,30 @@ fn run_summary(run: &Run) -> String {
         }
         None => parts.push("run.json not found: run metadata unknown.".into()),
     }
-    let errored = run.trials.iter().filter(|t| t.errored()).count();
-    parts.push(format!(
-        "{} trials in trials.csv ({} errored, excluded from the metrics).",
-        run.trials.len(),
-        errored
-    ));
+    if run.trials_csv {
+        let errored = run.trials.iter().filter(|t| t.errored()).count();
+        parts.push(format!(
+            "{} trials in trials.csv ({} errored, excluded from the metrics).",
+            run.trials.len(),
+            errored
+        ));
+    }
+    if let Some(c) = &run.crash {
+        let errored = c.records.iter().filter(|r| !r.error.is_empty()).count();
+        let fired = c.records.iter().filter(|r| r.error.is_empty() && r.fired).count();
+        parts.push(format!(
+            "{} crash points in crashpoints.csv ({fired} whose kill fired, {errored} errored and excluded); {}; {}.",
+            c.records.len(),
+            if c.points_json { "points.json gives the points each dry run found" } else { "points.json not found: points found unknown" },
+            match c.jsonl_lines {
+                Some(n) => format!("crashpoints.jsonl: {n} histories (checks' commands and output)"),
+                None => "crashpoints.jsonl not found".into(),
+            }
+        ));
+    }
+    if !run.trials_csv {
+        return parts.join(" ");
+    }
     parts.push(match run.jsonl {
         JsonlState::Loaded { lines, matched } if matched == run.trials.len() => format!("trials.jsonl: {lines} histories, one for every row."),
         JsonlState::Loaded { lines, matched } => format!(
@@ -654,7 +703,9 @@ fn run_summary(run: &Run) -> String {
     parts.join(" ")
 }
 
-fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, trials: &[&Trial], jsonl: JsonlState) {
+/// `explored`: the run also has this scenario's crash points, which draw
+/// the strip; without them the trials get the strip's note instead.
+fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, trials: &[&Trial], jsonl: JsonlState, explored: bool) {
     let groups = by_approach(trials.iter().copied());
     doc.push(Block::Heading(format!("Scenario `{scenario}`")));
     let faults: BTreeSet<&str> = trials.iter().map(|t| t.record.fault.as_str()).collect();
@@ -749,11 +800,11 @@ fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, trials: &[&Trial], json
         JsonlState::Missing => "trials.csv (residue_added / _removed / _modified, garbage_paths)",
         JsonlState::Loaded { .. } => "trials.jsonl (residue_after_failure)",
     };
-    doc.push(Block::Figures(vec![
-        plots::recovery_time(&recovery),
-        plots::residue_by_kind(&residue, source),
-        plots::crash_point_strip(trials),
-    ]));
+    let mut figures = vec![plots::recovery_time(&recovery), plots::residue_by_kind(&residue, source)];
+    if !explored {
+        figures.push(plots::crash_point_strip_note(trials));
+    }
+    doc.push(Block::Figures(figures));
 }
 
 #[cfg(test)]
@@ -794,5 +845,32 @@ mod tests {
         std::fs::write(dir.path().join("trials.csv"), "scenario,approach\nx\n").unwrap();
         let garbled = Run::load(dir.path()).unwrap_err().to_string();
         assert!(garbled.contains("trials.csv:2:"), "{garbled}");
+    }
+
+    #[test]
+    fn a_folder_with_trials_and_crash_points_reports_both() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(fixtures.join("run-failed-install/trials.csv"), dir.path().join("trials.csv")).unwrap();
+        std::fs::copy(fixtures.join("explore-kill-during-install/crashpoints.csv"), dir.path().join("crashpoints.csv")).unwrap();
+        let run = Run::load(dir.path()).unwrap();
+        assert_eq!((run.trials.len(), run.crash.as_ref().unwrap().records.len()), (20, 8));
+        let md = markdown::render(&document(&run));
+        assert!(md.contains("## Scenario `failed-install`") && md.contains("## Scenario `kill-during-install`"), "{md}");
+        assert!(md.contains("20 trials in trials.csv") && md.contains("8 crash points in crashpoints.csv"), "{md}");
+        assert!(md.contains("points.json not found: points found unknown"), "{md}");
+        assert!(md.contains("| crash points found (dry run) | — (no points.json) | — (no points.json) |"), "{md}");
+        // Atomicity from the trials, interruption from the crash points.
+        assert!(md.contains("**Holds only for nix.**") && md.contains("**Contradicted.**"), "{md}");
+        assert_eq!(md.matches("**Figure: Crash-point outcome strip**: not drawn").count(), 1, "the trials' note, once");
+        assert_eq!(md.matches("**Figure: Crash-point outcome strip** (an SVG plot").count(), 1, "the explore strip, once");
+
+        std::fs::remove_file(dir.path().join("trials.csv")).unwrap();
+        std::fs::write(dir.path().join("crashpoints.csv"), "").unwrap();
+        let empty = Run::load(dir.path()).unwrap_err().to_string();
+        assert!(empty.contains("has no crash points"), "{empty}");
+        std::fs::write(dir.path().join("crashpoints.csv"), "scenario,approach\nx,nix\n").unwrap();
+        let garbled = Run::load(dir.path()).unwrap_err().to_string();
+        assert!(garbled.contains("garbled crashpoints.csv") && garbled.contains("crashpoints.csv:2"), "{garbled}");
     }
 }

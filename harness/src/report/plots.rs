@@ -1,6 +1,7 @@
 //! The report's figures, drawn with plotters' SVG backend (text stays SVG
 //! `<text>`, no font library): recovery time per approach (points over a
-//! box), residue by kind per approach (grouped bars), and the crash-point strip.
+//! box), residue by kind per approach (grouped bars), and the crash-point
+//! outcome strip of explore runs.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -51,9 +52,13 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 
 /// Renders `draw` into an SVG string.
 fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> DrawResult<()>) -> DrawResult<String> {
+    svg_sized(SIZE, draw)
+}
+
+fn svg_sized(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> DrawResult<()>) -> DrawResult<String> {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         draw(&root)?;
         root.present().map_err(err)?;
@@ -61,16 +66,19 @@ fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> DrawResult<()>) -> 
     Ok(out)
 }
 
-/// A key (coloured square + label per entry) along the top edge.
-fn legend(root: &DrawingArea<SVGBackend, Shift>, entries: &[(String, RGBColor)]) -> DrawResult<()> {
+/// A key (coloured square + label per entry) along the top edge; returns
+/// each square's left edge, so a caller can draw a different mark over one.
+fn legend(root: &DrawingArea<SVGBackend, Shift>, entries: &[(String, RGBColor)]) -> DrawResult<Vec<i32>> {
     let mut x = 70;
+    let mut at = Vec::new();
     for (label, colour) in entries {
+        at.push(x);
         root.draw(&Rectangle::new([(x, 10), (x + 12, 22)], colour.filled())).map_err(err)?;
         root.draw(&Text::new(label.clone(), (x + 17, 16), (FONT, 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center))))
             .map_err(err)?;
         x += 17 + 7 * label.chars().count() as i32 + 18;
     }
-    Ok(())
+    Ok(at)
 }
 
 /// Approach names (and n) under each category of a chart whose x axis is
@@ -247,22 +255,192 @@ pub fn residue_by_kind(groups: &[(String, Vec<[f64; 4]>)], source: &str) -> Figu
     }
 }
 
-/// Figure 3, the crash-point outcome strip: per approach, one cell per
-/// injected crash point (the trial's `fault`), coloured by outcome and
-/// consistency. It needs trials whose `fault` is not `none`; a run without
-/// them gets a note instead of a figure, never made-up cells.
-pub fn crash_point_strip(trials: &[&Trial]) -> Figure {
+/// What one explored crash point left, as the strip colours it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StripCell {
+    Old,
+    New,
+    Inconsistent,
+    /// The crash run never reached the point: the operation ran undisturbed.
+    NotFired,
+    /// A harness or Docker problem: no data.
+    Errored,
+}
+
+/// The strip's colours, in legend order. Errored cells are white with a
+/// dark cross, so they never read as a state.
+pub const STRIP_COLOURS: [(&str, (u8, u8, u8)); 5] = [
+    ("old", (0x1a, 0x98, 0x50)),
+    ("new", (0x91, 0xbf, 0xdb)),
+    ("inconsistent", (0xd7, 0x30, 0x27)),
+    ("kill never fired", (0xc8, 0xc8, 0xc8)),
+    ("errored", (0x30, 0x30, 0x30)),
+];
+
+impl StripCell {
+    pub fn colour(self) -> (u8, u8, u8) {
+        STRIP_COLOURS[self as usize].1
+    }
+}
+
+/// One approach's row: (point index, cell) per explored point, and how many
+/// points its dry run found (when known).
+#[derive(Debug, Clone)]
+pub struct StripRow {
+    pub approach: String,
+    pub found: Option<usize>,
+    pub cells: Vec<(usize, StripCell)>,
+}
+
+/// Figure 3, the crash-point outcome strip: the point index (order of first
+/// occurrence in the dry run) on x, one row per approach, one cell per
+/// explored point coloured by the state the crash left.
+pub fn crash_point_strip(rows: &[StripRow]) -> Figure {
+    let title = "Crash-point outcome strip".to_string();
+    if rows.iter().all(|r| r.cells.is_empty()) {
+        return Figure::NotDrawn { title, reason: "no crash point was explored".into() };
+    }
+    let last = rows
+        .iter()
+        .flat_map(|r| r.cells.iter().map(|(i, _)| *i).chain(r.found.map(|f| f.saturating_sub(1))))
+        .max()
+        .unwrap_or(0);
+    let span = last as f64 + 1.0;
+    let n = rows.len() as f64;
+    let height = 150 + 46 * rows.len() as u32;
+    let drawn = svg_sized((SIZE.0, height), |root| {
+        let at = legend(root, &STRIP_COLOURS.iter().map(|(k, c)| (k.to_string(), rgb(*c))).collect::<Vec<_>>())?;
+        // The errored key is the cross its cells get, not a filled square.
+        let x = at[StripCell::Errored as usize];
+        let dark = rgb(StripCell::Errored.colour()).stroke_width(2);
+        root.draw(&Rectangle::new([(x, 10), (x + 12, 22)], WHITE.filled())).map_err(err)?;
+        root.draw(&Rectangle::new([(x, 10), (x + 12, 22)], dark)).map_err(err)?;
+        root.draw(&PathElement::new(vec![(x, 10), (x + 12, 22)], dark)).map_err(err)?;
+        root.draw(&PathElement::new(vec![(x, 22), (x + 12, 10)], dark)).map_err(err)?;
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .margin_top(34)
+            .margin_right(20)
+            .x_label_area_size(40)
+            .y_label_area_size(104)
+            .build_cartesian_2d(-0.5..span - 0.5, 0.0..n)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_labels(8)
+            .x_desc("crash point index (order of first occurrence in the dry run)")
+            .x_label_formatter(&|v| if (v - v.round()).abs() < 1e-6 && *v >= 0.0 { format!("{v:.0}") } else { String::new() })
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        // Thin cells stay visible when a dry run found thousands of points.
+        let unit_px = (chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0) as f64;
+        let half = if unit_px * 0.8 < 6.0 { 3.0 / unit_px.max(1e-9) } else { 0.4 };
+        for (k, row) in rows.iter().enumerate() {
+            // The first approach on top.
+            let y = n - 1.0 - k as f64;
+            let (y0, y1) = (y + 0.18, y + 0.82);
+            if let Some(found) = row.found {
+                // The stretch of points the dry run found, explored or not.
+                chart
+                    .draw_series([Rectangle::new([(-0.5, y0 - 0.08), (found as f64 - 0.5, y0 - 0.03)], RGBColor(150, 150, 150).filled())])
+                    .map_err(err)?;
+            }
+            for (index, cell) in &row.cells {
+                let x = *index as f64;
+                let corners = [(x - half, y0), (x + half, y1)];
+                match cell {
+                    StripCell::Errored => {
+                        chart.draw_series([Rectangle::new(corners, WHITE.filled())]).map_err(err)?;
+                        let dark = rgb(cell.colour()).stroke_width(2);
+                        chart
+                            .draw_series([
+                                PathElement::new(vec![(x - half, y0), (x + half, y1)], dark),
+                                PathElement::new(vec![(x - half, y1), (x + half, y0)], dark),
+                                PathElement::new(vec![(x - half, y0), (x + half, y0), (x + half, y1), (x - half, y1), (x - half, y0)], dark),
+                            ])
+                            .map_err(err)?;
+                    }
+                    _ => {
+                        chart.draw_series([Rectangle::new(corners, rgb(cell.colour()).filled())]).map_err(err)?;
+                    }
+                }
+            }
+            let (px, py) = chart.backend_coord(&(-0.5, y + 0.5));
+            let label = (FONT, 15).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Bottom));
+            root.draw(&Text::new(row.approach.clone(), (px - 10, py + 1), label)).map_err(err)?;
+            let found = row.found.map(|f| format!("{} of {f}", row.cells.len())).unwrap_or_else(|| format!("{} explored", row.cells.len()));
+            let small = (FONT, 12).into_font().color(&RGBColor(90, 90, 90)).pos(Pos::new(HPos::Right, VPos::Top));
+            root.draw(&Text::new(found, (px - 10, py + 3), small)).map_err(err)?;
+        }
+        Ok(())
+    });
+    match drawn {
+        Ok(svg) => Figure::Drawn {
+            title,
+            svg,
+            caption: "Each cell is one explored crash point (strace's SIGKILL at the k-th call of a syscall), at its index among the \
+                      points the dry run found, coloured by the state right after the crash: old, new or inconsistent; grey when the \
+                      kill never fired (the operation ran undisturbed); a cross when the point errored (no data). The thin grey line \
+                      under a row spans the points its dry run found; the label says how many were explored."
+                .into(),
+        },
+        Err(e) => Figure::NotDrawn { title, reason: format!("plotting failed: {e}") },
+    }
+}
+
+/// The strip's place in a trials-only report: it is drawn from an explore
+/// run's crash points, never from trials, so the note says where to get them.
+pub fn crash_point_strip_note(trials: &[&Trial]) -> Figure {
     let title = "Crash-point outcome strip".to_string();
     let faulted = trials.iter().filter(|t| t.record.fault != "none").count();
     let reason = if faulted == 0 {
         "not drawn: every trial in this scenario ran with fault `none`, so there are no crash points to show. \
-         Runs with injected crash points will fill this strip."
+         `mistake-cost explore` on this scenario writes crashpoints.csv, which fills this strip."
             .to_string()
     } else {
         format!(
-            "not drawn: {faulted} trials with injected faults are in this scenario, but this version of the report does not draw \
-             the strip yet; their outcomes and consistency are in the table above."
+            "not drawn: {faulted} trials with injected faults are in this scenario, but the strip is drawn from an explore run's \
+             crash points (crashpoints.csv from `mistake-cost explore`), not from trials; their outcomes and consistency are in the table above."
         )
     };
     Figure::NotDrawn { title, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex((r, g, b): (u8, u8, u8)) -> String {
+        format!("#{r:02X}{g:02X}{b:02X}")
+    }
+
+    #[test]
+    fn strip_draws_every_kind_of_cell_and_its_key() {
+        let rows = vec![
+            StripRow {
+                approach: "apt".into(),
+                found: Some(3000),
+                cells: vec![(0, StripCell::Old), (1500, StripCell::Inconsistent), (2999, StripCell::NotFired)],
+            },
+            StripRow { approach: "nix".into(), found: None, cells: vec![(0, StripCell::New), (5, StripCell::Errored)] },
+        ];
+        let Figure::Drawn { svg, .. } = crash_point_strip(&rows) else { panic!("not drawn") };
+        let svg_upper = svg.to_ascii_uppercase();
+        for (name, colour) in STRIP_COLOURS {
+            assert!(svg_upper.contains(&hex(colour)), "{name}'s colour {} missing", hex(colour));
+        }
+        for text in ["apt", "nix", "3 of 3000", "2 explored", "old", "kill never fired", "errored", "crash point index"] {
+            assert!(svg.contains(&format!(">{text}<")) || svg.contains(text), "text {text:?} missing");
+        }
+        // Errored cells are crosses (paths), never a filled square of a state.
+        assert!(svg.matches("<polyline").count() + svg.matches("<path").count() >= 4, "crosses are drawn as lines");
+        let empty = crash_point_strip(&[StripRow { approach: "nix".into(), found: Some(3), cells: vec![] }]);
+        assert!(matches!(empty, Figure::NotDrawn { .. }));
+    }
 }

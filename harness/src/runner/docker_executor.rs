@@ -190,7 +190,11 @@ impl DockerExecutor {
         }
     }
 
-    pub(crate) async fn snapshot(&self, sandbox: &Sandbox, a: &dyn Approach, base: &Arc<Manifest>, h: &mut History) -> Result<Snapshot, DockerError> {
+    /// One snapshot exactly as a trial takes it: the approach's package view,
+    /// then the changed paths hashed by the agent, timed into `h.timings`.
+    /// Public so that `benches/trial_overhead.rs` measures this code path,
+    /// not a copy of it.
+    pub async fn snapshot(&self, sandbox: &Sandbox, a: &dyn Approach, base: &Arc<Manifest>, h: &mut History) -> Result<Snapshot, DockerError> {
         let t = Instant::now();
         // The view runs first: if it leaves a trace (a lock file), the file
         // snapshot sees it in every snapshot alike.

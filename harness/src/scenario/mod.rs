@@ -32,7 +32,9 @@ pub struct LoadedScenario {
 }
 
 /// Loads every scenario named: files as they are, folders as their `*.toml`
-/// files in name order. All files are checked before anything is started.
+/// files in name order, not recursing (so `run scenarios` leaves the bench
+/// set in `scenarios/bench/` alone; name that folder to run it). All files
+/// are checked before anything is started.
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, ScenarioError> {
     let mut files = Vec::new();
     for p in paths {
@@ -179,6 +181,10 @@ packages = ["fastmath"]
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
         let all = load_all(&[dir]).unwrap();
         assert!(all.iter().any(|s| s.scenario.scenario.name == "failed-install"));
+        assert!(all.iter().all(|s| !s.scenario.scenario.name.starts_with("bench-")), "the main suite does not recurse into scenarios/bench");
+        let bench = load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/bench")]).unwrap();
+        assert_eq!(bench.len(), 2);
+        assert!(bench.iter().all(|s| s.scenario.scenario.name.starts_with("bench-")));
     }
 
     #[test]

@@ -1,0 +1,395 @@
+//! The report's side for explore runs: reads crashpoints.csv (and
+//! points.json for how many points each dry run found), adds up each
+//! approach's crash points, and writes their table and outcome strip.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::plots::{self, StripCell, StripRow};
+use super::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
+use super::{approach_order, fmt_count, fmt_ms, Block, Tally};
+use crate::error::{Error, Result};
+use crate::explore::state::State;
+use crate::explore::CrashPointRecord;
+
+/// What an explore folder holds, as far as the report uses it.
+#[derive(Debug, Clone, Default)]
+pub struct CrashData {
+    pub records: Vec<CrashPointRecord>,
+    /// (scenario, approach) → crash points its dry run found (points.json).
+    pub found: BTreeMap<(String, String), usize>,
+    /// (scenario, approach) → exit code of the undisturbed (traced) operation.
+    pub dry_exit: BTreeMap<(String, String), i64>,
+    pub points_json: bool,
+    /// Lines of crashpoints.jsonl, when present.
+    pub jsonl_lines: Option<usize>,
+}
+
+impl CrashData {
+    /// Reads `dir/crashpoints.csv` (required) and, when present,
+    /// points.json and crashpoints.jsonl (only counted: the table needs no history).
+    pub fn load(dir: &Path) -> Result<CrashData> {
+        let csv_path = dir.join("crashpoints.csv");
+        let records: Vec<CrashPointRecord> = super::read_rows(&csv_path)?;
+        let mut data = CrashData { records, ..Default::default() };
+        let only_scenario = {
+            let mut names: Vec<&str> = data.records.iter().map(|r| r.scenario.as_str()).collect();
+            names.dedup();
+            (names.len() == 1).then(|| names[0].to_string())
+        };
+        let points_path = dir.join("points.json");
+        if points_path.is_file() {
+            let text = std::fs::read_to_string(&points_path).map_err(|e| Error::io(format!("reading {}", points_path.display()), e))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::Usage(format!("report: garbled points.json: {}:{}: {e}", points_path.display(), e.line())))?;
+            let entries = value
+                .as_array()
+                .ok_or_else(|| Error::Usage(format!("report: garbled points.json: {}: expected a list of dry runs", points_path.display())))?;
+            for (i, e) in entries.iter().enumerate() {
+                let approach = e.get("approach").and_then(|a| a.as_str());
+                let points = e.get("points").and_then(|p| p.as_array());
+                let (Some(approach), Some(points)) = (approach, points) else {
+                    return Err(Error::Usage(format!(
+                        "report: garbled points.json: {}: entry {i} lacks `approach` or `points`",
+                        points_path.display()
+                    )));
+                };
+                let dry = e.get("dry_run");
+                // Explore crashes one scenario; older files may not name it.
+                let scenario = dry
+                    .and_then(|d| d.get("scenario"))
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string)
+                    .or_else(|| only_scenario.clone())
+                    .unwrap_or_default();
+                let key = (scenario, approach.to_string());
+                data.found.insert(key.clone(), points.len());
+                let exit = dry
+                    .and_then(|d| d.get("steps"))
+                    .and_then(|s| s.as_array())
+                    .and_then(|steps| steps.iter().find(|s| s.get("phase").and_then(|p| p.as_str()) == Some("operation")))
+                    .and_then(|s| s.get("exit_code"))
+                    .and_then(|c| c.as_i64());
+                if let Some(exit) = exit {
+                    data.dry_exit.insert(key, exit);
+                }
+            }
+            data.points_json = true;
+        }
+        let jsonl = dir.join("crashpoints.jsonl");
+        if jsonl.is_file() {
+            let text = std::fs::read_to_string(&jsonl).map_err(|e| Error::io(format!("reading {}", jsonl.display()), e))?;
+            data.jsonl_lines = Some(text.lines().filter(|l| !l.trim().is_empty()).count());
+        }
+        Ok(data)
+    }
+
+    pub fn scenarios(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for r in &self.records {
+            if !out.contains(&r.scenario.as_str()) {
+                out.push(&r.scenario);
+            }
+        }
+        out
+    }
+
+    pub fn in_scenario(&self, scenario: &str) -> Vec<&CrashPointRecord> {
+        self.records.iter().filter(|r| r.scenario == scenario).collect()
+    }
+}
+
+/// One approach's explored crash points. The state percentages count only
+/// points whose kill fired: a point the crash run never reached left the
+/// operation undisturbed, so it says nothing about interruption.
+#[derive(Debug, Clone)]
+pub struct CrashStats<'a> {
+    pub approach: String,
+    pub all: Vec<&'a CrashPointRecord>,
+    pub fired: Vec<&'a CrashPointRecord>,
+    pub not_fired: Vec<&'a CrashPointRecord>,
+    pub errored: Vec<&'a CrashPointRecord>,
+    /// old, new, inconsistent, unjudged among `fired`.
+    pub states: [usize; 4],
+    pub recovered: Tally,
+    pub playbook_ran: usize,
+    pub recovery_ms: Option<Summary>,
+    pub recovery_ci: Option<(f64, f64)>,
+    pub residue_files: Option<Summary>,
+    pub found: Option<usize>,
+    pub dry_exit: Option<i64>,
+}
+
+fn state_slot(s: Option<State>) -> usize {
+    match s {
+        Some(State::Old) => 0,
+        Some(State::New) => 1,
+        Some(State::Inconsistent) => 2,
+        None => 3,
+    }
+}
+
+impl<'a> CrashStats<'a> {
+    pub fn of(approach: &str, all: Vec<&'a CrashPointRecord>, found: Option<usize>, dry_exit: Option<i64>) -> CrashStats<'a> {
+        let errored: Vec<&CrashPointRecord> = all.iter().copied().filter(|r| !r.error.is_empty()).collect();
+        let fired: Vec<&CrashPointRecord> = all.iter().copied().filter(|r| r.error.is_empty() && r.fired).collect();
+        let not_fired: Vec<&CrashPointRecord> = all.iter().copied().filter(|r| r.error.is_empty() && !r.fired).collect();
+        let mut states = [0; 4];
+        for r in &fired {
+            states[state_slot(r.state_after_crash)] += 1;
+        }
+        let recovery: Vec<f64> = fired.iter().filter(|r| r.playbook_ran).filter_map(|r| r.recovery_ms).collect();
+        let residue: Vec<f64> = fired.iter().filter_map(|r| r.residue_files.map(|v| v as f64)).collect();
+        CrashStats {
+            approach: approach.to_string(),
+            states,
+            recovered: Tally::of(fired.iter().map(|r| r.recovered.as_str())),
+            playbook_ran: fired.iter().filter(|r| r.playbook_ran).count(),
+            recovery_ms: Summary::of(&recovery),
+            recovery_ci: stats::bootstrap_median_ci(&recovery, BOOTSTRAP_SEED, BOOTSTRAP_RESAMPLES, 0.95),
+            residue_files: Summary::of(&residue),
+            found,
+            dry_exit,
+            all,
+            fired,
+            not_fired,
+            errored,
+        }
+    }
+
+    /// "old 2, new 1" for the points whose kill never fired.
+    pub fn not_fired_states(&self) -> String {
+        let mut counts = [0; 4];
+        for r in &self.not_fired {
+            counts[state_slot(r.state_after_crash)] += 1;
+        }
+        let parts: Vec<String> =
+            ["old", "new", "inconsistent", "unjudged"].iter().zip(counts).filter(|(_, n)| *n > 0).map(|(s, n)| format!("{s} {n}")).collect();
+        parts.join(", ")
+    }
+}
+
+/// Crash points grouped by approach, in the report's approach order.
+pub fn by_approach<'a>(records: impl IntoIterator<Item = &'a CrashPointRecord>, data: &CrashData) -> Vec<CrashStats<'a>> {
+    let mut groups: BTreeMap<(usize, String), Vec<&CrashPointRecord>> = BTreeMap::new();
+    let mut scenario = None;
+    for r in records {
+        scenario.get_or_insert_with(|| r.scenario.clone());
+        groups.entry(approach_order(&r.approach)).or_default().push(r);
+    }
+    let scenario = scenario.unwrap_or_default();
+    groups
+        .into_iter()
+        .map(|((_, name), rs)| {
+            let key = (scenario.clone(), name.clone());
+            CrashStats::of(&name, rs, data.found.get(&key).copied(), data.dry_exit.get(&key).copied())
+        })
+        .collect()
+}
+
+/// "50% (2/4)"; "—" with nothing to count.
+pub fn frac(k: usize, n: usize) -> String {
+    if n == 0 {
+        "—".into()
+    } else {
+        format!("{:.0}% ({k}/{n})", 100.0 * k as f64 / n as f64)
+    }
+}
+
+/// The crash-point part of one scenario: a table per approach, notes, the strip.
+pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, with_heading: bool) {
+    let records = data.in_scenario(scenario);
+    let groups = by_approach(records.iter().copied(), data);
+    if with_heading {
+        doc.push(Block::Heading(format!("Scenario `{scenario}`")));
+    }
+    doc.push(Block::Subheading("Crash points (explore)".into()));
+    doc.push(Block::Para(format!(
+        "{} crash points explored from crashpoints.csv: {}. Each was crashed (strace's SIGKILL at the k-th call of a syscall) in a fresh container; \
+         the state after it is `old` (visible files and packages identical to before, checks passing), `new` (identical to the dry run's \
+         clean result) or `inconsistent` (anything else, or a failing check). Percentages count the points whose kill fired.",
+        records.len(),
+        groups.iter().map(|g| format!("{} {}", g.all.len(), g.approach)).collect::<Vec<_>>().join(", ")
+    )));
+
+    let mut head = vec!["metric".to_string()];
+    head.extend(groups.iter().map(|g| g.approach.clone()));
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut row = |label: &str, f: &dyn Fn(&CrashStats) -> String| {
+        let mut r = vec![label.to_string()];
+        r.extend(groups.iter().map(f));
+        rows.push(r);
+    };
+    let dash = || "—".to_string();
+    row("crash points found (dry run)", &|g| match g.found {
+        Some(n) => n.to_string(),
+        None if data.points_json => "— (not in points.json)".into(),
+        None => "— (no points.json)".into(),
+    });
+    row("undisturbed operation (dry run) exit code", &|g| g.dry_exit.map(|c| c.to_string()).unwrap_or_else(dash));
+    row("points explored", &|g| g.all.len().to_string());
+    row("kill fired / never fired / errored", &|g| format!("{} / {} / {}", g.fired.len(), g.not_fired.len(), g.errored.len()));
+    row("old after the crash", &|g| frac(g.states[0], g.fired.len()));
+    row("new after the crash", &|g| frac(g.states[1], g.fired.len()));
+    row("inconsistent after the crash", &|g| frac(g.states[2], g.fired.len()));
+    row("residue files after the crash, median / max", &|g| {
+        g.residue_files.map(|s| format!("{} / {}", fmt_count(s.median), fmt_count(s.max))).unwrap_or_else(dash)
+    });
+    row("playbook ran", &|g| format!("{}/{}", g.playbook_ran, g.fired.len()));
+    row("recovered (old or new at the end)", &|g| g.recovered.percent());
+    row("recovery time, median [95% CI]", &|g| match (g.recovery_ms, g.recovery_ci) {
+        (Some(s), Some((lo, hi))) => format!("{} [{} – {}] {}", fmt_ms(s.median), fmt_ms(lo), fmt_ms(hi), stats::sample_label(s.n)),
+        _ => "— (no playbook ran)".into(),
+    });
+    row("kill never fired (state)", &|g| {
+        if g.not_fired.is_empty() {
+            "0".into()
+        } else {
+            format!("{} ({})", g.not_fired.len(), g.not_fired_states())
+        }
+    });
+    row("point wall time, median", &|g| {
+        let walls: Vec<f64> = g.all.iter().filter(|r| r.error.is_empty()).map(|r| r.point_wall_ms).collect();
+        stats::median(&walls).map(fmt_ms).unwrap_or_else(dash)
+    });
+    doc.push(Block::Table { head, rows });
+
+    let mut notes = vec![
+        "Recovery time is the approach's playbook, timed inside the container; it runs only after an inconsistent crash \
+         (old and new states need none), so its median is over those points alone."
+            .to_string(),
+    ];
+    let small: Vec<String> = groups.iter().filter(|g| g.fired.len() < stats::SMALL_SAMPLE).map(|g| format!("{} ({})", g.approach, g.fired.len())).collect();
+    if !small.is_empty() {
+        notes.push(format!(
+            "Small samples: fewer than {} fired crash points for {}; the percentages are counts, not estimates of a rate.",
+            stats::SMALL_SAMPLE,
+            small.join(", ")
+        ));
+    }
+    for g in &groups {
+        if g.dry_exit.is_some_and(|c| c != 0) {
+            notes.push(format!(
+                "{}'s undisturbed operation did not succeed in the dry run (exit {}): no crash can leave it `new`.",
+                g.approach,
+                g.dry_exit.unwrap_or_default()
+            ));
+        }
+    }
+    let errored: Vec<String> = groups.iter().flat_map(|g| g.errored.iter().map(|r| format!("{} {}: {}", g.approach, r.fault, r.error))).collect();
+    if errored.is_empty() {
+        notes.push("No crash point errored: every row above is data.".into());
+    } else {
+        notes.push(format!("{} errored crash points are excluded from every metric above ({}).", errored.len(), errored.join("; ")));
+    }
+    doc.push(Block::List(notes));
+
+    let strip: Vec<StripRow> = groups
+        .iter()
+        .map(|g| StripRow {
+            approach: g.approach.clone(),
+            found: g.found,
+            cells: g
+                .all
+                .iter()
+                .map(|r| {
+                    let cell = if !r.error.is_empty() {
+                        StripCell::Errored
+                    } else if !r.fired {
+                        StripCell::NotFired
+                    } else {
+                        match r.state_after_crash {
+                            Some(State::Old) => StripCell::Old,
+                            Some(State::New) => StripCell::New,
+                            Some(State::Inconsistent) => StripCell::Inconsistent,
+                            None => StripCell::Errored,
+                        }
+                    };
+                    (r.index, cell)
+                })
+                .collect(),
+        })
+        .collect();
+    doc.push(Block::Figures(vec![plots::crash_point_strip(&strip)]));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn point(approach: &str, index: usize, fired: bool, state: Option<State>, recovery_ms: f64, error: &str) -> CrashPointRecord {
+        let inconsistent = state == Some(State::Inconsistent);
+        CrashPointRecord {
+            scenario: "kill-during-install".into(),
+            approach: approach.into(),
+            fault: format!("syscall:rename#{}:KILL", index + 1),
+            syscall: "rename".into(),
+            point: index as u64 + 1,
+            index,
+            process: "dpkg".into(),
+            fired,
+            state_after_crash: state,
+            consistent: if inconsistent { "false" } else { "true" }.into(),
+            residue_files: Some(if inconsistent { 12 } else { 0 }),
+            residue_packages: Some(0),
+            garbage_paths: Some(0),
+            playbook_ran: inconsistent,
+            recovered: "true".into(),
+            state_after_recovery: state.map(|_| State::Old),
+            recovery_ms: Some(recovery_ms),
+            final_residue_files: Some(0),
+            point_wall_ms: 2000.0,
+            error: error.into(),
+        }
+    }
+
+    #[test]
+    fn states_count_fired_points_only_and_errors_are_apart() {
+        let rs = [
+            point("apt", 0, true, Some(State::Old), 0.0, ""),
+            point("apt", 3, true, Some(State::Inconsistent), 800.0, ""),
+            point("apt", 7, false, Some(State::New), 0.0, ""),
+            point("apt", 9, false, None, 0.0, "docker went away"),
+        ];
+        let data = CrashData { found: [(("kill-during-install".into(), "apt".into()), 12)].into(), ..Default::default() };
+        let g = &by_approach(rs.iter(), &data)[0];
+        assert_eq!((g.fired.len(), g.not_fired.len(), g.errored.len()), (2, 1, 1));
+        assert_eq!(g.states, [1, 0, 1, 0]);
+        assert_eq!(g.found, Some(12));
+        assert_eq!(g.recovery_ms.unwrap().median, 800.0, "only points whose playbook ran");
+        assert_eq!(g.not_fired_states(), "new 1");
+        assert_eq!(frac(1, 2), "50% (1/2)");
+        assert_eq!(frac(0, 0), "—");
+    }
+
+    #[test]
+    fn reads_a_folder_with_points_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = csv::Writer::from_path(dir.path().join("crashpoints.csv")).unwrap();
+        w.serialize(point("nix", 0, true, Some(State::Old), 0.0, "")).unwrap();
+        w.serialize(point("nix", 2, false, None, 0.0, "boom")).unwrap();
+        w.flush().unwrap();
+        std::fs::write(
+            dir.path().join("points.json"),
+            r#"[{"approach":"nix","points":[{},{},{}],"dry_run":{"scenario":"kill-during-install","steps":[{"phase":"operation","exit_code":0}]}}]"#,
+        )
+        .unwrap();
+        let d = CrashData::load(dir.path()).unwrap();
+        assert_eq!(d.records.len(), 2);
+        assert_eq!(d.records[1].state_after_crash, None);
+        assert_eq!(d.found[&("kill-during-install".to_string(), "nix".to_string())], 3);
+        assert_eq!(d.dry_exit[&("kill-during-install".to_string(), "nix".to_string())], 0);
+        let mut doc = Vec::new();
+        scenario_blocks(&mut doc, "kill-during-install", &d, true);
+        let md = super::super::markdown::render(&doc);
+        assert!(md.contains("| crash points found (dry run) | 3 |"), "{md}");
+        assert!(md.contains("| kill fired / never fired / errored | 1 / 0 / 1 |"), "{md}");
+        assert!(md.contains("| old after the crash | 100% (1/1) |"), "{md}");
+        assert!(md.contains("nix syscall:rename#3:KILL: boom"), "{md}");
+        assert!(md.contains("Small samples"), "{md}");
+
+        std::fs::write(dir.path().join("points.json"), "{").unwrap();
+        let err = CrashData::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("garbled points.json"), "{err}");
+    }
+}
