@@ -221,11 +221,11 @@ impl Sandbox {
         // The engine reports the kill before the container has stopped.
         let wait = bollard::query_parameters::WaitContainerOptionsBuilder::default().condition("not-running").build();
         let mut stream = self.docker.wait_container(&self.id, Some(wait));
-        while let Some(r) = stream.next().await {
-            match r {
-                Ok(_) | Err(bollard::errors::Error::DockerContainerWaitError { .. }) => break,
-                Err(e) => return Err(DockerError::Api { context: format!("waiting for {} to stop", self.name), source: e }),
-            }
+        // The first item says the container stopped (a non-zero exit comes
+        // as DockerContainerWaitError, which is expected after a SIGKILL).
+        match stream.next().await {
+            None | Some(Ok(_)) | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. })) => {}
+            Some(Err(e)) => return Err(DockerError::Api { context: format!("waiting for {} to stop", self.name), source: e }),
         }
         self.docker.start_container(&self.id, None).await.map_err(DockerError::api(format!("restarting {}", self.name)))
     }
