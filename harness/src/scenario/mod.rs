@@ -304,6 +304,68 @@ packages = ["fastmath"]
         assert!(error_of(&twice).contains("guarantee `g` is declared twice"));
     }
 
+    /// A valid scenario as TOML text, from random parts: packages in two
+    /// versions or one, dependencies on earlier packages only (acyclic),
+    /// failures, faults, probes, guarantees and playbook overrides.
+    fn arb_scenario_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let package = (1u8..4, proptest::option::of(1u32..5), 0u64..5000, any::<bool>(), proptest::option::of(any::<bool>()));
+        (proptest::collection::vec(package, 1..5), any::<bool>(), proptest::collection::vec(0u64..3000, 0..3), 0u32..3, any::<bool>()).prop_map(
+            |(packages, two_versions, at_ms, syscall_at, extras)| {
+                let mut t = String::from("[scenario]\nname = \"gen\"\napproaches = [\"apt\", \"pip\", \"pip-venv\", \"nix\"]\nreps = 2\n");
+                let last = packages.len() - 1;
+                for (i, (minor, count, size, dep, fail)) in packages.iter().enumerate() {
+                    let versions: &[&str] = if two_versions && i == last { &["1.0", "2.0"] } else { &["1.0"] };
+                    for v in versions {
+                        t += &format!("\n[[package]]\nname = \"p{i}\"\nversion = \"{v}.{minor}\"\n");
+                        if *dep && i > 0 {
+                            t += &format!("depends = [\"p{}\"]\n", i - 1);
+                        }
+                        t += &match count {
+                            Some(n) => format!("files = [{{ path = \"share/f{{}}.dat\", count = {n}, size = {size} }}]\n"),
+                            None => format!("files = [{{ path = \"share/one.dat\", size = {size} }}]\n"),
+                        };
+                        if let Some(build) = fail {
+                            t += &format!("[package.fail]\nstep = \"{}\"\nnix = \"configure\"\nwrites = [\"/etc/p{i}.conf\"]\nexit_code = 7\n", if *build { "build" } else { "configure" });
+                        }
+                    }
+                }
+                let (kind, op, setup) = if two_versions {
+                    ("upgrade", format!("p{last}=2.0.{}", packages[last].0), format!("install = [\"p{last}=1.0.{}\"]", packages[last].0))
+                } else {
+                    ("install", format!("p{last}"), "install = []".to_string())
+                };
+                t += &format!("\n[setup]\n{setup}\n\n[operation]\nkind = \"{kind}\"\npackages = [\"{op}\"]\n");
+                if !at_ms.is_empty() {
+                    t += &format!("\n[[fault]]\nkind = \"kill\"\nsignal = \"TERM\"\nat_ms = {at_ms:?}\n");
+                }
+                if syscall_at > 0 {
+                    t += &format!("\n[[fault]]\nkind = \"syscall\"\nsyscalls = [\"rename\", \"fsync\"]\nat = [{syscall_at}]\n");
+                }
+                if extras {
+                    t += "\n[[probe]]\nname = \"imports\"\ncommand = \"python3 -c 1\"\napproaches = [\"pip\"]\n";
+                    t += "\n[recovery.apt]\ncommands = [\"dpkg --configure -a\"]\n";
+                    t += "\n[[guarantee]]\nname = \"nix leaves nothing\"\napproaches = [\"nix\"]\nexpect = \"residue_files == 0\"\nin = \"95%\"\n";
+                }
+                t
+            },
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// parse → serialize → parse gives the same scenario, and the
+        /// serialized form is stable (the model loses nothing in TOML).
+        #[test]
+        fn scenarios_round_trip_through_serde(text in arb_scenario_text()) {
+            let a = parse(&text).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}\n{text}")))?;
+            let once = toml::to_string(&a).unwrap();
+            let b = parse(&once).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}\n{once}")))?;
+            proptest::prop_assert_eq!(&a, &b);
+            proptest::prop_assert_eq!(once, toml::to_string(&b).unwrap());
+        }
+    }
+
     #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
