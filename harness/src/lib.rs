@@ -5,7 +5,8 @@
 //! ecosystem), `plan` (the seeded generator), `docker` (engine, sandboxes,
 //! images, sweeps), `approach` (per package manager), `snapshot` (manifests
 //! and residue), `runner` (executor + scheduler + events), `history` and
-//! `checker` (record first, judge after), `export` (CSV, JSONL), `commands`.
+//! `checker` (record first, judge after), `export` (CSV, JSONL), `commands`,
+//! `properties` (operation sequences and invariants for the property tests).
 
 pub mod approach;
 pub mod checker;
@@ -19,6 +20,7 @@ pub mod history;
 pub mod nemesis;
 pub mod payload;
 pub mod plan;
+pub mod properties;
 pub mod report;
 pub mod runner;
 pub mod scenario;
