@@ -251,36 +251,114 @@ fn describe(records: &[Record]) -> String {
 }
 
 /// The claims under test: on Nix every invariant holds for every generated
-/// sequence. A violation fails the test with the sequence (shrunk) and the
-/// evidence; proptest records its seed in proptest-regressions/.
+/// sequence. Two passes: the first runs every case to the end and records
+/// each judgement (data, like apt's and pip's, and the proof that each
+/// invariant was put to the test); if anything was violated, the second
+/// replays the same seed fail-fast so proptest shrinks the sequence and
+/// records its seed in proptest-regressions/, and the test fails with the
+/// minimal sequence and the evidence. Nothing is relaxed for Nix: a stray
+/// link a crash leaves in /nix/var/nix/profiles is visible by the rules of
+/// `snapshot::classify` and fails `failed-unchanged` like any other path.
+///
+/// KNOWN VIOLATION (found by this test, not hidden): a crash at nix-env's
+/// first rename leaves `/nix/var/nix/profiles/default-N-link.tmp-*` (a new
+/// generation's link, before it is renamed into place) or `.N_default`
+/// (the profile switch's link, when no new generation is needed). The
+/// profile still selects the old generation, but the stray link stays,
+/// counts as visible residue, and is a GC root: `nix-store --gc` keeps the
+/// crashed user environment. The shrunk case is in proptest-regressions/.
 #[test]
 fn nix_keeps_the_invariants_on_random_sequences() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let env = rt.block_on(Env::new(&[Family::Nix]));
-    let evaluated: RefCell<BTreeMap<Invariant, usize>> = RefCell::default();
     let started = Instant::now();
-    let mut runner = TestRunner::new(config(NIX_CASES, true));
-    let result = runner.run(&sequence(), |ops| {
-        let records = rt.block_on(env.run_case(ApproachKind::Nix, &ops)).map_err(|e| TestCaseError::fail(format!("harness error: {e}")))?;
-        eprintln!("nix case: {}\n{}", properties::show(&ops), describe(&records));
-        for r in &records {
-            *evaluated.borrow_mut().entry(r.judgement.invariant).or_default() += 1;
+    let all: RefCell<Vec<Record>> = RefCell::default();
+    let errors: RefCell<Vec<String>> = RefCell::default();
+    // A fixed sequence first, so every invariant is evaluated whatever the
+    // random ones contain: two generations, a rollback, a failure, a crash
+    // between the new generation's link and the switch.
+    let anchor = [
+        Op::Install { version: Version::V1 },
+        Op::Install { version: Version::V2 },
+        Op::Rollback,
+        Op::FailingInstall,
+        Op::Crash { version: Version::V2, k: 2 },
+        Op::Gc,
+    ];
+    match rt.block_on(env.run_case(ApproachKind::Nix, &anchor)) {
+        Ok(records) => {
+            eprintln!("nix anchor case: {}\n{}", properties::show(&anchor), describe(&records));
+            all.borrow_mut().extend(records);
         }
-        if records.iter().any(|r| !r.judgement.held) {
-            return Err(TestCaseError::fail(format!("invariant violated on Nix for `{}`:\n{}", properties::show(&ops), describe(&records))));
-        }
-        Ok(())
+        Err(e) => errors.borrow_mut().push(format!("anchor: {e}")),
+    }
+    TestRunner::new(config(NIX_CASES, false))
+        .run(&sequence(), |ops| {
+            match rt.block_on(env.run_case(ApproachKind::Nix, &ops)) {
+                Ok(records) => {
+                    eprintln!("nix case: {}\n{}", properties::show(&ops), describe(&records));
+                    all.borrow_mut().extend(records);
+                }
+                Err(e) => errors.borrow_mut().push(format!("`{}`: {e}", properties::show(&ops))),
+            }
+            Ok(())
+        })
+        .expect("the recording pass never fails a case");
+    let all = all.into_inner();
+    let path = write_records(&env, "nix", &all);
+    let tallies = tally(&all, "nix");
+    eprintln!("nix: {NIX_CASES} cases in {:.0?}, judgements in {}\n{tallies}", started.elapsed(), path.display());
+
+    let violated = all.iter().any(|r| !r.judgement.held);
+    let unevaluated: Vec<&str> = Invariant::ALL.iter().filter(|i| !all.iter().any(|r| r.judgement.invariant == **i)).map(|i| i.as_str()).collect();
+    let shrunk = violated.then(|| {
+        let mut runner = TestRunner::new(config(NIX_CASES, true));
+        runner.run(&sequence(), |ops| {
+            let records = rt.block_on(env.run_case(ApproachKind::Nix, &ops)).map_err(|e| TestCaseError::fail(format!("harness error: {e}")))?;
+            if records.iter().any(|r| !r.judgement.held) {
+                return Err(TestCaseError::fail(format!("`{}`:\n{}", properties::show(&ops), describe(&records))));
+            }
+            Ok(())
+        })
     });
     rt.block_on(env.finish());
-    eprintln!("nix: {} cases in {:.0?}; evaluations per invariant: {:?}", *env.cases.borrow(), started.elapsed(), evaluated.borrow());
     assert_eq!(containers_left(&env), 0, "containers of this run left behind");
-    if let Err(e) = result {
-        panic!("{e}");
+    let errors = errors.into_inner();
+    assert!(errors.is_empty(), "harness errors: {errors:#?}");
+    if let Some(result) = shrunk {
+        match result {
+            Err(e) => panic!("an invariant does not hold on Nix (all judgements: {}; never evaluated: {unevaluated:?}):\n{tallies}\n{e}", path.display()),
+            Ok(()) => panic!("an invariant was violated on Nix in the recording pass but not when replayed (flaky; see {}):\n{tallies}", path.display()),
+        }
     }
-    // Not vacuous: with this seed every invariant was put to the test.
-    for i in Invariant::ALL {
-        assert!(evaluated.borrow().get(&i).copied().unwrap_or(0) > 0, "{} was never evaluated: change SEED or the weights", i.as_str());
+    // Not vacuous: every invariant was put to the test.
+    assert!(unevaluated.is_empty(), "never evaluated: {unevaluated:?}");
+}
+
+/// Writes every judged operation as one JSON line into
+/// results/properties/<run id>-<name>.jsonl (or $MISTAKE_COST_PROPERTIES_OUT).
+fn write_records(env: &Env, name: &str, records: &[Record]) -> PathBuf {
+    let dir = std::env::var_os("MISTAKE_COST_PROPERTIES_OUT").map(PathBuf::from).unwrap_or_else(|| common::repo().join("results").join("properties"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}-{name}.jsonl", env.run));
+    let mut f = std::fs::File::create(&path).unwrap();
+    for r in records {
+        writeln!(f, "{}", serde_json::to_string(r).unwrap()).unwrap();
     }
+    path
+}
+
+/// `approach invariant violated V of N` lines.
+fn tally(records: &[Record], approach: &str) -> String {
+    Invariant::ALL
+        .iter()
+        .map(|i| {
+            let of: Vec<&Record> = records.iter().filter(|r| r.approach == approach && r.judgement.invariant == *i).collect();
+            let broken = of.iter().filter(|r| !r.judgement.held).count();
+            format!("  {approach:8} {:17} violated {broken} of {}", i.as_str(), of.len())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The same sequences (same seed, the first OTHER_CASES) against apt, pip and
@@ -316,20 +394,10 @@ fn apt_and_pip_record_which_invariants_fail() {
     rt.block_on(env.finish());
     drop(collected);
 
-    let out_dir = std::env::var_os("MISTAKE_COST_PROPERTIES_OUT").map(PathBuf::from).unwrap_or_else(|| common::repo().join("results").join("properties"));
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let path = out_dir.join(format!("{}.jsonl", env.run));
-    let mut f = std::fs::File::create(&path).unwrap();
-    for r in &all {
-        writeln!(f, "{}", serde_json::to_string(r).unwrap()).unwrap();
-    }
-    eprintln!("apt/pip: {sequences} sequences in {:.0?}; every judged operation in {}", started.elapsed(), path.display());
+    let path = write_records(&env, "apt-pip", &all);
+    eprintln!("apt/pip: {sequences} sequences in {:.0?}, judgements in {}", started.elapsed(), path.display());
     for kind in ["apt", "pip", "pip-venv"] {
-        for i in Invariant::ALL {
-            let of: Vec<&Record> = all.iter().filter(|r| r.approach == kind && r.judgement.invariant == i).collect();
-            let broken = of.iter().filter(|r| !r.judgement.held).count();
-            eprintln!("  {kind:8} {:17} violated {broken} of {}", i.as_str(), of.len());
-        }
+        eprintln!("{}", tally(&all, kind));
     }
     assert_eq!(containers_left(&env), 0, "containers of this run left behind");
     assert!(errors.is_empty(), "harness errors: {errors:#?}");
