@@ -165,8 +165,8 @@ fn rollback(a: &dyn Approach, model: &Model) -> String {
     if a.kind() == ApproachKind::Nix {
         return "nix-env --rollback".into();
     }
-    let Some(target) = model.rollback_target() else { return "true".into() };
-    let want = scenario_versions(&model.generations[&target].packages);
+    let Some(target) = model.rollback_target().and_then(|t| model.generations.get(&t)) else { return "true".into() };
+    let want = scenario_versions(&target.packages);
     let have = scenario_versions(&model.last.packages);
     let remove: Vec<&str> = have.keys().filter(|n| !want.contains_key(*n)).map(String::as_str).collect();
     let pins: Vec<PackageRef> = want.iter().map(|(n, v)| PackageRef::parse(&format!("{n}={v}"))).collect();
@@ -325,7 +325,13 @@ impl Model {
             }
             (Invariant::FailedUnchanged, after_gen == before)
         } else if let Some(t) = target {
-            evidence.extend(differences(&self.generations[&t], &after));
+            // A crash between a new generation's link and the switch leaves
+            // a complete generation that was never selected, so nothing was
+            // recorded for it: then the rollback must land on it with
+            // passing checks.
+            if let Some(recorded) = self.generations.get(&t) {
+                evidence.extend(differences(recorded, &after));
+            }
             if after_gen != t {
                 evidence.push(format!("rollback from {before} went to generation {after_gen}, not {t}"));
             }
@@ -488,6 +494,18 @@ mod tests {
         let j = m.judge(&Op::FailingInstall, &Outcome { exit_code: 100, ..none }, left);
         assert_eq!((j.invariant, j.held), (Invariant::FailedUnchanged, false));
         assert!(j.evidence.iter().any(|e| e.starts_with("package tinydep")), "{j:?}");
+    }
+
+    #[test]
+    fn a_rollback_may_land_on_a_generation_a_crash_made_but_never_selected() {
+        let mut m = Model::new(snap(&[], &[]));
+        let g1 = snap(&[("/nix/var/nix/profiles/default".into(), 1)], &[("tinyapp", "1.0 /nix/store/x")]);
+        let g3 = snap(&[("/nix/var/nix/profiles/default".into(), 3)], &[("tinyapp", "1.0 /nix/store/z")]);
+        let g2 = snap(&[("/nix/var/nix/profiles/default".into(), 2)], &[("tinyapp", "2.0 /nix/store/y")]);
+        assert!(m.judge(&Op::Install { version: Version::V1 }, &nix(1), g1).held);
+        assert!(m.judge(&Op::Install { version: Version::V1 }, &nix(3), g3).held);
+        let j = m.judge(&Op::Rollback, &nix(2), g2);
+        assert_eq!((j.invariant, j.held, j.generation_after), (Invariant::RollbackExact, true, 2));
     }
 
     #[test]
