@@ -6,7 +6,8 @@
 //! images, sweeps), `approach` (per package manager), `snapshot` (manifests
 //! and residue), `runner` (executor + scheduler + events), `history` and
 //! `checker` (record first, judge after), `export` (CSV, JSONL), `report`,
-//! `verify` (guarantees → verdicts, JUnit), `compare` (two runs), `commands`.
+//! `verify` (guarantees → verdicts, JUnit), `compare` (two runs), `commands`,
+//! `properties` (operation sequences and invariants for the property tests).
 
 pub mod approach;
 pub mod checker;
@@ -21,6 +22,7 @@ pub mod history;
 pub mod nemesis;
 pub mod payload;
 pub mod plan;
+pub mod properties;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -36,7 +36,7 @@ fn under(path: &str, prefix: &str) -> bool {
 }
 
 /// Regenerable or unreferenced by anything installed, for every approach.
-const GARBAGE_PREFIXES: [&str; 11] = [
+const GARBAGE_PREFIXES: [&str; 12] = [
     "/var/log",
     "/var/cache",
     "/var/backups",
@@ -50,6 +50,9 @@ const GARBAGE_PREFIXES: [&str; 11] = [
     "/nix/var/nix/temproots",
     "/nix/var/nix/gcroots/auto",
     "/nix/var/log",
+    // The socket `nix-store --gc` listens on while it runs (left behind
+    // afterwards): coordination like gc.lock, no state.
+    "/nix/var/nix/gc-socket",
 ];
 
 /// The profile a Nix generation link belongs to:
@@ -119,6 +122,7 @@ mod tests {
         assert_eq!(classify("/nix/var/nix/db/db.sqlite", &live), Class::Garbage);
         assert_eq!(classify("/nix/var/nix/profiles/default-1-link", &live), Class::Visible);
         assert_eq!(classify("/nix/var/nix/profiles/default.lock", &live), Class::Garbage);
+        assert_eq!(classify("/nix/var/nix/gc-socket/socket", &live), Class::Garbage);
         assert_eq!(classify("/nix/var/nix/profiles/default-1-link.tmp-34-2092193784", &live), Class::Visible, "a stray link is not a lock");
     }
 
