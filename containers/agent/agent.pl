@@ -9,8 +9,8 @@
 #                                   going on after failures; print one line
 #                                   per command: exit<TAB>ns<TAB>hex(stdout tail)<TAB>hex(stderr tail)<TAB>fired
 #                                   With --kill-after, SIG goes to each command's
-#                                   process group MS milliseconds after it started
-#                                   (fired: ns offset of the kill, or "-").
+#                                   whole process tree MS milliseconds after it
+#                                   started (fired: ns offset of the kill, or "-").
 #   agent.pl stat                   read NUL-separated paths on stdin, print
 #                                   one NUL-terminated record per path
 #   agent.pl scan ROOT              the same record for every path under ROOT
@@ -38,8 +38,60 @@ sub tail_hex {
     return unpack("H*", $data);
 }
 
+# The agent is a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so a
+# process that leaves the command's group and outlives its parent (dpkg,
+# which apt runs in a new session on a pseudo-terminal) is re-parented to
+# the agent and can still be found and killed: a kill reaches the tree, not
+# only the group.
+my %PRCTL_NR = (x86_64 => 157, aarch64 => 167);
+sub become_subreaper {
+    my $nr = $PRCTL_NR{(POSIX::uname())[4]} or return;
+    syscall($nr, 36, 1, 0, 0, 0);
+}
+
+# Every process below $root, from /proc's parent links.
+sub descendants {
+    my ($root) = @_;
+    my %kids;
+    opendir(my $d, "/proc") or return ();
+    for my $p (grep { /^\d+$/ } readdir $d) {
+        open(my $fh, '<', "/proc/$p/stat") or next;
+        my $stat = <$fh>;
+        close $fh;
+        push @{ $kids{$1} }, $p if defined $stat && $stat =~ /\)\s+\S+\s+(\d+)/;
+    }
+    closedir $d;
+    my @out;
+    my @todo = ($root);
+    while (defined(my $x = shift @todo)) {
+        for my $c (@{ $kids{$x} || [] }) { push @out, $c; push @todo, $c }
+    }
+    return @out;
+}
+
+# SIG to the command's group and to every descendant of the agent: the
+# command, its group, and whatever left the group.
+sub signal_tree {
+    my ($sig, $pid) = @_;
+    kill($sig, -$pid);
+    my @d = descendants($$);
+    kill($sig, @d) if @d;
+}
+
+# After the command ended: kill and reap whatever of its tree is left.
+sub end_tree {
+    for (1 .. 400) {
+        my @d = descendants($$);
+        last unless @d;
+        kill('KILL', @d);
+        1 while waitpid(-1, WNOHANG) > 0;
+        Time::HiRes::sleep(0.005);
+    }
+}
+
 sub cmd_run {
     my ($timeout, @cmds) = @_;
+    become_subreaper();
     my ($kill_ms, $kill_sig);
     if (@cmds && $cmds[0] =~ /^--kill-after=(\d+):(KILL|TERM)$/) {
         ($kill_ms, $kill_sig) = ($1, $2);
@@ -69,7 +121,7 @@ sub cmd_run {
                 if (waitpid($pid, WNOHANG) == $pid) { $status = $?; last }
                 my $now = clock_gettime(CLOCK_MONOTONIC);
                 if ($now >= $at) {
-                    kill($kill_sig, -$pid);
+                    signal_tree($kill_sig, $pid);
                     $fired = int(($now - $t0) * 1e9);
                     last;
                 }
@@ -86,12 +138,14 @@ sub cmd_run {
             };
         }
         if (!defined $status) {
-            kill('KILL', -$pid);
+            signal_tree('KILL', $pid);
             waitpid($pid, 0);
             $status = -1;
         }
-        # The group may outlive its leader (a daemonised child): end it too.
-        kill('KILL', -$pid) if $fired ne "-";
+        # The tree may outlive its leader (dpkg in its own session, a
+        # daemonised child): end it too, so nothing changes the file
+        # system after the command "ended".
+        end_tree() if $fired ne "-" || $status == -1;
         my $ns = int((clock_gettime(CLOCK_MONOTONIC) - $t0) * 1e9);
         # 128+N for a signal, as shells report it; -1 for our own timeout.
         my $code = $status == -1 ? -1 : WIFEXITED($status) ? WEXITSTATUS($status) : 128 + WTERMSIG($status);

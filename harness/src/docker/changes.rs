@@ -46,12 +46,28 @@ pub fn usable_upper_dir(driver: Option<&bollard::models::DriverData>) -> Option<
 pub fn from_upper_dir(upper: &Path) -> std::io::Result<ChangedPaths> {
     let mut out = ChangedPaths::default();
     let mut stack = vec![(upper.to_path_buf(), String::new())];
+    // A path can vanish mid-walk if something in the container still runs;
+    // it is listed anyway (the agent then reports it absent or present).
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     while let Some((dir, rel)) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
+        let entries = match std::fs::read_dir(&dir) {
+            Err(e) if gone(&e) && !rel.is_empty() => continue,
+            r => r?,
+        };
+        for entry in entries {
+            let entry = match entry {
+                Err(e) if gone(&e) => continue,
+                r => r?,
+            };
             let name = entry.file_name();
             let path = format!("{rel}/{}", String::from_utf8_lossy(name.as_bytes()));
-            let meta = entry.metadata()?;
+            let meta = match entry.metadata() {
+                Err(e) if gone(&e) => {
+                    out.paths.push(path);
+                    continue;
+                }
+                r => r?,
+            };
             let ft = meta.file_type();
             if ft.is_char_device() && meta.rdev() == 0 {
                 out.replaced_dirs.push(path.clone());
