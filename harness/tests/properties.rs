@@ -403,7 +403,6 @@ fn apt_and_pip_record_which_invariants_fail() {
         })
         .expect("recording never fails a case");
     rt.block_on(env.finish());
-    drop(collected);
 
     let path = write_records(&env, "apt-pip", &all);
     eprintln!("apt/pip: {sequences} sequences in {:.0?}, judgements in {}", started.elapsed(), path.display());

@@ -1,6 +1,6 @@
 //! apt/dpkg with a flat local repository of the scenario's .debs.
 
-use super::{op_packages, scenario_names, upgrade_rollback, Approach, ApproachKind, Check};
+use super::{op_packages, upgrade_rollback, Approach, ApproachKind, Check};
 use crate::scenario::{PackageRef, Scenario};
 
 pub struct Apt;
@@ -63,7 +63,7 @@ impl Approach for Apt {
         vec![
             Check { name: "dpkg --audit".into(), command: "dpkg --audit".into(), quiet: true },
             Check { name: "apt-get check".into(), command: "apt-get check -qq".into(), quiet: false },
-            Check { name: "dpkg -V".into(), command: dpkg_verify(&scenario_names(s)), quiet: true },
+            Check { name: "dpkg -V".into(), command: dpkg_verify(&s.package_names()), quiet: true },
         ]
     }
 

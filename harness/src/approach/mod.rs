@@ -88,17 +88,6 @@ pub fn playbook(a: &dyn Approach, scenario: &Scenario) -> Vec<String> {
         .unwrap_or_else(|| a.default_playbook(scenario))
 }
 
-/// Every package name the scenario declares, each once.
-fn scenario_names(s: &Scenario) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for p in &s.packages {
-        if !names.contains(p.name.get_ref()) {
-            names.push(p.name.get_ref().clone());
-        }
-    }
-    names
-}
-
 fn op_packages(s: &Scenario) -> Vec<String> {
     s.operation_refs().into_iter().map(|r| r.name).collect()
 }

@@ -1,7 +1,7 @@
 //! pip, either into the system interpreter (the worst case Debian warns
 //! about, `--break-system-packages`) or into a venv (the fair baseline).
 
-use super::{scenario_names, upgrade_rollback, Approach, ApproachKind, Check};
+use super::{upgrade_rollback, Approach, ApproachKind, Check};
 use crate::scenario::{PackageRef, Scenario};
 
 pub struct Pip {
@@ -91,7 +91,7 @@ impl Approach for Pip {
             },
             Check {
                 name: "import + RECORD".into(),
-                command: format!("PYTHONDONTWRITEBYTECODE=1 {} -c '{}' {}", self.python(), PIP_IMPORT_RECORD, scenario_names(s).join(" ")),
+                command: format!("PYTHONDONTWRITEBYTECODE=1 {} -c '{}' {}", self.python(), PIP_IMPORT_RECORD, s.package_names().join(" ")),
                 quiet: false,
             },
         ]

@@ -109,15 +109,9 @@ pub(super) fn expression(scenario: &Scenario) -> String {
         s += "  };\n";
     }
     s += "in\n{\n";
-    let mut names: Vec<&String> = Vec::new();
-    for p in &scenario.packages {
-        if !names.contains(&p.name.get_ref()) {
-            names.push(p.name.get_ref());
-        }
-    }
-    for name in names {
-        if let Some(p) = scenario.package(name) {
-            let _ = writeln!(s, "  {} = {};", nix_str(name), binding(name, &p.version));
+    for name in scenario.package_names() {
+        if let Some(p) = scenario.package(&name) {
+            let _ = writeln!(s, "  {} = {};", nix_str(&name), binding(&name, &p.version));
         }
     }
     for pkg in &scenario.packages {

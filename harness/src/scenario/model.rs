@@ -391,13 +391,12 @@ impl Scenario {
 
     /// Names of the packages `roots` bring in, dependencies first, each once.
     pub fn closure(&self, roots: &[Spanned<String>]) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for p in self.closure_specs(&Self::refs(roots)) {
-            if !names.contains(p.name.get_ref()) {
-                names.push(p.name.get_ref().clone());
-            }
-        }
-        names
+        distinct_names(self.closure_specs(&Self::refs(roots)))
+    }
+
+    /// Every package name the file declares, in order, each once.
+    pub fn package_names(&self) -> Vec<String> {
+        distinct_names(&self.packages)
     }
 
     /// Packages the operation may bring in that the set-up did not install.
@@ -408,4 +407,15 @@ impl Scenario {
             .filter(|p| !before.contains(p))
             .collect()
     }
+}
+
+/// Package names in first-seen order, each once (versions share a name).
+fn distinct_names<'a>(packages: impl IntoIterator<Item = &'a PackageSpec>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in packages {
+        if !names.contains(p.name.get_ref()) {
+            names.push(p.name.get_ref().clone());
+        }
+    }
+    names
 }
