@@ -12,7 +12,7 @@ fn create_labelled(labels: HashMap<String, String>) -> String {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let docker = mistake_cost::docker::connect().await.unwrap();
         let body = ContainerCreateBody {
-            image: Some("mistake-cost/nix:latest".into()),
+            image: Some(mistake_cost::docker::images::Family::Nix.image()),
             cmd: Some(vec!["sleep".into(), "infinity".into()]),
             labels: Some(labels),
             ..Default::default()

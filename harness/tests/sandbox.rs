@@ -16,7 +16,7 @@ fn sandbox_is_isolated_limited_and_labelled() {
         let docker = mistake_cost::docker::connect().await.unwrap();
         let run = RunId::new();
         let tracker = tokio_util::task::TaskTracker::new();
-        let mut spec = SandboxSpec::new("mistake-cost/apt:latest", format!("mc-{run}-sandbox-test"));
+        let mut spec = SandboxSpec::new(mistake_cost::docker::images::Family::Apt.image(), format!("mc-{run}-sandbox-test"));
         spec.fixtures = Some(fixtures.path().to_path_buf());
         let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
 
@@ -61,7 +61,7 @@ fn upper_dir_walk_agrees_with_the_engine() {
         let docker = mistake_cost::docker::connect().await.unwrap();
         let run = RunId::new();
         let tracker = tokio_util::task::TaskTracker::new();
-        let spec = SandboxSpec::new("mistake-cost/apt:latest", format!("mc-{run}-diff-test"));
+        let spec = SandboxSpec::new(mistake_cost::docker::images::Family::Apt.image(), format!("mc-{run}-diff-test"));
         let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
         let script = "mkdir -p /opt/new/deep && echo x > /opt/new/deep/f \
             && echo y >> /etc/debian_version && rm /etc/issue.net \

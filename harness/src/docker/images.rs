@@ -84,8 +84,11 @@ impl Family {
         }
     }
 
+    /// Tagged by recipe hash, so checkouts with different recipes (branches,
+    /// worktrees) each keep their own image instead of rebuilding one tag
+    /// back and forth.
     pub fn image(self) -> String {
-        format!("mistake-cost/{}:latest", self.name())
+        format!("mistake-cost/{}:r-{}", self.name(), self.recipe_hash())
     }
 
     fn dockerfile(self) -> &'static str {
