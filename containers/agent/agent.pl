@@ -7,10 +7,14 @@
 #   agent.pl run TIMEOUT_S [--kill-after=MS:SIG] CMD...
 #                                   run each CMD with /bin/sh -c, in order,
 #                                   going on after failures; print one line
-#                                   per command: exit<TAB>ns<TAB>hex(stdout tail)<TAB>hex(stderr tail)<TAB>fired
+#                                   per command: exit<TAB>ns<TAB>hex(stdout tail)<TAB>hex(stderr tail)<TAB>fired<TAB>hex(attempts)
 #                                   With --kill-after, SIG goes to each command's
 #                                   whole process tree MS milliseconds after it
 #                                   started (fired: ns offset of the kill, or "-").
+#                                   attempts: every line of the WHOLE output that
+#                                   holds "mistake-cost-attempt<TAB>" (a failing
+#                                   package script's record of one side effect),
+#                                   from that marker on; "!overflow" past 1 MiB.
 #   agent.pl stat                   read NUL-separated paths on stdin, print
 #                                   one NUL-terminated record per path
 #   agent.pl scan ROOT              the same record for every path under ROOT
@@ -89,6 +93,28 @@ sub end_tree {
     }
 }
 
+# Attempt records are measurements, so they come from the whole output,
+# never from the tail.
+my $ATTEMPT_CAP = 1 << 20;
+sub attempts_hex {
+    my @lines;
+    my $bytes = 0;
+    for my $file (@_) {
+        open(my $fh, '<:raw', $file) or next;
+        while (my $line = <$fh>) {
+            my $at = index($line, "mistake-cost-attempt\t");
+            next if $at < 0;
+            my $rec = substr($line, $at);
+            $rec =~ s/[\r\n]+\z//;
+            $bytes += length($rec) + 1;
+            if ($bytes > $ATTEMPT_CAP) { close $fh; return unpack("H*", "!overflow") }
+            push @lines, $rec;
+        }
+        close $fh;
+    }
+    return unpack("H*", join("\n", @lines));
+}
+
 sub cmd_run {
     my ($timeout, @cmds) = @_;
     become_subreaper();
@@ -149,7 +175,7 @@ sub cmd_run {
         my $ns = int((clock_gettime(CLOCK_MONOTONIC) - $t0) * 1e9);
         # 128+N for a signal, as shells report it; -1 for our own timeout.
         my $code = $status == -1 ? -1 : WIFEXITED($status) ? WEXITSTATUS($status) : 128 + WTERMSIG($status);
-        print join("\t", $code, $ns, tail_hex($out), tail_hex($err), $fired), "\n";
+        print join("\t", $code, $ns, tail_hex($out), tail_hex($err), $fired, attempts_hex($out, $err)), "\n";
         unlink $out, $err;
     }
 }

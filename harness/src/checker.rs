@@ -102,6 +102,13 @@ pub struct TrialRecord {
     pub residue_modified: Option<usize>,
     pub residue_packages: Option<usize>,
     pub garbage_paths: Option<usize>,
+    /// Side effects outside the package that the operation's failing
+    /// script attempted and that landed / were refused (see trials.jsonl
+    /// for each path and error).
+    #[serde(default)]
+    pub attempts_landed: Option<usize>,
+    #[serde(default)]
+    pub attempts_refused: Option<usize>,
     pub playbook_ran: bool,
     pub recovery_ms: Option<f64>,
     pub recovered: String,
@@ -159,6 +166,8 @@ pub fn judge(h: &History) -> TrialRecord {
         residue_modified: r1.map(|r| r.modified),
         residue_packages: r1.map(|r| r.packages.len()),
         garbage_paths: r1.map(|r| r.garbage),
+        attempts_landed: (!errored).then(|| h.operation_attempts().filter(|a| a.landed).count()),
+        attempts_refused: (!errored).then(|| h.operation_attempts().filter(|a| !a.landed).count()),
         playbook_ran: h.playbook_ran,
         recovery_ms: (!errored).then(|| h.ms_in(Phase::Recovery)),
         recovered: recovered.into(),
@@ -179,7 +188,7 @@ mod tests {
     use crate::snapshot::Residue;
 
     fn step(phase: Phase, exit_code: i64, out: &str, quiet: bool) -> Step {
-        Step { phase, command: "x".into(), exit_code, ms: 10.0, stdout_tail: out.into(), stderr_tail: String::new(), quiet, fault_fired_ms: None }
+        Step { phase, command: "x".into(), exit_code, ms: 10.0, stdout_tail: out.into(), stderr_tail: String::new(), quiet, fault_fired_ms: None, attempts: Vec::new() }
     }
 
     fn history(steps: Vec<Step>, r1: Residue, r2: Residue) -> History {

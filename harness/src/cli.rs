@@ -100,6 +100,12 @@ pub struct RunArgs {
     /// Seed of the plan (approach order, fault points): same seed, same plan.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Security profile of every container of the run (the same for all
+    /// approaches): `build-sandbox` lets Nix's build sandbox run
+    /// (CAP_SYS_ADMIN, seccomp/AppArmor/systempaths unconfined);
+    /// `default` keeps Docker's defaults and Nix builds without a sandbox.
+    #[arg(long, value_enum, default_value_t = crate::docker::SecurityProfile::BuildSandbox)]
+    pub security: crate::docker::SecurityProfile,
     /// Results folder (default: results/<run id>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -122,6 +128,12 @@ pub struct ExploreArgs {
     /// Seed of the point sample.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Security profile of every container of the run (the same for all
+    /// approaches): `build-sandbox` lets Nix's build sandbox run
+    /// (CAP_SYS_ADMIN, seccomp/AppArmor/systempaths unconfined);
+    /// `default` keeps Docker's defaults and Nix builds without a sandbox.
+    #[arg(long, value_enum, default_value_t = crate::docker::SecurityProfile::BuildSandbox)]
+    pub security: crate::docker::SecurityProfile,
     /// Points crashed at the same time.
     #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
@@ -148,6 +160,12 @@ pub struct VerifyArgs {
     /// Seed of the plan.
     #[arg(long, default_value_t = 1, conflicts_with = "from")]
     pub seed: u64,
+    /// Security profile of every container of the run (the same for all
+    /// approaches): `build-sandbox` lets Nix's build sandbox run
+    /// (CAP_SYS_ADMIN, seccomp/AppArmor/systempaths unconfined);
+    /// `default` keeps Docker's defaults and Nix builds without a sandbox.
+    #[arg(long, value_enum, default_value_t = crate::docker::SecurityProfile::BuildSandbox, conflicts_with = "from")]
+    pub security: crate::docker::SecurityProfile,
     /// Trials run at the same time.
     #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..), conflicts_with = "from")]
     pub jobs: u16,

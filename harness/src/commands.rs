@@ -79,10 +79,18 @@ pub(crate) struct Session {
     pub tracker: TaskTracker,
     signals: tokio::task::JoinHandle<()>,
     meta: RunMeta,
+    pub security: docker::SecurityProfile,
 }
 
 impl Session {
-    pub async fn open(loaded: &[Arc<scenario::LoadedScenario>], out: Option<PathBuf>, seed: u64, reps: Option<u32>, jobs: u16) -> Result<Session> {
+    pub async fn open(
+        loaded: &[Arc<scenario::LoadedScenario>],
+        out: Option<PathBuf>,
+        seed: u64,
+        reps: Option<u32>,
+        jobs: u16,
+        security: docker::SecurityProfile,
+    ) -> Result<Session> {
         let docker = docker::connect().await?;
         let swept = docker::sweep_dead_runs(&docker).await?;
         if swept.total() > 0 {
@@ -90,6 +98,15 @@ impl Session {
         }
         build_images(&docker, &families_of(loaded), false).await?;
         let run = RunId::new();
+        let environment = crate::docker::environment::record(&docker, &run, &families_of(loaded), security).await?;
+        for w in &environment.warnings {
+            eprintln!("warning: {w}");
+        }
+        let approaches: BTreeMap<String, String> = loaded
+            .iter()
+            .flat_map(|s| s.scenario.approaches())
+            .map(|k| (k.to_string(), crate::approach::approach(k).configuration(security)))
+            .collect();
         let out = out.unwrap_or_else(|| PathBuf::from("results").join(&run.0));
         std::fs::create_dir_all(&out).map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
         let cancel = CancellationToken::new();
@@ -103,10 +120,14 @@ impl Session {
             scenarios: loaded.iter().map(|s| s.path.display().to_string()).collect(),
             started: time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            security_profile: security,
+            security_profile_detail: security.describe(),
+            approaches,
+            environment,
         };
         write_meta(&out, &meta)?;
         let fixtures_root = std::env::temp_dir().join(format!("mistake-cost-{run}"));
-        Ok(Session { docker, run, out, fixtures_root, cancel, tracker: TaskTracker::new(), signals, meta })
+        Ok(Session { docker, run, out, fixtures_root, cancel, tracker: TaskTracker::new(), signals, meta, security })
     }
 
     /// Fixtures of every scenario, each in its own folder.
@@ -155,7 +176,7 @@ impl Session {
 pub async fn run(args: RunArgs) -> Result<i32> {
     // Bad input stops everything before any container exists.
     let loaded: Vec<Arc<scenario::LoadedScenario>> = scenario::load_all(&args.scenarios)?.into_iter().map(Arc::new).collect();
-    let session = Session::open(&loaded, args.out.clone(), args.seed, args.reps, args.jobs).await?;
+    let session = Session::open(&loaded, args.out.clone(), args.seed, args.reps, args.jobs, args.security).await?;
     let result = session.guard(run_inner(&session, &args, &loaded)).await;
     session.close(result).await
 }
@@ -167,7 +188,7 @@ pub async fn explore(args: ExploreArgs) -> Result<i32> {
             return Err(Error::Usage(format!("--syscalls: `{sc}` is not a syscall name")));
         }
     }
-    let session = Session::open(std::slice::from_ref(&loaded), args.out.clone(), args.seed, None, args.jobs).await?;
+    let session = Session::open(std::slice::from_ref(&loaded), args.out.clone(), args.seed, None, args.jobs, args.security).await?;
     let result = session.guard(explore_inner(&session, &args, loaded)).await;
     session.close(result).await
 }
@@ -176,7 +197,7 @@ async fn explore_inner(session: &Session, args: &ExploreArgs, loaded: Arc<scenar
     use crate::explore::{self, CrashPointRecord};
     use futures_util::StreamExt;
     let fixtures = session.write_fixtures(std::slice::from_ref(&loaded))?;
-    let ex = Arc::new(DockerExecutor::new(session.docker.clone(), session.run.clone(), fixtures, session.tracker.clone()));
+    let ex = Arc::new(DockerExecutor::new(session.docker.clone(), session.run.clone(), fixtures, session.tracker.clone()).with_security(session.security));
     let approaches = if args.approaches.is_empty() { loaded.scenario.approaches() } else { args.approaches.clone() };
     let out = &session.out;
     eprintln!("explore {}: dry runs for {} (syscalls {}) → {}", session.run, approaches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "), args.syscalls.join(","), out.display());
@@ -304,9 +325,10 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
                     reps: args.reps,
                     jobs: args.jobs,
                     seed: args.seed,
+                    security: args.security,
                     out: args.out.clone(),
                 };
-                let session = Session::open(&needed, args.out.clone(), args.seed, args.reps, args.jobs).await?;
+                let session = Session::open(&needed, args.out.clone(), args.seed, args.reps, args.jobs, args.security).await?;
                 let out = session.out.clone();
                 let result = session.guard(run_inner(&session, &run_args, &needed)).await;
                 let code = session.close(result).await?;
@@ -359,6 +381,13 @@ pub(crate) struct RunMeta {
     scenarios: Vec<String>,
     started: String,
     harness_version: String,
+    /// Shared by every container of the run.
+    security_profile: docker::SecurityProfile,
+    security_profile_detail: String,
+    /// Approach → how it is configured under that profile.
+    approaches: BTreeMap<String, String>,
+    /// Tool versions and image ids, read from the images themselves.
+    environment: crate::docker::environment::Environment,
 }
 
 /// Written to a temporary name and renamed: never half-written.
@@ -372,7 +401,7 @@ fn write_meta(out: &Path, meta: &RunMeta) -> Result<()> {
 async fn run_inner(session: &Session, args: &RunArgs, loaded: &[Arc<scenario::LoadedScenario>]) -> Result<i32> {
     let (run, out, cancel) = (&session.run, session.out.as_path(), session.cancel.clone());
     let fixtures = session.write_fixtures(loaded)?;
-    let executor = Arc::new(DockerExecutor::new(session.docker.clone(), run.clone(), fixtures, session.tracker.clone()));
+    let executor = Arc::new(DockerExecutor::new(session.docker.clone(), run.clone(), fixtures, session.tracker.clone()).with_security(session.security));
     for f in families_of(loaded) {
         tokio::select! {
             r = executor.base_manifest(f) => { r?; }

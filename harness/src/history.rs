@@ -35,6 +35,58 @@ pub struct Step {
     /// in ms after the operation started (None: it did not fire).
     #[serde(default)]
     pub fault_fired_ms: Option<f64>,
+    /// The side effects a failing package script attempted, from its own
+    /// log in the command's whole output (not the tails).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// One side effect a failing package script attempted (a write, append or
+/// removal of an absolute path outside its package) and what became of it.
+/// Every ecosystem's script makes the same attempts; the mechanism under
+/// test (root, build users, the build sandbox) decides whether they land.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// `write`, `append` or `remove`.
+    pub op: String,
+    pub path: String,
+    pub landed: bool,
+    /// The uid the script ran as (a Nix build user, or root).
+    pub uid: String,
+    /// Why it was refused, as the script saw it (empty when it landed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+/// The marker a failing script prints before each attempt record:
+/// `mistake-cost-attempt<TAB>id<TAB>op<TAB>path<TAB>landed|refused<TAB>uid<TAB>error`.
+pub const ATTEMPT_MARKER: &str = "mistake-cost-attempt";
+
+/// Parses attempt records, one a line. The same record seen twice (Nix
+/// prints a failed build's last log lines again) counts once: `id` is the
+/// script's pid and the attempt's number, unique per attempt.
+pub fn parse_attempts(text: &str) -> Result<Vec<Attempt>, String> {
+    if text.trim() == "!overflow" {
+        return Err("the attempt records of one command exceed 1 MiB".into());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let f: Vec<&str> = line.splitn(7, '\t').collect();
+        if f.len() < 6 || f[0] != ATTEMPT_MARKER {
+            return Err(format!("malformed attempt record {line:?}"));
+        }
+        let landed = match f[4] {
+            "landed" => true,
+            "refused" => false,
+            other => return Err(format!("attempt record {line:?}: `{other}` is neither landed nor refused")),
+        };
+        if !seen.insert(f[1].to_string()) {
+            continue;
+        }
+        out.push(Attempt { op: f[2].into(), path: f[3].into(), landed, uid: f[5].into(), error: f.get(6).unwrap_or(&"").trim().into() });
+    }
+    Ok(out)
 }
 
 /// Host-side timings, for the overhead figures.
@@ -75,8 +127,32 @@ impl History {
         self.steps.iter().filter(move |s| s.phase == phase)
     }
 
+    /// The attempts of the operation under test.
+    pub fn operation_attempts(&self) -> impl Iterator<Item = &Attempt> {
+        self.steps_in(Phase::Operation).flat_map(|s| s.attempts.iter())
+    }
+
     pub fn ms_in(&self, phase: Phase) -> f64 {
         // Folded from +0.0: an empty float sum is -0.0.
         self.steps_in(phase).fold(0.0, |acc, s| acc + s.ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_parse_and_dedupe() {
+        let text = "mistake-cost-attempt\t12.1\twrite\t/etc/a.conf\tlanded\t0\t\n\
+                    mistake-cost-attempt\t12.2\tremove\t/etc/b\trefused\t30001\trm: cannot remove '/etc/b': Permission denied\n\
+                    mistake-cost-attempt\t12.2\tremove\t/etc/b\trefused\t30001\trm: cannot remove '/etc/b': Permission denied\n";
+        let a = parse_attempts(text).unwrap();
+        assert_eq!(a.len(), 2);
+        assert!(a[0].landed && a[0].error.is_empty() && a[0].path == "/etc/a.conf");
+        assert!(!a[1].landed && a[1].error.contains("Permission denied") && a[1].uid == "30001");
+        assert!(parse_attempts("").unwrap().is_empty());
+        assert!(parse_attempts("!overflow").is_err());
+        assert!(parse_attempts("mistake-cost-attempt\t1\twrite\t/x\tmaybe\t0\t").is_err());
     }
 }

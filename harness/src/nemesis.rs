@@ -105,6 +105,29 @@ pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&s
 
 /// Where a syscall fault's strace writes its trace inside the container.
 pub const INJECT_LOG: &str = "/run/mistake-cost/strace.log";
+/// The trace of a worker process (the Nix daemon) the fault also reaches.
+pub const WORKER_INJECT_LOG: &str = "/run/mistake-cost/strace-worker.log";
+
+/// [`strace_wrap`], and when the approach's work is done by a long-lived
+/// worker (the Nix daemon, pid in `worker_pid_file`), the same injection
+/// attached to it as well: the point (syscall, k) then kills every traced
+/// process at its k-th call, client and daemon alike. The worker's strace
+/// is attached before the command starts and detached (SIGINT) after it.
+pub fn strace_wrap_for(worker_pid_file: Option<&str>, command: &str, syscalls: &[String], at: u64, errno: Option<&str>) -> String {
+    let client = strace_wrap(command, syscalls, at, errno);
+    let Some(pid_file) = worker_pid_file else { return client };
+    let set = syscalls.join(",");
+    let action = match errno {
+        Some(e) => format!("error={e}"),
+        None => "signal=KILL".to_string(),
+    };
+    format!(
+        "rm -f {WORKER_INJECT_LOG}; w=$(cat {pid_file}) && \
+         strace -f -qq -Y -o {WORKER_INJECT_LOG} -e trace={set} -e inject={set}:{action}:when={at} -p \"$w\" & s=$!; \
+         i=0; until grep -qs '^TracerPid:[[:space:]]*[1-9]' /proc/$w/status || [ $i -gt 500 ]; do i=$((i+1)); sleep 0.01; done; \
+         {client}; rc=$?; kill -INT $s 2>/dev/null; wait $s; exit $rc"
+    )
+}
 
 /// The processes an injected SIGKILL ended, from a `strace -f -Y` log
 /// (`PID<comm> +++ killed by SIGKILL +++`). strace exits with the status

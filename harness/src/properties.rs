@@ -133,15 +133,13 @@ pub fn command(a: &dyn Approach, s: &Scenario, op: &Op, model: &Model) -> String
     match op {
         Op::Install { version } => install(a, s, &format!("tinyapp={}", version.as_str())),
         Op::FailingInstall => install(a, s, "tinybad"),
-        Op::Crash { version, k } => nemesis::strace_wrap(&install(a, s, &format!("tinyapp={}", version.as_str())), &["rename".to_string()], *k, None),
+        Op::Crash { version, k } => {
+            nemesis::strace_wrap_for(a.worker_pid_file(), &install(a, s, &format!("tinyapp={}", version.as_str())), &["rename".to_string()], *k, None)
+        }
         Op::Rollback => rollback(a, model),
-        Op::Gc => match a.kind() {
-            ApproachKind::Nix => "nix-store --gc".into(),
-            ApproachKind::Apt => "DEBIAN_FRONTEND=noninteractive apt-get autoremove --purge -y".into(),
-            // pip has no garbage collector; the closest thing would be an
-            // uninstall, which is not what a GC means.
-            ApproachKind::Pip | ApproachKind::PipVenv => "true".into(),
-        },
+        // pip has no garbage collector; the closest thing would be an
+        // uninstall, which is not what a GC means.
+        Op::Gc => a.gc_command().unwrap_or_else(|| "true".into()),
     }
 }
 
@@ -162,8 +160,8 @@ fn scenario_versions(packages: &BTreeMap<String, String>) -> BTreeMap<String, St
 /// as that version). With no older state there is nothing to do, which is
 /// where `nix-env --rollback` fails without changing anything.
 fn rollback(a: &dyn Approach, model: &Model) -> String {
-    if a.kind() == ApproachKind::Nix {
-        return "nix-env --rollback".into();
+    if let Some(rollback) = a.generation_rollback() {
+        return rollback;
     }
     let Some(target) = model.rollback_target().and_then(|t| model.generations.get(&t)) else { return "true".into() };
     let want = scenario_versions(&target.packages);
@@ -185,8 +183,9 @@ fn rollback(a: &dyn Approach, model: &Model) -> String {
                 ));
             }
         }
-        kind => {
-            let (python, flag) = if kind == ApproachKind::PipVenv { ("/opt/venv/bin/python", "") } else { ("python3", " --break-system-packages") };
+        ApproachKind::Pip | ApproachKind::PipVenv => {
+            let (python, flag) =
+                if a.kind() == ApproachKind::PipVenv { ("/opt/venv/bin/python", "") } else { ("python3", " --break-system-packages") };
             if !remove.is_empty() {
                 cmds.push(format!("{python} -m pip --disable-pip-version-check uninstall -y{flag} {}", remove.join(" ")));
             }
@@ -194,6 +193,8 @@ fn rollback(a: &dyn Approach, model: &Model) -> String {
                 cmds.push(a.install(&pins));
             }
         }
+        // Approaches with generations returned above.
+        ApproachKind::Nix | ApproachKind::NixSingleUser => {}
     }
     if cmds.is_empty() {
         "true".into()

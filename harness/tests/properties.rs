@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use mistake_cost::approach::{approach, checks_and_probes, Approach, ApproachKind};
 use mistake_cost::docker::images::Family;
-use mistake_cost::docker::{RunId, Sandbox, SandboxSpec, RUN_LABEL};
+use mistake_cost::docker::{RunId, Sandbox, SandboxSpec, SecurityProfile, RUN_LABEL};
 use mistake_cost::properties::{self, Invariant, Judgement, Model, Op, Outcome, Version};
 use mistake_cost::scenario::Scenario;
 use mistake_cost::snapshot::{self, manifest::Manifest, PackageView, Snapshot};
@@ -120,7 +120,7 @@ impl Env {
             *c
         };
         let a = approach(kind);
-        let mut spec = SandboxSpec::new(a.family().image(), format!("mc-{}-prop-{kind}-{case}", self.run));
+        let mut spec = SandboxSpec::for_approach(a.as_ref(), SecurityProfile::default(), format!("mc-{}-prop-{kind}-{case}", self.run));
         spec.fixtures = Some(self.fixtures.path().to_path_buf());
         let mut sb = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await.map_err(|e| e.to_string())?;
         let result = AssertUnwindSafe(self.drive(&sb, a.as_ref(), case, ops)).catch_unwind().await;
@@ -138,6 +138,7 @@ impl Env {
         let base = self.bases[a.family().name()].clone();
         // strace writes its log under the agent's scratch folder.
         let mut prepare = vec!["mkdir -p /run/mistake-cost".to_string()];
+        prepare.extend(a.ready());
         prepare.extend(a.prepare());
         for c in &prepare {
             let (code, out) = sh(sb, c).await?;
@@ -161,7 +162,7 @@ impl Env {
                     failed_checks.push(format!("{} (exit {code}): {}", c.name, tail(&out)));
                 }
             }
-            let profile_generation = if a.kind() == ApproachKind::Nix { Some(nix_generation(sb).await?) } else { None };
+            let profile_generation = if a.generation_rollback().is_some() { Some(nix_generation(sb).await?) } else { None };
             let after = take_snapshot(sb, a, &base).await?;
             let outcome = Outcome { exit_code, fault_fired, failed_checks, profile_generation };
             let judgement = model.judge(op, &outcome, after);

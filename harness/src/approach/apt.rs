@@ -1,6 +1,7 @@
 //! apt/dpkg with a flat local repository of the scenario's .debs.
 
 use super::{op_packages, upgrade_rollback, Approach, ApproachKind, Check};
+use crate::docker::SecurityProfile;
 use crate::scenario::{PackageRef, Scenario};
 
 pub struct Apt;
@@ -65,6 +66,10 @@ impl Approach for Apt {
             Check { name: "apt-get check".into(), command: "apt-get check -qq".into(), quiet: false },
             Check { name: "dpkg -V".into(), command: dpkg_verify(&s.package_names()), quiet: true },
         ]
+    }
+
+    fn configuration(&self, _: SecurityProfile) -> String {
+        "apt-get + dpkg as root, a flat local repository (trusted=yes), no other sources".into()
     }
 
     fn package_view(&self) -> String {

@@ -1,4 +1,4 @@
-//! The four ways of installing software that a trial compares.
+//! The five ways of installing software that a trial compares.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -13,12 +13,18 @@ pub enum ApproachKind {
     Pip,
     /// pip into a virtual environment: the fair baseline for pip.
     PipVenv,
-    /// nix-env into the user profile, from generated derivations.
+    /// nix-env into root's profile, multi-user as the installer and NixOS
+    /// set Nix up: builds by `nix-daemon` as `nixbld` build users, in the
+    /// build sandbox when the run's security profile allows it.
     Nix,
+    /// nix-env as root with no build users and no sandbox: the labelled
+    /// variant many Docker images use.
+    NixSingleUser,
 }
 
 impl ApproachKind {
-    pub const ALL: [ApproachKind; 4] = [ApproachKind::Apt, ApproachKind::Pip, ApproachKind::PipVenv, ApproachKind::Nix];
+    pub const ALL: [ApproachKind; 5] =
+        [ApproachKind::Apt, ApproachKind::Pip, ApproachKind::PipVenv, ApproachKind::Nix, ApproachKind::NixSingleUser];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -26,6 +32,7 @@ impl ApproachKind {
             ApproachKind::Pip => "pip",
             ApproachKind::PipVenv => "pip-venv",
             ApproachKind::Nix => "nix",
+            ApproachKind::NixSingleUser => "nix-single-user",
         }
     }
 }
@@ -42,6 +49,6 @@ impl FromStr for ApproachKind {
         ApproachKind::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown approach `{s}`: expected one of apt, pip, pip-venv, nix"))
+            .ok_or_else(|| format!("unknown approach `{s}`: expected one of apt, pip, pip-venv, nix, nix-single-user"))
     }
 }

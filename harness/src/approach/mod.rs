@@ -10,6 +10,7 @@ mod pip;
 pub use kind::ApproachKind;
 
 use crate::docker::images::Family;
+use crate::docker::SecurityProfile;
 use crate::scenario::{OperationKind, PackageRef, PackageSpec, Scenario};
 
 /// A consistency check: a command and how to read its result.
@@ -27,6 +28,47 @@ pub trait Approach: Send + Sync {
 
     fn family(&self) -> Family {
         Family::of(self.kind())
+    }
+
+    /// Environment variables of every process in the approach's containers
+    /// (`NAME=value`).
+    fn env(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The container's main process. Services the approach needs (a
+    /// daemon) start here, so a container kill and restart restarts them
+    /// as a machine's reboot would.
+    fn container_command(&self, _profile: SecurityProfile) -> Vec<String> {
+        vec!["sleep".into(), "infinity".into()]
+    }
+
+    /// A command that waits until those services answer: run before the
+    /// set-up and after a container restart.
+    fn ready(&self) -> Option<String> {
+        None
+    }
+
+    /// How this approach is configured under `profile`, in one line, for
+    /// run.json and the report (the README's approach table says more).
+    fn configuration(&self, profile: SecurityProfile) -> String;
+
+    /// A pid file of the long-lived process that does this approach's work
+    /// on the client's behalf (the Nix daemon): syscall faults must trace
+    /// it, not only the client command.
+    fn worker_pid_file(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The one command that returns to the previous generation, for
+    /// approaches that keep generations (Nix profiles).
+    fn generation_rollback(&self) -> Option<String> {
+        None
+    }
+
+    /// The approach's garbage collector, if it has one.
+    fn gc_command(&self) -> Option<String> {
+        None
     }
 
     /// Commands that make a fresh sandbox ready (point the package manager
@@ -61,7 +103,8 @@ pub fn approach(kind: ApproachKind) -> Box<dyn Approach> {
         ApproachKind::Apt => Box::new(apt::Apt),
         ApproachKind::Pip => Box::new(pip::Pip::global()),
         ApproachKind::PipVenv => Box::new(pip::Pip::venv()),
-        ApproachKind::Nix => Box::new(nix::Nix),
+        ApproachKind::Nix => Box::new(nix::Nix::multi_user()),
+        ApproachKind::NixSingleUser => Box::new(nix::Nix::single_user()),
     }
 }
 

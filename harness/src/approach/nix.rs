@@ -1,9 +1,34 @@
-//! nix-env into root's profile, from the scenario's generated derivations.
+//! nix-env into root's profile, from the scenario's generated derivations,
+//! in two configurations on the same image (containers/nix/Dockerfile):
+//! multi-user (`nix`: daemon, build users, sandbox when the run's security
+//! profile allows) and single-user (`nix-single-user`: root builds as root).
 
 use super::{Approach, ApproachKind, Check};
+use crate::docker::SecurityProfile;
 use crate::scenario::{PackageRef, Scenario};
 
-pub struct Nix;
+pub struct Nix {
+    multi_user: bool,
+}
+
+impl Nix {
+    pub fn multi_user() -> Self {
+        Nix { multi_user: true }
+    }
+    pub fn single_user() -> Self {
+        Nix { multi_user: false }
+    }
+}
+
+/// Where the container's command leaves the daemon's pid and log: the
+/// harness's scratch folder, which snapshots never include.
+pub const DAEMON_PID_FILE: &str = "/run/mistake-cost/nix-daemon.pid";
+const DAEMON_LOG: &str = "/run/mistake-cost/nix-daemon.log";
+const DAEMON_SOCKET: &str = "/nix/var/nix/daemon-socket/socket";
+
+/// What the sandbox needs to see besides the store: the builders are
+/// `/bin/sh` scripts using coreutils from the image.
+const SANDBOX_PATHS: &str = "/bin /usr /lib /lib64";
 
 /// The profile either has no generation yet or must resolve to a valid
 /// closure: a dangling or half-written profile fails here.
@@ -15,7 +40,70 @@ const PROFILE_ENTRIES_CHECK: &str = "nix-env -q --out-path | while read -r _ p; 
 
 impl Approach for Nix {
     fn kind(&self) -> ApproachKind {
-        ApproachKind::Nix
+        if self.multi_user {
+            ApproachKind::Nix
+        } else {
+            ApproachKind::NixSingleUser
+        }
+    }
+
+    fn env(&self) -> Vec<String> {
+        if self.multi_user {
+            vec!["NIX_REMOTE=daemon".into()]
+        } else {
+            vec!["NIX_CONF_DIR=/etc/nix/single-user".into()]
+        }
+    }
+
+    /// The daemon runs as the container's service; its sandbox setting is
+    /// given on its command line, so the one image serves both profiles.
+    fn container_command(&self, profile: SecurityProfile) -> Vec<String> {
+        if !self.multi_user {
+            return vec!["sleep".into(), "infinity".into()];
+        }
+        let sandbox = if profile.allows_build_sandbox() {
+            format!("--option sandbox true --option extra-sandbox-paths '{SANDBOX_PATHS}'")
+        } else {
+            "--option sandbox false".into()
+        };
+        let script = format!(
+            "mkdir -p /run/mistake-cost && rm -f {DAEMON_SOCKET} && \
+             env -u NIX_REMOTE nix-daemon {sandbox} >>{DAEMON_LOG} 2>&1 & echo $! > {DAEMON_PID_FILE}; exec sleep infinity"
+        );
+        vec!["sh".into(), "-c".into(), script]
+    }
+
+    /// The socket exists and the daemon answers a store query (10 s at most).
+    fn ready(&self) -> Option<String> {
+        self.multi_user.then(|| {
+            format!(
+                "i=0; until [ -S {DAEMON_SOCKET} ] && nix-store --gc --print-roots >/dev/null 2>&1; do \
+                 i=$((i+1)); [ $i -gt 500 ] && {{ echo 'nix-daemon did not answer within 10 s' >&2; cat {DAEMON_LOG} >&2; exit 1; }}; sleep 0.02; done"
+            )
+        })
+    }
+
+    fn configuration(&self, profile: SecurityProfile) -> String {
+        if self.multi_user {
+            format!(
+                "multi-user: nix-daemon, build-users-group = nixbld (nixbld1-8), sandbox = {}, clients NIX_REMOTE=daemon",
+                if profile.allows_build_sandbox() { format!("true (extra-sandbox-paths = {SANDBOX_PATHS})") } else { "false (the security profile does not allow it)".into() }
+            )
+        } else {
+            "single-user: root builds as root, build-users-group = (empty), sandbox = false".into()
+        }
+    }
+
+    fn generation_rollback(&self) -> Option<String> {
+        Some("nix-env --rollback".into())
+    }
+
+    fn gc_command(&self) -> Option<String> {
+        Some("nix-store --gc".into())
+    }
+
+    fn worker_pid_file(&self) -> Option<&'static str> {
+        self.multi_user.then_some(DAEMON_PID_FILE)
     }
 
     fn install(&self, packages: &[PackageRef]) -> String {

@@ -2,6 +2,7 @@
 //! about, `--break-system-packages`) or into a venv (the fair baseline).
 
 use super::{upgrade_rollback, Approach, ApproachKind, Check};
+use crate::docker::SecurityProfile;
 use crate::scenario::{PackageRef, Scenario};
 
 pub struct Pip {
@@ -101,6 +102,13 @@ impl Approach for Pip {
     /// read with importlib.metadata: a fifth of pip's start-up time. A
     /// half-written one (a crash mid-install) is listed as broken, by path,
     /// rather than failing the whole view.
+    fn configuration(&self, _: SecurityProfile) -> String {
+        match self.venv {
+            Some(v) => format!("pip in a venv at {v} (python3 -m venv), --no-index --find-links /fixtures/pip, as root"),
+            None => "pip into the system interpreter as root, --break-system-packages, --no-index --find-links /fixtures/pip".into(),
+        }
+    }
+
     fn package_view(&self) -> String {
         format!("PYTHONDONTWRITEBYTECODE=1 {} -c '{}'", self.python(), PIP_VIEW)
     }

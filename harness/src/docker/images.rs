@@ -73,7 +73,7 @@ impl Family {
     pub fn of(a: ApproachKind) -> Family {
         match a {
             ApproachKind::Apt | ApproachKind::Pip | ApproachKind::PipVenv => Family::Apt,
-            ApproachKind::Nix => Family::Nix,
+            ApproachKind::Nix | ApproachKind::NixSingleUser => Family::Nix,
         }
     }
 
@@ -115,6 +115,16 @@ fn base_recipe_hash() -> String {
 
 fn base_tag() -> String {
     format!("{BASE_REPO}:r-{}", base_recipe_hash())
+}
+
+/// The base image's name (tagged by its recipe hash).
+pub fn base_image_name() -> String {
+    base_tag()
+}
+
+/// An image's id, if the engine has it.
+pub async fn image_id_of(docker: &Docker, name: &str) -> Result<Option<String>, DockerError> {
+    Ok(image_id(docker, name).await?.map(|(id, _)| id))
 }
 
 /// What `images list` shows.

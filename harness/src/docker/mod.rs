@@ -3,13 +3,16 @@
 //! the sweep that removes what a run left behind.
 
 pub mod changes;
+pub mod environment;
 pub mod images;
 mod labels;
 mod sandbox;
+mod security;
 mod sweep;
 
 pub use labels::{RunId, RUN_LABEL};
 pub use sandbox::{ExecOutput, Sandbox, SandboxSpec};
+pub use security::SecurityProfile;
 pub use sweep::{sweep, sweep_dead_runs, SweepReport};
 
 use bollard::Docker;

@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::task::TaskTracker;
 
 use super::changes::{self, ChangedPaths};
-use super::{DockerError, RunId};
+use super::{DockerError, RunId, SecurityProfile};
 
 /// What a sandbox is made from.
 #[derive(Debug, Clone)]
@@ -27,6 +27,12 @@ pub struct SandboxSpec {
     pub pids_limit: i64,
     /// False by default: scenarios are hermetic unless they ask.
     pub network: bool,
+    /// Shared by every container of a run.
+    pub security: SecurityProfile,
+    /// `NAME=value` for every process in the container.
+    pub env: Vec<String>,
+    /// The main process (default: `sleep infinity`).
+    pub cmd: Vec<String>,
 }
 
 impl SandboxSpec {
@@ -38,7 +44,20 @@ impl SandboxSpec {
             memory_bytes: 2 << 30,
             pids_limit: 2048,
             network: false,
+            security: SecurityProfile::Default,
+            env: Vec::new(),
+            cmd: vec!["sleep".into(), "infinity".into()],
         }
+    }
+
+    /// A sandbox for one approach: its image, environment and main
+    /// process, under the run's security profile.
+    pub fn for_approach(a: &dyn crate::approach::Approach, security: SecurityProfile, name: impl Into<String>) -> Self {
+        let mut spec = SandboxSpec::new(a.family().image(), name);
+        spec.security = security;
+        spec.env = a.env();
+        spec.cmd = a.container_command(security);
+        spec
     }
 }
 
@@ -68,13 +87,16 @@ async fn create_and_start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> R
         memory: Some(spec.memory_bytes),
         pids_limit: Some(spec.pids_limit),
         privileged: Some(false),
+        cap_add: Some(spec.security.cap_add()).filter(|c| !c.is_empty()),
+        security_opt: Some(spec.security.security_opt()).filter(|o| !o.is_empty()),
         // docker-init reaps the zombies a killed package manager leaves.
         init: Some(true),
         ..Default::default()
     };
     let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
-        cmd: Some(vec!["sleep".into(), "infinity".into()]),
+        cmd: Some(spec.cmd.clone()),
+        env: Some(spec.env.clone()).filter(|e| !e.is_empty()),
         labels: Some(run.labels()),
         network_disabled: Some(!spec.network),
         host_config: Some(host_config),

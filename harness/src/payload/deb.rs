@@ -17,7 +17,7 @@
 use sha2::{Digest, Sha256};
 use std::io;
 
-use super::{parent_dir, sh_quote, PayloadFiles, Tree};
+use super::{PayloadFiles, Tree};
 use crate::scenario::{Ecosystem, FailSpec, FailStep, PackageRef, PackageSpec};
 
 const MAINTAINER: &str = "mistake-cost <nobody@invalid>";
@@ -125,8 +125,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A maintainer script that fails the way the scenario says, leaving the
-/// `writes` files behind as a real half-finished script would.
+/// A maintainer script that fails the way the scenario says, after making
+/// the scenario's attempts (as root, dpkg's scripts land them).
 fn failing_script(pkg: &PackageSpec, fail: &FailSpec, script: &str, actions: &str) -> String {
     let (name, version) = (pkg.name.get_ref(), &pkg.version);
     let mut s = format!(
@@ -136,11 +136,8 @@ fn failing_script(pkg: &PackageSpec, fail: &FailSpec, script: &str, actions: &st
          case \"$1\" in\n\
          {actions})\n"
     );
-    let content = sh_quote(&format!("written by {name} {version} {script}"));
-    for w in &fail.writes {
-        let path = w.get_ref();
-        s += &format!("    mkdir -p {}\n", sh_quote(parent_dir(path)));
-        s += &format!("    printf '%s\\n' {content} > {}\n", sh_quote(path));
+    for line in super::sh_attempts(pkg, fail).lines() {
+        s += &format!("    {line}\n");
     }
     s += &format!(
         "    echo \"{name} {version}: simulated failure in {script} $1\" >&2\n\

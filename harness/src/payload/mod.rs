@@ -152,6 +152,39 @@ fn payload_files(pkg: &PackageSpec) -> io::Result<PayloadFiles> {
     Ok(out)
 }
 
+/// What every ecosystem's failing script writes or appends: the same bytes.
+fn attempt_content(pkg: &PackageSpec) -> String {
+    format!("written by {} {}'s failing step", pkg.name.get_ref(), pkg.version)
+}
+
+/// POSIX sh that makes a failing package's attempts (writes, appends,
+/// removals of paths outside the package), each one tried whatever became
+/// of the others, and logs each to stderr as an attempt record (see
+/// `history::ATTEMPT_MARKER`): the same code for the maintainer script and
+/// the Nix builder, and the same records setup.py prints. The record says
+/// whether the attempt landed and, if not, the shell's own error.
+fn sh_attempts(pkg: &PackageSpec, fail: &crate::scenario::FailSpec) -> String {
+    use crate::scenario::AttemptOp;
+    let content = sh_quote(&attempt_content(pkg));
+    let mut s = String::new();
+    for (i, (op, path)) in fail.attempts().into_iter().enumerate() {
+        let q = sh_quote(path.get_ref());
+        let action = match op {
+            AttemptOp::Write => format!("mkdir -p {} && printf '%s\\n' {content} > {q}", sh_quote(parent_dir(path.get_ref()))),
+            AttemptOp::Append => format!("printf '%s\\n' {content} >> {q}"),
+            AttemptOp::Remove => format!("rm -- {q}"),
+        };
+        s += &format!(
+            "if mc_err=$( {{ {action}; }} 2>&1 ); then mc_res=landed; else mc_res=refused; fi\n\
+             printf '{marker}\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' \"$$.{n}\" {op} {q} \"$mc_res\" \"$(id -u)\" \"$(printf '%s' \"$mc_err\" | tr '\\t\\n' '  ')\" >&2\n",
+            marker = crate::history::ATTEMPT_MARKER,
+            n = i + 1,
+            op = op.as_str(),
+        );
+    }
+    s
+}
+
 /// Quotes a string for POSIX sh: single quotes, with embedded ones spliced
 /// in as '\''.
 fn sh_quote(s: &str) -> String {

@@ -7,18 +7,19 @@
 //! `$out/share/<name>/deps`, which makes them runtime references: they join
 //! the closure that `nix-env` installs and garbage collection keeps.
 //!
-//! The builder needs `mkdir`, `cp` and `chmod` from the host's `/bin` and
-//! `/usr/bin`, which works because the containers run Nix without a sandbox.
-//! Even so a builder only writes under `$out`, so the `writes` paths land
-//! there (`/etc/x.conf` → `$out/etc/x.conf`), and Nix discards a failed
-//! build's output. Failure mapping:
-//! - `build` → the builder writes them and exits before copying any file;
-//! - `configure` → it copies the files first, then writes them and exits.
+//! The builder needs `mkdir`, `cp`, `chmod`, `id` and `tr` from the image's
+//! `/bin` and `/usr/bin` (in the build sandbox, `extra-sandbox-paths`).
+//! A failing builder attempts the scenario's side effects at their literal
+//! absolute paths, exactly as the postinst and setup.py do; whether they
+//! land (single-user root) or are refused (a build user, the sandbox) is
+//! Nix's doing, never the generator's. Failure mapping:
+//! - `build` → the builder attempts them and exits before copying any file;
+//! - `configure` → it copies the files first, then attempts them and exits.
 
 use std::fmt::Write as _;
 use std::io;
 
-use super::{parent_dir, sh_quote, PayloadFiles, Tree};
+use super::{sh_quote, PayloadFiles, Tree};
 use crate::scenario::{Ecosystem, FailSpec, FailStep, PackageRef, PackageSpec, Scenario};
 
 pub(super) fn src_dir_name(pkg: &PackageSpec) -> String {
@@ -142,13 +143,7 @@ fn builder_script(pkg: &PackageSpec) -> String {
 
 fn fail_block(pkg: &PackageSpec, fail: &FailSpec) -> String {
     let (name, version) = (pkg.name.get_ref(), &pkg.version);
-    let content = sh_quote(&format!("written by {name} {version} builder"));
-    let mut s = String::new();
-    for w in &fail.writes {
-        let path = w.get_ref();
-        s += &format!("mkdir -p \"$out\"{}\n", sh_quote(parent_dir(path)));
-        s += &format!("printf '%s\\n' {content} > \"$out\"{}\n", sh_quote(path));
-    }
+    let mut s = super::sh_attempts(pkg, fail);
     let step = match fail.step_for(Ecosystem::Nix) {
         FailStep::Build => "build",
         FailStep::Configure => "configure",

@@ -9,14 +9,17 @@
 //! `setup.py bdist_wheel` and falls back to `setup.py install` if that fails;
 //! without `wheel` (a fresh venv) it runs `setup.py install` directly.
 //! Failure mapping:
-//! - `build` → `build_py` writes the `writes` files and exits with the code;
+//! - `build` → `build_py` makes the scenario's attempts (writes, appends,
+//!   removals at their literal paths, logged as attempt records like the
+//!   postinst's and the Nix builder's) and exits with the code;
 //!   `egg_info` still works, so pip has resolved the dependencies and installs
 //!   them before the package's own build fails;
 //! - `configure` → `install` runs normally first (the files land in
-//!   site-packages), then writes the files and exits.
+//!   site-packages), then makes the attempts and exits.
 //!
 //! With `wheel` present both steps fail twice, once in `bdist_wheel` and
-//! once in the fallback install, so the `writes` files are written twice.
+//! once in the fallback install, so every attempt is made twice (two
+//! records with different pids; the harness counts distinct paths).
 
 use std::io;
 
@@ -55,6 +58,16 @@ fn py_list<'a>(items: impl IntoIterator<Item = &'a str>, indent: &str) -> String
     }
 }
 
+/// The attempts as a Python list of `(op, path)` tuples.
+fn py_pairs(fail: &crate::scenario::FailSpec) -> String {
+    let items: Vec<String> = fail.attempts().iter().map(|(op, p)| format!("    ({}, {}),\n", py_str(op.as_str()), py_str(p.get_ref()))).collect();
+    if items.is_empty() {
+        "[]".to_string()
+    } else {
+        format!("[\n{}]", items.concat())
+    }
+}
+
 fn setup_py(pkg: &PackageSpec, files: &PayloadFiles) -> String {
     let (name, version) = (pkg.name.get_ref(), &pkg.version);
     let data_paths: Vec<String> = files.iter().map(|(p, _)| format!("data/{p}")).collect();
@@ -85,15 +98,30 @@ fn setup_py(pkg: &PackageSpec, files: &PayloadFiles) -> String {
         s += &format!(
             "from setuptools.command.{base} import {base}\n\
              \n\
-             FAIL_WRITES = {writes}\n\
+             FAIL_ATTEMPTS = {attempts}\n\
              FAIL_EXIT_CODE = {code}\n\
              \n\
              \n\
+             def attempt(n, op, path):\n\
+             \x20   try:\n\
+             \x20       if op == \"write\":\n\
+             \x20           os.makedirs(os.path.dirname(path), exist_ok=True)\n\
+             \x20           with open(path, \"w\") as f:\n\
+             \x20               f.write({content})\n\
+             \x20       elif op == \"append\":\n\
+             \x20           with open(path, \"a\") as f:\n\
+             \x20               f.write({content})\n\
+             \x20       else:\n\
+             \x20           os.remove(path)\n\
+             \x20       result, error = \"landed\", \"\"\n\
+             \x20   except OSError as e:\n\
+             \x20       result, error = \"refused\", str(e).replace(\"\\t\", \" \").replace(\"\\n\", \" \")\n\
+             \x20   sys.stderr.write(\"{marker}\\t%d.%d\\t%s\\t%s\\t%s\\t%d\\t%s\\n\" % (os.getpid(), n, op, path, result, os.getuid(), error))\n\
+             \n\
+             \n\
              def fail(step):\n\
-             \x20   for path in FAIL_WRITES:\n\
-             \x20       os.makedirs(os.path.dirname(path), exist_ok=True)\n\
-             \x20       with open(path, \"w\") as f:\n\
-             \x20           f.write({content})\n\
+             \x20   for n, (op, path) in enumerate(FAIL_ATTEMPTS, 1):\n\
+             \x20       attempt(n, op, path)\n\
              \x20   sys.stderr.write(\"error: {name} {version}: simulated failure in setup.py %s\\n\" % step)\n\
              \x20   sys.exit(FAIL_EXIT_CODE)\n\
              \n\
@@ -101,9 +129,10 @@ fn setup_py(pkg: &PackageSpec, files: &PayloadFiles) -> String {
              class Failing({base}):\n\
              \x20   # fail.step = \"{step}\": {why}.\n\
              \x20   def run(self):\n",
-            writes = py_list(fail.writes.iter().map(|w| w.get_ref().as_str()), ""),
+            attempts = py_pairs(fail),
             code = fail.exit_code,
-            content = py_str(&format!("written by {name} {version} setup.py\n")),
+            content = py_str(&format!("{}\n", super::attempt_content(pkg))),
+            marker = crate::history::ATTEMPT_MARKER,
             step = match fail.step_for(Ecosystem::Pip) {
                 FailStep::Build => "build",
                 FailStep::Configure => "configure",

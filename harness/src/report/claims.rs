@@ -419,6 +419,8 @@ mod tests {
             residue_modified: Some(0),
             residue_packages: Some(packages),
             garbage_paths: Some(garbage),
+            attempts_landed: Some(0),
+            attempts_refused: Some(0),
             playbook_ran: files > 0 || packages > 0,
             recovery_ms: Some(recovery_ms),
             recovered: if files == 0 && packages == 0 { "true".into() } else { "false".into() },

@@ -14,7 +14,7 @@ use super::{Event, Executor};
 use crate::approach::{approach, playbook, Approach};
 use crate::checker::{check_verdict, Verdict};
 use crate::docker::images::Family;
-use crate::docker::{DockerError, RunId, Sandbox, SandboxSpec};
+use crate::docker::{DockerError, RunId, Sandbox, SandboxSpec, SecurityProfile};
 use crate::history::{History, Phase, Step, Timings};
 use crate::nemesis::{self, Fault};
 use crate::plan::Trial;
@@ -28,19 +28,32 @@ pub struct DockerExecutor {
     bases: HashMap<Family, OnceCell<Arc<Manifest>>>,
     /// Docker calls that must finish even if their trial is dropped.
     tracker: TaskTracker,
+    /// Shared by every container of the run.
+    security: SecurityProfile,
 }
 
 impl DockerExecutor {
     pub fn new(docker: Docker, run: RunId, fixtures: HashMap<String, PathBuf>, tracker: TaskTracker) -> Self {
         let bases = Family::ALL.into_iter().map(|f| (f, OnceCell::new())).collect();
-        DockerExecutor { docker, run, fixtures, bases, tracker }
+        DockerExecutor { docker, run, fixtures, bases, tracker, security: SecurityProfile::default() }
+    }
+
+    /// The security profile every container of this executor gets.
+    pub fn with_security(mut self, security: SecurityProfile) -> Self {
+        self.security = security;
+        self
+    }
+
+    pub fn security(&self) -> SecurityProfile {
+        self.security
     }
 
     /// The image's full manifest, scanned once per run in a sandbox of its own.
     pub async fn base_manifest(&self, family: Family) -> Result<Arc<Manifest>, DockerError> {
         self.bases[&family]
             .get_or_try_init(|| async {
-                let spec = SandboxSpec::new(family.image(), format!("mc-{}-scan-{}", self.run, family.name()));
+                let mut spec = SandboxSpec::new(family.image(), format!("mc-{}-scan-{}", self.run, family.name()));
+                spec.security = self.security;
                 let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await?;
                 let scanned = snapshot::scan_base(&sandbox).await;
                 sandbox.remove().await?;
@@ -52,7 +65,7 @@ impl DockerExecutor {
 
     /// A fresh sandbox of the approach's image with the scenario's fixtures.
     pub(crate) async fn sandbox(&self, a: &dyn Approach, scenario: &crate::scenario::Scenario, suffix: &str) -> Result<Sandbox, DockerError> {
-        let mut spec = SandboxSpec::new(a.family().image(), format!("mc-{}-{suffix}", self.run));
+        let mut spec = SandboxSpec::for_approach(a, self.security, format!("mc-{}-{suffix}", self.run));
         spec.fixtures = self.fixtures.get(&scenario.scenario.name).cloned();
         Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
     }
@@ -60,7 +73,8 @@ impl DockerExecutor {
     /// Prepare and set-up steps; a failing one is a harness error.
     pub(crate) async fn set_up(&self, sandbox: &Sandbox, a: &dyn Approach, s: &crate::scenario::Scenario, h: &mut History) -> Result<(), DockerError> {
         let timeout = Duration::from_secs(s.scenario.step_timeout_s);
-        let mut setup = a.prepare();
+        let mut setup: Vec<String> = a.ready().into_iter().collect();
+        setup.extend(a.prepare());
         setup.extend(crate::approach::setup_command(a, s));
         let steps = run_steps(sandbox, Phase::Setup, &setup, timeout, &[]).await?;
         let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
@@ -109,7 +123,7 @@ impl DockerExecutor {
         let before = self.snapshot(sandbox, a, base, h).await?;
 
         phase(Phase::Operation);
-        h.steps.push(self.operation(sandbox, &trial.fault, crate::approach::operation_command(a, s), timeout).await?);
+        h.steps.push(self.operation(sandbox, a, &trial.fault, crate::approach::operation_command(a, s), timeout).await?);
 
         phase(Phase::CheckAfterFailure);
         let after = self.snapshot(sandbox, a, base, h).await?;
@@ -146,7 +160,7 @@ impl DockerExecutor {
     }
 
     /// Runs the operation under test with the trial's fault injected.
-    async fn operation(&self, sandbox: &Sandbox, fault: &Fault, command: String, timeout: Duration) -> Result<Step, DockerError> {
+    async fn operation(&self, sandbox: &Sandbox, a: &dyn Approach, fault: &Fault, command: String, timeout: Duration) -> Result<Step, DockerError> {
         let one = |mut steps: Vec<Step>| steps.pop().ok_or_else(|| DockerError::Other("the agent reported no step".into()));
         match fault {
             Fault::None => one(run_steps(sandbox, Phase::Operation, &[command], timeout, &[]).await?),
@@ -156,7 +170,7 @@ impl DockerExecutor {
                 Ok(step)
             }
             Fault::Syscall { syscalls, at, errno } => {
-                let wrapped = nemesis::strace_wrap(&command, syscalls, *at, errno.as_deref());
+                let wrapped = nemesis::strace_wrap_for(a.worker_pid_file(), &command, syscalls, *at, errno.as_deref());
                 let mut step = one(run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[]).await?)?;
                 if errno.is_none() {
                     let killed = injected_kills(sandbox).await?;
@@ -174,6 +188,14 @@ impl DockerExecutor {
                     _ = tokio::time::sleep(Duration::from_millis(*at_ms)) => {
                         let fired = ms(started);
                         sandbox.kill_and_restart().await?;
+                        // The approach's services come back with the
+                        // container, as after a reboot; the checks need them.
+                        if let Some(ready) = a.ready() {
+                            let waited = run_steps(sandbox, Phase::Operation, &[ready], timeout, &[]).await?;
+                            if let Some(w) = waited.into_iter().find(|w| w.exit_code != 0) {
+                                return Err(DockerError::Other(format!("after the container restart: {}", w.stderr_tail)));
+                            }
+                        }
                         Ok(Step {
                             phase: Phase::Operation,
                             command: format!("{command} [nemesis: container killed after {at_ms} ms, started again]"),
@@ -183,6 +205,7 @@ impl DockerExecutor {
                             stderr_tail: "container killed by the nemesis".into(),
                             quiet: false,
                             fault_fired_ms: Some(fired),
+                            attempts: Vec::new(),
                         })
                     }
                 }
@@ -216,9 +239,10 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Per command: exit code, nanoseconds, stdout tail, stderr tail, and when
-/// the agent's kill fired (ns after the start).
-type AgentResult = (i64, u64, String, String, Option<u64>);
+/// Per command: exit code, nanoseconds, stdout tail, stderr tail, when
+/// the agent's kill fired (ns after the start), and the attempt records
+/// found in the whole output.
+type AgentResult = (i64, u64, String, String, Option<u64>, Vec<crate::history::Attempt>);
 
 /// Runs commands in order through the agent, timed inside the container.
 async fn agent_run(sandbox: &Sandbox, commands: &[String], timeout: Duration) -> Result<Vec<AgentResult>, DockerError> {
@@ -242,12 +266,13 @@ async fn agent_run_with(sandbox: &Sandbox, commands: &[String], timeout: Duratio
     let mut results = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 5 {
+        if f.len() != 6 {
             return Err(DockerError::Other(format!("malformed agent line: {line:?}")));
         }
+        let attempts = crate::history::parse_attempts(&unhex(f[5])).map_err(DockerError::Other)?;
         let code = f[0].parse().map_err(|_| DockerError::Other(format!("bad exit code in {line:?}")))?;
         let ns = f[1].parse().map_err(|_| DockerError::Other(format!("bad time in {line:?}")))?;
-        results.push((code, ns, unhex(f[2]), unhex(f[3]), f[4].parse().ok()));
+        results.push((code, ns, unhex(f[2]), unhex(f[3]), f[4].parse().ok(), attempts));
     }
     if results.len() != commands.len() {
         return Err(DockerError::Other(format!("agent reported {} of {} commands", results.len(), commands.len())));
@@ -277,7 +302,7 @@ async fn run_agent_steps(
         .iter()
         .zip(results)
         .enumerate()
-        .map(|(i, (c, (code, ns, out, err, fired)))| Step {
+        .map(|(i, (c, (code, ns, out, err, fired, attempts)))| Step {
             phase,
             command: c.clone(),
             exit_code: code,
@@ -286,6 +311,7 @@ async fn run_agent_steps(
             stderr_tail: err,
             quiet: quiet.get(i).copied().unwrap_or(false),
             fault_fired_ms: fired.map(|ns| ns as f64 / 1e6),
+            attempts,
         })
         .collect())
 }
@@ -336,6 +362,8 @@ impl DockerExecutor {
 
 /// The processes a syscall fault's SIGKILL ended (empty: it never fired).
 pub async fn injected_kills(sandbox: &Sandbox) -> Result<Vec<String>, DockerError> {
-    let log = sandbox.exec(&["cat".to_string(), nemesis::INJECT_LOG.to_string()], None, Duration::from_secs(60)).await?;
+    // The worker's log exists only when the approach has a worker.
+    let cmd = format!("cat {} 2>/dev/null; cat {} 2>/dev/null; true", nemesis::INJECT_LOG, nemesis::WORKER_INJECT_LOG);
+    let log = sandbox.exec(&["sh".to_string(), "-c".to_string(), cmd], None, Duration::from_secs(60)).await?;
     Ok(nemesis::killed_processes(&String::from_utf8_lossy(&log.stdout)))
 }

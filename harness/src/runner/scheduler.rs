@@ -88,6 +88,7 @@ mod tests {
                     stderr_tail: String::new(),
                     quiet: false,
                     fault_fired_ms: None,
+                    attempts: Vec::new(),
                 }],
                 residue_after_failure: None,
                 residue_after_recovery: None,

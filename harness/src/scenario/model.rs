@@ -205,10 +205,18 @@ pub struct FailSpec {
     pub pip: Option<FailStep>,
     #[serde(default)]
     pub nix: Option<FailStep>,
-    /// Files the package's own script writes before it fails. Absolute paths;
-    /// Nix builders write them under `$out` instead (see the README).
+    /// Absolute paths outside the package that the failing script tries to
+    /// create or overwrite before it fails. Every ecosystem's script (the
+    /// postinst or preinst, setup.py, the Nix builder) attempts exactly
+    /// these; whether an attempt lands is what the approach decides.
     #[serde(default)]
     pub writes: Vec<Spanned<String>>,
+    /// Existing files the failing script tries to append a line to.
+    #[serde(default)]
+    pub appends: Vec<Spanned<String>>,
+    /// Existing files the failing script tries to delete.
+    #[serde(default)]
+    pub removes: Vec<Spanned<String>>,
     #[serde(default = "default_exit_code")]
     pub exit_code: u8,
 }
@@ -217,7 +225,33 @@ fn default_exit_code() -> u8 {
     1
 }
 
+/// A side effect a failing script attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOp {
+    Write,
+    Append,
+    Remove,
+}
+
+impl AttemptOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOp::Write => "write",
+            AttemptOp::Append => "append",
+            AttemptOp::Remove => "remove",
+        }
+    }
+}
+
 impl FailSpec {
+    /// Every attempt in the order the scripts make them: writes, appends,
+    /// removals, each in scenario order.
+    pub fn attempts(&self) -> Vec<(AttemptOp, &Spanned<String>)> {
+        let writes = self.writes.iter().map(|p| (AttemptOp::Write, p));
+        let appends = self.appends.iter().map(|p| (AttemptOp::Append, p));
+        writes.chain(appends).chain(self.removes.iter().map(|p| (AttemptOp::Remove, p))).collect()
+    }
+
     pub fn step_for(&self, ecosystem: Ecosystem) -> FailStep {
         match ecosystem {
             Ecosystem::Apt => self.apt,

@@ -11,6 +11,24 @@ fn err<T>(at: &Spanned<T>, message: impl Into<String>) -> ParseError {
     ParseError::new(Some(at.span()), message)
 }
 
+/// Paths a failing script may not target: the harness's own scratch,
+/// fixtures and agent, and what the engine or kernel manages. Snapshots
+/// never look there (snapshot::classify::excluded), so an attempt would go
+/// unmeasured or disturb the harness.
+const HARNESS_PATHS: [&str; 11] = [
+    "/run/mistake-cost",
+    "/fixtures",
+    "/usr/local/lib/mistake-cost",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/sbin/docker-init",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/nix/var/nix/daemon-socket",
+];
+
 pub fn validate(s: &Scenario) -> Result<(), ParseError> {
     if s.scenario.approaches.is_empty() {
         return Err(ParseError::new(None, "[scenario] approaches: expected at least one of apt, pip, pip-venv, nix"));
@@ -75,10 +93,28 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
             }
         }
         if let Some(fail) = &p.fail {
-            for w in &fail.writes {
+            let mut attempted = BTreeSet::new();
+            for (op, w) in fail.attempts() {
                 let path = w.get_ref();
+                let field = match op {
+                    super::AttemptOp::Write => "fail.writes",
+                    super::AttemptOp::Append => "fail.appends",
+                    super::AttemptOp::Remove => "fail.removes",
+                };
                 if !path.starts_with('/') || path.split('/').skip(1).any(|c| c.is_empty() || c == "." || c == "..") {
-                    return Err(err(w, format!("fail.writes `{path}`: expected an absolute path without `.`, `..` or empty parts")));
+                    return Err(err(w, format!("{field} `{path}`: expected an absolute path without `.`, `..` or empty parts")));
+                }
+                if path.chars().any(|c| c.is_control()) || path.len() > 1024 {
+                    return Err(err(w, format!("{field}: a path must hold no tab, newline or other control character and be at most 1024 bytes")));
+                }
+                if let Some(area) = HARNESS_PATHS.iter().find(|a| path == **a || path.starts_with(&format!("{a}/"))) {
+                    return Err(err(w, format!(
+                        "{field} `{path}`: `{area}` belongs to the harness or the container engine (scratch, fixtures, agent, kernel file systems); \
+                         an attempt there is never measured. Pick a path of the system under test, e.g. /etc/{name}.conf"
+                    )));
+                }
+                if !attempted.insert(path.clone()) {
+                    return Err(err(w, format!("{field} `{path}`: this path is already attempted by package `{name}` (each path once)")));
                 }
             }
             if fail.exit_code == 0 {

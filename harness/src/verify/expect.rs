@@ -42,6 +42,8 @@ impl Source {
                 ("residue_modified", Number),
                 ("residue_packages", Number),
                 ("garbage_paths", Number),
+                ("attempts_landed", Number),
+                ("attempts_refused", Number),
                 ("playbook_ran", Bool),
                 ("recovery_ms", Number),
                 ("recovered", Bool),
