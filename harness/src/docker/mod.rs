@@ -9,7 +9,7 @@ mod sandbox;
 mod sweep;
 
 pub use labels::{RunId, RUN_LABEL};
-pub use sandbox::{ExecOutput, Sandbox, SandboxSpec};
+pub use sandbox::{ExecLimits, ExecOutput, Sandbox, SandboxSpec};
 pub use sweep::{sweep, sweep_dead_runs, SweepReport};
 
 use bollard::Docker;
@@ -26,6 +26,10 @@ pub enum DockerError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// An exec printed more than its cap (`ExecLimits`): its output is not
+    /// used, never cut.
+    #[error("docker: `{command}` in {container} printed more than {limit} bytes; its output is not used (a cut output would be a wrong measurement)")]
+    OutputTooLarge { command: String, container: String, limit: usize },
     #[error("docker: {0}")]
     Other(String),
 }
