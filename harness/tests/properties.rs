@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use mistake_cost::approach::{approach, checks_and_probes, Approach, ApproachKind};
 use mistake_cost::docker::images::Family;
-use mistake_cost::docker::{RunId, Sandbox, SandboxSpec, SecurityProfile, RUN_LABEL};
+use mistake_cost::docker::{ExecLimits, RunId, Sandbox, SandboxSpec, SecurityProfile, RUN_LABEL};
 use mistake_cost::properties::{self, Invariant, Judgement, Model, Op, Outcome, Version};
 use mistake_cost::scenario::Scenario;
-use mistake_cost::snapshot::{self, manifest::Manifest, PackageView, Snapshot};
+use mistake_cost::snapshot::{self, manifest::Manifest, Snapshot};
 use tokio_util::task::TaskTracker;
 
 /// One seed for every run: CI sees the same sequences each time, and apt/pip
@@ -222,11 +222,7 @@ async fn nix_generation(sb: &Sandbox) -> Result<u32, String> {
 /// Package view first (as the executor does: a trace it leaves is in every
 /// snapshot alike), then the file-system snapshot.
 async fn take_snapshot(sb: &Sandbox, a: &dyn Approach, base: &Arc<Manifest>) -> Result<Snapshot, String> {
-    let out = sb.exec(&["sh".into(), "-c".into(), a.package_view()], None, STEP).await.map_err(|e| e.to_string())?;
-    if out.exit_code != 0 {
-        return Err(format!("package view failed ({}): {}", out.exit_code, String::from_utf8_lossy(&out.stderr)));
-    }
-    let view = PackageView::parse(&String::from_utf8_lossy(&out.stdout));
+    let view = snapshot::read_view(sb, &a.package_view(), STEP, ExecLimits::MEASUREMENT).await.map_err(|e| e.to_string())?;
     snapshot::capture(sb, base, view).await.map(|(s, _)| s).map_err(|e| e.to_string())
 }
 

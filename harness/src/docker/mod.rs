@@ -11,7 +11,7 @@ mod security;
 mod sweep;
 
 pub use labels::{RunId, RUN_LABEL};
-pub use sandbox::{ExecOutput, Sandbox, SandboxSpec};
+pub use sandbox::{ExecLimits, ExecOutput, Sandbox, SandboxSpec};
 pub use security::SecurityProfile;
 pub use sweep::{sweep, sweep_dead_runs, SweepReport};
 
@@ -29,6 +29,10 @@ pub enum DockerError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// An exec printed more than its cap (`ExecLimits`): its output is not
+    /// used, never cut.
+    #[error("docker: `{command}` in {container} printed more than {limit} bytes; its output is not used (a cut output would be a wrong measurement)")]
+    OutputTooLarge { command: String, container: String, limit: usize },
     #[error("docker: {0}")]
     Other(String),
 }

@@ -69,6 +69,58 @@ pub struct ExecOutput {
     pub stderr: Vec<u8>,
 }
 
+/// Limits on what one exec may collect. An exec's output is always kept
+/// whole: past `max_output_bytes` (stdout and stderr together) the exec
+/// fails with [`DockerError::OutputTooLarge`] instead of keeping a cut
+/// output, because a cut package view or file list silently invents
+/// changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecLimits {
+    pub max_output_bytes: usize,
+}
+
+impl ExecLimits {
+    /// For measurement reads (package views, hash lists, manifests, logs
+    /// read back): far above any real one (a whole image's manifest is a
+    /// few MiB), low enough that a runaway command cannot exhaust memory.
+    pub const MEASUREMENT: ExecLimits = ExecLimits { max_output_bytes: 64 << 20 };
+}
+
+impl Default for ExecLimits {
+    fn default() -> Self {
+        ExecLimits::MEASUREMENT
+    }
+}
+
+/// Collects an exec's output chunks whole, up to a cap.
+#[derive(Debug)]
+struct Collector {
+    out: ExecOutput,
+    limit: usize,
+}
+
+impl Collector {
+    fn new(limits: ExecLimits) -> Self {
+        Collector { out: ExecOutput::default(), limit: limits.max_output_bytes }
+    }
+
+    /// Adds a chunk; `Err(limit)` once stdout and stderr together would
+    /// exceed the cap (nothing of the chunk is kept then).
+    fn push(&mut self, chunk: LogOutput) -> Result<(), usize> {
+        let held = self.out.stdout.len() + self.out.stderr.len();
+        let (buf, message) = match chunk {
+            LogOutput::StdErr { message } => (&mut self.out.stderr, message),
+            LogOutput::StdOut { message } | LogOutput::Console { message } => (&mut self.out.stdout, message),
+            LogOutput::StdIn { .. } => return Ok(()),
+        };
+        if held + message.len() > self.limit {
+            return Err(self.limit);
+        }
+        buf.extend_from_slice(&message);
+        Ok(())
+    }
+}
+
 pub struct Sandbox {
     docker: Docker,
     pub id: String,
@@ -143,8 +195,15 @@ impl Sandbox {
     }
 
     /// Runs `cmd` in the container, optionally feeding `stdin`, and waits
-    /// for it (at most `timeout`).
+    /// for it (at most `timeout`). The output is kept whole, up to
+    /// [`ExecLimits::MEASUREMENT`]; beyond it the exec fails.
     pub async fn exec(&self, cmd: &[String], stdin: Option<Vec<u8>>, timeout: Duration) -> Result<ExecOutput, DockerError> {
+        self.exec_limited(cmd, stdin, timeout, ExecLimits::default()).await
+    }
+
+    /// `exec` with explicit limits: output beyond `limits.max_output_bytes`
+    /// is [`DockerError::OutputTooLarge`], never a silently cut output.
+    pub async fn exec_limited(&self, cmd: &[String], stdin: Option<Vec<u8>>, timeout: Duration, limits: ExecLimits) -> Result<ExecOutput, DockerError> {
         let created = self
             .docker
             .create_exec(
@@ -165,7 +224,8 @@ impl Sandbox {
                 .start_exec(&created.id, Some(StartExecOptions { output_capacity: Some(1 << 20), ..Default::default() }))
                 .await
                 .map_err(DockerError::api(format!("starting exec in {}", self.name)))?;
-            let mut out = ExecOutput::default();
+            let mut collected = Collector::new(limits);
+            let too_large = |limit: usize| DockerError::OutputTooLarge { command: cmd.join(" "), container: self.name.clone(), limit };
             if let StartExecResults::Attached { mut output, mut input } = started {
                 if let Some(data) = stdin {
                     // Feed stdin concurrently so a large input cannot deadlock
@@ -176,17 +236,28 @@ impl Sandbox {
                     };
                     let reader = async {
                         while let Some(chunk) = output.next().await {
-                            push_output(&mut out, chunk.map_err(DockerError::api("reading exec output"))?);
+                            collected.push(chunk.map_err(DockerError::api("reading exec output"))?).map_err(too_large)?;
                         }
                         Ok::<(), DockerError>(())
                     };
-                    let (w, r) = tokio::join!(writer, reader);
-                    r?;
-                    w.map_err(|e| DockerError::Other(format!("writing exec stdin: {e}")))?;
+                    tokio::pin!(writer, reader);
+                    // A reader error (output over the cap) ends the exec at
+                    // once: the writer may be stuck behind the unread output.
+                    let written = tokio::select! {
+                        r = &mut reader => {
+                            r?;
+                            writer.await
+                        }
+                        w = &mut writer => {
+                            reader.await?;
+                            w
+                        }
+                    };
+                    written.map_err(|e| DockerError::Other(format!("writing exec stdin: {e}")))?;
                 } else {
                     drop(input);
                     while let Some(chunk) = output.next().await {
-                        push_output(&mut out, chunk.map_err(DockerError::api("reading exec output"))?);
+                        collected.push(chunk.map_err(DockerError::api("reading exec output"))?).map_err(too_large)?;
                     }
                 }
             }
@@ -195,6 +266,7 @@ impl Sandbox {
                 .inspect_exec(&created.id)
                 .await
                 .map_err(DockerError::api("inspecting exec"))?;
+            let mut out = collected.out;
             out.exit_code = inspected.exit_code.unwrap_or(-1);
             Ok(out)
         };
@@ -268,14 +340,6 @@ impl Sandbox {
     }
 }
 
-fn push_output(out: &mut ExecOutput, chunk: LogOutput) {
-    match chunk {
-        LogOutput::StdErr { message } => out.stderr.extend_from_slice(&message),
-        LogOutput::StdOut { message } | LogOutput::Console { message } => out.stdout.extend_from_slice(&message),
-        LogOutput::StdIn { .. } => {}
-    }
-}
-
 impl Drop for Sandbox {
     fn drop(&mut self) {
         // A trial that was cancelled or panicked never reached `remove`:
@@ -288,5 +352,58 @@ impl Drop for Sandbox {
             let id = self.id.clone();
             self.tracker.spawn(async move { remove_quietly(&docker, &id).await });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(s: &str) -> LogOutput {
+        LogOutput::StdOut { message: s.as_bytes().to_vec().into() }
+    }
+    fn err(s: &str) -> LogOutput {
+        LogOutput::StdErr { message: s.as_bytes().to_vec().into() }
+    }
+
+    #[test]
+    fn collector_keeps_everything_up_to_the_cap() {
+        let mut c = Collector::new(ExecLimits { max_output_bytes: 10 });
+        c.push(out("abcd")).unwrap();
+        c.push(err("ef")).unwrap();
+        c.push(LogOutput::StdIn { message: vec![b'x'; 100].into() }).unwrap();
+        c.push(out("ghij")).unwrap();
+        assert_eq!(c.out.stdout, b"abcdghij");
+        assert_eq!(c.out.stderr, b"ef");
+    }
+
+    #[test]
+    fn collector_refuses_output_over_the_cap_instead_of_cutting_it() {
+        let mut c = Collector::new(ExecLimits { max_output_bytes: 10 });
+        c.push(out("abcdefgh")).unwrap();
+        // stdout and stderr count together.
+        assert_eq!(c.push(err("ijk")), Err(10));
+        assert_eq!(c.out.stderr, b"", "nothing of the refused chunk is kept");
+        let mut big = Collector::new(ExecLimits { max_output_bytes: 4096 });
+        assert_eq!(big.push(out(&"x".repeat(4097))), Err(4096));
+    }
+
+    #[test]
+    fn measurement_reads_are_capped_far_above_a_tail() {
+        assert_eq!(ExecLimits::default(), ExecLimits::MEASUREMENT);
+        assert_eq!(ExecLimits::MEASUREMENT.max_output_bytes, 64 << 20);
+        let mut c = Collector::new(ExecLimits::MEASUREMENT);
+        let line = "P\tpackage\t1.0 ii \n".repeat(1000);
+        for _ in 0..10 {
+            c.push(out(&line)).unwrap();
+        }
+        assert_eq!(c.out.stdout.len(), 10 * line.len(), "a view far longer than the agent's 4096-byte tail stays whole");
+    }
+
+    #[test]
+    fn the_cap_error_names_the_command_and_the_limit() {
+        let e = DockerError::OutputTooLarge { command: "dpkg-query -W".into(), container: "mc-x".into(), limit: 4096 };
+        let text = e.to_string();
+        assert!(text.contains("`dpkg-query -W`") && text.contains("more than 4096 bytes"), "{text}");
     }
 }

@@ -14,11 +14,11 @@ use super::{Event, Executor};
 use crate::approach::{approach, playbook, Approach};
 use crate::checker::{check_verdict, Verdict};
 use crate::docker::images::Family;
-use crate::docker::{DockerError, RunId, Sandbox, SandboxSpec, SecurityProfile};
+use crate::docker::{DockerError, ExecLimits, RunId, Sandbox, SandboxSpec, SecurityProfile};
 use crate::history::{History, Phase, Step, Timings};
 use crate::nemesis::{self, Fault};
 use crate::plan::Trial;
-use crate::snapshot::{self, manifest::Manifest, PackageView, Snapshot, AGENT};
+use crate::snapshot::{self, manifest::Manifest, Snapshot, AGENT};
 
 pub struct DockerExecutor {
     docker: Docker,
@@ -64,14 +64,15 @@ impl DockerExecutor {
     }
 
     /// A fresh sandbox of the approach's image with the scenario's fixtures.
-    pub(crate) async fn sandbox(&self, a: &dyn Approach, scenario: &crate::scenario::Scenario, suffix: &str) -> Result<Sandbox, DockerError> {
+    /// Public, like `snapshot`, so that tests drive a trial's own steps.
+    pub async fn sandbox(&self, a: &dyn Approach, scenario: &crate::scenario::Scenario, suffix: &str) -> Result<Sandbox, DockerError> {
         let mut spec = SandboxSpec::for_approach(a, self.security, format!("mc-{}-{suffix}", self.run));
         spec.fixtures = self.fixtures.get(&scenario.scenario.name).cloned();
         Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
     }
 
     /// Prepare and set-up steps; a failing one is a harness error.
-    pub(crate) async fn set_up(&self, sandbox: &Sandbox, a: &dyn Approach, s: &crate::scenario::Scenario, h: &mut History) -> Result<(), DockerError> {
+    pub async fn set_up(&self, sandbox: &Sandbox, a: &dyn Approach, s: &crate::scenario::Scenario, h: &mut History) -> Result<(), DockerError> {
         let timeout = Duration::from_secs(s.scenario.step_timeout_s);
         let mut setup: Vec<String> = a.ready().into_iter().collect();
         setup.extend(a.prepare());
@@ -221,13 +222,11 @@ impl DockerExecutor {
         let t = Instant::now();
         // The view runs first: if it leaves a trace (a lock file), the file
         // snapshot sees it in every snapshot alike.
-        let view = agent_run(sandbox, &[a.package_view()], Duration::from_secs(120)).await?;
-        let view = view.into_iter().next().ok_or_else(|| DockerError::Other("package view printed nothing".into()))?;
-        if view.0 != 0 {
-            return Err(DockerError::Other(format!("package view failed (exit {}): {}", view.0, view.3)));
-        }
+        // Read whole with a direct exec, never through the agent's output
+        // tail (a cut listing would invent package changes).
+        let view = snapshot::read_view(sandbox, &a.package_view(), Duration::from_secs(120), ExecLimits::MEASUREMENT).await?;
         h.timings.snapshot_view_ms += ms(t);
-        let (snap, parts) = snapshot::capture(sandbox, base, PackageView::parse(&view.2)).await?;
+        let (snap, parts) = snapshot::capture(sandbox, base, view).await?;
         h.timings.snapshot_changes_ms += parts.changes_ms;
         h.timings.snapshot_hash_ms += parts.hash_ms;
         h.timings.snapshot_ms += ms(t);
@@ -245,10 +244,8 @@ fn ms(t: Instant) -> f64 {
 type AgentResult = (i64, u64, String, String, Option<u64>, Vec<crate::history::Attempt>);
 
 /// Runs commands in order through the agent, timed inside the container.
-async fn agent_run(sandbox: &Sandbox, commands: &[String], timeout: Duration) -> Result<Vec<AgentResult>, DockerError> {
-    agent_run_with(sandbox, commands, timeout, None).await
-}
-
+/// What comes back of each command's output is a tail (the agent keeps the
+/// last 4096 bytes): for logs only, never for a measurement.
 async fn agent_run_with(sandbox: &Sandbox, commands: &[String], timeout: Duration, option: Option<String>) -> Result<Vec<AgentResult>, DockerError> {
     if commands.is_empty() {
         return Ok(Vec::new());
@@ -351,7 +348,7 @@ impl Executor for DockerExecutor {
 /// The step runners, for other rooms that drive a sandbox themselves
 /// (crash-point exploration).
 impl DockerExecutor {
-    pub(crate) async fn run_steps(sandbox: &Sandbox, phase: Phase, commands: &[String], timeout: Duration, quiet: &[bool]) -> Result<Vec<Step>, DockerError> {
+    pub async fn run_steps(sandbox: &Sandbox, phase: Phase, commands: &[String], timeout: Duration, quiet: &[bool]) -> Result<Vec<Step>, DockerError> {
         run_steps(sandbox, phase, commands, timeout, quiet).await
     }
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::docker::{DockerError, Sandbox};
+use crate::docker::{DockerError, ExecLimits, Sandbox};
 use classify::{classify, excluded, Class};
 use manifest::{diff_keys, Change, ChangeKind, Entry, EntryKind, Manifest};
 
@@ -171,6 +171,30 @@ pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView)
 pub struct CaptureTimings {
     pub changes_ms: f64,
     pub hash_ms: f64,
+}
+
+/// Runs an approach's package view (`Approach::package_view`) with a direct
+/// exec and parses its whole standard output: never through the agent's
+/// output tail, which keeps only the last 4096 bytes and so drops the first
+/// packages of a long listing. Output beyond `limits` fails the read
+/// ("package view printed more than N bytes"), and a failing view is an
+/// error: a trial never measures a partial view.
+pub async fn read_view(sandbox: &Sandbox, command: &str, timeout: Duration, limits: ExecLimits) -> Result<PackageView, DockerError> {
+    let cmd = vec!["sh".to_string(), "-c".to_string(), command.to_string()];
+    let out = sandbox.exec_limited(&cmd, None, timeout, limits).await.map_err(|e| match e {
+        DockerError::OutputTooLarge { limit, container, .. } => {
+            DockerError::Other(format!("package view printed more than {limit} bytes in {container}; a cut view is not measured"))
+        }
+        e => e,
+    })?;
+    if out.exit_code != 0 {
+        return Err(DockerError::Other(format!(
+            "package view failed (exit {}): {}",
+            out.exit_code,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(PackageView::parse(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// The package manager's own view, parsed from an approach's view command:
