@@ -115,11 +115,15 @@ pub struct RunArgs {
 pub struct ExploreArgs {
     /// One scenario file; its operation is crashed, its faults are ignored.
     pub scenario: PathBuf,
-    /// Syscalls whose calls are crash points (strace names, comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "rename,renameat,renameat2,fsync,fdatasync")]
+    /// Syscalls whose state-changing calls are crash points, comma-separated:
+    /// strace names, or `@family` for a family's syscalls (create, write,
+    /// rename, unlink, link, mkdir, metadata, sync).
+    #[arg(long, value_delimiter = ',', default_value = "@create,@write,@rename,@unlink,@link,@mkdir,@metadata,@sync")]
     pub syscalls: Vec<String>,
-    /// At most this many points per approach: all when there are fewer,
-    /// else the first, the last and a seeded pick from each stratum between.
+    /// At most this many points per approach: all when there are fewer, else
+    /// a share per syscall family (each family with points gets at least
+    /// one), within a family the first, the last and a seeded pick from each
+    /// stratum between.
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_points: u32,
     /// Only these approaches (default: the scenario's).

@@ -183,24 +183,21 @@ pub async fn run(args: RunArgs) -> Result<i32> {
 
 pub async fn explore(args: ExploreArgs) -> Result<i32> {
     let loaded = Arc::new(scenario::load(&args.scenario)?);
-    for sc in &args.syscalls {
-        if sc.is_empty() || !sc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            return Err(Error::Usage(format!("--syscalls: `{sc}` is not a syscall name")));
-        }
-    }
+    let syscalls = crate::explore::points::expand_syscalls(&args.syscalls).map_err(|e| Error::Usage(format!("--syscalls: {e}")))?;
     let session = Session::open(std::slice::from_ref(&loaded), args.out.clone(), args.seed, None, args.jobs, args.security).await?;
-    let result = session.guard(explore_inner(&session, &args, loaded)).await;
+    let result = session.guard(explore_inner(&session, &args, &syscalls, loaded)).await;
     session.close(result).await
 }
 
-async fn explore_inner(session: &Session, args: &ExploreArgs, loaded: Arc<scenario::LoadedScenario>) -> Result<i32> {
-    use crate::explore::{self, CrashPointRecord};
+async fn explore_inner(session: &Session, args: &ExploreArgs, syscalls: &[String], loaded: Arc<scenario::LoadedScenario>) -> Result<i32> {
+    use crate::explore::{self, points, CrashPointRecord};
     use futures_util::StreamExt;
     let fixtures = session.write_fixtures(std::slice::from_ref(&loaded))?;
     let ex = Arc::new(DockerExecutor::new(session.docker.clone(), session.run.clone(), fixtures, session.tracker.clone()).with_security(session.security));
     let approaches = if args.approaches.is_empty() { loaded.scenario.approaches() } else { args.approaches.clone() };
     let out = &session.out;
     eprintln!("explore {}: dry runs for {} (syscalls {}) → {}", session.run, approaches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "), args.syscalls.join(","), out.display());
+    let started = std::time::Instant::now();
 
     // 1. One traced dry run per approach.
     let bar = ProgressBar::new_spinner();
@@ -209,29 +206,50 @@ async fn explore_inner(session: &Session, args: &ExploreArgs, loaded: Arc<scenar
     for &a in &approaches {
         bar.set_message(format!("dry run: {a}"));
         let dry = tokio::select! {
-            d = explore::dry_run(&ex, &loaded, a, &args.syscalls) => d?,
+            d = explore::dry_run(&ex, &loaded, a, syscalls) => d?,
             _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
         };
+        let selected = points::select(&dry.points, args.max_points as usize, args.seed);
+        let found = points::count_by_family(dry.points.iter().map(|p| p.family.as_str()));
+        let chosen = points::count_by_family(selected.iter().map(|p| p.family.as_str()));
         bar.suspend(|| eprintln!(
-            "{a}: {} crash points{}",
+            "{a}: {} crash points found ({}); exploring {} of them{}{}",
             dry.points.len(),
+            points::family_counts_line(&found),
+            selected.len(),
+            if selected.len() < dry.points.len() { format!(" ({})", points::family_counts_line(&chosen)) } else { " (all)".into() },
             if dry.new_state.is_some() { "" } else { " (the undisturbed operation did not succeed: no state can classify as `new`)" }
         ));
-        dries.push(Arc::new(dry));
+        dries.push((Arc::new(dry), selected));
     }
     bar.finish_and_clear();
     let points_json: Vec<serde_json::Value> = dries
         .iter()
-        .map(|d| serde_json::json!({"approach": d.approach, "points": d.points, "dry_run": d.history}))
+        .map(|(d, selected)| {
+            let found = points::count_by_family(d.points.iter().map(|p| p.family.as_str()));
+            let chosen = points::count_by_family(selected.iter().map(|p| p.family.as_str()));
+            let families: serde_json::Map<String, serde_json::Value> = found
+                .iter()
+                .map(|(k, n)| (k.1.clone(), serde_json::json!({"found": n, "selected": chosen.get(k).copied().unwrap_or(0)})))
+                .collect();
+            serde_json::json!({
+                "approach": d.approach,
+                "syscalls": syscalls,
+                "max_points": args.max_points,
+                "seed": args.seed,
+                "families": families,
+                "selected": selected.iter().map(|p| p.index).collect::<Vec<_>>(),
+                "points": d.points,
+                "dry_run": d.history,
+            })
+        })
         .collect();
     std::fs::write(out.join("points.json"), serde_json::to_vec_pretty(&points_json).expect("plain data"))
         .map_err(|e| Error::io("writing points.json", e))?;
 
     // 2. One crash per selected point, in fresh containers.
-    let work: Vec<(Arc<explore::DryRun>, explore::points::CrashPoint)> = dries
-        .iter()
-        .flat_map(|d| explore::points::select(&d.points, args.max_points as usize, args.seed).into_iter().map(move |p| (d.clone(), p)))
-        .collect();
+    let work: Vec<(Arc<explore::DryRun>, points::CrashPoint)> =
+        dries.iter().flat_map(|(d, selected)| selected.iter().cloned().map(move |p| (d.clone(), p))).collect();
     let bar = ProgressBar::new(work.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} crash points [{elapsed}, eta {eta}] {msg}").expect("static template"));
     let csv_path = out.join("crashpoints.csv");
@@ -266,6 +284,7 @@ async fn explore_inner(session: &Session, args: &ExploreArgs, loaded: Arc<scenar
     for line in explore::summary(&records) {
         println!("{line}");
     }
+    eprintln!("explore took {:.0}s", started.elapsed().as_secs_f64());
     eprintln!("results: {}", csv_path.display());
     if session.cancel.is_cancelled() {
         eprintln!("interrupted after {} of {total} points; complete rows are kept", records.len());

@@ -89,18 +89,63 @@ pub fn expand(specs: &[FaultSpec], seed: u64) -> Vec<Fault> {
     out
 }
 
-/// The operation command with a syscall fault wrapped around it. strace's
-/// exit status is its tracee's, so a killed operation still reads as 137.
+/// How strace is run around an operation. [`strace_args`] is the one place
+/// its argument list is built; the trials' syscall faults, explore's dry
+/// runs and its crash runs all go through it.
+///
+/// A daemon doing the work (a multi-user Nix's `nix-daemon` writes the store,
+/// the client `nix-env` only talks to it) is outside the traced tree: tracing
+/// it means adding `-p PID` (with `-f`, the daemon's per-connection forks
+/// follow) to this list, e.g. an `attach: &[u32]` field turned into `-p`
+/// pairs here, with the daemon's pid read in the container before the
+/// operation starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Strace<'a> {
+    /// The log file inside the container.
+    pub log: &'a str,
+    /// Syscalls traced (strace names; `?name` tolerates one the architecture lacks).
+    pub trace: &'a [String],
+    /// `Some((n, errno))`: inject at every process's n-th call of each traced
+    /// syscall, SIGKILL when `errno` is `None`.
+    pub inject: Option<(u64, Option<&'a str>)>,
+    /// `-y -s 0`: decode file descriptors to paths, print no data buffers
+    /// (the dry run decides from them which calls changed state).
+    pub decode_fds: bool,
+    /// `-qq` (no exit lines) rather than `-q`; the dry run needs the exits
+    /// to tell a reused pid from the process before it.
+    pub quiet_exits: bool,
+}
+
+/// strace's arguments up to (not including) `--`.
+pub fn strace_args(s: &Strace) -> Vec<String> {
+    let mut a: Vec<String> = vec!["strace".into(), "-f".into(), if s.quiet_exits { "-qq" } else { "-q" }.into(), "-Y".into()];
+    if s.decode_fds {
+        a.extend(["-y".into(), "-s".into(), "0".into()]);
+    }
+    a.extend(["-o".into(), s.log.to_string()]);
+    let set = s.trace.join(",");
+    a.extend(["-e".into(), format!("trace={set}")]);
+    if let Some((at, errno)) = s.inject {
+        let action = match errno {
+            Some(e) => format!("error={e}"),
+            None => "signal=KILL".to_string(),
+        };
+        a.extend(["-e".into(), format!("inject={set}:{action}:when={at}")]);
+    }
+    a
+}
+
+/// `strace ARGS -- sh -c COMMAND` as one shell command line. strace's exit
+/// status is its tracee's, so a killed operation still reads as 137.
+pub fn strace_command(s: &Strace, command: &str) -> String {
+    let plain = |a: &str| a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=,:/.".contains(c));
+    let args: Vec<String> = strace_args(s).into_iter().map(|a| if plain(&a) { a } else { shell_quote(&a) }).collect();
+    format!("{} -- sh -c {}", args.join(" "), shell_quote(command))
+}
+
+/// The operation command with a syscall fault wrapped around it.
 pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&str>) -> String {
-    let set = syscalls.join(",");
-    let action = match errno {
-        Some(e) => format!("error={e}"),
-        None => "signal=KILL".to_string(),
-    };
-    format!(
-        "strace -f -qq -Y -o {INJECT_LOG} -e trace={set} -e inject={set}:{action}:when={at} -- sh -c {}",
-        shell_quote(command)
-    )
+    strace_command(&Strace { log: INJECT_LOG, trace: syscalls, inject: Some((at, errno)), decode_fds: false, quiet_exits: true }, command)
 }
 
 /// Where a syscall fault's strace writes its trace inside the container.
@@ -147,13 +192,10 @@ pub fn killed_processes(log: &str) -> Vec<String> {
 }
 
 /// The tracing-only wrapper of a dry run: every call of the set, with the
-/// pid and command name of the process that made it.
+/// pid and command name of the process that made it, its decoded file
+/// descriptors and return value, and every process's exit.
 pub fn strace_count(command: &str, syscalls: &[String], log: &str) -> String {
-    format!(
-        "strace -f -qq -Y -o {log} -e trace={} -- sh -c {}",
-        syscalls.join(","),
-        shell_quote(command)
-    )
+    strace_command(&Strace { log, trace: syscalls, inject: None, decode_fds: true, quiet_exits: false }, command)
 }
 
 pub fn shell_quote(s: &str) -> String {
@@ -209,5 +251,8 @@ mod tests {
             w,
             r"strace -f -qq -Y -o /run/mistake-cost/strace.log -e trace=rename,renameat2 -e inject=rename,renameat2:signal=KILL:when=4 -- sh -c 'echo '\''hi'\'''"
         );
+        // `?` is a shell glob: quoted.
+        let dry = strace_count("true", &["?rename".into(), "openat".into()], "/run/t.log");
+        assert_eq!(dry, "strace -f -q -Y -y -s 0 -o /run/t.log -e 'trace=?rename,openat' -- sh -c 'true'");
     }
 }

@@ -141,6 +141,8 @@ async fn create_and_start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> R
         privileged: Some(false),
         cap_add: Some(spec.security.cap_add()).filter(|c| !c.is_empty()),
         security_opt: Some(spec.security.security_opt()).filter(|o| !o.is_empty()),
+        masked_paths: spec.security.unconfined_system_paths().then(Vec::new),
+        readonly_paths: spec.security.unconfined_system_paths().then(Vec::new),
         // docker-init reaps the zombies a killed package manager leaves.
         init: Some(true),
         ..Default::default()

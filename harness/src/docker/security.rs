@@ -48,9 +48,15 @@ impl SecurityProfile {
         match self {
             SecurityProfile::Default => Vec::new(),
             SecurityProfile::BuildSandbox => {
-                vec!["seccomp=unconfined".into(), "apparmor=unconfined".into(), "systempaths=unconfined".into()]
+                vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()]
             }
         }
+    }
+
+    /// `systempaths=unconfined`: the CLI's name for empty masked and
+    /// read-only path lists (the API refuses it as a security option).
+    pub fn unconfined_system_paths(self) -> bool {
+        self == SecurityProfile::BuildSandbox
     }
 
     /// One line for run.json and the report's header.
@@ -58,7 +64,7 @@ impl SecurityProfile {
         match self {
             SecurityProfile::Default => "default: Docker's default capabilities, seccomp and AppArmor profiles".into(),
             SecurityProfile::BuildSandbox => format!(
-                "build-sandbox: Docker's defaults + cap-add {} + security-opt {}",
+                "build-sandbox: Docker's defaults + cap-add {} + security-opt {},systempaths=unconfined",
                 self.cap_add().join(","),
                 self.security_opt().join(",")
             ),

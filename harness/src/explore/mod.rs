@@ -26,8 +26,13 @@ pub struct CrashPointRecord {
     pub scenario: String,
     pub approach: String,
     pub fault: String,
+    /// The syscall's family (`create`, `write`, `rename`, ...; see
+    /// `points::FAMILIES`). Empty in files written before families existed.
+    #[serde(default)]
+    pub family: String,
     pub syscall: String,
-    /// strace's call number k: each process's k-th call of `syscall`.
+    /// strace's call number k: each process's k-th call of `syscall`, every
+    /// call counted (the dry run found a state-changing one there).
     pub point: u64,
     /// Rank of the point by first occurrence in the dry run.
     pub index: usize,
@@ -80,7 +85,8 @@ fn op_command(a: &dyn Approach, s: &LoadedScenario) -> String {
     crate::approach::operation_command(a, &s.scenario)
 }
 
-/// Traces the undisturbed operation, counting the chosen syscalls.
+/// Traces the undisturbed operation; its state-changing calls of the chosen
+/// syscalls are the crash points.
 pub async fn dry_run(ex: &DockerExecutor, s: &LoadedScenario, kind: ApproachKind, syscalls: &[String]) -> Result<DryRun, DockerError> {
     let a = approach(kind);
     let base = ex.base_manifest(a.family()).await?;
@@ -94,7 +100,10 @@ pub async fn dry_run(ex: &DockerExecutor, s: &LoadedScenario, kind: ApproachKind
         let traced = nemesis::strace_count(&op_command(a.as_ref(), s), syscalls, log);
         let op = DockerExecutor::run_steps(&sandbox, Phase::Operation, &[traced], timeout, &[]).await?.remove(0);
         // The whole trace, not the agent's output tail.
-        let trace = sandbox.exec(&["cat".to_string(), log.to_string()], None, Duration::from_secs(60)).await?;
+        let trace = sandbox.exec(&["cat".to_string(), log.to_string()], None, Duration::from_secs(120)).await?;
+        if trace.exit_code != 0 {
+            return Err(DockerError::Other(format!("reading the dry run's trace {log}: exit {}", trace.exit_code)));
+        }
         let after = ex.snapshot(&sandbox, a.as_ref(), &base, &mut h).await?;
         let checks = DockerExecutor::run_checks(&sandbox, Phase::CheckAfterFailure, &crate::approach::checks_and_probes(a.as_ref(), &s.scenario), timeout).await?;
         let valid = Verdict::all(checks.iter().map(check_verdict)) == Verdict::Valid;
@@ -126,6 +135,7 @@ pub async fn crash_at(
         scenario: h.scenario.clone(),
         approach: h.approach.clone(),
         fault,
+        family: point.family.clone(),
         syscall: point.syscall.clone(),
         point: point.k,
         index: point.index,
@@ -179,7 +189,7 @@ async fn crash_in(
     let timeout = Duration::from_secs(s.scenario.scenario.step_timeout_s);
     ex.set_up(sandbox, a, &s.scenario, h).await?;
     let before = ex.snapshot(sandbox, a, &base, h).await?;
-    let wrapped = nemesis::strace_wrap(&op_command(a, s), std::slice::from_ref(&point.syscall), point.k, None);
+    let wrapped = nemesis::strace_wrap_for(a.worker_pid_file(), &op_command(a, s), std::slice::from_ref(&point.syscall), point.k, None);
     let mut op = DockerExecutor::run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[]).await?.remove(0);
     let killed = crate::runner::injected_kills(sandbox).await?;
     rec.fired = !killed.is_empty();
@@ -228,26 +238,28 @@ async fn crash_in(
     Ok(())
 }
 
-/// Per-approach summary lines for the terminal.
+/// Summary lines for the terminal: per approach, then per syscall family.
 pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
-    let mut by: std::collections::BTreeMap<&str, Vec<&CrashPointRecord>> = std::collections::BTreeMap::new();
+    let mut by: std::collections::BTreeMap<(String, usize, String), Vec<&CrashPointRecord>> = std::collections::BTreeMap::new();
     for r in records {
-        by.entry(r.approach.as_str()).or_default().push(r);
+        by.entry((r.approach.clone(), 0, String::new())).or_default().push(r);
+        by.entry((r.approach.clone(), 1 + points::family_rank(&r.family), r.family.clone())).or_default().push(r);
     }
     let mut lines = vec![format!(
-        "{:<9} {:>6} {:>6} {:>6} {:>6} {:>13} {:>10} {:>12}",
+        "{:<18} {:>6} {:>6} {:>6} {:>6} {:>13} {:>10} {:>12}",
         "approach", "points", "fired", "old", "new", "inconsistent", "recovered", "recov_ms~"
     )];
-    for (a, rs) in by {
+    for ((a, _, family), rs) in by {
         let judged: Vec<&&CrashPointRecord> = rs.iter().filter(|r| r.error.is_empty()).collect();
         let n = judged.len().max(1) as f64;
         let pct = |st: State| 100.0 * judged.iter().filter(|r| r.state_after_crash == Some(st)).count() as f64 / n;
         let mut rec_ms: Vec<f64> = judged.iter().filter(|r| r.playbook_ran).filter_map(|r| r.recovery_ms).collect();
         rec_ms.sort_by(|x, y| x.total_cmp(y));
         let median = if rec_ms.is_empty() { "-".to_string() } else { format!("{:.0}", rec_ms[rec_ms.len() / 2]) };
+        let label = if family.is_empty() { a } else { format!("  {family}") };
         lines.push(format!(
-            "{:<9} {:>6} {:>6} {:>5.0}% {:>5.0}% {:>12.0}% {:>9.0}% {:>12}",
-            a,
+            "{:<18} {:>6} {:>6} {:>5.0}% {:>5.0}% {:>12.0}% {:>9.0}% {:>12}",
+            label,
             rs.len(),
             judged.iter().filter(|r| r.fired).count(),
             pct(State::Old),

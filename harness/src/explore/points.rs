@@ -1,20 +1,263 @@
 //! Crash points from a traced dry run, and the seeded, stratified choice of
-//! which to explore. strace counts injections per process and per syscall,
-//! so a point is (syscall, k): every process reaching its k-th call of that
-//! syscall is killed there. Points are ordered by when the dry run first
-//! reached them, which is the order a crash would meet them.
+//! which to explore.
+//!
+//! The dry run traces every call of the chosen syscalls with decoded file
+//! descriptors (`strace -f -q -Y -y -s 0`); a call is a crash point only if
+//! it changed state (see [`TracedCall::changes_state`]). strace's injection
+//! (`-e inject=SYSCALL:signal=KILL:when=N`) counts *every* call of that
+//! syscall in each process (thread, to be exact), reads included, so a point
+//! is (syscall, N) with N the overall call number of a state-changing call in
+//! the process that made it: the crash run re-executes the same operation and
+//! every process reaching its N-th call of that syscall is killed there.
+//! Points are ordered by when the dry run first reached them, which is the
+//! order a crash would meet them.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// One matching call in the dry run's trace.
+/// Syscall families: each tool's ways of changing state, grouped for
+/// reporting and for stratified sampling. A family's syscalls whose name
+/// starts with `?` are legacy ones some architectures lack (strace skips an
+/// unknown `?name` instead of failing).
+pub const FAMILIES: [(&str, &[&str]); 8] = [
+    // open/openat/creat that may create or truncate (O_CREAT or O_TRUNC);
+    // an open for reading, or for writing without either flag, changes
+    // nothing by itself (its writes count in `write`).
+    ("create", &["?open", "openat", "?creat"]),
+    // Bytes into a regular file (not a pipe, tty, socket, /dev, /proc, /sys
+    // or the harness's own output files), or a file's size.
+    ("write", &["write", "pwrite64", "writev", "pwritev", "pwritev2", "copy_file_range", "sendfile", "ftruncate"]),
+    ("rename", &["?rename", "renameat", "renameat2"]),
+    ("unlink", &["?unlink", "unlinkat", "?rmdir"]),
+    ("link", &["?link", "linkat", "?symlink", "symlinkat"]),
+    ("mkdir", &["?mkdir", "mkdirat"]),
+    // Mode, owner and times: dpkg sets them on every unpacked file, Nix
+    // canonicalises every store path.
+    ("metadata", &["?chmod", "fchmod", "fchmodat", "?chown", "fchown", "?lchown", "fchownat", "utimensat"]),
+    ("sync", &["fsync", "fdatasync", "sync", "syncfs", "sync_file_range"]),
+];
+
+/// The family names, in report order.
+pub fn family_names() -> Vec<&'static str> {
+    FAMILIES.iter().map(|(f, _)| *f).collect()
+}
+
+/// The family a syscall belongs to; `other` for one outside every family
+/// (chosen with `--syscalls`: each of its successful calls is a point).
+pub fn family_of(syscall: &str) -> &'static str {
+    FAMILIES
+        .iter()
+        .find(|(_, calls)| calls.iter().any(|c| c.trim_start_matches('?') == syscall))
+        .map(|(f, _)| *f)
+        .unwrap_or("other")
+}
+
+/// Rank of a family in report order (`other` and unknown names last).
+pub fn family_rank(family: &str) -> usize {
+    FAMILIES.iter().position(|(f, _)| *f == family).unwrap_or(FAMILIES.len())
+}
+
+/// `--syscalls` items: `@family` stands for its syscalls (legacy ones with
+/// strace's `?`), anything else is a syscall name. Duplicates are dropped.
+pub fn expand_syscalls(items: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |s: String| {
+        if !out.iter().any(|o| o.trim_start_matches('?') == s.trim_start_matches('?')) {
+            out.push(s);
+        }
+    };
+    for item in items {
+        if let Some(f) = item.strip_prefix('@') {
+            let Some((_, calls)) = FAMILIES.iter().find(|(name, _)| *name == f) else {
+                return Err(format!("`@{f}` is not a syscall family (families: {})", family_names().join(", ")));
+            };
+            calls.iter().for_each(|c| push(c.to_string()));
+        } else if item.is_empty() || !item.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            return Err(format!("`{item}` is not a syscall name or an @family"));
+        } else {
+            push(item.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// One call of a traced syscall in the dry run's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TracedCall {
     pub pid: u32,
+    /// How many times this pid had exited before: a reused pid is a new
+    /// process, with strace counting from 1 again.
+    pub life: u32,
     pub process: String,
     pub syscall: String,
+    /// Top-level arguments as strace printed them (`-y` decoded).
+    pub args: Vec<String>,
+    /// The return value (`3</tmp/a>`, `0`, `-1 ENOENT (...)`, `?`), or
+    /// `None` when the log never says (a call the process died in).
+    pub ret: Option<String>,
+}
+
+/// Paths whose changes are not the system's state: devices, kernel views
+/// and the agent's own files (the operation's stdout and stderr land there).
+const NOT_STATE: [&str; 4] = ["/dev/", "/proc/", "/sys/", "/run/mistake-cost/"];
+
+/// `3</tmp/a>` → `/tmp/a`: the path strace's `-y` decodes for an fd.
+fn fd_path(arg: &str) -> Option<&str> {
+    let (_, rest) = arg.split_once('<')?;
+    rest.strip_suffix('>')
+}
+
+/// A regular file that is system state, judging by its decoded path
+/// (pipes and sockets decode as `pipe:[..]`/`socket:[..]`, not as paths).
+fn is_state_file(path: &str) -> bool {
+    path.starts_with('/') && !path.ends_with(" (deleted)") && !NOT_STATE.iter().any(|p| path.starts_with(p) || path == p.trim_end_matches('/'))
+}
+
+impl TracedCall {
+    pub fn family(&self) -> &'static str {
+        family_of(&self.syscall)
+    }
+
+    /// Whether the call changed state in the dry run: it succeeded (a failed
+    /// call changes nothing; `mkdir -p` fails with EEXIST all the time), and
+    /// - `create`: opened with O_CREAT or O_TRUNC (`creat` always), not a
+    ///   device or another non-state path;
+    /// - `write`: wrote at least one byte (`ftruncate`: succeeded) to a
+    ///   regular file that is state (see [`NOT_STATE`]);
+    /// - every other family: succeeded.
+    pub fn changes_state(&self) -> bool {
+        let Some(ret) = self.ret.as_deref() else { return false };
+        if ret.starts_with('-') || ret.starts_with('?') {
+            return false;
+        }
+        let arg = |i: usize| self.args.get(i).map(String::as_str).unwrap_or("");
+        match self.family() {
+            "create" => {
+                let flags = match self.syscall.as_str() {
+                    "creat" => "O_CREAT",
+                    "open" => arg(1),
+                    _ => arg(2),
+                };
+                (flags.contains("O_CREAT") || flags.contains("O_TRUNC")) && fd_path(ret).is_none_or(is_state_file)
+            }
+            "write" => {
+                let fd = if self.syscall == "copy_file_range" { arg(2) } else { arg(0) };
+                let wrote = self.syscall == "ftruncate" || ret.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > 0);
+                wrote && fd_path(fd).is_some_and(is_state_file)
+            }
+            _ => true,
+        }
+    }
+}
+
+/// `PID<comm> rest` → (pid, comm, rest).
+fn split_who(line: &str) -> Option<(u32, &str, &str)> {
+    let (pid, rest) = line.split_once('<')?;
+    let pid = pid.trim().parse::<u32>().ok()?;
+    let (comm, rest) = rest.split_once("> ")?;
+    Some((pid, comm, rest))
+}
+
+/// Splits `args) = ret` (the text after `name(`) at top-level commas, aware
+/// of strings, brackets and `-y`'s `<path>` decorations. Returns the
+/// arguments and what follows the closing parenthesis, or `None` when the
+/// call is not closed on this line (`<unfinished ...>`).
+fn split_args(text: &str) -> Option<(Vec<String>, &str)> {
+    let mut args = Vec::new();
+    let (mut depth, mut start) = (1usize, 0usize);
+    let (mut in_str, mut escaped, mut in_angle) = (false, false, false);
+    for (i, c) in text.char_indices() {
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        if in_angle {
+            in_angle = c != '>';
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '<' => in_angle = true,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    let last = text[start..i].trim();
+                    if !last.is_empty() || !args.is_empty() {
+                        args.push(last.to_string());
+                    }
+                    return Some((args, &text[i + 1..]));
+                }
+            }
+            ',' if depth == 1 => {
+                args.push(text[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Parses a `strace -f -q -Y -y` log: `PID<comm> name(args...) = ret`.
+/// A call split by another process's line (`name(args <unfinished ...>`,
+/// then `<... name resumed>rest`) is one call, counted where it entered;
+/// `+++ exited`/`+++ killed` lines end a process (its pid may come back as a
+/// new one); signal lines are skipped. Only calls of `syscalls` are kept
+/// (names may carry strace's `?`).
+pub fn parse_trace(text: &str, syscalls: &[String]) -> Vec<TracedCall> {
+    let wanted = |name: &str| syscalls.iter().any(|s| s.trim_start_matches('?') == name);
+    let mut out: Vec<TracedCall> = Vec::new();
+    let mut life: HashMap<u32, u32> = HashMap::new();
+    // pid → (index in `out`, the entry half of the line after `name(`).
+    let mut pending: HashMap<u32, (usize, String)> = HashMap::new();
+    let finish = |call: &mut TracedCall, text: &str| {
+        if let Some((args, after)) = split_args(text) {
+            call.args = args;
+            call.ret = after.trim_start().strip_prefix('=').map(|r| r.trim().to_string());
+        }
+    };
+    for line in text.lines() {
+        let Some((pid, comm, rest)) = split_who(line) else { continue };
+        if rest.starts_with("+++ ") {
+            pending.remove(&pid);
+            *life.entry(pid).or_insert(0) += 1;
+            continue;
+        }
+        if let Some(resumed) = rest.strip_prefix("<... ") {
+            let Some((_, tail)) = resumed.split_once(" resumed>") else { continue };
+            if let Some((i, head)) = pending.remove(&pid) {
+                finish(&mut out[i], &format!("{head}{tail}"));
+            }
+            continue;
+        }
+        let Some((name, args)) = rest.split_once('(') else { continue };
+        if name.starts_with("---") || !wanted(name) {
+            continue;
+        }
+        let mut call = TracedCall {
+            pid,
+            life: life.get(&pid).copied().unwrap_or(0),
+            process: comm.to_string(),
+            syscall: name.to_string(),
+            args: Vec::new(),
+            ret: None,
+        };
+        if let Some(head) = args.strip_suffix("<unfinished ...>") {
+            pending.insert(pid, (out.len(), head.trim_end().to_string()));
+        } else {
+            finish(&mut call, args);
+        }
+        out.push(call);
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,59 +265,121 @@ pub struct CrashPoint {
     /// Rank by first occurrence in the dry run (0-based).
     pub index: usize,
     pub syscall: String,
-    /// The call number strace counts: the k-th call of `syscall` in a process.
+    /// The syscall's family (`create`, `write`, ...; `other` outside them).
+    #[serde(default)]
+    pub family: String,
+    /// The call number strace counts and injects at: the k-th call of
+    /// `syscall` in a process, every call counted (reads and failures too).
     pub k: u64,
-    /// The process that reached it first in the dry run (its command name).
+    /// The process whose k-th call changed state, first in the dry run (its
+    /// command name).
     pub process: String,
+    /// Which of that process's state-changing calls of `syscall` it was
+    /// (the 3rd openat that created a file may be its 250th openat).
+    #[serde(default)]
+    pub change: u64,
+    /// A process that reached its own k-th call of `syscall` earlier in the
+    /// dry run at a call that changed nothing: strace kills it there too,
+    /// first. `None` when the state-changing call is the first to reach k.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_reached_by: Option<String>,
 }
 
-/// Parses `strace -f -Y` output: `PID<comm> name(args...) = ret`.
-/// Resumed halves (`<... name resumed>`) and signal lines are skipped, so
-/// every call counts once, where it entered.
-pub fn parse_trace(text: &str, syscalls: &[String]) -> Vec<TracedCall> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let Some((who, rest)) = line.split_once(' ') else { continue };
-        let Some((pid, comm)) = who.split_once('<') else { continue };
-        let Ok(pid) = pid.parse::<u32>() else { continue };
-        let Some(name) = rest.split_once('(').map(|(n, _)| n) else { continue };
-        if !syscalls.iter().any(|s| s == name) {
-            continue;
-        }
-        out.push(TracedCall { pid, process: comm.trim_end_matches('>').to_string(), syscall: name.to_string() });
-    }
-    out
-}
-
-/// Every (syscall, k) the dry run reached, in order of first occurrence.
+/// Every (syscall, k) at which some process's call changed state in the dry
+/// run, in order of first occurrence; k counts all of that process's calls
+/// of the syscall, as strace's injection does.
 pub fn points(calls: &[TracedCall]) -> Vec<CrashPoint> {
-    let mut per_process: HashMap<(u32, &str), u64> = HashMap::new();
+    // (pid, life, syscall) → (all calls, state-changing calls).
+    let mut per_process: HashMap<(u32, u32, &str), (u64, u64)> = HashMap::new();
     let mut seen: HashMap<(&str, u64), ()> = HashMap::new();
+    let mut reached_first: HashMap<(&str, u64), &str> = HashMap::new();
     let mut out = Vec::new();
     for c in calls {
-        let n = per_process.entry((c.pid, c.syscall.as_str())).or_insert(0);
-        *n += 1;
-        if seen.insert((c.syscall.as_str(), *n), ()).is_none() {
-            out.push(CrashPoint { index: out.len(), syscall: c.syscall.clone(), k: *n, process: c.process.clone() });
+        let n = per_process.entry((c.pid, c.life, c.syscall.as_str())).or_insert((0, 0));
+        n.0 += 1;
+        let key = (c.syscall.as_str(), n.0);
+        if !c.changes_state() {
+            reached_first.entry(key).or_insert(c.process.as_str());
+            continue;
+        }
+        n.1 += 1;
+        if seen.insert(key, ()).is_none() {
+            out.push(CrashPoint {
+                index: out.len(),
+                syscall: c.syscall.clone(),
+                family: c.family().to_string(),
+                k: n.0,
+                process: c.process.clone(),
+                change: n.1,
+                first_reached_by: reached_first.get(&key).map(|p| p.to_string()),
+            });
         }
     }
     out
 }
 
-/// All points when there are at most `max`; else the first, the last, and
-/// one seeded pick from each of `max - 2` equal strata in between.
+/// Points per family, in report order.
+pub fn count_by_family<'a>(families: impl IntoIterator<Item = &'a str>) -> BTreeMap<(usize, String), usize> {
+    let mut out = BTreeMap::new();
+    for f in families {
+        *out.entry((family_rank(f), f.to_string())).or_insert(0) += 1;
+    }
+    out
+}
+
+/// "create 12, write 300" from [`count_by_family`].
+pub fn family_counts_line(counts: &BTreeMap<(usize, String), usize>) -> String {
+    counts.iter().map(|((_, f), n)| format!("{f} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// All points when there are at most `max`; else a budget per family (equal
+/// shares, a family with fewer points than its share gives the rest to the
+/// others, and every family with points gets at least one, so the total may
+/// exceed `max` when there are more families than `max`), each family's
+/// share chosen by [`select_within`] with a seed derived from `seed` and the
+/// family. The result is in dry-run order.
 pub fn select(points: &[CrashPoint], max: usize, seed: u64) -> Vec<CrashPoint> {
     if points.len() <= max {
         return points.to_vec();
     }
-    if max <= 2 {
-        let mut v = vec![points[0].clone()];
-        if max == 2 {
-            v.push(points[points.len() - 1].clone());
-        }
-        return v;
+    let mut by: BTreeMap<(usize, &str), Vec<CrashPoint>> = BTreeMap::new();
+    for p in points {
+        by.entry((family_rank(&p.family), p.family.as_str())).or_default().push(p.clone());
+    }
+    // Water-filling: smallest families first, each takes min(size, fair share).
+    let mut order: Vec<(&(usize, &str), usize)> = by.iter().map(|(k, v)| (k, v.len())).collect();
+    order.sort_by_key(|(k, n)| (*n, **k));
+    let mut left = max.max(order.len());
+    let mut budget: HashMap<(usize, &str), usize> = HashMap::new();
+    for (i, (k, n)) in order.iter().enumerate() {
+        let share = (left / (order.len() - i)).max(1);
+        let take = share.min(*n);
+        budget.insert(**k, take);
+        left = left.saturating_sub(take);
+    }
+    let mut out: Vec<CrashPoint> = Vec::new();
+    for (k, ps) in &by {
+        let family_seed = k.1.bytes().fold(seed, |h, b| h.wrapping_mul(0x100_0000_01B3).wrapping_add(b as u64));
+        out.extend(select_within(ps, budget[k], family_seed));
+    }
+    out.sort_by_key(|p| p.index);
+    out
+}
+
+/// All points when there are at most `max`; else the first, the last, and
+/// one seeded pick from each of `max - 2` equal strata in between (`max`
+/// 1: one seeded pick among all, not always the first).
+pub fn select_within(points: &[CrashPoint], max: usize, seed: u64) -> Vec<CrashPoint> {
+    if points.len() <= max {
+        return points.to_vec();
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    if max <= 1 {
+        return vec![points[rng.random_range(0..points.len())].clone()];
+    }
+    if max == 2 {
+        return vec![points[0].clone(), points[points.len() - 1].clone()];
+    }
     let inner = &points[1..points.len() - 1];
     let strata = max - 2;
     let mut out = vec![points[0].clone()];
@@ -91,47 +396,174 @@ pub fn select(points: &[CrashPoint], max: usize, seed: u64) -> Vec<CrashPoint> {
 mod tests {
     use super::*;
 
-    const TRACE: &str = "\
-11<apt-get> rename(\"a\", \"b\") = 0
-12<dpkg> rename(\"c\", \"d\" <unfinished ...>
-11<apt-get> fsync(3) = 0
-12<dpkg> <... rename resumed>) = 0
-12<dpkg> rename(\"e\", \"f\") = 0
-12<dpkg> --- SIGCHLD {si_signo=SIGCHLD} ---
-13<sh> write(1, \"x\", 1) = 1
-12<dpkg> rename(\"g\", \"h\") = 0
+    /// `strace -f -q -Y -y -s 0 -e trace=<the default families> -- sh -c '...'`
+    /// on a Debian host: a shell redirect, mv, ln -s, mkdir -p (and a failing
+    /// mkdir), cp (copy_file_range), rm, rmdir, chmod, and python writing,
+    /// fsyncing, copying (sendfile), replacing and unlinking a file.
+    const LOG: &str = include_str!("testdata/strace-y.log");
+    /// Two python threads writing two files: strace splits their calls into
+    /// `<unfinished ...>` / `<... write resumed>` halves; each thread's
+    /// last call never resumes (the excerpt ends).
+    const THREADS: &str = include_str!("testdata/strace-y-threads.log");
+
+    fn default_set() -> Vec<String> {
+        expand_syscalls(&family_names().iter().map(|f| format!("@{f}")).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn changing(text: &str) -> Vec<(String, String)> {
+        parse_trace(text, &default_set())
+            .into_iter()
+            .filter(|c| c.changes_state())
+            .map(|c| (c.process.clone(), format!("{}({})", c.syscall, c.args.join(", "))))
+            .collect()
+    }
+
+    #[test]
+    fn families_expand_and_names_are_checked() {
+        let s = expand_syscalls(&["@rename".into(), "fsync".into(), "renameat".into()]).unwrap();
+        assert_eq!(s, vec!["?rename", "renameat", "renameat2", "fsync"]);
+        assert!(expand_syscalls(&["@nope".into()]).unwrap_err().contains("not a syscall family"));
+        assert!(expand_syscalls(&["rm -rf".into()]).is_err());
+        assert_eq!(family_of("renameat2"), "rename");
+        assert_eq!(family_of("rmdir"), "unlink");
+        assert_eq!(family_of("chdir"), "other");
+    }
+
+    #[test]
+    fn parses_real_strace_lines_with_decoded_fds() {
+        let calls = parse_trace(LOG, &default_set());
+        let cp = calls.iter().find(|c| c.syscall == "copy_file_range").unwrap();
+        assert_eq!(cp.args[2], "4</tmp/st-d/w/z>");
+        assert_eq!(cp.ret.as_deref(), Some("3"));
+        let mkdir = calls.iter().filter(|c| c.syscall == "mkdir").map(|c| c.ret.clone().unwrap()).collect::<Vec<_>>();
+        assert_eq!(mkdir, vec!["0", "0", "-1 EEXIST (File exists)"]);
+        let sendfile = calls.iter().find(|c| c.syscall == "sendfile").unwrap();
+        assert_eq!(sendfile.args, vec!["4</tmp/st-d/w/t9>", "3</tmp/st-d/w/t0>", "[0] => [5000]", "8388608"]);
+        // `cat` and `mv` exited: the pids of later processes start a new life.
+        assert!(calls.iter().all(|c| c.life == 0), "no pid was reused here");
+        // Only the chosen syscalls.
+        assert!(parse_trace(LOG, &["rename".into()]).iter().all(|c| c.syscall == "rename"));
+    }
+
+    #[test]
+    fn only_state_changing_calls_count() {
+        let got = changing(LOG);
+        let want = [
+            ("sh", r#"openat(AT_FDCWD</tmp/st-d/w>, "a", O_WRONLY|O_CREAT|O_TRUNC, 0666)"#),
+            ("sh", r#"write(1</tmp/st-d/w/a>, ""..., 3)"#),
+            ("mv", r#"renameat2(AT_FDCWD</tmp/st-d/w>, "a", AT_FDCWD</tmp/st-d/w>, "c", RENAME_NOREPLACE)"#),
+            ("ln", r#"symlinkat("c", AT_FDCWD</tmp/st-d/w>, "d")"#),
+            ("mkdir", r#"mkdir("x", 0777)"#),
+            ("mkdir", r#"mkdir("y", 0777)"#),
+            ("cp", r#"openat(AT_FDCWD</tmp/st-d/w>, "z", O_WRONLY|O_CREAT|O_EXCL, 0755)"#),
+            ("cp", r#"copy_file_range(3</etc/hostname>, NULL, 4</tmp/st-d/w/z>, NULL, 9223372035781033984, 0)"#),
+            ("rm", r#"unlinkat(AT_FDCWD</tmp/st-d/w>, "d", 0)"#),
+            ("rmdir", r#"rmdir("x/y")"#),
+            ("chmod", r#"fchmodat(AT_FDCWD</tmp/st-d/w>, "z", 0600)"#),
+            ("python3", r#"openat(AT_FDCWD</tmp/st-d/w>, "t0", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666)"#),
+            ("python3", r#"write(3</tmp/st-d/w/t0>, ""..., 5000)"#),
+            ("python3", r#"fsync(3</tmp/st-d/w/t0>)"#),
+            ("python3", r#"openat(AT_FDCWD</tmp/st-d/w>, "t9", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666)"#),
+            ("python3", r#"sendfile(4</tmp/st-d/w/t9>, 3</tmp/st-d/w/t0>, [0] => [5000], 8388608)"#),
+            ("python3", r#"rename("t9", "t8")"#),
+            ("python3", r#"unlink("t8")"#),
+            // The shell's `echo done` into the host file it was redirected to.
+            ("sh", r#"write(1</tmp/st-d/out4>, ""..., 5)"#),
+        ];
+        let want: Vec<(String, String)> = want.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect();
+        assert_eq!(got, want);
+        // Left out: reads, `> /dev/null` (O_CREAT on a device), cat's write
+        // to /dev/null, the failing mkdir, copy_file_range/sendfile at EOF (0 bytes).
+    }
+
+    #[test]
+    fn writes_to_pipes_and_the_agents_files_are_not_state() {
+        let line = |fd: &str| format!("5<sh> write(1<{fd}>, \"\"..., 3) = 3\n");
+        for fd in ["pipe:[41821]", "socket:[77]", "/dev/pts/0", "/run/mistake-cost/out.12.0", "/tmp/x (deleted)"] {
+            assert!(changing(&line(fd)).is_empty(), "{fd}");
+        }
+        assert_eq!(changing(&line("/var/lib/dpkg/status-new")).len(), 1);
+        // A failed write or open changes nothing.
+        assert!(changing("5<sh> write(3</etc/x>, \"\"..., 3) = -1 ENOSPC (No space left on device)\n").is_empty());
+    }
+
+    #[test]
+    fn split_calls_are_joined_and_an_unresumed_call_is_unknown() {
+        let calls = parse_trace(THREADS, &default_set());
+        assert_eq!(calls.len(), 11);
+        let t1: Vec<Option<&str>> = calls.iter().filter(|c| c.pid == 2256 && c.syscall == "write").map(|c| c.ret.as_deref()).collect();
+        assert_eq!(t1, vec![Some("5000"), Some("5000"), Some("5000"), None]);
+        assert_eq!(calls[4].args[0], "4</tmp/st-d/w/t1>");
+        assert!(!calls[10].changes_state(), "never resumed: not known to have changed anything");
+    }
+
+    #[test]
+    fn the_kth_state_changing_call_maps_to_its_overall_call_number() {
+        // Per process: sh's 3rd openat is its first that creates a file;
+        // cp's 4th openat (ld.so, libs, the source, then `z`) creates z.
+        let calls = parse_trace(LOG, &default_set());
+        let p = points(&calls);
+        let openat: Vec<(&str, u64, u64)> = p.iter().filter(|c| c.syscall == "openat").map(|c| (c.process.as_str(), c.k, c.change)).collect();
+        assert_eq!(openat[0], ("sh", 3, 1));
+        // Every point's k is the overall number: count all of that process's calls again.
+        for pt in &p {
+            let first = calls
+                .iter()
+                .scan(HashMap::new(), |n: &mut HashMap<(u32, u32), u64>, c| {
+                    let k = if c.syscall == pt.syscall {
+                        let e = n.entry((c.pid, c.life)).or_insert(0);
+                        *e += 1;
+                        *e
+                    } else {
+                        0
+                    };
+                    Some((c, k))
+                })
+                .find(|(c, k)| *k == pt.k && c.changes_state())
+                .map(|(c, _)| c.process.clone());
+            assert_eq!(first.as_deref(), Some(pt.process.as_str()), "{pt:?}");
+        }
+        assert_eq!(p.iter().map(|c| c.index).collect::<Vec<_>>(), (0..p.len()).collect::<Vec<_>>());
+        // sh's 1st write (to `a`) is python's 1st write too: one point; sh's `echo done` is its 2nd.
+        assert_eq!(p.iter().filter(|c| c.syscall == "write").map(|c| c.k).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn counting_is_per_process_and_restarts_for_a_reused_pid() {
+        let log = "\
+7<sh> openat(AT_FDCWD</>, \"/etc/ld.so.cache\", O_RDONLY|O_CLOEXEC) = 3</etc/ld.so.cache>
+7<sh> openat(AT_FDCWD</>, \"a\", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 3</a>
+8<sh> openat(AT_FDCWD</>, \"b\", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 3</b>
+7<sh> +++ exited with 0 +++
+7<cp> openat(AT_FDCWD</>, \"/etc/ld.so.cache\", O_RDONLY|O_CLOEXEC) = 3</etc/ld.so.cache>
+7<cp> openat(AT_FDCWD</>, \"c\", O_WRONLY|O_CREAT|O_EXCL, 0755) = 4</c>
 ";
+        let p = points(&parse_trace(log, &default_set()));
+        let keys: Vec<(u64, &str, Option<&str>)> = p.iter().map(|c| (c.k, c.process.as_str(), c.first_reached_by.as_deref())).collect();
+        // Point 1 is pid 8's first openat, though pid 7 (a read) got there first;
+        // the reused pid 7's 2nd openat is point 2 again, not a 4th.
+        assert_eq!(keys, vec![(2, "sh", None), (1, "sh", Some("sh"))]);
+    }
 
-    fn set() -> Vec<String> {
-        vec!["rename".into(), "fsync".into()]
+    fn many(n: usize, family: &str, from: usize) -> Vec<CrashPoint> {
+        (0..n)
+            .map(|i| CrashPoint {
+                index: from + i,
+                syscall: family.into(),
+                family: family.into(),
+                k: i as u64 + 1,
+                process: "p".into(),
+                change: i as u64 + 1,
+                first_reached_by: None,
+            })
+            .collect()
     }
 
     #[test]
-    fn parses_calls_once_each_and_only_the_chosen_syscalls() {
-        let calls = parse_trace(TRACE, &set());
-        let names: Vec<(u32, &str)> = calls.iter().map(|c| (c.pid, c.syscall.as_str())).collect();
-        assert_eq!(names, vec![(11, "rename"), (12, "rename"), (11, "fsync"), (12, "rename"), (12, "rename")]);
-        assert_eq!(calls[1].process, "dpkg");
-    }
-
-    #[test]
-    fn points_follow_strace_counting_per_process_and_syscall() {
-        let p = points(&parse_trace(TRACE, &set()));
-        let keys: Vec<(&str, u64, &str)> = p.iter().map(|c| (c.syscall.as_str(), c.k, c.process.as_str())).collect();
-        // apt-get's 1st rename and dpkg's 1st rename are the same point.
-        assert_eq!(keys, vec![("rename", 1, "apt-get"), ("fsync", 1, "apt-get"), ("rename", 2, "dpkg"), ("rename", 3, "dpkg")]);
-        assert_eq!(p.iter().map(|c| c.index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
-    }
-
-    fn many(n: usize) -> Vec<CrashPoint> {
-        (0..n).map(|i| CrashPoint { index: i, syscall: "rename".into(), k: i as u64 + 1, process: "p".into() }).collect()
-    }
-
-    #[test]
-    fn sampling_is_stratified_seeded_and_keeps_the_ends() {
-        let all = many(100);
-        assert_eq!(select(&all, 200, 1), all);
-        let a = select(&all, 12, 7);
+    fn sampling_within_a_family_is_stratified_seeded_and_keeps_the_ends() {
+        let all = many(100, "rename", 0);
+        assert_eq!(select_within(&all, 200, 1), all);
+        let a = select_within(&all, 12, 7);
         assert_eq!(a.len(), 12);
         assert_eq!(a[0].index, 0);
         assert_eq!(a[11].index, 99);
@@ -139,8 +571,32 @@ mod tests {
         for (s, p) in a[1..11].iter().enumerate() {
             assert!(p.index > s * 98 / 10 && p.index <= (s + 1) * 98 / 10, "stratum {s}: {}", p.index);
         }
-        assert_eq!(a, select(&all, 12, 7), "same seed, same points");
-        assert_ne!(a, select(&all, 12, 8));
-        assert_eq!(select(&all, 2, 1).iter().map(|p| p.index).collect::<Vec<_>>(), vec![0, 99]);
+        assert_eq!(a, select_within(&all, 12, 7), "same seed, same points");
+        assert_ne!(a, select_within(&all, 12, 8));
+        assert_eq!(select_within(&all, 2, 1).iter().map(|p| p.index).collect::<Vec<_>>(), vec![0, 99]);
+        let ones: Vec<usize> = (0..8).map(|seed| select_within(&all, 1, seed)[0].index).collect();
+        assert!(ones.iter().any(|&i| i != ones[0]), "one point is a seeded pick, not always the first: {ones:?}");
+    }
+
+    #[test]
+    fn sampling_stratifies_per_family_so_none_is_starved() {
+        // 1,000 writes, 40 renames, 2 fsyncs, 3 mkdirs.
+        let mut all = many(1000, "write", 0);
+        all.extend(many(40, "rename", 1000));
+        all.extend(many(2, "sync", 1040));
+        all.extend(many(3, "mkdir", 1042));
+        let s = select(&all, 20, 3);
+        let counts = count_by_family(s.iter().map(|p| p.family.as_str()));
+        let got: Vec<(&str, usize)> = counts.iter().map(|((_, f), n)| (f.as_str(), *n)).collect();
+        // sync 2 and mkdir 3 are taken whole; the other 15 split 7 / 8.
+        assert_eq!(got, vec![("write", 8), ("rename", 7), ("mkdir", 3), ("sync", 2)]);
+        assert!(s.windows(2).all(|w| w[0].index < w[1].index), "dry-run order");
+        assert_eq!(s, select(&all, 20, 3));
+        assert_ne!(s, select(&all, 20, 4));
+        // Fewer slots than families: one each, never none.
+        let one = select(&all, 2, 1);
+        assert_eq!(count_by_family(one.iter().map(|p| p.family.as_str())).len(), 4);
+        // Few enough: everything.
+        assert_eq!(select(&all[1000..], 45, 1).len(), 45);
     }
 }

@@ -526,6 +526,7 @@ mod tests {
             scenario: "kill-during-install".into(),
             approach: a.into(),
             fault: format!("syscall:rename#{i}:KILL"),
+            family: "rename".into(),
             syscall: "rename".into(),
             point: i as u64,
             index: i,

@@ -10,7 +10,17 @@ use super::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 use super::{approach_order, fmt_count, fmt_ms, Block, Tally};
 use crate::error::{Error, Result};
 use crate::explore::state::State;
+use crate::explore::points::{family_of, family_rank};
 use crate::explore::CrashPointRecord;
+
+/// A record's family; rows from before families had none, so their syscall names it.
+pub fn record_family(r: &CrashPointRecord) -> &str {
+    if r.family.is_empty() {
+        family_of(&r.syscall)
+    } else {
+        &r.family
+    }
+}
 
 /// What an explore folder holds, as far as the report uses it.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +28,8 @@ pub struct CrashData {
     pub records: Vec<CrashPointRecord>,
     /// (scenario, approach) → crash points its dry run found (points.json).
     pub found: BTreeMap<(String, String), usize>,
+    /// (scenario, approach) → syscall family → points found (points.json).
+    pub found_by_family: BTreeMap<(String, String), BTreeMap<String, usize>>,
     /// (scenario, approach) → exit code of the undisturbed (traced) operation.
     pub dry_exit: BTreeMap<(String, String), i64>,
     pub points_json: bool,
@@ -64,6 +76,16 @@ impl CrashData {
                     .unwrap_or_default();
                 let key = (scenario, approach.to_string());
                 data.found.insert(key.clone(), points.len());
+                let mut families = BTreeMap::new();
+                for p in points {
+                    // Files from before families name only the syscall.
+                    let family = match p.get("family").and_then(|f| f.as_str()) {
+                        Some(f) if !f.is_empty() => f.to_string(),
+                        _ => family_of(p.get("syscall").and_then(|s| s.as_str()).unwrap_or("")).to_string(),
+                    };
+                    *families.entry(family).or_insert(0) += 1;
+                }
+                data.found_by_family.insert(key.clone(), families);
                 let exit = dry
                     .and_then(|d| d.get("steps"))
                     .and_then(|s| s.as_array())
@@ -117,6 +139,8 @@ pub struct CrashStats<'a> {
     pub recovery_ci: Option<(f64, f64)>,
     pub residue_files: Option<Summary>,
     pub found: Option<usize>,
+    /// Points found per syscall family (points.json).
+    pub found_by_family: Option<BTreeMap<String, usize>>,
     pub dry_exit: Option<i64>,
 }
 
@@ -149,6 +173,7 @@ impl<'a> CrashStats<'a> {
             recovery_ci: stats::bootstrap_median_ci(&recovery, BOOTSTRAP_SEED, BOOTSTRAP_RESAMPLES, 0.95),
             residue_files: Summary::of(&residue),
             found,
+            found_by_family: None,
             dry_exit,
             all,
             fired,
@@ -167,6 +192,26 @@ impl<'a> CrashStats<'a> {
             ["old", "new", "inconsistent", "unjudged"].iter().zip(counts).filter(|(_, n)| *n > 0).map(|(s, n)| format!("{s} {n}")).collect();
         parts.join(", ")
     }
+
+    /// Explored points of one family.
+    pub fn explored_in(&self, family: &str) -> usize {
+        self.all.iter().filter(|r| record_family(r) == family).count()
+    }
+
+    /// "all 12 found" or "8 of 1432 found (seeded sample)".
+    pub fn explored_of_found(&self) -> String {
+        explored_of_found(self.all.len(), self.found)
+    }
+}
+
+/// "all 12 found", "8 of 1432 found (seeded sample)", or without points.json
+/// only what was explored.
+pub fn explored_of_found(explored: usize, found: Option<usize>) -> String {
+    match found {
+        Some(m) if explored >= m => format!("all {m} found"),
+        Some(m) => format!("{explored} of {m} found (seeded sample)"),
+        None => format!("{explored} (points found unknown)"),
+    }
 }
 
 /// Crash points grouped by approach, in the report's approach order.
@@ -182,7 +227,9 @@ pub fn by_approach<'a>(records: impl IntoIterator<Item = &'a CrashPointRecord>, 
         .into_iter()
         .map(|((_, name), rs)| {
             let key = (scenario.clone(), name.clone());
-            CrashStats::of(&name, rs, data.found.get(&key).copied(), data.dry_exit.get(&key).copied())
+            let mut g = CrashStats::of(&name, rs, data.found.get(&key).copied(), data.dry_exit.get(&key).copied());
+            g.found_by_family = data.found_by_family.get(&key).cloned();
+            g
         })
         .collect()
 }
@@ -205,11 +252,13 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
     }
     doc.push(Block::Subheading("Crash points (explore)".into()));
     doc.push(Block::Para(format!(
-        "{} crash points explored from crashpoints.csv: {}. Each was crashed (strace's SIGKILL at the k-th call of a syscall) in a fresh container; \
+        "Crash points explored, from crashpoints.csv: {}. A crash point is a call that changed state in the traced dry run \
+         (a file created or truncated, bytes written to a regular file, a rename, unlink, link, mkdir, metadata change or sync; \
+         reads and failed calls are not points); each explored one was crashed (strace's SIGKILL at every process's k-th call of \
+         that syscall, all calls counted) in a fresh container; \
          the state after it is `old` (visible files and packages identical to before, checks passing), `new` (identical to the dry run's \
          clean result) or `inconsistent` (anything else, or a failing check). Percentages count the points whose kill fired.",
-        records.len(),
-        groups.iter().map(|g| format!("{} {}", g.all.len(), g.approach)).collect::<Vec<_>>().join(", ")
+        groups.iter().map(|g| format!("{} {}", g.approach, g.explored_of_found())).collect::<Vec<_>>().join(", ")
     )));
 
     let mut head = vec!["metric".to_string()];
@@ -227,7 +276,29 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
         None => "— (no points.json)".into(),
     });
     row("undisturbed operation (dry run) exit code", &|g| g.dry_exit.map(|c| c.to_string()).unwrap_or_else(dash));
-    row("points explored", &|g| g.all.len().to_string());
+    row("points explored", &|g| g.explored_of_found());
+    // Per syscall family, every family any approach has points in.
+    let mut families: Vec<String> = Vec::new();
+    for g in &groups {
+        let found = g.found_by_family.iter().flat_map(|m| m.keys().cloned());
+        let explored = g.all.iter().map(|r| record_family(r).to_string());
+        for f in found.chain(explored) {
+            if !families.contains(&f) {
+                families.push(f);
+            }
+        }
+    }
+    families.sort_by_key(|f| (family_rank(f), f.clone()));
+    for f in &families {
+        row(&format!("`{f}` points: explored / found"), &|g| {
+            let found = g.found_by_family.as_ref().map(|m| m.get(f).copied().unwrap_or(0));
+            let explored = g.explored_in(f);
+            match found {
+                Some(m) => format!("{explored} / {m}"),
+                None => format!("{explored} / —"),
+            }
+        });
+    }
     row("kill fired / never fired / errored", &|g| format!("{} / {} / {}", g.fired.len(), g.not_fired.len(), g.errored.len()));
     row("old after the crash", &|g| frac(g.states[0], g.fired.len()));
     row("new after the crash", &|g| frac(g.states[1], g.fired.len()));
@@ -254,11 +325,20 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
     });
     doc.push(Block::Table { head, rows });
 
-    let mut notes = vec![
+    let sampled: Vec<String> = groups.iter().filter(|g| g.found.is_some_and(|m| g.all.len() < m)).map(|g| g.approach.clone()).collect();
+    let mut notes = Vec::new();
+    if !sampled.is_empty() {
+        notes.push(format!(
+            "Sampled, not exhaustive, for {}: --max-points chose a seeded sample stratified per syscall family (each family with points \
+             gets a share, within it the first, the last and one point per stratum); the other points found were not crashed.",
+            sampled.join(", ")
+        ));
+    }
+    notes.push(
         "Recovery time is the approach's playbook, timed inside the container; it runs only after an inconsistent crash \
          (old and new states need none), so its median is over those points alone."
             .to_string(),
-    ];
+    );
     let small: Vec<String> = groups.iter().filter(|g| g.fired.len() < stats::SMALL_SAMPLE).map(|g| format!("{} ({})", g.approach, g.fired.len())).collect();
     if !small.is_empty() {
         notes.push(format!(
@@ -323,6 +403,7 @@ mod tests {
             scenario: "kill-during-install".into(),
             approach: approach.into(),
             fault: format!("syscall:rename#{}:KILL", index + 1),
+            family: "rename".into(),
             syscall: "rename".into(),
             point: index as u64 + 1,
             index,
@@ -371,7 +452,7 @@ mod tests {
         w.flush().unwrap();
         std::fs::write(
             dir.path().join("points.json"),
-            r#"[{"approach":"nix","points":[{},{},{}],"dry_run":{"scenario":"kill-during-install","steps":[{"phase":"operation","exit_code":0}]}}]"#,
+            r#"[{"approach":"nix","points":[{"family":"rename"},{"family":"write"},{"syscall":"renameat"}],"dry_run":{"scenario":"kill-during-install","steps":[{"phase":"operation","exit_code":0}]}}]"#,
         )
         .unwrap();
         let d = CrashData::load(dir.path()).unwrap();
@@ -383,6 +464,13 @@ mod tests {
         scenario_blocks(&mut doc, "kill-during-install", &d, true);
         let md = super::super::markdown::render(&doc);
         assert!(md.contains("| crash points found (dry run) | 3 |"), "{md}");
+        // Never a sample presented as exhaustive; per family, an older point without `family` by its syscall.
+        assert!(md.contains("| points explored | 2 of 3 found (seeded sample) |"), "{md}");
+        assert!(md.contains("nix 2 of 3 found (seeded sample)"), "{md}");
+        assert!(md.contains("| `write` points: explored / found | 0 / 1 |"), "{md}");
+        assert!(md.contains("| `rename` points: explored / found | 2 / 2 |"), "{md}");
+        assert!(md.find("`write` points").unwrap() < md.find("`rename` points").unwrap(), "family order: {md}");
+        assert!(md.contains("Sampled, not exhaustive, for nix"), "{md}");
         assert!(md.contains("| kill fired / never fired / errored | 1 / 0 / 1 |"), "{md}");
         assert!(md.contains("| old after the crash | 100% (1/1) |"), "{md}");
         assert!(md.contains("nix syscall:rename#3:KILL: boom"), "{md}");
