@@ -12,7 +12,7 @@
 #                                   whole process tree MS milliseconds after it
 #                                   started (fired: ns offset of the kill, or "-").
 #                                   attempts: every line of the WHOLE output that
-#                                   holds "mistake-cost-attempt<TAB>" (a failing
+#                                   holds "mistake-cost-attempt|#|" (a failing
 #                                   package script's record of one side effect),
 #                                   from that marker on; "!overflow" past 1 MiB.
 #   agent.pl stat                   read NUL-separated paths on stdin, print
@@ -102,7 +102,7 @@ sub attempts_hex {
     for my $file (@_) {
         open(my $fh, '<:raw', $file) or next;
         while (my $line = <$fh>) {
-            my $at = index($line, "mistake-cost-attempt\t");
+            my $at = index($line, "mistake-cost-attempt|#|");
             next if $at < 0;
             my $rec = substr($line, $at);
             $rec =~ s/[\r\n]+\z//;

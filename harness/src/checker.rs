@@ -123,6 +123,18 @@ pub struct TrialRecord {
     pub error: String,
 }
 
+/// Distinct attempted side effects (op, path) that landed at least once /
+/// never: pip runs a failing setup.py twice when `wheel` is present, which
+/// is one attempted side effect made twice.
+fn attempt_counts(h: &History) -> (usize, usize) {
+    let mut by_path: std::collections::BTreeMap<(&str, &str), bool> = std::collections::BTreeMap::new();
+    for a in h.operation_attempts() {
+        *by_path.entry((a.op.as_str(), a.path.as_str())).or_insert(false) |= a.landed;
+    }
+    let landed = by_path.values().filter(|l| **l).count();
+    (landed, by_path.len() - landed)
+}
+
 pub fn judge(h: &History) -> TrialRecord {
     let consistent = Verdict::all(h.steps_in(Phase::CheckAfterFailure).map(check_verdict));
     // Without a playbook the end state is the state after the operation.
@@ -166,8 +178,8 @@ pub fn judge(h: &History) -> TrialRecord {
         residue_modified: r1.map(|r| r.modified),
         residue_packages: r1.map(|r| r.packages.len()),
         garbage_paths: r1.map(|r| r.garbage),
-        attempts_landed: (!errored).then(|| h.operation_attempts().filter(|a| a.landed).count()),
-        attempts_refused: (!errored).then(|| h.operation_attempts().filter(|a| !a.landed).count()),
+        attempts_landed: (!errored).then(|| attempt_counts(h).0),
+        attempts_refused: (!errored).then(|| attempt_counts(h).1),
         playbook_ran: h.playbook_ran,
         recovery_ms: (!errored).then(|| h.ms_in(Phase::Recovery)),
         recovered: recovered.into(),

@@ -59,8 +59,12 @@ pub struct Attempt {
 }
 
 /// The marker a failing script prints before each attempt record:
-/// `mistake-cost-attempt<TAB>id<TAB>op<TAB>path<TAB>landed|refused<TAB>uid<TAB>error`.
+/// `mistake-cost-attempt|#|id|#|op|#|path|#|landed-or-refused|#|uid|#|error`.
+/// Not tabs: Nix and pip re-render a build's output and expand tabs to
+/// spaces, which would lose the fields.
 pub const ATTEMPT_MARKER: &str = "mistake-cost-attempt";
+/// The field separator of attempt records (scenario paths may not hold it).
+pub const ATTEMPT_SEP: &str = "|#|";
 
 /// Parses attempt records, one a line. The same record seen twice (Nix
 /// prints a failed build's last log lines again) counts once: `id` is the
@@ -72,7 +76,7 @@ pub fn parse_attempts(text: &str) -> Result<Vec<Attempt>, String> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
-        let f: Vec<&str> = line.splitn(7, '\t').collect();
+        let f: Vec<&str> = line.splitn(7, ATTEMPT_SEP).map(str::trim).collect();
         if f.len() < 6 || f[0] != ATTEMPT_MARKER {
             return Err(format!("malformed attempt record {line:?}"));
         }
@@ -144,15 +148,15 @@ mod tests {
 
     #[test]
     fn attempts_parse_and_dedupe() {
-        let text = "mistake-cost-attempt\t12.1\twrite\t/etc/a.conf\tlanded\t0\t\n\
-                    mistake-cost-attempt\t12.2\tremove\t/etc/b\trefused\t30001\trm: cannot remove '/etc/b': Permission denied\n\
-                    mistake-cost-attempt\t12.2\tremove\t/etc/b\trefused\t30001\trm: cannot remove '/etc/b': Permission denied\n";
+        let text = "mistake-cost-attempt|#|12.1|#|write|#|/etc/a.conf|#|landed|#|0|#|\n\
+                    mistake-cost-attempt|#|12.2|#|remove|#|/etc/b|#|refused|#|30001|#|rm: cannot remove '/etc/b': Permission denied  \n\
+                    mistake-cost-attempt|#|12.2|#|remove|#|/etc/b|#|refused|#|30001|#|rm: cannot remove '/etc/b': Permission denied\n";
         let a = parse_attempts(text).unwrap();
         assert_eq!(a.len(), 2);
         assert!(a[0].landed && a[0].error.is_empty() && a[0].path == "/etc/a.conf");
         assert!(!a[1].landed && a[1].error.contains("Permission denied") && a[1].uid == "30001");
         assert!(parse_attempts("").unwrap().is_empty());
         assert!(parse_attempts("!overflow").is_err());
-        assert!(parse_attempts("mistake-cost-attempt\t1\twrite\t/x\tmaybe\t0\t").is_err());
+        assert!(parse_attempts("mistake-cost-attempt|#|1|#|write|#|/x|#|maybe|#|0|#|").is_err());
     }
 }

@@ -34,8 +34,8 @@ fn failed_install_measured_for_every_approach() {
     assert_eq!(o.status.code(), Some(0), "run must succeed");
     let rows = read_csv(&out.path().join("trials.csv"));
     let lines = read_jsonl(&out.path().join("trials.jsonl"));
-    assert_eq!(rows.len(), 4, "one trial per approach");
-    assert_eq!(lines.len(), 4);
+    assert_eq!(rows.len(), 5, "one trial per approach");
+    assert_eq!(lines.len(), 5);
     for r in &rows {
         assert_eq!(r["outcome"], "failed", "{}: the operation must fail, not error: {}", r["approach"], r["error"]);
         assert_eq!(r["scenario"], "failed-install");
@@ -86,6 +86,28 @@ fn failed_install_measured_for_every_approach() {
         .map(|p| p["path"].as_str().unwrap().to_string())
         .collect();
     assert!(nix_garbage.iter().any(|p| p.starts_with("/nix/store/") && p.contains("-fastmath-1.0")), "failed output path: {nix_garbage:?}");
+
+    // Matched attempts (issue 8): every script tried to write the real
+    // /etc/fastmath.conf. As root (apt, pip, single-user Nix) it landed;
+    // a multi-user Nix build user (in the build sandbox under the default
+    // security profile) is refused, and the history says so.
+    for a in ["apt", "pip", "pip-venv", "nix-single-user"] {
+        assert_eq!(num(row(&rows, a), "attempts_landed"), 1.0, "{a}");
+        assert_eq!(num(row(&rows, a), "attempts_refused"), 0.0, "{a}");
+        assert!(residue_paths(&lines, a, "residue_after_failure").contains(&"/etc/fastmath.conf".to_string()), "{a}");
+    }
+    assert_eq!(num(nix, "attempts_landed"), 0.0);
+    assert_eq!(num(nix, "attempts_refused"), 1.0);
+    let nix_line = lines.iter().find(|l| l["record"]["approach"] == "nix").unwrap();
+    let attempts: Vec<&serde_json::Value> =
+        nix_line["history"]["steps"].as_array().unwrap().iter().flat_map(|s| s["attempts"].as_array().cloned().unwrap_or_default().leak().iter()).collect();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0]["path"], "/etc/fastmath.conf");
+    assert_eq!(attempts[0]["landed"], false);
+    assert!(attempts[0]["error"].as_str().unwrap().contains("Permission denied"), "{attempts:?}");
+    let meta = std::fs::read_to_string(out.path().join("run.json")).unwrap();
+    assert!(meta.contains("\"security_profile\": \"build-sandbox\"") && meta.contains("sandbox = true"), "{meta}");
+    assert!(meta.contains("\"pip_legacy_setup_py_install\": true"), "{meta}");
 
     // Every step of every trial is in the history with its command.
     for l in &lines {

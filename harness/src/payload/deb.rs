@@ -262,7 +262,8 @@ mod tests {
             let out = Command::new("sh").args(["-c", &s, script, action]).output().unwrap();
             assert_eq!(out.status.code(), Some(3), "{script} {action}");
             assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("simulated failure in {script} {action}")));
-            assert_eq!(std::fs::read_to_string(&target).unwrap(), format!("written by fastmath 1.0 {script}\n"));
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "written by fastmath 1.0's failing step\n");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("mistake-cost-attempt|#|"));
             std::fs::remove_file(&target).unwrap();
         }
     }

@@ -176,7 +176,7 @@ fn sh_attempts(pkg: &PackageSpec, fail: &crate::scenario::FailSpec) -> String {
         };
         s += &format!(
             "if mc_err=$( {{ {action}; }} 2>&1 ); then mc_res=landed; else mc_res=refused; fi\n\
-             printf '{marker}\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' \"$$.{n}\" {op} {q} \"$mc_res\" \"$(id -u)\" \"$(printf '%s' \"$mc_err\" | tr '\\t\\n' '  ')\" >&2\n",
+             printf '{marker}|#|%s|#|%s|#|%s|#|%s|#|%s|#|%s\\n' \"$$.{n}\" {op} {q} \"$mc_res\" \"$(id -u)\" \"$(printf '%s' \"$mc_err\" | tr '\\t\\n' '  ')\" >&2\n",
             marker = crate::history::ATTEMPT_MARKER,
             n = i + 1,
             op = op.as_str(),

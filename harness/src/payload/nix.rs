@@ -181,14 +181,14 @@ mod tests {
     }
 
     #[test]
-    fn failure_is_written_under_out_before_or_after_the_copy() {
+    fn failure_attempts_the_literal_path_before_or_after_the_copy() {
         let configure = builder_script(scenario().package("fastmath").unwrap());
         let build = builder_script(build_failing_scenario().package("fastmath").unwrap());
         for (script, fail_first) in [(configure, false), (build, true)] {
-            let fail_at = script.find("> \"$out\"'/etc/fastmath.conf'").expect("writes under $out");
+            let fail_at = script.find("> '/etc/fastmath.conf'").expect("attempts the literal path");
             let copy_at = script.find("cp -r").unwrap();
             assert_eq!(fail_at < copy_at, fail_first, "{script}");
-            assert!(script.contains("mkdir -p \"$out\"'/etc'\n"));
+            assert!(!script.contains("\"$out\"'/etc"), "never redirected under $out");
             assert_eq!(script.find("exit 3\n").unwrap() < copy_at, fail_first);
         }
     }
@@ -198,7 +198,9 @@ mod tests {
     #[test]
     fn builder_script_runs() {
         let dir = tempfile::tempdir().unwrap();
-        let s = scenario();
+        // The attempt goes to the literal path: keep it inside the temp dir.
+        let target = dir.path().join("etc/fastmath.conf");
+        let s = crate::scenario::parse(&super::super::tests::SCENARIO.replace("/etc/fastmath.conf", target.to_str().unwrap())).unwrap();
         write_fixtures(&s, dir.path()).unwrap();
         let out = dir.path().join("out");
         let status = Command::new("sh")
@@ -224,7 +226,12 @@ mod tests {
         assert_eq!(output.status.code(), Some(3));
         assert!(String::from_utf8_lossy(&output.stderr).contains("simulated failure in the builder (configure)"));
         assert_eq!(std::fs::read_to_string(out2.join("share/fastmath/deps")).unwrap(), "/nix/store/x-depa-1.0\n");
-        assert_eq!(std::fs::read_to_string(out2.join("etc/fastmath.conf")).unwrap(), "written by fastmath 1.0 builder\n");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "written by fastmath 1.0's failing step\n");
+        assert!(!out2.join("etc").exists(), "the attempt is never redirected under $out");
+        let log = String::from_utf8_lossy(&output.stderr);
+        let attempts = crate::history::parse_attempts(&log.lines().filter(|l| l.starts_with("mistake-cost-attempt")).collect::<Vec<_>>().join("\n")).unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert!(attempts[0].landed && attempts[0].path == target.to_str().unwrap());
     }
 
     #[test]

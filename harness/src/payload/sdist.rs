@@ -116,7 +116,7 @@ fn setup_py(pkg: &PackageSpec, files: &PayloadFiles) -> String {
              \x20       result, error = \"landed\", \"\"\n\
              \x20   except OSError as e:\n\
              \x20       result, error = \"refused\", str(e).replace(\"\\t\", \" \").replace(\"\\n\", \" \")\n\
-             \x20   sys.stderr.write(\"{marker}\\t%d.%d\\t%s\\t%s\\t%s\\t%d\\t%s\\n\" % (os.getpid(), n, op, path, result, os.getuid(), error))\n\
+             \x20   sys.stderr.write(\"{marker}|#|%d.%d|#|%s|#|%s|#|%s|#|%d|#|%s\\n\" % (os.getpid(), n, op, path, result, os.getuid(), error))\n\
              \n\
              \n\
              def fail(step):\n\

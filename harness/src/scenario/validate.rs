@@ -104,8 +104,8 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
                 if !path.starts_with('/') || path.split('/').skip(1).any(|c| c.is_empty() || c == "." || c == "..") {
                     return Err(err(w, format!("{field} `{path}`: expected an absolute path without `.`, `..` or empty parts")));
                 }
-                if path.chars().any(|c| c.is_control()) || path.len() > 1024 {
-                    return Err(err(w, format!("{field}: a path must hold no tab, newline or other control character and be at most 1024 bytes")));
+                if path.chars().any(|c| c.is_control()) || path.contains(crate::history::ATTEMPT_SEP) || path.len() > 1024 {
+                    return Err(err(w, format!("{field}: a path must hold no tab, newline or other control character, no `|#|` (the attempt log's separator), and be at most 1024 bytes")));
                 }
                 if let Some(area) = HARNESS_PATHS.iter().find(|a| path == **a || path.starts_with(&format!("{a}/"))) {
                     return Err(err(w, format!(

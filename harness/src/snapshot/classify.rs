@@ -36,7 +36,7 @@ fn under(path: &str, prefix: &str) -> bool {
 }
 
 /// Regenerable or unreferenced by anything installed, for every approach.
-const GARBAGE_PREFIXES: [&str; 12] = [
+const GARBAGE_PREFIXES: [&str; 13] = [
     "/var/log",
     "/var/cache",
     "/var/backups",
@@ -53,6 +53,9 @@ const GARBAGE_PREFIXES: [&str; 12] = [
     // The socket `nix-store --gc` listens on while it runs (left behind
     // afterwards): coordination like gc.lock, no state.
     "/nix/var/nix/gc-socket",
+    // Multi-user Nix: the lock files of the build users a build took
+    // (one per uid), coordination like gc.lock.
+    "/nix/var/nix/userpool",
 ];
 
 /// The profile a Nix generation link belongs to:
