@@ -79,3 +79,30 @@ fn missing_mmdebstrap_is_named_with_its_install_command() {
     assert_eq!(o.status.code(), Some(5), "{err}");
     assert!(err.contains("mmdebstrap") && err.contains("apt-get install -y mmdebstrap"), "{err}");
 }
+
+/// Attempt paths (issue 8): relative, inside the harness's scratch area,
+/// or repeated → exit 3 with the location of the offending path.
+#[test]
+fn bad_attempt_paths_are_pointed_at() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (writes, needle)) in [
+        ("[\"etc/x.conf\"]", "expected an absolute path"),
+        ("[\"/run/mistake-cost/x\"]", "belongs to the harness"),
+        ("[\"/etc/x.conf\", \"/etc/x.conf\"]", "already attempted"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let bad = dir.path().join(format!("w{i}.toml"));
+        std::fs::write(
+            &bad,
+            format!("[scenario]\nname = \"w\"\napproaches = [\"apt\"]\n[[package]]\nname = \"a\"\nversion = \"1.0\"\n[package.fail]\nstep = \"configure\"\nwrites = {writes}\n[operation]\nkind = \"install\"\npackages = [\"a\"]\n"),
+        )
+        .unwrap();
+        let o = bin().args(["run", bad.to_str().unwrap()]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains(&format!("{}:9:", bad.display())), "location in: {err}");
+        assert!(err.contains(needle), "{needle} in: {err}");
+    }
+}
