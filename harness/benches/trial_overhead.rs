@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use mistake_cost::approach::{approach, ApproachKind};
 use mistake_cost::docker::images::Family;
 use mistake_cost::docker::{self, DockerError, RunId, Sandbox, SandboxSpec};
-use mistake_cost::history::{History, Timings};
+use mistake_cost::history::History;
 use mistake_cost::runner::DockerExecutor;
 use mistake_cost::snapshot::manifest::Manifest;
 use tokio_util::task::TaskTracker;
@@ -105,19 +105,7 @@ async fn bare(docker: &Docker, run: &RunId, image: &str, i: usize) -> Result<(),
 }
 
 fn history() -> History {
-    History {
-        scenario: "bench".into(),
-        approach: "apt".into(),
-        fault: "none".into(),
-        rep: 0,
-        seed: 0,
-        steps: Vec::new(),
-        residue_after_failure: None,
-        residue_after_recovery: None,
-        playbook_ran: false,
-        timings: Timings::default(),
-        error: None,
-    }
+    History::new("bench", "apt", "none", 0, 0)
 }
 
 /// (b) the harness's floor trial: its Sandbox (limits, init, labels, the

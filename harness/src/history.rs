@@ -127,6 +127,23 @@ pub struct History {
 }
 
 impl History {
+    /// A history with nothing recorded yet.
+    pub fn new(scenario: impl Into<String>, approach: impl Into<String>, fault: impl Into<String>, rep: u32, seed: u64) -> History {
+        History {
+            scenario: scenario.into(),
+            approach: approach.into(),
+            fault: fault.into(),
+            rep,
+            seed,
+            steps: Vec::new(),
+            residue_after_failure: None,
+            residue_after_recovery: None,
+            playbook_ran: false,
+            timings: Timings::default(),
+            error: None,
+        }
+    }
+
     pub fn steps_in(&self, phase: Phase) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(move |s| s.phase == phase)
     }

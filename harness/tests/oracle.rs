@@ -156,19 +156,7 @@ struct Measured {
 }
 
 fn history(kind: ApproachKind, case: Case) -> History {
-    History {
-        scenario: case.name().into(),
-        approach: kind.to_string(),
-        fault: "none".into(),
-        rep: 0,
-        seed: 0,
-        steps: Vec::new(),
-        residue_after_failure: None,
-        residue_after_recovery: None,
-        playbook_ran: false,
-        timings: Timings::default(),
-        error: None,
-    }
+    History::new(case.name().into(), kind.to_string(), "none".into(), 0, 0)
 }
 
 /// `sh -c COMMAND` with a plain exec: the whole stdout, or an error.

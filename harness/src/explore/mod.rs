@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::approach::{approach, playbook, Approach, ApproachKind};
 use crate::checker::{check_verdict, Verdict};
 use crate::docker::{DockerError, Sandbox};
-use crate::history::{History, Phase, Timings};
+use crate::history::{History, Phase};
 use crate::nemesis;
 use crate::runner::DockerExecutor;
 use crate::scenario::LoadedScenario;
@@ -66,19 +66,7 @@ pub struct DryRun {
 }
 
 fn history(s: &LoadedScenario, a: ApproachKind, fault: String) -> History {
-    History {
-        scenario: s.scenario.scenario.name.clone(),
-        approach: a.to_string(),
-        fault,
-        rep: 0,
-        seed: 0,
-        steps: Vec::new(),
-        residue_after_failure: None,
-        residue_after_recovery: None,
-        playbook_ran: false,
-        timings: Timings::default(),
-        error: None,
-    }
+    History::new(s.scenario.scenario.name.clone(), a.to_string(), fault, 0, 0)
 }
 
 fn op_command(a: &dyn Approach, s: &LoadedScenario) -> String {

@@ -15,7 +15,7 @@ use crate::approach::{approach, playbook, Approach};
 use crate::checker::{check_verdict, Verdict};
 use crate::docker::images::Family;
 use crate::docker::{DockerError, ExecLimits, RunId, Sandbox, SandboxSpec, SecurityProfile};
-use crate::history::{History, Phase, Step, Timings};
+use crate::history::{History, Phase, Step};
 use crate::nemesis::{self, Fault};
 use crate::plan::Trial;
 use crate::snapshot::{self, manifest::Manifest, Snapshot, AGENT};
@@ -324,19 +324,7 @@ impl Executor for DockerExecutor {
         let label = format!("{} {} rep {}", trial.scenario.scenario.scenario.name, trial.approach, trial.rep);
         let _ = events.send(Event::TrialStarted { index: trial.index, label });
         let t = Instant::now();
-        let mut h = History {
-            scenario: trial.scenario.scenario.scenario.name.clone(),
-            approach: trial.approach.to_string(),
-            fault: trial.fault.to_string(),
-            rep: trial.rep,
-            seed: trial.seed,
-            steps: Vec::new(),
-            residue_after_failure: None,
-            residue_after_recovery: None,
-            playbook_ran: false,
-            timings: Timings::default(),
-            error: None,
-        };
+        let mut h = History::new(trial.scenario.scenario.scenario.name.clone(), trial.approach.to_string(), trial.fault.to_string(), trial.rep, trial.seed);
         if let Err(e) = self.trial(&trial, &mut h, &events).await {
             h.error = Some(e.to_string());
         }
