@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use mistake_cost::approach::{approach, operation_command, Approach, ApproachKind};
 use mistake_cost::docker::images::Family;
 use mistake_cost::docker::{DockerError, ExecLimits, RunId, Sandbox, SandboxSpec, RUN_LABEL};
-use mistake_cost::history::{History, Phase, Timings};
+use mistake_cost::history::{History, Phase};
 use mistake_cost::runner::DockerExecutor;
 use mistake_cost::scenario::Scenario;
 use mistake_cost::snapshot::classify::{excluded, Class};
@@ -156,7 +156,7 @@ struct Measured {
 }
 
 fn history(kind: ApproachKind, case: Case) -> History {
-    History::new(case.name().into(), kind.to_string(), "none".into(), 0, 0)
+    History::new(case.name(), kind.to_string(), "none", 0, 0)
 }
 
 /// `sh -c COMMAND` with a plain exec: the whole stdout, or an error.
