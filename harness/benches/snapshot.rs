@@ -16,7 +16,9 @@ const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 const SEED: u64 = 20261125;
 
 fn hex(rng: &mut ChaCha8Rng) -> String {
-    (0..32).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
+    (0..32)
+        .map(|_| format!("{:02x}", rng.random::<u8>()))
+        .collect()
 }
 
 /// `n` paths shaped like a Debian root: about 40 files per directory,
@@ -29,11 +31,29 @@ fn entries(n: usize, seed: u64) -> Vec<(String, Entry)> {
             let dir = i / 40;
             let path = format!("{}/pkg{dir}/file{i}.dat", roots[dir % roots.len()]);
             let entry = if i % 40 == 0 {
-                Entry { kind: EntryKind::Dir, mode: 0o755, owner: "0:0".into(), size: 4096, hash: None }
+                Entry {
+                    kind: EntryKind::Dir,
+                    mode: 0o755,
+                    owner: "0:0".into(),
+                    size: 4096,
+                    hash: None,
+                }
             } else if i % 97 == 0 {
-                Entry { kind: EntryKind::Symlink, mode: 0o777, owner: "0:0".into(), size: 12, hash: Some(hex(&mut rng)) }
+                Entry {
+                    kind: EntryKind::Symlink,
+                    mode: 0o777,
+                    owner: "0:0".into(),
+                    size: 12,
+                    hash: Some(hex(&mut rng)),
+                }
             } else {
-                Entry { kind: EntryKind::File, mode: 0o644, owner: "0:0".into(), size: rng.random_range(0..1 << 20), hash: Some(hex(&mut rng)) }
+                Entry {
+                    kind: EntryKind::File,
+                    mode: 0o644,
+                    owner: "0:0".into(),
+                    size: rng.random_range(0..1 << 20),
+                    hash: Some(hex(&mut rng)),
+                }
             };
             (path, entry)
         })
@@ -62,7 +82,16 @@ fn changed(before: &Manifest, seed: u64) -> Manifest {
             1 => format!("/var/log/apt/term{i}.log"),
             _ => format!("/usr/share/newpkg/file{i}.dat"),
         };
-        after.insert(path, Entry { kind: EntryKind::File, mode: 0o644, owner: "0:0".into(), size: 100, hash: Some(hex(&mut rng)) });
+        after.insert(
+            path,
+            Entry {
+                kind: EntryKind::File,
+                mode: 0o644,
+                owner: "0:0".into(),
+                size: 100,
+                hash: Some(hex(&mut rng)),
+            },
+        );
     }
     after
 }
@@ -75,7 +104,11 @@ fn build(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         // The clone is set-up: only building the map is timed.
         g.bench_with_input(BenchmarkId::from_parameter(n), &input, |b, input| {
-            b.iter_batched(|| input.clone(), |v| v.into_iter().collect::<Manifest>(), BatchSize::LargeInput)
+            b.iter_batched(
+                || input.clone(),
+                |v| v.into_iter().collect::<Manifest>(),
+                BatchSize::LargeInput,
+            )
         });
     }
     g.finish();
@@ -88,7 +121,11 @@ fn diffing(c: &mut Criterion) {
         let before: Manifest = entries(n, SEED).into_iter().collect();
         let after = changed(&before, SEED + 1);
         g.throughput(Throughput::Elements(n as u64));
-        g.bench_with_input(BenchmarkId::from_parameter(n), &(before, after), |b, (before, after)| b.iter(|| diff(before, after)));
+        g.bench_with_input(
+            BenchmarkId::from_parameter(n),
+            &(before, after),
+            |b, (before, after)| b.iter(|| diff(before, after)),
+        );
     }
     g.finish();
 }
@@ -109,12 +146,31 @@ fn trial_residue(c: &mut Criterion) {
                 (c.path, state)
             })
             .collect();
-        let live: BTreeSet<String> = overlay.keys().filter(|p| p.starts_with("/nix/store/")).step_by(2).cloned().collect();
+        let live: BTreeSet<String> = overlay
+            .keys()
+            .filter(|p| p.starts_with("/nix/store/"))
+            .step_by(2)
+            .cloned()
+            .collect();
         let base = Arc::new(base);
-        let before = Snapshot { base: base.clone(), overlay: BTreeMap::new(), packages: BTreeMap::new(), live: BTreeSet::new() };
-        let after = Snapshot { base, overlay, packages: BTreeMap::new(), live };
+        let before = Snapshot {
+            base: base.clone(),
+            overlay: BTreeMap::new(),
+            packages: BTreeMap::new(),
+            live: BTreeSet::new(),
+        };
+        let after = Snapshot {
+            base,
+            overlay,
+            packages: BTreeMap::new(),
+            live,
+        };
         g.throughput(Throughput::Elements(after.overlay.len() as u64));
-        g.bench_with_input(BenchmarkId::new("base", n), &(before, after), |b, (before, after)| b.iter(|| residue(before, after)));
+        g.bench_with_input(
+            BenchmarkId::new("base", n),
+            &(before, after),
+            |b, (before, after)| b.iter(|| residue(before, after)),
+        );
     }
     g.finish();
 }
@@ -125,11 +181,24 @@ fn classification(c: &mut Criterion) {
     let base: Manifest = entries(10_000, SEED).into_iter().collect();
     let after = changed(&base, SEED + 3);
     let changes = diff(&base, &after);
-    let live: BTreeSet<String> = changes.iter().filter(|c| c.path.starts_with("/nix/store/")).step_by(2).map(|c| c.path.clone()).collect();
+    let live: BTreeSet<String> = changes
+        .iter()
+        .filter(|c| c.path.starts_with("/nix/store/"))
+        .step_by(2)
+        .map(|c| c.path.clone())
+        .collect();
     g.throughput(Throughput::Elements(changes.len() as u64));
-    g.bench_function(BenchmarkId::new("changed_paths_of_10k", changes.len()), |b| {
-        b.iter(|| changes.iter().map(|c| classify(&c.path, &live) as usize).sum::<usize>())
-    });
+    g.bench_function(
+        BenchmarkId::new("changed_paths_of_10k", changes.len()),
+        |b| {
+            b.iter(|| {
+                changes
+                    .iter()
+                    .map(|c| classify(&c.path, &live) as usize)
+                    .sum::<usize>()
+            })
+        },
+    );
     g.finish();
 }
 

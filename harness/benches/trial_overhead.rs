@@ -30,11 +30,21 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
         rt.block_on(async {
-            let Ok(d) = docker::connect().await else { return };
+            let Ok(d) = docker::connect().await else {
+                return;
+            };
             match docker::sweep(&d, Some(&self.run)).await {
-                Ok(r) if r.containers > 0 => eprintln!("trial_overhead: removed {} leftover containers of run {}", r.containers, self.run),
+                Ok(r) if r.containers > 0 => eprintln!(
+                    "trial_overhead: removed {} leftover containers of run {}",
+                    r.containers, self.run
+                ),
                 Ok(_) => {}
                 Err(e) => eprintln!("trial_overhead: cleaning up run {} failed: {e}", self.run),
             }
@@ -71,26 +81,46 @@ fn ms(t: Instant) -> f64 {
 }
 
 /// (a) create, start, exec `true`, remove: the least any trial costs.
-async fn bare(docker: &Docker, run: &RunId, image: &str, i: usize) -> Result<(), bollard::errors::Error> {
+async fn bare(
+    docker: &Docker,
+    run: &RunId,
+    image: &str,
+    i: usize,
+) -> Result<(), bollard::errors::Error> {
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
         cmd: Some(vec!["sleep".into(), "infinity".into()]),
         labels: Some(run.labels()),
         network_disabled: Some(true),
-        host_config: Some(HostConfig { network_mode: Some("none".into()), ..Default::default() }),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let name = format!("mc-{run}-bare{i}");
-    let created = docker.create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), body).await?;
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+            body,
+        )
+        .await?;
     let result = async {
         docker.start_container(&created.id, None).await?;
         let exec = docker
             .create_exec(
                 &created.id,
-                CreateExecOptions { cmd: Some(vec!["true".to_string()]), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() },
+                CreateExecOptions {
+                    cmd: Some(vec!["true".to_string()]),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
             )
             .await?;
-        if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&exec.id, None).await? {
+        if let StartExecResults::Attached { mut output, .. } =
+            docker.start_exec(&exec.id, None).await?
+        {
             while let Some(chunk) = output.next().await {
                 chunk?;
             }
@@ -100,7 +130,17 @@ async fn bare(docker: &Docker, run: &RunId, image: &str, i: usize) -> Result<(),
         Ok(())
     }
     .await;
-    docker.remove_container(&created.id, Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build())).await?;
+    docker
+        .remove_container(
+            &created.id,
+            Some(
+                RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
+        )
+        .await?;
     result
 }
 
@@ -111,7 +151,14 @@ fn history() -> History {
 /// (b) the harness's floor trial: its Sandbox (limits, init, labels, the
 /// overlay lookup), an exec of `true`, one snapshot through the executor's
 /// own code path, removal. Returns its parts in ms.
-async fn floor(ex: &DockerExecutor, docker: &Docker, run: &RunId, tracker: &TaskTracker, base: &Arc<Manifest>, i: usize) -> Result<[f64; 4], DockerError> {
+async fn floor(
+    ex: &DockerExecutor,
+    docker: &Docker,
+    run: &RunId,
+    tracker: &TaskTracker,
+    base: &Arc<Manifest>,
+    i: usize,
+) -> Result<[f64; 4], DockerError> {
     let a = approach(ApproachKind::Apt);
     let spec = SandboxSpec::new(Family::Apt.image(), format!("mc-{run}-floor{i}"));
     let t = Instant::now();
@@ -119,7 +166,9 @@ async fn floor(ex: &DockerExecutor, docker: &Docker, run: &RunId, tracker: &Task
     let start = ms(t);
     let result = async {
         let t = Instant::now();
-        let out = sandbox.exec(&["true".to_string()], None, Duration::from_secs(60)).await?;
+        let out = sandbox
+            .exec(&["true".to_string()], None, Duration::from_secs(60))
+            .await?;
         assert_eq!(out.exit_code, 0, "`true` in a sandbox");
         let exec = ms(t);
         let mut h = history();
@@ -152,10 +201,20 @@ fn main() {
         return;
     }
     let tracker = TaskTracker::new();
-    let ex = DockerExecutor::new(docker.clone(), run.clone(), Default::default(), tracker.clone());
+    let ex = DockerExecutor::new(
+        docker.clone(),
+        run.clone(),
+        Default::default(),
+        tracker.clone(),
+    );
     // The base manifest is scanned once per run, before any trial: not part of a trial.
-    let base = rt.block_on(ex.base_manifest(Family::Apt)).expect("scanning the apt image's base manifest");
-    eprintln!("trial_overhead: run {run}, image {image}, base manifest {} paths", base.len());
+    let base = rt
+        .block_on(ex.base_manifest(Family::Apt))
+        .expect("scanning the apt image's base manifest");
+    eprintln!(
+        "trial_overhead: run {run}, image {image}, base manifest {} paths",
+        base.len()
+    );
 
     let samples = Mutex::new(Samples::default());
     let counter = AtomicUsize::new(0);
@@ -174,7 +233,8 @@ fn main() {
                 for _ in 0..iters {
                     let i = counter.fetch_add(1, Ordering::Relaxed);
                     let t = Instant::now();
-                    rt.block_on(bare(&docker, &run, &image, i)).expect("bare container lifecycle");
+                    rt.block_on(bare(&docker, &run, &image, i))
+                        .expect("bare container lifecycle");
                     let d = t.elapsed();
                     samples.lock().unwrap().bare.push(d.as_secs_f64() * 1000.0);
                     total += d;
@@ -188,7 +248,9 @@ fn main() {
                 for _ in 0..iters {
                     let i = counter.fetch_add(1, Ordering::Relaxed);
                     let t = Instant::now();
-                    let parts = rt.block_on(floor(&ex, &docker, &run, &tracker, &base, i)).expect("floor trial");
+                    let parts = rt
+                        .block_on(floor(&ex, &docker, &run, &tracker, &base, i))
+                        .expect("floor trial");
                     let d = t.elapsed();
                     let mut s = samples.lock().unwrap();
                     s.floor.push(d.as_secs_f64() * 1000.0);
@@ -214,6 +276,12 @@ fn main() {
     println!("trial_overhead summary (medians of every timed iteration, warm-up included; small samples):");
     println!("  (a) bare lifecycle   {a:8.1} ms  (n={})", s.bare.len());
     println!("  (b) floor trial      {b:8.1} ms  (n={})", s.floor.len());
-    println!("      start {:.1} ms, exec `true` {:.1} ms, snapshot {:.1} ms, remove {:.1} ms", part(0), part(1), part(2), part(3));
+    println!(
+        "      start {:.1} ms, exec `true` {:.1} ms, snapshot {:.1} ms, remove {:.1} ms",
+        part(0),
+        part(1),
+        part(2),
+        part(3)
+    );
     println!("  ratio (b)/(a)        {:8.2}", b / a);
 }

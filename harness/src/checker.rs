@@ -59,7 +59,11 @@ impl fmt::Display for Verdict {
 /// timed out. Those say nothing about the system under test.
 pub fn check_verdict(step: &Step) -> Verdict {
     match step.exit_code {
-        0 if step.quiet && !(step.stdout_tail.trim().is_empty() && step.stderr_tail.trim().is_empty()) => Verdict::Invalid,
+        0 if step.quiet
+            && !(step.stdout_tail.trim().is_empty() && step.stderr_tail.trim().is_empty()) =>
+        {
+            Verdict::Invalid
+        }
         0 => Verdict::Valid,
         -1 | 126 | 127 => Verdict::Unknown,
         _ => Verdict::Invalid,
@@ -127,9 +131,12 @@ pub struct TrialRecord {
 /// never: pip runs a failing setup.py twice when `wheel` is present, which
 /// is one attempted side effect made twice.
 fn attempt_counts(h: &History) -> (usize, usize) {
-    let mut by_path: std::collections::BTreeMap<(&str, &str), bool> = std::collections::BTreeMap::new();
+    let mut by_path: std::collections::BTreeMap<(&str, &str), bool> =
+        std::collections::BTreeMap::new();
     for a in h.operation_attempts() {
-        *by_path.entry((a.op.as_str(), a.path.as_str())).or_insert(false) |= a.landed;
+        *by_path
+            .entry((a.op.as_str(), a.path.as_str()))
+            .or_insert(false) |= a.landed;
     }
     let landed = by_path.values().filter(|l| **l).count();
     (landed, by_path.len() - landed)
@@ -138,7 +145,11 @@ fn attempt_counts(h: &History) -> (usize, usize) {
 pub fn judge(h: &History) -> TrialRecord {
     let consistent = Verdict::all(h.steps_in(Phase::CheckAfterFailure).map(check_verdict));
     // Without a playbook the end state is the state after the operation.
-    let end_checks = if h.playbook_ran { Phase::CheckAfterRecovery } else { Phase::CheckAfterFailure };
+    let end_checks = if h.playbook_ran {
+        Phase::CheckAfterRecovery
+    } else {
+        Phase::CheckAfterFailure
+    };
     let after_recovery = Verdict::all(h.steps_in(end_checks).map(check_verdict));
     let outcome = match (&h.error, h.steps_in(Phase::Operation).last()) {
         (Some(_), _) | (None, None) => Outcome::Errored,
@@ -171,7 +182,11 @@ pub fn judge(h: &History) -> TrialRecord {
         rep: h.rep,
         seed: h.seed,
         outcome,
-        consistent: if errored { "unknown".into() } else { consistent.as_bool_str().into() },
+        consistent: if errored {
+            "unknown".into()
+        } else {
+            consistent.as_bool_str().into()
+        },
         residue_files: r1.map(|r| r.visible_files()),
         residue_added: r1.map(|r| r.added),
         residue_removed: r1.map(|r| r.removed),
@@ -200,7 +215,18 @@ mod tests {
     use crate::snapshot::Residue;
 
     fn step(phase: Phase, exit_code: i64, out: &str, quiet: bool) -> Step {
-        Step { phase, command: "x".into(), exit_code, ms: 10.0, stdout_tail: out.into(), stderr_tail: String::new(), quiet, fault_fired_ms: None, attempts: Vec::new() }
+        Step {
+            phase,
+            command: "x".into(),
+            exit_code,
+            ms: 10.0,
+            stdout_tail: out.into(),
+            stderr_tail: String::new(),
+            quiet,
+            fault_fired_ms: None,
+            attempts: Vec::new(),
+            check: None,
+        }
     }
 
     fn history(steps: Vec<Step>, r1: Residue, r2: Residue) -> History {
@@ -214,27 +240,69 @@ mod tests {
             residue_after_failure: Some(r1),
             residue_after_recovery: Some(r2),
             playbook_ran: true,
-            timings: Timings { wall_ms: 100.0, ..Default::default() },
+            timings: Timings {
+                wall_ms: 100.0,
+                ..Default::default()
+            },
             error: None,
         }
     }
 
     #[test]
     fn quiet_checks_fail_on_output_and_missing_tools_are_unknown() {
-        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 0, "fastmath half-configured", true)), Verdict::Invalid);
-        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 0, "", true)), Verdict::Valid);
-        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 0, "ok", false)), Verdict::Valid);
-        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 127, "", false)), Verdict::Unknown);
-        assert_eq!(check_verdict(&step(Phase::CheckAfterFailure, 1, "", false)), Verdict::Invalid);
-        assert_eq!(Verdict::all([Verdict::Valid, Verdict::Unknown]), Verdict::Unknown);
-        assert_eq!(Verdict::all([Verdict::Unknown, Verdict::Invalid]), Verdict::Invalid);
-        assert_eq!(Verdict::all([]), Verdict::Unknown, "no check at all proves nothing");
+        assert_eq!(
+            check_verdict(&step(
+                Phase::CheckAfterFailure,
+                0,
+                "fastmath half-configured",
+                true
+            )),
+            Verdict::Invalid
+        );
+        assert_eq!(
+            check_verdict(&step(Phase::CheckAfterFailure, 0, "", true)),
+            Verdict::Valid
+        );
+        assert_eq!(
+            check_verdict(&step(Phase::CheckAfterFailure, 0, "ok", false)),
+            Verdict::Valid
+        );
+        assert_eq!(
+            check_verdict(&step(Phase::CheckAfterFailure, 127, "", false)),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            check_verdict(&step(Phase::CheckAfterFailure, 1, "", false)),
+            Verdict::Invalid
+        );
+        assert_eq!(
+            Verdict::all([Verdict::Valid, Verdict::Unknown]),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            Verdict::all([Verdict::Unknown, Verdict::Invalid]),
+            Verdict::Invalid
+        );
+        assert_eq!(
+            Verdict::all([]),
+            Verdict::Unknown,
+            "no check at all proves nothing"
+        );
     }
 
     #[test]
     fn row_follows_from_history() {
-        let r1 = Residue { added: 5, modified: 2, garbage: 3, packages: vec!["a".into(), "b".into()], ..Default::default() };
-        let r2 = Residue { added: 1, ..Default::default() };
+        let r1 = Residue {
+            added: 5,
+            modified: 2,
+            garbage: 3,
+            packages: vec!["a".into(), "b".into()],
+            ..Default::default()
+        };
+        let r2 = Residue {
+            added: 1,
+            ..Default::default()
+        };
         let h = history(
             vec![
                 step(Phase::Operation, 100, "", false),
@@ -260,9 +328,16 @@ mod tests {
 
     #[test]
     fn a_successful_operation_is_recovered_when_its_checks_pass() {
-        let r = Residue { added: 400, packages: vec!["app".into()], ..Default::default() };
+        let r = Residue {
+            added: 400,
+            packages: vec!["app".into()],
+            ..Default::default()
+        };
         let mut h = history(
-            vec![step(Phase::Operation, 0, "", false), step(Phase::CheckAfterFailure, 0, "", false)],
+            vec![
+                step(Phase::Operation, 0, "", false),
+                step(Phase::CheckAfterFailure, 0, "", false),
+            ],
             r.clone(),
             r,
         );
@@ -273,12 +348,20 @@ mod tests {
         let mut fired = step(Phase::Operation, 0, "", false);
         fired.fault_fired_ms = Some(3.0);
         let h = history(vec![fired], Residue::default(), Residue::default());
-        assert_eq!(judge(&h).outcome, Outcome::Killed, "a fired fault is a kill whatever the exit code");
+        assert_eq!(
+            judge(&h).outcome,
+            Outcome::Killed,
+            "a fired fault is a kill whatever the exit code"
+        );
     }
 
     #[test]
     fn signals_are_kills_and_errors_are_not_data() {
-        let mut h = history(vec![step(Phase::Operation, 137, "", false)], Residue::default(), Residue::default());
+        let mut h = history(
+            vec![step(Phase::Operation, 137, "", false)],
+            Residue::default(),
+            Residue::default(),
+        );
         assert_eq!(judge(&h).outcome, Outcome::Killed);
         h.error = Some("docker went away".into());
         let row = judge(&h);

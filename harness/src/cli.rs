@@ -118,7 +118,11 @@ pub struct ExploreArgs {
     /// Syscalls whose state-changing calls are crash points, comma-separated:
     /// strace names, or `@family` for a family's syscalls (create, write,
     /// rename, unlink, link, mkdir, metadata, sync).
-    #[arg(long, value_delimiter = ',', default_value = "@create,@write,@rename,@unlink,@link,@mkdir,@metadata,@sync")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "@create,@write,@rename,@unlink,@link,@mkdir,@metadata,@sync"
+    )]
     pub syscalls: Vec<String>,
     /// At most this many points per approach: all when there are fewer, else
     /// a share per syscall family (each family with points gets at least

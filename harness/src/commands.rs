@@ -24,7 +24,11 @@ pub async fn images(action: Option<ImagesAction>) -> Result<i32> {
     match action {
         None | Some(ImagesAction::List) => {
             for s in images::status(&docker).await? {
-                let id = s.id.as_deref().map(|i| i.trim_start_matches("sha256:")).map(|i| &i[..12.min(i.len())]).unwrap_or("-");
+                let id =
+                    s.id.as_deref()
+                        .map(|i| i.trim_start_matches("sha256:"))
+                        .map(|i| &i[..12.min(i.len())])
+                        .unwrap_or("-");
                 println!("{:<40} {:<14} {}", s.name, id, s.detail);
             }
         }
@@ -40,9 +44,15 @@ pub async fn images(action: Option<ImagesAction>) -> Result<i32> {
     Ok(exit::OK)
 }
 
-async fn build_images(docker: &bollard::Docker, families: &[Family], force: bool) -> Result<Vec<String>> {
+async fn build_images(
+    docker: &bollard::Docker,
+    families: &[Family],
+    force: bool,
+) -> Result<Vec<String>> {
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template"),
+    );
     bar.enable_steady_tick(Duration::from_millis(200));
     let progress = |line: String| {
         if bar.is_hidden() {
@@ -55,7 +65,11 @@ async fn build_images(docker: &bollard::Docker, families: &[Family], force: bool
     bar.finish_and_clear();
     let built = built?;
     if !built.is_empty() {
-        eprintln!("images built in {:.1}s: {}", started.elapsed().as_secs_f64(), built.join(", "));
+        eprintln!(
+            "images built in {:.1}s: {}",
+            started.elapsed().as_secs_f64(),
+            built.join(", ")
+        );
     }
     Ok(built)
 }
@@ -63,7 +77,10 @@ async fn build_images(docker: &bollard::Docker, families: &[Family], force: bool
 pub async fn clean() -> Result<i32> {
     let docker = docker::connect().await?;
     let r = docker::sweep(&docker, None).await?;
-    println!("removed {} container(s), {} network(s), {} volume(s)", r.containers, r.networks, r.volumes);
+    println!(
+        "removed {} container(s), {} network(s), {} volume(s)",
+        r.containers, r.networks, r.volumes
+    );
     Ok(exit::OK)
 }
 
@@ -94,21 +111,32 @@ impl Session {
         let docker = docker::connect().await?;
         let swept = docker::sweep_dead_runs(&docker).await?;
         if swept.total() > 0 {
-            eprintln!("swept {} container(s), {} network(s), {} volume(s) left by a dead run", swept.containers, swept.networks, swept.volumes);
+            eprintln!(
+                "swept {} container(s), {} network(s), {} volume(s) left by a dead run",
+                swept.containers, swept.networks, swept.volumes
+            );
         }
         build_images(&docker, &families_of(loaded), false).await?;
         let run = RunId::new();
-        let environment = crate::docker::environment::record(&docker, &run, &families_of(loaded), security).await?;
+        let environment =
+            crate::docker::environment::record(&docker, &run, &families_of(loaded), security)
+                .await?;
         for w in &environment.warnings {
             eprintln!("warning: {w}");
         }
         let approaches: BTreeMap<String, String> = loaded
             .iter()
             .flat_map(|s| s.scenario.approaches())
-            .map(|k| (k.to_string(), crate::approach::approach(k).configuration(security)))
+            .map(|k| {
+                (
+                    k.to_string(),
+                    crate::approach::approach(k).configuration(security),
+                )
+            })
             .collect();
         let out = out.unwrap_or_else(|| PathBuf::from("results").join(&run.0));
-        std::fs::create_dir_all(&out).map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
+        std::fs::create_dir_all(&out)
+            .map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
         let cancel = CancellationToken::new();
         let signals = tokio::spawn(watch_signals(signal_streams()?, cancel.clone()));
         let meta = RunMeta {
@@ -117,8 +145,13 @@ impl Session {
             seed,
             reps,
             jobs,
-            scenarios: loaded.iter().map(|s| s.path.display().to_string()).collect(),
-            started: time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            scenarios: loaded
+                .iter()
+                .map(|s| s.path.display().to_string())
+                .collect(),
+            started: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
             security_profile: security,
             security_profile_detail: security.describe(),
@@ -127,15 +160,29 @@ impl Session {
         };
         write_meta(&out, &meta)?;
         let fixtures_root = std::env::temp_dir().join(format!("mistake-cost-{run}"));
-        Ok(Session { docker, run, out, fixtures_root, cancel, tracker: TaskTracker::new(), signals, meta, security })
+        Ok(Session {
+            docker,
+            run,
+            out,
+            fixtures_root,
+            cancel,
+            tracker: TaskTracker::new(),
+            signals,
+            meta,
+            security,
+        })
     }
 
     /// Fixtures of every scenario, each in its own folder.
-    pub fn write_fixtures(&self, loaded: &[Arc<scenario::LoadedScenario>]) -> Result<HashMap<String, PathBuf>> {
+    pub fn write_fixtures(
+        &self,
+        loaded: &[Arc<scenario::LoadedScenario>],
+    ) -> Result<HashMap<String, PathBuf>> {
         let mut fixtures = HashMap::new();
         for s in loaded {
             let dir = self.fixtures_root.join(&s.scenario.scenario.name);
-            payload::write_fixtures(&s.scenario, &dir).map_err(|e| Error::io(format!("writing fixtures to {}", dir.display()), e))?;
+            payload::write_fixtures(&s.scenario, &dir)
+                .map_err(|e| Error::io(format!("writing fixtures to {}", dir.display()), e))?;
             fixtures.insert(s.scenario.scenario.name.clone(), dir);
         }
         Ok(fixtures)
@@ -175,28 +222,77 @@ impl Session {
 
 pub async fn run(args: RunArgs) -> Result<i32> {
     // Bad input stops everything before any container exists.
-    let loaded: Vec<Arc<scenario::LoadedScenario>> = scenario::load_all(&args.scenarios)?.into_iter().map(Arc::new).collect();
-    let session = Session::open(&loaded, args.out.clone(), args.seed, args.reps, args.jobs, args.security).await?;
+    let loaded: Vec<Arc<scenario::LoadedScenario>> = scenario::load_all(&args.scenarios)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let session = Session::open(
+        &loaded,
+        args.out.clone(),
+        args.seed,
+        args.reps,
+        args.jobs,
+        args.security,
+    )
+    .await?;
     let result = session.guard(run_inner(&session, &args, &loaded)).await;
     session.close(result).await
 }
 
 pub async fn explore(args: ExploreArgs) -> Result<i32> {
     let loaded = Arc::new(scenario::load(&args.scenario)?);
-    let syscalls = crate::explore::points::expand_syscalls(&args.syscalls).map_err(|e| Error::Usage(format!("--syscalls: {e}")))?;
-    let session = Session::open(std::slice::from_ref(&loaded), args.out.clone(), args.seed, None, args.jobs, args.security).await?;
-    let result = session.guard(explore_inner(&session, &args, &syscalls, loaded)).await;
+    let syscalls = crate::explore::points::expand_syscalls(&args.syscalls)
+        .map_err(|e| Error::Usage(format!("--syscalls: {e}")))?;
+    let session = Session::open(
+        std::slice::from_ref(&loaded),
+        args.out.clone(),
+        args.seed,
+        None,
+        args.jobs,
+        args.security,
+    )
+    .await?;
+    let result = session
+        .guard(explore_inner(&session, &args, &syscalls, loaded))
+        .await;
     session.close(result).await
 }
 
-async fn explore_inner(session: &Session, args: &ExploreArgs, syscalls: &[String], loaded: Arc<scenario::LoadedScenario>) -> Result<i32> {
+async fn explore_inner(
+    session: &Session,
+    args: &ExploreArgs,
+    syscalls: &[String],
+    loaded: Arc<scenario::LoadedScenario>,
+) -> Result<i32> {
     use crate::explore::{self, points, CrashPointRecord};
     use futures_util::StreamExt;
     let fixtures = session.write_fixtures(std::slice::from_ref(&loaded))?;
-    let ex = Arc::new(DockerExecutor::new(session.docker.clone(), session.run.clone(), fixtures, session.tracker.clone()).with_security(session.security));
-    let approaches = if args.approaches.is_empty() { loaded.scenario.approaches() } else { args.approaches.clone() };
+    let ex = Arc::new(
+        DockerExecutor::new(
+            session.docker.clone(),
+            session.run.clone(),
+            fixtures,
+            session.tracker.clone(),
+        )
+        .with_security(session.security),
+    );
+    let approaches = if args.approaches.is_empty() {
+        loaded.scenario.approaches()
+    } else {
+        args.approaches.clone()
+    };
     let out = &session.out;
-    eprintln!("explore {}: dry runs for {} (syscalls {}) → {}", session.run, approaches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "), args.syscalls.join(","), out.display());
+    eprintln!(
+        "explore {}: dry runs for {} (syscalls {}) → {}",
+        session.run,
+        approaches
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.syscalls.join(","),
+        out.display()
+    );
     let started = std::time::Instant::now();
 
     // 1. One traced dry run per approach.
@@ -212,14 +308,24 @@ async fn explore_inner(session: &Session, args: &ExploreArgs, syscalls: &[String
         let selected = points::select(&dry.points, args.max_points as usize, args.seed);
         let found = points::count_by_family(dry.points.iter().map(|p| p.family.as_str()));
         let chosen = points::count_by_family(selected.iter().map(|p| p.family.as_str()));
-        bar.suspend(|| eprintln!(
-            "{a}: {} crash points found ({}); exploring {} of them{}{}",
-            dry.points.len(),
-            points::family_counts_line(&found),
-            selected.len(),
-            if selected.len() < dry.points.len() { format!(" ({})", points::family_counts_line(&chosen)) } else { " (all)".into() },
-            if dry.new_state.is_some() { "" } else { " (the undisturbed operation did not succeed: no state can classify as `new`)" }
-        ));
+        bar.suspend(|| {
+            eprintln!(
+                "{a}: {} crash points found ({}); exploring {} of them{}{}",
+                dry.points.len(),
+                points::family_counts_line(&found),
+                selected.len(),
+                if selected.len() < dry.points.len() {
+                    format!(" ({})", points::family_counts_line(&chosen))
+                } else {
+                    " (all)".into()
+                },
+                if dry.new_state.is_some() {
+                    ""
+                } else {
+                    " (the undisturbed operation did not succeed: no state can classify as `new`)"
+                }
+            )
+        });
         dries.push((Arc::new(dry), selected));
     }
     bar.finish_and_clear();
@@ -244,17 +350,31 @@ async fn explore_inner(session: &Session, args: &ExploreArgs, syscalls: &[String
             })
         })
         .collect();
-    std::fs::write(out.join("points.json"), serde_json::to_vec_pretty(&points_json).expect("plain data"))
-        .map_err(|e| Error::io("writing points.json", e))?;
+    std::fs::write(
+        out.join("points.json"),
+        serde_json::to_vec_pretty(&points_json).expect("plain data"),
+    )
+    .map_err(|e| Error::io("writing points.json", e))?;
 
     // 2. One crash per selected point, in fresh containers.
-    let work: Vec<(Arc<explore::DryRun>, points::CrashPoint)> =
-        dries.iter().flat_map(|(d, selected)| selected.iter().cloned().map(move |p| (d.clone(), p))).collect();
+    let work: Vec<(Arc<explore::DryRun>, points::CrashPoint)> = dries
+        .iter()
+        .flat_map(|(d, selected)| selected.iter().cloned().map(move |p| (d.clone(), p)))
+        .collect();
     let bar = ProgressBar::new(work.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} crash points [{elapsed}, eta {eta}] {msg}").expect("static template"));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} crash points [{elapsed}, eta {eta}] {msg}",
+        )
+        .expect("static template"),
+    );
     let csv_path = out.join("crashpoints.csv");
-    let mut csv = csv::Writer::from_path(&csv_path).map_err(|e| Error::Results { path: csv_path.clone(), source: e })?;
-    let mut jsonl = std::fs::File::create(out.join("crashpoints.jsonl")).map_err(|e| Error::io("creating crashpoints.jsonl", e))?;
+    let mut csv = csv::Writer::from_path(&csv_path).map_err(|e| Error::Results {
+        path: csv_path.clone(),
+        source: e,
+    })?;
+    let mut jsonl = std::fs::File::create(out.join("crashpoints.jsonl"))
+        .map_err(|e| Error::io("creating crashpoints.jsonl", e))?;
     let mut records: Vec<CrashPointRecord> = Vec::new();
     let total = work.len();
     let mut stream = futures_util::stream::iter(work.into_iter().map(|(dry, p)| {
@@ -268,10 +388,17 @@ async fn explore_inner(session: &Session, args: &ExploreArgs, syscalls: &[String
             _ = session.cancel.cancelled() => break,
         };
         let Some((rec, history)) = next else { break };
-        csv.serialize(&rec).and_then(|_| csv.flush().map_err(csv::Error::from)).map_err(|e| Error::Results { path: csv_path.clone(), source: e })?;
-        let mut line = serde_json::to_vec(&serde_json::json!({"record": rec, "history": history})).expect("plain data");
+        csv.serialize(&rec)
+            .and_then(|_| csv.flush().map_err(csv::Error::from))
+            .map_err(|e| Error::Results {
+                path: csv_path.clone(),
+                source: e,
+            })?;
+        let mut line = serde_json::to_vec(&serde_json::json!({"record": rec, "history": history}))
+            .expect("plain data");
         line.push(b'\n');
-        std::io::Write::write_all(&mut jsonl, &line).map_err(|e| Error::io("writing crashpoints.jsonl", e))?;
+        std::io::Write::write_all(&mut jsonl, &line)
+            .map_err(|e| Error::io("writing crashpoints.jsonl", e))?;
         if !rec.error.is_empty() {
             bar.suspend(|| eprintln!("{} {} errored: {}", rec.approach, rec.fault, rec.error));
         }
@@ -287,10 +414,17 @@ async fn explore_inner(session: &Session, args: &ExploreArgs, syscalls: &[String
     eprintln!("explore took {:.0}s", started.elapsed().as_secs_f64());
     eprintln!("results: {}", csv_path.display());
     if session.cancel.is_cancelled() {
-        eprintln!("interrupted after {} of {total} points; complete rows are kept", records.len());
+        eprintln!(
+            "interrupted after {} of {total} points; complete rows are kept",
+            records.len()
+        );
         return Ok(exit::INTERRUPTED);
     }
-    Ok(if records.iter().any(|r| !r.error.is_empty()) { exit::TRIAL_ERRORS } else { exit::OK })
+    Ok(if records.iter().any(|r| !r.error.is_empty()) {
+        exit::TRIAL_ERRORS
+    } else {
+        exit::OK
+    })
 }
 
 pub async fn verify(args: VerifyArgs) -> Result<i32> {
@@ -323,8 +457,15 @@ fn verify_scenario_paths(args: &VerifyArgs) -> Vec<PathBuf> {
 async fn verify_inner(args: VerifyArgs) -> Result<i32> {
     use verify::{Input, Inputs, Source};
     let loaded: Vec<Arc<scenario::LoadedScenario>> =
-        scenario::load_all(&verify_scenario_paths(&args))?.into_iter().map(Arc::new).collect();
-    let bare: Vec<String> = loaded.iter().filter(|s| s.scenario.guarantees.is_empty()).map(|s| s.path.display().to_string()).collect();
+        scenario::load_all(&verify_scenario_paths(&args))?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+    let bare: Vec<String> = loaded
+        .iter()
+        .filter(|s| s.scenario.guarantees.is_empty())
+        .map(|s| s.path.display().to_string())
+        .collect();
     if !bare.is_empty() {
         eprintln!("no [[guarantee]] to verify in {}", bare.join(", "));
     }
@@ -334,10 +475,24 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
             // Crash points need `explore` (dry runs, up to hundreds of
             // crashes): too slow to run implicitly; they stay unknown.
             let crashpoints = Input::Missing("needs `explore`; pass --from an explore run".into());
-            let needed: Vec<Arc<scenario::LoadedScenario>> =
-                loaded.iter().filter(|s| s.scenario.guarantees.iter().any(|g| g.source() == Source::Trials)).cloned().collect();
+            let needed: Vec<Arc<scenario::LoadedScenario>> = loaded
+                .iter()
+                .filter(|s| {
+                    s.scenario
+                        .guarantees
+                        .iter()
+                        .any(|g| g.source() == Source::Trials)
+                })
+                .cloned()
+                .collect();
             if needed.is_empty() {
-                (Inputs { trials: Input::Missing("no trials run: no guarantee reads trials".into()), crashpoints }, exit::OK)
+                (
+                    Inputs {
+                        trials: Input::Missing("no trials run: no guarantee reads trials".into()),
+                        crashpoints,
+                    },
+                    exit::OK,
+                )
             } else {
                 let run_args = RunArgs {
                     scenarios: needed.iter().map(|s| s.path.clone()).collect(),
@@ -347,14 +502,28 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
                     security: args.security,
                     out: args.out.clone(),
                 };
-                let session = Session::open(&needed, args.out.clone(), args.seed, args.reps, args.jobs, args.security).await?;
+                let session = Session::open(
+                    &needed,
+                    args.out.clone(),
+                    args.seed,
+                    args.reps,
+                    args.jobs,
+                    args.security,
+                )
+                .await?;
                 let out = session.out.clone();
                 let result = session.guard(run_inner(&session, &run_args, &needed)).await;
                 let code = session.close(result).await?;
                 if code == exit::INTERRUPTED {
                     return Ok(code);
                 }
-                (Inputs { trials: Input::Table(verify::rows::Table::read(&out.join("trials.csv"))?), crashpoints }, code)
+                (
+                    Inputs {
+                        trials: Input::Table(verify::rows::Table::read(&out.join("trials.csv"))?),
+                        crashpoints,
+                    },
+                    code,
+                )
             }
         }
     };
@@ -381,7 +550,8 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
     }
     if let Some(path) = &args.junit {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
         }
         verify::junit::write(path, &judgements)?;
         eprintln!("wrote {}", path.display());
@@ -413,14 +583,28 @@ pub(crate) struct RunMeta {
 fn write_meta(out: &Path, meta: &RunMeta) -> Result<()> {
     let tmp = out.join(".run.json.tmp");
     let text = serde_json::to_string_pretty(meta).expect("plain data serializes");
-    std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, out.join("run.json")).map_err(|e| Error::io("renaming run.json into place", e))
+    std::fs::write(&tmp, text + "\n")
+        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, out.join("run.json"))
+        .map_err(|e| Error::io("renaming run.json into place", e))
 }
 
-async fn run_inner(session: &Session, args: &RunArgs, loaded: &[Arc<scenario::LoadedScenario>]) -> Result<i32> {
+async fn run_inner(
+    session: &Session,
+    args: &RunArgs,
+    loaded: &[Arc<scenario::LoadedScenario>],
+) -> Result<i32> {
     let (run, out, cancel) = (&session.run, session.out.as_path(), session.cancel.clone());
     let fixtures = session.write_fixtures(loaded)?;
-    let executor = Arc::new(DockerExecutor::new(session.docker.clone(), run.clone(), fixtures, session.tracker.clone()).with_security(session.security));
+    let executor = Arc::new(
+        DockerExecutor::new(
+            session.docker.clone(),
+            run.clone(),
+            fixtures,
+            session.tracker.clone(),
+        )
+        .with_security(session.security),
+    );
     for f in families_of(loaded) {
         tokio::select! {
             r = executor.base_manifest(f) => { r?; }
@@ -432,17 +616,35 @@ async fn run_inner(session: &Session, args: &RunArgs, loaded: &[Arc<scenario::Lo
     let total = trials.len();
     let csv_path = out.join("trials.csv");
     let mut exporters: Vec<Box<dyn Exporter>> = vec![
-        Box::new(CsvExporter::create(&csv_path).map_err(|e| Error::io(format!("creating {}", csv_path.display()), e))?),
-        Box::new(JsonlExporter::create(&out.join("trials.jsonl")).map_err(|e| Error::io("creating trials.jsonl", e))?),
+        Box::new(
+            CsvExporter::create(&csv_path)
+                .map_err(|e| Error::io(format!("creating {}", csv_path.display()), e))?,
+        ),
+        Box::new(
+            JsonlExporter::create(&out.join("trials.jsonl"))
+                .map_err(|e| Error::io("creating trials.jsonl", e))?,
+        ),
     ];
-    eprintln!("run {run}: {total} trials, {} at a time, seed {} → {}", args.jobs, args.seed, out.display());
+    eprintln!(
+        "run {run}: {total} trials, {} at a time, seed {} → {}",
+        args.jobs,
+        args.seed,
+        out.display()
+    );
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let runner = tokio::spawn(run_plan(executor, trials, args.jobs as usize, tx, cancel.clone()));
+    let runner = tokio::spawn(run_plan(
+        executor,
+        trials,
+        args.jobs as usize,
+        tx,
+        cancel.clone(),
+    ));
 
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} trials [{elapsed}, eta {eta}] {msg}").expect("static template"),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} trials [{elapsed}, eta {eta}] {msg}")
+            .expect("static template"),
     );
     let mut running: BTreeMap<usize, String> = BTreeMap::new();
     let mut records: Vec<TrialRecord> = Vec::new();
@@ -453,7 +655,11 @@ async fn run_inner(session: &Session, args: &RunArgs, loaded: &[Arc<scenario::Lo
                 running.insert(index, label);
             }
             Event::TrialPhase { .. } => {}
-            Event::TrialFinished { index, record, history } => {
+            Event::TrialFinished {
+                index,
+                record,
+                history,
+            } => {
                 running.remove(&index);
                 for e in exporters.iter_mut() {
                     if let Err(err) = e.trial(&record, &history) {
@@ -462,7 +668,10 @@ async fn run_inner(session: &Session, args: &RunArgs, loaded: &[Arc<scenario::Lo
                     }
                 }
                 if record.outcome == Outcome::Errored {
-                    bar.println(format!("trial {} {} rep {} errored: {}", record.scenario, record.approach, record.rep, record.error));
+                    bar.println(format!(
+                        "trial {} {} rep {} errored: {}",
+                        record.scenario, record.approach, record.rep, record.error
+                    ));
                 }
                 records.push(*record);
                 bar.inc(1);
@@ -470,18 +679,30 @@ async fn run_inner(session: &Session, args: &RunArgs, loaded: &[Arc<scenario::Lo
         }
         bar.set_message(running.values().next().cloned().unwrap_or_default());
     }
-    runner.await.map_err(|e| Error::Usage(format!("runner task failed: {e}")))?;
+    runner
+        .await
+        .map_err(|e| Error::Usage(format!("runner task failed: {e}")))?;
     bar.finish_and_clear();
     if let Some(e) = write_error {
-        return Err(Error::io(format!("writing results in {}", out.display()), e));
+        return Err(Error::io(
+            format!("writing results in {}", out.display()),
+            e,
+        ));
     }
     print_summary(&records);
     eprintln!("results: {}", csv_path.display());
     if cancel.is_cancelled() {
-        eprintln!("interrupted after {} of {total} trials; complete rows are kept", records.len());
+        eprintln!(
+            "interrupted after {} of {total} trials; complete rows are kept",
+            records.len()
+        );
         return Ok(exit::INTERRUPTED);
     }
-    Ok(if records.iter().any(|r| r.outcome == Outcome::Errored) { exit::TRIAL_ERRORS } else { exit::OK })
+    Ok(if records.iter().any(|r| r.outcome == Outcome::Errored) {
+        exit::TRIAL_ERRORS
+    } else {
+        exit::OK
+    })
 }
 
 type SignalStreams = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
@@ -490,13 +711,19 @@ type SignalStreams = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
 /// signal can arrive unhandled and kill the process with containers up.
 fn signal_streams() -> Result<SignalStreams> {
     use tokio::signal::unix::{signal, SignalKind};
-    let int = signal(SignalKind::interrupt()).map_err(|e| Error::io("installing the SIGINT handler", e))?;
-    let term = signal(SignalKind::terminate()).map_err(|e| Error::io("installing the SIGTERM handler", e))?;
+    let int = signal(SignalKind::interrupt())
+        .map_err(|e| Error::io("installing the SIGINT handler", e))?;
+    let term = signal(SignalKind::terminate())
+        .map_err(|e| Error::io("installing the SIGTERM handler", e))?;
     Ok((int, term))
 }
 
 pub(crate) fn families_of(loaded: &[Arc<scenario::LoadedScenario>]) -> Vec<Family> {
-    let set: BTreeSet<Family> = loaded.iter().flat_map(|s| s.scenario.approaches()).map(Family::of).collect();
+    let set: BTreeSet<Family> = loaded
+        .iter()
+        .flat_map(|s| s.scenario.approaches())
+        .map(Family::of)
+        .collect();
     set.into_iter().collect()
 }
 
@@ -515,25 +742,49 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 /// One line per scenario × approach, on stdout.
 fn print_summary(records: &[TrialRecord]) {
     let mut groups: BTreeMap<(&str, &str), Vec<&TrialRecord>> = BTreeMap::new();
     for r in records {
-        groups.entry((&r.scenario, &r.approach)).or_default().push(r);
+        groups
+            .entry((&r.scenario, &r.approach))
+            .or_default()
+            .push(r);
     }
     println!(
         "{:<22} {:<9} {:>6} {:>7} {:>7} {:>10} {:>10} {:>9} {:>10} {:>11} {:>10}",
-        "scenario", "approach", "trials", "failed", "errored", "consistent", "residue~", "packages~", "garbage~", "recovered", "recov_ms~"
+        "scenario",
+        "approach",
+        "trials",
+        "failed",
+        "errored",
+        "consistent",
+        "residue~",
+        "packages~",
+        "garbage~",
+        "recovered",
+        "recov_ms~"
     );
     for ((s, a), rs) in groups {
-        let ok: Vec<&&TrialRecord> = rs.iter().filter(|r| r.outcome != Outcome::Errored).collect();
+        let ok: Vec<&&TrialRecord> = rs
+            .iter()
+            .filter(|r| r.outcome != Outcome::Errored)
+            .collect();
         let med = |f: &dyn Fn(&TrialRecord) -> Option<f64>| {
-            median(ok.iter().filter_map(|r| f(r)).collect()).map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into())
+            median(ok.iter().filter_map(|r| f(r)).collect())
+                .map(|m| format!("{m:.0}"))
+                .unwrap_or_else(|| "-".into())
         };
-        let share = |f: &dyn Fn(&TrialRecord) -> bool| format!("{}/{}", ok.iter().filter(|r| f(r)).count(), ok.len());
+        let share = |f: &dyn Fn(&TrialRecord) -> bool| {
+            format!("{}/{}", ok.iter().filter(|r| f(r)).count(), ok.len())
+        };
         println!(
             "{:<22} {:<9} {:>6} {:>7} {:>7} {:>10} {:>10} {:>9} {:>10} {:>11} {:>10}",
             s,

@@ -30,18 +30,45 @@ struct Metric {
 }
 
 const MEDIANS: [Metric; 6] = [
-    Metric { name: "residue_files", get: |t| t.record.residue_files.map(|v| v as f64), ms: false },
-    Metric { name: "residue_packages", get: |t| t.record.residue_packages.map(|v| v as f64), ms: false },
-    Metric { name: "garbage_paths", get: |t| t.record.garbage_paths.map(|v| v as f64), ms: false },
-    Metric { name: "recovery_ms", get: |t| t.record.recovery_ms, ms: true },
-    Metric { name: "operation_ms", get: |t| t.record.operation_ms, ms: true },
-    Metric { name: "trial_wall_ms", get: |t| Some(t.record.trial_wall_ms), ms: true },
+    Metric {
+        name: "residue_files",
+        get: |t| t.record.residue_files.map(|v| v as f64),
+        ms: false,
+    },
+    Metric {
+        name: "residue_packages",
+        get: |t| t.record.residue_packages.map(|v| v as f64),
+        ms: false,
+    },
+    Metric {
+        name: "garbage_paths",
+        get: |t| t.record.garbage_paths.map(|v| v as f64),
+        ms: false,
+    },
+    Metric {
+        name: "recovery_ms",
+        get: |t| t.record.recovery_ms,
+        ms: true,
+    },
+    Metric {
+        name: "operation_ms",
+        get: |t| t.record.operation_ms,
+        ms: true,
+    },
+    Metric {
+        name: "trial_wall_ms",
+        get: |t| Some(t.record.trial_wall_ms),
+        ms: true,
+    },
 ];
 
 /// A three-valued column (true / false / unknown) read as a share.
 type ShareColumn = (&'static str, fn(&Trial) -> &str);
 
-const SHARES: [ShareColumn; 2] = [("consistent", |t| t.record.consistent.as_str()), ("recovered", |t| t.record.recovered.as_str())];
+const SHARES: [ShareColumn; 2] = [
+    ("consistent", |t| t.record.consistent.as_str()),
+    ("recovered", |t| t.record.recovered.as_str()),
+];
 
 /// A median with its CI, from the trials that did not error.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,7 +82,11 @@ impl MedianCi {
     pub fn of(values: &[f64]) -> Option<MedianCi> {
         let median = stats::median(values)?;
         let ci = stats::bootstrap_median_ci(values, BOOTSTRAP_SEED, BOOTSTRAP_RESAMPLES, 0.95)?;
-        Some(MedianCi { n: values.iter().filter(|v| v.is_finite()).count(), median, ci })
+        Some(MedianCi {
+            n: values.iter().filter(|v| v.is_finite()).count(),
+            median,
+            ci,
+        })
     }
 
     /// The 95% CIs do not overlap.
@@ -70,16 +101,38 @@ fn same_share(a: &Tally, b: &Tally) -> bool {
 }
 
 fn counts(t: &Tally) -> String {
-    let unknown = if t.unknown > 0 { format!(" +{} unknown", t.unknown) } else { String::new() };
+    let unknown = if t.unknown > 0 {
+        format!(" +{} unknown", t.unknown)
+    } else {
+        String::new()
+    };
     format!("{}/{}{unknown}", t.yes, t.total())
 }
 
 pub fn render(base: &Run, new: &Run) -> String {
     let mut md = String::new();
-    let id = |r: &Run| r.meta.as_ref().and_then(|m| m.run_id.clone()).map(|i| format!(" (run {i})")).unwrap_or_default();
+    let id = |r: &Run| {
+        r.meta
+            .as_ref()
+            .and_then(|m| m.run_id.clone())
+            .map(|i| format!(" (run {i})"))
+            .unwrap_or_default()
+    };
     let _ = writeln!(md, "# mistake-cost compare\n");
-    let _ = writeln!(md, "- base: `{}`{}, {} trials", base.dir.display(), id(base), base.trials.len());
-    let _ = writeln!(md, "- new: `{}`{}, {} trials", new.dir.display(), id(new), new.trials.len());
+    let _ = writeln!(
+        md,
+        "- base: `{}`{}, {} trials",
+        base.dir.display(),
+        id(base),
+        base.trials.len()
+    );
+    let _ = writeln!(
+        md,
+        "- new: `{}`{}, {} trials",
+        new.dir.display(),
+        id(new),
+        new.trials.len()
+    );
     let _ = writeln!(
         md,
         "\nMedians over the trials that did not error, with a percentile bootstrap 95% CI ({BOOTSTRAP_RESAMPLES} resamples, \
@@ -92,12 +145,21 @@ pub fn render(base: &Run, new: &Run) -> String {
         .trials
         .iter()
         .chain(&new.trials)
-        .map(|t| (t.record.scenario.clone(), approach_order(&t.record.approach)))
+        .map(|t| {
+            (
+                t.record.scenario.clone(),
+                approach_order(&t.record.approach),
+            )
+        })
         .collect();
     let mut verdicts = Vec::new();
     for (scenario, (_, approach)) in &keys {
         let pick = |r: &'_ Run| -> Vec<Trial> {
-            r.trials.iter().filter(|t| &t.record.scenario == scenario && &t.record.approach == approach).cloned().collect()
+            r.trials
+                .iter()
+                .filter(|t| &t.record.scenario == scenario && &t.record.approach == approach)
+                .cloned()
+                .collect()
         };
         let (b, n) = (pick(base), pick(new));
         let _ = writeln!(md, "## `{scenario}` × `{approach}`\n");
@@ -108,7 +170,8 @@ pub fn render(base: &Run, new: &Run) -> String {
             verdicts.push(format!("`{scenario}` × `{approach}`: {line}"));
             continue;
         }
-        let data = |ts: &[Trial]| -> Vec<Trial> { ts.iter().filter(|t| !t.errored()).cloned().collect() };
+        let data =
+            |ts: &[Trial]| -> Vec<Trial> { ts.iter().filter(|t| !t.errored()).cloned().collect() };
         let (bd, nd) = (data(&b), data(&n));
         let errored = |all: &[Trial], d: &[Trial]| all.len() - d.len();
         let _ = writeln!(
@@ -119,38 +182,73 @@ pub fn render(base: &Run, new: &Run) -> String {
             errored(&b, &bd),
             errored(&n, &nd)
         );
-        let _ = writeln!(md, "| metric | base | new | change | moved |\n| --- | --- | --- | --- | --- |");
+        let _ = writeln!(
+            md,
+            "| metric | base | new | change | moved |\n| --- | --- | --- | --- | --- |"
+        );
         let mut moved = Vec::new();
         for (name, get) in SHARES {
             let (tb, tn) = (Tally::of(bd.iter().map(get)), Tally::of(nd.iter().map(get)));
             let (change, mv) = if tb.total() == 0 || tn.total() == 0 {
                 ("—".to_string(), "n/a".to_string())
             } else if same_share(&tb, &tn) {
-                let note = if counts(&tb) != counts(&tn) { format!("same share ({} → {})", counts(&tb), counts(&tn)) } else { "none".into() };
+                let note = if counts(&tb) != counts(&tn) {
+                    format!("same share ({} → {})", counts(&tb), counts(&tn))
+                } else {
+                    "none".into()
+                };
                 (note, "no".into())
             } else {
-                let pp = 100.0 * (tn.yes as f64 / tn.total() as f64 - tb.yes as f64 / tb.total() as f64);
+                let pp =
+                    100.0 * (tn.yes as f64 / tn.total() as f64 - tb.yes as f64 / tb.total() as f64);
                 moved.push(format!("{name} {} → {}", counts(&tb), counts(&tn)));
-                (format!("{pp:+.0} pp ({} → {})", counts(&tb), counts(&tn)), "**yes**".into())
+                (
+                    format!("{pp:+.0} pp ({} → {})", counts(&tb), counts(&tn)),
+                    "**yes**".into(),
+                )
             };
-            let _ = writeln!(md, "| {name} share | {} | {} | {change} | {mv} |", tb.percent(), tn.percent());
+            let _ = writeln!(
+                md,
+                "| {name} share | {} | {} | {change} | {mv} |",
+                tb.percent(),
+                tn.percent()
+            );
         }
         for m in &MEDIANS {
             let values = |ts: &[Trial]| -> Vec<f64> { ts.iter().filter_map(m.get).collect() };
             let fmt = |v: f64| if m.ms { fmt_ms(v) } else { fmt_count(v) };
             let show = |c: &Option<MedianCi>| match c {
-                Some(c) => format!("{} [{} – {}] {}", fmt(c.median), fmt(c.ci.0), fmt(c.ci.1), stats::sample_label(c.n)),
+                Some(c) => format!(
+                    "{} [{} – {}] {}",
+                    fmt(c.median),
+                    fmt(c.ci.0),
+                    fmt(c.ci.1),
+                    stats::sample_label(c.n)
+                ),
                 None => "—".into(),
             };
             let (cb, cn) = (MedianCi::of(&values(&bd)), MedianCi::of(&values(&nd)));
             let (change, mv) = match (&cb, &cn) {
                 (Some(x), Some(y)) => {
                     let d = y.median - x.median;
-                    let rel = if x.median != 0.0 { format!(" ({:+.0}%)", 100.0 * d / x.median) } else { String::new() };
+                    let rel = if x.median != 0.0 {
+                        format!(" ({:+.0}%)", 100.0 * d / x.median)
+                    } else {
+                        String::new()
+                    };
                     let sign = if d >= 0.0 { "+" } else { "−" };
-                    let change = if d == 0.0 { "none".to_string() } else { format!("{sign}{}{rel}", fmt(d.abs())) };
+                    let change = if d == 0.0 {
+                        "none".to_string()
+                    } else {
+                        format!("{sign}{}{rel}", fmt(d.abs()))
+                    };
                     if x.moved(y) {
-                        moved.push(format!("{} median {} → {}", m.name, fmt(x.median), fmt(y.median)));
+                        moved.push(format!(
+                            "{} median {} → {}",
+                            m.name,
+                            fmt(x.median),
+                            fmt(y.median)
+                        ));
                         (change, "**yes**: CIs do not overlap".to_string())
                     } else {
                         (change, "no".to_string())
@@ -158,11 +256,25 @@ pub fn render(base: &Run, new: &Run) -> String {
                 }
                 _ => ("—".into(), "n/a".into()),
             };
-            let _ = writeln!(md, "| {} median | {} | {} | {change} | {mv} |", m.name, show(&cb), show(&cn));
+            let _ = writeln!(
+                md,
+                "| {} median | {} | {} | {change} | {mv} |",
+                m.name,
+                show(&cb),
+                show(&cn)
+            );
         }
         let small = bd.len().min(nd.len()) < stats::SMALL_SAMPLE;
-        let line = if moved.is_empty() { "no change".to_string() } else { format!("moved: {}", moved.join("; ")) };
-        let label = if small { format!(" {}", stats::sample_label(bd.len().min(nd.len()))) } else { String::new() };
+        let line = if moved.is_empty() {
+            "no change".to_string()
+        } else {
+            format!("moved: {}", moved.join("; "))
+        };
+        let label = if small {
+            format!(" {}", stats::sample_label(bd.len().min(nd.len())))
+        } else {
+            String::new()
+        };
         let _ = writeln!(md, "\nVerdict: {line}{label}.\n");
         verdicts.push(format!("`{scenario}` × `{approach}`: {line}{label}"));
     }
@@ -202,7 +314,12 @@ mod tests {
         let run = Run::load(&fixture()).unwrap();
         let md = render(&run, &run);
         for a in ["apt", "pip", "pip-venv", "nix"] {
-            assert!(md.contains(&format!("- `failed-install` × `{a}`: no change (n=5, small sample)")), "{a}:\n{md}");
+            assert!(
+                md.contains(&format!(
+                    "- `failed-install` × `{a}`: no change (n=5, small sample)"
+                )),
+                "{a}:\n{md}"
+            );
         }
         assert!(!md.contains("**yes**"));
         assert!(md.contains("| recovery_ms median |"), "{md}");
@@ -220,10 +337,19 @@ mod tests {
                 }
             }
         });
-        let (b, n) = (Run::load(&fixture()).unwrap(), Run::load(new.path()).unwrap());
+        let (b, n) = (
+            Run::load(&fixture()).unwrap(),
+            Run::load(new.path()).unwrap(),
+        );
         let md = render(&b, &n);
-        let verdict = md.lines().find(|l| l.starts_with("- `failed-install` × `apt`")).unwrap();
-        assert!(verdict.contains("moved: recovered 0/5 → 3/5; recovery_ms median"), "{verdict}");
+        let verdict = md
+            .lines()
+            .find(|l| l.starts_with("- `failed-install` × `apt`"))
+            .unwrap();
+        assert!(
+            verdict.contains("moved: recovered 0/5 → 3/5; recovery_ms median"),
+            "{verdict}"
+        );
         assert!(verdict.contains("small sample"), "{verdict}");
         assert!(md.contains("+60 pp (0/5 → 3/5)"), "{md}");
         assert!(md.contains("- `failed-install` × `nix`: no change"), "{md}");
@@ -237,7 +363,10 @@ mod tests {
                 cells[at] = "pip".into();
             }
         });
-        let md = render(&Run::load(&fixture()).unwrap(), &Run::load(new.path()).unwrap());
+        let md = render(
+            &Run::load(&fixture()).unwrap(),
+            &Run::load(new.path()).unwrap(),
+        );
         assert!(md.contains("`nix`: only in the base run"), "{md}");
         assert!(md.contains("same share (5/5 → 10/10)"), "{md}");
         let e = command(Path::new("/nonexistent/run"), &fixture(), None).unwrap_err();
@@ -248,7 +377,12 @@ mod tests {
     fn writes_the_file_when_asked() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("cmp.md");
-        assert_eq!(command(&fixture(), &fixture(), Some(&out)).unwrap(), exit::OK);
-        assert!(std::fs::read_to_string(out).unwrap().starts_with("# mistake-cost compare"));
+        assert_eq!(
+            command(&fixture(), &fixture(), Some(&out)).unwrap(),
+            exit::OK
+        );
+        assert!(std::fs::read_to_string(out)
+            .unwrap()
+            .starts_with("# mistake-cost compare"));
     }
 }

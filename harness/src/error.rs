@@ -54,13 +54,18 @@ pub enum Error {
 
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Scenario(_) | Error::Usage(_) => exit::BAD_INPUT,
-            Error::Docker(crate::docker::DockerError::Unreachable { .. }) => exit::DOCKER_UNREACHABLE,
+            Error::Docker(crate::docker::DockerError::Unreachable { .. }) => {
+                exit::DOCKER_UNREACHABLE
+            }
             Error::Image(_) => exit::IMAGE_BUILD,
             Error::Interrupted => exit::INTERRUPTED,
             _ => exit::OTHER,

@@ -20,6 +20,9 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub phase: Phase,
+    /// For checks: the approach's name for it (`dpkg --audit`, `import + RECORD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
     pub command: String,
     /// Exit status as a shell reports it: 128+N for signal N, -1 when the
     /// agent's timeout killed it.
@@ -83,12 +86,22 @@ pub fn parse_attempts(text: &str) -> Result<Vec<Attempt>, String> {
         let landed = match f[4] {
             "landed" => true,
             "refused" => false,
-            other => return Err(format!("attempt record {line:?}: `{other}` is neither landed nor refused")),
+            other => {
+                return Err(format!(
+                    "attempt record {line:?}: `{other}` is neither landed nor refused"
+                ))
+            }
         };
         if !seen.insert(f[1].to_string()) {
             continue;
         }
-        out.push(Attempt { op: f[2].into(), path: f[3].into(), landed, uid: f[5].into(), error: f.get(6).unwrap_or(&"").trim().into() });
+        out.push(Attempt {
+            op: f[2].into(),
+            path: f[3].into(),
+            landed,
+            uid: f[5].into(),
+            error: f.get(6).unwrap_or(&"").trim().into(),
+        });
     }
     Ok(out)
 }
@@ -128,7 +141,13 @@ pub struct History {
 
 impl History {
     /// A history with nothing recorded yet.
-    pub fn new(scenario: impl Into<String>, approach: impl Into<String>, fault: impl Into<String>, rep: u32, seed: u64) -> History {
+    pub fn new(
+        scenario: impl Into<String>,
+        approach: impl Into<String>,
+        fault: impl Into<String>,
+        rep: u32,
+        seed: u64,
+    ) -> History {
         History {
             scenario: scenario.into(),
             approach: approach.into(),
@@ -150,7 +169,8 @@ impl History {
 
     /// The attempts of the operation under test.
     pub fn operation_attempts(&self) -> impl Iterator<Item = &Attempt> {
-        self.steps_in(Phase::Operation).flat_map(|s| s.attempts.iter())
+        self.steps_in(Phase::Operation)
+            .flat_map(|s| s.attempts.iter())
     }
 
     pub fn ms_in(&self, phase: Phase) -> f64 {

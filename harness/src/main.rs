@@ -7,13 +7,20 @@ use mistake_cost::{commands, error};
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MISTAKE_COST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MISTAKE_COST_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { error::exit::BAD_INPUT } else { error::exit::OK };
+            let code = if e.use_stderr() {
+                error::exit::BAD_INPUT
+            } else {
+                error::exit::OK
+            };
             let _ = e.print();
             std::process::exit(code);
         }
@@ -27,7 +34,11 @@ fn main() {
             Command::Clean => commands::clean().await,
             Command::Report { run_dir, format } => mistake_cost::report::command(&run_dir, &format),
             Command::Verify(args) => commands::verify(args).await,
-            Command::Compare { base_run, new_run, out } => mistake_cost::compare::command(&base_run, &new_run, out.as_deref()),
+            Command::Compare {
+                base_run,
+                new_run,
+                out,
+            } => mistake_cost::compare::command(&base_run, &new_run, out.as_deref()),
         }
     });
     let code = match result {

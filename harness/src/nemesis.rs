@@ -20,13 +20,22 @@ pub enum Fault {
     None,
     /// Signal to the operation's process group `at_ms` after it started
     /// (timed by the agent inside the container).
-    Kill { signal: SignalName, at_ms: u64 },
+    Kill {
+        signal: SignalName,
+        at_ms: u64,
+    },
     /// The `at`-th call of each syscall in `syscalls`, counted per process
     /// (strace's counting), is killed or fails with `errno`.
-    Syscall { syscalls: Vec<String>, at: u64, errno: Option<String> },
+    Syscall {
+        syscalls: Vec<String>,
+        at: u64,
+        errno: Option<String>,
+    },
     /// The container is killed `at_ms` after the operation started, then
     /// started again.
-    ContainerKill { at_ms: u64 },
+    ContainerKill {
+        at_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,8 +59,17 @@ impl fmt::Display for Fault {
         match self {
             Fault::None => f.write_str("none"),
             Fault::Kill { signal, at_ms } => write!(f, "kill:{signal:?}@{at_ms}ms"),
-            Fault::Syscall { syscalls, at, errno } => {
-                write!(f, "syscall:{}#{at}:{}", syscalls.join("+"), errno.as_deref().unwrap_or("KILL"))
+            Fault::Syscall {
+                syscalls,
+                at,
+                errno,
+            } => {
+                write!(
+                    f,
+                    "syscall:{}#{at}:{}",
+                    syscalls.join("+"),
+                    errno.as_deref().unwrap_or("KILL")
+                )
             }
             Fault::ContainerKill { at_ms } => write!(f, "container-kill@{at_ms}ms"),
         }
@@ -71,19 +89,31 @@ pub fn expand(specs: &[FaultSpec], seed: u64) -> Vec<Fault> {
             FaultKind::Kill => {
                 let signal = spec.signal.unwrap_or(Signal::Kill).into();
                 let mut offsets = spec.at_ms.clone();
-                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                offsets.extend((0..spec.random).map(|_| rng.random_range(0..spec.within_ms.max(1))));
-                out.extend(offsets.into_iter().map(|at_ms| Fault::Kill { signal, at_ms }));
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                offsets
+                    .extend((0..spec.random).map(|_| rng.random_range(0..spec.within_ms.max(1))));
+                out.extend(
+                    offsets
+                        .into_iter()
+                        .map(|at_ms| Fault::Kill { signal, at_ms }),
+                );
             }
             FaultKind::Syscall => {
-                let names: Vec<String> = spec.syscalls.iter().map(|s| s.get_ref().clone()).collect();
+                let names: Vec<String> =
+                    spec.syscalls.iter().map(|s| s.get_ref().clone()).collect();
                 out.extend(spec.at.iter().map(|&n| Fault::Syscall {
                     syscalls: names.clone(),
                     at: n,
                     errno: spec.errno.as_ref().map(|e| e.get_ref().clone()),
                 }));
             }
-            FaultKind::ContainerKill => out.extend(spec.at_ms.iter().map(|&at_ms| Fault::ContainerKill { at_ms })),
+            FaultKind::ContainerKill => out.extend(
+                spec.at_ms
+                    .iter()
+                    .map(|&at_ms| Fault::ContainerKill { at_ms }),
+            ),
         }
     }
     out
@@ -118,7 +148,12 @@ pub struct Strace<'a> {
 
 /// strace's arguments up to (not including) `--`.
 pub fn strace_args(s: &Strace) -> Vec<String> {
-    let mut a: Vec<String> = vec!["strace".into(), "-f".into(), if s.quiet_exits { "-qq" } else { "-q" }.into(), "-Y".into()];
+    let mut a: Vec<String> = vec![
+        "strace".into(),
+        "-f".into(),
+        if s.quiet_exits { "-qq" } else { "-q" }.into(),
+        "-Y".into(),
+    ];
     if s.decode_fds {
         a.extend(["-y".into(), "-s".into(), "0".into()]);
     }
@@ -138,14 +173,29 @@ pub fn strace_args(s: &Strace) -> Vec<String> {
 /// `strace ARGS -- sh -c COMMAND` as one shell command line. strace's exit
 /// status is its tracee's, so a killed operation still reads as 137.
 pub fn strace_command(s: &Strace, command: &str) -> String {
-    let plain = |a: &str| a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=,:/.".contains(c));
-    let args: Vec<String> = strace_args(s).into_iter().map(|a| if plain(&a) { a } else { shell_quote(&a) }).collect();
+    let plain = |a: &str| {
+        a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_=,:/.".contains(c))
+    };
+    let args: Vec<String> = strace_args(s)
+        .into_iter()
+        .map(|a| if plain(&a) { a } else { shell_quote(&a) })
+        .collect();
     format!("{} -- sh -c {}", args.join(" "), shell_quote(command))
 }
 
 /// The operation command with a syscall fault wrapped around it.
 pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&str>) -> String {
-    strace_command(&Strace { log: INJECT_LOG, trace: syscalls, inject: Some((at, errno)), decode_fds: false, quiet_exits: true }, command)
+    strace_command(
+        &Strace {
+            log: INJECT_LOG,
+            trace: syscalls,
+            inject: Some((at, errno)),
+            decode_fds: false,
+            quiet_exits: true,
+        },
+        command,
+    )
 }
 
 /// Where a syscall fault's strace writes its trace inside the container.
@@ -158,9 +208,17 @@ pub const WORKER_INJECT_LOG: &str = "/run/mistake-cost/strace-worker.log";
 /// attached to it as well: the point (syscall, k) then kills every traced
 /// process at its k-th call, client and daemon alike. The worker's strace
 /// is attached before the command starts and detached (SIGINT) after it.
-pub fn strace_wrap_for(worker_pid_file: Option<&str>, command: &str, syscalls: &[String], at: u64, errno: Option<&str>) -> String {
+pub fn strace_wrap_for(
+    worker_pid_file: Option<&str>,
+    command: &str,
+    syscalls: &[String],
+    at: u64,
+    errno: Option<&str>,
+) -> String {
     let client = strace_wrap(command, syscalls, at, errno);
-    let Some(pid_file) = worker_pid_file else { return client };
+    let Some(pid_file) = worker_pid_file else {
+        return client;
+    };
     let set = syscalls.join(",");
     let action = match errno {
         Some(e) => format!("error={e}"),
@@ -181,7 +239,11 @@ pub fn strace_wrap_for(worker_pid_file: Option<&str>, command: &str, syscalls: &
 pub fn killed_processes(log: &str) -> Vec<String> {
     log.lines()
         .filter(|l| l.contains("+++ killed by SIGKILL"))
-        .filter_map(|l| l.split_once('<').and_then(|(_, rest)| rest.split_once('>')).map(|(comm, _)| comm.to_string()))
+        .filter_map(|l| {
+            l.split_once('<')
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .map(|(comm, _)| comm.to_string())
+        })
         // A multi-threaded process reports each thread's death.
         .fold(Vec::new(), |mut seen, comm| {
             if !seen.contains(&comm) {
@@ -195,7 +257,16 @@ pub fn killed_processes(log: &str) -> Vec<String> {
 /// pid and command name of the process that made it, its decoded file
 /// descriptors and return value, and every process's exit.
 pub fn strace_count(command: &str, syscalls: &[String], log: &str) -> String {
-    strace_command(&Strace { log, trace: syscalls, inject: None, decode_fds: true, quiet_exits: false }, command)
+    strace_command(
+        &Strace {
+            log,
+            trace: syscalls,
+            inject: None,
+            decode_fds: true,
+            quiet_exits: false,
+        },
+        command,
+    )
 }
 
 pub fn shell_quote(s: &str) -> String {
@@ -224,8 +295,16 @@ mod tests {
         let s = specs("[[fault]]\nkind='kill'\nat_ms=[5]\nrandom=4\nwithin_ms=1000\n");
         let a = expand(&s, 9);
         assert_eq!(a.len(), 5);
-        assert_eq!(a[0], Fault::Kill { signal: SignalName::KILL, at_ms: 5 });
-        assert!(a.iter().all(|f| matches!(f, Fault::Kill { at_ms, .. } if *at_ms < 1000)));
+        assert_eq!(
+            a[0],
+            Fault::Kill {
+                signal: SignalName::KILL,
+                at_ms: 5
+            }
+        );
+        assert!(a
+            .iter()
+            .all(|f| matches!(f, Fault::Kill { at_ms, .. } if *at_ms < 1000)));
         assert_eq!(a, expand(&s, 9));
         assert_ne!(a, expand(&s, 10));
     }
@@ -234,7 +313,10 @@ mod tests {
     fn labels_name_the_fault() {
         let s = specs("[[fault]]\nkind='syscall'\nsyscalls=['write']\nat=[3]\nerrno='ENOSPC'\n[[fault]]\nkind='container-kill'\nat_ms=[250]\n");
         let labels: Vec<String> = expand(&s, 1).iter().map(|f| f.to_string()).collect();
-        assert_eq!(labels, vec!["syscall:write#3:ENOSPC", "container-kill@250ms"]);
+        assert_eq!(
+            labels,
+            vec!["syscall:write#3:ENOSPC", "container-kill@250ms"]
+        );
     }
 
     #[test]
@@ -253,6 +335,9 @@ mod tests {
         );
         // `?` is a shell glob: quoted.
         let dry = strace_count("true", &["?rename".into(), "openat".into()], "/run/t.log");
-        assert_eq!(dry, "strace -f -q -Y -y -s 0 -o /run/t.log -e 'trace=?rename,openat' -- sh -c 'true'");
+        assert_eq!(
+            dry,
+            "strace -f -q -Y -y -s 0 -o /run/t.log -e 'trace=?rename,openat' -- sh -c 'true'"
+        );
     }
 }

@@ -29,10 +29,14 @@ pub fn plan(scenarios: &[Arc<LoadedScenario>], reps: Option<u32>, seed: u64) -> 
     let mut trials = Vec::new();
     for s in scenarios {
         let reps = reps.unwrap_or(s.scenario.scenario.reps);
-        let faults = nemesis::expand(&s.scenario.faults, trial_seed(seed, &s.scenario.scenario.name, u32::MAX));
+        let faults = nemesis::expand(
+            &s.scenario.faults,
+            trial_seed(seed, &s.scenario.scenario.name, u32::MAX),
+        );
         for fault in faults {
             for rep in 0..reps {
-                let trial_seed = trial_seed(seed, &format!("{}\0{fault}", s.scenario.scenario.name), rep);
+                let trial_seed =
+                    trial_seed(seed, &format!("{}\0{fault}", s.scenario.scenario.name), rep);
                 let mut order = s.scenario.approaches();
                 order.shuffle(&mut rng);
                 for approach in order {
@@ -77,7 +81,10 @@ version = "1.0"
 kind = "install"
 packages = ["a"]
 "#;
-        Arc::new(LoadedScenario { path: PathBuf::from("t.toml"), scenario: parse(text).unwrap() })
+        Arc::new(LoadedScenario {
+            path: PathBuf::from("t.toml"),
+            scenario: parse(text).unwrap(),
+        })
     }
 
     #[test]
@@ -97,7 +104,11 @@ packages = ["a"]
         let a = plan(&[scenario()], None, 42);
         let b = plan(&[scenario()], None, 42);
         assert_eq!(a.len(), 8);
-        let key = |t: &Vec<Trial>| t.iter().map(|x| (x.approach, x.rep, x.seed)).collect::<Vec<_>>();
+        let key = |t: &Vec<Trial>| {
+            t.iter()
+                .map(|x| (x.approach, x.rep, x.seed))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(key(&a), key(&b));
         let c = plan(&[scenario()], None, 43);
         assert_ne!(key(&a), key(&c));

@@ -111,7 +111,9 @@ impl fmt::Display for Op {
         match self {
             Op::Install { version } => write!(f, "install {}", version.as_str()),
             Op::FailingInstall => f.write_str("failing-install"),
-            Op::Crash { version, k } => write!(f, "crash(install {} @rename#{k})", version.as_str()),
+            Op::Crash { version, k } => {
+                write!(f, "crash(install {} @rename#{k})", version.as_str())
+            }
             Op::Rollback => f.write_str("rollback"),
             Op::Gc => f.write_str("gc"),
         }
@@ -133,9 +135,13 @@ pub fn command(a: &dyn Approach, s: &Scenario, op: &Op, model: &Model) -> String
     match op {
         Op::Install { version } => install(a, s, &format!("tinyapp={}", version.as_str())),
         Op::FailingInstall => install(a, s, "tinybad"),
-        Op::Crash { version, k } => {
-            nemesis::strace_wrap_for(a.worker_pid_file(), &install(a, s, &format!("tinyapp={}", version.as_str())), &["rename".to_string()], *k, None)
-        }
+        Op::Crash { version, k } => nemesis::strace_wrap_for(
+            a.worker_pid_file(),
+            &install(a, s, &format!("tinyapp={}", version.as_str())),
+            &["rename".to_string()],
+            *k,
+            None,
+        ),
         Op::Rollback => rollback(a, model),
         // pip has no garbage collector; the closest thing would be an
         // uninstall, which is not what a GC means.
@@ -149,7 +155,12 @@ fn scenario_versions(packages: &BTreeMap<String, String>) -> BTreeMap<String, St
     packages
         .iter()
         .filter(|(n, _)| NAMES.contains(&n.as_str()))
-        .map(|(n, s)| (n.clone(), s.split_whitespace().next().unwrap_or("").to_string()))
+        .map(|(n, s)| {
+            (
+                n.clone(),
+                s.split_whitespace().next().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -163,17 +174,32 @@ fn rollback(a: &dyn Approach, model: &Model) -> String {
     if let Some(rollback) = a.generation_rollback() {
         return rollback;
     }
-    let Some(target) = model.rollback_target().and_then(|t| model.generations.get(&t)) else { return "true".into() };
+    let Some(target) = model
+        .rollback_target()
+        .and_then(|t| model.generations.get(&t))
+    else {
+        return "true".into();
+    };
     let want = scenario_versions(&target.packages);
     let have = scenario_versions(&model.last.packages);
-    let remove: Vec<&str> = have.keys().filter(|n| !want.contains_key(*n)).map(String::as_str).collect();
-    let pins: Vec<PackageRef> = want.iter().map(|(n, v)| PackageRef::parse(&format!("{n}={v}"))).collect();
+    let remove: Vec<&str> = have
+        .keys()
+        .filter(|n| !want.contains_key(*n))
+        .map(String::as_str)
+        .collect();
+    let pins: Vec<PackageRef> = want
+        .iter()
+        .map(|(n, v)| PackageRef::parse(&format!("{n}={v}")))
+        .collect();
     let mut cmds = Vec::new();
     match a.kind() {
         ApproachKind::Apt => {
             cmds.push("DEBIAN_FRONTEND=noninteractive dpkg --configure -a".to_string());
             if !remove.is_empty() {
-                cmds.push(format!("DEBIAN_FRONTEND=noninteractive apt-get purge -y {}", remove.join(" ")));
+                cmds.push(format!(
+                    "DEBIAN_FRONTEND=noninteractive apt-get purge -y {}",
+                    remove.join(" ")
+                ));
             }
             if !pins.is_empty() {
                 let args: Vec<String> = pins.iter().map(|p| p.to_string()).collect();
@@ -184,10 +210,16 @@ fn rollback(a: &dyn Approach, model: &Model) -> String {
             }
         }
         ApproachKind::Pip | ApproachKind::PipVenv => {
-            let (python, flag) =
-                if a.kind() == ApproachKind::PipVenv { ("/opt/venv/bin/python", "") } else { ("python3", " --break-system-packages") };
+            let (python, flag) = if a.kind() == ApproachKind::PipVenv {
+                ("/opt/venv/bin/python", "")
+            } else {
+                ("python3", " --break-system-packages")
+            };
             if !remove.is_empty() {
-                cmds.push(format!("{python} -m pip --disable-pip-version-check uninstall -y{flag} {}", remove.join(" ")));
+                cmds.push(format!(
+                    "{python} -m pip --disable-pip-version-check uninstall -y{flag} {}",
+                    remove.join(" ")
+                ));
             }
             if !pins.is_empty() {
                 cmds.push(a.install(&pins));
@@ -220,7 +252,11 @@ pub enum Invariant {
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 3] = [Invariant::OldOrNew, Invariant::RollbackExact, Invariant::FailedUnchanged];
+    pub const ALL: [Invariant; 3] = [
+        Invariant::OldOrNew,
+        Invariant::RollbackExact,
+        Invariant::FailedUnchanged,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -266,15 +302,23 @@ impl Judgement {
     /// reported, counted and written to the judgements file.
     pub fn is_known_stray_profile_link(&self) -> bool {
         fn stray(path: &str) -> bool {
-            let Some(name) = path.strip_prefix("/nix/var/nix/profiles/") else { return false };
-            let dot_n = name.strip_prefix('.').and_then(|r| r.split_once('_')).is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+            let Some(name) = path.strip_prefix("/nix/var/nix/profiles/") else {
+                return false;
+            };
+            let dot_n = name
+                .strip_prefix('.')
+                .and_then(|r| r.split_once('_'))
+                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
             !name.contains('/') && (dot_n || name.contains("-link.tmp-"))
         }
         !self.held
             && self.invariant == Invariant::FailedUnchanged
             && self.generation_before == self.generation_after
             && !self.evidence.is_empty()
-            && self.evidence.iter().all(|e| e.strip_prefix("visible path differs: ").is_some_and(stray))
+            && self
+                .evidence
+                .iter()
+                .all(|e| e.strip_prefix("visible path differs: ").is_some_and(stray))
     }
 }
 
@@ -293,7 +337,11 @@ pub struct Model {
 
 impl Model {
     pub fn new(initial: Snapshot) -> Model {
-        Model { generations: BTreeMap::from([(0, initial.clone())]), current: 0, last: initial }
+        Model {
+            generations: BTreeMap::from([(0, initial.clone())]),
+            current: 0,
+            last: initial,
+        }
     }
 
     /// Where a rollback goes: the generation below the current one
@@ -318,9 +366,15 @@ impl Model {
         if after.packages == self.last.packages {
             return self.current;
         }
-        let target = matches!(op, Op::Rollback).then(|| self.rollback_target()).flatten();
+        let target = matches!(op, Op::Rollback)
+            .then(|| self.rollback_target())
+            .flatten();
         for g in target.into_iter().chain([self.newest()]) {
-            if self.generations.get(&g).is_some_and(|s| s.packages == after.packages) {
+            if self
+                .generations
+                .get(&g)
+                .is_some_and(|s| s.packages == after.packages)
+            {
                 return g;
             }
         }
@@ -331,7 +385,9 @@ impl Model {
     pub fn judge(&mut self, op: &Op, outcome: &Outcome, after: Snapshot) -> Judgement {
         let before = self.current;
         let after_gen = self.generation_of(op, outcome, &after);
-        let target = matches!(op, Op::Rollback).then(|| self.rollback_target()).flatten();
+        let target = matches!(op, Op::Rollback)
+            .then(|| self.rollback_target())
+            .flatten();
         let failed = match op {
             Op::FailingInstall => true,
             Op::Rollback => target.is_none(),
@@ -340,7 +396,11 @@ impl Model {
             Op::Crash { .. } => outcome.fault_fired && after_gen == before,
             Op::Install { .. } | Op::Gc => false,
         };
-        let mut evidence: Vec<String> = outcome.failed_checks.iter().map(|c| format!("check failed: {c}")).collect();
+        let mut evidence: Vec<String> = outcome
+            .failed_checks
+            .iter()
+            .map(|c| format!("check failed: {c}"))
+            .collect();
         let (invariant, mut held) = if failed {
             evidence.extend(differences(&self.last, &after));
             if after_gen != before {
@@ -356,7 +416,9 @@ impl Model {
                 evidence.extend(differences(recorded, &after));
             }
             if after_gen != t {
-                evidence.push(format!("rollback from {before} went to generation {after_gen}, not {t}"));
+                evidence.push(format!(
+                    "rollback from {before} went to generation {after_gen}, not {t}"
+                ));
             }
             (Invariant::RollbackExact, after_gen == t)
         } else if after_gen == before {
@@ -368,16 +430,27 @@ impl Model {
         } else if after_gen > self.newest() {
             (Invariant::OldOrNew, true)
         } else {
-            evidence.push(format!("generation {after_gen} appeared below the newest known ({})", self.newest()));
+            evidence.push(format!(
+                "generation {after_gen} appeared below the newest known ({})",
+                self.newest()
+            ));
             (Invariant::OldOrNew, false)
         };
         // Any difference or failed check breaks the invariant; the checks
         // are part of "the old or the new state": a mix fails them.
         held = held && evidence.is_empty();
-        self.generations.entry(after_gen).or_insert_with(|| after.clone());
+        self.generations
+            .entry(after_gen)
+            .or_insert_with(|| after.clone());
         self.current = after_gen;
         self.last = after;
-        Judgement { invariant, held, generation_before: before, generation_after: after_gen, evidence }
+        Judgement {
+            invariant,
+            held,
+            generation_before: before,
+            generation_after: after_gen,
+            evidence,
+        }
     }
 }
 
@@ -388,18 +461,34 @@ impl Model {
 pub fn differences(a: &Snapshot, b: &Snapshot) -> Vec<String> {
     let mut paths: BTreeSet<String> = BTreeSet::new();
     for r in [residue(a, b), residue(b, a)] {
-        paths.extend(r.paths.into_iter().filter(|p| p.class == Class::Visible).map(|p| p.path));
+        paths.extend(
+            r.paths
+                .into_iter()
+                .filter(|p| p.class == Class::Visible)
+                .map(|p| p.path),
+        );
     }
     const SHOWN: usize = 12;
-    let mut out: Vec<String> = paths.iter().take(SHOWN).map(|p| format!("visible path differs: {p}")).collect();
+    let mut out: Vec<String> = paths
+        .iter()
+        .take(SHOWN)
+        .map(|p| format!("visible path differs: {p}"))
+        .collect();
     if paths.len() > SHOWN {
-        out.push(format!("... and {} more visible paths", paths.len() - SHOWN));
+        out.push(format!(
+            "... and {} more visible paths",
+            paths.len() - SHOWN
+        ));
     }
     let names: BTreeSet<&String> = a.packages.keys().chain(b.packages.keys()).collect();
     for n in names {
         let (x, y) = (a.packages.get(n), b.packages.get(n));
         if x != y {
-            out.push(format!("package {n}: {} -> {}", x.map_or("absent", String::as_str), y.map_or("absent", String::as_str)));
+            out.push(format!(
+                "package {n}: {} -> {}",
+                x.map_or("absent", String::as_str),
+                y.map_or("absent", String::as_str)
+            ));
         }
     }
     out
@@ -410,16 +499,50 @@ mod known_findings {
     use super::*;
 
     fn j(evidence: &[&str], before: u32, after: u32) -> Judgement {
-        Judgement { invariant: Invariant::FailedUnchanged, held: false, generation_before: before, generation_after: after, evidence: evidence.iter().map(|e| e.to_string()).collect() }
+        Judgement {
+            invariant: Invariant::FailedUnchanged,
+            held: false,
+            generation_before: before,
+            generation_after: after,
+            evidence: evidence.iter().map(|e| e.to_string()).collect(),
+        }
     }
 
     #[test]
     fn only_stray_switch_links_are_the_known_finding() {
-        assert!(j(&["visible path differs: /nix/var/nix/profiles/.0_default"], 1, 1).is_known_stray_profile_link());
-        assert!(j(&["visible path differs: /nix/var/nix/profiles/default-2-link.tmp-68-707247013"], 1, 1).is_known_stray_profile_link());
-        assert!(!j(&["visible path differs: /nix/var/nix/profiles/default"], 1, 1).is_known_stray_profile_link());
-        assert!(!j(&["visible path differs: /nix/var/nix/profiles/.0_default", "check failed: nix-store --verify"], 1, 1).is_known_stray_profile_link());
-        assert!(!j(&["visible path differs: /nix/var/nix/profiles/.0_default"], 1, 2).is_known_stray_profile_link());
+        assert!(j(
+            &["visible path differs: /nix/var/nix/profiles/.0_default"],
+            1,
+            1
+        )
+        .is_known_stray_profile_link());
+        assert!(j(
+            &["visible path differs: /nix/var/nix/profiles/default-2-link.tmp-68-707247013"],
+            1,
+            1
+        )
+        .is_known_stray_profile_link());
+        assert!(!j(
+            &["visible path differs: /nix/var/nix/profiles/default"],
+            1,
+            1
+        )
+        .is_known_stray_profile_link());
+        assert!(!j(
+            &[
+                "visible path differs: /nix/var/nix/profiles/.0_default",
+                "check failed: nix-store --verify"
+            ],
+            1,
+            1
+        )
+        .is_known_stray_profile_link());
+        assert!(!j(
+            &["visible path differs: /nix/var/nix/profiles/.0_default"],
+            1,
+            2
+        )
+        .is_known_stray_profile_link());
         assert!(!j(&[], 1, 1).is_known_stray_profile_link());
     }
 }
@@ -432,20 +555,35 @@ mod tests {
     use std::sync::Arc;
 
     fn file(h: u8) -> Entry {
-        Entry { kind: EntryKind::File, mode: 0o644, owner: "0:0".into(), size: 1, hash: Some(h.to_string()) }
+        Entry {
+            kind: EntryKind::File,
+            mode: 0o644,
+            owner: "0:0".into(),
+            size: 1,
+            hash: Some(h.to_string()),
+        }
     }
 
     fn snap(overlay: &[(String, u8)], packages: &[(&str, &str)]) -> Snapshot {
         Snapshot {
             base: Arc::new(Manifest::from([("/etc/base".to_string(), file(0))])),
-            overlay: overlay.iter().map(|(p, h)| (p.clone(), Some(file(*h)))).collect(),
-            packages: packages.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect(),
+            overlay: overlay
+                .iter()
+                .map(|(p, h)| (p.clone(), Some(file(*h))))
+                .collect(),
+            packages: packages
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect(),
             live: BTreeSet::new(),
         }
     }
 
     fn nix(g: u32) -> Outcome {
-        Outcome { profile_generation: Some(g), ..Outcome::default() }
+        Outcome {
+            profile_generation: Some(g),
+            ..Outcome::default()
+        }
     }
 
     /// Paths a user would see, and paths that are garbage by the rules.
@@ -453,7 +591,10 @@ mod tests {
         "[a-c]{1,2}".prop_map(|s| format!("/usr/share/{s}"))
     }
     fn garbage_path() -> impl Strategy<Value = String> {
-        prop_oneof!["[a-c]{1,2}".prop_map(|s| format!("/var/log/{s}")), "[a-c]{1,2}".prop_map(|s| format!("/nix/store/{s}-dead"))]
+        prop_oneof![
+            "[a-c]{1,2}".prop_map(|s| format!("/var/log/{s}")),
+            "[a-c]{1,2}".prop_map(|s| format!("/nix/store/{s}-dead"))
+        ]
     }
 
     proptest! {
@@ -496,16 +637,47 @@ mod tests {
     #[test]
     fn nix_rollback_must_restore_the_recorded_generation() {
         let mut m = Model::new(snap(&[], &[]));
-        let g1 = snap(&[("/nix/var/nix/profiles/default".into(), 1)], &[("tinyapp", "1.0 /nix/store/x")]);
-        let g2 = snap(&[("/nix/var/nix/profiles/default".into(), 2)], &[("tinyapp", "2.0 /nix/store/y")]);
-        assert!(m.judge(&Op::Install { version: Version::V1 }, &nix(1), g1.clone()).held);
-        assert!(m.judge(&Op::Install { version: Version::V2 }, &nix(2), g2).held);
+        let g1 = snap(
+            &[("/nix/var/nix/profiles/default".into(), 1)],
+            &[("tinyapp", "1.0 /nix/store/x")],
+        );
+        let g2 = snap(
+            &[("/nix/var/nix/profiles/default".into(), 2)],
+            &[("tinyapp", "2.0 /nix/store/y")],
+        );
+        assert!(
+            m.judge(
+                &Op::Install {
+                    version: Version::V1
+                },
+                &nix(1),
+                g1.clone()
+            )
+            .held
+        );
+        assert!(
+            m.judge(
+                &Op::Install {
+                    version: Version::V2
+                },
+                &nix(2),
+                g2
+            )
+            .held
+        );
         assert_eq!(m.rollback_target(), Some(1));
         let j = m.judge(&Op::Rollback, &nix(1), g1.clone());
         assert_eq!((j.invariant, j.held), (Invariant::RollbackExact, true));
         // Back at 1: no older generation, so a rollback fails and must
         // change nothing.
-        let j = m.judge(&Op::Rollback, &Outcome { exit_code: 1, ..nix(1) }, g1.clone());
+        let j = m.judge(
+            &Op::Rollback,
+            &Outcome {
+                exit_code: 1,
+                ..nix(1)
+            },
+            g1.clone(),
+        );
         assert_eq!((j.invariant, j.held), (Invariant::FailedUnchanged, true));
         // A rollback that lands on the right number with other content fails.
         let mut m2 = m.clone();
@@ -513,51 +685,147 @@ mod tests {
         let mut wrong = g1.clone();
         wrong.overlay.insert("/etc/extra".into(), Some(file(5)));
         let j = m2.judge(&Op::Rollback, &nix(1), wrong);
-        assert!(!j.held && j.evidence.iter().any(|e| e.contains("/etc/extra")), "{j:?}");
+        assert!(
+            !j.held && j.evidence.iter().any(|e| e.contains("/etc/extra")),
+            "{j:?}"
+        );
     }
 
     #[test]
     fn without_profiles_package_views_number_the_generations() {
         let mut m = Model::new(snap(&[], &[]));
-        let v1 = snap(&[("/usr/share/tinyapp/app.bin".into(), 1)], &[("tinyapp", "1.0 ii ")]);
-        let v2 = snap(&[("/usr/share/tinyapp/app.bin".into(), 2)], &[("tinyapp", "2.0 ii ")]);
+        let v1 = snap(
+            &[("/usr/share/tinyapp/app.bin".into(), 1)],
+            &[("tinyapp", "1.0 ii ")],
+        );
+        let v2 = snap(
+            &[("/usr/share/tinyapp/app.bin".into(), 2)],
+            &[("tinyapp", "2.0 ii ")],
+        );
         let none = Outcome::default();
-        assert_eq!(m.judge(&Op::Install { version: Version::V1 }, &none, v1.clone()).generation_after, 1);
-        assert_eq!(m.judge(&Op::Install { version: Version::V2 }, &none, v2.clone()).generation_after, 2);
+        assert_eq!(
+            m.judge(
+                &Op::Install {
+                    version: Version::V1
+                },
+                &none,
+                v1.clone()
+            )
+            .generation_after,
+            1
+        );
+        assert_eq!(
+            m.judge(
+                &Op::Install {
+                    version: Version::V2
+                },
+                &none,
+                v2.clone()
+            )
+            .generation_after,
+            2
+        );
         // The rollback's commands come from the target's view.
         let cmd = rollback(crate::approach::approach(ApproachKind::Apt).as_ref(), &m);
         assert!(cmd.contains("--reinstall tinyapp=1.0"), "{cmd}");
         let j = m.judge(&Op::Rollback, &none, v1.clone());
-        assert_eq!((j.invariant, j.held, j.generation_after), (Invariant::RollbackExact, true, 1));
+        assert_eq!(
+            (j.invariant, j.held, j.generation_after),
+            (Invariant::RollbackExact, true, 1)
+        );
         // A failing install that leaves a dependency is a new generation
         // and breaks the invariant.
         let mut left = v1.clone();
         left.packages.insert("tinydep".into(), "1.0 ii ".into());
-        let j = m.judge(&Op::FailingInstall, &Outcome { exit_code: 100, ..none }, left);
+        let j = m.judge(
+            &Op::FailingInstall,
+            &Outcome {
+                exit_code: 100,
+                ..none
+            },
+            left,
+        );
         assert_eq!((j.invariant, j.held), (Invariant::FailedUnchanged, false));
-        assert!(j.evidence.iter().any(|e| e.starts_with("package tinydep")), "{j:?}");
+        assert!(
+            j.evidence.iter().any(|e| e.starts_with("package tinydep")),
+            "{j:?}"
+        );
     }
 
     #[test]
     fn a_rollback_may_land_on_a_generation_a_crash_made_but_never_selected() {
         let mut m = Model::new(snap(&[], &[]));
-        let g1 = snap(&[("/nix/var/nix/profiles/default".into(), 1)], &[("tinyapp", "1.0 /nix/store/x")]);
-        let g3 = snap(&[("/nix/var/nix/profiles/default".into(), 3)], &[("tinyapp", "1.0 /nix/store/z")]);
-        let g2 = snap(&[("/nix/var/nix/profiles/default".into(), 2)], &[("tinyapp", "2.0 /nix/store/y")]);
-        assert!(m.judge(&Op::Install { version: Version::V1 }, &nix(1), g1).held);
-        assert!(m.judge(&Op::Install { version: Version::V1 }, &nix(3), g3).held);
+        let g1 = snap(
+            &[("/nix/var/nix/profiles/default".into(), 1)],
+            &[("tinyapp", "1.0 /nix/store/x")],
+        );
+        let g3 = snap(
+            &[("/nix/var/nix/profiles/default".into(), 3)],
+            &[("tinyapp", "1.0 /nix/store/z")],
+        );
+        let g2 = snap(
+            &[("/nix/var/nix/profiles/default".into(), 2)],
+            &[("tinyapp", "2.0 /nix/store/y")],
+        );
+        assert!(
+            m.judge(
+                &Op::Install {
+                    version: Version::V1
+                },
+                &nix(1),
+                g1
+            )
+            .held
+        );
+        assert!(
+            m.judge(
+                &Op::Install {
+                    version: Version::V1
+                },
+                &nix(3),
+                g3
+            )
+            .held
+        );
         let j = m.judge(&Op::Rollback, &nix(2), g2);
-        assert_eq!((j.invariant, j.held, j.generation_after), (Invariant::RollbackExact, true, 2));
+        assert_eq!(
+            (j.invariant, j.held, j.generation_after),
+            (Invariant::RollbackExact, true, 2)
+        );
     }
 
     #[test]
     fn a_crash_after_the_switch_is_judged_as_a_new_generation() {
         let mut m = Model::new(snap(&[], &[]));
-        let g1 = snap(&[("/nix/var/nix/profiles/default".into(), 1)], &[("tinyapp", "1.0 /nix/store/x")]);
-        let fired = Outcome { exit_code: 137, fault_fired: true, ..nix(1) };
-        let j = m.judge(&Op::Crash { version: Version::V1, k: 2 }, &fired, g1);
+        let g1 = snap(
+            &[("/nix/var/nix/profiles/default".into(), 1)],
+            &[("tinyapp", "1.0 /nix/store/x")],
+        );
+        let fired = Outcome {
+            exit_code: 137,
+            fault_fired: true,
+            ..nix(1)
+        };
+        let j = m.judge(
+            &Op::Crash {
+                version: Version::V1,
+                k: 2,
+            },
+            &fired,
+            g1,
+        );
         assert_eq!((j.invariant, j.held), (Invariant::OldOrNew, true));
-        let j = m.judge(&Op::Crash { version: Version::V2, k: 1 }, &Outcome { failed_checks: vec!["nix-store --verify".into()], ..fired }, m.last.clone());
+        let j = m.judge(
+            &Op::Crash {
+                version: Version::V2,
+                k: 1,
+            },
+            &Outcome {
+                failed_checks: vec!["nix-store --verify".into()],
+                ..fired
+            },
+            m.last.clone(),
+        );
         assert_eq!((j.invariant, j.held), (Invariant::FailedUnchanged, false));
     }
 }

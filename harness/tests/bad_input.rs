@@ -18,8 +18,14 @@ fn invalid_scenario_reports_file_line_col_and_starts_nothing() {
     let o = bin().args(["run", bad.to_str().unwrap()]).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
-    assert!(err.contains(&format!("{}:3:", bad.display())), "location in: {err}");
-    assert!(err.contains("yum") || err.contains("unknown variant"), "{err}");
+    assert!(
+        err.contains(&format!("{}:3:", bad.display())),
+        "location in: {err}"
+    );
+    assert!(
+        err.contains("yum") || err.contains("unknown variant"),
+        "{err}"
+    );
     assert_eq!(containers_with_label("mistake-cost.run"), before);
 }
 
@@ -35,7 +41,10 @@ fn unknown_dependency_is_pointed_at() {
     let o = bin().args(["run", bad.to_str().unwrap()]).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3));
-    assert!(err.contains(&format!("{}:7:12: dependency `nope`", bad.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:7:12: dependency `nope`", bad.display())),
+        "{err}"
+    );
 }
 
 #[test]
@@ -47,7 +56,10 @@ fn unreachable_docker_says_how_to_start_it() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(4), "{err}");
-    assert!(err.contains("dockerd") && err.contains("DOCKER_HOST"), "{err}");
+    assert!(
+        err.contains("dockerd") && err.contains("DOCKER_HOST"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -57,7 +69,10 @@ fn bad_arguments_are_bad_input() {
     let help = bin().args(["run", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     assert_eq!(help.status.code(), Some(0));
-    assert!(text.contains("Exit codes:") && text.contains("130"), "{text}");
+    assert!(
+        text.contains("Exit codes:") && text.contains("130"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -74,10 +89,17 @@ fn flake_parses() {
 fn missing_mmdebstrap_is_named_with_its_install_command() {
     // --force goes straight to the base build, which needs mmdebstrap
     // first: nothing is removed or replaced before the check.
-    let o = bin().env("PATH", "/nonexistent").args(["images", "build", "--force"]).output().unwrap();
+    let o = bin()
+        .env("PATH", "/nonexistent")
+        .args(["images", "build", "--force"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(5), "{err}");
-    assert!(err.contains("mmdebstrap") && err.contains("apt-get install -y mmdebstrap"), "{err}");
+    assert!(
+        err.contains("mmdebstrap") && err.contains("apt-get install -y mmdebstrap"),
+        "{err}"
+    );
 }
 
 /// Attempt paths (issue 8): relative, inside the harness's scratch area,
@@ -102,7 +124,10 @@ fn bad_attempt_paths_are_pointed_at() {
         let o = bin().args(["run", bad.to_str().unwrap()]).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(3), "{err}");
-        assert!(err.contains(&format!("{}:9:", bad.display())), "location in: {err}");
+        assert!(
+            err.contains(&format!("{}:9:", bad.display())),
+            "location in: {err}"
+        );
         assert!(err.contains(needle), "{needle} in: {err}");
     }
 }

@@ -17,7 +17,14 @@ fn create_labelled(labels: HashMap<String, String>) -> String {
             labels: Some(labels),
             ..Default::default()
         };
-        docker.create_container(None::<bollard::query_parameters::CreateContainerOptions>, body).await.unwrap().id
+        docker
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            )
+            .await
+            .unwrap()
+            .id
     })
 }
 
@@ -33,7 +40,10 @@ fn ensure_images() {
 fn dead_runs_are_swept_live_ones_kept_and_clean_removes_all() {
     let _lock = DOCKER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     ensure_images();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
     let label = |run: &str, pid: &str| {
         HashMap::from([
             ("mistake-cost.run".to_string(), run.to_string()),
@@ -46,11 +56,17 @@ fn dead_runs_are_swept_live_ones_kept_and_clean_removes_all() {
     create_labelled(label("test-live", &std::process::id().to_string()));
     let report = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let docker = mistake_cost::docker::connect().await.unwrap();
-        mistake_cost::docker::sweep_dead_runs(&docker).await.unwrap()
+        mistake_cost::docker::sweep_dead_runs(&docker)
+            .await
+            .unwrap()
     });
     assert!(report.containers >= 1);
     assert_eq!(containers_with_label("mistake-cost.run=test-dead"), 0);
-    assert_eq!(containers_with_label("mistake-cost.run=test-live"), 1, "a live run's container is not touched");
+    assert_eq!(
+        containers_with_label("mistake-cost.run=test-live"),
+        1,
+        "a live run's container is not touched"
+    );
 
     let o = run(&["clean"]);
     assert_eq!(o.status.code(), Some(0));
@@ -63,7 +79,16 @@ fn ctrl_c_removes_containers_and_keeps_whole_rows() {
     ensure_images();
     let out = tempfile::tempdir().unwrap();
     let child = bin()
-        .args(["run", "scenarios/failed-install.toml", "--reps", "3", "--jobs", "2", "--out", out.path().to_str().unwrap()])
+        .args([
+            "run",
+            "scenarios/failed-install.toml",
+            "--reps",
+            "3",
+            "--jobs",
+            "2",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -71,7 +96,10 @@ fn ctrl_c_removes_containers_and_keeps_whole_rows() {
     // Wait until trials are running (trial containers are named `…-t<index>`;
     // the base scans come first), then interrupt.
     let deadline = Instant::now() + Duration::from_secs(120);
-    let is_trial = |n: &String| n.rsplit_once("-t").is_some_and(|(_, i)| i.parse::<usize>().is_ok());
+    let is_trial = |n: &String| {
+        n.rsplit_once("-t")
+            .is_some_and(|(_, i)| i.parse::<usize>().is_ok())
+    };
     while !container_names("mistake-cost.run").iter().any(is_trial) {
         assert!(Instant::now() < deadline, "no trial started");
         std::thread::sleep(Duration::from_millis(200));
@@ -79,9 +107,20 @@ fn ctrl_c_removes_containers_and_keeps_whole_rows() {
     std::thread::sleep(Duration::from_secs(3));
     unsafe_sigint(child.id());
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(containers_with_label(&run_label(out.path())), 0, "every container removed");
-    assert!(std::fs::read_to_string(out.path().join("run.json")).unwrap().contains("interrupted"));
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        containers_with_label(&run_label(out.path())),
+        0,
+        "every container removed"
+    );
+    assert!(std::fs::read_to_string(out.path().join("run.json"))
+        .unwrap()
+        .contains("interrupted"));
     // Whatever was written is whole: every row parses with every column.
     let rows = read_csv(&out.path().join("trials.csv"));
     assert!(rows.len() < 12);
@@ -91,6 +130,9 @@ fn ctrl_c_removes_containers_and_keeps_whole_rows() {
 }
 
 fn unsafe_sigint(pid: u32) {
-    let ok = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }

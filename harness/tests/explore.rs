@@ -29,10 +29,32 @@ kind = "install"
 packages = ["tinytool"]
 "#;
 
-fn explore(file: &std::path::Path, out: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
-    let o = run(&["explore", file.to_str().unwrap(), "--max-points", "3", "--seed", "5", "--syscalls", "rename,fsync", "--out", out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("inconsistent"), "summary printed");
+fn explore(
+    file: &std::path::Path,
+    out: &std::path::Path,
+) -> Vec<std::collections::HashMap<String, String>> {
+    let o = run(&[
+        "explore",
+        file.to_str().unwrap(),
+        "--max-points",
+        "3",
+        "--seed",
+        "5",
+        "--syscalls",
+        "rename,fsync",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("inconsistent"),
+        "summary printed"
+    );
     read_csv(&out.join("crashpoints.csv"))
 }
 
@@ -44,28 +66,48 @@ fn every_point_is_classified_with_evidence_and_seeds_repeat() {
     let first = explore(&file, &dir.path().join("a"));
     assert!(!first.is_empty());
     let approaches: BTreeSet<&str> = first.iter().map(|r| r["approach"].as_str()).collect();
-    assert_eq!(approaches.len(), 4, "every approach explored: {approaches:?}");
+    assert_eq!(
+        approaches.len(),
+        4,
+        "every approach explored: {approaches:?}"
+    );
     for r in &first {
         assert!(r["error"].is_empty(), "{r:?}");
-        assert!(["old", "new", "inconsistent"].contains(&r["state_after_crash"].as_str()), "{r:?}");
-        assert!(["old", "new", "inconsistent"].contains(&r["state_after_recovery"].as_str()), "{r:?}");
+        assert!(
+            ["old", "new", "inconsistent"].contains(&r["state_after_crash"].as_str()),
+            "{r:?}"
+        );
+        assert!(
+            ["old", "new", "inconsistent"].contains(&r["state_after_recovery"].as_str()),
+            "{r:?}"
+        );
         assert!(["true", "false", "unknown"].contains(&r["consistent"].as_str()));
         assert!(r["fault"].starts_with(&format!("syscall:{}#", r["syscall"])));
         assert!(!r["process"].is_empty());
     }
     // The dry run's point list and the checkers' evidence are kept.
-    let points: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("a/points.json")).unwrap()).unwrap();
+    let points: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("a/points.json")).unwrap())
+            .unwrap();
     assert_eq!(points.as_array().unwrap().len(), 4);
     for line in read_jsonl(&dir.path().join("a/crashpoints.jsonl")) {
-        let checks: Vec<&serde_json::Value> =
-            line["history"]["steps"].as_array().unwrap().iter().filter(|s| s["phase"] == "check-after-failure").collect();
+        let checks: Vec<&serde_json::Value> = line["history"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["phase"] == "check-after-failure")
+            .collect();
         assert!(!checks.is_empty(), "checks recorded");
-        assert!(checks.iter().all(|c| c["command"].is_string() && c["exit_code"].is_i64() && c["stdout_tail"].is_string()));
+        assert!(checks.iter().all(|c| c["command"].is_string()
+            && c["exit_code"].is_i64()
+            && c["stdout_tail"].is_string()));
     }
     // Same seed, same points.
     let second = explore(&file, &dir.path().join("b"));
     let key = |rows: &[std::collections::HashMap<String, String>]| -> BTreeSet<(String, String)> {
-        rows.iter().map(|r| (r["approach"].clone(), r["fault"].clone())).collect()
+        rows.iter()
+            .map(|r| (r["approach"].clone(), r["fault"].clone()))
+            .collect()
     };
     assert_eq!(key(&first), key(&second));
 }

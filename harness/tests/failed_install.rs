@@ -9,15 +9,22 @@ use common::*;
 use std::collections::HashMap;
 
 fn row<'a>(rows: &'a [HashMap<String, String>], approach: &str) -> &'a HashMap<String, String> {
-    rows.iter().find(|r| r["approach"] == approach).unwrap_or_else(|| panic!("no row for {approach}"))
+    rows.iter()
+        .find(|r| r["approach"] == approach)
+        .unwrap_or_else(|| panic!("no row for {approach}"))
 }
 
 fn num(r: &HashMap<String, String>, col: &str) -> f64 {
-    r[col].parse().unwrap_or_else(|_| panic!("{col} = {:?} is not a number", r[col]))
+    r[col]
+        .parse()
+        .unwrap_or_else(|_| panic!("{col} = {:?} is not a number", r[col]))
 }
 
 fn residue_paths(lines: &[serde_json::Value], approach: &str, which: &str) -> Vec<String> {
-    let line = lines.iter().find(|l| l["record"]["approach"] == approach).expect("jsonl line");
+    let line = lines
+        .iter()
+        .find(|l| l["record"]["approach"] == approach)
+        .expect("jsonl line");
     line["history"][which]["paths"]
         .as_array()
         .expect("paths")
@@ -30,14 +37,29 @@ fn residue_paths(lines: &[serde_json::Value], approach: &str, which: &str) -> Ve
 #[test]
 fn failed_install_measured_for_every_approach() {
     let out = tempfile::tempdir().unwrap();
-    let o = run(&["run", "scenarios/failed-install.toml", "--reps", "1", "--jobs", "2", "--seed", "7", "--out", out.path().to_str().unwrap()]);
+    let o = run(&[
+        "run",
+        "scenarios/failed-install.toml",
+        "--reps",
+        "1",
+        "--jobs",
+        "2",
+        "--seed",
+        "7",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "run must succeed");
     let rows = read_csv(&out.path().join("trials.csv"));
     let lines = read_jsonl(&out.path().join("trials.jsonl"));
     assert_eq!(rows.len(), 5, "one trial per approach");
     assert_eq!(lines.len(), 5);
     for r in &rows {
-        assert_eq!(r["outcome"], "failed", "{}: the operation must fail, not error: {}", r["approach"], r["error"]);
+        assert_eq!(
+            r["outcome"], "failed",
+            "{}: the operation must fail, not error: {}",
+            r["approach"], r["error"]
+        );
         assert_eq!(r["scenario"], "failed-install");
         assert_eq!(r["fault"], "none");
         assert!(num(r, "trial_wall_ms") > num(r, "operation_ms"));
@@ -49,24 +71,45 @@ fn failed_install_measured_for_every_approach() {
     assert!(num(pip, "residue_files") > 0.0);
     let pip_paths = residue_paths(&lines, "pip", "residue_after_failure");
     for dep in ["depa", "depb", "depc"] {
-        assert!(pip_paths.iter().any(|p| p.contains(&format!("/dist-packages/{dep}"))), "{dep} files left: {pip_paths:?}");
+        assert!(
+            pip_paths
+                .iter()
+                .any(|p| p.contains(&format!("/dist-packages/{dep}"))),
+            "{dep} files left: {pip_paths:?}"
+        );
     }
-    assert!(!pip_paths.iter().any(|p| p.contains("/dist-packages/fastmath/")), "fastmath itself was never installed");
+    assert!(
+        !pip_paths
+            .iter()
+            .any(|p| p.contains("/dist-packages/fastmath/")),
+        "fastmath itself was never installed"
+    );
 
     // pip in a venv: the same, confined to the venv (except what setup.py wrote).
     let venv = row(&rows, "pip-venv");
     assert_eq!(num(venv, "residue_packages"), 3.0);
-    assert!(residue_paths(&lines, "pip-venv", "residue_after_failure").iter().any(|p| p.starts_with("/opt/venv/")));
+    assert!(residue_paths(&lines, "pip-venv", "residue_after_failure")
+        .iter()
+        .any(|p| p.starts_with("/opt/venv/")));
 
     // apt: half-configured package, dpkg --audit complains; the file the
     // postinst wrote survives the purge.
     let apt = row(&rows, "apt");
-    assert_eq!(apt["consistent"], "false", "dpkg --audit must report fastmath");
-    assert!(num(apt, "residue_packages") >= 4.0, "fastmath + its 3 dependencies changed state");
+    assert_eq!(
+        apt["consistent"], "false",
+        "dpkg --audit must report fastmath"
+    );
+    assert!(
+        num(apt, "residue_packages") >= 4.0,
+        "fastmath + its 3 dependencies changed state"
+    );
     assert_eq!(apt["playbook_ran"], "true");
     assert!(num(apt, "recovery_ms") > 0.0);
     let apt_final = residue_paths(&lines, "apt", "residue_after_recovery");
-    assert!(apt_final.contains(&"/etc/fastmath.conf".to_string()), "conffile left after purge: {apt_final:?}");
+    assert!(
+        apt_final.contains(&"/etc/fastmath.conf".to_string()),
+        "conffile left after purge: {apt_final:?}"
+    );
     assert_eq!(apt["recovered"], "false");
 
     // Nix: profile unchanged, nothing visible; the failed build's output
@@ -75,17 +118,28 @@ fn failed_install_measured_for_every_approach() {
     assert_eq!(nix["consistent"], "true");
     assert_eq!(num(nix, "residue_files"), 0.0);
     assert_eq!(num(nix, "residue_packages"), 0.0);
-    assert!(num(nix, "garbage_paths") > 0.0, "garbage must be counted, not hidden");
+    assert!(
+        num(nix, "garbage_paths") > 0.0,
+        "garbage must be counted, not hidden"
+    );
     assert_eq!(num(nix, "recovery_ms"), 0.0);
     assert_eq!(nix["recovered"], "true");
-    let nix_garbage: Vec<String> = lines.iter().find(|l| l["record"]["approach"] == "nix").unwrap()["history"]["residue_after_failure"]["paths"]
+    let nix_garbage: Vec<String> = lines
+        .iter()
+        .find(|l| l["record"]["approach"] == "nix")
+        .unwrap()["history"]["residue_after_failure"]["paths"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|p| p["class"] == "garbage")
         .map(|p| p["path"].as_str().unwrap().to_string())
         .collect();
-    assert!(nix_garbage.iter().any(|p| p.starts_with("/nix/store/") && p.contains("-fastmath-1.0")), "failed output path: {nix_garbage:?}");
+    assert!(
+        nix_garbage
+            .iter()
+            .any(|p| p.starts_with("/nix/store/") && p.contains("-fastmath-1.0")),
+        "failed output path: {nix_garbage:?}"
+    );
 
     // Matched attempts (issue 8): every script tried to write the real
     // /etc/fastmath.conf. As root (apt, pip, single-user Nix) it landed;
@@ -94,27 +148,64 @@ fn failed_install_measured_for_every_approach() {
     for a in ["apt", "pip", "pip-venv", "nix-single-user"] {
         assert_eq!(num(row(&rows, a), "attempts_landed"), 1.0, "{a}");
         assert_eq!(num(row(&rows, a), "attempts_refused"), 0.0, "{a}");
-        assert!(residue_paths(&lines, a, "residue_after_failure").contains(&"/etc/fastmath.conf".to_string()), "{a}");
+        assert!(
+            residue_paths(&lines, a, "residue_after_failure")
+                .contains(&"/etc/fastmath.conf".to_string()),
+            "{a}"
+        );
     }
     assert_eq!(num(nix, "attempts_landed"), 0.0);
     assert_eq!(num(nix, "attempts_refused"), 1.0);
-    let nix_line = lines.iter().find(|l| l["record"]["approach"] == "nix").unwrap();
-    let attempts: Vec<&serde_json::Value> =
-        nix_line["history"]["steps"].as_array().unwrap().iter().flat_map(|s| s["attempts"].as_array().cloned().unwrap_or_default().leak().iter()).collect();
+    let nix_line = lines
+        .iter()
+        .find(|l| l["record"]["approach"] == "nix")
+        .unwrap();
+    let attempts: Vec<&serde_json::Value> = nix_line["history"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["attempts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .leak()
+                .iter()
+        })
+        .collect();
     assert_eq!(attempts.len(), 1, "{attempts:?}");
     assert_eq!(attempts[0]["path"], "/etc/fastmath.conf");
     assert_eq!(attempts[0]["landed"], false);
-    assert!(attempts[0]["error"].as_str().unwrap().contains("Permission denied"), "{attempts:?}");
+    assert!(
+        attempts[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{attempts:?}"
+    );
     let meta = std::fs::read_to_string(out.path().join("run.json")).unwrap();
-    assert!(meta.contains("\"security_profile\": \"build-sandbox\"") && meta.contains("sandbox = true"), "{meta}");
-    assert!(meta.contains("\"pip_legacy_setup_py_install\": true"), "{meta}");
+    assert!(
+        meta.contains("\"security_profile\": \"build-sandbox\"") && meta.contains("sandbox = true"),
+        "{meta}"
+    );
+    assert!(
+        meta.contains("\"pip_legacy_setup_py_install\": true"),
+        "{meta}"
+    );
 
     // Every step of every trial is in the history with its command.
     for l in &lines {
         let steps = l["history"]["steps"].as_array().unwrap();
-        assert!(steps.iter().any(|s| s["phase"] == "operation" && s["command"].as_str().unwrap().contains("fastmath")));
+        assert!(steps
+            .iter()
+            .any(|s| s["phase"] == "operation"
+                && s["command"].as_str().unwrap().contains("fastmath")));
     }
-    assert_eq!(containers_with_label(&run_label(out.path())), 0, "no container left behind");
+    assert_eq!(
+        containers_with_label(&run_label(out.path())),
+        0,
+        "no container left behind"
+    );
     let meta = std::fs::read_to_string(out.path().join("run.json")).unwrap();
     assert!(meta.contains("\"status\": \"finished\""), "{meta}");
 }

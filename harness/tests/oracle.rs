@@ -74,8 +74,15 @@ impl Case {
     }
 
     fn toml(self) -> String {
-        let approaches: Vec<String> = ApproachKind::ALL.iter().map(|a| format!("\"{a}\"")).collect();
-        let mut t = format!("[scenario]\nname = \"{}\"\napproaches = [{}]\nreps = 1\n", self.name(), approaches.join(", "));
+        let approaches: Vec<String> = ApproachKind::ALL
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect();
+        let mut t = format!(
+            "[scenario]\nname = \"{}\"\napproaches = [{}]\nreps = 1\n",
+            self.name(),
+            approaches.join(", ")
+        );
         let pkg = |t: &mut String, name: &str, depends: &[String]| {
             let deps: Vec<String> = depends.iter().map(|d| format!("\"{d}\"")).collect();
             t.push_str(&format!(
@@ -87,7 +94,11 @@ impl Case {
         match self {
             Case::Chain7 | Case::FailingTop => {
                 for (i, n) in names.iter().enumerate() {
-                    pkg(&mut t, n, &names.get(i + 1).cloned().into_iter().collect::<Vec<_>>());
+                    pkg(
+                        &mut t,
+                        n,
+                        &names.get(i + 1).cloned().into_iter().collect::<Vec<_>>(),
+                    );
                     if i == 0 && self == Case::FailingTop {
                         // As failed-install.toml: the build fails (pip, Nix);
                         // a binary .deb has no build, its postinst fails.
@@ -97,17 +108,32 @@ impl Case {
             }
             Case::Thirty => {
                 let chain: Vec<&String> = names.iter().filter(|n| n.starts_with("wch")).collect();
-                let top_deps: Vec<String> = names.iter().filter(|n| n.starts_with("wid") || *n == "wch1").cloned().collect();
+                let top_deps: Vec<String> = names
+                    .iter()
+                    .filter(|n| n.starts_with("wid") || *n == "wch1")
+                    .cloned()
+                    .collect();
                 pkg(&mut t, "wtop", &top_deps);
                 for (i, n) in chain.iter().enumerate() {
-                    pkg(&mut t, n, &chain.get(i + 1).map(|d| d.to_string()).into_iter().collect::<Vec<_>>());
+                    pkg(
+                        &mut t,
+                        n,
+                        &chain
+                            .get(i + 1)
+                            .map(|d| d.to_string())
+                            .into_iter()
+                            .collect::<Vec<_>>(),
+                    );
                 }
                 for n in names.iter().filter(|n| n.starts_with("wid")) {
                     pkg(&mut t, n, &[]);
                 }
             }
         }
-        t.push_str(&format!("\n[operation]\nkind = \"install\"\npackages = [\"{}\"]\n", names[0]));
+        t.push_str(&format!(
+            "\n[operation]\nkind = \"install\"\npackages = [\"{}\"]\n",
+            names[0]
+        ));
         t
     }
 
@@ -161,21 +187,39 @@ fn history(kind: ApproachKind, case: Case) -> History {
 
 /// `sh -c COMMAND` with a plain exec: the whole stdout, or an error.
 async fn plain(sb: &Sandbox, command: &str) -> Result<String, String> {
-    let out = sb.exec(&["sh".into(), "-c".into(), command.into()], None, STEP).await.map_err(|e| e.to_string())?;
+    let out = sb
+        .exec(&["sh".into(), "-c".into(), command.into()], None, STEP)
+        .await
+        .map_err(|e| e.to_string())?;
     if out.exit_code != 0 {
-        return Err(format!("`{command}` failed ({}): {}", out.exit_code, String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "`{command}` failed ({}): {}",
+            out.exit_code,
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     String::from_utf8(out.stdout).map_err(|e| format!("`{command}`: {e}"))
 }
 
 /// The package manager's own list, read without the approach's view
 /// command: name → state (version, and dpkg's status).
-async fn independent_packages(sb: &Sandbox, kind: ApproachKind) -> Result<BTreeMap<String, String>, String> {
-    let pip_list = |python: &str| format!("PYTHONDONTWRITEBYTECODE=1 {python} -m pip --disable-pip-version-check list --format=json");
-    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("{e}: {text}"));
+async fn independent_packages(
+    sb: &Sandbox,
+    kind: ApproachKind,
+) -> Result<BTreeMap<String, String>, String> {
+    let pip_list = |python: &str| {
+        format!("PYTHONDONTWRITEBYTECODE=1 {python} -m pip --disable-pip-version-check list --format=json")
+    };
+    let json = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("{e}: {text}"))
+    };
     match kind {
         ApproachKind::Apt => {
-            let text = plain(sb, r"dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\n'").await?;
+            let text = plain(
+                sb,
+                r"dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\n'",
+            )
+            .await?;
             Ok(text
                 .lines()
                 .filter_map(|l| l.split_once(' '))
@@ -184,13 +228,22 @@ async fn independent_packages(sb: &Sandbox, kind: ApproachKind) -> Result<BTreeM
         }
         ApproachKind::Pip | ApproachKind::PipVenv => {
             // pip-venv's interpreter: where approach/pip.rs makes the venv.
-            let python = if kind == ApproachKind::Pip { "python3" } else { "/opt/venv/bin/python" };
+            let python = if kind == ApproachKind::Pip {
+                "python3"
+            } else {
+                "/opt/venv/bin/python"
+            };
             let list = json(&plain(sb, &pip_list(python)).await?)?;
             Ok(list
                 .as_array()
                 .ok_or("pip list: not an array")?
                 .iter()
-                .map(|d| (d["name"].as_str().unwrap_or("?").to_lowercase(), d["version"].as_str().unwrap_or("?").to_string()))
+                .map(|d| {
+                    (
+                        d["name"].as_str().unwrap_or("?").to_lowercase(),
+                        d["version"].as_str().unwrap_or("?").to_string(),
+                    )
+                })
                 .collect())
         }
         other if Family::of(other) == Family::Nix => {
@@ -202,16 +255,30 @@ async fn independent_packages(sb: &Sandbox, kind: ApproachKind) -> Result<BTreeM
                 .as_object()
                 .ok_or("nix-env -q --json: not an object")?
                 .values()
-                .map(|p| (p["pname"].as_str().unwrap_or("?").to_string(), p["version"].as_str().unwrap_or("?").to_string()))
+                .map(|p| {
+                    (
+                        p["pname"].as_str().unwrap_or("?").to_string(),
+                        p["version"].as_str().unwrap_or("?").to_string(),
+                    )
+                })
                 .collect())
         }
-        other => Err(format!("no independent package reader for approach {other}: add one to tests/oracle.rs")),
+        other => Err(format!(
+            "no independent package reader for approach {other}: add one to tests/oracle.rs"
+        )),
     }
 }
 
-fn changed_names(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
+fn changed_names(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Vec<String> {
     let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    names.into_iter().filter(|n| before.get(*n) != after.get(*n)).cloned().collect()
+    names
+        .into_iter()
+        .filter(|n| before.get(*n) != after.get(*n))
+        .cloned()
+        .collect()
 }
 
 /// The engine's change list (`docker diff`) as the set of paths a snapshot
@@ -222,12 +289,23 @@ async fn engine_considered(sb: &Sandbox, base: &Manifest) -> Result<BTreeSet<Str
     let mut set: BTreeSet<String> = engine.paths.into_iter().filter(|p| !excluded(p)).collect();
     for d in engine.replaced_dirs.iter().filter(|d| !excluded(d)) {
         let prefix = format!("{d}/");
-        set.extend(base.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)).map(|(p, _)| p.clone()));
+        set.extend(
+            base.range(prefix.clone()..)
+                .take_while(|(p, _)| p.starts_with(&prefix))
+                .map(|(p, _)| p.clone()),
+        );
     }
     Ok(set)
 }
 
-async fn drive(ex: &DockerExecutor, sb: &Sandbox, a: &dyn Approach, s: &Scenario, base: &Arc<Manifest>, case: Case) -> Result<Measured, String> {
+async fn drive(
+    ex: &DockerExecutor,
+    sb: &Sandbox,
+    a: &dyn Approach,
+    s: &Scenario,
+    base: &Arc<Manifest>,
+    case: Case,
+) -> Result<Measured, String> {
     let started = Instant::now();
     let kind = a.kind();
     let mut h = history(kind, case);
@@ -238,13 +316,22 @@ async fn drive(ex: &DockerExecutor, sb: &Sandbox, a: &dyn Approach, s: &Scenario
     let packages_before = independent_packages(sb, kind).await?;
     let before = ex.snapshot(sb, a, base, &mut h).await.map_err(e)?;
     let engine_before = engine_considered(sb, base).await?;
-    let op = DockerExecutor::run_steps(sb, Phase::Operation, &[operation_command(a, s)], STEP, &[]).await.map_err(e)?.remove(0);
+    let op = DockerExecutor::run_steps(sb, Phase::Operation, &[operation_command(a, s)], STEP, &[])
+        .await
+        .map_err(e)?
+        .remove(0);
     let after = ex.snapshot(sb, a, base, &mut h).await.map_err(e)?;
     let engine_after = engine_considered(sb, base).await?;
     let packages_after = independent_packages(sb, kind).await?;
     let residue = snapshot::residue(&before, &after);
     if op.exit_code != 0 && case.succeeds() {
-        return Err(format!("{kind} {}: the operation failed ({}): {}{}", case.name(), op.exit_code, op.stdout_tail, op.stderr_tail));
+        return Err(format!(
+            "{kind} {}: the operation failed ({}): {}{}",
+            case.name(),
+            op.exit_code,
+            op.stdout_tail,
+            op.stderr_tail
+        ));
     }
     Ok(Measured {
         kind,
@@ -263,12 +350,25 @@ async fn drive(ex: &DockerExecutor, sb: &Sandbox, a: &dyn Approach, s: &Scenario
 }
 
 /// One case in a fresh sandbox, removed whatever happens (a panic included).
-async fn measure(ex: &DockerExecutor, scenarios: &HashMap<Case, Scenario>, kind: ApproachKind, case: Case) -> Result<Measured, String> {
+async fn measure(
+    ex: &DockerExecutor,
+    scenarios: &HashMap<Case, Scenario>,
+    kind: ApproachKind,
+    case: Case,
+) -> Result<Measured, String> {
     let a = approach(kind);
     let s = &scenarios[&case];
-    let base = ex.base_manifest(a.family()).await.map_err(|e| e.to_string())?;
-    let mut sb = ex.sandbox(a.as_ref(), s, &format!("oracle-{kind}-{}", case.name())).await.map_err(|e| e.to_string())?;
-    let result = AssertUnwindSafe(drive(ex, &sb, a.as_ref(), s, &base, case)).catch_unwind().await;
+    let base = ex
+        .base_manifest(a.family())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut sb = ex
+        .sandbox(a.as_ref(), s, &format!("oracle-{kind}-{}", case.name()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = AssertUnwindSafe(drive(ex, &sb, a.as_ref(), s, &base, case))
+        .catch_unwind()
+        .await;
     let removed = sb.remove().await;
     match result {
         Ok(r) => {
@@ -281,7 +381,10 @@ async fn measure(ex: &DockerExecutor, scenarios: &HashMap<Case, Scenario>, kind:
 
 /// The size of the view's package lines (`P<TAB>name<TAB>state<LF>`).
 fn view_bytes(s: &Snapshot) -> usize {
-    s.packages.iter().map(|(n, st)| n.len() + st.len() + 4).sum()
+    s.packages
+        .iter()
+        .map(|(n, st)| n.len() + st.len() + 4)
+        .sum()
 }
 
 /// Everything the oracle disagrees with, as readable lines.
@@ -293,39 +396,66 @@ fn disagreements(m: &Measured) -> Vec<String> {
     // copied up, e.g. a lock file opened for writing, which the engine's
     // diff leaves out as unchanged), but each of those must measure exactly
     // as in the image: nothing the engine calls unchanged is residue.
-    for (which, snap, engine) in [("before", &m.before, &m.engine_before), ("after", &m.after, &m.engine_after)] {
+    for (which, snap, engine) in [
+        ("before", &m.before, &m.engine_before),
+        ("after", &m.after, &m.engine_after),
+    ] {
         let harness: BTreeSet<String> = snap.overlay.keys().cloned().collect();
         let missing: Vec<&String> = engine.difference(&harness).collect();
         if !missing.is_empty() {
             bad.push(format!("{label}: snapshot {which}: the engine lists, the harness did not consider: {missing:?}"));
         }
-        let differing: Vec<&String> = harness.difference(engine).filter(|p| snap.get(p) != snap.base.get(p.as_str())).collect();
+        let differing: Vec<&String> = harness
+            .difference(engine)
+            .filter(|p| snap.get(p) != snap.base.get(p.as_str()))
+            .collect();
         if !differing.is_empty() {
             bad.push(format!("{label}: snapshot {which}: measured as changed, but the engine does not list them: {differing:?}"));
         }
     }
     // Every residue path is one the engine lists as changed.
     let listed: BTreeSet<&String> = m.engine_before.union(&m.engine_after).collect();
-    let unlisted: Vec<&String> = m.residue.paths.iter().map(|p| &p.path).filter(|p| !listed.contains(p)).collect();
+    let unlisted: Vec<&String> = m
+        .residue
+        .paths
+        .iter()
+        .map(|p| &p.path)
+        .filter(|p| !listed.contains(p))
+        .collect();
     if !unlisted.is_empty() {
-        bad.push(format!("{label}: residue paths the engine never listed: {unlisted:?}"));
+        bad.push(format!(
+            "{label}: residue paths the engine never listed: {unlisted:?}"
+        ));
     }
     // Packages: the harness's diff is the package manager's own diff.
     let oracle = changed_names(&m.packages_before, &m.packages_after);
     if m.residue.packages != oracle {
-        bad.push(format!("{label}: harness package diff {:?} != package manager's own diff {oracle:?}", m.residue.packages));
+        bad.push(format!(
+            "{label}: harness package diff {:?} != package manager's own diff {oracle:?}",
+            m.residue.packages
+        ));
     }
     let want = expected_packages(m.kind, m.case);
     if m.residue.packages.len() != want {
-        bad.push(format!("{label}: residue_packages = {} (expected {want}): {:?}", m.residue.packages.len(), m.residue.packages));
+        bad.push(format!(
+            "{label}: residue_packages = {} (expected {want}): {:?}",
+            m.residue.packages.len(),
+            m.residue.packages
+        ));
     }
     // apt's view outgrows the agent's 4096-byte tail here: what is checked
     // above is the read that the tail once cut.
     if m.kind == ApproachKind::Apt && view_bytes(&m.after) <= 4096 {
-        bad.push(format!("{label}: the apt view is only {} bytes: the case no longer exceeds a 4096-byte tail", view_bytes(&m.after)));
+        bad.push(format!(
+            "{label}: the apt view is only {} bytes: the case no longer exceeds a 4096-byte tail",
+            view_bytes(&m.after)
+        ));
     }
     // The view lists what the package manager lists, name for name.
-    for (which, snap, own) in [("before", &m.before, &m.packages_before), ("after", &m.after, &m.packages_after)] {
+    for (which, snap, own) in [
+        ("before", &m.before, &m.packages_before),
+        ("after", &m.after, &m.packages_after),
+    ] {
         let view: BTreeSet<&String> = snap.packages.keys().collect();
         let own: BTreeSet<&String> = own.keys().collect();
         if view != own {
@@ -340,7 +470,10 @@ fn disagreements(m: &Measured) -> Vec<String> {
     if m.case.succeeds() {
         for n in m.case.packages() {
             let found = m.residue.paths.iter().any(|p| {
-                p.kind == ChangeKind::Added && p.class == Class::Visible && (p.path.ends_with(&format!("/{n}/f.dat")) || p.path.ends_with(&format!("/{n}/data/f.dat")))
+                p.kind == ChangeKind::Added
+                    && p.class == Class::Visible
+                    && (p.path.ends_with(&format!("/{n}/f.dat"))
+                        || p.path.ends_with(&format!("/{n}/data/f.dat")))
             });
             if !found {
                 bad.push(format!("{label}: no visible added payload file of {n}"));
@@ -364,7 +497,8 @@ fn harness_measurement_agrees_with_an_independent_oracle() {
     let mut scenarios = HashMap::new();
     let mut folders = HashMap::new();
     for case in Case::ALL {
-        let s = mistake_cost::scenario::parse(&case.toml()).unwrap_or_else(|e| panic!("{}: {e:?}\n{}", case.name(), case.toml()));
+        let s = mistake_cost::scenario::parse(&case.toml())
+            .unwrap_or_else(|e| panic!("{}: {e:?}\n{}", case.name(), case.toml()));
         let dir = fixtures.path().join(case.name());
         mistake_cost::payload::write_fixtures(&s, &dir).expect("fixtures");
         folders.insert(case.name().to_string(), dir);
@@ -374,7 +508,9 @@ fn harness_measurement_agrees_with_an_independent_oracle() {
     let run = RunId::new();
     let label = format!("{RUN_LABEL}={run}");
     let results = rt.block_on(async {
-        let docker = mistake_cost::docker::connect().await.expect("docker engine (run scripts/setup-host.sh)");
+        let docker = mistake_cost::docker::connect()
+            .await
+            .expect("docker engine (run scripts/setup-host.sh)");
         let tracker = TaskTracker::new();
         let ex = DockerExecutor::new(docker, run.clone(), folders, tracker.clone());
         // Two sandboxes at a time (this machine kind has two cores), the
@@ -397,7 +533,11 @@ fn harness_measurement_agrees_with_an_independent_oracle() {
         tracker.wait().await;
         results
     });
-    assert_eq!(common::containers_with_label(&label), 0, "containers of this run left behind");
+    assert_eq!(
+        common::containers_with_label(&label),
+        0,
+        "containers of this run left behind"
+    );
 
     let mut errors = Vec::new();
     let mut bad = Vec::new();
@@ -424,9 +564,17 @@ fn harness_measurement_agrees_with_an_independent_oracle() {
             Err(e) => errors.push(format!("{kind} {}: {e}", case.name())),
         }
     }
-    eprintln!("oracle: {} sandboxes in {:.0?}", results.len(), started.elapsed());
+    eprintln!(
+        "oracle: {} sandboxes in {:.0?}",
+        results.len(),
+        started.elapsed()
+    );
     assert!(errors.is_empty(), "harness errors:\n{}", errors.join("\n"));
-    assert!(bad.is_empty(), "the harness disagrees with the oracle:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "the harness disagrees with the oracle:\n{}",
+        bad.join("\n")
+    );
 }
 
 /// A package view far longer than the agent's 4096-byte output tail is read
@@ -439,33 +587,83 @@ fn a_long_package_view_is_read_whole_and_an_oversized_one_is_an_error() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let run = RunId::new();
     rt.block_on(async {
-        let docker = mistake_cost::docker::connect().await.expect("docker engine");
+        let docker = mistake_cost::docker::connect()
+            .await
+            .expect("docker engine");
         let tracker = TaskTracker::new();
         let spec = SandboxSpec::new(Family::Apt.image(), format!("mc-{run}-longview"));
-        let mut sb = Sandbox::start(&docker, &run, &spec, &tracker).await.expect("sandbox");
-        // 2,000 packages: about 40 KB, ten times the tail.
-        let view = "i=1; while [ $i -le 2000 ]; do printf 'P\\tpkg%04d\\t1.0 ii \\n' $i; i=$((i+1)); done";
-        let whole = snapshot::read_view(&sb, view, STEP, ExecLimits::MEASUREMENT).await;
-        let capped = snapshot::read_view(&sb, view, STEP, ExecLimits { max_output_bytes: 4096 }).await;
-        // The real apt view of the bare image, whole.
-        let dpkg = snapshot::read_view(&sb, &approach(ApproachKind::Apt).package_view(), STEP, ExecLimits::MEASUREMENT).await;
-        let dpkg_count = sb
-            .exec(&["sh".into(), "-c".into(), "dpkg-query -W -f '${Package}\\n' | wc -l".into()], None, STEP)
+        let mut sb = Sandbox::start(&docker, &run, &spec, &tracker)
             .await
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<usize>().unwrap_or(0));
+            .expect("sandbox");
+        // 2,000 packages: about 40 KB, ten times the tail.
+        let view =
+            "i=1; while [ $i -le 2000 ]; do printf 'P\\tpkg%04d\\t1.0 ii \\n' $i; i=$((i+1)); done";
+        let whole = snapshot::read_view(&sb, view, STEP, ExecLimits::MEASUREMENT).await;
+        let capped = snapshot::read_view(
+            &sb,
+            view,
+            STEP,
+            ExecLimits {
+                max_output_bytes: 4096,
+            },
+        )
+        .await;
+        // The real apt view of the bare image, whole.
+        let dpkg = snapshot::read_view(
+            &sb,
+            &approach(ApproachKind::Apt).package_view(),
+            STEP,
+            ExecLimits::MEASUREMENT,
+        )
+        .await;
+        let dpkg_count = sb
+            .exec(
+                &[
+                    "sh".into(),
+                    "-c".into(),
+                    "dpkg-query -W -f '${Package}\\n' | wc -l".into(),
+                ],
+                None,
+                STEP,
+            )
+            .await
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<usize>()
+                    .unwrap_or(0)
+            });
         sb.remove().await.expect("remove");
         tracker.close();
         tracker.wait().await;
 
         let whole = whole.expect("the long view is read");
         assert_eq!(whole.packages.len(), 2000);
-        assert!(whole.packages.contains_key("pkg0001"), "the first line survives");
+        assert!(
+            whole.packages.contains_key("pkg0001"),
+            "the first line survives"
+        );
         assert!(whole.packages.contains_key("pkg2000"));
-        let err = capped.expect_err("a view over the cap is an error").to_string();
-        assert!(err.contains("package view printed more than 4096 bytes"), "{err}");
+        let err = capped
+            .expect_err("a view over the cap is an error")
+            .to_string();
+        assert!(
+            err.contains("package view printed more than 4096 bytes"),
+            "{err}"
+        );
         let dpkg = dpkg.expect("dpkg view");
-        assert_eq!(dpkg.packages.len(), dpkg_count.expect("dpkg-query count"), "every dpkg package is in the view");
-        assert!(dpkg.packages.contains_key("adduser"), "adduser (the first listed) is in the view");
+        assert_eq!(
+            dpkg.packages.len(),
+            dpkg_count.expect("dpkg-query count"),
+            "every dpkg package is in the view"
+        );
+        assert!(
+            dpkg.packages.contains_key("adduser"),
+            "adduser (the first listed) is in the view"
+        );
     });
-    assert_eq!(common::containers_with_label(&format!("{RUN_LABEL}={run}")), 0);
+    assert_eq!(
+        common::containers_with_label(&format!("{RUN_LABEL}={run}")),
+        0
+    );
 }

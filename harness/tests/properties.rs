@@ -7,7 +7,9 @@ mod common;
 
 use futures_util::FutureExt;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, RngSeed, TestCaseError, TestRunner};
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, RngSeed, TestCaseError, TestRunner,
+};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -46,11 +48,15 @@ fn op() -> impl Strategy<Value = Op> {
 /// A first install (so later operations have a generation to act on), then
 /// two to four random operations.
 fn sequence() -> impl Strategy<Value = Vec<Op>> {
-    (prop_oneof![Just(Version::V1), Just(Version::V2)], proptest::collection::vec(op(), 2..=4)).prop_map(|(version, rest)| {
-        let mut ops = vec![Op::Install { version }];
-        ops.extend(rest);
-        ops
-    })
+    (
+        prop_oneof![Just(Version::V1), Just(Version::V2)],
+        proptest::collection::vec(op(), 2..=4),
+    )
+        .prop_map(|(version, rest)| {
+            let mut ops = vec![Op::Install { version }];
+            ops.extend(rest);
+            ops
+        })
 }
 
 fn config(cases: u32, persist: bool) -> Config {
@@ -61,7 +67,11 @@ fn config(cases: u32, persist: bool) -> Config {
         rng_algorithm: RngAlgorithm::ChaCha,
         rng_seed: RngSeed::Fixed(SEED),
         // Relative to the package root, where cargo runs integration tests.
-        failure_persistence: persist.then(|| Box::new(FileFailurePersistence::Direct("proptest-regressions/properties-nix.txt")) as _),
+        failure_persistence: persist.then(|| {
+            Box::new(FileFailurePersistence::Direct(
+                "proptest-regressions/properties-nix.txt",
+            )) as _
+        }),
         ..Config::default()
     }
 }
@@ -96,17 +106,31 @@ struct Record {
 
 impl Env {
     async fn new(families: &[Family]) -> Env {
-        let docker = mistake_cost::docker::connect().await.expect("docker engine (run scripts/setup-host.sh)");
-        let scenario = mistake_cost::scenario::parse(properties::SCENARIO).expect("the property scenario parses");
+        let docker = mistake_cost::docker::connect()
+            .await
+            .expect("docker engine (run scripts/setup-host.sh)");
+        let scenario = mistake_cost::scenario::parse(properties::SCENARIO)
+            .expect("the property scenario parses");
         let fixtures = tempfile::tempdir().unwrap();
         mistake_cost::payload::write_fixtures(&scenario, fixtures.path()).expect("fixtures");
-        let mut env = Env { docker, run: RunId::new(), tracker: TaskTracker::new(), scenario, fixtures, bases: BTreeMap::new(), cases: RefCell::new(0) };
+        let mut env = Env {
+            docker,
+            run: RunId::new(),
+            tracker: TaskTracker::new(),
+            scenario,
+            fixtures,
+            bases: BTreeMap::new(),
+            cases: RefCell::new(0),
+        };
         for f in families {
             let spec = SandboxSpec::new(f.image(), format!("mc-{}-propscan-{}", env.run, f.name()));
-            let mut sb = Sandbox::start(&env.docker, &env.run, &spec, &env.tracker).await.expect("scan sandbox");
+            let mut sb = Sandbox::start(&env.docker, &env.run, &spec, &env.tracker)
+                .await
+                .expect("scan sandbox");
             let scanned = snapshot::scan_base(&sb).await;
             sb.remove().await.expect("remove scan sandbox");
-            env.bases.insert(f.name(), Arc::new(scanned.expect("image scan")));
+            env.bases
+                .insert(f.name(), Arc::new(scanned.expect("image scan")));
         }
         env
     }
@@ -120,10 +144,18 @@ impl Env {
             *c
         };
         let a = approach(kind);
-        let mut spec = SandboxSpec::for_approach(a.as_ref(), SecurityProfile::default(), format!("mc-{}-prop-{kind}-{case}", self.run));
+        let mut spec = SandboxSpec::for_approach(
+            a.as_ref(),
+            SecurityProfile::default(),
+            format!("mc-{}-prop-{kind}-{case}", self.run),
+        );
         spec.fixtures = Some(self.fixtures.path().to_path_buf());
-        let mut sb = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await.map_err(|e| e.to_string())?;
-        let result = AssertUnwindSafe(self.drive(&sb, a.as_ref(), case, ops)).catch_unwind().await;
+        let mut sb = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker)
+            .await
+            .map_err(|e| e.to_string())?;
+        let result = AssertUnwindSafe(self.drive(&sb, a.as_ref(), case, ops))
+            .catch_unwind()
+            .await;
         let removed = sb.remove().await;
         match result {
             Ok(r) => {
@@ -134,7 +166,13 @@ impl Env {
         }
     }
 
-    async fn drive(&self, sb: &Sandbox, a: &dyn Approach, case: u32, ops: &[Op]) -> Result<Vec<Record>, String> {
+    async fn drive(
+        &self,
+        sb: &Sandbox,
+        a: &dyn Approach,
+        case: u32,
+        ops: &[Op],
+    ) -> Result<Vec<Record>, String> {
         let base = self.bases[a.family().name()].clone();
         // strace writes its log under the agent's scratch folder.
         let mut prepare = vec!["mkdir -p /run/mistake-cost".to_string()];
@@ -154,7 +192,11 @@ impl Env {
             let t = Instant::now();
             let (exit_code, _) = sh(sb, &command).await?;
             let ms = t.elapsed().as_millis();
-            let fault_fired = matches!(op, Op::Crash { .. }) && !mistake_cost::runner::injected_kills(sb).await.map_err(|e| e.to_string())?.is_empty();
+            let fault_fired = matches!(op, Op::Crash { .. })
+                && !mistake_cost::runner::injected_kills(sb)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_empty();
             let mut failed_checks = Vec::new();
             for c in &checks {
                 let (code, out) = sh(sb, &c.command).await?;
@@ -162,9 +204,18 @@ impl Env {
                     failed_checks.push(format!("{} (exit {code}): {}", c.name, tail(&out)));
                 }
             }
-            let profile_generation = if a.generation_rollback().is_some() { Some(nix_generation(sb).await?) } else { None };
+            let profile_generation = if a.generation_rollback().is_some() {
+                Some(nix_generation(sb).await?)
+            } else {
+                None
+            };
             let after = take_snapshot(sb, a, &base).await?;
-            let outcome = Outcome { exit_code, fault_fired, failed_checks, profile_generation };
+            let outcome = Outcome {
+                exit_code,
+                fault_fired,
+                failed_checks,
+                profile_generation,
+            };
             let judgement = model.judge(op, &outcome, after);
             records.push(Record {
                 approach: a.kind().to_string(),
@@ -195,8 +246,18 @@ impl Env {
 
 /// `sh -c COMMAND`: exit code and stdout+stderr.
 async fn sh(sb: &Sandbox, command: &str) -> Result<(i64, String), String> {
-    let out = sb.exec(&["sh".into(), "-c".into(), command.into()], None, STEP).await.map_err(|e| e.to_string())?;
-    Ok((out.exit_code, format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
+    let out = sb
+        .exec(&["sh".into(), "-c".into(), command.into()], None, STEP)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((
+        out.exit_code,
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
 }
 
 fn tail(s: &str) -> String {
@@ -221,9 +282,18 @@ async fn nix_generation(sb: &Sandbox) -> Result<u32, String> {
 
 /// Package view first (as the executor does: a trace it leaves is in every
 /// snapshot alike), then the file-system snapshot.
-async fn take_snapshot(sb: &Sandbox, a: &dyn Approach, base: &Arc<Manifest>) -> Result<Snapshot, String> {
-    let view = snapshot::read_view(sb, &a.package_view(), STEP, ExecLimits::MEASUREMENT).await.map_err(|e| e.to_string())?;
-    snapshot::capture(sb, base, view).await.map(|(s, _)| s).map_err(|e| e.to_string())
+async fn take_snapshot(
+    sb: &Sandbox,
+    a: &dyn Approach,
+    base: &Arc<Manifest>,
+) -> Result<Snapshot, String> {
+    let view = snapshot::read_view(sb, &a.package_view(), STEP, ExecLimits::MEASUREMENT)
+        .await
+        .map_err(|e| e.to_string())?;
+    snapshot::capture(sb, base, view)
+        .await
+        .map(|(s, _)| s)
+        .map_err(|e| e.to_string())
 }
 
 fn describe(records: &[Record]) -> String {
@@ -240,7 +310,11 @@ fn describe(records: &[Record]) -> String {
                 r.exit_code,
                 if r.fault_fired { " (killed)" } else { "" },
                 if r.judgement.held { "held" } else { "VIOLATED" },
-                if r.judgement.evidence.is_empty() { String::new() } else { format!("\n      {}", r.judgement.evidence.join("\n      ")) }
+                if r.judgement.evidence.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n      {}", r.judgement.evidence.join("\n      "))
+                }
             )
         })
         .collect::<Vec<_>>()
@@ -278,16 +352,27 @@ fn nix_keeps_the_invariants_on_random_sequences() {
     // random ones contain: two generations, a rollback, a failure, a crash
     // between the new generation's link and the switch.
     let anchor = [
-        Op::Install { version: Version::V1 },
-        Op::Install { version: Version::V2 },
+        Op::Install {
+            version: Version::V1,
+        },
+        Op::Install {
+            version: Version::V2,
+        },
         Op::Rollback,
         Op::FailingInstall,
-        Op::Crash { version: Version::V2, k: 2 },
+        Op::Crash {
+            version: Version::V2,
+            k: 2,
+        },
         Op::Gc,
     ];
     match rt.block_on(env.run_case(ApproachKind::Nix, &anchor)) {
         Ok(records) => {
-            eprintln!("nix anchor case: {}\n{}", properties::show(&anchor), describe(&records));
+            eprintln!(
+                "nix anchor case: {}\n{}",
+                properties::show(&anchor),
+                describe(&records)
+            );
             all.borrow_mut().extend(records);
         }
         Err(e) => errors.borrow_mut().push(format!("anchor: {e}")),
@@ -296,10 +381,16 @@ fn nix_keeps_the_invariants_on_random_sequences() {
         .run(&sequence(), |ops| {
             match rt.block_on(env.run_case(ApproachKind::Nix, &ops)) {
                 Ok(records) => {
-                    eprintln!("nix case: {}\n{}", properties::show(&ops), describe(&records));
+                    eprintln!(
+                        "nix case: {}\n{}",
+                        properties::show(&ops),
+                        describe(&records)
+                    );
                     all.borrow_mut().extend(records);
                 }
-                Err(e) => errors.borrow_mut().push(format!("`{}`: {e}", properties::show(&ops))),
+                Err(e) => errors
+                    .borrow_mut()
+                    .push(format!("`{}`: {e}", properties::show(&ops))),
             }
             Ok(())
         })
@@ -307,9 +398,16 @@ fn nix_keeps_the_invariants_on_random_sequences() {
     let all = all.into_inner();
     let path = write_records(&env, "nix", &all);
     let tallies = tally(&all, "nix");
-    eprintln!("nix: {NIX_CASES} cases in {:.0?}, judgements in {}\n{tallies}", started.elapsed(), path.display());
+    eprintln!(
+        "nix: {NIX_CASES} cases in {:.0?}, judgements in {}\n{tallies}",
+        started.elapsed(),
+        path.display()
+    );
 
-    let known: Vec<&Record> = all.iter().filter(|r| r.judgement.is_known_stray_profile_link()).collect();
+    let known: Vec<&Record> = all
+        .iter()
+        .filter(|r| r.judgement.is_known_stray_profile_link())
+        .collect();
     if !known.is_empty() {
         eprintln!(
             "nix: FINDING (known, see the comment above): {} operation(s) killed before the profile switch left a stray link; the profile kept the old generation:\n{}",
@@ -317,20 +415,39 @@ fn nix_keeps_the_invariants_on_random_sequences() {
             known.iter().flat_map(|r| r.judgement.evidence.iter().map(|e| format!("  {e}"))).collect::<Vec<_>>().join("\n")
         );
     }
-    let violated = all.iter().any(|r| !r.judgement.held && !r.judgement.is_known_stray_profile_link());
-    let unevaluated: Vec<&str> = Invariant::ALL.iter().filter(|i| !all.iter().any(|r| r.judgement.invariant == **i)).map(|i| i.as_str()).collect();
+    let violated = all
+        .iter()
+        .any(|r| !r.judgement.held && !r.judgement.is_known_stray_profile_link());
+    let unevaluated: Vec<&str> = Invariant::ALL
+        .iter()
+        .filter(|i| !all.iter().any(|r| r.judgement.invariant == **i))
+        .map(|i| i.as_str())
+        .collect();
     let shrunk = violated.then(|| {
         let mut runner = TestRunner::new(config(NIX_CASES, true));
         runner.run(&sequence(), |ops| {
-            let records = rt.block_on(env.run_case(ApproachKind::Nix, &ops)).map_err(|e| TestCaseError::fail(format!("harness error: {e}")))?;
-            if records.iter().any(|r| !r.judgement.held && !r.judgement.is_known_stray_profile_link()) {
-                return Err(TestCaseError::fail(format!("`{}`:\n{}", properties::show(&ops), describe(&records))));
+            let records = rt
+                .block_on(env.run_case(ApproachKind::Nix, &ops))
+                .map_err(|e| TestCaseError::fail(format!("harness error: {e}")))?;
+            if records
+                .iter()
+                .any(|r| !r.judgement.held && !r.judgement.is_known_stray_profile_link())
+            {
+                return Err(TestCaseError::fail(format!(
+                    "`{}`:\n{}",
+                    properties::show(&ops),
+                    describe(&records)
+                )));
             }
             Ok(())
         })
     });
     rt.block_on(env.finish());
-    assert_eq!(containers_left(&env), 0, "containers of this run left behind");
+    assert_eq!(
+        containers_left(&env),
+        0,
+        "containers of this run left behind"
+    );
     let errors = errors.into_inner();
     assert!(errors.is_empty(), "harness errors: {errors:#?}");
     if let Some(result) = shrunk {
@@ -346,7 +463,9 @@ fn nix_keeps_the_invariants_on_random_sequences() {
 /// Writes every judged operation as one JSON line into
 /// results/properties/<run id>-<name>.jsonl (or $MISTAKE_COST_PROPERTIES_OUT).
 fn write_records(env: &Env, name: &str, records: &[Record]) -> PathBuf {
-    let dir = std::env::var_os("MISTAKE_COST_PROPERTIES_OUT").map(PathBuf::from).unwrap_or_else(|| common::repo().join("results").join("properties"));
+    let dir = std::env::var_os("MISTAKE_COST_PROPERTIES_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::repo().join("results").join("properties"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}-{name}.jsonl", env.run));
     let mut f = std::fs::File::create(&path).unwrap();
@@ -361,9 +480,16 @@ fn tally(records: &[Record], approach: &str) -> String {
     Invariant::ALL
         .iter()
         .map(|i| {
-            let of: Vec<&Record> = records.iter().filter(|r| r.approach == approach && r.judgement.invariant == *i).collect();
+            let of: Vec<&Record> = records
+                .iter()
+                .filter(|r| r.approach == approach && r.judgement.invariant == *i)
+                .collect();
             let broken = of.iter().filter(|r| !r.judgement.held).count();
-            format!("  {approach:8} {:17} violated {broken} of {}", i.as_str(), of.len())
+            format!(
+                "  {approach:8} {:17} violated {broken} of {}",
+                i.as_str(),
+                of.len()
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -390,10 +516,16 @@ fn apt_and_pip_record_which_invariants_fail() {
             for kind in [ApproachKind::Apt, ApproachKind::Pip, ApproachKind::PipVenv] {
                 match rt.block_on(env.run_case(kind, &ops)) {
                     Ok(records) => {
-                        eprintln!("{kind} case: {}\n{}", properties::show(&ops), describe(&records));
+                        eprintln!(
+                            "{kind} case: {}\n{}",
+                            properties::show(&ops),
+                            describe(&records)
+                        );
                         c.0.extend(records);
                     }
-                    Err(e) => c.2.push(format!("{kind} `{}`: {e}", properties::show(&ops))),
+                    Err(e) => {
+                        c.2.push(format!("{kind} `{}`: {e}", properties::show(&ops)))
+                    }
                 }
             }
             Ok(())
@@ -402,17 +534,28 @@ fn apt_and_pip_record_which_invariants_fail() {
     rt.block_on(env.finish());
 
     let path = write_records(&env, "apt-pip", &all);
-    eprintln!("apt/pip: {sequences} sequences in {:.0?}, judgements in {}", started.elapsed(), path.display());
+    eprintln!(
+        "apt/pip: {sequences} sequences in {:.0?}, judgements in {}",
+        started.elapsed(),
+        path.display()
+    );
     for kind in ["apt", "pip", "pip-venv"] {
         eprintln!("{}", tally(&all, kind));
     }
-    assert_eq!(containers_left(&env), 0, "containers of this run left behind");
+    assert_eq!(
+        containers_left(&env),
+        0,
+        "containers of this run left behind"
+    );
     assert!(errors.is_empty(), "harness errors: {errors:#?}");
     // Every operation of every sequence was run and judged, per approach.
     assert_eq!(sequences, OTHER_CASES);
     for kind in ["apt", "pip", "pip-venv"] {
         let n = all.iter().filter(|r| r.approach == kind).count();
-        assert!(n >= 3 * OTHER_CASES as usize, "{kind}: only {n} operations judged");
+        assert!(
+            n >= 3 * OTHER_CASES as usize,
+            "{kind}: only {n} operations judged"
+        );
     }
     let written = std::fs::read_to_string(&path).unwrap().lines().count();
     assert_eq!(written, all.len());

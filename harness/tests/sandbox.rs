@@ -16,9 +16,14 @@ fn sandbox_is_isolated_limited_and_labelled() {
         let docker = mistake_cost::docker::connect().await.unwrap();
         let run = RunId::new();
         let tracker = tokio_util::task::TaskTracker::new();
-        let mut spec = SandboxSpec::new(mistake_cost::docker::images::Family::Apt.image(), format!("mc-{run}-sandbox-test"));
+        let mut spec = SandboxSpec::new(
+            mistake_cost::docker::images::Family::Apt.image(),
+            format!("mc-{run}-sandbox-test"),
+        );
         spec.fixtures = Some(fixtures.path().to_path_buf());
-        let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
+        let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker)
+            .await
+            .unwrap();
 
         let info = docker.inspect_container(&sandbox.id, None).await.unwrap();
         let host = info.host_config.unwrap();
@@ -28,19 +33,42 @@ fn sandbox_is_isolated_limited_and_labelled() {
         assert_eq!(host.pids_limit, Some(2048));
         let labels = info.config.unwrap().labels.unwrap();
         assert_eq!(labels.get("mistake-cost.run"), Some(&run.0));
-        let mount = info.mounts.unwrap().into_iter().find(|m| m.destination.as_deref() == Some("/fixtures")).unwrap();
+        let mount = info
+            .mounts
+            .unwrap()
+            .into_iter()
+            .find(|m| m.destination.as_deref() == Some("/fixtures"))
+            .unwrap();
         assert_eq!(mount.rw, Some(false));
 
         let sh = |c: &str| vec!["sh".to_string(), "-c".to_string(), c.to_string()];
         let t = Duration::from_secs(30);
-        let read = sandbox.exec(&sh("cat /fixtures/hello"), None, t).await.unwrap();
+        let read = sandbox
+            .exec(&sh("cat /fixtures/hello"), None, t)
+            .await
+            .unwrap();
         assert_eq!(read.stdout, b"hi");
-        let write = sandbox.exec(&sh("touch /fixtures/x"), None, t).await.unwrap();
+        let write = sandbox
+            .exec(&sh("touch /fixtures/x"), None, t)
+            .await
+            .unwrap();
         assert_ne!(write.exit_code, 0, "fixtures are read-only");
-        let nets = sandbox.exec(&sh("ls /sys/class/net"), None, t).await.unwrap();
-        assert_eq!(String::from_utf8_lossy(&nets.stdout).split_whitespace().collect::<Vec<_>>(), vec!["lo"], "loopback only");
+        let nets = sandbox
+            .exec(&sh("ls /sys/class/net"), None, t)
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&nets.stdout)
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            vec!["lo"],
+            "loopback only"
+        );
         // stdin reaches the command, and large output is not truncated.
-        let echo = sandbox.exec(&sh("wc -c"), Some(vec![b'x'; 300_000]), t).await.unwrap();
+        let echo = sandbox
+            .exec(&sh("wc -c"), Some(vec![b'x'; 300_000]), t)
+            .await
+            .unwrap();
         assert_eq!(String::from_utf8_lossy(&echo.stdout).trim(), "300000");
 
         sandbox.remove().await.unwrap();
@@ -48,7 +76,10 @@ fn sandbox_is_isolated_limited_and_labelled() {
         tracker.wait().await;
         run
     });
-    assert_eq!(common::containers_with_label(&format!("mistake-cost.run={run}")), 0);
+    assert_eq!(
+        common::containers_with_label(&format!("mistake-cost.run={run}")),
+        0
+    );
 }
 
 /// The fast change list (overlay2's upper directory, read on this host)

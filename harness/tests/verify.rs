@@ -11,7 +11,9 @@ const FIXTURE: &str = "harness/tests/fixtures/run-failed-install";
 /// failed-install.toml with its own guarantees replaced by `guarantees`.
 fn scenario_with(dir: &Path, guarantees: &str) -> String {
     let text = std::fs::read_to_string(repo().join("scenarios/failed-install.toml")).unwrap();
-    let body = &text[..text.find("\n[[guarantee]]").expect("failed-install.toml ships guarantees")];
+    let body = &text[..text
+        .find("\n[[guarantee]]")
+        .expect("failed-install.toml ships guarantees")];
     let path = dir.join("failed-install.toml");
     std::fs::write(&path, format!("{body}\n{guarantees}")).unwrap();
     path.to_str().unwrap().to_string()
@@ -19,7 +21,8 @@ fn scenario_with(dir: &Path, guarantees: &str) -> String {
 
 fn junit(path: &Path) -> (String, usize, usize, usize) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("JUnit must parse: {e}\n{text}"));
+    let doc = roxmltree::Document::parse(&text)
+        .unwrap_or_else(|e| panic!("JUnit must parse: {e}\n{text}"));
     let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
     let counts = (count("testcase"), count("failure"), count("error"));
     (text.clone(), counts.0, counts.1, counts.2)
@@ -34,11 +37,25 @@ fn holding_guarantees_exit_0() {
          [[guarantee]]\nname = \"pip leaves its dependencies\"\napproaches = [\"pip\", \"pip-venv\"]\nexpect = \"residue_packages >= 3\"\nin = \"80%\"\n",
     );
     let xml = dir.path().join("out/verify.xml");
-    let o = run(&["verify", &scenario, "--from", FIXTURE, "--junit", xml.to_str().unwrap()]);
+    let o = run(&[
+        "verify",
+        &scenario,
+        "--from",
+        FIXTURE,
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{stdout}");
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("HOLDS")).count(), 2, "{stdout}");
-    assert!(stdout.contains("5/5 rows hold") && stdout.contains("10/10 rows hold"), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("HOLDS")).count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("5/5 rows hold") && stdout.contains("10/10 rows hold"),
+        "{stdout}"
+    );
     let (_, cases, failures, errors) = junit(&xml);
     assert_eq!((cases, failures, errors), (2, 0, 0));
 }
@@ -47,19 +64,40 @@ fn holding_guarantees_exit_0() {
 fn the_shipped_apt_guarantee_is_violated_with_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("verify.xml");
-    let o = run(&["verify", "scenarios/failed-install.toml", "--from", FIXTURE, "--junit", xml.to_str().unwrap()]);
+    let o = run(&[
+        "verify",
+        "scenarios/failed-install.toml",
+        "--from",
+        FIXTURE,
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{stdout}");
-    let violated: Vec<&str> = stdout.lines().filter(|l| l.starts_with("VIOLATED")).collect();
+    let violated: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("VIOLATED"))
+        .collect();
     assert_eq!(violated.len(), 1, "{stdout}");
-    assert!(violated[0].contains("apt rep 0 (fault none): recovered = false [trials.csv:3]"), "{}", violated[0]);
+    assert!(
+        violated[0].contains("apt rep 0 (fault none): recovered = false [trials.csv:3]"),
+        "{}",
+        violated[0]
+    );
     let (text, cases, failures, errors) = junit(&xml);
     // The fixture predates the nix-single-user approach the scenario now
     // lists: the all-approach guarantee has no rows for it, so it is unknown.
     assert_eq!((failures, errors), (1, 1));
     assert_eq!(cases, stdout.lines().count());
-    assert!(text.contains("classname=\"failed-install\" name=\"apt&apos;s playbook"), "{text}");
-    assert_eq!(text.matches("recovered = false [trials.csv:").count(), 5, "every violating row is evidence");
+    assert!(
+        text.contains("classname=\"failed-install\" name=\"apt&apos;s playbook"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("recovered = false [trials.csv:").count(),
+        5,
+        "every violating row is evidence"
+    );
 }
 
 #[test]
@@ -71,19 +109,41 @@ fn unknown_and_bad_input() {
         "[[guarantee]]\nname = \"crashes\"\napproaches = [\"nix\"]\nsource = \"crashpoints\"\nexpect = \"state_after_crash != inconsistent\"\n",
     );
     let xml = dir.path().join("verify.xml");
-    let o = run(&["verify", &scenario, "--from", FIXTURE, "--junit", xml.to_str().unwrap()]);
+    let o = run(&[
+        "verify",
+        &scenario,
+        "--from",
+        FIXTURE,
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stdout).contains("no crashpoints.csv"));
     assert_eq!(junit(&xml).3, 1);
 
-    let bad = scenario_with(dir.path(), "[[guarantee]]\nname = \"typo\"\nexpect = \"residu_files == 0\"\n");
+    let bad = scenario_with(
+        dir.path(),
+        "[[guarantee]]\nname = \"typo\"\nexpect = \"residu_files == 0\"\n",
+    );
     let o = run(&["verify", &bad, "--from", FIXTURE]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3));
-    assert!(err.contains(&format!("{bad}:")) && err.contains("unknown column `residu_files`"), "{err}");
+    assert!(
+        err.contains(&format!("{bad}:")) && err.contains("unknown column `residu_files`"),
+        "{err}"
+    );
 
-    let o = run(&["verify", "scenarios/failed-install.toml", "--from", dir.path().to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(3), "a folder without results is bad input");
+    let o = run(&[
+        "verify",
+        "scenarios/failed-install.toml",
+        "--from",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "a folder without results is bad input"
+    );
     let o = run(&["verify", "--from", FIXTURE, "--reps", "2"]);
     assert_eq!(o.status.code(), Some(3), "--reps means nothing with --from");
 }
@@ -93,8 +153,14 @@ fn compare_runs_without_docker() {
     let o = run(&["compare", FIXTURE, "results/reference/failed-install-r5"]);
     assert_eq!(o.status.code(), Some(0));
     let md = String::from_utf8_lossy(&o.stdout);
-    assert!(md.contains("## Verdicts") && md.contains("`failed-install` × `nix`"), "{md}");
-    assert_eq!(run(&["compare", FIXTURE, "/nonexistent"]).status.code(), Some(3));
+    assert!(
+        md.contains("## Verdicts") && md.contains("`failed-install` × `nix`"),
+        "{md}"
+    );
+    assert_eq!(
+        run(&["compare", FIXTURE, "/nonexistent"]).status.code(),
+        Some(3)
+    );
 }
 
 /// The real thing: one repetition of failed-install in Docker.
@@ -103,14 +169,37 @@ fn verify_runs_the_trials_it_needs() {
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("ci-verify.xml");
     let out = dir.path().join("run");
-    let o = run(&["verify", "scenarios/failed-install.toml", "--reps", "1", "--junit", xml.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "verify",
+        "scenarios/failed-install.toml",
+        "--reps",
+        "1",
+        "--junit",
+        xml.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     // Today apt's guarantee is violated (1); 0 would mean apt changed, 2 a
     // trial errored. Either way the verdicts must be there.
     let code = o.status.code();
     assert!(matches!(code, Some(0..=2)), "{code:?}");
     let (_, cases, _, errors) = junit(&xml);
     assert_eq!(cases, 6);
-    assert_eq!(code == Some(2), errors > 0 || read_csv(&out.join("trials.csv")).iter().any(|r| r["outcome"] == "errored"));
-    assert_eq!(read_csv(&out.join("trials.csv")).len(), 5, "one trial per approach");
-    assert_eq!(containers_with_label(&run_label(&out)), 0, "no container left behind");
+    assert_eq!(
+        code == Some(2),
+        errors > 0
+            || read_csv(&out.join("trials.csv"))
+                .iter()
+                .any(|r| r["outcome"] == "errored")
+    );
+    assert_eq!(
+        read_csv(&out.join("trials.csv")).len(),
+        5,
+        "one trial per approach"
+    );
+    assert_eq!(
+        containers_with_label(&run_label(&out)),
+        0,
+        "no container left behind"
+    );
 }

@@ -25,7 +25,8 @@ impl Approach for Apt {
     fn pins(&self, s: &Scenario, packages: &[PackageRef]) -> Vec<PackageRef> {
         let mut out = packages.to_vec();
         for p in s.closure_specs(packages) {
-            if s.has_versions(p.name.get_ref()) && !out.iter().any(|r| &r.name == p.name.get_ref()) {
+            if s.has_versions(p.name.get_ref()) && !out.iter().any(|r| &r.name == p.name.get_ref())
+            {
                 out.push(PackageRef::of(p));
             }
         }
@@ -34,7 +35,10 @@ impl Approach for Apt {
 
     fn install(&self, packages: &[PackageRef]) -> String {
         let args: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
-        format!("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {}", args.join(" "))
+        format!(
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {}",
+            args.join(" ")
+        )
     }
 
     /// Finish what dpkg left half-done (apt asks for exactly this after an
@@ -55,16 +59,31 @@ impl Approach for Apt {
         }
         vec![
             "DEBIAN_FRONTEND=noninteractive dpkg --configure -a".into(),
-            format!("DEBIAN_FRONTEND=noninteractive apt-get purge -y {}", op_packages(s).join(" ")),
+            format!(
+                "DEBIAN_FRONTEND=noninteractive apt-get purge -y {}",
+                op_packages(s).join(" ")
+            ),
             "DEBIAN_FRONTEND=noninteractive apt-get autoremove --purge -y".into(),
         ]
     }
 
     fn checks(&self, s: &Scenario) -> Vec<Check> {
         vec![
-            Check { name: "dpkg --audit".into(), command: "dpkg --audit".into(), quiet: true },
-            Check { name: "apt-get check".into(), command: "apt-get check -qq".into(), quiet: false },
-            Check { name: "dpkg -V".into(), command: dpkg_verify(&s.package_names()), quiet: true },
+            Check {
+                name: "dpkg --audit".into(),
+                command: "dpkg --audit".into(),
+                quiet: true,
+            },
+            Check {
+                name: "apt-get check".into(),
+                command: "apt-get check -qq".into(),
+                quiet: false,
+            },
+            Check {
+                name: "dpkg -V".into(),
+                command: dpkg_verify(&s.package_names()),
+                quiet: true,
+            },
         ]
     }
 

@@ -4,7 +4,19 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ApproachKind {
     /// apt/dpkg with a local repository of generated .debs.
@@ -23,8 +35,13 @@ pub enum ApproachKind {
 }
 
 impl ApproachKind {
-    pub const ALL: [ApproachKind; 5] =
-        [ApproachKind::Apt, ApproachKind::Pip, ApproachKind::PipVenv, ApproachKind::Nix, ApproachKind::NixSingleUser];
+    pub const ALL: [ApproachKind; 5] = [
+        ApproachKind::Apt,
+        ApproachKind::Pip,
+        ApproachKind::PipVenv,
+        ApproachKind::Nix,
+        ApproachKind::NixSingleUser,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -115,8 +115,14 @@ pub fn checks_and_probes(a: &dyn Approach, scenario: &Scenario) -> Vec<Check> {
         scenario
             .probes
             .iter()
-            .filter(|p| p.approaches.is_empty() || p.approaches.iter().any(|k| *k.get_ref() == a.kind()))
-            .map(|p| Check { name: p.name.clone(), command: p.command.clone(), quiet: false }),
+            .filter(|p| {
+                p.approaches.is_empty() || p.approaches.iter().any(|k| *k.get_ref() == a.kind())
+            })
+            .map(|p| Check {
+                name: p.name.clone(),
+                command: p.command.clone(),
+                quiet: false,
+            }),
     );
     checks
 }

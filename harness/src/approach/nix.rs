@@ -114,7 +114,10 @@ impl Approach for Nix {
                 None => format!("-A {}", p.name),
             })
             .collect();
-        format!("nix-env -f /fixtures/nix/default.nix -i {}", attrs.join(" "))
+        format!(
+            "nix-env -f /fixtures/nix/default.nix -i {}",
+            attrs.join(" ")
+        )
     }
 
     fn default_playbook(&self, _: &Scenario) -> Vec<String> {
@@ -123,9 +126,21 @@ impl Approach for Nix {
 
     fn checks(&self, _: &Scenario) -> Vec<Check> {
         vec![
-            Check { name: "nix-store --verify".into(), command: "nix-store --verify --check-contents".into(), quiet: false },
-            Check { name: "profile resolves".into(), command: PROFILE_CHECK.into(), quiet: false },
-            Check { name: "profile entries valid".into(), command: PROFILE_ENTRIES_CHECK.into(), quiet: false },
+            Check {
+                name: "nix-store --verify".into(),
+                command: "nix-store --verify --check-contents".into(),
+                quiet: false,
+            },
+            Check {
+                name: "profile resolves".into(),
+                command: PROFILE_CHECK.into(),
+                quiet: false,
+            },
+            Check {
+                name: "profile entries valid".into(),
+                command: PROFILE_ENTRIES_CHECK.into(),
+                quiet: false,
+            },
         ]
     }
 

@@ -30,8 +30,15 @@ impl Pip {
     /// `pip SUBCOMMAND`, with the flag PEP 668 demands for the system
     /// interpreter (it is an option of install/uninstall, not of pip itself).
     fn pip(&self, subcommand: &str) -> String {
-        let extra = if self.venv.is_none() { " --break-system-packages" } else { "" };
-        format!("{} -m pip --disable-pip-version-check {subcommand}{extra}", self.python())
+        let extra = if self.venv.is_none() {
+            " --break-system-packages"
+        } else {
+            ""
+        };
+        format!(
+            "{} -m pip --disable-pip-version-check {subcommand}{extra}",
+            self.python()
+        )
     }
 }
 
@@ -59,7 +66,11 @@ impl Approach for Pip {
                 None => p.name.clone(),
             })
             .collect();
-        format!("{} --no-index --find-links /fixtures/pip {}", self.pip("install"), args.join(" "))
+        format!(
+            "{} --no-index --find-links /fixtures/pip {}",
+            self.pip("install"),
+            args.join(" ")
+        )
     }
 
     fn default_playbook(&self, s: &Scenario) -> Vec<String> {
@@ -79,7 +90,11 @@ impl Approach for Pip {
             Some(v) => vec![format!("rm -rf {v}"), format!("python3 -m venv {v}")],
             // Uninstall what pip said it was installing: the operation's
             // packages and their new dependencies.
-            None => vec![format!("{} -y {}", self.pip("uninstall"), s.new_packages().join(" "))],
+            None => vec![format!(
+                "{} -y {}",
+                self.pip("uninstall"),
+                s.new_packages().join(" ")
+            )],
         }
     }
 
@@ -87,12 +102,20 @@ impl Approach for Pip {
         vec![
             Check {
                 name: "pip check".into(),
-                command: format!("PYTHONDONTWRITEBYTECODE=1 {} -m pip --disable-pip-version-check check", self.python()),
+                command: format!(
+                    "PYTHONDONTWRITEBYTECODE=1 {} -m pip --disable-pip-version-check check",
+                    self.python()
+                ),
                 quiet: false,
             },
             Check {
                 name: "import + RECORD".into(),
-                command: format!("PYTHONDONTWRITEBYTECODE=1 {} -c '{}' {}", self.python(), PIP_IMPORT_RECORD, s.package_names().join(" ")),
+                command: format!(
+                    "PYTHONDONTWRITEBYTECODE=1 {} -c '{}' {}",
+                    self.python(),
+                    PIP_IMPORT_RECORD,
+                    s.package_names().join(" ")
+                ),
                 quiet: false,
             },
         ]
@@ -110,7 +133,11 @@ impl Approach for Pip {
     }
 
     fn package_view(&self) -> String {
-        format!("PYTHONDONTWRITEBYTECODE=1 {} -c '{}'", self.python(), PIP_VIEW)
+        format!(
+            "PYTHONDONTWRITEBYTECODE=1 {} -c '{}'",
+            self.python(),
+            PIP_VIEW
+        )
     }
 }
 

@@ -84,12 +84,19 @@ pub fn from_upper_dir(upper: &Path) -> std::io::Result<ChangedPaths> {
 }
 
 fn is_opaque(dir: &Path) -> bool {
-    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return false };
+    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
     let mut value = [0u8; 4];
     // SAFETY: both pointers are valid for the lengths given; lgetxattr
     // writes at most `value.len()` bytes.
     let n = unsafe {
-        libc::lgetxattr(c_path.as_ptr(), c"trusted.overlay.opaque".as_ptr(), value.as_mut_ptr().cast(), value.len())
+        libc::lgetxattr(
+            c_path.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
     };
     n == 1 && value[0] == b'y'
 }
@@ -106,7 +113,16 @@ mod tests {
         std::fs::write(d.path().join("top"), "t").unwrap();
         let mut c = from_upper_dir(d.path()).unwrap();
         c.paths.sort();
-        assert_eq!(c.paths, vec!["/top", "/usr", "/usr/share", "/usr/share/depa", "/usr/share/depa/x"]);
+        assert_eq!(
+            c.paths,
+            vec![
+                "/top",
+                "/usr",
+                "/usr/share",
+                "/usr/share/depa",
+                "/usr/share/depa/x"
+            ]
+        );
         assert!(c.replaced_dirs.is_empty());
     }
 }

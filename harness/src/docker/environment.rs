@@ -56,19 +56,43 @@ pub fn pip_takes_legacy_path(version: &str) -> Option<bool> {
     Some((major, minor) < (23, 1))
 }
 
-pub async fn record(docker: &bollard::Docker, run: &RunId, families: &[Family], security: SecurityProfile) -> Result<Environment, DockerError> {
-    let mut env = Environment { base_image: images::base_image_name(), ..Default::default() };
-    env.base_image_id = images::image_id_of(docker, &env.base_image).await?.unwrap_or_default();
+pub async fn record(
+    docker: &bollard::Docker,
+    run: &RunId,
+    families: &[Family],
+    security: SecurityProfile,
+) -> Result<Environment, DockerError> {
+    let mut env = Environment {
+        base_image: images::base_image_name(),
+        ..Default::default()
+    };
+    env.base_image_id = images::image_id_of(docker, &env.base_image)
+        .await?
+        .unwrap_or_default();
     // Not the run's trial tracker: these containers are removed right here.
     let tracker = tokio_util::task::TaskTracker::new();
     for &f in families {
         let image = f.image();
-        let id = images::image_id_of(docker, &image).await?.unwrap_or_default();
-        env.images.insert(f.name().into(), ImageRecord { name: image.clone(), id });
+        let id = images::image_id_of(docker, &image)
+            .await?
+            .unwrap_or_default();
+        env.images.insert(
+            f.name().into(),
+            ImageRecord {
+                name: image.clone(),
+                id,
+            },
+        );
         let mut spec = SandboxSpec::new(image, format!("mc-{run}-versions-{}", f.name()));
         spec.security = security;
         let mut sandbox = Sandbox::start(docker, run, &spec, &tracker).await?;
-        let out = sandbox.exec(&["sh".into(), "-c".into(), VERSIONS.into()], None, Duration::from_secs(60)).await;
+        let out = sandbox
+            .exec(
+                &["sh".into(), "-c".into(), VERSIONS.into()],
+                None,
+                Duration::from_secs(60),
+            )
+            .await;
         sandbox.remove().await?;
         let out = out?;
         let versions: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)

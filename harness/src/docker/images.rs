@@ -27,7 +27,10 @@ const BASE_REPO: &str = "mistake-cost/base";
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error("`{tool}` is needed to build the base image and was not found on PATH.\n  Install it: {install}")]
-    MissingTool { tool: &'static str, install: &'static str },
+    MissingTool {
+        tool: &'static str,
+        install: &'static str,
+    },
     #[error("no apt sources found on this host ({0}); the base image is built from the host's own apt configuration")]
     NoAptSources(String),
     #[error("mmdebstrap failed (exit {code:?}); last lines:\n{tail}")]
@@ -136,14 +139,22 @@ pub struct ImageStatus {
     pub detail: String,
 }
 
-async fn image_id(docker: &Docker, name: &str) -> Result<Option<(String, HashMap<String, String>)>, DockerError> {
+async fn image_id(
+    docker: &Docker,
+    name: &str,
+) -> Result<Option<(String, HashMap<String, String>)>, DockerError> {
     match docker.inspect_image(name).await {
         Ok(img) => Ok(Some((
             img.id.unwrap_or_default(),
             img.config.and_then(|c| c.labels).unwrap_or_default(),
         ))),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-        Err(e) => Err(DockerError::Api { context: format!("inspecting image {name}"), source: e }),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(e) => Err(DockerError::Api {
+            context: format!("inspecting image {name}"),
+            source: e,
+        }),
     }
 }
 
@@ -154,14 +165,20 @@ pub async fn status(docker: &Docker) -> Result<Vec<ImageStatus>, DockerError> {
         name: base_tag(),
         id: base.as_ref().map(|b| b.0.clone()),
         current: base.is_some(),
-        detail: if base.is_some() { "recipe current".into() } else { "missing".into() },
+        detail: if base.is_some() {
+            "recipe current".into()
+        } else {
+            "missing".into()
+        },
     });
     for f in Family::ALL {
         let (current, detail, id) = match image_id(docker, &f.image()).await? {
             None => (false, "missing".to_string(), None),
             Some((id, labels)) => {
                 let recipe_ok = labels.get(RECIPE_LABEL) == Some(&f.recipe_hash());
-                let base_ok = base.as_ref().is_some_and(|b| labels.get(BASE_LABEL) == Some(&b.0));
+                let base_ok = base
+                    .as_ref()
+                    .is_some_and(|b| labels.get(BASE_LABEL) == Some(&b.0));
                 let detail = match (recipe_ok, base_ok) {
                     (true, true) => "recipe current".to_string(),
                     (false, _) => "recipe changed: will rebuild".to_string(),
@@ -170,14 +187,24 @@ pub async fn status(docker: &Docker) -> Result<Vec<ImageStatus>, DockerError> {
                 (recipe_ok && base_ok, detail, Some(id))
             }
         };
-        out.push(ImageStatus { name: f.image(), id, current, detail });
+        out.push(ImageStatus {
+            name: f.image(),
+            id,
+            current,
+            detail,
+        });
     }
     Ok(out)
 }
 
 /// Builds what is missing or stale. `progress` receives one line per step.
 /// Returns the names of the images it built.
-pub async fn ensure(docker: &Docker, families: &[Family], force: bool, progress: &(dyn Fn(String) + Sync)) -> Result<Vec<String>, ImageError> {
+pub async fn ensure(
+    docker: &Docker,
+    families: &[Family],
+    force: bool,
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<Vec<String>, ImageError> {
     let mut built = Vec::new();
     let base_id = match image_id(docker, &base_tag()).await? {
         Some((id, _)) if !force => id,
@@ -186,14 +213,19 @@ pub async fn ensure(docker: &Docker, families: &[Family], force: bool, progress:
             built.push(base_tag());
             image_id(docker, &base_tag())
                 .await?
-                .ok_or_else(|| ImageError::Build { image: base_tag(), message: "import reported success but the image is missing".into() })?
+                .ok_or_else(|| ImageError::Build {
+                    image: base_tag(),
+                    message: "import reported success but the image is missing".into(),
+                })?
                 .0
         }
     };
     for &f in families {
         let fresh = match image_id(docker, &f.image()).await? {
             Some((_, labels)) => {
-                !force && labels.get(RECIPE_LABEL) == Some(&f.recipe_hash()) && labels.get(BASE_LABEL) == Some(&base_id)
+                !force
+                    && labels.get(RECIPE_LABEL) == Some(&f.recipe_hash())
+                    && labels.get(BASE_LABEL) == Some(&base_id)
             }
             None => false,
         };
@@ -217,7 +249,8 @@ fn host_apt_sources() -> Result<String, ImageError> {
             .collect();
         files.sort();
         for f in files {
-            deb822.push(std::fs::read_to_string(&f).map_err(io(format!("reading {}", f.display())))?);
+            deb822
+                .push(std::fs::read_to_string(&f).map_err(io(format!("reading {}", f.display())))?);
         }
     }
     if !deb822.is_empty() {
@@ -229,7 +262,9 @@ fn host_apt_sources() -> Result<String, ImageError> {
         .filter(|l| l.trim_start().starts_with("deb ") || l.trim_start().starts_with("deb["))
         .collect();
     if lines.is_empty() {
-        return Err(ImageError::NoAptSources("looked in /etc/apt/sources.list.d/*.sources and /etc/apt/sources.list".into()));
+        return Err(ImageError::NoAptSources(
+            "looked in /etc/apt/sources.list.d/*.sources and /etc/apt/sources.list".into(),
+        ));
     }
     Ok(lines.join("\n") + "\n")
 }
@@ -241,36 +276,57 @@ fn which(tool: &str) -> bool {
 }
 
 async fn build_base(docker: &Docker, progress: &(dyn Fn(String) + Sync)) -> Result<(), ImageError> {
-    let recipe: BaseRecipe = toml::from_str(BASE_RECIPE).map_err(|e| ImageError::Recipe(e.to_string()))?;
+    let recipe: BaseRecipe =
+        toml::from_str(BASE_RECIPE).map_err(|e| ImageError::Recipe(e.to_string()))?;
     if !which("mmdebstrap") {
-        return Err(ImageError::MissingTool { tool: "mmdebstrap", install: "apt-get install -y mmdebstrap" });
+        return Err(ImageError::MissingTool {
+            tool: "mmdebstrap",
+            install: "apt-get install -y mmdebstrap",
+        });
     }
     let sources = host_apt_sources()?;
     let tmp = tempfile_dir()?;
     let out = tmp.join("rootfs.tar");
-    progress(format!("mmdebstrap --variant={} {} (from the host's apt sources)", recipe.variant, recipe.suite));
+    progress(format!(
+        "mmdebstrap --variant={} {} (from the host's apt sources)",
+        recipe.variant, recipe.suite
+    ));
     let mut cmd = tokio::process::Command::new("mmdebstrap");
     cmd.arg(format!("--variant={}", recipe.variant));
     if !recipe.include.is_empty() {
         cmd.arg(format!("--include={}", recipe.include.join(",")));
     }
     cmd.arg(&recipe.suite).arg(&out).arg("-");
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(io("starting mmdebstrap"))?;
     {
         use tokio::io::AsyncWriteExt;
         let mut stdin = child.stdin.take().expect("piped stdin");
-        stdin.write_all(sources.as_bytes()).await.map_err(io("writing apt sources to mmdebstrap"))?;
+        stdin
+            .write_all(sources.as_bytes())
+            .await
+            .map_err(io("writing apt sources to mmdebstrap"))?;
     }
-    let output = child.wait_with_output().await.map_err(io("waiting for mmdebstrap"))?;
+    let output = child
+        .wait_with_output()
+        .await
+        .map_err(io("waiting for mmdebstrap"))?;
     if !output.status.success() {
         let text = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = text.lines().rev().take(15).collect();
         std::fs::remove_dir_all(&tmp).ok();
-        return Err(ImageError::Mmdebstrap { code: output.status.code(), tail: tail.into_iter().rev().collect::<Vec<_>>().join("\n") });
+        return Err(ImageError::Mmdebstrap {
+            code: output.status.code(),
+            tail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        });
     }
     progress(format!("importing root file system as {}", base_tag()));
-    let bytes = tokio::fs::read(&out).await.map_err(io(format!("reading {}", out.display())))?;
+    let bytes = tokio::fs::read(&out)
+        .await
+        .map_err(io(format!("reading {}", out.display())))?;
     std::fs::remove_dir_all(&tmp).ok();
     let options = CreateImageOptionsBuilder::default()
         .from_src("-")
@@ -280,7 +336,10 @@ async fn build_base(docker: &Docker, progress: &(dyn Fn(String) + Sync)) -> Resu
         .build();
     let mut stream = docker.create_image(Some(options), Some(body_full(bytes.into())), None);
     while let Some(item) = stream.next().await {
-        item.map_err(|e| ImageError::Build { image: base_tag(), message: e.to_string() })?;
+        item.map_err(|e| ImageError::Build {
+            image: base_tag(),
+            message: e.to_string(),
+        })?;
     }
     Ok(())
 }
@@ -293,18 +352,27 @@ fn tempfile_dir() -> Result<PathBuf, ImageError> {
 
 fn build_context(f: Family) -> Result<Vec<u8>, ImageError> {
     let mut tar = tar::Builder::new(Vec::new());
-    for (name, content, mode) in [("Dockerfile", f.dockerfile(), 0o644), ("agent.pl", AGENT, 0o755)] {
+    for (name, content, mode) in [
+        ("Dockerfile", f.dockerfile(), 0o644),
+        ("agent.pl", AGENT, 0o755),
+    ] {
         let mut header = tar::Header::new_gnu();
         header.set_size(content.len() as u64);
         header.set_mode(mode);
         header.set_mtime(0);
         header.set_cksum();
-        tar.append_data(&mut header, name, content.as_bytes()).map_err(io("writing build context"))?;
+        tar.append_data(&mut header, name, content.as_bytes())
+            .map_err(io("writing build context"))?;
     }
     tar.into_inner().map_err(io("writing build context"))
 }
 
-async fn build_family(docker: &Docker, f: Family, base_id: &str, progress: &(dyn Fn(String) + Sync)) -> Result<(), ImageError> {
+async fn build_family(
+    docker: &Docker,
+    f: Family,
+    base_id: &str,
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<(), ImageError> {
     let labels = HashMap::from([
         (RECIPE_LABEL.to_string(), f.recipe_hash()),
         (BASE_LABEL.to_string(), base_id.to_string()),
@@ -324,14 +392,23 @@ async fn build_family(docker: &Docker, f: Family, base_id: &str, progress: &(dyn
     let mut stream = docker.build_image(options, None, Some(body_full(context.into())));
     let mut last = Vec::new();
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| ImageError::Build { image: image.clone(), message: format!("{e}\n{}", last.join("")) })?;
+        let info = item.map_err(|e| ImageError::Build {
+            image: image.clone(),
+            message: format!("{e}\n{}", last.join("")),
+        })?;
         if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            return Err(ImageError::Build { image, message: format!("{err}\n{}", last.join("")) });
+            return Err(ImageError::Build {
+                image,
+                message: format!("{err}\n{}", last.join("")),
+            });
         }
         if let Some(line) = info.stream {
             let trimmed = line.trim();
             if !trimmed.is_empty() {
-                progress(format!("{image}: {}", trimmed.chars().take(100).collect::<String>()));
+                progress(format!(
+                    "{image}: {}",
+                    trimmed.chars().take(100).collect::<String>()
+                ));
             }
             last.push(line);
             if last.len() > 20 {

@@ -18,7 +18,9 @@ impl RunId {
     pub fn new() -> Self {
         let now = time::OffsetDateTime::now_utc();
         let stamp = now
-            .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+            .format(time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
             .unwrap_or_else(|_| "run".into());
         let salt = blake3::hash(format!("{:?}{}", now, std::process::id()).as_bytes());
         RunId(format!("{stamp}-{}", &salt.to_hex()[..8]))

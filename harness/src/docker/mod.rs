@@ -32,7 +32,11 @@ pub enum DockerError {
     /// An exec printed more than its cap (`ExecLimits`): its output is not
     /// used, never cut.
     #[error("docker: `{command}` in {container} printed more than {limit} bytes; its output is not used (a cut output would be a wrong measurement)")]
-    OutputTooLarge { command: String, container: String, limit: usize },
+    OutputTooLarge {
+        command: String,
+        container: String,
+        limit: usize,
+    },
     #[error("docker: {0}")]
     Other(String),
 }
@@ -47,7 +51,9 @@ impl DockerError {
 /// Connects (honouring DOCKER_HOST), negotiates the API version (the engine
 /// here speaks 1.41 only) and checks the engine answers.
 pub async fn connect() -> Result<Docker, DockerError> {
-    let unreachable = |e: bollard::errors::Error| DockerError::Unreachable { message: e.to_string() };
+    let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {
+        message: e.to_string(),
+    };
     let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
     let docker = docker.negotiate_version().await.map_err(unreachable)?;
     docker.ping().await.map_err(unreachable)?;

@@ -52,7 +52,11 @@ impl SandboxSpec {
 
     /// A sandbox for one approach: its image, environment and main
     /// process, under the run's security profile.
-    pub fn for_approach(a: &dyn crate::approach::Approach, security: SecurityProfile, name: impl Into<String>) -> Self {
+    pub fn for_approach(
+        a: &dyn crate::approach::Approach,
+        security: SecurityProfile,
+        name: impl Into<String>,
+    ) -> Self {
         let mut spec = SandboxSpec::new(a.family().image(), name);
         spec.security = security;
         spec.env = a.env();
@@ -83,7 +87,9 @@ impl ExecLimits {
     /// For measurement reads (package views, hash lists, manifests, logs
     /// read back): far above any real one (a whole image's manifest is a
     /// few MiB), low enough that a runaway command cannot exhaust memory.
-    pub const MEASUREMENT: ExecLimits = ExecLimits { max_output_bytes: 64 << 20 };
+    pub const MEASUREMENT: ExecLimits = ExecLimits {
+        max_output_bytes: 64 << 20,
+    };
 }
 
 impl Default for ExecLimits {
@@ -101,7 +107,10 @@ struct Collector {
 
 impl Collector {
     fn new(limits: ExecLimits) -> Self {
-        Collector { out: ExecOutput::default(), limit: limits.max_output_bytes }
+        Collector {
+            out: ExecOutput::default(),
+            limit: limits.max_output_bytes,
+        }
     }
 
     /// Adds a chunk; `Err(limit)` once stdout and stderr together would
@@ -110,7 +119,9 @@ impl Collector {
         let held = self.out.stdout.len() + self.out.stderr.len();
         let (buf, message) = match chunk {
             LogOutput::StdErr { message } => (&mut self.out.stderr, message),
-            LogOutput::StdOut { message } | LogOutput::Console { message } => (&mut self.out.stdout, message),
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                (&mut self.out.stdout, message)
+            }
             LogOutput::StdIn { .. } => return Ok(()),
         };
         if held + message.len() > self.limit {
@@ -131,8 +142,15 @@ pub struct Sandbox {
     upper_dir: Option<PathBuf>,
 }
 
-async fn create_and_start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> Result<String, DockerError> {
-    let binds = spec.fixtures.as_ref().map(|f| vec![format!("{}:/fixtures:ro", f.display())]);
+async fn create_and_start(
+    docker: &Docker,
+    run: &RunId,
+    spec: &SandboxSpec,
+) -> Result<String, DockerError> {
+    let binds = spec
+        .fixtures
+        .as_ref()
+        .map(|f| vec![format!("{}:/fixtures:ro", f.display())]);
     let host_config = HostConfig {
         binds,
         network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
@@ -156,20 +174,31 @@ async fn create_and_start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> R
         host_config: Some(host_config),
         ..Default::default()
     };
-    let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+    let options = CreateContainerOptionsBuilder::default()
+        .name(&spec.name)
+        .build();
     let created = docker
         .create_container(Some(options), body)
         .await
-        .map_err(DockerError::api(format!("creating container {} from {}", spec.name, spec.image)))?;
+        .map_err(DockerError::api(format!(
+            "creating container {} from {}",
+            spec.name, spec.image
+        )))?;
     if let Err(e) = docker.start_container(&created.id, None).await {
         remove_quietly(docker, &created.id).await;
-        return Err(DockerError::Api { context: format!("starting container {}", spec.name), source: e });
+        return Err(DockerError::Api {
+            context: format!("starting container {}", spec.name),
+            source: e,
+        });
     }
     Ok(created.id)
 }
 
 async fn remove_quietly(docker: &Docker, id: &str) {
-    let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
     let _ = docker.remove_container(id, Some(options)).await;
 }
 
@@ -178,7 +207,12 @@ impl Sandbox {
     /// `tracker`: if this future is dropped mid-way (a cancelled trial), the
     /// task still finishes and removes what it created, and the run waits
     /// for the tracker before its final sweep, so nothing is created after it.
-    pub async fn start(docker: &Docker, run: &RunId, spec: &SandboxSpec, tracker: &TaskTracker) -> Result<Sandbox, DockerError> {
+    pub async fn start(
+        docker: &Docker,
+        run: &RunId,
+        spec: &SandboxSpec,
+        tracker: &TaskTracker,
+    ) -> Result<Sandbox, DockerError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (d, r, sp) = (docker.clone(), run.clone(), spec.clone());
         tracker.spawn(async move {
@@ -187,10 +221,22 @@ impl Sandbox {
                 remove_quietly(&d, &id).await;
             }
         });
-        let id = rx.await.map_err(|_| DockerError::Other("container creation task vanished".into()))??;
-        let mut sandbox = Sandbox { docker: docker.clone(), id, name: spec.name.clone(), removed: false, tracker: tracker.clone(), upper_dir: None };
+        let id = rx
+            .await
+            .map_err(|_| DockerError::Other("container creation task vanished".into()))??;
+        let mut sandbox = Sandbox {
+            docker: docker.clone(),
+            id,
+            name: spec.name.clone(),
+            removed: false,
+            tracker: tracker.clone(),
+            upper_dir: None,
+        };
         if std::env::var_os("MISTAKE_COST_ENGINE_DIFF").is_none() {
-            let info = docker.inspect_container(&sandbox.id, None).await.map_err(DockerError::api(format!("inspecting {}", spec.name)))?;
+            let info = docker
+                .inspect_container(&sandbox.id, None)
+                .await
+                .map_err(DockerError::api(format!("inspecting {}", spec.name)))?;
             sandbox.upper_dir = changes::usable_upper_dir(info.graph_driver.as_ref());
         }
         Ok(sandbox)
@@ -199,13 +245,25 @@ impl Sandbox {
     /// Runs `cmd` in the container, optionally feeding `stdin`, and waits
     /// for it (at most `timeout`). The output is kept whole, up to
     /// [`ExecLimits::MEASUREMENT`]; beyond it the exec fails.
-    pub async fn exec(&self, cmd: &[String], stdin: Option<Vec<u8>>, timeout: Duration) -> Result<ExecOutput, DockerError> {
-        self.exec_limited(cmd, stdin, timeout, ExecLimits::default()).await
+    pub async fn exec(
+        &self,
+        cmd: &[String],
+        stdin: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<ExecOutput, DockerError> {
+        self.exec_limited(cmd, stdin, timeout, ExecLimits::default())
+            .await
     }
 
     /// `exec` with explicit limits: output beyond `limits.max_output_bytes`
     /// is [`DockerError::OutputTooLarge`], never a silently cut output.
-    pub async fn exec_limited(&self, cmd: &[String], stdin: Option<Vec<u8>>, timeout: Duration, limits: ExecLimits) -> Result<ExecOutput, DockerError> {
+    pub async fn exec_limited(
+        &self,
+        cmd: &[String],
+        stdin: Option<Vec<u8>>,
+        timeout: Duration,
+        limits: ExecLimits,
+    ) -> Result<ExecOutput, DockerError> {
         let created = self
             .docker
             .create_exec(
@@ -219,16 +277,34 @@ impl Sandbox {
                 },
             )
             .await
-            .map_err(DockerError::api(format!("creating exec `{}` in {}", cmd.join(" "), self.name)))?;
+            .map_err(DockerError::api(format!(
+                "creating exec `{}` in {}",
+                cmd.join(" "),
+                self.name
+            )))?;
         let work = async {
             let started = self
                 .docker
-                .start_exec(&created.id, Some(StartExecOptions { output_capacity: Some(1 << 20), ..Default::default() }))
+                .start_exec(
+                    &created.id,
+                    Some(StartExecOptions {
+                        output_capacity: Some(1 << 20),
+                        ..Default::default()
+                    }),
+                )
                 .await
                 .map_err(DockerError::api(format!("starting exec in {}", self.name)))?;
             let mut collected = Collector::new(limits);
-            let too_large = |limit: usize| DockerError::OutputTooLarge { command: cmd.join(" "), container: self.name.clone(), limit };
-            if let StartExecResults::Attached { mut output, mut input } = started {
+            let too_large = |limit: usize| DockerError::OutputTooLarge {
+                command: cmd.join(" "),
+                container: self.name.clone(),
+                limit,
+            };
+            if let StartExecResults::Attached {
+                mut output,
+                mut input,
+            } = started
+            {
                 if let Some(data) = stdin {
                     // Feed stdin concurrently so a large input cannot deadlock
                     // against a full output pipe.
@@ -238,7 +314,9 @@ impl Sandbox {
                     };
                     let reader = async {
                         while let Some(chunk) = output.next().await {
-                            collected.push(chunk.map_err(DockerError::api("reading exec output"))?).map_err(too_large)?;
+                            collected
+                                .push(chunk.map_err(DockerError::api("reading exec output"))?)
+                                .map_err(too_large)?;
                         }
                         Ok::<(), DockerError>(())
                     };
@@ -259,7 +337,9 @@ impl Sandbox {
                 } else {
                     drop(input);
                     while let Some(chunk) = output.next().await {
-                        collected.push(chunk.map_err(DockerError::api("reading exec output"))?).map_err(too_large)?;
+                        collected
+                            .push(chunk.map_err(DockerError::api("reading exec output"))?)
+                            .map_err(too_large)?;
                     }
                 }
             }
@@ -291,7 +371,9 @@ impl Sandbox {
             let walked = tokio::task::spawn_blocking(move || changes::from_upper_dir(&upper))
                 .await
                 .map_err(|e| DockerError::Other(format!("walking the upper directory: {e}")))?;
-            return walked.map_err(|e| DockerError::Other(format!("walking the upper directory of {}: {e}", self.name)));
+            return walked.map_err(|e| {
+                DockerError::Other(format!("walking the upper directory of {}: {e}", self.name))
+            });
         }
         self.engine_changes().await
     }
@@ -302,7 +384,10 @@ impl Sandbox {
             .docker
             .container_changes(&self.id)
             .await
-            .map_err(DockerError::api(format!("listing changes of {}", self.name)))?
+            .map_err(DockerError::api(format!(
+                "listing changes of {}",
+                self.name
+            )))?
             .unwrap_or_default();
         Ok(changes::from_engine(list))
     }
@@ -312,30 +397,57 @@ impl Sandbox {
     /// file system keeps what reached it (unsynced page-cache data is not
     /// lost: the kernel is not the container's).
     pub async fn kill_and_restart(&self) -> Result<(), DockerError> {
-        let kill = bollard::query_parameters::KillContainerOptionsBuilder::default().signal("SIGKILL").build();
-        self.docker.kill_container(&self.id, Some(kill)).await.map_err(DockerError::api(format!("killing {}", self.name)))?;
+        let kill = bollard::query_parameters::KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        self.docker
+            .kill_container(&self.id, Some(kill))
+            .await
+            .map_err(DockerError::api(format!("killing {}", self.name)))?;
         // The engine reports the kill before the container has stopped.
-        let wait = bollard::query_parameters::WaitContainerOptionsBuilder::default().condition("not-running").build();
+        let wait = bollard::query_parameters::WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
         let mut stream = self.docker.wait_container(&self.id, Some(wait));
         // The first item says the container stopped (a non-zero exit comes
         // as DockerContainerWaitError, which is expected after a SIGKILL).
         match stream.next().await {
-            None | Some(Ok(_)) | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. })) => {}
-            Some(Err(e)) => return Err(DockerError::Api { context: format!("waiting for {} to stop", self.name), source: e }),
+            None
+            | Some(Ok(_))
+            | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. })) => {}
+            Some(Err(e)) => {
+                return Err(DockerError::Api {
+                    context: format!("waiting for {} to stop", self.name),
+                    source: e,
+                })
+            }
         }
-        self.docker.start_container(&self.id, None).await.map_err(DockerError::api(format!("restarting {}", self.name)))
+        self.docker
+            .start_container(&self.id, None)
+            .await
+            .map_err(DockerError::api(format!("restarting {}", self.name)))
     }
 
     pub async fn remove(&mut self) -> Result<(), DockerError> {
         if self.removed {
             return Ok(());
         }
-        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         match self.docker.remove_container(&self.id, Some(options)).await {
             Ok(()) => {}
             // Already gone (e.g. a sweep got there first): that is the goal.
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
-            Err(e) => return Err(DockerError::Api { context: format!("removing {}", self.name), source: e }),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => {
+                return Err(DockerError::Api {
+                    context: format!("removing {}", self.name),
+                    source: e,
+                })
+            }
         }
         self.removed = true;
         Ok(())
@@ -352,7 +464,8 @@ impl Drop for Sandbox {
         if tokio::runtime::Handle::try_current().is_ok() {
             let docker = self.docker.clone();
             let id = self.id.clone();
-            self.tracker.spawn(async move { remove_quietly(&docker, &id).await });
+            self.tracker
+                .spawn(async move { remove_quietly(&docker, &id).await });
         }
     }
 }
@@ -362,18 +475,27 @@ mod tests {
     use super::*;
 
     fn out(s: &str) -> LogOutput {
-        LogOutput::StdOut { message: s.as_bytes().to_vec().into() }
+        LogOutput::StdOut {
+            message: s.as_bytes().to_vec().into(),
+        }
     }
     fn err(s: &str) -> LogOutput {
-        LogOutput::StdErr { message: s.as_bytes().to_vec().into() }
+        LogOutput::StdErr {
+            message: s.as_bytes().to_vec().into(),
+        }
     }
 
     #[test]
     fn collector_keeps_everything_up_to_the_cap() {
-        let mut c = Collector::new(ExecLimits { max_output_bytes: 10 });
+        let mut c = Collector::new(ExecLimits {
+            max_output_bytes: 10,
+        });
         c.push(out("abcd")).unwrap();
         c.push(err("ef")).unwrap();
-        c.push(LogOutput::StdIn { message: vec![b'x'; 100].into() }).unwrap();
+        c.push(LogOutput::StdIn {
+            message: vec![b'x'; 100].into(),
+        })
+        .unwrap();
         c.push(out("ghij")).unwrap();
         assert_eq!(c.out.stdout, b"abcdghij");
         assert_eq!(c.out.stderr, b"ef");
@@ -381,12 +503,16 @@ mod tests {
 
     #[test]
     fn collector_refuses_output_over_the_cap_instead_of_cutting_it() {
-        let mut c = Collector::new(ExecLimits { max_output_bytes: 10 });
+        let mut c = Collector::new(ExecLimits {
+            max_output_bytes: 10,
+        });
         c.push(out("abcdefgh")).unwrap();
         // stdout and stderr count together.
         assert_eq!(c.push(err("ijk")), Err(10));
         assert_eq!(c.out.stderr, b"", "nothing of the refused chunk is kept");
-        let mut big = Collector::new(ExecLimits { max_output_bytes: 4096 });
+        let mut big = Collector::new(ExecLimits {
+            max_output_bytes: 4096,
+        });
         assert_eq!(big.push(out(&"x".repeat(4097))), Err(4096));
     }
 
@@ -399,13 +525,24 @@ mod tests {
         for _ in 0..10 {
             c.push(out(&line)).unwrap();
         }
-        assert_eq!(c.out.stdout.len(), 10 * line.len(), "a view far longer than the agent's 4096-byte tail stays whole");
+        assert_eq!(
+            c.out.stdout.len(),
+            10 * line.len(),
+            "a view far longer than the agent's 4096-byte tail stays whole"
+        );
     }
 
     #[test]
     fn the_cap_error_names_the_command_and_the_limit() {
-        let e = DockerError::OutputTooLarge { command: "dpkg-query -W".into(), container: "mc-x".into(), limit: 4096 };
+        let e = DockerError::OutputTooLarge {
+            command: "dpkg-query -W".into(),
+            container: "mc-x".into(),
+            limit: 4096,
+        };
         let text = e.to_string();
-        assert!(text.contains("`dpkg-query -W`") && text.contains("more than 4096 bytes"), "{text}");
+        assert!(
+            text.contains("`dpkg-query -W`") && text.contains("more than 4096 bytes"),
+            "{text}"
+        );
     }
 }

@@ -3,8 +3,8 @@
 //! leftovers of runs whose process is dead (the start of every run).
 
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use bollard::Docker;
 use std::collections::HashMap;
@@ -74,7 +74,12 @@ async fn sweep_where(
     let mut report = SweepReport::default();
 
     let containers = docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(DockerError::api("listing labelled containers"))?;
     for c in containers {
@@ -82,19 +87,35 @@ async fn sweep_where(
             continue;
         }
         if let Some(id) = c.id {
-            let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            let options = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
             match docker.remove_container(&id, Some(options)).await {
                 Ok(()) => report.containers += 1,
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
                 // 409: removal already in progress (a drop guard got there first).
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => report.pending += 1,
-                Err(e) => return Err(DockerError::Api { context: format!("removing container {id}"), source: e }),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => report.pending += 1,
+                Err(e) => {
+                    return Err(DockerError::Api {
+                        context: format!("removing container {id}"),
+                        source: e,
+                    })
+                }
             }
         }
     }
 
     let networks = docker
-        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(DockerError::api("listing labelled networks"))?;
     for n in networks {
@@ -102,13 +123,20 @@ async fn sweep_where(
             continue;
         }
         if let Some(id) = n.id {
-            docker.remove_network(&id).await.map_err(DockerError::api(format!("removing network {id}")))?;
+            docker
+                .remove_network(&id)
+                .await
+                .map_err(DockerError::api(format!("removing network {id}")))?;
             report.networks += 1;
         }
     }
 
     let volumes = docker
-        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build()))
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(DockerError::api("listing labelled volumes"))?;
     for v in volumes.volumes.unwrap_or_default() {
@@ -116,7 +144,10 @@ async fn sweep_where(
             continue;
         }
         docker
-            .remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::default().force(true).build()))
+            .remove_volume(
+                &v.name,
+                Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+            )
             .await
             .map_err(DockerError::api(format!("removing volume {}", v.name)))?;
         report.volumes += 1;

@@ -75,25 +75,49 @@ fn op_command(a: &dyn Approach, s: &LoadedScenario) -> String {
 
 /// Traces the undisturbed operation; its state-changing calls of the chosen
 /// syscalls are the crash points.
-pub async fn dry_run(ex: &DockerExecutor, s: &LoadedScenario, kind: ApproachKind, syscalls: &[String]) -> Result<DryRun, DockerError> {
+pub async fn dry_run(
+    ex: &DockerExecutor,
+    s: &LoadedScenario,
+    kind: ApproachKind,
+    syscalls: &[String],
+) -> Result<DryRun, DockerError> {
     let a = approach(kind);
     let base = ex.base_manifest(a.family()).await?;
     let mut h = history(s, kind, "dry-run".into());
-    let mut sandbox = ex.sandbox(a.as_ref(), &s.scenario, &format!("dry-{kind}")).await?;
+    let mut sandbox = ex
+        .sandbox(a.as_ref(), &s.scenario, &format!("dry-{kind}"))
+        .await?;
     let result = async {
         ex.set_up(&sandbox, a.as_ref(), &s.scenario, &mut h).await?;
         let timeout = Duration::from_secs(s.scenario.scenario.step_timeout_s);
         let before = ex.snapshot(&sandbox, a.as_ref(), &base, &mut h).await?;
         let log = "/run/mistake-cost/trace.log";
         let traced = nemesis::strace_count(&op_command(a.as_ref(), s), syscalls, log);
-        let op = DockerExecutor::run_steps(&sandbox, Phase::Operation, &[traced], timeout, &[]).await?.remove(0);
+        let op = DockerExecutor::run_steps(&sandbox, Phase::Operation, &[traced], timeout, &[])
+            .await?
+            .remove(0);
         // The whole trace, not the agent's output tail.
-        let trace = sandbox.exec(&["cat".to_string(), log.to_string()], None, Duration::from_secs(120)).await?;
+        let trace = sandbox
+            .exec(
+                &["cat".to_string(), log.to_string()],
+                None,
+                Duration::from_secs(120),
+            )
+            .await?;
         if trace.exit_code != 0 {
-            return Err(DockerError::Other(format!("reading the dry run's trace {log}: exit {}", trace.exit_code)));
+            return Err(DockerError::Other(format!(
+                "reading the dry run's trace {log}: exit {}",
+                trace.exit_code
+            )));
         }
         let after = ex.snapshot(&sandbox, a.as_ref(), &base, &mut h).await?;
-        let checks = DockerExecutor::run_checks(&sandbox, Phase::CheckAfterFailure, &crate::approach::checks_and_probes(a.as_ref(), &s.scenario), timeout).await?;
+        let checks = DockerExecutor::run_checks(
+            &sandbox,
+            Phase::CheckAfterFailure,
+            &crate::approach::checks_and_probes(a.as_ref(), &s.scenario),
+            timeout,
+        )
+        .await?;
         let valid = Verdict::all(checks.iter().map(check_verdict)) == Verdict::Valid;
         let calls = points::parse_trace(&String::from_utf8_lossy(&trace.stdout), syscalls);
         let succeeded = op.exit_code == 0 && valid;
@@ -105,7 +129,12 @@ pub async fn dry_run(ex: &DockerExecutor, s: &LoadedScenario, kind: ApproachKind
     .await;
     sandbox.remove().await?;
     let (points, new_state) = result?;
-    Ok(DryRun { approach: kind, points, new_state, history: h })
+    Ok(DryRun {
+        approach: kind,
+        points,
+        new_state,
+        history: h,
+    })
 }
 
 /// Crashes the operation at one point in a fresh container and judges it.
@@ -144,7 +173,13 @@ pub async fn crash_at(
     };
     let result = async {
         let started = Instant::now();
-        let mut sandbox = ex.sandbox(a.as_ref(), &s.scenario, &format!("p-{}-{}", dry.approach, point.index)).await?;
+        let mut sandbox = ex
+            .sandbox(
+                a.as_ref(),
+                &s.scenario,
+                &format!("p-{}-{}", dry.approach, point.index),
+            )
+            .await?;
         h.timings.container_start_ms = started.elapsed().as_secs_f64() * 1000.0;
         let r = crash_in(ex, &sandbox, a.as_ref(), s, dry, point, &mut h, &mut rec).await;
         let removing = Instant::now();
@@ -177,8 +212,16 @@ async fn crash_in(
     let timeout = Duration::from_secs(s.scenario.scenario.step_timeout_s);
     ex.set_up(sandbox, a, &s.scenario, h).await?;
     let before = ex.snapshot(sandbox, a, &base, h).await?;
-    let wrapped = nemesis::strace_wrap_for(a.worker_pid_file(), &op_command(a, s), std::slice::from_ref(&point.syscall), point.k, None);
-    let mut op = DockerExecutor::run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[]).await?.remove(0);
+    let wrapped = nemesis::strace_wrap_for(
+        a.worker_pid_file(),
+        &op_command(a, s),
+        std::slice::from_ref(&point.syscall),
+        point.k,
+        None,
+    );
+    let mut op = DockerExecutor::run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[])
+        .await?
+        .remove(0);
     let killed = crate::runner::injected_kills(sandbox).await?;
     rec.fired = !killed.is_empty();
     if rec.fired {
@@ -190,7 +233,8 @@ async fn crash_in(
 
     let after = ex.snapshot(sandbox, a, &base, h).await?;
     let checks = crate::approach::checks_and_probes(a, &s.scenario);
-    let steps = DockerExecutor::run_checks(sandbox, Phase::CheckAfterFailure, &checks, timeout).await?;
+    let steps =
+        DockerExecutor::run_checks(sandbox, Phase::CheckAfterFailure, &checks, timeout).await?;
     let verdict = Verdict::all(steps.iter().map(check_verdict));
     h.steps.extend(steps);
     let residue = snapshot::residue(&before, &after);
@@ -205,11 +249,20 @@ async fn crash_in(
     let (final_state, final_snap) = if state == State::Inconsistent {
         rec.playbook_ran = true;
         h.playbook_ran = true;
-        let steps = DockerExecutor::run_steps(sandbox, Phase::Recovery, &playbook(a, &s.scenario), timeout, &[]).await?;
+        let steps = DockerExecutor::run_steps(
+            sandbox,
+            Phase::Recovery,
+            &playbook(a, &s.scenario),
+            timeout,
+            &[],
+        )
+        .await?;
         rec.recovery_ms = Some(steps.iter().fold(0.0, |acc, s| acc + s.ms));
         h.steps.extend(steps);
         let snap = ex.snapshot(sandbox, a, &base, h).await?;
-        let steps = DockerExecutor::run_checks(sandbox, Phase::CheckAfterRecovery, &checks, timeout).await?;
+        let steps =
+            DockerExecutor::run_checks(sandbox, Phase::CheckAfterRecovery, &checks, timeout)
+                .await?;
         let v = Verdict::all(steps.iter().map(check_verdict));
         h.steps.extend(steps);
         let st = state::classify(&snap, &before, dry.new_state.as_ref(), v);
@@ -222,16 +275,30 @@ async fn crash_in(
     rec.final_residue_files = Some(final_residue.visible_files());
     h.residue_after_recovery = Some(final_residue);
     rec.state_after_recovery = Some(final_state);
-    rec.recovered = if final_state == State::Inconsistent { "false" } else { "true" }.into();
+    rec.recovered = if final_state == State::Inconsistent {
+        "false"
+    } else {
+        "true"
+    }
+    .into();
     Ok(())
 }
 
 /// Summary lines for the terminal: per approach, then per syscall family.
 pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
-    let mut by: std::collections::BTreeMap<(String, usize, String), Vec<&CrashPointRecord>> = std::collections::BTreeMap::new();
+    let mut by: std::collections::BTreeMap<(String, usize, String), Vec<&CrashPointRecord>> =
+        std::collections::BTreeMap::new();
     for r in records {
-        by.entry((r.approach.clone(), 0, String::new())).or_default().push(r);
-        by.entry((r.approach.clone(), 1 + points::family_rank(&r.family), r.family.clone())).or_default().push(r);
+        by.entry((r.approach.clone(), 0, String::new()))
+            .or_default()
+            .push(r);
+        by.entry((
+            r.approach.clone(),
+            1 + points::family_rank(&r.family),
+            r.family.clone(),
+        ))
+        .or_default()
+        .push(r);
     }
     let mut lines = vec![format!(
         "{:<18} {:>6} {:>6} {:>6} {:>6} {:>13} {:>10} {:>12}",
@@ -240,11 +307,30 @@ pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
     for ((a, _, family), rs) in by {
         let judged: Vec<&&CrashPointRecord> = rs.iter().filter(|r| r.error.is_empty()).collect();
         let n = judged.len().max(1) as f64;
-        let pct = |st: State| 100.0 * judged.iter().filter(|r| r.state_after_crash == Some(st)).count() as f64 / n;
-        let mut rec_ms: Vec<f64> = judged.iter().filter(|r| r.playbook_ran).filter_map(|r| r.recovery_ms).collect();
+        let pct = |st: State| {
+            100.0
+                * judged
+                    .iter()
+                    .filter(|r| r.state_after_crash == Some(st))
+                    .count() as f64
+                / n
+        };
+        let mut rec_ms: Vec<f64> = judged
+            .iter()
+            .filter(|r| r.playbook_ran)
+            .filter_map(|r| r.recovery_ms)
+            .collect();
         rec_ms.sort_by(|x, y| x.total_cmp(y));
-        let median = if rec_ms.is_empty() { "-".to_string() } else { format!("{:.0}", rec_ms[rec_ms.len() / 2]) };
-        let label = if family.is_empty() { a } else { format!("  {family}") };
+        let median = if rec_ms.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.0}", rec_ms[rec_ms.len() / 2])
+        };
+        let label = if family.is_empty() {
+            a
+        } else {
+            format!("  {family}")
+        };
         lines.push(format!(
             "{:<18} {:>6} {:>6} {:>5.0}% {:>5.0}% {:>12.0}% {:>9.0}% {:>12}",
             label,

@@ -28,15 +28,42 @@ pub const FAMILIES: [(&str, &[&str]); 8] = [
     ("create", &["?open", "openat", "?creat"]),
     // Bytes into a regular file (not a pipe, tty, socket, /dev, /proc, /sys
     // or the harness's own output files), or a file's size.
-    ("write", &["write", "pwrite64", "writev", "pwritev", "pwritev2", "copy_file_range", "sendfile", "ftruncate"]),
+    (
+        "write",
+        &[
+            "write",
+            "pwrite64",
+            "writev",
+            "pwritev",
+            "pwritev2",
+            "copy_file_range",
+            "sendfile",
+            "ftruncate",
+        ],
+    ),
     ("rename", &["?rename", "renameat", "renameat2"]),
     ("unlink", &["?unlink", "unlinkat", "?rmdir"]),
     ("link", &["?link", "linkat", "?symlink", "symlinkat"]),
     ("mkdir", &["?mkdir", "mkdirat"]),
     // Mode, owner and times: dpkg sets them on every unpacked file, Nix
     // canonicalises every store path.
-    ("metadata", &["?chmod", "fchmod", "fchmodat", "?chown", "fchown", "?lchown", "fchownat", "utimensat"]),
-    ("sync", &["fsync", "fdatasync", "sync", "syncfs", "sync_file_range"]),
+    (
+        "metadata",
+        &[
+            "?chmod",
+            "fchmod",
+            "fchmodat",
+            "?chown",
+            "fchown",
+            "?lchown",
+            "fchownat",
+            "utimensat",
+        ],
+    ),
+    (
+        "sync",
+        &["fsync", "fdatasync", "sync", "syncfs", "sync_file_range"],
+    ),
 ];
 
 /// The family names, in report order.
@@ -56,7 +83,10 @@ pub fn family_of(syscall: &str) -> &'static str {
 
 /// Rank of a family in report order (`other` and unknown names last).
 pub fn family_rank(family: &str) -> usize {
-    FAMILIES.iter().position(|(f, _)| *f == family).unwrap_or(FAMILIES.len())
+    FAMILIES
+        .iter()
+        .position(|(f, _)| *f == family)
+        .unwrap_or(FAMILIES.len())
 }
 
 /// `--syscalls` items: `@family` stands for its syscalls (legacy ones with
@@ -64,17 +94,27 @@ pub fn family_rank(family: &str) -> usize {
 pub fn expand_syscalls(items: &[String]) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |s: String| {
-        if !out.iter().any(|o| o.trim_start_matches('?') == s.trim_start_matches('?')) {
+        if !out
+            .iter()
+            .any(|o| o.trim_start_matches('?') == s.trim_start_matches('?'))
+        {
             out.push(s);
         }
     };
     for item in items {
         if let Some(f) = item.strip_prefix('@') {
             let Some((_, calls)) = FAMILIES.iter().find(|(name, _)| *name == f) else {
-                return Err(format!("`@{f}` is not a syscall family (families: {})", family_names().join(", ")));
+                return Err(format!(
+                    "`@{f}` is not a syscall family (families: {})",
+                    family_names().join(", ")
+                ));
             };
             calls.iter().for_each(|c| push(c.to_string()));
-        } else if item.is_empty() || !item.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        } else if item.is_empty()
+            || !item
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
             return Err(format!("`{item}` is not a syscall name or an @family"));
         } else {
             push(item.clone());
@@ -112,7 +152,11 @@ fn fd_path(arg: &str) -> Option<&str> {
 /// A regular file that is system state, judging by its decoded path
 /// (pipes and sockets decode as `pipe:[..]`/`socket:[..]`, not as paths).
 fn is_state_file(path: &str) -> bool {
-    path.starts_with('/') && !path.ends_with(" (deleted)") && !NOT_STATE.iter().any(|p| path.starts_with(p) || path == p.trim_end_matches('/'))
+    path.starts_with('/')
+        && !path.ends_with(" (deleted)")
+        && !NOT_STATE
+            .iter()
+            .any(|p| path.starts_with(p) || path == p.trim_end_matches('/'))
 }
 
 impl TracedCall {
@@ -128,7 +172,9 @@ impl TracedCall {
     ///   regular file that is state (see [`NOT_STATE`]);
     /// - every other family: succeeded.
     pub fn changes_state(&self) -> bool {
-        let Some(ret) = self.ret.as_deref() else { return false };
+        let Some(ret) = self.ret.as_deref() else {
+            return false;
+        };
         if ret.starts_with('-') || ret.starts_with('?') {
             return false;
         }
@@ -140,11 +186,21 @@ impl TracedCall {
                     "open" => arg(1),
                     _ => arg(2),
                 };
-                (flags.contains("O_CREAT") || flags.contains("O_TRUNC")) && fd_path(ret).is_none_or(is_state_file)
+                (flags.contains("O_CREAT") || flags.contains("O_TRUNC"))
+                    && fd_path(ret).is_none_or(is_state_file)
             }
             "write" => {
-                let fd = if self.syscall == "copy_file_range" { arg(2) } else { arg(0) };
-                let wrote = self.syscall == "ftruncate" || ret.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > 0);
+                let fd = if self.syscall == "copy_file_range" {
+                    arg(2)
+                } else {
+                    arg(0)
+                };
+                let wrote = self.syscall == "ftruncate"
+                    || ret
+                        .split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .is_some_and(|n| n > 0);
                 wrote && fd_path(fd).is_some_and(is_state_file)
             }
             _ => true,
@@ -221,24 +277,33 @@ pub fn parse_trace(text: &str, syscalls: &[String]) -> Vec<TracedCall> {
     let finish = |call: &mut TracedCall, text: &str| {
         if let Some((args, after)) = split_args(text) {
             call.args = args;
-            call.ret = after.trim_start().strip_prefix('=').map(|r| r.trim().to_string());
+            call.ret = after
+                .trim_start()
+                .strip_prefix('=')
+                .map(|r| r.trim().to_string());
         }
     };
     for line in text.lines() {
-        let Some((pid, comm, rest)) = split_who(line) else { continue };
+        let Some((pid, comm, rest)) = split_who(line) else {
+            continue;
+        };
         if rest.starts_with("+++ ") {
             pending.remove(&pid);
             *life.entry(pid).or_insert(0) += 1;
             continue;
         }
         if let Some(resumed) = rest.strip_prefix("<... ") {
-            let Some((_, tail)) = resumed.split_once(" resumed>") else { continue };
+            let Some((_, tail)) = resumed.split_once(" resumed>") else {
+                continue;
+            };
             if let Some((i, head)) = pending.remove(&pid) {
                 finish(&mut out[i], &format!("{head}{tail}"));
             }
             continue;
         }
-        let Some((name, args)) = rest.split_once('(') else { continue };
+        let Some((name, args)) = rest.split_once('(') else {
+            continue;
+        };
         if name.starts_with("---") || !wanted(name) {
             continue;
         }
@@ -295,7 +360,9 @@ pub fn points(calls: &[TracedCall]) -> Vec<CrashPoint> {
     let mut reached_first: HashMap<(&str, u64), &str> = HashMap::new();
     let mut out = Vec::new();
     for c in calls {
-        let n = per_process.entry((c.pid, c.life, c.syscall.as_str())).or_insert((0, 0));
+        let n = per_process
+            .entry((c.pid, c.life, c.syscall.as_str()))
+            .or_insert((0, 0));
         n.0 += 1;
         let key = (c.syscall.as_str(), n.0);
         if !c.changes_state() {
@@ -319,7 +386,9 @@ pub fn points(calls: &[TracedCall]) -> Vec<CrashPoint> {
 }
 
 /// Points per family, in report order.
-pub fn count_by_family<'a>(families: impl IntoIterator<Item = &'a str>) -> BTreeMap<(usize, String), usize> {
+pub fn count_by_family<'a>(
+    families: impl IntoIterator<Item = &'a str>,
+) -> BTreeMap<(usize, String), usize> {
     let mut out = BTreeMap::new();
     for f in families {
         *out.entry((family_rank(f), f.to_string())).or_insert(0) += 1;
@@ -329,7 +398,11 @@ pub fn count_by_family<'a>(families: impl IntoIterator<Item = &'a str>) -> BTree
 
 /// "create 12, write 300" from [`count_by_family`].
 pub fn family_counts_line(counts: &BTreeMap<(usize, String), usize>) -> String {
-    counts.iter().map(|((_, f), n)| format!("{f} {n}")).collect::<Vec<_>>().join(", ")
+    counts
+        .iter()
+        .map(|((_, f), n)| format!("{f} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// All points when there are at most `max`; else a budget per family (equal
@@ -344,7 +417,9 @@ pub fn select(points: &[CrashPoint], max: usize, seed: u64) -> Vec<CrashPoint> {
     }
     let mut by: BTreeMap<(usize, &str), Vec<CrashPoint>> = BTreeMap::new();
     for p in points {
-        by.entry((family_rank(&p.family), p.family.as_str())).or_default().push(p.clone());
+        by.entry((family_rank(&p.family), p.family.as_str()))
+            .or_default()
+            .push(p.clone());
     }
     // Water-filling: smallest families first, each takes min(size, fair share).
     let mut order: Vec<(&(usize, &str), usize)> = by.iter().map(|(k, v)| (k, v.len())).collect();
@@ -359,7 +434,9 @@ pub fn select(points: &[CrashPoint], max: usize, seed: u64) -> Vec<CrashPoint> {
     }
     let mut out: Vec<CrashPoint> = Vec::new();
     for (k, ps) in &by {
-        let family_seed = k.1.bytes().fold(seed, |h, b| h.wrapping_mul(0x100_0000_01B3).wrapping_add(b as u64));
+        let family_seed = k.1.bytes().fold(seed, |h, b| {
+            h.wrapping_mul(0x100_0000_01B3).wrapping_add(b as u64)
+        });
         out.extend(select_within(ps, budget[k], family_seed));
     }
     out.sort_by_key(|p| p.index);
@@ -407,14 +484,25 @@ mod tests {
     const THREADS: &str = include_str!("testdata/strace-y-threads.log");
 
     fn default_set() -> Vec<String> {
-        expand_syscalls(&family_names().iter().map(|f| format!("@{f}")).collect::<Vec<_>>()).unwrap()
+        expand_syscalls(
+            &family_names()
+                .iter()
+                .map(|f| format!("@{f}"))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
     }
 
     fn changing(text: &str) -> Vec<(String, String)> {
         parse_trace(text, &default_set())
             .into_iter()
             .filter(|c| c.changes_state())
-            .map(|c| (c.process.clone(), format!("{}({})", c.syscall, c.args.join(", "))))
+            .map(|c| {
+                (
+                    c.process.clone(),
+                    format!("{}({})", c.syscall, c.args.join(", ")),
+                )
+            })
             .collect()
     }
 
@@ -422,7 +510,9 @@ mod tests {
     fn families_expand_and_names_are_checked() {
         let s = expand_syscalls(&["@rename".into(), "fsync".into(), "renameat".into()]).unwrap();
         assert_eq!(s, vec!["?rename", "renameat", "renameat2", "fsync"]);
-        assert!(expand_syscalls(&["@nope".into()]).unwrap_err().contains("not a syscall family"));
+        assert!(expand_syscalls(&["@nope".into()])
+            .unwrap_err()
+            .contains("not a syscall family"));
         assert!(expand_syscalls(&["rm -rf".into()]).is_err());
         assert_eq!(family_of("renameat2"), "rename");
         assert_eq!(family_of("rmdir"), "unlink");
@@ -432,45 +522,86 @@ mod tests {
     #[test]
     fn parses_real_strace_lines_with_decoded_fds() {
         let calls = parse_trace(LOG, &default_set());
-        let cp = calls.iter().find(|c| c.syscall == "copy_file_range").unwrap();
+        let cp = calls
+            .iter()
+            .find(|c| c.syscall == "copy_file_range")
+            .unwrap();
         assert_eq!(cp.args[2], "4</tmp/st-d/w/z>");
         assert_eq!(cp.ret.as_deref(), Some("3"));
-        let mkdir = calls.iter().filter(|c| c.syscall == "mkdir").map(|c| c.ret.clone().unwrap()).collect::<Vec<_>>();
+        let mkdir = calls
+            .iter()
+            .filter(|c| c.syscall == "mkdir")
+            .map(|c| c.ret.clone().unwrap())
+            .collect::<Vec<_>>();
         assert_eq!(mkdir, vec!["0", "0", "-1 EEXIST (File exists)"]);
         let sendfile = calls.iter().find(|c| c.syscall == "sendfile").unwrap();
-        assert_eq!(sendfile.args, vec!["4</tmp/st-d/w/t9>", "3</tmp/st-d/w/t0>", "[0] => [5000]", "8388608"]);
+        assert_eq!(
+            sendfile.args,
+            vec![
+                "4</tmp/st-d/w/t9>",
+                "3</tmp/st-d/w/t0>",
+                "[0] => [5000]",
+                "8388608"
+            ]
+        );
         // `cat` and `mv` exited: the pids of later processes start a new life.
         assert!(calls.iter().all(|c| c.life == 0), "no pid was reused here");
         // Only the chosen syscalls.
-        assert!(parse_trace(LOG, &["rename".into()]).iter().all(|c| c.syscall == "rename"));
+        assert!(parse_trace(LOG, &["rename".into()])
+            .iter()
+            .all(|c| c.syscall == "rename"));
     }
 
     #[test]
     fn only_state_changing_calls_count() {
         let got = changing(LOG);
         let want = [
-            ("sh", r#"openat(AT_FDCWD</tmp/st-d/w>, "a", O_WRONLY|O_CREAT|O_TRUNC, 0666)"#),
+            (
+                "sh",
+                r#"openat(AT_FDCWD</tmp/st-d/w>, "a", O_WRONLY|O_CREAT|O_TRUNC, 0666)"#,
+            ),
             ("sh", r#"write(1</tmp/st-d/w/a>, ""..., 3)"#),
-            ("mv", r#"renameat2(AT_FDCWD</tmp/st-d/w>, "a", AT_FDCWD</tmp/st-d/w>, "c", RENAME_NOREPLACE)"#),
+            (
+                "mv",
+                r#"renameat2(AT_FDCWD</tmp/st-d/w>, "a", AT_FDCWD</tmp/st-d/w>, "c", RENAME_NOREPLACE)"#,
+            ),
             ("ln", r#"symlinkat("c", AT_FDCWD</tmp/st-d/w>, "d")"#),
             ("mkdir", r#"mkdir("x", 0777)"#),
             ("mkdir", r#"mkdir("y", 0777)"#),
-            ("cp", r#"openat(AT_FDCWD</tmp/st-d/w>, "z", O_WRONLY|O_CREAT|O_EXCL, 0755)"#),
-            ("cp", r#"copy_file_range(3</etc/hostname>, NULL, 4</tmp/st-d/w/z>, NULL, 9223372035781033984, 0)"#),
+            (
+                "cp",
+                r#"openat(AT_FDCWD</tmp/st-d/w>, "z", O_WRONLY|O_CREAT|O_EXCL, 0755)"#,
+            ),
+            (
+                "cp",
+                r#"copy_file_range(3</etc/hostname>, NULL, 4</tmp/st-d/w/z>, NULL, 9223372035781033984, 0)"#,
+            ),
             ("rm", r#"unlinkat(AT_FDCWD</tmp/st-d/w>, "d", 0)"#),
             ("rmdir", r#"rmdir("x/y")"#),
             ("chmod", r#"fchmodat(AT_FDCWD</tmp/st-d/w>, "z", 0600)"#),
-            ("python3", r#"openat(AT_FDCWD</tmp/st-d/w>, "t0", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666)"#),
+            (
+                "python3",
+                r#"openat(AT_FDCWD</tmp/st-d/w>, "t0", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666)"#,
+            ),
             ("python3", r#"write(3</tmp/st-d/w/t0>, ""..., 5000)"#),
             ("python3", r#"fsync(3</tmp/st-d/w/t0>)"#),
-            ("python3", r#"openat(AT_FDCWD</tmp/st-d/w>, "t9", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666)"#),
-            ("python3", r#"sendfile(4</tmp/st-d/w/t9>, 3</tmp/st-d/w/t0>, [0] => [5000], 8388608)"#),
+            (
+                "python3",
+                r#"openat(AT_FDCWD</tmp/st-d/w>, "t9", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666)"#,
+            ),
+            (
+                "python3",
+                r#"sendfile(4</tmp/st-d/w/t9>, 3</tmp/st-d/w/t0>, [0] => [5000], 8388608)"#,
+            ),
             ("python3", r#"rename("t9", "t8")"#),
             ("python3", r#"unlink("t8")"#),
             // The shell's `echo done` into the host file it was redirected to.
             ("sh", r#"write(1</tmp/st-d/out4>, ""..., 5)"#),
         ];
-        let want: Vec<(String, String)> = want.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.to_string()))
+            .collect();
         assert_eq!(got, want);
         // Left out: reads, `> /dev/null` (O_CREAT on a device), cat's write
         // to /dev/null, the failing mkdir, copy_file_range/sendfile at EOF (0 bytes).
@@ -479,22 +610,38 @@ mod tests {
     #[test]
     fn writes_to_pipes_and_the_agents_files_are_not_state() {
         let line = |fd: &str| format!("5<sh> write(1<{fd}>, \"\"..., 3) = 3\n");
-        for fd in ["pipe:[41821]", "socket:[77]", "/dev/pts/0", "/run/mistake-cost/out.12.0", "/tmp/x (deleted)"] {
+        for fd in [
+            "pipe:[41821]",
+            "socket:[77]",
+            "/dev/pts/0",
+            "/run/mistake-cost/out.12.0",
+            "/tmp/x (deleted)",
+        ] {
             assert!(changing(&line(fd)).is_empty(), "{fd}");
         }
         assert_eq!(changing(&line("/var/lib/dpkg/status-new")).len(), 1);
         // A failed write or open changes nothing.
-        assert!(changing("5<sh> write(3</etc/x>, \"\"..., 3) = -1 ENOSPC (No space left on device)\n").is_empty());
+        assert!(changing(
+            "5<sh> write(3</etc/x>, \"\"..., 3) = -1 ENOSPC (No space left on device)\n"
+        )
+        .is_empty());
     }
 
     #[test]
     fn split_calls_are_joined_and_an_unresumed_call_is_unknown() {
         let calls = parse_trace(THREADS, &default_set());
         assert_eq!(calls.len(), 11);
-        let t1: Vec<Option<&str>> = calls.iter().filter(|c| c.pid == 2256 && c.syscall == "write").map(|c| c.ret.as_deref()).collect();
+        let t1: Vec<Option<&str>> = calls
+            .iter()
+            .filter(|c| c.pid == 2256 && c.syscall == "write")
+            .map(|c| c.ret.as_deref())
+            .collect();
         assert_eq!(t1, vec![Some("5000"), Some("5000"), Some("5000"), None]);
         assert_eq!(calls[4].args[0], "4</tmp/st-d/w/t1>");
-        assert!(!calls[10].changes_state(), "never resumed: not known to have changed anything");
+        assert!(
+            !calls[10].changes_state(),
+            "never resumed: not known to have changed anything"
+        );
     }
 
     #[test]
@@ -503,7 +650,11 @@ mod tests {
         // cp's 4th openat (ld.so, libs, the source, then `z`) creates z.
         let calls = parse_trace(LOG, &default_set());
         let p = points(&calls);
-        let openat: Vec<(&str, u64, u64)> = p.iter().filter(|c| c.syscall == "openat").map(|c| (c.process.as_str(), c.k, c.change)).collect();
+        let openat: Vec<(&str, u64, u64)> = p
+            .iter()
+            .filter(|c| c.syscall == "openat")
+            .map(|c| (c.process.as_str(), c.k, c.change))
+            .collect();
         assert_eq!(openat[0], ("sh", 3, 1));
         // Every point's k is the overall number: count all of that process's calls again.
         for pt in &p {
@@ -523,9 +674,18 @@ mod tests {
                 .map(|(c, _)| c.process.clone());
             assert_eq!(first.as_deref(), Some(pt.process.as_str()), "{pt:?}");
         }
-        assert_eq!(p.iter().map(|c| c.index).collect::<Vec<_>>(), (0..p.len()).collect::<Vec<_>>());
+        assert_eq!(
+            p.iter().map(|c| c.index).collect::<Vec<_>>(),
+            (0..p.len()).collect::<Vec<_>>()
+        );
         // sh's 1st write (to `a`) is python's 1st write too: one point; sh's `echo done` is its 2nd.
-        assert_eq!(p.iter().filter(|c| c.syscall == "write").map(|c| c.k).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            p.iter()
+                .filter(|c| c.syscall == "write")
+                .map(|c| c.k)
+                .collect::<Vec<_>>(),
+            vec![1, 2]
+        );
     }
 
     #[test]
@@ -539,7 +699,10 @@ mod tests {
 7<cp> openat(AT_FDCWD</>, \"c\", O_WRONLY|O_CREAT|O_EXCL, 0755) = 4</c>
 ";
         let p = points(&parse_trace(log, &default_set()));
-        let keys: Vec<(u64, &str, Option<&str>)> = p.iter().map(|c| (c.k, c.process.as_str(), c.first_reached_by.as_deref())).collect();
+        let keys: Vec<(u64, &str, Option<&str>)> = p
+            .iter()
+            .map(|c| (c.k, c.process.as_str(), c.first_reached_by.as_deref()))
+            .collect();
         // Point 1 is pid 8's first openat, though pid 7 (a read) got there first;
         // the reused pid 7's 2nd openat is point 2 again, not a 4th.
         assert_eq!(keys, vec![(2, "sh", None), (1, "sh", Some("sh"))]);
@@ -569,13 +732,28 @@ mod tests {
         assert_eq!(a[11].index, 99);
         // One per stratum: strictly increasing, each in its tenth.
         for (s, p) in a[1..11].iter().enumerate() {
-            assert!(p.index > s * 98 / 10 && p.index <= (s + 1) * 98 / 10, "stratum {s}: {}", p.index);
+            assert!(
+                p.index > s * 98 / 10 && p.index <= (s + 1) * 98 / 10,
+                "stratum {s}: {}",
+                p.index
+            );
         }
         assert_eq!(a, select_within(&all, 12, 7), "same seed, same points");
         assert_ne!(a, select_within(&all, 12, 8));
-        assert_eq!(select_within(&all, 2, 1).iter().map(|p| p.index).collect::<Vec<_>>(), vec![0, 99]);
-        let ones: Vec<usize> = (0..8).map(|seed| select_within(&all, 1, seed)[0].index).collect();
-        assert!(ones.iter().any(|&i| i != ones[0]), "one point is a seeded pick, not always the first: {ones:?}");
+        assert_eq!(
+            select_within(&all, 2, 1)
+                .iter()
+                .map(|p| p.index)
+                .collect::<Vec<_>>(),
+            vec![0, 99]
+        );
+        let ones: Vec<usize> = (0..8)
+            .map(|seed| select_within(&all, 1, seed)[0].index)
+            .collect();
+        assert!(
+            ones.iter().any(|&i| i != ones[0]),
+            "one point is a seeded pick, not always the first: {ones:?}"
+        );
     }
 
     #[test]
@@ -589,13 +767,22 @@ mod tests {
         let counts = count_by_family(s.iter().map(|p| p.family.as_str()));
         let got: Vec<(&str, usize)> = counts.iter().map(|((_, f), n)| (f.as_str(), *n)).collect();
         // sync 2 and mkdir 3 are taken whole; the other 15 split 7 / 8.
-        assert_eq!(got, vec![("write", 8), ("rename", 7), ("mkdir", 3), ("sync", 2)]);
-        assert!(s.windows(2).all(|w| w[0].index < w[1].index), "dry-run order");
+        assert_eq!(
+            got,
+            vec![("write", 8), ("rename", 7), ("mkdir", 3), ("sync", 2)]
+        );
+        assert!(
+            s.windows(2).all(|w| w[0].index < w[1].index),
+            "dry-run order"
+        );
         assert_eq!(s, select(&all, 20, 3));
         assert_ne!(s, select(&all, 20, 4));
         // Fewer slots than families: one each, never none.
         let one = select(&all, 2, 1);
-        assert_eq!(count_by_family(one.iter().map(|p| p.family.as_str())).len(), 4);
+        assert_eq!(
+            count_by_family(one.iter().map(|p| p.family.as_str())).len(),
+            4
+        );
         // Few enough: everything.
         assert_eq!(select(&all[1000..], 45, 1).len(), 45);
     }

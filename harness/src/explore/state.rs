@@ -28,7 +28,12 @@ impl fmt::Display for State {
 
 /// Visible files and packages equal to a reference, and the checks valid.
 /// An `unknown` check cannot confirm a state, so it is not old or new.
-pub fn classify(state: &Snapshot, old: &Snapshot, new: Option<&Snapshot>, checks: Verdict) -> State {
+pub fn classify(
+    state: &Snapshot,
+    old: &Snapshot,
+    new: Option<&Snapshot>,
+    checks: Verdict,
+) -> State {
     if checks != Verdict::Valid {
         return State::Inconsistent;
     }
@@ -53,14 +58,30 @@ mod tests {
     use std::sync::Arc;
 
     fn file(h: &str) -> Option<Entry> {
-        Some(Entry { kind: EntryKind::File, mode: 0o644, owner: "0:0".into(), size: 1, hash: Some(h.into()) })
+        Some(Entry {
+            kind: EntryKind::File,
+            mode: 0o644,
+            owner: "0:0".into(),
+            size: 1,
+            hash: Some(h.into()),
+        })
     }
 
-    fn snap(base: &Arc<Manifest>, files: &[(&str, Option<Entry>)], pkgs: &[(&str, &str)]) -> Snapshot {
+    fn snap(
+        base: &Arc<Manifest>,
+        files: &[(&str, Option<Entry>)],
+        pkgs: &[(&str, &str)],
+    ) -> Snapshot {
         Snapshot {
             base: base.clone(),
-            overlay: files.iter().map(|(p, e)| (p.to_string(), e.clone())).collect(),
-            packages: pkgs.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect::<BTreeMap<_, _>>(),
+            overlay: files
+                .iter()
+                .map(|(p, e)| (p.to_string(), e.clone()))
+                .collect(),
+            packages: pkgs
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect::<BTreeMap<_, _>>(),
             live: BTreeSet::new(),
         }
     }
@@ -69,18 +90,46 @@ mod tests {
     fn old_new_and_everything_between() {
         let base = Arc::new(Manifest::new());
         let old = snap(&base, &[], &[]);
-        let new = snap(&base, &[("/usr/share/a/x", file("1")), ("/usr/share/a/y", file("2"))], &[("a", "1.0 ii")]);
+        let new = snap(
+            &base,
+            &[("/usr/share/a/x", file("1")), ("/usr/share/a/y", file("2"))],
+            &[("a", "1.0 ii")],
+        );
         let half = snap(&base, &[("/usr/share/a/x", file("1"))], &[("a", "1.0 iU")]);
         let garbage_only = snap(&base, &[("/var/log/dpkg.log", file("9"))], &[]);
         assert_eq!(classify(&old, &old, Some(&new), Verdict::Valid), State::Old);
-        assert_eq!(classify(&garbage_only, &old, Some(&new), Verdict::Valid), State::Old, "garbage is not state");
+        assert_eq!(
+            classify(&garbage_only, &old, Some(&new), Verdict::Valid),
+            State::Old,
+            "garbage is not state"
+        );
         assert_eq!(classify(&new, &old, Some(&new), Verdict::Valid), State::New);
-        assert_eq!(classify(&half, &old, Some(&new), Verdict::Valid), State::Inconsistent);
-        assert_eq!(classify(&new, &old, None, Verdict::Valid), State::Inconsistent, "no clean run, no `new`");
-        assert_eq!(classify(&old, &old, Some(&new), Verdict::Invalid), State::Inconsistent);
-        assert_eq!(classify(&old, &old, Some(&new), Verdict::Unknown), State::Inconsistent);
+        assert_eq!(
+            classify(&half, &old, Some(&new), Verdict::Valid),
+            State::Inconsistent
+        );
+        assert_eq!(
+            classify(&new, &old, None, Verdict::Valid),
+            State::Inconsistent,
+            "no clean run, no `new`"
+        );
+        assert_eq!(
+            classify(&old, &old, Some(&new), Verdict::Invalid),
+            State::Inconsistent
+        );
+        assert_eq!(
+            classify(&old, &old, Some(&new), Verdict::Unknown),
+            State::Inconsistent
+        );
         // Same files but a package in another state is not the new state.
-        let files_only = snap(&base, &[("/usr/share/a/x", file("1")), ("/usr/share/a/y", file("2"))], &[("a", "1.0 iF")]);
-        assert_eq!(classify(&files_only, &old, Some(&new), Verdict::Valid), State::Inconsistent);
+        let files_only = snap(
+            &base,
+            &[("/usr/share/a/x", file("1")), ("/usr/share/a/y", file("2"))],
+            &[("a", "1.0 iF")],
+        );
+        assert_eq!(
+            classify(&files_only, &old, Some(&new), Verdict::Valid),
+            State::Inconsistent
+        );
     }
 }

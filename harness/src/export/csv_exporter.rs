@@ -14,7 +14,9 @@ pub struct CsvExporter {
 
 impl CsvExporter {
     pub fn create(path: &Path) -> io::Result<Self> {
-        Ok(CsvExporter { writer: csv::Writer::from_writer(File::create(path)?) })
+        Ok(CsvExporter {
+            writer: csv::Writer::from_writer(File::create(path)?),
+        })
     }
 }
 

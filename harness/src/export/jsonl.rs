@@ -16,7 +16,9 @@ pub struct JsonlExporter {
 
 impl JsonlExporter {
     pub fn create(path: &Path) -> io::Result<Self> {
-        Ok(JsonlExporter { file: File::create(path)? })
+        Ok(JsonlExporter {
+            file: File::create(path)?,
+        })
     }
 }
 

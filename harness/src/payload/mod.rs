@@ -70,7 +70,12 @@ impl fmt::Display for FixtureSummary {
         write!(
             f,
             "{} packages, {} files ({} B payload); written: apt {} B, pip {} B, nix {} B",
-            self.packages, self.files, self.payload_bytes, self.apt_bytes, self.pip_bytes, self.nix_bytes
+            self.packages,
+            self.files,
+            self.payload_bytes,
+            self.apt_bytes,
+            self.pip_bytes,
+            self.nix_bytes
         )
     }
 }
@@ -102,7 +107,10 @@ pub fn write_fixtures(scenario: &Scenario, dir: &Path) -> io::Result<FixtureSumm
         std::fs::create_dir_all(d)?;
     }
 
-    let mut summary = FixtureSummary { packages: scenario.packages.len(), ..Default::default() };
+    let mut summary = FixtureSummary {
+        packages: scenario.packages.len(),
+        ..Default::default()
+    };
     let mut index = Vec::new();
     for pkg in &scenario.packages {
         let files = payload_files(pkg)?;
@@ -118,7 +126,8 @@ pub fn write_fixtures(scenario: &Scenario, dir: &Path) -> io::Result<FixtureSumm
         std::fs::write(pip_dir.join(sdist_name), &sdist)?;
         summary.pip_bytes += sdist.len() as u64;
 
-        summary.nix_bytes += nix::src_tree(pkg, &files)?.write_into(&nix_dir.join("src").join(nix::src_dir_name(pkg)))?;
+        summary.nix_bytes += nix::src_tree(pkg, &files)?
+            .write_into(&nix_dir.join("src").join(nix::src_dir_name(pkg)))?;
     }
     let packages = index.join("\n");
     let release = deb::release(&packages);
@@ -142,10 +151,14 @@ fn payload_files(pkg: &PackageSpec) -> io::Result<PayloadFiles> {
     for (path, size) in pkg.file_list() {
         let path = &path;
         if RESERVED_FILES.contains(&path.as_str()) {
-            return Err(invalid(format!("package `{name}`: file `{path}` would clash with the generated file of that name")));
+            return Err(invalid(format!(
+                "package `{name}`: file `{path}` would clash with the generated file of that name"
+            )));
         }
         if out.iter().any(|(p, _)| p == path) {
-            return Err(invalid(format!("package `{name}`: file `{path}` is listed twice")));
+            return Err(invalid(format!(
+                "package `{name}`: file `{path}` is listed twice"
+            )));
         }
         out.push((path.clone(), file_content(name, &pkg.version, path, size)));
     }
@@ -154,7 +167,11 @@ fn payload_files(pkg: &PackageSpec) -> io::Result<PayloadFiles> {
 
 /// What every ecosystem's failing script writes or appends: the same bytes.
 fn attempt_content(pkg: &PackageSpec) -> String {
-    format!("written by {} {}'s failing step", pkg.name.get_ref(), pkg.version)
+    format!(
+        "written by {} {}'s failing step",
+        pkg.name.get_ref(),
+        pkg.version
+    )
 }
 
 /// POSIX sh that makes a failing package's attempts (writes, appends,
@@ -170,7 +187,10 @@ fn sh_attempts(pkg: &PackageSpec, fail: &crate::scenario::FailSpec) -> String {
     for (i, (op, path)) in fail.attempts().into_iter().enumerate() {
         let q = sh_quote(path.get_ref());
         let action = match op {
-            AttemptOp::Write => format!("mkdir -p {} && printf '%s\\n' {content} > {q}", sh_quote(parent_dir(path.get_ref()))),
+            AttemptOp::Write => format!(
+                "mkdir -p {} && printf '%s\\n' {content} > {q}",
+                sh_quote(parent_dir(path.get_ref()))
+            ),
             AttemptOp::Append => format!("printf '%s\\n' {content} >> {q}"),
             AttemptOp::Remove => format!("rm -- {q}"),
         };
@@ -229,7 +249,9 @@ impl Tree {
             }
             parent.push_str(part);
             if let Node::File { .. } = self.nodes.entry(parent.clone()).or_insert(Node::Dir) {
-                return Err(invalid(format!("`{path}` needs `{parent}` to be a folder, but it is a file")));
+                return Err(invalid(format!(
+                    "`{path}` needs `{parent}` to be a folder, but it is a file"
+                )));
             }
         }
         match self.nodes.entry(path.to_string()) {
@@ -238,7 +260,9 @@ impl Tree {
                 Ok(())
             }
             Entry::Occupied(o) => match o.get() {
-                Node::Dir => Err(invalid(format!("`{path}` is a file, but other files need it to be a folder"))),
+                Node::Dir => Err(invalid(format!(
+                    "`{path}` is a file, but other files need it to be a folder"
+                ))),
                 Node::File { .. } => Err(invalid(format!("`{path}` is given twice"))),
             },
         }
@@ -321,7 +345,9 @@ fn set_name(header: &mut tar::Header, name: &[u8]) {
 /// Gzip with a fixed header (mtime 0, no file name) so equal input gives
 /// equal bytes.
 fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut gz = GzBuilder::new().mtime(0).write(Vec::new(), Compression::default());
+    let mut gz = GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), Compression::default());
     gz.write_all(data)?;
     gz.finish()
 }
@@ -365,7 +391,8 @@ packages = ["fastmath"]
 
     /// The same scenario with fastmath failing at build time instead.
     pub(crate) fn build_failing_scenario() -> Scenario {
-        parse(&SCENARIO.replace("step = \"configure\"", "step = \"build\"")).expect("test scenario parses")
+        parse(&SCENARIO.replace("step = \"configure\"", "step = \"build\""))
+            .expect("test scenario parses")
     }
 
     /// (name, bytes) of every member of a .tar.gz, in archive order.
@@ -385,7 +412,10 @@ packages = ["fastmath"]
 
     /// Whether an external tool can be run; prints why a check is skipped.
     pub(crate) fn have_tool(tool: &str) -> bool {
-        let found = std::process::Command::new(tool).arg("--version").output().is_ok();
+        let found = std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok();
         if !found {
             println!("skipping the check with `{tool}`: not on PATH");
         }
@@ -403,15 +433,20 @@ packages = ["fastmath"]
         assert_ne!(a, file_content("depa", "1.1", "lib/a.txt", 1000));
         assert_ne!(a, file_content("depb", "1.0", "lib/a.txt", 1000));
         // The separators keep ("ab","c") and ("a","bc") apart.
-        assert_ne!(file_content("ab", "1", "c", 32), file_content("a", "b1", "c", 32));
+        assert_ne!(
+            file_content("ab", "1", "c", 32),
+            file_content("a", "b1", "c", 32)
+        );
         assert!(file_content("depa", "1.0", "x", 0).is_empty());
     }
 
     #[test]
     fn tree_tar_lists_parents_first_with_fixed_metadata() {
         let mut tree = Tree::default();
-        tree.add_file("usr/share/p/b", 0o644, b"b".to_vec()).unwrap();
-        tree.add_file("usr/share/p/a/deep", 0o644, b"deep".to_vec()).unwrap();
+        tree.add_file("usr/share/p/b", 0o644, b"b".to_vec())
+            .unwrap();
+        tree.add_file("usr/share/p/a/deep", 0o644, b"deep".to_vec())
+            .unwrap();
         let long = format!("usr/share/p/{}", "x".repeat(150));
         tree.add_file(&long, 0o644, b"long".to_vec()).unwrap();
         let members = untar(&tree.tar_gz(true).unwrap());
@@ -447,7 +482,10 @@ packages = ["fastmath"]
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(err.to_string().contains("VERSION"), "{err}");
         let twice = unvalidated(&SCENARIO.replace("doc/readme", "lib/a.txt"));
-        assert!(write_fixtures(&twice, dir.path()).unwrap_err().to_string().contains("twice"));
+        assert!(write_fixtures(&twice, dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
     }
 
     fn all_files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -459,7 +497,10 @@ packages = ["fastmath"]
                 if p.is_dir() {
                     stack.push(p);
                 } else {
-                    out.push((p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+                    out.push((
+                        p.strip_prefix(root).unwrap().to_path_buf(),
+                        std::fs::read(&p).unwrap(),
+                    ));
                 }
             }
         }
@@ -475,7 +516,10 @@ packages = ["fastmath"]
         let files_a = all_files(a.path());
         assert_eq!(files_a, all_files(b.path()));
 
-        let names: Vec<String> = files_a.iter().map(|(p, _)| p.display().to_string()).collect();
+        let names: Vec<String> = files_a
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
         for expected in [
             "apt/Packages",
             "apt/Release",
@@ -489,7 +533,10 @@ packages = ["fastmath"]
             "nix/src/depa-1.0/VERSION",
             "nix/src/fastmath-1.0/fastmath.dat",
         ] {
-            assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} missing from {names:?}"
+            );
         }
         assert_eq!(summary.packages, 2);
         assert_eq!(summary.files, 3);
@@ -505,7 +552,9 @@ packages = ["fastmath"]
     #[test]
     #[ignore]
     fn write_e2e_fixtures() {
-        let dir = PathBuf::from(std::env::var("MC_FIXTURES").expect("MC_FIXTURES names the output folder"));
+        let dir = PathBuf::from(
+            std::env::var("MC_FIXTURES").expect("MC_FIXTURES names the output folder"),
+        );
         let step = std::env::var("MC_FAIL_STEP").unwrap_or_else(|_| "configure".into());
         let text = format!(
             r#"

@@ -105,7 +105,12 @@ pub(super) fn expression(scenario: &Scenario) -> String {
             src = src_dir_name(pkg),
         );
         for d in &pkg.depends {
-            let _ = writeln!(s, "    dep_{} = {};", PackageRef::parse(d.get_ref()).name, dep_binding(scenario, d.get_ref()));
+            let _ = writeln!(
+                s,
+                "    dep_{} = {};",
+                PackageRef::parse(d.get_ref()).name,
+                dep_binding(scenario, d.get_ref())
+            );
         }
         s += "  };\n";
     }
@@ -117,7 +122,12 @@ pub(super) fn expression(scenario: &Scenario) -> String {
     }
     for pkg in &scenario.packages {
         let name = pkg.name.get_ref();
-        let _ = writeln!(s, "  {} = {};", nix_str(&versioned_attr(name, &pkg.version)), binding(name, &pkg.version));
+        let _ = writeln!(
+            s,
+            "  {} = {};",
+            nix_str(&versioned_attr(name, &pkg.version)),
+            binding(name, &pkg.version)
+        );
     }
     s += "}\n";
     s
@@ -133,7 +143,10 @@ fn builder_script(pkg: &PackageSpec) -> String {
     // Store files are read-only; the copies must be writable to add `deps`.
     s += "mkdir -p \"$share\"\ncp -r \"$src/.\" \"$share/\"\nchmod -R u+w \"$share\"\n: > \"$share/deps\"\n";
     for d in &pkg.depends {
-        s += &format!("printf '%s\\n' \"$dep_{}\" >> \"$share/deps\"\n", PackageRef::parse(d.get_ref()).name);
+        s += &format!(
+            "printf '%s\\n' \"$dep_{}\" >> \"$share/deps\"\n",
+            PackageRef::parse(d.get_ref()).name
+        );
     }
     if let Some(f) = fail.filter(|f| f.step_for(Ecosystem::Nix) == FailStep::Configure) {
         s += &fail_block(pkg, f);
@@ -148,7 +161,10 @@ fn fail_block(pkg: &PackageSpec, fail: &FailSpec) -> String {
         FailStep::Build => "build",
         FailStep::Configure => "configure",
     };
-    s += &format!("echo 'error: {name} {version}: simulated failure in the builder ({step})' >&2\nexit {}\n", fail.exit_code);
+    s += &format!(
+        "echo 'error: {name} {version}: simulated failure in the builder ({step})' >&2\nexit {}\n",
+        fail.exit_code
+    );
     s
 }
 
@@ -175,7 +191,11 @@ mod tests {
         ] {
             assert!(expr.contains(needle), "{needle:?} missing from\n{expr}");
         }
-        assert_eq!(expr.matches("dep_depa = ").count(), 1, "only fastmath depends on depa");
+        assert_eq!(
+            expr.matches("dep_depa = ").count(),
+            1,
+            "only fastmath depends on depa"
+        );
         // Every `$` is escaped, so Nix interpolates nothing in the scripts.
         assert!(!expr.contains("${"));
     }
@@ -185,10 +205,15 @@ mod tests {
         let configure = builder_script(scenario().package("fastmath").unwrap());
         let build = builder_script(build_failing_scenario().package("fastmath").unwrap());
         for (script, fail_first) in [(configure, false), (build, true)] {
-            let fail_at = script.find("> '/etc/fastmath.conf'").expect("attempts the literal path");
+            let fail_at = script
+                .find("> '/etc/fastmath.conf'")
+                .expect("attempts the literal path");
             let copy_at = script.find("cp -r").unwrap();
             assert_eq!(fail_at < copy_at, fail_first, "{script}");
-            assert!(!script.contains("\"$out\"'/etc"), "never redirected under $out");
+            assert!(
+                !script.contains("\"$out\"'/etc"),
+                "never redirected under $out"
+            );
             assert_eq!(script.find("exit 3\n").unwrap() < copy_at, fail_first);
         }
     }
@@ -200,7 +225,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // The attempt goes to the literal path: keep it inside the temp dir.
         let target = dir.path().join("etc/fastmath.conf");
-        let s = crate::scenario::parse(&super::super::tests::SCENARIO.replace("/etc/fastmath.conf", target.to_str().unwrap())).unwrap();
+        let s = crate::scenario::parse(
+            &super::super::tests::SCENARIO.replace("/etc/fastmath.conf", target.to_str().unwrap()),
+        )
+        .unwrap();
         write_fixtures(&s, dir.path()).unwrap();
         let out = dir.path().join("out");
         let status = Command::new("sh")
@@ -211,8 +239,14 @@ mod tests {
             .unwrap();
         assert!(status.success());
         let share = out.join("share/depa");
-        assert_eq!(std::fs::read(share.join("lib/a.txt")).unwrap(), file_content("depa", "1.0", "lib/a.txt", 100));
-        assert_eq!(std::fs::read_to_string(share.join("VERSION")).unwrap(), "1.0\n");
+        assert_eq!(
+            std::fs::read(share.join("lib/a.txt")).unwrap(),
+            file_content("depa", "1.0", "lib/a.txt", 100)
+        );
+        assert_eq!(
+            std::fs::read_to_string(share.join("VERSION")).unwrap(),
+            "1.0\n"
+        );
         assert_eq!(std::fs::read_to_string(share.join("deps")).unwrap(), "");
 
         let out2 = dir.path().join("out2");
@@ -224,12 +258,28 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(3));
-        assert!(String::from_utf8_lossy(&output.stderr).contains("simulated failure in the builder (configure)"));
-        assert_eq!(std::fs::read_to_string(out2.join("share/fastmath/deps")).unwrap(), "/nix/store/x-depa-1.0\n");
-        assert_eq!(std::fs::read_to_string(&target).unwrap(), "written by fastmath 1.0's failing step\n");
-        assert!(!out2.join("etc").exists(), "the attempt is never redirected under $out");
+        assert!(String::from_utf8_lossy(&output.stderr)
+            .contains("simulated failure in the builder (configure)"));
+        assert_eq!(
+            std::fs::read_to_string(out2.join("share/fastmath/deps")).unwrap(),
+            "/nix/store/x-depa-1.0\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "written by fastmath 1.0's failing step\n"
+        );
+        assert!(
+            !out2.join("etc").exists(),
+            "the attempt is never redirected under $out"
+        );
         let log = String::from_utf8_lossy(&output.stderr);
-        let attempts = crate::history::parse_attempts(&log.lines().filter(|l| l.starts_with("mistake-cost-attempt")).collect::<Vec<_>>().join("\n")).unwrap();
+        let attempts = crate::history::parse_attempts(
+            &log.lines()
+                .filter(|l| l.starts_with("mistake-cost-attempt"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .unwrap();
         assert_eq!(attempts.len(), 1);
         assert!(attempts[0].landed && attempts[0].path == target.to_str().unwrap());
     }
@@ -239,17 +289,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_fixtures(&scenario(), dir.path()).unwrap();
         let src = dir.path().join("nix/src");
-        assert_eq!(std::fs::read(src.join("depa-1.0/lib/a.txt")).unwrap(), file_content("depa", "1.0", "lib/a.txt", 100));
-        assert_eq!(std::fs::read(src.join("fastmath-1.0/fastmath.dat")).unwrap(), file_content("fastmath", "1.0", "fastmath.dat", 4000));
+        assert_eq!(
+            std::fs::read(src.join("depa-1.0/lib/a.txt")).unwrap(),
+            file_content("depa", "1.0", "lib/a.txt", 100)
+        );
+        assert_eq!(
+            std::fs::read(src.join("fastmath-1.0/fastmath.dat")).unwrap(),
+            file_content("fastmath", "1.0", "fastmath.dat", 4000)
+        );
         assert_eq!(std::fs::read(src.join("depa-1.0/doc/readme")).unwrap(), b"");
-        assert_eq!(std::fs::read_to_string(src.join("fastmath-1.0/VERSION")).unwrap(), "1.0\n");
+        assert_eq!(
+            std::fs::read_to_string(src.join("fastmath-1.0/VERSION")).unwrap(),
+            "1.0\n"
+        );
     }
 
     #[test]
     fn every_version_gets_its_own_derivation_and_attribute() {
         let text = format!(
             "{}\n[[package]]\nname = \"depa\"\nversion = \"2.0\"\n",
-            super::super::tests::SCENARIO.replace("depends = [\"depa\"]", "depends = [\"depa=1.0\"]")
+            super::super::tests::SCENARIO
+                .replace("depends = [\"depa\"]", "depends = [\"depa=1.0\"]")
         );
         let expr = expression(&crate::scenario::parse(&text).unwrap());
         for needle in [
@@ -268,12 +328,19 @@ mod tests {
     fn keyword_names_stay_valid_nix() {
         let text = super::super::tests::SCENARIO.replace("\"depa\"", "\"let\"");
         let expr = expression(&crate::scenario::parse(&text).unwrap());
-        assert!(expr.contains("  pkg_let_1_0 = derivation {\n") && expr.contains("  \"let\" = pkg_let_1_0;\n"));
+        assert!(
+            expr.contains("  pkg_let_1_0 = derivation {\n")
+                && expr.contains("  \"let\" = pkg_let_1_0;\n")
+        );
         if have_tool("nix-instantiate") {
             let dir = tempfile::tempdir().unwrap();
             let file = dir.path().join("default.nix");
             std::fs::write(&file, &expr).unwrap();
-            let status = Command::new("nix-instantiate").arg("--parse").arg(&file).status().unwrap();
+            let status = Command::new("nix-instantiate")
+                .arg("--parse")
+                .arg(&file)
+                .status()
+                .unwrap();
             assert!(status.success());
         }
     }

@@ -12,11 +12,13 @@ use crate::explore::CrashPointRecord;
 
 /// The claims under test, as the design notes word them.
 pub const ATOMICITY: &str = "A failed install leaves the system unchanged (atomicity).";
-pub const INTERRUPTED: &str = "An operation interrupted at any instant leaves the old state or the new, never a mix.";
+pub const INTERRUPTED: &str =
+    "An operation interrupted at any instant leaves the old state or the new, never a mix.";
 pub const ROLLBACK: &str = "Rollback is one command and instant.";
 pub const BAD_CONFIG: &str = "A bad configuration is undone in seconds.";
 pub const ISOLATION: &str = "Project shells do not touch the global system (isolation).";
-pub const TRY_AGAIN: &str = "\"Just try again\": after a failure, an alternative installs without cleanup.";
+pub const TRY_AGAIN: &str =
+    "\"Just try again\": after a failure, an alternative installs without cleanup.";
 pub const FLEET: &str = "A fleet rolls back in seconds.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,9 +78,14 @@ fn median(s: Option<stats::Summary>) -> String {
 fn failed_checks(g: &ApproachStats) -> Option<String> {
     let n = g.data.len();
     if g.checks_failed.is_empty() {
-        return (g.consistent.no > 0).then(|| format!("its own checks failed in {}/{n}", g.consistent.no));
+        return (g.consistent.no > 0)
+            .then(|| format!("its own checks failed in {}/{n}", g.consistent.no));
     }
-    let parts: Vec<String> = g.checks_failed.iter().map(|(c, k)| format!("`{c}` failed in {k}/{n}")).collect();
+    let parts: Vec<String> = g
+        .checks_failed
+        .iter()
+        .map(|(c, k)| format!("`{c}` failed in {k}/{n}"))
+        .collect();
     Some(and_list(&parts))
 }
 
@@ -86,7 +93,12 @@ fn checks_named(g: &ApproachStats) -> String {
     if g.checks_run.is_empty() {
         "its checks".into()
     } else {
-        and_list(&g.checks_run.keys().map(|c| format!("`{c}`")).collect::<Vec<_>>())
+        and_list(
+            &g.checks_run
+                .keys()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>(),
+        )
     }
 }
 
@@ -95,21 +107,35 @@ fn checks_named(g: &ApproachStats) -> String {
 fn unchanged(g: &ApproachStats) -> usize {
     g.data
         .iter()
-        .filter(|t| t.record.residue_files == Some(0) && t.record.residue_packages == Some(0) && t.record.consistent != "false")
+        .filter(|t| {
+            t.record.residue_files == Some(0)
+                && t.record.residue_packages == Some(0)
+                && t.record.consistent != "false"
+        })
         .count()
 }
 
 fn atomicity(trials: &[Trial]) -> Answer {
     let clean: Vec<&Trial> = trials.iter().filter(|t| t.record.fault == "none").collect();
-    let failed: Vec<&Trial> = clean.iter().copied().filter(|t| t.record.outcome == Outcome::Failed).collect();
+    let failed: Vec<&Trial> = clean
+        .iter()
+        .copied()
+        .filter(|t| t.record.outcome == Outcome::Failed)
+        .collect();
     if trials.is_empty() {
         return not_covered(ATOMICITY, "it has no trials (crash points interrupt an install that would succeed; none is a failed install).");
     }
     if clean.is_empty() {
-        return not_covered(ATOMICITY, "every trial in it ran with an injected fault; none is a plain failed install.");
+        return not_covered(
+            ATOMICITY,
+            "every trial in it ran with an injected fault; none is a plain failed install.",
+        );
     }
     if failed.is_empty() {
-        let ok = clean.iter().filter(|t| t.record.outcome == Outcome::Succeeded).count();
+        let ok = clean
+            .iter()
+            .filter(|t| t.record.outcome == Outcome::Succeeded)
+            .count();
         let errored = clean.iter().filter(|t| t.errored()).count();
         return not_covered(
             ATOMICITY,
@@ -123,10 +149,18 @@ fn atomicity(trials: &[Trial]) -> Answer {
         let n = g.data.len();
         let u = unchanged(g);
         if u == n {
-            let checks = if g.consistent.yes == n { format!(", with {} passing in {n}/{n}", checks_named(g)) } else { String::new() };
+            let checks = if g.consistent.yes == n {
+                format!(", with {} passing in {n}/{n}", checks_named(g))
+            } else {
+                String::new()
+            };
             let garbage = match g.garbage {
                 Some(s) if s.max > 0.0 => {
-                    let gc = if g.approach == "nix" { " until `nix-store --gc`" } else { "" };
+                    let gc = if g.approach.starts_with("nix") {
+                        " until `nix-store --gc`"
+                    } else {
+                        ""
+                    };
                     format!(" (but {} garbage paths, median,{gc})", fmt_count(s.median))
                 }
                 _ => String::new(),
@@ -142,7 +176,10 @@ fn atomicity(trials: &[Trial]) -> Answer {
             };
             let (files, packages) = (median(g.residue_files), median(g.residue_packages));
             let mut clause = if u == 0 {
-                format!("{} left {files} visible files{max} and {packages} changed packages in {n}/{n}", g.approach)
+                format!(
+                    "{} left {files} visible files{max} and {packages} changed packages in {n}/{n}",
+                    g.approach
+                )
             } else {
                 format!("{} changed the system in {}/{n}, leaving {files} visible files{max} and {packages} changed packages", g.approach, n - u)
             };
@@ -154,10 +191,23 @@ fn atomicity(trials: &[Trial]) -> Answer {
             broken.push((g.approach.clone(), clause));
         }
     }
-    let clauses = |v: &[(String, String)]| v.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>().join("; ");
-    let names = |v: &[(String, String)]| and_list(&v.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
+    let clauses = |v: &[(String, String)]| {
+        v.iter()
+            .map(|(_, c)| c.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let names =
+        |v: &[(String, String)]| and_list(&v.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
     let (status, verdict, sentence) = if broken.is_empty() {
-        (Status::Holds, "holds".to_string(), format!("The data support the claim for every approach: {}.", clauses(&holds)))
+        (
+            Status::Holds,
+            "holds".to_string(),
+            format!(
+                "The data support the claim for every approach: {}.",
+                clauses(&holds)
+            ),
+        )
     } else if holds.is_empty() {
         (
             Status::Contradicted,
@@ -184,8 +234,15 @@ fn atomicity(trials: &[Trial]) -> Answer {
         .iter()
         .filter_map(|g| {
             let s = g.garbage?;
-            let gc = if g.approach == "nix" { " until `nix-store --gc`" } else { "" };
-            let after = g.final_garbage.map(|f| format!(" ({} after the playbook)", fmt_count(f.median))).unwrap_or_default();
+            let gc = if g.approach.starts_with("nix") {
+                " until `nix-store --gc`"
+            } else {
+                ""
+            };
+            let after = g
+                .final_garbage
+                .map(|f| format!(" ({} after the playbook)", fmt_count(f.median)))
+                .unwrap_or_default();
             Some(format!("{} {}{gc}{after}", g.approach, fmt_count(s.median)))
         })
         .collect();
@@ -195,12 +252,19 @@ fn atomicity(trials: &[Trial]) -> Answer {
             and_list(&garbage)
         ));
     }
+    if let Some(f) = attempts_fact(&groups) {
+        facts.push(f);
+    }
     // Checks that passed on a changed system.
     for g in &groups {
         let n = g.data.len();
         let changed = n - unchanged(g);
         if changed > 0 && g.consistent.yes == n {
-            let named = if g.checks_run.is_empty() { String::new() } else { format!(" ({})", checks_named(g)) };
+            let named = if g.checks_run.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", checks_named(g))
+            };
             facts.push(format!(
                 "{}'s own checks{named} passed in {n}/{n} although it left {} visible files and {} changed packages (median): \
                  a passing check is not an unchanged system.",
@@ -216,45 +280,132 @@ fn atomicity(trials: &[Trial]) -> Answer {
         .map(|g| {
             let n = g.data.len();
             if g.playbook_ran == 0 {
-                return format!("{} needed no playbook in {n}/{n} (nothing visible changed)", g.approach);
+                return format!(
+                    "{} needed no playbook in {n}/{n} (nothing visible changed)",
+                    g.approach
+                );
             }
             let time = match (g.recovery_ms, g.recovery_ci) {
                 (Some(s), Some((lo, hi))) => {
-                    format!(" in {} (median; 95% CI {} – {}, {})", fmt_ms(s.median), fmt_ms(lo), fmt_ms(hi), stats::sample_label(s.n).trim_matches(['(', ')']))
+                    format!(
+                        " in {} (median; 95% CI {} – {}, {})",
+                        fmt_ms(s.median),
+                        fmt_ms(lo),
+                        fmt_ms(hi),
+                        stats::sample_label(s.n).trim_matches(['(', ')'])
+                    )
                 }
                 _ => String::new(),
             };
-            let mut s = format!("{}'s playbook ran in {}/{n}{time} and recovered {}/{n}", g.approach, g.playbook_ran, g.recovered.yes);
+            let mut s = format!(
+                "{}'s playbook ran in {}/{n}{time} and recovered {}/{n}",
+                g.approach, g.playbook_ran, g.recovered.yes
+            );
             let mut left: Vec<(&String, &usize)> = g.leftovers.iter().collect();
             left.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             if !left.is_empty() {
-                let shown: Vec<String> = left.iter().take(2).map(|(p, k)| format!("`{p}` in {k}/{n}")).collect();
-                let more = if left.len() > 2 { format!(" and {} more paths", left.len() - 2) } else { String::new() };
+                let shown: Vec<String> = left
+                    .iter()
+                    .take(2)
+                    .map(|(p, k)| format!("`{p}` in {k}/{n}"))
+                    .collect();
+                let more = if left.len() > 2 {
+                    format!(" and {} more paths", left.len() - 2)
+                } else {
+                    String::new()
+                };
                 s.push_str(&format!(", leaving {}{more}", and_list(&shown)));
             } else if let Some(f) = g.final_files.filter(|f| f.max > 0.0) {
-                s.push_str(&format!(", leaving {} visible files (median)", fmt_count(f.median)));
+                s.push_str(&format!(
+                    ", leaving {} visible files (median)",
+                    fmt_count(f.median)
+                ));
             }
             s
         })
         .collect();
     facts.push(format!("Recovery: {}.", recovery.join("; ")));
     // Time cost.
-    let op: Vec<String> =
-        groups.iter().filter_map(|g| Some(format!("{} {}", g.approach, fmt_ms(g.operation_ms?.median)))).collect();
+    let op: Vec<String> = groups
+        .iter()
+        .filter_map(|g| Some(format!("{} {}", g.approach, fmt_ms(g.operation_ms?.median))))
+        .collect();
     if !op.is_empty() {
-        facts.push(format!("Time cost of the failing install itself (median, timed in the container): {}.", and_list(&op)));
+        facts.push(format!(
+            "Time cost of the failing install itself (median, timed in the container): {}.",
+            and_list(&op)
+        ));
     }
     // What was left out.
     let errored = clean.iter().filter(|t| t.errored()).count();
-    let succeeded = clean.iter().filter(|t| t.record.outcome == Outcome::Succeeded).count();
-    let killed = clean.iter().filter(|t| t.record.outcome == Outcome::Killed).count();
+    let succeeded = clean
+        .iter()
+        .filter(|t| t.record.outcome == Outcome::Succeeded)
+        .count();
+    let killed = clean
+        .iter()
+        .filter(|t| t.record.outcome == Outcome::Killed)
+        .count();
     let scenarios: BTreeSet<&str> = failed.iter().map(|t| t.record.scenario.as_str()).collect();
     facts.push(format!(
         "Counted: {} trials whose operation failed with no injected fault (scenario {}); not counted: {errored} errored, {succeeded} whose install succeeded, {killed} killed.",
         failed.len(),
         and_list(&scenarios.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>())
     ));
-    Answer { claim: ATOMICITY, status, verdict, sentence, facts }
+    Answer {
+        claim: ATOMICITY,
+        status,
+        verdict,
+        sentence,
+        facts,
+    }
+}
+
+/// Which mechanism decided: the same attempted side effects landed for some
+/// approaches and were refused for others (as which uid, with which error).
+fn attempts_fact(groups: &[ApproachStats]) -> Option<String> {
+    let mut landed = Vec::new();
+    let mut refused = Vec::new();
+    let mut total = BTreeSet::new();
+    for g in groups {
+        let t = super::attempts::tally(g);
+        total.extend(t.keys().cloned());
+        let (l, r, n) = t.values().fold((0, 0, 0), |(l, r, n), a| {
+            (l + a.landed, r + a.refused, n + a.attempted)
+        });
+        if l > 0 {
+            landed.push(format!("{} ({l}/{n})", g.approach));
+        }
+        if r > 0 {
+            let uids: BTreeSet<&String> = t.values().flat_map(|a| a.uids.iter()).collect();
+            let uids = uids.into_iter().cloned().collect::<Vec<_>>().join(", ");
+            refused.push(format!("{} ({r}/{n}, as uid {uids})", g.approach));
+        }
+    }
+    if total.is_empty() {
+        return None;
+    }
+    let mut s = format!(
+        "Attempted side effects (the failing scripts tried the same {} path operation{} in every approach; counted once per path and trial; \
+         see the scenario's table): ",
+        total.len(),
+        if total.len() == 1 { "" } else { "s" }
+    );
+    s.push_str(&match (landed.is_empty(), refused.is_empty()) {
+        (false, false) => format!(
+            "they landed for {} and were refused for {}",
+            and_list(&landed),
+            and_list(&refused)
+        ),
+        (false, true) => format!("they landed for every approach: {}", and_list(&landed)),
+        (true, false) => format!(
+            "they were refused for every approach: {}",
+            and_list(&refused)
+        ),
+        (true, true) => "none was recorded".into(),
+    });
+    s.push_str(". Whether an attempt lands is decided by how each approach runs the script (the Set-up table), not by the script.");
+    Some(s)
 }
 
 /// Per approach: whether it held, and the clause that says so.
@@ -263,22 +414,36 @@ type Evidence = Vec<(String, bool, String)>;
 /// The faulted trials' side: consistency right after the fault. Err: why
 /// they say nothing.
 fn interrupted_trials(trials: &[Trial]) -> Result<(Evidence, Vec<String>), String> {
-    let faulted: Vec<&Trial> = trials.iter().filter(|t| t.record.fault != "none" && !t.errored()).collect();
+    let faulted: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| t.record.fault != "none" && !t.errored())
+        .collect();
     if faulted.is_empty() {
         return Err("every trial ran with fault `none` (no operation was interrupted).".into());
     }
     // Interrupted: the fault stopped the operation (killed, or a killed child made it fail).
-    let hit: Vec<&Trial> = faulted.iter().copied().filter(|t| matches!(t.record.outcome, Outcome::Killed | Outcome::Failed)).collect();
+    let hit: Vec<&Trial> = faulted
+        .iter()
+        .copied()
+        .filter(|t| matches!(t.record.outcome, Outcome::Killed | Outcome::Failed))
+        .collect();
     let completed = faulted.len() - hit.len();
     if hit.is_empty() {
-        return Err(format!("all {} trials with an injected fault completed before it could interrupt them.", faulted.len()));
+        return Err(format!(
+            "all {} trials with an injected fault completed before it could interrupt them.",
+            faulted.len()
+        ));
     }
     let groups = by_approach(hit.iter().copied());
     let mut evidence = Vec::new();
     for g in &groups {
         let n = g.data.len();
         let c = g.consistent;
-        let unknown = if c.unknown > 0 { format!(", {} unknown", c.unknown) } else { String::new() };
+        let unknown = if c.unknown > 0 {
+            format!(", {} unknown", c.unknown)
+        } else {
+            String::new()
+        };
         let clause = format!(
             "{} was consistent after {}/{n} interrupted operations{unknown} (unchanged in {}/{n})",
             g.approach,
@@ -307,8 +472,14 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
     if points.is_empty() {
         return Err("no crash point was explored.".into());
     }
-    let fired: Vec<&CrashPointRecord> = points.iter().filter(|p| p.error.is_empty() && p.fired).collect();
-    let not_fired = points.iter().filter(|p| p.error.is_empty() && !p.fired).count();
+    let fired: Vec<&CrashPointRecord> = points
+        .iter()
+        .filter(|p| p.error.is_empty() && p.fired)
+        .collect();
+    let not_fired = points
+        .iter()
+        .filter(|p| p.error.is_empty() && !p.fired)
+        .count();
     let errored = points.iter().filter(|p| !p.error.is_empty()).count();
     if fired.is_empty() {
         return Err(format!(
@@ -316,26 +487,46 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
             points.len()
         ));
     }
-    let mut by: std::collections::BTreeMap<(usize, String), Vec<&CrashPointRecord>> = std::collections::BTreeMap::new();
+    let mut by: std::collections::BTreeMap<(usize, String), Vec<&CrashPointRecord>> =
+        std::collections::BTreeMap::new();
     for p in &fired {
-        by.entry(super::approach_order(&p.approach)).or_default().push(p);
+        by.entry(super::approach_order(&p.approach))
+            .or_default()
+            .push(p);
     }
     let mut evidence = Vec::new();
     let mut recovery = Vec::new();
     for ((_, a), ps) in &by {
         let n = ps.len();
         let count = |s: State| ps.iter().filter(|p| p.state_after_crash == Some(s)).count();
-        let (old, new, mixed) = (count(State::Old), count(State::New), count(State::Inconsistent));
+        let (old, new, mixed) = (
+            count(State::Old),
+            count(State::New),
+            count(State::Inconsistent),
+        );
         let clause = format!(
             "{a} was left old or new after {}/{n} crash points whose kill fired (old {old}, new {new}, inconsistent {mixed})",
             old + new
         );
         evidence.push((a.clone(), old + new == n, clause));
-        let times: Vec<f64> = ps.iter().filter(|p| p.playbook_ran).filter_map(|p| p.recovery_ms).collect();
-        if let (Some(s), Some((lo, hi))) =
-            (stats::Summary::of(&times), stats::bootstrap_median_ci(&times, stats::BOOTSTRAP_SEED, stats::BOOTSTRAP_RESAMPLES, 0.95))
-        {
-            let recovered = ps.iter().filter(|p| p.playbook_ran && p.recovered == "true").count();
+        let times: Vec<f64> = ps
+            .iter()
+            .filter(|p| p.playbook_ran)
+            .filter_map(|p| p.recovery_ms)
+            .collect();
+        if let (Some(s), Some((lo, hi))) = (
+            stats::Summary::of(&times),
+            stats::bootstrap_median_ci(
+                &times,
+                stats::BOOTSTRAP_SEED,
+                stats::BOOTSTRAP_RESAMPLES,
+                0.95,
+            ),
+        ) {
+            let recovered = ps
+                .iter()
+                .filter(|p| p.playbook_ran && p.recovered == "true")
+                .count();
             recovery.push(format!(
                 "{a} recovered {recovered}/{} inconsistent crashes in {} (median; 95% CI {} – {}, {})",
                 times.len(),
@@ -353,7 +544,10 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
         fired.len()
     )];
     if !recovery.is_empty() {
-        facts.push(format!("Recovery after an inconsistent crash: {}.", and_list(&recovery)));
+        facts.push(format!(
+            "Recovery after an inconsistent crash: {}.",
+            and_list(&recovery)
+        ));
     }
     if fired.len() < stats::SMALL_SAMPLE * by.len() {
         facts.push(format!(
@@ -370,7 +564,11 @@ fn interrupted_with_points(trials: &[Trial], points: &[CrashPointRecord]) -> Ans
     let from_points = interrupted_points(points);
     let (evidence, facts) = match (from_trials, from_points) {
         (Err(why_trials), Err(why_points)) => {
-            let why = if points.is_empty() { why_trials } else { format!("{why_trials} Crash points: {why_points}") };
+            let why = if points.is_empty() {
+                why_trials
+            } else {
+                format!("{why_trials} Crash points: {why_points}")
+            };
             return not_covered(INTERRUPTED, &why);
         }
         (Ok(t), Err(_)) => t,
@@ -382,13 +580,39 @@ fn interrupted_with_points(trials: &[Trial], points: &[CrashPointRecord]) -> Ans
         }
     };
     // An approach holds only if every source holds for it.
-    let broken_approaches: BTreeSet<&str> = evidence.iter().filter(|(_, ok, _)| !ok).map(|(a, _, _)| a.as_str()).collect();
-    let holds: Vec<String> = evidence.iter().filter(|(a, _, _)| !broken_approaches.contains(a.as_str())).map(|(_, _, c)| c.clone()).collect();
-    let broken: Vec<String> = evidence.iter().filter(|(a, _, _)| broken_approaches.contains(a.as_str())).map(|(_, _, c)| c.clone()).collect();
+    let broken_approaches: BTreeSet<&str> = evidence
+        .iter()
+        .filter(|(_, ok, _)| !ok)
+        .map(|(a, _, _)| a.as_str())
+        .collect();
+    let holds: Vec<String> = evidence
+        .iter()
+        .filter(|(a, _, _)| !broken_approaches.contains(a.as_str()))
+        .map(|(_, _, c)| c.clone())
+        .collect();
+    let broken: Vec<String> = evidence
+        .iter()
+        .filter(|(a, _, _)| broken_approaches.contains(a.as_str()))
+        .map(|(_, _, c)| c.clone())
+        .collect();
     let (status, verdict, sentence) = if broken.is_empty() {
-        (Status::Holds, "holds".to_string(), format!("The data support the claim for every approach: {}.", holds.join("; ")))
+        (
+            Status::Holds,
+            "holds".to_string(),
+            format!(
+                "The data support the claim for every approach: {}.",
+                holds.join("; ")
+            ),
+        )
     } else if holds.is_empty() {
-        (Status::Contradicted, "contradicted".to_string(), format!("The data contradict the claim for every approach: {}.", broken.join("; ")))
+        (
+            Status::Contradicted,
+            "contradicted".to_string(),
+            format!(
+                "The data contradict the claim for every approach: {}.",
+                broken.join("; ")
+            ),
+        )
     } else {
         (
             Status::Mixed,
@@ -396,15 +620,30 @@ fn interrupted_with_points(trials: &[Trial], points: &[CrashPointRecord]) -> Ans
             format!("The claim holds for some approaches only: {}; the data contradict it for the others: {}.", holds.join("; "), broken.join("; ")),
         )
     };
-    Answer { claim: INTERRUPTED, status, verdict, sentence, facts }
+    Answer {
+        claim: INTERRUPTED,
+        status,
+        verdict,
+        sentence,
+        facts,
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::checker::TrialRecord;
 
-    fn record(approach: &str, rep: u32, files: usize, packages: usize, garbage: usize, consistent: &str, recovery_ms: f64) -> TrialRecord {
+    /// A failed-install row, shared with the other report tests.
+    pub(crate) fn record(
+        approach: &str,
+        rep: u32,
+        files: usize,
+        packages: usize,
+        garbage: usize,
+        consistent: &str,
+        recovery_ms: f64,
+    ) -> TrialRecord {
         TrialRecord {
             scenario: "failed-install".into(),
             approach: approach.into(),
@@ -423,7 +662,11 @@ mod tests {
             attempts_refused: Some(0),
             playbook_ran: files > 0 || packages > 0,
             recovery_ms: Some(recovery_ms),
-            recovered: if files == 0 && packages == 0 { "true".into() } else { "false".into() },
+            recovered: if files == 0 && packages == 0 {
+                "true".into()
+            } else {
+                "false".into()
+            },
             final_residue_files: Some(usize::from(files > 0)),
             final_residue_packages: Some(0),
             final_garbage_paths: Some(garbage),
@@ -435,7 +678,13 @@ mod tests {
     }
 
     fn trials(records: Vec<TrialRecord>) -> Vec<Trial> {
-        records.into_iter().map(|record| Trial { record, history: None }).collect()
+        records
+            .into_iter()
+            .map(|record| Trial {
+                record,
+                history: None,
+            })
+            .collect()
     }
 
     fn set(nix_files: usize) -> Vec<Trial> {
@@ -452,15 +701,32 @@ mod tests {
         let a = atomicity(&set(0));
         assert_eq!(a.status, Status::Mixed);
         assert_eq!(a.verdict, "holds only for nix");
-        assert!(a.sentence.contains("nix left 0 visible files and 0 changed packages in 3/3 failed installs"), "{}", a.sentence);
-        assert!(a.sentence.contains("(but 67 garbage paths, median, until `nix-store --gc`)"), "{}", a.sentence);
+        assert!(
+            a.sentence
+                .contains("nix left 0 visible files and 0 changed packages in 3/3 failed installs"),
+            "{}",
+            a.sentence
+        );
+        assert!(
+            a.sentence
+                .contains("(but 67 garbage paths, median, until `nix-store --gc`)"),
+            "{}",
+            a.sentence
+        );
         assert!(a.sentence.contains("contradict it for apt (medians over the failed installs): apt left 34 visible files and 4 changed packages in 3/3"), "{}", a.sentence);
         assert!(a.sentence.contains("contradict"), "{}", a.sentence);
-        assert!(a.sentence.contains("its own checks failed in 3/3"), "{}", a.sentence);
+        assert!(
+            a.sentence.contains("its own checks failed in 3/3"),
+            "{}",
+            a.sentence
+        );
         let facts = a.facts.join("\n");
         assert!(facts.contains("nix 67 until `nix-store --gc`"), "{facts}");
         assert!(facts.contains("nix needed no playbook in 3/3"), "{facts}");
-        assert!(facts.contains("apt's playbook ran in 3/3 in 501 ms (median; 95% CI"), "{facts}");
+        assert!(
+            facts.contains("apt's playbook ran in 3/3 in 501 ms (median; 95% CI"),
+            "{facts}"
+        );
         assert!(facts.contains("n=3, small sample"), "{facts}");
     }
 
@@ -469,7 +735,12 @@ mod tests {
         let a = atomicity(&set(2));
         assert_eq!(a.status, Status::Contradicted);
         assert!(!a.sentence.contains("holds"), "{}", a.sentence);
-        assert!(a.sentence.contains("contradict the claim for every approach"), "{}", a.sentence);
+        assert!(
+            a.sentence
+                .contains("contradict the claim for every approach"),
+            "{}",
+            a.sentence
+        );
         assert!(a.sentence.contains("nix left 2 visible files and 0 changed packages in 3/3, although its checks passed in 3/3"), "{}", a.sentence);
         assert!(a.facts.iter().any(|f| f.contains("nix's own checks passed in 3/3 although it left 2 visible files and 0 changed packages")), "{:?}", a.facts);
     }
@@ -487,17 +758,30 @@ mod tests {
 
     #[test]
     fn all_atomic_holds_and_errored_or_uncovered_claims_say_so() {
-        let mut r: Vec<TrialRecord> = (0..2).map(|rep| record("nix", rep, 0, 0, 5, "true", 0.0)).collect();
+        let mut r: Vec<TrialRecord> = (0..2)
+            .map(|rep| record("nix", rep, 0, 0, 5, "true", 0.0))
+            .collect();
         let mut e = record("nix", 9, 0, 0, 0, "unknown", 0.0);
         e.outcome = Outcome::Errored;
         e.error = "docker went away".into();
         r.push(e);
         let all = answer_all(&trials(r), &[]);
         assert_eq!(all[0].status, Status::Holds);
-        assert!(all[0].sentence.contains("in 2/2 failed installs"), "errored trial excluded: {}", all[0].sentence);
-        assert!(all[0].facts.iter().any(|f| f.contains("not counted: 1 errored")));
+        assert!(
+            all[0].sentence.contains("in 2/2 failed installs"),
+            "errored trial excluded: {}",
+            all[0].sentence
+        );
+        assert!(all[0]
+            .facts
+            .iter()
+            .any(|f| f.contains("not counted: 1 errored")));
         assert_eq!(all[1].status, Status::NotCovered);
-        assert!(all.iter().skip(2).all(|a| a.status == Status::NotCovered && a.sentence.starts_with("Not covered by this run")));
+        assert!(all
+            .iter()
+            .skip(2)
+            .all(|a| a.status == Status::NotCovered
+                && a.sentence.starts_with("Not covered by this run")));
         let none = answer_all(&[], &[]);
         assert_eq!(none[0].status, Status::NotCovered);
     }
@@ -513,10 +797,28 @@ mod tests {
         r[5].record.outcome = Outcome::Succeeded;
         let a = interrupted_with_points(&r, &[]);
         assert_eq!(a.status, Status::Mixed);
-        assert!(a.sentence.contains("apt was consistent after 1/3 interrupted operations (unchanged in 0/3)"), "{}", a.sentence);
-        assert!(a.sentence.contains("nix was consistent after 2/2 interrupted operations (unchanged in 2/2)"), "{}", a.sentence);
-        assert!(a.facts[1].contains("not counted: 1 that completed despite the fault"), "{:?}", a.facts);
-        assert_eq!(atomicity(&r).status, Status::NotCovered, "faulted trials are not failed installs");
+        assert!(
+            a.sentence
+                .contains("apt was consistent after 1/3 interrupted operations (unchanged in 0/3)"),
+            "{}",
+            a.sentence
+        );
+        assert!(
+            a.sentence
+                .contains("nix was consistent after 2/2 interrupted operations (unchanged in 2/2)"),
+            "{}",
+            a.sentence
+        );
+        assert!(
+            a.facts[1].contains("not counted: 1 that completed despite the fault"),
+            "{:?}",
+            a.facts
+        );
+        assert_eq!(
+            atomicity(&r).status,
+            Status::NotCovered,
+            "faulted trials are not failed installs"
+        );
     }
 
     #[test]
@@ -555,10 +857,21 @@ mod tests {
         let a = &answer_all(&[], &points)[1];
         assert_eq!(a.status, Status::Mixed);
         assert!(a.sentence.contains("nix was left old or new after 2/2 crash points whose kill fired (old 1, new 1, inconsistent 0)"), "{}", a.sentence);
-        assert!(a.sentence.contains("contradict it for the others: pip was left old or new after 1/2"), "{}", a.sentence);
+        assert!(
+            a.sentence
+                .contains("contradict it for the others: pip was left old or new after 1/2"),
+            "{}",
+            a.sentence
+        );
         let facts = a.facts.join("\n");
-        assert!(facts.contains("not counted: 1 whose kill never fired"), "{facts}");
-        assert!(facts.contains("pip recovered 1/1 inconsistent crashes in 900 ms"), "{facts}");
+        assert!(
+            facts.contains("not counted: 1 whose kill never fired"),
+            "{facts}"
+        );
+        assert!(
+            facts.contains("pip recovered 1/1 inconsistent crashes in 900 ms"),
+            "{facts}"
+        );
         assert!(facts.contains("Small sample"), "{facts}");
         // Trials that held do not hide a crash point that did not.
         let mut r = set(0);
@@ -569,9 +882,18 @@ mod tests {
         }
         let both = interrupted_with_points(&r, &points);
         assert_eq!(both.status, Status::Mixed, "{}", both.sentence);
-        assert!(both.sentence.contains("apt was consistent after 3/3"), "{}", both.sentence);
+        assert!(
+            both.sentence.contains("apt was consistent after 3/3"),
+            "{}",
+            both.sentence
+        );
         let none = interrupted_with_points(&[], &[p("nix", 0, false, State::New, 0.0)]);
         assert_eq!(none.status, Status::NotCovered);
-        assert!(none.sentence.contains("none of the 1 explored crash points fired"), "{}", none.sentence);
+        assert!(
+            none.sentence
+                .contains("none of the 1 explored crash points fired"),
+            "{}",
+            none.sentence
+        );
     }
 }

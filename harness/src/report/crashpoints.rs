@@ -9,8 +9,8 @@ use super::plots::{self, StripCell, StripRow};
 use super::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 use super::{approach_order, fmt_count, fmt_ms, Block, Tally};
 use crate::error::{Error, Result};
-use crate::explore::state::State;
 use crate::explore::points::{family_of, family_rank};
+use crate::explore::state::State;
 use crate::explore::CrashPointRecord;
 
 /// A record's family; rows from before families had none, so their syscall names it.
@@ -43,7 +43,10 @@ impl CrashData {
     pub fn load(dir: &Path) -> Result<CrashData> {
         let csv_path = dir.join("crashpoints.csv");
         let records: Vec<CrashPointRecord> = super::read_rows(&csv_path)?;
-        let mut data = CrashData { records, ..Default::default() };
+        let mut data = CrashData {
+            records,
+            ..Default::default()
+        };
         let only_scenario = {
             let mut names: Vec<&str> = data.records.iter().map(|r| r.scenario.as_str()).collect();
             names.dedup();
@@ -51,12 +54,21 @@ impl CrashData {
         };
         let points_path = dir.join("points.json");
         if points_path.is_file() {
-            let text = std::fs::read_to_string(&points_path).map_err(|e| Error::io(format!("reading {}", points_path.display()), e))?;
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::Usage(format!("report: garbled points.json: {}:{}: {e}", points_path.display(), e.line())))?;
-            let entries = value
-                .as_array()
-                .ok_or_else(|| Error::Usage(format!("report: garbled points.json: {}: expected a list of dry runs", points_path.display())))?;
+            let text = std::fs::read_to_string(&points_path)
+                .map_err(|e| Error::io(format!("reading {}", points_path.display()), e))?;
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                Error::Usage(format!(
+                    "report: garbled points.json: {}:{}: {e}",
+                    points_path.display(),
+                    e.line()
+                ))
+            })?;
+            let entries = value.as_array().ok_or_else(|| {
+                Error::Usage(format!(
+                    "report: garbled points.json: {}: expected a list of dry runs",
+                    points_path.display()
+                ))
+            })?;
             for (i, e) in entries.iter().enumerate() {
                 let approach = e.get("approach").and_then(|a| a.as_str());
                 let points = e.get("points").and_then(|p| p.as_array());
@@ -81,7 +93,8 @@ impl CrashData {
                     // Files from before families name only the syscall.
                     let family = match p.get("family").and_then(|f| f.as_str()) {
                         Some(f) if !f.is_empty() => f.to_string(),
-                        _ => family_of(p.get("syscall").and_then(|s| s.as_str()).unwrap_or("")).to_string(),
+                        _ => family_of(p.get("syscall").and_then(|s| s.as_str()).unwrap_or(""))
+                            .to_string(),
                     };
                     *families.entry(family).or_insert(0) += 1;
                 }
@@ -89,7 +102,11 @@ impl CrashData {
                 let exit = dry
                     .and_then(|d| d.get("steps"))
                     .and_then(|s| s.as_array())
-                    .and_then(|steps| steps.iter().find(|s| s.get("phase").and_then(|p| p.as_str()) == Some("operation")))
+                    .and_then(|steps| {
+                        steps
+                            .iter()
+                            .find(|s| s.get("phase").and_then(|p| p.as_str()) == Some("operation"))
+                    })
                     .and_then(|s| s.get("exit_code"))
                     .and_then(|c| c.as_i64());
                 if let Some(exit) = exit {
@@ -100,7 +117,8 @@ impl CrashData {
         }
         let jsonl = dir.join("crashpoints.jsonl");
         if jsonl.is_file() {
-            let text = std::fs::read_to_string(&jsonl).map_err(|e| Error::io(format!("reading {}", jsonl.display()), e))?;
+            let text = std::fs::read_to_string(&jsonl)
+                .map_err(|e| Error::io(format!("reading {}", jsonl.display()), e))?;
             data.jsonl_lines = Some(text.lines().filter(|l| !l.trim().is_empty()).count());
         }
         Ok(data)
@@ -117,7 +135,10 @@ impl CrashData {
     }
 
     pub fn in_scenario(&self, scenario: &str) -> Vec<&CrashPointRecord> {
-        self.records.iter().filter(|r| r.scenario == scenario).collect()
+        self.records
+            .iter()
+            .filter(|r| r.scenario == scenario)
+            .collect()
     }
 }
 
@@ -154,23 +175,52 @@ fn state_slot(s: Option<State>) -> usize {
 }
 
 impl<'a> CrashStats<'a> {
-    pub fn of(approach: &str, all: Vec<&'a CrashPointRecord>, found: Option<usize>, dry_exit: Option<i64>) -> CrashStats<'a> {
-        let errored: Vec<&CrashPointRecord> = all.iter().copied().filter(|r| !r.error.is_empty()).collect();
-        let fired: Vec<&CrashPointRecord> = all.iter().copied().filter(|r| r.error.is_empty() && r.fired).collect();
-        let not_fired: Vec<&CrashPointRecord> = all.iter().copied().filter(|r| r.error.is_empty() && !r.fired).collect();
+    pub fn of(
+        approach: &str,
+        all: Vec<&'a CrashPointRecord>,
+        found: Option<usize>,
+        dry_exit: Option<i64>,
+    ) -> CrashStats<'a> {
+        let errored: Vec<&CrashPointRecord> = all
+            .iter()
+            .copied()
+            .filter(|r| !r.error.is_empty())
+            .collect();
+        let fired: Vec<&CrashPointRecord> = all
+            .iter()
+            .copied()
+            .filter(|r| r.error.is_empty() && r.fired)
+            .collect();
+        let not_fired: Vec<&CrashPointRecord> = all
+            .iter()
+            .copied()
+            .filter(|r| r.error.is_empty() && !r.fired)
+            .collect();
         let mut states = [0; 4];
         for r in &fired {
             states[state_slot(r.state_after_crash)] += 1;
         }
-        let recovery: Vec<f64> = fired.iter().filter(|r| r.playbook_ran).filter_map(|r| r.recovery_ms).collect();
-        let residue: Vec<f64> = fired.iter().filter_map(|r| r.residue_files.map(|v| v as f64)).collect();
+        let recovery: Vec<f64> = fired
+            .iter()
+            .filter(|r| r.playbook_ran)
+            .filter_map(|r| r.recovery_ms)
+            .collect();
+        let residue: Vec<f64> = fired
+            .iter()
+            .filter_map(|r| r.residue_files.map(|v| v as f64))
+            .collect();
         CrashStats {
             approach: approach.to_string(),
             states,
             recovered: Tally::of(fired.iter().map(|r| r.recovered.as_str())),
             playbook_ran: fired.iter().filter(|r| r.playbook_ran).count(),
             recovery_ms: Summary::of(&recovery),
-            recovery_ci: stats::bootstrap_median_ci(&recovery, BOOTSTRAP_SEED, BOOTSTRAP_RESAMPLES, 0.95),
+            recovery_ci: stats::bootstrap_median_ci(
+                &recovery,
+                BOOTSTRAP_SEED,
+                BOOTSTRAP_RESAMPLES,
+                0.95,
+            ),
             residue_files: Summary::of(&residue),
             found,
             found_by_family: None,
@@ -188,14 +238,21 @@ impl<'a> CrashStats<'a> {
         for r in &self.not_fired {
             counts[state_slot(r.state_after_crash)] += 1;
         }
-        let parts: Vec<String> =
-            ["old", "new", "inconsistent", "unjudged"].iter().zip(counts).filter(|(_, n)| *n > 0).map(|(s, n)| format!("{s} {n}")).collect();
+        let parts: Vec<String> = ["old", "new", "inconsistent", "unjudged"]
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
         parts.join(", ")
     }
 
     /// Explored points of one family.
     pub fn explored_in(&self, family: &str) -> usize {
-        self.all.iter().filter(|r| record_family(r) == family).count()
+        self.all
+            .iter()
+            .filter(|r| record_family(r) == family)
+            .count()
     }
 
     /// "all 12 found" or "8 of 1432 found (seeded sample)".
@@ -215,19 +272,30 @@ pub fn explored_of_found(explored: usize, found: Option<usize>) -> String {
 }
 
 /// Crash points grouped by approach, in the report's approach order.
-pub fn by_approach<'a>(records: impl IntoIterator<Item = &'a CrashPointRecord>, data: &CrashData) -> Vec<CrashStats<'a>> {
+pub fn by_approach<'a>(
+    records: impl IntoIterator<Item = &'a CrashPointRecord>,
+    data: &CrashData,
+) -> Vec<CrashStats<'a>> {
     let mut groups: BTreeMap<(usize, String), Vec<&CrashPointRecord>> = BTreeMap::new();
     let mut scenario = None;
     for r in records {
         scenario.get_or_insert_with(|| r.scenario.clone());
-        groups.entry(approach_order(&r.approach)).or_default().push(r);
+        groups
+            .entry(approach_order(&r.approach))
+            .or_default()
+            .push(r);
     }
     let scenario = scenario.unwrap_or_default();
     groups
         .into_iter()
         .map(|((_, name), rs)| {
             let key = (scenario.clone(), name.clone());
-            let mut g = CrashStats::of(&name, rs, data.found.get(&key).copied(), data.dry_exit.get(&key).copied());
+            let mut g = CrashStats::of(
+                &name,
+                rs,
+                data.found.get(&key).copied(),
+                data.dry_exit.get(&key).copied(),
+            );
             g.found_by_family = data.found_by_family.get(&key).cloned();
             g
         })
@@ -275,7 +343,9 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
         None if data.points_json => "— (not in points.json)".into(),
         None => "— (no points.json)".into(),
     });
-    row("undisturbed operation (dry run) exit code", &|g| g.dry_exit.map(|c| c.to_string()).unwrap_or_else(dash));
+    row("undisturbed operation (dry run) exit code", &|g| {
+        g.dry_exit.map(|c| c.to_string()).unwrap_or_else(dash)
+    });
     row("points explored", &|g| g.explored_of_found());
     // Per syscall family, every family any approach has points in.
     let mut families: Vec<String> = Vec::new();
@@ -291,7 +361,10 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
     families.sort_by_key(|f| (family_rank(f), f.clone()));
     for f in &families {
         row(&format!("`{f}` points: explored / found"), &|g| {
-            let found = g.found_by_family.as_ref().map(|m| m.get(f).copied().unwrap_or(0));
+            let found = g
+                .found_by_family
+                .as_ref()
+                .map(|m| m.get(f).copied().unwrap_or(0));
             let explored = g.explored_in(f);
             match found {
                 Some(m) => format!("{explored} / {m}"),
@@ -299,19 +372,43 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
             }
         });
     }
-    row("kill fired / never fired / errored", &|g| format!("{} / {} / {}", g.fired.len(), g.not_fired.len(), g.errored.len()));
+    row("kill fired / never fired / errored", &|g| {
+        format!(
+            "{} / {} / {}",
+            g.fired.len(),
+            g.not_fired.len(),
+            g.errored.len()
+        )
+    });
     row("old after the crash", &|g| frac(g.states[0], g.fired.len()));
     row("new after the crash", &|g| frac(g.states[1], g.fired.len()));
-    row("inconsistent after the crash", &|g| frac(g.states[2], g.fired.len()));
+    row("inconsistent after the crash", &|g| {
+        frac(g.states[2], g.fired.len())
+    });
     row("residue files after the crash, median / max", &|g| {
-        g.residue_files.map(|s| format!("{} / {}", fmt_count(s.median), fmt_count(s.max))).unwrap_or_else(dash)
+        g.residue_files
+            .map(|s| format!("{} / {}", fmt_count(s.median), fmt_count(s.max)))
+            .unwrap_or_else(dash)
     });
-    row("playbook ran", &|g| format!("{}/{}", g.playbook_ran, g.fired.len()));
-    row("recovered (old or new at the end)", &|g| g.recovered.percent());
-    row("recovery time, median [95% CI]", &|g| match (g.recovery_ms, g.recovery_ci) {
-        (Some(s), Some((lo, hi))) => format!("{} [{} – {}] {}", fmt_ms(s.median), fmt_ms(lo), fmt_ms(hi), stats::sample_label(s.n)),
-        _ => "— (no playbook ran)".into(),
+    row("playbook ran", &|g| {
+        format!("{}/{}", g.playbook_ran, g.fired.len())
     });
+    row("recovered (old or new at the end)", &|g| {
+        g.recovered.percent()
+    });
+    row(
+        "recovery time, median [95% CI]",
+        &|g| match (g.recovery_ms, g.recovery_ci) {
+            (Some(s), Some((lo, hi))) => format!(
+                "{} [{} – {}] {}",
+                fmt_ms(s.median),
+                fmt_ms(lo),
+                fmt_ms(hi),
+                stats::sample_label(s.n)
+            ),
+            _ => "— (no playbook ran)".into(),
+        },
+    );
     row("kill never fired (state)", &|g| {
         if g.not_fired.is_empty() {
             "0".into()
@@ -320,12 +417,21 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
         }
     });
     row("point wall time, median", &|g| {
-        let walls: Vec<f64> = g.all.iter().filter(|r| r.error.is_empty()).map(|r| r.point_wall_ms).collect();
+        let walls: Vec<f64> = g
+            .all
+            .iter()
+            .filter(|r| r.error.is_empty())
+            .map(|r| r.point_wall_ms)
+            .collect();
         stats::median(&walls).map(fmt_ms).unwrap_or_else(dash)
     });
     doc.push(Block::Table { head, rows });
 
-    let sampled: Vec<String> = groups.iter().filter(|g| g.found.is_some_and(|m| g.all.len() < m)).map(|g| g.approach.clone()).collect();
+    let sampled: Vec<String> = groups
+        .iter()
+        .filter(|g| g.found.is_some_and(|m| g.all.len() < m))
+        .map(|g| g.approach.clone())
+        .collect();
     let mut notes = Vec::new();
     if !sampled.is_empty() {
         notes.push(format!(
@@ -339,7 +445,11 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
          (old and new states need none), so its median is over those points alone."
             .to_string(),
     );
-    let small: Vec<String> = groups.iter().filter(|g| g.fired.len() < stats::SMALL_SAMPLE).map(|g| format!("{} ({})", g.approach, g.fired.len())).collect();
+    let small: Vec<String> = groups
+        .iter()
+        .filter(|g| g.fired.len() < stats::SMALL_SAMPLE)
+        .map(|g| format!("{} ({})", g.approach, g.fired.len()))
+        .collect();
     if !small.is_empty() {
         notes.push(format!(
             "Small samples: fewer than {} fired crash points for {}; the percentages are counts, not estimates of a rate.",
@@ -356,11 +466,22 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
             ));
         }
     }
-    let errored: Vec<String> = groups.iter().flat_map(|g| g.errored.iter().map(|r| format!("{} {}: {}", g.approach, r.fault, r.error))).collect();
+    let errored: Vec<String> = groups
+        .iter()
+        .flat_map(|g| {
+            g.errored
+                .iter()
+                .map(|r| format!("{} {}: {}", g.approach, r.fault, r.error))
+        })
+        .collect();
     if errored.is_empty() {
         notes.push("No crash point errored: every row above is data.".into());
     } else {
-        notes.push(format!("{} errored crash points are excluded from every metric above ({}).", errored.len(), errored.join("; ")));
+        notes.push(format!(
+            "{} errored crash points are excluded from every metric above ({}).",
+            errored.len(),
+            errored.join("; ")
+        ));
     }
     doc.push(Block::List(notes));
 
@@ -397,7 +518,14 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
 mod tests {
     use super::*;
 
-    pub(crate) fn point(approach: &str, index: usize, fired: bool, state: Option<State>, recovery_ms: f64, error: &str) -> CrashPointRecord {
+    pub(crate) fn point(
+        approach: &str,
+        index: usize,
+        fired: bool,
+        state: Option<State>,
+        recovery_ms: f64,
+        error: &str,
+    ) -> CrashPointRecord {
         let inconsistent = state == Some(State::Inconsistent);
         CrashPointRecord {
             scenario: "kill-during-install".into(),
@@ -432,12 +560,22 @@ mod tests {
             point("apt", 7, false, Some(State::New), 0.0, ""),
             point("apt", 9, false, None, 0.0, "docker went away"),
         ];
-        let data = CrashData { found: [(("kill-during-install".into(), "apt".into()), 12)].into(), ..Default::default() };
+        let data = CrashData {
+            found: [(("kill-during-install".into(), "apt".into()), 12)].into(),
+            ..Default::default()
+        };
         let g = &by_approach(rs.iter(), &data)[0];
-        assert_eq!((g.fired.len(), g.not_fired.len(), g.errored.len()), (2, 1, 1));
+        assert_eq!(
+            (g.fired.len(), g.not_fired.len(), g.errored.len()),
+            (2, 1, 1)
+        );
         assert_eq!(g.states, [1, 0, 1, 0]);
         assert_eq!(g.found, Some(12));
-        assert_eq!(g.recovery_ms.unwrap().median, 800.0, "only points whose playbook ran");
+        assert_eq!(
+            g.recovery_ms.unwrap().median,
+            800.0,
+            "only points whose playbook ran"
+        );
         assert_eq!(g.not_fired_states(), "new 1");
         assert_eq!(frac(1, 2), "50% (1/2)");
         assert_eq!(frac(0, 0), "—");
@@ -447,8 +585,10 @@ mod tests {
     fn reads_a_folder_with_points_json() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = csv::Writer::from_path(dir.path().join("crashpoints.csv")).unwrap();
-        w.serialize(point("nix", 0, true, Some(State::Old), 0.0, "")).unwrap();
-        w.serialize(point("nix", 2, false, None, 0.0, "boom")).unwrap();
+        w.serialize(point("nix", 0, true, Some(State::Old), 0.0, ""))
+            .unwrap();
+        w.serialize(point("nix", 2, false, None, 0.0, "boom"))
+            .unwrap();
         w.flush().unwrap();
         std::fs::write(
             dir.path().join("points.json"),
@@ -458,20 +598,41 @@ mod tests {
         let d = CrashData::load(dir.path()).unwrap();
         assert_eq!(d.records.len(), 2);
         assert_eq!(d.records[1].state_after_crash, None);
-        assert_eq!(d.found[&("kill-during-install".to_string(), "nix".to_string())], 3);
-        assert_eq!(d.dry_exit[&("kill-during-install".to_string(), "nix".to_string())], 0);
+        assert_eq!(
+            d.found[&("kill-during-install".to_string(), "nix".to_string())],
+            3
+        );
+        assert_eq!(
+            d.dry_exit[&("kill-during-install".to_string(), "nix".to_string())],
+            0
+        );
         let mut doc = Vec::new();
         scenario_blocks(&mut doc, "kill-during-install", &d, true);
         let md = super::super::markdown::render(&doc);
         assert!(md.contains("| crash points found (dry run) | 3 |"), "{md}");
         // Never a sample presented as exhaustive; per family, an older point without `family` by its syscall.
-        assert!(md.contains("| points explored | 2 of 3 found (seeded sample) |"), "{md}");
+        assert!(
+            md.contains("| points explored | 2 of 3 found (seeded sample) |"),
+            "{md}"
+        );
         assert!(md.contains("nix 2 of 3 found (seeded sample)"), "{md}");
-        assert!(md.contains("| `write` points: explored / found | 0 / 1 |"), "{md}");
-        assert!(md.contains("| `rename` points: explored / found | 2 / 2 |"), "{md}");
-        assert!(md.find("`write` points").unwrap() < md.find("`rename` points").unwrap(), "family order: {md}");
+        assert!(
+            md.contains("| `write` points: explored / found | 0 / 1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `rename` points: explored / found | 2 / 2 |"),
+            "{md}"
+        );
+        assert!(
+            md.find("`write` points").unwrap() < md.find("`rename` points").unwrap(),
+            "family order: {md}"
+        );
         assert!(md.contains("Sampled, not exhaustive, for nix"), "{md}");
-        assert!(md.contains("| kill fired / never fired / errored | 1 / 0 / 1 |"), "{md}");
+        assert!(
+            md.contains("| kill fired / never fired / errored | 1 / 0 / 1 |"),
+            "{md}"
+        );
         assert!(md.contains("| old after the crash | 100% (1/1) |"), "{md}");
         assert!(md.contains("nix syscall:rename#3:KILL: boom"), "{md}");
         assert!(md.contains("Small samples"), "{md}");

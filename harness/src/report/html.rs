@@ -60,7 +60,13 @@ pub fn escape(s: &str) -> String {
 fn inline(s: &str) -> String {
     s.split('`')
         .enumerate()
-        .map(|(i, part)| if i % 2 == 1 { format!("<code>{}</code>", escape(part)) } else { escape(part) })
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{}</code>", escape(part))
+            } else {
+                escape(part)
+            }
+        })
         .collect()
 }
 
@@ -68,7 +74,13 @@ fn inline(s: &str) -> String {
 fn head_cell(h: &str) -> String {
     if APPROACH_COLOURS.iter().any(|(a, _)| *a == h) {
         let c = approach_colour(h);
-        format!("<th><span class=\"swatch\" style=\"background:#{:02x}{:02x}{:02x}\"></span>{}</th>", c.0, c.1, c.2, escape(h))
+        format!(
+            "<th><span class=\"swatch\" style=\"background:#{:02x}{:02x}{:02x}\"></span>{}</th>",
+            c.0,
+            c.1,
+            c.2,
+            escape(h)
+        )
     } else {
         format!("<th>{}</th>", inline(h))
     }
@@ -77,7 +89,13 @@ fn head_cell(h: &str) -> String {
 pub fn render(doc: &[Block]) -> String {
     let title = doc
         .iter()
-        .find_map(|b| if let Block::Title(t) = b { Some(t.as_str()) } else { None })
+        .find_map(|b| {
+            if let Block::Title(t) = b {
+                Some(t.as_str())
+            } else {
+                None
+            }
+        })
         .unwrap_or("mistake-cost report");
     let mut body = String::new();
     let mut uncovered: Vec<String> = Vec::new();
@@ -130,7 +148,11 @@ pub fn render(doc: &[Block]) -> String {
             }
             Block::Claim(a) => {
                 if a.status == Status::NotCovered {
-                    uncovered.push(format!("<em>{}</em> {}", inline(a.claim), inline(&a.sentence)));
+                    uncovered.push(format!(
+                        "<em>{}</em> {}",
+                        inline(a.claim),
+                        inline(&a.sentence)
+                    ));
                     continue;
                 }
                 let class = match a.status {
@@ -195,7 +217,10 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_code_spans_kept() {
-        assert_eq!(inline("a <b> & `x<y`"), "a &lt;b&gt; &amp; <code>x&lt;y</code>");
+        assert_eq!(
+            inline("a <b> & `x<y`"),
+            "a &lt;b&gt; &amp; <code>x&lt;y</code>"
+        );
         let html = render(&[Block::Title("r <1>".into()), Block::Para("p".into())]);
         assert!(html.contains("<title>r &lt;1&gt;</title>"));
         assert!(!html.contains("http"), "no external assets");

@@ -24,10 +24,16 @@ pub fn render(doc: &[Block]) -> String {
                 out.push('\n');
             }
             Block::Table { head, rows } => {
-                out.push_str(&format!("| {} |\n", head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | ")));
+                out.push_str(&format!(
+                    "| {} |\n",
+                    head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | ")
+                ));
                 out.push_str(&format!("|{}\n", " --- |".repeat(head.len())));
                 for r in rows {
-                    out.push_str(&format!("| {} |\n", r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")));
+                    out.push_str(&format!(
+                        "| {} |\n",
+                        r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+                    ));
                 }
                 out.push('\n');
             }
@@ -36,7 +42,12 @@ pub fn render(doc: &[Block]) -> String {
                     out.push_str(&format!("- *{}* {}\n\n", a.claim, a.sentence));
                     continue;
                 }
-                out.push_str(&format!("### {}\n\n**{}.** {}\n\n", a.claim, capitalise(&a.verdict), a.sentence));
+                out.push_str(&format!(
+                    "### {}\n\n**{}.** {}\n\n",
+                    a.claim,
+                    capitalise(&a.verdict),
+                    a.sentence
+                ));
                 for f in &a.facts {
                     out.push_str(&format!("- {f}\n"));
                 }
@@ -47,10 +58,12 @@ pub fn render(doc: &[Block]) -> String {
             Block::Figures(figures) => {
                 for f in figures {
                     match f {
-                        Figure::Drawn { title, caption, .. } => {
-                            out.push_str(&format!("**Figure: {title}** (an SVG plot in report.html). {caption}\n\n"))
+                        Figure::Drawn { title, caption, .. } => out.push_str(&format!(
+                            "**Figure: {title}** (an SVG plot in report.html). {caption}\n\n"
+                        )),
+                        Figure::NotDrawn { title, reason } => {
+                            out.push_str(&format!("**Figure: {title}**: {reason}\n\n"))
                         }
-                        Figure::NotDrawn { title, reason } => out.push_str(&format!("**Figure: {title}**: {reason}\n\n")),
                     }
                 }
             }

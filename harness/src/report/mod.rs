@@ -3,8 +3,10 @@
 //! present), aggregate per scenario × approach, answer the claims, and write
 //! report.md / report.html (each via a temp file + rename).
 
+pub mod attempts;
 pub mod claims;
 pub mod crashpoints;
+pub mod environment;
 pub mod html;
 pub mod markdown;
 pub mod plots;
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::checker::{check_verdict, Outcome, TrialRecord, Verdict};
 use crate::error::{Error, Result};
-use crate::history::Step;
+use crate::history::{Attempt, Step};
 use stats::{Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 /// The formats `--format` accepts.
@@ -31,7 +33,9 @@ impl Format {
         match s.trim().to_ascii_lowercase().as_str() {
             "md" | "markdown" => Ok(Format::Markdown),
             "html" => Ok(Format::Html),
-            other => Err(Error::Usage(format!("report: unknown format '{other}' (expected md, html or both: --format md,html)"))),
+            other => Err(Error::Usage(format!(
+                "report: unknown format '{other}' (expected md, html or both: --format md,html)"
+            ))),
         }
     }
 
@@ -53,7 +57,9 @@ pub fn command(run_dir: &Path, formats: &[String]) -> Result<i32> {
         }
     }
     if wanted.is_empty() {
-        return Err(Error::Usage("report: no format given (expected md, html or both)".into()));
+        return Err(Error::Usage(
+            "report: no format given (expected md, html or both)".into(),
+        ));
     }
     let run = Run::load(run_dir)?;
     let doc = document(&run);
@@ -73,7 +79,10 @@ pub fn command(run_dir: &Path, formats: &[String]) -> Result<i32> {
 /// reader never sees a half-written report.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         use std::io::Write;
@@ -109,6 +118,16 @@ pub struct RunMeta {
     pub started: Option<String>,
     #[serde(default)]
     pub harness_version: Option<String>,
+    /// Absent in runs made before the profile was recorded.
+    #[serde(default)]
+    pub security_profile: Option<String>,
+    #[serde(default)]
+    pub security_profile_detail: Option<String>,
+    /// Approach → how it was configured in this run.
+    #[serde(default)]
+    pub approaches: BTreeMap<String, String>,
+    #[serde(default)]
+    pub environment: Option<crate::docker::environment::Environment>,
 }
 
 /// One residue path as trials.jsonl writes it.
@@ -141,7 +160,10 @@ pub struct ResidueView {
 
 impl ResidueView {
     pub fn visible_paths(&self) -> impl Iterator<Item = &str> {
-        self.paths.iter().filter(|p| p.class == "visible").map(|p| p.path.as_str())
+        self.paths
+            .iter()
+            .filter(|p| p.class == "visible")
+            .map(|p| p.path.as_str())
     }
 }
 
@@ -174,6 +196,9 @@ pub struct HistoryView {
     pub checks_run: Vec<String>,
     /// …and of those that judged the state invalid.
     pub checks_failed: Vec<String>,
+    /// Side effects the package's scripts attempted, with the phase of the
+    /// step that printed them (`operation`, `recovery`, …).
+    pub attempts: Vec<(String, Attempt)>,
 }
 
 #[derive(Debug, Clone)]
@@ -186,11 +211,25 @@ impl Trial {
     /// Visible added / removed / modified paths and garbage paths right after
     /// the operation: from trials.jsonl when present, else trials.csv.
     pub fn residue_kinds(&self) -> Option<[f64; 4]> {
-        if let Some(r) = self.history.as_ref().and_then(|h| h.residue_after_failure.as_ref()) {
-            return Some([r.added as f64, r.removed as f64, r.modified as f64, r.garbage as f64]);
+        if let Some(r) = self
+            .history
+            .as_ref()
+            .and_then(|h| h.residue_after_failure.as_ref())
+        {
+            return Some([
+                r.added as f64,
+                r.removed as f64,
+                r.modified as f64,
+                r.garbage as f64,
+            ]);
         }
         let r = &self.record;
-        Some([r.residue_added? as f64, r.residue_removed? as f64, r.residue_modified? as f64, r.garbage_paths? as f64])
+        Some([
+            r.residue_added? as f64,
+            r.residue_removed? as f64,
+            r.residue_modified? as f64,
+            r.garbage_paths? as f64,
+        ])
     }
 
     pub fn errored(&self) -> bool {
@@ -222,10 +261,16 @@ type Key = (String, String, String, u32, u64);
 impl Run {
     pub fn load(dir: &Path) -> Result<Run> {
         if !dir.exists() {
-            return Err(Error::Usage(format!("report: run folder {} does not exist", dir.display())));
+            return Err(Error::Usage(format!(
+                "report: run folder {} does not exist",
+                dir.display()
+            )));
         }
         if !dir.is_dir() {
-            return Err(Error::Usage(format!("report: {} is not a folder (expected a run folder with trials.csv)", dir.display())));
+            return Err(Error::Usage(format!(
+                "report: {} is not a folder (expected a run folder with trials.csv)",
+                dir.display()
+            )));
         }
         let csv_path = dir.join("trials.csv");
         let crash_path = dir.join("crashpoints.csv");
@@ -237,17 +282,34 @@ impl Run {
                 dir.display()
             )));
         }
-        let crash = if crash_path.is_file() { Some(crashpoints::CrashData::load(dir)?) } else { None };
-        let records: Vec<TrialRecord> = if trials_csv { read_rows(&csv_path)? } else { Vec::new() };
+        let crash = if crash_path.is_file() {
+            Some(crashpoints::CrashData::load(dir)?)
+        } else {
+            None
+        };
+        let records: Vec<TrialRecord> = if trials_csv {
+            read_rows(&csv_path)?
+        } else {
+            Vec::new()
+        };
         let crash_rows = crash.as_ref().map_or(0, |c| c.records.len());
         if records.is_empty() && crash_rows == 0 {
-            let what = if trials_csv { format!("{} has no trials", csv_path.display()) } else { format!("{} has no crash points", crash_path.display()) };
-            return Err(Error::Usage(format!("report: {what} (only a header or nothing)")));
+            let what = if trials_csv {
+                format!("{} has no trials", csv_path.display())
+            } else {
+                format!("{} has no crash points", crash_path.display())
+            };
+            return Err(Error::Usage(format!(
+                "report: {what} (only a header or nothing)"
+            )));
         }
         let meta_path = dir.join("run.json");
         let meta = if meta_path.is_file() {
-            let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(format!("reading {}", meta_path.display()), e))?;
-            Some(serde_json::from_str::<RunMeta>(&text).map_err(|e| Error::Usage(format!("report: {}:{}: {e}", meta_path.display(), e.line())))?)
+            let text = std::fs::read_to_string(&meta_path)
+                .map_err(|e| Error::io(format!("reading {}", meta_path.display()), e))?;
+            Some(serde_json::from_str::<RunMeta>(&text).map_err(|e| {
+                Error::Usage(format!("report: {}:{}: {e}", meta_path.display(), e.line()))
+            })?)
         } else {
             None
         };
@@ -255,7 +317,10 @@ impl Run {
         let (mut histories, jsonl) = if jsonl_path.is_file() {
             let h = read_jsonl(&jsonl_path)?;
             let lines = h.len();
-            (h.into_iter().collect::<HashMap<Key, HistoryView>>(), Some(lines))
+            (
+                h.into_iter().collect::<HashMap<Key, HistoryView>>(),
+                Some(lines),
+            )
         } else {
             (HashMap::new(), None)
         };
@@ -263,7 +328,13 @@ impl Run {
         let trials = records
             .into_iter()
             .map(|record| {
-                let key = (record.scenario.clone(), record.approach.clone(), record.fault.clone(), record.rep, record.seed);
+                let key = (
+                    record.scenario.clone(),
+                    record.approach.clone(),
+                    record.fault.clone(),
+                    record.rep,
+                    record.seed,
+                );
                 let history = histories.remove(&key);
                 matched += usize::from(history.is_some());
                 Trial { record, history }
@@ -273,26 +344,47 @@ impl Run {
             Some(lines) => JsonlState::Loaded { lines, matched },
             None => JsonlState::Missing,
         };
-        Ok(Run { dir: dir.to_path_buf(), meta, trials, trials_csv, jsonl, crash })
+        Ok(Run {
+            dir: dir.to_path_buf(),
+            meta,
+            trials,
+            trials_csv,
+            jsonl,
+            crash,
+        })
     }
 }
 
 /// Every row of a CSV file the harness wrote (trials.csv, crashpoints.csv).
 pub(crate) fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| Error::Usage(format!("report: reading {}: {e}", path.display())))?;
-    let headers = reader.headers().map_err(|e| csv_error(path, &[], None, e))?.iter().map(str::to_owned).collect::<Vec<_>>();
+    let mut reader = csv::Reader::from_path(path)
+        .map_err(|e| Error::Usage(format!("report: reading {}: {e}", path.display())))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_error(path, &[], None, e))?
+        .iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
     let header_record = csv::StringRecord::from(headers.clone());
     let mut out = Vec::new();
     for row in reader.records() {
         let row = row.map_err(|e| csv_error(path, &headers, None, e))?;
-        out.push(row.deserialize::<T>(Some(&header_record)).map_err(|e| csv_error(path, &headers, Some(&row), e))?);
+        out.push(
+            row.deserialize::<T>(Some(&header_record))
+                .map_err(|e| csv_error(path, &headers, Some(&row), e))?,
+        );
     }
     Ok(out)
 }
 
 /// `trials.csv:LINE: column `x`: what was wrong` (or crashpoints.csv). serde's own errors (an
 /// unknown outcome) carry no column: it is found by the quoted value.
-fn csv_error(path: &Path, headers: &[String], row: Option<&csv::StringRecord>, e: csv::Error) -> Error {
+fn csv_error(
+    path: &Path,
+    headers: &[String],
+    row: Option<&csv::StringRecord>,
+    e: csv::Error,
+) -> Error {
     let at = |line: Option<u64>| match line {
         Some(l) => format!("{}:{l}", path.display()),
         None => path.display().to_string(),
@@ -301,30 +393,57 @@ fn csv_error(path: &Path, headers: &[String], row: Option<&csv::StringRecord>, e
         csv::ErrorKind::Deserialize { pos, err } => {
             let text = err.kind().to_string();
             let quoted = text.split('`').nth(1);
-            let index = err.field().map(|i| i as usize).or_else(|| row?.iter().position(|v| Some(v) == quoted));
-            let column = index.and_then(|i| headers.get(i)).map(|h| format!("column `{h}`: ")).unwrap_or_default();
-            let line = pos.as_ref().or(row.and_then(|r| r.position())).map(|p| p.line());
+            let index = err
+                .field()
+                .map(|i| i as usize)
+                .or_else(|| row?.iter().position(|v| Some(v) == quoted));
+            let column = index
+                .and_then(|i| headers.get(i))
+                .map(|h| format!("column `{h}`: "))
+                .unwrap_or_default();
+            let line = pos
+                .as_ref()
+                .or(row.and_then(|r| r.position()))
+                .map(|p| p.line());
             format!("{}: {column}{text}", at(line))
         }
-        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => {
-            format!("{}: {len} fields where the header has {expected_len}", at(pos.as_ref().map(|p| p.line())))
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => {
+            format!(
+                "{}: {len} fields where the header has {expected_len}",
+                at(pos.as_ref().map(|p| p.line()))
+            )
         }
-        csv::ErrorKind::Utf8 { pos, err } => format!("{}: {err}", at(pos.as_ref().map(|p| p.line()))),
+        csv::ErrorKind::Utf8 { pos, err } => {
+            format!("{}: {err}", at(pos.as_ref().map(|p| p.line())))
+        }
         _ => format!("{}: {e}", at(e.position().map(|p| p.line()))),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Error::Usage(format!("report: garbled {name}: {msg}"))
 }
 
 fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: JsonlLine = serde_json::from_str(line)
-            .map_err(|e| Error::Usage(format!("report: garbled trials.jsonl: {}:{}: {e}", path.display(), i + 1)))?;
+        let parsed: JsonlLine = serde_json::from_str(line).map_err(|e| {
+            Error::Usage(format!(
+                "report: garbled trials.jsonl: {}:{}: {e}",
+                path.display(),
+                i + 1
+            ))
+        })?;
         let h = parsed.history;
         let mut view = HistoryView {
             residue_after_failure: h.residue_after_failure,
@@ -332,11 +451,31 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
             ..Default::default()
         };
         for step in &h.steps {
-            if step.get("phase").and_then(|p| p.as_str()) != Some("check-after-failure") {
+            let phase = step
+                .get("phase")
+                .and_then(|p| p.as_str())
+                .unwrap_or_default();
+            if let Some(list) = step.get("attempts") {
+                let list: Vec<Attempt> = serde_json::from_value(list.clone()).map_err(|e| {
+                    Error::Usage(format!(
+                        "report: garbled attempts in trials.jsonl: {}:{}: {e}",
+                        path.display(),
+                        i + 1
+                    ))
+                })?;
+                view.attempts
+                    .extend(list.into_iter().map(|a| (phase.to_string(), a)));
+            }
+            if phase != "check-after-failure" {
                 continue;
             }
-            let Ok(step) = serde_json::from_value::<Step>(step.clone()) else { continue };
-            let name = short_command(&step.command);
+            let Ok(step) = serde_json::from_value::<Step>(step.clone()) else {
+                continue;
+            };
+            let name = step
+                .check
+                .clone()
+                .unwrap_or_else(|| short_command(&step.command));
             if check_verdict(&step) == Verdict::Invalid {
                 view.checks_failed.push(name.clone());
             }
@@ -350,7 +489,10 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
 /// A check's command as a reader knows it: `dpkg --audit`, `apt-get check`,
 /// `pip check`, `nix-store --verify`; shell snippets are cut short.
 pub fn short_command(cmd: &str) -> String {
-    let words: Vec<&str> = cmd.split_whitespace().skip_while(|w| w.contains('=') && !w.starts_with('-')).collect();
+    let words: Vec<&str> = cmd
+        .split_whitespace()
+        .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+        .collect();
     if words.is_empty() {
         return cmd.trim().to_string();
     }
@@ -358,11 +500,21 @@ pub fn short_command(cmd: &str) -> String {
         // A shell snippet: name it by its last plain command.
         let plain = cmd
             .split([';', '&', '|'])
-            .map(|seg| seg.trim().trim_start_matches("then ").trim_start_matches("else ").trim())
+            .map(|seg| {
+                seg.trim()
+                    .trim_start_matches("then ")
+                    .trim_start_matches("else ")
+                    .trim()
+            })
             .rev()
             .find(|seg| {
                 let first = seg.split_whitespace().next().unwrap_or("");
-                !seg.is_empty() && !seg.contains("$(") && !matches!(first, "if" | "[" | "test" | "fi" | "then" | "else" | "true" | "false")
+                !seg.is_empty()
+                    && !seg.contains("$(")
+                    && !matches!(
+                        first,
+                        "if" | "[" | "test" | "fi" | "then" | "else" | "true" | "false"
+                    )
             });
         return match plain {
             Some(seg) if seg != cmd.trim() => short_command(seg),
@@ -381,7 +533,10 @@ pub fn short_command(cmd: &str) -> String {
         }
     }
     let program = words[0].rsplit('/').next().unwrap_or(words[0]);
-    match words[1..].iter().find(|w| !matches!(**w, "-q" | "-qq" | "-y") && !w.starts_with(['>', '<', '"', '$'])) {
+    match words[1..]
+        .iter()
+        .find(|w| !matches!(**w, "-q" | "-qq" | "-y") && !w.starts_with(['>', '<', '"', '$']))
+    {
         Some(arg) => format!("{program} {arg}"),
         None => program.to_string(),
     }
@@ -421,7 +576,11 @@ impl Tally {
             return "—".into();
         }
         let pct = 100.0 * self.yes as f64 / n as f64;
-        let unknown = if self.unknown > 0 { format!(", {} unknown", self.unknown) } else { String::new() };
+        let unknown = if self.unknown > 0 {
+            format!(", {} unknown", self.unknown)
+        } else {
+            String::new()
+        };
         format!("{pct:.0}% ({}/{n}{unknown})", self.yes)
     }
 }
@@ -468,7 +627,9 @@ impl<'a> ApproachStats<'a> {
                 Outcome::Errored => 3,
             }] += 1;
         }
-        let col = |f: &dyn Fn(&TrialRecord) -> Option<f64>| Summary::of(&data.iter().filter_map(|t| f(&t.record)).collect::<Vec<_>>());
+        let col = |f: &dyn Fn(&TrialRecord) -> Option<f64>| {
+            Summary::of(&data.iter().filter_map(|t| f(&t.record)).collect::<Vec<_>>())
+        };
         let recovery: Vec<f64> = data.iter().filter_map(|t| t.record.recovery_ms).collect();
         let mut checks_failed = BTreeMap::new();
         let mut checks_run = BTreeMap::new();
@@ -497,7 +658,12 @@ impl<'a> ApproachStats<'a> {
             residue_packages: col(&|r| r.residue_packages.map(|v| v as f64)),
             garbage: col(&|r| r.garbage_paths.map(|v| v as f64)),
             recovery_ms: Summary::of(&recovery),
-            recovery_ci: stats::bootstrap_median_ci(&recovery, BOOTSTRAP_SEED, BOOTSTRAP_RESAMPLES, 0.95),
+            recovery_ci: stats::bootstrap_median_ci(
+                &recovery,
+                BOOTSTRAP_SEED,
+                BOOTSTRAP_RESAMPLES,
+                0.95,
+            ),
             final_files: col(&|r| r.final_residue_files.map(|v| v as f64)),
             final_garbage: col(&|r| r.final_garbage_paths.map(|v| v as f64)),
             operation_ms: col(&|r| r.operation_ms),
@@ -517,9 +683,13 @@ impl<'a> ApproachStats<'a> {
     }
 }
 
-/// apt, pip, pip-venv, nix first (the README's order), others after by name.
+/// Known approaches in [`ApproachKind::ALL`]'s order (the README's), others
+/// (from an older or newer harness) after them by name.
 pub fn approach_order(name: &str) -> (usize, String) {
-    let rank = ["apt", "pip", "pip-venv", "nix"].iter().position(|a| *a == name).unwrap_or(usize::MAX);
+    let rank = crate::approach::ApproachKind::ALL
+        .iter()
+        .position(|a| a.as_str() == name)
+        .unwrap_or(usize::MAX);
     (rank, name.to_string())
 }
 
@@ -527,9 +697,15 @@ pub fn approach_order(name: &str) -> (usize, String) {
 pub fn by_approach<'a>(trials: impl IntoIterator<Item = &'a Trial>) -> Vec<ApproachStats<'a>> {
     let mut groups: BTreeMap<(usize, String), Vec<&Trial>> = BTreeMap::new();
     for t in trials {
-        groups.entry(approach_order(&t.record.approach)).or_default().push(t);
+        groups
+            .entry(approach_order(&t.record.approach))
+            .or_default()
+            .push(t);
     }
-    groups.into_iter().map(|((_, name), ts)| ApproachStats::of(&name, ts)).collect()
+    groups
+        .into_iter()
+        .map(|((_, name), ts)| ApproachStats::of(&name, ts))
+        .collect()
 }
 
 // ---------------------------------------------------------------- formatting
@@ -568,10 +744,19 @@ pub fn fmt_ratio(v: f64, best: f64, unit: &dyn Fn(f64) -> String) -> String {
 }
 
 /// The approaches with the lowest value ("nix", or "apt, nix" on a tie).
-pub fn best_of<'a>(values: impl IntoIterator<Item = (&'a str, f64)>) -> Option<(Vec<&'a str>, f64)> {
+pub fn best_of<'a>(
+    values: impl IntoIterator<Item = (&'a str, f64)>,
+) -> Option<(Vec<&'a str>, f64)> {
     let values: Vec<(&str, f64)> = values.into_iter().collect();
     let best = values.iter().map(|(_, v)| *v).min_by(f64::total_cmp)?;
-    Some((values.iter().filter(|(_, v)| (*v - best).abs() < 1e-9).map(|(a, _)| *a).collect(), best))
+    Some((
+        values
+            .iter()
+            .filter(|(_, v)| (*v - best).abs() < 1e-9)
+            .map(|(a, _)| *a)
+            .collect(),
+        best,
+    ))
 }
 
 // ---------------------------------------------------------------- the document
@@ -586,7 +771,10 @@ pub enum Block {
     Para(String),
     List(Vec<String>),
     /// First column: row labels.
-    Table { head: Vec<String>, rows: Vec<Vec<String>> },
+    Table {
+        head: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
     Claim(claims::Answer),
     Figures(Vec<plots::Figure>),
 }
@@ -594,9 +782,15 @@ pub enum Block {
 pub fn document(run: &Run) -> Vec<Block> {
     let mut doc = Vec::new();
     let meta = run.meta.clone().unwrap_or_default();
-    let id = meta.run_id.clone().unwrap_or_else(|| run.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    let id = meta.run_id.clone().unwrap_or_else(|| {
+        run.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
     doc.push(Block::Title(format!("mistake-cost report: run {id}")));
     doc.push(Block::Para(run_summary(run)));
+    doc.extend(environment::blocks(run.meta.as_ref()));
     doc.push(Block::Para(format!(
         "How to read it: values are medians unless said otherwise; p95 and quartiles interpolate between ranks; \
          the 95% CI of a median is a percentile bootstrap ({BOOTSTRAP_RESAMPLES} resamples, ChaCha8 seed {BOOTSTRAP_SEED}), \
@@ -619,14 +813,22 @@ pub fn document(run: &Run) -> Vec<Block> {
             scenarios.push(&t.record.scenario);
         }
     }
-    let crash_scenarios = run.crash.as_ref().map(|c| c.scenarios()).unwrap_or_default();
+    let crash_scenarios = run
+        .crash
+        .as_ref()
+        .map(|c| c.scenarios())
+        .unwrap_or_default();
     for s in &crash_scenarios {
         if !scenarios.contains(s) {
             scenarios.push(s);
         }
     }
     for scenario in scenarios {
-        let trials: Vec<&Trial> = run.trials.iter().filter(|t| t.record.scenario == scenario).collect();
+        let trials: Vec<&Trial> = run
+            .trials
+            .iter()
+            .filter(|t| t.record.scenario == scenario)
+            .collect();
         let explored = crash_scenarios.contains(&scenario);
         if !trials.is_empty() {
             scenario_blocks(&mut doc, scenario, &trials, run.jsonl, explored);
@@ -662,7 +864,14 @@ fn run_summary(run: &Run) -> String {
                 about.push(format!("harness {v}"));
             }
             if !m.scenarios.is_empty() {
-                about.push(format!("scenario files {}", m.scenarios.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")));
+                about.push(format!(
+                    "scenario files {}",
+                    m.scenarios
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             parts.push(format!("From run.json: {}.", about.join(", ")));
         }
@@ -678,7 +887,11 @@ fn run_summary(run: &Run) -> String {
     }
     if let Some(c) = &run.crash {
         let errored = c.records.iter().filter(|r| !r.error.is_empty()).count();
-        let fired = c.records.iter().filter(|r| r.error.is_empty() && r.fired).count();
+        let fired = c
+            .records
+            .iter()
+            .filter(|r| r.error.is_empty() && r.fired)
+            .count();
         parts.push(format!(
             "{} crash points in crashpoints.csv ({fired} whose kill fired, {errored} errored and excluded); {}; {}.",
             c.records.len(),
@@ -705,7 +918,13 @@ fn run_summary(run: &Run) -> String {
 
 /// `explored`: the run also has this scenario's crash points, which draw
 /// the strip; without them the trials get the strip's note instead.
-fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, trials: &[&Trial], jsonl: JsonlState, explored: bool) {
+fn scenario_blocks(
+    doc: &mut Vec<Block>,
+    scenario: &str,
+    trials: &[&Trial],
+    jsonl: JsonlState,
+    explored: bool,
+) {
     let groups = by_approach(trials.iter().copied());
     doc.push(Block::Heading(format!("Scenario `{scenario}`")));
     let faults: BTreeSet<&str> = trials.iter().map(|t| t.record.fault.as_str()).collect();
@@ -716,15 +935,35 @@ fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, trials: &[&Trial], json
     doc.push(Block::Para(format!(
         "{} trials: {}; {} {}{}.",
         trials.len(),
-        groups.iter().map(|g| format!("{} {}", g.all.len(), g.approach)).collect::<Vec<_>>().join(", "),
+        groups
+            .iter()
+            .map(|g| format!("{} {}", g.all.len(), g.approach))
+            .collect::<Vec<_>>()
+            .join(", "),
         if faults.len() == 1 { "fault" } else { "faults" },
         shown.join(", "),
-        if faults.len() > 1 { " (the table adds up every fault of the scenario)" } else { "" }
+        if faults.len() > 1 {
+            " (the table adds up every fault of the scenario)"
+        } else {
+            ""
+        }
     )));
 
-    let best_recovery = best_of(groups.iter().filter_map(|g| Some((g.approach.as_str(), g.recovery_ms?.median))));
-    let best_residue = best_of(groups.iter().filter_map(|g| Some((g.approach.as_str(), g.residue_files?.median))));
-    let names = |b: &Option<(Vec<&str>, f64)>| b.as_ref().map(|(a, _)| a.join(", ")).unwrap_or_else(|| "none".into());
+    let best_recovery = best_of(
+        groups
+            .iter()
+            .filter_map(|g| Some((g.approach.as_str(), g.recovery_ms?.median))),
+    );
+    let best_residue = best_of(
+        groups
+            .iter()
+            .filter_map(|g| Some((g.approach.as_str(), g.residue_files?.median))),
+    );
+    let names = |b: &Option<(Vec<&str>, f64)>| {
+        b.as_ref()
+            .map(|(a, _)| a.join(", "))
+            .unwrap_or_else(|| "none".into())
+    };
 
     let mut head = vec!["metric".to_string()];
     head.extend(groups.iter().map(|g| g.approach.clone()));
@@ -737,35 +976,81 @@ fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, trials: &[&Trial], json
     let dash = || "—".to_string();
     row("trials", &|g| g.all.len().to_string());
     row("succeeded / failed / killed / errored", &|g| {
-        g.outcomes.iter().map(usize::to_string).collect::<Vec<_>>().join(" / ")
+        g.outcomes
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(" / ")
     });
-    row("consistent right after the operation", &|g| g.consistent.percent());
-    row("residue files, median / max", &|g| g.residue_files.map(|s| format!("{} / {}", fmt_count(s.median), fmt_count(s.max))).unwrap_or_else(dash));
+    row("consistent right after the operation", &|g| {
+        g.consistent.percent()
+    });
+    row("residue files, median / max", &|g| {
+        g.residue_files
+            .map(|s| format!("{} / {}", fmt_count(s.median), fmt_count(s.max)))
+            .unwrap_or_else(dash)
+    });
     row("residue packages, median / max", &|g| {
-        g.residue_packages.map(|s| format!("{} / {}", fmt_count(s.median), fmt_count(s.max))).unwrap_or_else(dash)
+        g.residue_packages
+            .map(|s| format!("{} / {}", fmt_count(s.median), fmt_count(s.max)))
+            .unwrap_or_else(dash)
     });
-    row("garbage paths, median", &|g| g.garbage.map(|s| fmt_count(s.median)).unwrap_or_else(dash));
-    row("playbook ran", &|g| format!("{}/{}", g.playbook_ran, g.data.len()));
+    row("garbage paths, median", &|g| {
+        g.garbage.map(|s| fmt_count(s.median)).unwrap_or_else(dash)
+    });
+    row("playbook ran", &|g| {
+        format!("{}/{}", g.playbook_ran, g.data.len())
+    });
     row("recovered", &|g| g.recovered.percent());
-    row("recovery time, median [95% CI]", &|g| match (g.recovery_ms, g.recovery_ci) {
-        (Some(s), Some((lo, hi))) => format!("{} [{} – {}] {}", fmt_ms(s.median), fmt_ms(lo), fmt_ms(hi), stats::sample_label(s.n)),
-        _ => dash(),
+    row(
+        "recovery time, median [95% CI]",
+        &|g| match (g.recovery_ms, g.recovery_ci) {
+            (Some(s), Some((lo, hi))) => format!(
+                "{} [{} – {}] {}",
+                fmt_ms(s.median),
+                fmt_ms(lo),
+                fmt_ms(hi),
+                stats::sample_label(s.n)
+            ),
+            _ => dash(),
+        },
+    );
+    row("recovery time, p95", &|g| {
+        g.recovery_ms.map(|s| fmt_ms(s.p95)).unwrap_or_else(dash)
     });
-    row("recovery time, p95", &|g| g.recovery_ms.map(|s| fmt_ms(s.p95)).unwrap_or_else(dash));
-    row("recovery time, min – max", &|g| g.recovery_ms.map(|s| format!("{} – {}", fmt_ms(s.min), fmt_ms(s.max))).unwrap_or_else(dash));
-    row(&format!("recovery time vs best ({})", names(&best_recovery)), &|g| match (&best_recovery, g.recovery_ms) {
-        (Some((_, best)), Some(s)) => fmt_ratio(s.median, *best, &fmt_ms),
-        _ => dash(),
+    row("recovery time, min – max", &|g| {
+        g.recovery_ms
+            .map(|s| format!("{} – {}", fmt_ms(s.min), fmt_ms(s.max)))
+            .unwrap_or_else(dash)
     });
-    row(&format!("residue files vs best ({})", names(&best_residue)), &|g| match (&best_residue, g.residue_files) {
-        (Some((_, best)), Some(s)) => fmt_ratio(s.median, *best, &|v| format!("{} files", fmt_count(v))),
-        _ => dash(),
+    row(
+        &format!("recovery time vs best ({})", names(&best_recovery)),
+        &|g| match (&best_recovery, g.recovery_ms) {
+            (Some((_, best)), Some(s)) => fmt_ratio(s.median, *best, &fmt_ms),
+            _ => dash(),
+        },
+    );
+    row(
+        &format!("residue files vs best ({})", names(&best_residue)),
+        &|g| match (&best_residue, g.residue_files) {
+            (Some((_, best)), Some(s)) => {
+                fmt_ratio(s.median, *best, &|v| format!("{} files", fmt_count(v)))
+            }
+            _ => dash(),
+        },
+    );
+    row(
+        "left after the playbook: files / garbage, median",
+        &|g| match (g.final_files, g.final_garbage) {
+            (Some(f), Some(gb)) => format!("{} / {}", fmt_count(f.median), fmt_count(gb.median)),
+            _ => dash(),
+        },
+    );
+    row("operation time, median", &|g| {
+        g.operation_ms
+            .map(|s| fmt_ms(s.median))
+            .unwrap_or_else(dash)
     });
-    row("left after the playbook: files / garbage, median", &|g| match (g.final_files, g.final_garbage) {
-        (Some(f), Some(gb)) => format!("{} / {}", fmt_count(f.median), fmt_count(gb.median)),
-        _ => dash(),
-    });
-    row("operation time, median", &|g| g.operation_ms.map(|s| fmt_ms(s.median)).unwrap_or_else(dash));
     doc.push(Block::Table { head, rows });
 
     let mut notes = Vec::new();
@@ -773,7 +1058,11 @@ fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, trials: &[&Trial], json
         notes.push(format!("Fastest recovery (median): {} at {}; a playbook that did not run (nothing to recover) counts as 0 ms.", who.join(", "), fmt_ms(*v)));
     }
     if let Some((who, v)) = &best_residue {
-        notes.push(format!("Least visible residue (median): {} with {} files.", who.join(", "), fmt_count(*v)));
+        notes.push(format!(
+            "Least visible residue (median): {} with {} files.",
+            who.join(", "),
+            fmt_count(*v)
+        ));
     }
     let succeeded: usize = groups.iter().map(|g| g.outcomes[0]).sum();
     if succeeded > 0 {
@@ -784,23 +1073,46 @@ fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, trials: &[&Trial], json
     }
     let errored: Vec<String> = groups
         .iter()
-        .flat_map(|g| g.all.iter().filter(|t| t.errored()).map(|t| format!("{} rep {}: {}", g.approach, t.record.rep, t.record.error)))
+        .flat_map(|g| {
+            g.all
+                .iter()
+                .filter(|t| t.errored())
+                .map(|t| format!("{} rep {}: {}", g.approach, t.record.rep, t.record.error))
+        })
         .collect();
     if errored.is_empty() {
         notes.push("No trial errored: every row above is data.".into());
     } else {
-        notes.push(format!("{} errored trials are excluded from every metric above ({}).", errored.len(), errored.join("; ")));
+        notes.push(format!(
+            "{} errored trials are excluded from every metric above ({}).",
+            errored.len(),
+            errored.join("; ")
+        ));
     }
     doc.push(Block::List(notes));
+    doc.extend(attempts::blocks(&groups));
 
-    let recovery: Vec<(String, Vec<f64>)> =
-        groups.iter().map(|g| (g.approach.clone(), g.data.iter().filter_map(|t| t.record.recovery_ms).collect())).collect();
-    let residue: Vec<(String, Vec<[f64; 4]>)> = groups.iter().map(|g| (g.approach.clone(), g.residue_kinds())).collect();
+    let recovery: Vec<(String, Vec<f64>)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g.approach.clone(),
+                g.data.iter().filter_map(|t| t.record.recovery_ms).collect(),
+            )
+        })
+        .collect();
+    let residue: Vec<(String, Vec<[f64; 4]>)> = groups
+        .iter()
+        .map(|g| (g.approach.clone(), g.residue_kinds()))
+        .collect();
     let source = match jsonl {
         JsonlState::Missing => "trials.csv (residue_added / _removed / _modified, garbage_paths)",
         JsonlState::Loaded { .. } => "trials.jsonl (residue_after_failure)",
     };
-    let mut figures = vec![plots::recovery_time(&recovery), plots::residue_by_kind(&residue, source)];
+    let mut figures = vec![
+        plots::recovery_time(&recovery),
+        plots::residue_by_kind(&residue, source),
+    ];
     if !explored {
         figures.push(plots::crash_point_strip_note(trials));
     }
@@ -815,7 +1127,12 @@ mod tests {
     fn checks_get_short_names() {
         assert_eq!(short_command("dpkg --audit"), "dpkg --audit");
         assert_eq!(short_command("apt-get check -qq"), "apt-get check");
-        assert_eq!(short_command("PYTHONDONTWRITEBYTECODE=1 python3 -m pip --disable-pip-version-check check"), "pip check");
+        assert_eq!(
+            short_command(
+                "PYTHONDONTWRITEBYTECODE=1 python3 -m pip --disable-pip-version-check check"
+            ),
+            "pip check"
+        );
         assert_eq!(short_command("nix-store --verify"), "nix-store --verify");
         let profile = "if [ -e /nix/var/nix/profiles/default ] || [ -L /nix/var/nix/profiles/default ]; then \
                        p=$(readlink -f /root/.nix-profile) && [ -e \"$p\" ] && nix-store -q --requisites \"$p\" >/dev/null; fi";
@@ -828,7 +1145,10 @@ mod tests {
         assert_eq!(fmt_ratio(586.0, 0.0, &fmt_ms), "n/a: best is 0 (+586 ms)");
         assert_eq!(fmt_ratio(300.0, 100.0, &fmt_ms), "3.0×");
         assert_eq!(fmt_ratio(100.0, 100.0, &fmt_ms), "1× (best)");
-        assert_eq!(best_of([("apt", 3.0), ("nix", 0.0), ("pip", 0.0)]), Some((vec!["nix", "pip"], 0.0)));
+        assert_eq!(
+            best_of([("apt", 3.0), ("nix", 0.0), ("pip", 0.0)]),
+            Some((vec!["nix", "pip"], 0.0))
+        );
         assert_eq!(best_of(std::iter::empty()), None);
         assert_eq!(fmt_count(34.0), "34");
         assert_eq!(fmt_count(34.5), "34.5");
@@ -837,7 +1157,9 @@ mod tests {
 
     #[test]
     fn bad_formats_and_folders_are_usage_errors() {
-        assert!(matches!(Format::parse("pdf"), Err(Error::Usage(m)) if m.contains("unknown format 'pdf'")));
+        assert!(
+            matches!(Format::parse("pdf"), Err(Error::Usage(m)) if m.contains("unknown format 'pdf'"))
+        );
         assert_eq!(Format::parse(" MD ").unwrap(), Format::Markdown);
         let missing = Run::load(Path::new("/nonexistent/run")).unwrap_err();
         assert_eq!(missing.exit_code(), crate::error::exit::BAD_INPUT);
@@ -851,26 +1173,73 @@ mod tests {
     fn a_folder_with_trials_and_crash_points_reports_both() {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(fixtures.join("run-failed-install/trials.csv"), dir.path().join("trials.csv")).unwrap();
-        std::fs::copy(fixtures.join("explore-kill-during-install/crashpoints.csv"), dir.path().join("crashpoints.csv")).unwrap();
+        std::fs::copy(
+            fixtures.join("run-failed-install/trials.csv"),
+            dir.path().join("trials.csv"),
+        )
+        .unwrap();
+        std::fs::copy(
+            fixtures.join("explore-kill-during-install/crashpoints.csv"),
+            dir.path().join("crashpoints.csv"),
+        )
+        .unwrap();
         let run = Run::load(dir.path()).unwrap();
-        assert_eq!((run.trials.len(), run.crash.as_ref().unwrap().records.len()), (20, 8));
+        assert_eq!(
+            (run.trials.len(), run.crash.as_ref().unwrap().records.len()),
+            (20, 8)
+        );
         let md = markdown::render(&document(&run));
-        assert!(md.contains("## Scenario `failed-install`") && md.contains("## Scenario `kill-during-install`"), "{md}");
-        assert!(md.contains("20 trials in trials.csv") && md.contains("8 crash points in crashpoints.csv"), "{md}");
-        assert!(md.contains("points.json not found: points found unknown"), "{md}");
-        assert!(md.contains("| crash points found (dry run) | — (no points.json) | — (no points.json) |"), "{md}");
+        assert!(
+            md.contains("## Scenario `failed-install`")
+                && md.contains("## Scenario `kill-during-install`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("20 trials in trials.csv")
+                && md.contains("8 crash points in crashpoints.csv"),
+            "{md}"
+        );
+        assert!(
+            md.contains("points.json not found: points found unknown"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| crash points found (dry run) | — (no points.json) | — (no points.json) |"
+            ),
+            "{md}"
+        );
         // Atomicity from the trials, interruption from the crash points.
-        assert!(md.contains("**Holds only for nix.**") && md.contains("**Contradicted.**"), "{md}");
-        assert_eq!(md.matches("**Figure: Crash-point outcome strip**: not drawn").count(), 1, "the trials' note, once");
-        assert_eq!(md.matches("**Figure: Crash-point outcome strip** (an SVG plot").count(), 1, "the explore strip, once");
+        assert!(
+            md.contains("**Holds only for nix.**") && md.contains("**Contradicted.**"),
+            "{md}"
+        );
+        assert_eq!(
+            md.matches("**Figure: Crash-point outcome strip**: not drawn")
+                .count(),
+            1,
+            "the trials' note, once"
+        );
+        assert_eq!(
+            md.matches("**Figure: Crash-point outcome strip** (an SVG plot")
+                .count(),
+            1,
+            "the explore strip, once"
+        );
 
         std::fs::remove_file(dir.path().join("trials.csv")).unwrap();
         std::fs::write(dir.path().join("crashpoints.csv"), "").unwrap();
         let empty = Run::load(dir.path()).unwrap_err().to_string();
         assert!(empty.contains("has no crash points"), "{empty}");
-        std::fs::write(dir.path().join("crashpoints.csv"), "scenario,approach\nx,nix\n").unwrap();
+        std::fs::write(
+            dir.path().join("crashpoints.csv"),
+            "scenario,approach\nx,nix\n",
+        )
+        .unwrap();
         let garbled = Run::load(dir.path()).unwrap_err().to_string();
-        assert!(garbled.contains("garbled crashpoints.csv") && garbled.contains("crashpoints.csv:2"), "{garbled}");
+        assert!(
+            garbled.contains("garbled crashpoints.csv") && garbled.contains("crashpoints.csv:2"),
+            "{garbled}"
+        );
     }
 }

@@ -12,14 +12,26 @@ use super::{fmt_count, Trial};
 /// A figure: drawn (an `<svg>` element), or why it was not.
 #[derive(Debug, Clone)]
 pub enum Figure {
-    Drawn { title: String, svg: String, caption: String },
-    NotDrawn { title: String, reason: String },
+    Drawn {
+        title: String,
+        svg: String,
+        caption: String,
+    },
+    NotDrawn {
+        title: String,
+        reason: String,
+    },
 }
 
 /// Colour of each known approach (points, boxes); others use [`FALLBACK_COLOURS`].
-pub const APPROACH_COLOURS: [(&str, (u8, u8, u8)); 4] =
-    [("apt", (0xe4, 0x1a, 0x1c)), ("pip", (0xff, 0x7f, 0x00)), ("pip-venv", (0x98, 0x4e, 0xa3)), ("nix", (0x37, 0x7e, 0xb8))];
-pub const FALLBACK_COLOURS: [(u8, u8, u8); 3] = [(0xa6, 0x56, 0x28), (0xf7, 0x81, 0xbf), (0x4d, 0xaf, 0x4a)];
+pub const APPROACH_COLOURS: [(&str, (u8, u8, u8)); 4] = [
+    ("apt", (0xe4, 0x1a, 0x1c)),
+    ("pip", (0xff, 0x7f, 0x00)),
+    ("pip-venv", (0x98, 0x4e, 0xa3)),
+    ("nix", (0x37, 0x7e, 0xb8)),
+];
+pub const FALLBACK_COLOURS: [(u8, u8, u8); 3] =
+    [(0xa6, 0x56, 0x28), (0xf7, 0x81, 0xbf), (0x4d, 0xaf, 0x4a)];
 /// Residue kinds, in the order of [`super::Trial::residue_kinds`], and their colours.
 pub const KINDS: [(&str, (u8, u8, u8)); 4] = [
     ("added", (0x1b, 0x9e, 0x77)),
@@ -36,7 +48,9 @@ pub fn approach_colour(name: &str) -> RGBColor {
         .iter()
         .find(|(a, _)| *a == name)
         .map(|(_, c)| *c)
-        .unwrap_or_else(|| FALLBACK_COLOURS[name.bytes().map(usize::from).sum::<usize>() % FALLBACK_COLOURS.len()]);
+        .unwrap_or_else(|| {
+            FALLBACK_COLOURS[name.bytes().map(usize::from).sum::<usize>() % FALLBACK_COLOURS.len()]
+        });
     RGBColor(r, g, b)
 }
 
@@ -55,7 +69,10 @@ fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> DrawResult<()>) -> 
     svg_sized(SIZE, draw)
 }
 
-fn svg_sized(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> DrawResult<()>) -> DrawResult<String> {
+fn svg_sized(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> DrawResult<()>,
+) -> DrawResult<String> {
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
@@ -68,14 +85,25 @@ fn svg_sized(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>
 
 /// A key (coloured square + label per entry) along the top edge; returns
 /// each square's left edge, so a caller can draw a different mark over one.
-fn legend(root: &DrawingArea<SVGBackend, Shift>, entries: &[(String, RGBColor)]) -> DrawResult<Vec<i32>> {
+fn legend(
+    root: &DrawingArea<SVGBackend, Shift>,
+    entries: &[(String, RGBColor)],
+) -> DrawResult<Vec<i32>> {
     let mut x = 70;
     let mut at = Vec::new();
     for (label, colour) in entries {
         at.push(x);
-        root.draw(&Rectangle::new([(x, 10), (x + 12, 22)], colour.filled())).map_err(err)?;
-        root.draw(&Text::new(label.clone(), (x + 17, 16), (FONT, 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center))))
+        root.draw(&Rectangle::new([(x, 10), (x + 12, 22)], colour.filled()))
             .map_err(err)?;
+        root.draw(&Text::new(
+            label.clone(),
+            (x + 17, 16),
+            (FONT, 13)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(err)?;
         x += 17 + 7 * label.chars().count() as i32 + 18;
     }
     Ok(at)
@@ -90,8 +118,22 @@ fn category_labels<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     for (i, (name, n)) in names.iter().enumerate() {
         let (px, py) = at(i as f64);
-        root.draw(&Text::new(name.clone(), (px, py + 8), (FONT, 15).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top))))?;
-        root.draw(&Text::new(format!("n={n}"), (px, py + 26), (FONT, 12).into_font().color(&RGBColor(90, 90, 90)).pos(Pos::new(HPos::Center, VPos::Top))))?;
+        root.draw(&Text::new(
+            name.clone(),
+            (px, py + 8),
+            (FONT, 15)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+        root.draw(&Text::new(
+            format!("n={n}"),
+            (px, py + 26),
+            (FONT, 12)
+                .into_font()
+                .color(&RGBColor(90, 90, 90))
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
     }
     Ok(())
 }
@@ -102,10 +144,20 @@ fn category_labels<DB: DrawingBackend>(
 pub fn recovery_time(groups: &[(String, Vec<f64>)]) -> Figure {
     let title = "Recovery time per approach".to_string();
     if groups.iter().all(|(_, v)| v.is_empty()) {
-        return Figure::NotDrawn { title, reason: "no trial measured a recovery time".into() };
+        return Figure::NotDrawn {
+            title,
+            reason: "no trial measured a recovery time".into(),
+        };
     }
-    let max = groups.iter().flat_map(|(_, v)| v.iter().copied()).fold(0.0_f64, f64::max);
-    let (scale, unit) = if max >= 2000.0 { (1000.0, "s") } else { (1.0, "ms") };
+    let max = groups
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0_f64, f64::max);
+    let (scale, unit) = if max >= 2000.0 {
+        (1000.0, "s")
+    } else {
+        (1.0, "ms")
+    };
     let top = if max > 0.0 { max / scale * 1.12 } else { 1.0 };
     let n = groups.len() as f64;
     let drawn = svg(|root| {
@@ -122,7 +174,13 @@ pub fn recovery_time(groups: &[(String, Vec<f64>)]) -> Figure {
             .x_labels(0)
             .y_labels(6)
             .y_desc(format!("recovery playbook time ({unit})"))
-            .y_label_formatter(&|v| if unit == "s" { format!("{v:.1}") } else { format!("{v:.0}") })
+            .y_label_formatter(&|v| {
+                if unit == "s" {
+                    format!("{v:.1}")
+                } else {
+                    format!("{v:.0}")
+                }
+            })
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .light_line_style(WHITE)
@@ -139,29 +197,57 @@ pub fn recovery_time(groups: &[(String, Vec<f64>)]) -> Figure {
                     .draw_series([
                         PathElement::new(vec![(x, s.min), (x, s.q1)], c.stroke_width(1)),
                         PathElement::new(vec![(x, s.q3), (x, s.max)], c.stroke_width(1)),
-                        PathElement::new(vec![(x - w / 2.0, s.min), (x + w / 2.0, s.min)], c.stroke_width(1)),
-                        PathElement::new(vec![(x - w / 2.0, s.max), (x + w / 2.0, s.max)], c.stroke_width(1)),
+                        PathElement::new(
+                            vec![(x - w / 2.0, s.min), (x + w / 2.0, s.min)],
+                            c.stroke_width(1),
+                        ),
+                        PathElement::new(
+                            vec![(x - w / 2.0, s.max), (x + w / 2.0, s.max)],
+                            c.stroke_width(1),
+                        ),
                     ])
                     .map_err(err)?;
-                chart.draw_series([Rectangle::new([(x - w, s.q1), (x + w, s.q3)], c.mix(0.15).filled())]).map_err(err)?;
-                chart.draw_series([Rectangle::new([(x - w, s.q1), (x + w, s.q3)], c.stroke_width(2))]).map_err(err)?;
-                chart.draw_series([PathElement::new(vec![(x - w, s.median), (x + w, s.median)], BLACK.stroke_width(3))]).map_err(err)?;
+                chart
+                    .draw_series([Rectangle::new(
+                        [(x - w, s.q1), (x + w, s.q3)],
+                        c.mix(0.15).filled(),
+                    )])
+                    .map_err(err)?;
+                chart
+                    .draw_series([Rectangle::new(
+                        [(x - w, s.q1), (x + w, s.q3)],
+                        c.stroke_width(2),
+                    )])
+                    .map_err(err)?;
+                chart
+                    .draw_series([PathElement::new(
+                        vec![(x - w, s.median), (x + w, s.median)],
+                        BLACK.stroke_width(3),
+                    )])
+                    .map_err(err)?;
                 chart
                     .draw_series([Text::new(
                         format!("median {}", super::fmt_ms(s.median * scale)),
                         (x, s.max + top * 0.035),
-                        (FONT, 13).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                        (FONT, 13)
+                            .into_font()
+                            .color(&BLACK)
+                            .pos(Pos::new(HPos::Center, VPos::Bottom)),
                     )])
                     .map_err(err)?;
             }
             chart
                 .draw_series(ys.iter().enumerate().flat_map(|(k, y)| {
                     let jitter = (((k as f64 + 0.5) * 0.618_033_988_75).fract() - 0.5) * 0.36;
-                    [Circle::new((x + jitter, *y), 5, c.filled()), Circle::new((x + jitter, *y), 5, WHITE.stroke_width(1))]
+                    [
+                        Circle::new((x + jitter, *y), 5, c.filled()),
+                        Circle::new((x + jitter, *y), 5, WHITE.stroke_width(1)),
+                    ]
                 }))
                 .map_err(err)?;
         }
-        let names: Vec<(String, usize)> = groups.iter().map(|(a, v)| (a.clone(), v.len())).collect();
+        let names: Vec<(String, usize)> =
+            groups.iter().map(|(a, v)| (a.clone(), v.len())).collect();
         category_labels(root, |x| chart.backend_coord(&(x, -top * 0.03)), &names).map_err(err)?;
         Ok(())
     });
@@ -183,13 +269,25 @@ pub fn recovery_time(groups: &[(String, Vec<f64>)]) -> Figure {
 pub fn residue_by_kind(groups: &[(String, Vec<[f64; 4]>)], source: &str) -> Figure {
     let title = "Residue by kind per approach, right after the failure".to_string();
     if groups.iter().all(|(_, v)| v.is_empty()) {
-        return Figure::NotDrawn { title, reason: "no trial measured its residue".into() };
+        return Figure::NotDrawn {
+            title,
+            reason: "no trial measured its residue".into(),
+        };
     }
-    let max = groups.iter().flat_map(|(_, v)| v.iter().flat_map(|k| k.iter().copied())).fold(0.0_f64, f64::max);
+    let max = groups
+        .iter()
+        .flat_map(|(_, v)| v.iter().flat_map(|k| k.iter().copied()))
+        .fold(0.0_f64, f64::max);
     let top = if max > 0.0 { max * 1.15 } else { 1.0 };
     let n = groups.len() as f64;
     let drawn = svg(|root| {
-        legend(root, &KINDS.iter().map(|(k, c)| (k.to_string(), rgb(*c))).collect::<Vec<_>>())?;
+        legend(
+            root,
+            &KINDS
+                .iter()
+                .map(|(k, c)| (k.to_string(), rgb(*c)))
+                .collect::<Vec<_>>(),
+        )?;
         let mut chart = ChartBuilder::on(root)
             .margin(12)
             .margin_top(34)
@@ -214,10 +312,17 @@ pub fn residue_by_kind(groups: &[(String, Vec<[f64; 4]>)], source: &str) -> Figu
         for (i, (_, trials)) in groups.iter().enumerate() {
             for (k, (_, colour)) in KINDS.iter().enumerate() {
                 let values: Vec<f64> = trials.iter().map(|t| t[k]).collect();
-                let Some(s) = super::stats::Summary::of(&values) else { continue };
+                let Some(s) = super::stats::Summary::of(&values) else {
+                    continue;
+                };
                 let x0 = i as f64 - 2.0 * bar + k as f64 * bar + 0.01;
                 let (x1, xc) = (x0 + bar - 0.02, x0 + (bar - 0.02) / 2.0);
-                chart.draw_series([Rectangle::new([(x0, 0.0), (x1, s.median)], rgb(*colour).filled())]).map_err(err)?;
+                chart
+                    .draw_series([Rectangle::new(
+                        [(x0, 0.0), (x1, s.median)],
+                        rgb(*colour).filled(),
+                    )])
+                    .map_err(err)?;
                 if s.max > s.min {
                     // Along the bar's right edge, clear of the value on top.
                     let xw = x1 - 0.012;
@@ -233,12 +338,16 @@ pub fn residue_by_kind(groups: &[(String, Vec<[f64; 4]>)], source: &str) -> Figu
                     .draw_series([Text::new(
                         fmt_count(s.median),
                         (xc - 0.01, s.median + top * 0.005),
-                        (FONT, 12).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                        (FONT, 12)
+                            .into_font()
+                            .color(&BLACK)
+                            .pos(Pos::new(HPos::Center, VPos::Bottom)),
                     )])
                     .map_err(err)?;
             }
         }
-        let names: Vec<(String, usize)> = groups.iter().map(|(a, v)| (a.clone(), v.len())).collect();
+        let names: Vec<(String, usize)> =
+            groups.iter().map(|(a, v)| (a.clone(), v.len())).collect();
         category_labels(root, |x| chart.backend_coord(&(x, 0.0)), &names).map_err(err)?;
         Ok(())
     });
@@ -298,25 +407,43 @@ pub struct StripRow {
 pub fn crash_point_strip(rows: &[StripRow]) -> Figure {
     let title = "Crash-point outcome strip".to_string();
     if rows.iter().all(|r| r.cells.is_empty()) {
-        return Figure::NotDrawn { title, reason: "no crash point was explored".into() };
+        return Figure::NotDrawn {
+            title,
+            reason: "no crash point was explored".into(),
+        };
     }
     let last = rows
         .iter()
-        .flat_map(|r| r.cells.iter().map(|(i, _)| *i).chain(r.found.map(|f| f.saturating_sub(1))))
+        .flat_map(|r| {
+            r.cells
+                .iter()
+                .map(|(i, _)| *i)
+                .chain(r.found.map(|f| f.saturating_sub(1)))
+        })
         .max()
         .unwrap_or(0);
     let span = last as f64 + 1.0;
     let n = rows.len() as f64;
     let height = 150 + 46 * rows.len() as u32;
     let drawn = svg_sized((SIZE.0, height), |root| {
-        let at = legend(root, &STRIP_COLOURS.iter().map(|(k, c)| (k.to_string(), rgb(*c))).collect::<Vec<_>>())?;
+        let at = legend(
+            root,
+            &STRIP_COLOURS
+                .iter()
+                .map(|(k, c)| (k.to_string(), rgb(*c)))
+                .collect::<Vec<_>>(),
+        )?;
         // The errored key is the cross its cells get, not a filled square.
         let x = at[StripCell::Errored as usize];
         let dark = rgb(StripCell::Errored.colour()).stroke_width(2);
-        root.draw(&Rectangle::new([(x, 10), (x + 12, 22)], WHITE.filled())).map_err(err)?;
-        root.draw(&Rectangle::new([(x, 10), (x + 12, 22)], dark)).map_err(err)?;
-        root.draw(&PathElement::new(vec![(x, 10), (x + 12, 22)], dark)).map_err(err)?;
-        root.draw(&PathElement::new(vec![(x, 22), (x + 12, 10)], dark)).map_err(err)?;
+        root.draw(&Rectangle::new([(x, 10), (x + 12, 22)], WHITE.filled()))
+            .map_err(err)?;
+        root.draw(&Rectangle::new([(x, 10), (x + 12, 22)], dark))
+            .map_err(err)?;
+        root.draw(&PathElement::new(vec![(x, 10), (x + 12, 22)], dark))
+            .map_err(err)?;
+        root.draw(&PathElement::new(vec![(x, 22), (x + 12, 10)], dark))
+            .map_err(err)?;
         let mut chart = ChartBuilder::on(root)
             .margin(12)
             .margin_top(34)
@@ -331,7 +458,13 @@ pub fn crash_point_strip(rows: &[StripRow]) -> Figure {
             .y_labels(0)
             .x_labels(8)
             .x_desc("crash point index (order of first occurrence in the dry run)")
-            .x_label_formatter(&|v| if (v - v.round()).abs() < 1e-6 && *v >= 0.0 { format!("{v:.0}") } else { String::new() })
+            .x_label_formatter(&|v| {
+                if (v - v.round()).abs() < 1e-6 && *v >= 0.0 {
+                    format!("{v:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .light_line_style(WHITE)
@@ -339,8 +472,13 @@ pub fn crash_point_strip(rows: &[StripRow]) -> Figure {
             .draw()
             .map_err(err)?;
         // Thin cells stay visible when a dry run found thousands of points.
-        let unit_px = (chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0) as f64;
-        let half = if unit_px * 0.8 < 6.0 { 3.0 / unit_px.max(1e-9) } else { 0.4 };
+        let unit_px =
+            (chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0) as f64;
+        let half = if unit_px * 0.8 < 6.0 {
+            3.0 / unit_px.max(1e-9)
+        } else {
+            0.4
+        };
         for (k, row) in rows.iter().enumerate() {
             // The first approach on top.
             let y = n - 1.0 - k as f64;
@@ -348,7 +486,10 @@ pub fn crash_point_strip(rows: &[StripRow]) -> Figure {
             if let Some(found) = row.found {
                 // The stretch of points the dry run found, explored or not.
                 chart
-                    .draw_series([Rectangle::new([(-0.5, y0 - 0.08), (found as f64 - 0.5, y0 - 0.03)], RGBColor(150, 150, 150).filled())])
+                    .draw_series([Rectangle::new(
+                        [(-0.5, y0 - 0.08), (found as f64 - 0.5, y0 - 0.03)],
+                        RGBColor(150, 150, 150).filled(),
+                    )])
                     .map_err(err)?;
             }
             for (index, cell) in &row.cells {
@@ -356,27 +497,51 @@ pub fn crash_point_strip(rows: &[StripRow]) -> Figure {
                 let corners = [(x - half, y0), (x + half, y1)];
                 match cell {
                     StripCell::Errored => {
-                        chart.draw_series([Rectangle::new(corners, WHITE.filled())]).map_err(err)?;
+                        chart
+                            .draw_series([Rectangle::new(corners, WHITE.filled())])
+                            .map_err(err)?;
                         let dark = rgb(cell.colour()).stroke_width(2);
                         chart
                             .draw_series([
                                 PathElement::new(vec![(x - half, y0), (x + half, y1)], dark),
                                 PathElement::new(vec![(x - half, y1), (x + half, y0)], dark),
-                                PathElement::new(vec![(x - half, y0), (x + half, y0), (x + half, y1), (x - half, y1), (x - half, y0)], dark),
+                                PathElement::new(
+                                    vec![
+                                        (x - half, y0),
+                                        (x + half, y0),
+                                        (x + half, y1),
+                                        (x - half, y1),
+                                        (x - half, y0),
+                                    ],
+                                    dark,
+                                ),
                             ])
                             .map_err(err)?;
                     }
                     _ => {
-                        chart.draw_series([Rectangle::new(corners, rgb(cell.colour()).filled())]).map_err(err)?;
+                        chart
+                            .draw_series([Rectangle::new(corners, rgb(cell.colour()).filled())])
+                            .map_err(err)?;
                     }
                 }
             }
             let (px, py) = chart.backend_coord(&(-0.5, y + 0.5));
-            let label = (FONT, 15).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Bottom));
-            root.draw(&Text::new(row.approach.clone(), (px - 10, py + 1), label)).map_err(err)?;
-            let found = row.found.map(|f| format!("{} of {f}", row.cells.len())).unwrap_or_else(|| format!("{} explored", row.cells.len()));
-            let small = (FONT, 12).into_font().color(&RGBColor(90, 90, 90)).pos(Pos::new(HPos::Right, VPos::Top));
-            root.draw(&Text::new(found, (px - 10, py + 3), small)).map_err(err)?;
+            let label = (FONT, 15)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Right, VPos::Bottom));
+            root.draw(&Text::new(row.approach.clone(), (px - 10, py + 1), label))
+                .map_err(err)?;
+            let found = row
+                .found
+                .map(|f| format!("{} of {f}", row.cells.len()))
+                .unwrap_or_else(|| format!("{} explored", row.cells.len()));
+            let small = (FONT, 12)
+                .into_font()
+                .color(&RGBColor(90, 90, 90))
+                .pos(Pos::new(HPos::Right, VPos::Top));
+            root.draw(&Text::new(found, (px - 10, py + 3), small))
+                .map_err(err)?;
         }
         Ok(())
     });
@@ -426,21 +591,54 @@ mod tests {
             StripRow {
                 approach: "apt".into(),
                 found: Some(3000),
-                cells: vec![(0, StripCell::Old), (1500, StripCell::Inconsistent), (2999, StripCell::NotFired)],
+                cells: vec![
+                    (0, StripCell::Old),
+                    (1500, StripCell::Inconsistent),
+                    (2999, StripCell::NotFired),
+                ],
             },
-            StripRow { approach: "nix".into(), found: None, cells: vec![(0, StripCell::New), (5, StripCell::Errored)] },
+            StripRow {
+                approach: "nix".into(),
+                found: None,
+                cells: vec![(0, StripCell::New), (5, StripCell::Errored)],
+            },
         ];
-        let Figure::Drawn { svg, .. } = crash_point_strip(&rows) else { panic!("not drawn") };
+        let Figure::Drawn { svg, .. } = crash_point_strip(&rows) else {
+            panic!("not drawn")
+        };
         let svg_upper = svg.to_ascii_uppercase();
         for (name, colour) in STRIP_COLOURS {
-            assert!(svg_upper.contains(&hex(colour)), "{name}'s colour {} missing", hex(colour));
+            assert!(
+                svg_upper.contains(&hex(colour)),
+                "{name}'s colour {} missing",
+                hex(colour)
+            );
         }
-        for text in ["apt", "nix", "3 of 3000", "2 explored", "old", "kill never fired", "errored", "crash point index"] {
-            assert!(svg.contains(&format!(">{text}<")) || svg.contains(text), "text {text:?} missing");
+        for text in [
+            "apt",
+            "nix",
+            "3 of 3000",
+            "2 explored",
+            "old",
+            "kill never fired",
+            "errored",
+            "crash point index",
+        ] {
+            assert!(
+                svg.contains(&format!(">{text}<")) || svg.contains(text),
+                "text {text:?} missing"
+            );
         }
         // Errored cells are crosses (paths), never a filled square of a state.
-        assert!(svg.matches("<polyline").count() + svg.matches("<path").count() >= 4, "crosses are drawn as lines");
-        let empty = crash_point_strip(&[StripRow { approach: "nix".into(), found: Some(3), cells: vec![] }]);
+        assert!(
+            svg.matches("<polyline").count() + svg.matches("<path").count() >= 4,
+            "crosses are drawn as lines"
+        );
+        let empty = crash_point_strip(&[StripRow {
+            approach: "nix".into(),
+            found: Some(3),
+            cells: vec![],
+        }]);
         assert!(matches!(empty, Figure::NotDrawn { .. }));
     }
 }

@@ -64,7 +64,12 @@ impl Summary {
 /// Percentile bootstrap CI (`level`, e.g. 0.95) of the median: resample with
 /// replacement, take each resample's median, read the interval off their
 /// distribution. Deterministic for a seed.
-pub fn bootstrap_median_ci(values: &[f64], seed: u64, resamples: usize, level: f64) -> Option<(f64, f64)> {
+pub fn bootstrap_median_ci(
+    values: &[f64],
+    seed: u64,
+    resamples: usize,
+    level: f64,
+) -> Option<(f64, f64)> {
     let v = sorted(values);
     if v.is_empty() || resamples == 0 {
         return None;
@@ -73,14 +78,19 @@ pub fn bootstrap_median_ci(values: &[f64], seed: u64, resamples: usize, level: f
     let mut sample = vec![0.0; v.len()];
     let mut medians: Vec<f64> = (0..resamples)
         .map(|_| {
-            sample.iter_mut().for_each(|x| *x = v[rng.random_range(0..v.len())]);
+            sample
+                .iter_mut()
+                .for_each(|x| *x = v[rng.random_range(0..v.len())]);
             sample.sort_by(f64::total_cmp);
             quantile_sorted(&sample, 0.5)
         })
         .collect();
     medians.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
-    Some((quantile_sorted(&medians, tail), quantile_sorted(&medians, 1.0 - tail)))
+    Some((
+        quantile_sorted(&medians, tail),
+        quantile_sorted(&medians, 1.0 - tail),
+    ))
 }
 
 /// "(n=3, small sample)" below [`SMALL_SAMPLE`] trials, "(n=12)" otherwise.
@@ -109,7 +119,11 @@ mod tests {
         assert_eq!((s.q1, s.q3), (5.75, 15.25));
         let flat = Summary::of(&[0.0; 5]).unwrap();
         assert_eq!((flat.median, flat.p95, flat.max), (0.0, 0.0, 0.0));
-        assert_eq!(Summary::of(&[f64::NAN, 2.0]).unwrap().n, 1, "NaN is not a measurement");
+        assert_eq!(
+            Summary::of(&[f64::NAN, 2.0]).unwrap().n,
+            1,
+            "NaN is not a measurement"
+        );
     }
 
     #[test]
@@ -120,8 +134,12 @@ mod tests {
         assert_eq!(a, b, "same seed, same interval");
         let m = median(&data).unwrap();
         assert!(a.0 <= m && m <= a.1, "{a:?} should contain {m}");
-        assert!(a.0 >= 398.0 && a.1 <= 701.0 && a.0 < a.1, "{a:?} within the data's range");
-        let other = bootstrap_median_ci(&data, BOOTSTRAP_SEED + 1, BOOTSTRAP_RESAMPLES, 0.95).unwrap();
+        assert!(
+            a.0 >= 398.0 && a.1 <= 701.0 && a.0 < a.1,
+            "{a:?} within the data's range"
+        );
+        let other =
+            bootstrap_median_ci(&data, BOOTSTRAP_SEED + 1, BOOTSTRAP_RESAMPLES, 0.95).unwrap();
         assert!(other.0 <= m && m <= other.1);
         assert_eq!(bootstrap_median_ci(&[7.0], 1, 100, 0.95), Some((7.0, 7.0)));
         assert_eq!(bootstrap_median_ci(&[], 1, 100, 0.95), None);

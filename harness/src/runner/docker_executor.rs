@@ -33,9 +33,24 @@ pub struct DockerExecutor {
 }
 
 impl DockerExecutor {
-    pub fn new(docker: Docker, run: RunId, fixtures: HashMap<String, PathBuf>, tracker: TaskTracker) -> Self {
-        let bases = Family::ALL.into_iter().map(|f| (f, OnceCell::new())).collect();
-        DockerExecutor { docker, run, fixtures, bases, tracker, security: SecurityProfile::default() }
+    pub fn new(
+        docker: Docker,
+        run: RunId,
+        fixtures: HashMap<String, PathBuf>,
+        tracker: TaskTracker,
+    ) -> Self {
+        let bases = Family::ALL
+            .into_iter()
+            .map(|f| (f, OnceCell::new()))
+            .collect();
+        DockerExecutor {
+            docker,
+            run,
+            fixtures,
+            bases,
+            tracker,
+            security: SecurityProfile::default(),
+        }
     }
 
     /// The security profile every container of this executor gets.
@@ -52,9 +67,13 @@ impl DockerExecutor {
     pub async fn base_manifest(&self, family: Family) -> Result<Arc<Manifest>, DockerError> {
         self.bases[&family]
             .get_or_try_init(|| async {
-                let mut spec = SandboxSpec::new(family.image(), format!("mc-{}-scan-{}", self.run, family.name()));
+                let mut spec = SandboxSpec::new(
+                    family.image(),
+                    format!("mc-{}-scan-{}", self.run, family.name()),
+                );
                 spec.security = self.security;
-                let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await?;
+                let mut sandbox =
+                    Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await?;
                 let scanned = snapshot::scan_base(&sandbox).await;
                 sandbox.remove().await?;
                 Ok(Arc::new(scanned?))
@@ -65,14 +84,26 @@ impl DockerExecutor {
 
     /// A fresh sandbox of the approach's image with the scenario's fixtures.
     /// Public, like `snapshot`, so that tests drive a trial's own steps.
-    pub async fn sandbox(&self, a: &dyn Approach, scenario: &crate::scenario::Scenario, suffix: &str) -> Result<Sandbox, DockerError> {
-        let mut spec = SandboxSpec::for_approach(a, self.security, format!("mc-{}-{suffix}", self.run));
+    pub async fn sandbox(
+        &self,
+        a: &dyn Approach,
+        scenario: &crate::scenario::Scenario,
+        suffix: &str,
+    ) -> Result<Sandbox, DockerError> {
+        let mut spec =
+            SandboxSpec::for_approach(a, self.security, format!("mc-{}-{suffix}", self.run));
         spec.fixtures = self.fixtures.get(&scenario.scenario.name).cloned();
         Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
     }
 
     /// Prepare and set-up steps; a failing one is a harness error.
-    pub async fn set_up(&self, sandbox: &Sandbox, a: &dyn Approach, s: &crate::scenario::Scenario, h: &mut History) -> Result<(), DockerError> {
+    pub async fn set_up(
+        &self,
+        sandbox: &Sandbox,
+        a: &dyn Approach,
+        s: &crate::scenario::Scenario,
+        h: &mut History,
+    ) -> Result<(), DockerError> {
         let timeout = Duration::from_secs(s.scenario.step_timeout_s);
         let mut setup: Vec<String> = a.ready().into_iter().collect();
         setup.extend(a.prepare());
@@ -81,22 +112,34 @@ impl DockerExecutor {
         let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
         h.steps.extend(steps);
         match failed {
-            Some(f) => Err(DockerError::Other(format!("set-up step `{}` failed (exit {}): {}", f.command, f.exit_code, f.stderr_tail))),
+            Some(f) => Err(DockerError::Other(format!(
+                "set-up step `{}` failed (exit {}): {}",
+                f.command, f.exit_code, f.stderr_tail
+            ))),
             None => Ok(()),
         }
     }
 
-    async fn trial(&self, trial: &Trial, h: &mut History, events: &mpsc::UnboundedSender<Event>) -> Result<(), DockerError> {
+    async fn trial(
+        &self,
+        trial: &Trial,
+        h: &mut History,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<(), DockerError> {
         let scenario = &trial.scenario.scenario;
         let a = approach(trial.approach);
         let timeout = Duration::from_secs(scenario.scenario.step_timeout_s);
         let base = self.base_manifest(a.family()).await?;
 
         let t = Instant::now();
-        let mut sandbox = self.sandbox(a.as_ref(), scenario, &format!("t{}", trial.index)).await?;
+        let mut sandbox = self
+            .sandbox(a.as_ref(), scenario, &format!("t{}", trial.index))
+            .await?;
         h.timings.container_start_ms = ms(t);
 
-        let result = self.steps(trial, a.as_ref(), &sandbox, &base, timeout, h, events).await;
+        let result = self
+            .steps(trial, a.as_ref(), &sandbox, &base, timeout, h, events)
+            .await;
         let t = Instant::now();
         let removed = sandbox.remove().await;
         h.timings.container_remove_ms = ms(t);
@@ -116,7 +159,10 @@ impl DockerExecutor {
     ) -> Result<(), DockerError> {
         let s = &trial.scenario.scenario;
         let phase = |p: Phase| {
-            let _ = events.send(Event::TrialPhase { index: trial.index, phase: p });
+            let _ = events.send(Event::TrialPhase {
+                index: trial.index,
+                phase: p,
+            });
         };
 
         phase(Phase::Prepare);
@@ -124,7 +170,16 @@ impl DockerExecutor {
         let before = self.snapshot(sandbox, a, base, h).await?;
 
         phase(Phase::Operation);
-        h.steps.push(self.operation(sandbox, a, &trial.fault, crate::approach::operation_command(a, s), timeout).await?);
+        h.steps.push(
+            self.operation(
+                sandbox,
+                a,
+                &trial.fault,
+                crate::approach::operation_command(a, s),
+                timeout,
+            )
+            .await?,
+        );
 
         phase(Phase::CheckAfterFailure);
         let after = self.snapshot(sandbox, a, base, h).await?;
@@ -146,10 +201,12 @@ impl DockerExecutor {
         let final_state = if needs_recovery {
             phase(Phase::Recovery);
             h.playbook_ran = true;
-            h.steps.extend(run_steps(sandbox, Phase::Recovery, &playbook(a, s), timeout, &[]).await?);
+            h.steps
+                .extend(run_steps(sandbox, Phase::Recovery, &playbook(a, s), timeout, &[]).await?);
             phase(Phase::CheckAfterRecovery);
             let snap = self.snapshot(sandbox, a, base, h).await?;
-            h.steps.extend(run_checks(sandbox, Phase::CheckAfterRecovery, &checks, timeout).await?);
+            h.steps
+                .extend(run_checks(sandbox, Phase::CheckAfterRecovery, &checks, timeout).await?);
             snap
         } else {
             // Nothing ran: the end state is the state after the operation,
@@ -161,23 +218,57 @@ impl DockerExecutor {
     }
 
     /// Runs the operation under test with the trial's fault injected.
-    async fn operation(&self, sandbox: &Sandbox, a: &dyn Approach, fault: &Fault, command: String, timeout: Duration) -> Result<Step, DockerError> {
-        let one = |mut steps: Vec<Step>| steps.pop().ok_or_else(|| DockerError::Other("the agent reported no step".into()));
+    async fn operation(
+        &self,
+        sandbox: &Sandbox,
+        a: &dyn Approach,
+        fault: &Fault,
+        command: String,
+        timeout: Duration,
+    ) -> Result<Step, DockerError> {
+        let one = |mut steps: Vec<Step>| {
+            steps
+                .pop()
+                .ok_or_else(|| DockerError::Other("the agent reported no step".into()))
+        };
         match fault {
-            Fault::None => one(run_steps(sandbox, Phase::Operation, &[command], timeout, &[]).await?),
+            Fault::None => {
+                one(run_steps(sandbox, Phase::Operation, &[command], timeout, &[]).await?)
+            }
             Fault::Kill { signal, at_ms } => {
-                let mut step = one(run_agent_steps(sandbox, Phase::Operation, &[command], timeout, &[], Some(format!("--kill-after={at_ms}:{signal:?}"))).await?)?;
-                step.command = format!("{} [nemesis: SIG{signal:?} after {at_ms} ms]", step.command);
+                let mut step = one(run_agent_steps(
+                    sandbox,
+                    Phase::Operation,
+                    &[command],
+                    timeout,
+                    &[],
+                    Some(format!("--kill-after={at_ms}:{signal:?}")),
+                )
+                .await?)?;
+                step.command =
+                    format!("{} [nemesis: SIG{signal:?} after {at_ms} ms]", step.command);
                 Ok(step)
             }
-            Fault::Syscall { syscalls, at, errno } => {
-                let wrapped = nemesis::strace_wrap_for(a.worker_pid_file(), &command, syscalls, *at, errno.as_deref());
-                let mut step = one(run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[]).await?)?;
+            Fault::Syscall {
+                syscalls,
+                at,
+                errno,
+            } => {
+                let wrapped = nemesis::strace_wrap_for(
+                    a.worker_pid_file(),
+                    &command,
+                    syscalls,
+                    *at,
+                    errno.as_deref(),
+                );
+                let mut step =
+                    one(run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[]).await?)?;
                 if errno.is_none() {
                     let killed = injected_kills(sandbox).await?;
                     if !killed.is_empty() {
                         step.fault_fired_ms = Some(step.ms);
-                        step.command = format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
+                        step.command =
+                            format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
                     }
                 }
                 Ok(step)
@@ -207,6 +298,7 @@ impl DockerExecutor {
                             quiet: false,
                             fault_fired_ms: Some(fired),
                             attempts: Vec::new(),
+                            check: None,
                         })
                     }
                 }
@@ -218,13 +310,25 @@ impl DockerExecutor {
     /// then the changed paths hashed by the agent, timed into `h.timings`.
     /// Public so that `benches/trial_overhead.rs` measures this code path,
     /// not a copy of it.
-    pub async fn snapshot(&self, sandbox: &Sandbox, a: &dyn Approach, base: &Arc<Manifest>, h: &mut History) -> Result<Snapshot, DockerError> {
+    pub async fn snapshot(
+        &self,
+        sandbox: &Sandbox,
+        a: &dyn Approach,
+        base: &Arc<Manifest>,
+        h: &mut History,
+    ) -> Result<Snapshot, DockerError> {
         let t = Instant::now();
         // The view runs first: if it leaves a trace (a lock file), the file
         // snapshot sees it in every snapshot alike.
         // Read whole with a direct exec, never through the agent's output
         // tail (a cut listing would invent package changes).
-        let view = snapshot::read_view(sandbox, &a.package_view(), Duration::from_secs(120), ExecLimits::MEASUREMENT).await?;
+        let view = snapshot::read_view(
+            sandbox,
+            &a.package_view(),
+            Duration::from_secs(120),
+            ExecLimits::MEASUREMENT,
+        )
+        .await?;
         h.timings.snapshot_view_ms += ms(t);
         let (snap, parts) = snapshot::capture(sandbox, base, view).await?;
         h.timings.snapshot_changes_ms += parts.changes_ms;
@@ -241,48 +345,94 @@ fn ms(t: Instant) -> f64 {
 /// Per command: exit code, nanoseconds, stdout tail, stderr tail, when
 /// the agent's kill fired (ns after the start), and the attempt records
 /// found in the whole output.
-type AgentResult = (i64, u64, String, String, Option<u64>, Vec<crate::history::Attempt>);
+type AgentResult = (
+    i64,
+    u64,
+    String,
+    String,
+    Option<u64>,
+    Vec<crate::history::Attempt>,
+);
 
 /// Runs commands in order through the agent, timed inside the container.
 /// What comes back of each command's output is a tail (the agent keeps the
 /// last 4096 bytes): for logs only, never for a measurement.
-async fn agent_run_with(sandbox: &Sandbox, commands: &[String], timeout: Duration, option: Option<String>) -> Result<Vec<AgentResult>, DockerError> {
+async fn agent_run_with(
+    sandbox: &Sandbox,
+    commands: &[String],
+    timeout: Duration,
+    option: Option<String>,
+) -> Result<Vec<AgentResult>, DockerError> {
     if commands.is_empty() {
         return Ok(Vec::new());
     }
-    let mut cmd = vec!["perl".to_string(), AGENT.to_string(), "run".to_string(), timeout.as_secs().to_string()];
+    let mut cmd = vec![
+        "perl".to_string(),
+        AGENT.to_string(),
+        "run".to_string(),
+        timeout.as_secs().to_string(),
+    ];
     cmd.extend(option);
     cmd.extend(commands.iter().cloned());
     // The exec's own limit leaves the agent time to report its timeouts.
     let limit = timeout * commands.len() as u32 + Duration::from_secs(30);
     let out = sandbox.exec(&cmd, None, limit).await?;
     if out.exit_code != 0 {
-        return Err(DockerError::Other(format!("agent failed (exit {}): {}", out.exit_code, String::from_utf8_lossy(&out.stderr))));
+        return Err(DockerError::Other(format!(
+            "agent failed (exit {}): {}",
+            out.exit_code,
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut results = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() != 6 {
-            return Err(DockerError::Other(format!("malformed agent line: {line:?}")));
+            return Err(DockerError::Other(format!(
+                "malformed agent line: {line:?}"
+            )));
         }
         let attempts = crate::history::parse_attempts(&unhex(f[5])).map_err(DockerError::Other)?;
-        let code = f[0].parse().map_err(|_| DockerError::Other(format!("bad exit code in {line:?}")))?;
-        let ns = f[1].parse().map_err(|_| DockerError::Other(format!("bad time in {line:?}")))?;
-        results.push((code, ns, unhex(f[2]), unhex(f[3]), f[4].parse().ok(), attempts));
+        let code = f[0]
+            .parse()
+            .map_err(|_| DockerError::Other(format!("bad exit code in {line:?}")))?;
+        let ns = f[1]
+            .parse()
+            .map_err(|_| DockerError::Other(format!("bad time in {line:?}")))?;
+        results.push((
+            code,
+            ns,
+            unhex(f[2]),
+            unhex(f[3]),
+            f[4].parse().ok(),
+            attempts,
+        ));
     }
     if results.len() != commands.len() {
-        return Err(DockerError::Other(format!("agent reported {} of {} commands", results.len(), commands.len())));
+        return Err(DockerError::Other(format!(
+            "agent reported {} of {} commands",
+            results.len(),
+            commands.len()
+        )));
     }
     Ok(results)
 }
 
 fn unhex(s: &str) -> String {
-    let bytes: Vec<u8> = (0..s.len() / 2).filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()).collect();
+    let bytes: Vec<u8> = (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-async fn run_steps(sandbox: &Sandbox, phase: Phase, commands: &[String], timeout: Duration, quiet: &[bool]) -> Result<Vec<Step>, DockerError> {
+async fn run_steps(
+    sandbox: &Sandbox,
+    phase: Phase,
+    commands: &[String],
+    timeout: Duration,
+    quiet: &[bool],
+) -> Result<Vec<Step>, DockerError> {
     run_agent_steps(sandbox, phase, commands, timeout, quiet, None).await
 }
 
@@ -309,22 +459,44 @@ async fn run_agent_steps(
             quiet: quiet.get(i).copied().unwrap_or(false),
             fault_fired_ms: fired.map(|ns| ns as f64 / 1e6),
             attempts,
+            check: None,
         })
         .collect())
 }
 
-async fn run_checks(sandbox: &Sandbox, phase: Phase, checks: &[crate::approach::Check], timeout: Duration) -> Result<Vec<Step>, DockerError> {
+async fn run_checks(
+    sandbox: &Sandbox,
+    phase: Phase,
+    checks: &[crate::approach::Check],
+    timeout: Duration,
+) -> Result<Vec<Step>, DockerError> {
     let commands: Vec<String> = checks.iter().map(|c| c.command.clone()).collect();
     let quiet: Vec<bool> = checks.iter().map(|c| c.quiet).collect();
-    run_steps(sandbox, phase, &commands, timeout, &quiet).await
+    let mut steps = run_steps(sandbox, phase, &commands, timeout, &quiet).await?;
+    for (step, check) in steps.iter_mut().zip(checks) {
+        step.check = Some(check.name.clone());
+    }
+    Ok(steps)
 }
 
 impl Executor for DockerExecutor {
     async fn run(&self, trial: Trial, events: mpsc::UnboundedSender<Event>) -> History {
-        let label = format!("{} {} rep {}", trial.scenario.scenario.scenario.name, trial.approach, trial.rep);
-        let _ = events.send(Event::TrialStarted { index: trial.index, label });
+        let label = format!(
+            "{} {} rep {}",
+            trial.scenario.scenario.scenario.name, trial.approach, trial.rep
+        );
+        let _ = events.send(Event::TrialStarted {
+            index: trial.index,
+            label,
+        });
         let t = Instant::now();
-        let mut h = History::new(trial.scenario.scenario.scenario.name.clone(), trial.approach.to_string(), trial.fault.to_string(), trial.rep, trial.seed);
+        let mut h = History::new(
+            trial.scenario.scenario.scenario.name.clone(),
+            trial.approach.to_string(),
+            trial.fault.to_string(),
+            trial.rep,
+            trial.seed,
+        );
         if let Err(e) = self.trial(&trial, &mut h, &events).await {
             h.error = Some(e.to_string());
         }
@@ -336,11 +508,22 @@ impl Executor for DockerExecutor {
 /// The step runners, for other rooms that drive a sandbox themselves
 /// (crash-point exploration).
 impl DockerExecutor {
-    pub async fn run_steps(sandbox: &Sandbox, phase: Phase, commands: &[String], timeout: Duration, quiet: &[bool]) -> Result<Vec<Step>, DockerError> {
+    pub async fn run_steps(
+        sandbox: &Sandbox,
+        phase: Phase,
+        commands: &[String],
+        timeout: Duration,
+        quiet: &[bool],
+    ) -> Result<Vec<Step>, DockerError> {
         run_steps(sandbox, phase, commands, timeout, quiet).await
     }
 
-    pub(crate) async fn run_checks(sandbox: &Sandbox, phase: Phase, checks: &[crate::approach::Check], timeout: Duration) -> Result<Vec<Step>, DockerError> {
+    pub(crate) async fn run_checks(
+        sandbox: &Sandbox,
+        phase: Phase,
+        checks: &[crate::approach::Check],
+        timeout: Duration,
+    ) -> Result<Vec<Step>, DockerError> {
         run_checks(sandbox, phase, checks, timeout).await
     }
 }
@@ -348,7 +531,19 @@ impl DockerExecutor {
 /// The processes a syscall fault's SIGKILL ended (empty: it never fired).
 pub async fn injected_kills(sandbox: &Sandbox) -> Result<Vec<String>, DockerError> {
     // The worker's log exists only when the approach has a worker.
-    let cmd = format!("cat {} 2>/dev/null; cat {} 2>/dev/null; true", nemesis::INJECT_LOG, nemesis::WORKER_INJECT_LOG);
-    let log = sandbox.exec(&["sh".to_string(), "-c".to_string(), cmd], None, Duration::from_secs(60)).await?;
-    Ok(nemesis::killed_processes(&String::from_utf8_lossy(&log.stdout)))
+    let cmd = format!(
+        "cat {} 2>/dev/null; cat {} 2>/dev/null; true",
+        nemesis::INJECT_LOG,
+        nemesis::WORKER_INJECT_LOG
+    );
+    let log = sandbox
+        .exec(
+            &["sh".to_string(), "-c".to_string(), cmd],
+            None,
+            Duration::from_secs(60),
+        )
+        .await?;
+    Ok(nemesis::killed_processes(&String::from_utf8_lossy(
+        &log.stdout,
+    )))
 }

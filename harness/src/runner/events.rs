@@ -6,7 +6,17 @@ use crate::history::{History, Phase};
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    TrialStarted { index: usize, label: String },
-    TrialPhase { index: usize, phase: Phase },
-    TrialFinished { index: usize, record: Box<TrialRecord>, history: Box<History> },
+    TrialStarted {
+        index: usize,
+        label: String,
+    },
+    TrialPhase {
+        index: usize,
+        phase: Phase,
+    },
+    TrialFinished {
+        index: usize,
+        record: Box<TrialRecord>,
+        history: Box<History>,
+    },
 }

@@ -16,5 +16,9 @@ use crate::plan::Trial;
 /// Runs one trial to a history. Errors are recorded in the history
 /// (`History::error`), never lost: an executor does not fail.
 pub trait Executor: Send + Sync + 'static {
-    fn run(&self, trial: Trial, events: tokio::sync::mpsc::UnboundedSender<Event>) -> impl std::future::Future<Output = History> + Send;
+    fn run(
+        &self,
+        trial: Trial,
+        events: tokio::sync::mpsc::UnboundedSender<Event>,
+    ) -> impl std::future::Future<Output = History> + Send;
 }

@@ -89,6 +89,7 @@ mod tests {
                     quiet: false,
                     fault_fired_ms: None,
                     attempts: Vec::new(),
+                    check: None,
                 }],
                 residue_after_failure: None,
                 residue_after_recovery: None,
@@ -101,13 +102,19 @@ mod tests {
 
     fn trials() -> Vec<Trial> {
         let text = "[scenario]\nname='m'\napproaches=['apt','nix']\n[[package]]\nname='a'\nversion='1'\n[operation]\nkind='install'\npackages=['a']\n";
-        let s = Arc::new(LoadedScenario { path: "m.toml".into(), scenario: parse(text).unwrap() });
+        let s = Arc::new(LoadedScenario {
+            path: "m.toml".into(),
+            scenario: parse(text).unwrap(),
+        });
         plan(&[s], Some(5), 1)
     }
 
     #[tokio::test]
     async fn respects_the_job_bound_and_reports_every_trial() {
-        let mock = Arc::new(Mock { in_flight: AtomicUsize::new(0), peak: AtomicUsize::new(0) });
+        let mock = Arc::new(Mock {
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        });
         let (tx, mut rx) = mpsc::unbounded_channel();
         let n = run_plan(mock.clone(), trials(), 3, tx, CancellationToken::new()).await;
         assert_eq!(n, 10);
@@ -118,14 +125,21 @@ mod tests {
         }
         assert_eq!(outcomes.len(), 10);
         for (rep, outcome) in outcomes {
-            let expected = if rep % 2 == 0 { crate::checker::Outcome::Succeeded } else { crate::checker::Outcome::Failed };
+            let expected = if rep % 2 == 0 {
+                crate::checker::Outcome::Succeeded
+            } else {
+                crate::checker::Outcome::Failed
+            };
             assert_eq!(outcome, expected);
         }
     }
 
     #[tokio::test]
     async fn cancellation_stops_the_run() {
-        let mock = Arc::new(Mock { in_flight: AtomicUsize::new(0), peak: AtomicUsize::new(0) });
+        let mock = Arc::new(Mock {
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        });
         let (tx, _rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         cancel.cancel();

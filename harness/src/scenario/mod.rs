@@ -19,7 +19,12 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     #[error("{path}:{line}:{col}: {message}")]
-    Invalid { path: PathBuf, line: usize, col: usize, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        col: usize,
+        message: String,
+    },
     #[error("{path}: {message}")]
     NoLocation { path: PathBuf, message: String },
 }
@@ -40,7 +45,10 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, ScenarioError>
     for p in paths {
         if p.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| ScenarioError::Read { path: p.clone(), source })?
+                .map_err(|source| ScenarioError::Read {
+                    path: p.clone(),
+                    source,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "toml"))
                 .collect();
@@ -77,10 +85,15 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, ScenarioError>
 }
 
 pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let scenario = parse(&text).map_err(|e| e.at(path, &text))?;
-    Ok(LoadedScenario { path: path.to_path_buf(), scenario })
+    Ok(LoadedScenario {
+        path: path.to_path_buf(),
+        scenario,
+    })
 }
 
 /// An error inside a text, before it is tied to a file name.
@@ -92,16 +105,27 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(span: Option<Range<usize>>, message: impl Into<String>) -> Self {
-        ParseError { span, message: message.into() }
+        ParseError {
+            span,
+            message: message.into(),
+        }
     }
 
     fn at(self, path: &Path, text: &str) -> ScenarioError {
         match self.span {
             Some(span) => {
                 let (line, col) = line_col(text, span.start);
-                ScenarioError::Invalid { path: path.to_path_buf(), line, col, message: self.message }
+                ScenarioError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    col,
+                    message: self.message,
+                }
             }
-            None => ScenarioError::NoLocation { path: path.to_path_buf(), message: self.message },
+            None => ScenarioError::NoLocation {
+                path: path.to_path_buf(),
+                message: self.message,
+            },
         }
     }
 }
@@ -110,7 +134,13 @@ impl ParseError {
 pub fn parse(text: &str) -> Result<Scenario, ParseError> {
     let scenario: Scenario = toml::from_str(text).map_err(|e| {
         // toml's message repeats the source excerpt; keep its first line only.
-        let message = e.message().lines().next().unwrap_or("invalid TOML").trim().to_string();
+        let message = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .trim()
+            .to_string();
         ParseError::new(e.span(), message)
     })?;
     validate::validate(&scenario)?;
@@ -159,7 +189,9 @@ packages = ["fastmath"]
     fn error_of(text: &str) -> String {
         let e = parse(text).expect_err("must be rejected");
         match e.at(Path::new("x.toml"), text) {
-            ScenarioError::Invalid { line, col, message, .. } => format!("{line}:{col}: {message}"),
+            ScenarioError::Invalid {
+                line, col, message, ..
+            } => format!("{line}:{col}: {message}"),
             other => other.to_string(),
         }
     }
@@ -173,23 +205,38 @@ packages = ["fastmath"]
         assert_eq!(fail.exit_code, 1);
         assert_eq!(fail.step_for(Ecosystem::Apt), FailStep::Configure);
         assert_eq!(fail.step_for(Ecosystem::Nix), FailStep::Build);
-        assert_eq!(s.new_packages(), vec!["depa".to_string(), "fastmath".to_string()]);
+        assert_eq!(
+            s.new_packages(),
+            vec!["depa".to_string(), "fastmath".to_string()]
+        );
     }
 
     #[test]
     fn shipped_scenarios_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
         let all = load_all(&[dir]).unwrap();
-        assert!(all.iter().any(|s| s.scenario.scenario.name == "failed-install"));
-        assert!(all.iter().all(|s| !s.scenario.scenario.name.starts_with("bench-")), "the main suite does not recurse into scenarios/bench");
-        let bench = load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/bench")]).unwrap();
+        assert!(all
+            .iter()
+            .any(|s| s.scenario.scenario.name == "failed-install"));
+        assert!(
+            all.iter()
+                .all(|s| !s.scenario.scenario.name.starts_with("bench-")),
+            "the main suite does not recurse into scenarios/bench"
+        );
+        let bench =
+            load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/bench")]).unwrap();
         assert_eq!(bench.len(), 2);
-        assert!(bench.iter().all(|s| s.scenario.scenario.name.starts_with("bench-")));
+        assert!(bench
+            .iter()
+            .all(|s| s.scenario.scenario.name.starts_with("bench-")));
     }
 
     #[test]
     fn unknown_field_is_located_and_named() {
-        let e = error_of(&GOOD.replace("version = \"1.0\"\nfiles", "version = \"1.0\"\ncolour = \"red\"\nfiles"));
+        let e = error_of(&GOOD.replace(
+            "version = \"1.0\"\nfiles",
+            "version = \"1.0\"\ncolour = \"red\"\nfiles",
+        ));
         assert!(e.starts_with("9:1: unknown field `colour`"), "{e}");
         assert!(e.contains("expected one of"), "{e}");
     }
@@ -197,11 +244,17 @@ packages = ["fastmath"]
     #[test]
     fn wrong_types_and_bad_enums_are_located() {
         let e = error_of(&GOOD.replace("\"pip-venv\", \"nix\"]", "\"pip-venv\", \"yum\"]"));
-        assert!(e.starts_with("4:41:") && e.contains("unknown variant `yum`"), "{e}");
+        assert!(
+            e.starts_with("4:41:") && e.contains("unknown variant `yum`"),
+            "{e}"
+        );
         let e = error_of(&GOOD.replace("size = 10", "size = \"big\""));
         assert!(e.starts_with("9:39:") && e.contains("expected u64"), "{e}");
         let e = error_of(&GOOD.replace("step = \"build\"", "step = \"unpack\""));
-        assert!(e.contains("unknown variant `unpack`") && e.contains("build"), "{e}");
+        assert!(
+            e.contains("unknown variant `unpack`") && e.contains("build"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -216,7 +269,10 @@ packages = ["fastmath"]
         assert!(e.starts_with("14:12: dependency `depz`"), "{e}");
         let e = error_of(&GOOD.replace("packages = [\"fastmath\"]", "packages = [\"nope\"]"));
         assert!(e.contains("package `nope` is not declared"), "{e}");
-        let e = error_of(&GOOD.replace("name = \"depa\"\nversion = \"1.0\"", "name = \"depa\"\nversion = \"1.0\"\ndepends = [\"fastmath\"]"));
+        let e = error_of(&GOOD.replace(
+            "name = \"depa\"\nversion = \"1.0\"",
+            "name = \"depa\"\nversion = \"1.0\"\ndepends = [\"fastmath\"]",
+        ));
         assert!(e.contains("dependency cycle"), "{e}");
         let e = error_of(&format!("{GOOD}\n[recovery.yum]\ncommands = [\"x\"]\n"));
         assert!(e.contains("[recovery.yum]"), "{e}");
@@ -224,12 +280,22 @@ packages = ["fastmath"]
 
     #[test]
     fn names_paths_and_versions_every_ecosystem_accepts() {
-        assert!(error_of(&GOOD.replace("name = \"depa\"", "name = \"Dep_A\"")).contains("lowercase"));
-        assert!(error_of(&GOOD.replace("version = \"1.0\"\nfiles", "version = \"1.0-beta\"\nfiles")).contains("version"));
+        assert!(
+            error_of(&GOOD.replace("name = \"depa\"", "name = \"Dep_A\"")).contains("lowercase")
+        );
+        assert!(error_of(
+            &GOOD.replace("version = \"1.0\"\nfiles", "version = \"1.0-beta\"\nfiles")
+        )
+        .contains("version"));
         assert!(error_of(&GOOD.replace("lib/a.dat", "../etc/passwd")).contains("relative path"));
         assert!(error_of(&GOOD.replace("lib/a.dat", "VERSION")).contains("reserved"));
-        assert!(error_of(&GOOD.replace("/etc/fastmath.conf", "etc/fastmath.conf")).contains("absolute"));
-        let twice = GOOD.replace("files = [{ path = \"lib/a.dat\", size = 10 }]", "files = [{ path = \"lib/a\" }, { path = \"lib/a/b\" }]");
+        assert!(
+            error_of(&GOOD.replace("/etc/fastmath.conf", "etc/fastmath.conf")).contains("absolute")
+        );
+        let twice = GOOD.replace(
+            "files = [{ path = \"lib/a.dat\", size = 10 }]",
+            "files = [{ path = \"lib/a\" }, { path = \"lib/a/b\" }]",
+        );
         assert!(error_of(&twice).contains("one would be a folder"));
     }
 
@@ -251,44 +317,91 @@ packages = ["fastmath"]
     #[test]
     fn several_versions_need_pinned_references() {
         let s = parse(&two_versions()).unwrap();
-        assert_eq!(s.package("depa").unwrap().version, "2.0", "a plain name means the highest version");
+        assert_eq!(
+            s.package("depa").unwrap().version,
+            "2.0",
+            "a plain name means the highest version"
+        );
         let pinned = s.closure_specs(&s.operation_refs());
-        assert_eq!(pinned.iter().map(|p| PackageRef::of(p).to_string()).collect::<Vec<_>>(), ["depa=1.0", "fastmath=1.0"]);
-        let e = error_of(&two_versions().replace("depends = [\"depa=1.0\"]", "depends = [\"depa\"]"));
-        assert!(e.starts_with("14:12: dependency `depa`: several versions are declared; say which"), "{e}");
+        assert_eq!(
+            pinned
+                .iter()
+                .map(|p| PackageRef::of(p).to_string())
+                .collect::<Vec<_>>(),
+            ["depa=1.0", "fastmath=1.0"]
+        );
+        let e =
+            error_of(&two_versions().replace("depends = [\"depa=1.0\"]", "depends = [\"depa\"]"));
+        assert!(
+            e.starts_with("14:12: dependency `depa`: several versions are declared; say which"),
+            "{e}"
+        );
         let e = error_of(&two_versions().replace("depa=1.0", "depa=3.0"));
-        assert!(e.contains("dependency `depa`: version 3.0 is not declared"), "{e}");
-        let e = error_of(&(two_versions() + "\n[[package]]\nname = \"depa\"\nversion = \"2.00\"\n"));
-        assert!(e.contains("package `depa` version 2.00 is declared twice"), "{e}");
+        assert!(
+            e.contains("dependency `depa`: version 3.0 is not declared"),
+            "{e}"
+        );
+        let e =
+            error_of(&(two_versions() + "\n[[package]]\nname = \"depa\"\nversion = \"2.00\"\n"));
+        assert!(
+            e.contains("package `depa` version 2.00 is declared twice"),
+            "{e}"
+        );
         assert!(version_key("1.10") > version_key("1.9"));
     }
 
     #[test]
     fn an_upgrade_needs_another_version_installed_by_the_set_up() {
         let upgrade = two_versions()
-            .replace("kind = \"install\"\npackages = [\"fastmath\"]", "kind = \"upgrade\"\npackages = [\"depa=2.0\"]")
-            .replace("[operation]", "[setup]\ninstall = [\"fastmath\"]\n\n[operation]");
+            .replace(
+                "kind = \"install\"\npackages = [\"fastmath\"]",
+                "kind = \"upgrade\"\npackages = [\"depa=2.0\"]",
+            )
+            .replace(
+                "[operation]",
+                "[setup]\ninstall = [\"fastmath\"]\n\n[operation]",
+            );
         let s = parse(&upgrade).unwrap();
         assert_eq!(s.operation.kind, OperationKind::Upgrade);
-        assert!(s.new_packages().is_empty(), "an upgrade brings no new names");
+        assert!(
+            s.new_packages().is_empty(),
+            "an upgrade brings no new names"
+        );
         let same = upgrade.replace("packages = [\"depa=2.0\"]", "packages = [\"depa=1.0\"]");
-        assert!(error_of(&same).contains("upgrade of `depa`: the set-up already installs version 1.0"));
+        assert!(
+            error_of(&same).contains("upgrade of `depa`: the set-up already installs version 1.0")
+        );
         let nothing = upgrade.replace("install = [\"fastmath\"]", "install = []");
-        assert!(error_of(&nothing).contains("upgrade of `depa`: the set-up does not install any version of it"));
+        assert!(error_of(&nothing)
+            .contains("upgrade of `depa`: the set-up does not install any version of it"));
     }
 
     #[test]
     fn guarantees_are_checked_and_located() {
         let g = |body: &str| format!("{GOOD}\n[[guarantee]]\nname = \"g\"\n{body}\n");
-        let s = parse(&g("approaches = [\"nix\"]\nexpect = \"residue_files == 0\"\nin = \"95%\"")).unwrap();
+        let s = parse(&g(
+            "approaches = [\"nix\"]\nexpect = \"residue_files == 0\"\nin = \"95%\"",
+        ))
+        .unwrap();
         assert_eq!(s.guarantees.len(), 1);
         // the guarantee's fields start on line 26.
         let e = error_of(&g("expect = \"residu_files == 0\""));
-        assert!(e.starts_with("26:10: expect: unknown column `residu_files` for source `trials`"), "{e}");
-        let e = error_of(&g("source = \"crashpoints\"\nexpect = \"trial_wall_ms < 5\""));
-        assert!(e.starts_with("27:10:") && e.contains("for source `crashpoints`"), "{e}");
+        assert!(
+            e.starts_with("26:10: expect: unknown column `residu_files` for source `trials`"),
+            "{e}"
+        );
+        let e = error_of(&g(
+            "source = \"crashpoints\"\nexpect = \"trial_wall_ms < 5\"",
+        ));
+        assert!(
+            e.starts_with("27:10:") && e.contains("for source `crashpoints`"),
+            "{e}"
+        );
         let e = error_of(&g("source = \"journal\"\nexpect = \"consistent == true\""));
-        assert!(e.starts_with("26:10:") && e.contains("unknown variant `journal`"), "{e}");
+        assert!(
+            e.starts_with("26:10:") && e.contains("unknown variant `journal`"),
+            "{e}"
+        );
         let e = error_of(&g("expect = \"residue_files = 0\""));
         assert!(e.starts_with("26:10: expect: bad operator `=`"), "{e}");
         let e = error_of(&g("expect = \"residue_files == 0\"\nin = \"most\""));
@@ -297,10 +410,18 @@ packages = ["fastmath"]
         assert!(e.starts_with("27:6:"), "{e}");
         let only_nix = GOOD.replace("[\"apt\", \"pip\", \"pip-venv\", \"nix\"]", "[\"nix\"]");
         let e = error_of(&format!("{only_nix}\n[[guarantee]]\nname = \"g\"\napproaches = [\"apt\"]\nexpect = \"consistent == true\"\n"));
-        assert!(e.starts_with("26:15: guarantee `g` is about approach `apt`, which this scenario does not run"), "{e}");
+        assert!(
+            e.starts_with(
+                "26:15: guarantee `g` is about approach `apt`, which this scenario does not run"
+            ),
+            "{e}"
+        );
         let e = error_of(&g("expect = \"consistent == true\"\ncolour = 1"));
         assert!(e.starts_with("27:1: unknown field `colour`"), "{e}");
-        let twice = format!("{}[[guarantee]]\nname = \"g\"\nexpect = \"consistent == true\"\n", g("expect = \"consistent == true\""));
+        let twice = format!(
+            "{}[[guarantee]]\nname = \"g\"\nexpect = \"consistent == true\"\n",
+            g("expect = \"consistent == true\"")
+        );
         assert!(error_of(&twice).contains("guarantee `g` is declared twice"));
     }
 
@@ -309,7 +430,13 @@ packages = ["fastmath"]
     /// failures, faults, probes, guarantees and playbook overrides.
     fn arb_scenario_text() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
-        let package = (1u8..4, proptest::option::of(1u32..5), 0u64..5000, any::<bool>(), proptest::option::of(any::<bool>()));
+        let package = (
+            1u8..4,
+            proptest::option::of(1u32..5),
+            0u64..5000,
+            any::<bool>(),
+            proptest::option::of(any::<bool>()),
+        );
         (proptest::collection::vec(package, 1..5), any::<bool>(), proptest::collection::vec(0u64..3000, 0..3), 0u32..3, any::<bool>()).prop_map(
             |(packages, two_versions, at_ms, syscall_at, extras)| {
                 let mut t = String::from("[scenario]\nname = \"gen\"\napproaches = [\"apt\", \"pip\", \"pip-venv\", \"nix\"]\nreps = 2\n");

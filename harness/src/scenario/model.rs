@@ -118,8 +118,6 @@ pub enum Signal {
     Term,
 }
 
-
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
@@ -180,7 +178,9 @@ impl FileSpec {
     pub fn paths(&self) -> Vec<String> {
         let p = self.path.get_ref();
         match self.count {
-            Some(n) => (1..=n).map(|i| p.replacen("{}", &i.to_string(), 1)).collect(),
+            Some(n) => (1..=n)
+                .map(|i| p.replacen("{}", &i.to_string(), 1))
+                .collect(),
             None => vec![p.clone()],
         }
     }
@@ -249,7 +249,10 @@ impl FailSpec {
     pub fn attempts(&self) -> Vec<(AttemptOp, &Spanned<String>)> {
         let writes = self.writes.iter().map(|p| (AttemptOp::Write, p));
         let appends = self.appends.iter().map(|p| (AttemptOp::Append, p));
-        writes.chain(appends).chain(self.removes.iter().map(|p| (AttemptOp::Remove, p))).collect()
+        writes
+            .chain(appends)
+            .chain(self.removes.iter().map(|p| (AttemptOp::Remove, p)))
+            .collect()
     }
 
     pub fn step_for(&self, ecosystem: Ecosystem) -> FailStep {
@@ -318,13 +321,22 @@ pub struct PackageRef {
 impl PackageRef {
     pub fn parse(text: &str) -> PackageRef {
         match text.split_once('=') {
-            Some((n, v)) => PackageRef { name: n.trim().to_string(), version: Some(v.trim().to_string()) },
-            None => PackageRef { name: text.trim().to_string(), version: None },
+            Some((n, v)) => PackageRef {
+                name: n.trim().to_string(),
+                version: Some(v.trim().to_string()),
+            },
+            None => PackageRef {
+                name: text.trim().to_string(),
+                version: None,
+            },
         }
     }
 
     pub fn of(pkg: &PackageSpec) -> PackageRef {
-        PackageRef { name: pkg.name.get_ref().clone(), version: Some(pkg.version.clone()) }
+        PackageRef {
+            name: pkg.name.get_ref().clone(),
+            version: Some(pkg.version.clone()),
+        }
     }
 }
 
@@ -353,14 +365,20 @@ pub struct Playbook {
 
 impl GuaranteeSpec {
     pub fn source(&self) -> crate::verify::Source {
-        self.source.as_ref().map(|s| *s.get_ref()).unwrap_or(crate::verify::Source::Trials)
+        self.source
+            .as_ref()
+            .map(|s| *s.get_ref())
+            .unwrap_or(crate::verify::Source::Trials)
     }
 }
 
 impl PackageSpec {
     /// Every shipped file as (relative path, size), patterns expanded.
     pub fn file_list(&self) -> Vec<(String, u64)> {
-        self.files.iter().flat_map(|f| f.paths().into_iter().map(move |p| (p, f.size))).collect()
+        self.files
+            .iter()
+            .flat_map(|f| f.paths().into_iter().map(move |p| (p, f.size)))
+            .collect()
     }
 }
 
@@ -368,25 +386,37 @@ impl Scenario {
     /// The package declared under `name`; its highest version when the
     /// file declares several.
     pub fn package(&self, name: &str) -> Option<&PackageSpec> {
-        self.packages.iter().filter(|p| p.name.get_ref() == name).max_by_key(|p| version_key(&p.version))
+        self.packages
+            .iter()
+            .filter(|p| p.name.get_ref() == name)
+            .max_by_key(|p| version_key(&p.version))
     }
 
     /// The declared package a reference names (exact version, or the
     /// highest when the reference has none).
     pub fn resolve(&self, r: &PackageRef) -> Option<&PackageSpec> {
         match &r.version {
-            Some(v) => self.packages.iter().find(|p| p.name.get_ref() == &r.name && &p.version == v),
+            Some(v) => self
+                .packages
+                .iter()
+                .find(|p| p.name.get_ref() == &r.name && &p.version == v),
             None => self.package(&r.name),
         }
     }
 
     /// Whether the file declares more than one version of `name`.
     pub fn has_versions(&self, name: &str) -> bool {
-        self.packages.iter().filter(|p| p.name.get_ref() == name).count() > 1
+        self.packages
+            .iter()
+            .filter(|p| p.name.get_ref() == name)
+            .count()
+            > 1
     }
 
     pub fn refs(list: &[Spanned<String>]) -> Vec<PackageRef> {
-        list.iter().map(|r| PackageRef::parse(r.get_ref())).collect()
+        list.iter()
+            .map(|r| PackageRef::parse(r.get_ref()))
+            .collect()
     }
 
     /// The set-up's packages.
@@ -420,7 +450,11 @@ impl Scenario {
     }
 
     pub fn approaches(&self) -> Vec<ApproachKind> {
-        self.scenario.approaches.iter().map(|a| *a.get_ref()).collect()
+        self.scenario
+            .approaches
+            .iter()
+            .map(|a| *a.get_ref())
+            .collect()
     }
 
     /// Names of the packages `roots` bring in, dependencies first, each once.

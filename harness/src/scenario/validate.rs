@@ -31,16 +31,25 @@ const HARNESS_PATHS: [&str; 11] = [
 
 pub fn validate(s: &Scenario) -> Result<(), ParseError> {
     if s.scenario.approaches.is_empty() {
-        return Err(ParseError::new(None, "[scenario] approaches: expected at least one of apt, pip, pip-venv, nix"));
+        return Err(ParseError::new(
+            None,
+            "[scenario] approaches: expected at least one of apt, pip, pip-venv, nix",
+        ));
     }
     let mut seen_approaches = BTreeSet::new();
     for a in &s.scenario.approaches {
         if !seen_approaches.insert(*a.get_ref()) {
-            return Err(err(a, format!("approach `{}` is listed twice", a.get_ref())));
+            return Err(err(
+                a,
+                format!("approach `{}` is listed twice", a.get_ref()),
+            ));
         }
     }
     if s.scenario.reps == 0 {
-        return Err(ParseError::new(None, "[scenario] reps: expected a positive number"));
+        return Err(ParseError::new(
+            None,
+            "[scenario] reps: expected a positive number",
+        ));
     }
 
     let mut declared = BTreeSet::new();
@@ -53,12 +62,21 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
             ));
         }
         if !valid_version(&p.version) {
-            return Err(err(&p.name, format!("package `{name}`: version `{}`: expected numbers separated by dots, like 1.0", p.version)));
+            return Err(err(
+                &p.name,
+                format!(
+                    "package `{name}`: version `{}`: expected numbers separated by dots, like 1.0",
+                    p.version
+                ),
+            ));
         }
         // Several versions of one name are allowed (an upgrade needs two);
         // the same version twice is not.
         if !declared.insert((name.clone(), super::version_key(&p.version))) {
-            return Err(err(&p.name, format!("package `{name}` version {} is declared twice", p.version)));
+            return Err(err(
+                &p.name,
+                format!("package `{name}` version {} is declared twice", p.version),
+            ));
         }
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for f in &p.files {
@@ -72,22 +90,43 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
                 _ => {}
             }
             for path in f.paths() {
-                if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+                if path.is_empty()
+                    || path.starts_with('/')
+                    || path
+                        .split('/')
+                        .any(|c| c.is_empty() || c == "." || c == "..")
+                {
                     return Err(err(&f.path, format!("file path `{path}`: expected a relative path without `.`, `..` or empty parts")));
                 }
                 if crate::payload::RESERVED_FILES.contains(&path.as_str()) {
                     return Err(err(&f.path, format!("file path `{path}`: reserved for the file every package carries; choose another name")));
                 }
                 if seen.contains(&path) {
-                    return Err(err(&f.path, format!("file `{path}` is listed twice in package `{name}`")));
+                    return Err(err(
+                        &f.path,
+                        format!("file `{path}` is listed twice in package `{name}`"),
+                    ));
                 }
                 // A file may not be another file's folder, either way round.
                 let below = format!("{path}/");
-                let clash = seen.range(below.clone()..).next().filter(|o| o.starts_with(&below)).cloned().or_else(|| {
-                    path.match_indices('/').map(|(i, _)| &path[..i]).find(|prefix| seen.contains(*prefix)).map(str::to_string)
-                });
+                let clash = seen
+                    .range(below.clone()..)
+                    .next()
+                    .filter(|o| o.starts_with(&below))
+                    .cloned()
+                    .or_else(|| {
+                        path.match_indices('/')
+                            .map(|(i, _)| &path[..i])
+                            .find(|prefix| seen.contains(*prefix))
+                            .map(str::to_string)
+                    });
                 if let Some(o) = clash {
-                    return Err(err(&f.path, format!("file `{path}` and file `{o}` cannot both exist: one would be a folder")));
+                    return Err(err(
+                        &f.path,
+                        format!(
+                            "file `{path}` and file `{o}` cannot both exist: one would be a folder"
+                        ),
+                    ));
                 }
                 seen.insert(path);
             }
@@ -101,13 +140,24 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
                     super::AttemptOp::Append => "fail.appends",
                     super::AttemptOp::Remove => "fail.removes",
                 };
-                if !path.starts_with('/') || path.split('/').skip(1).any(|c| c.is_empty() || c == "." || c == "..") {
+                if !path.starts_with('/')
+                    || path
+                        .split('/')
+                        .skip(1)
+                        .any(|c| c.is_empty() || c == "." || c == "..")
+                {
                     return Err(err(w, format!("{field} `{path}`: expected an absolute path without `.`, `..` or empty parts")));
                 }
-                if path.chars().any(|c| c.is_control()) || path.contains(crate::history::ATTEMPT_SEP) || path.len() > 1024 {
+                if path.chars().any(|c| c.is_control())
+                    || path.contains(crate::history::ATTEMPT_SEP)
+                    || path.len() > 1024
+                {
                     return Err(err(w, format!("{field}: a path must hold no tab, newline or other control character, no `|#|` (the attempt log's separator), and be at most 1024 bytes")));
                 }
-                if let Some(area) = HARNESS_PATHS.iter().find(|a| path == **a || path.starts_with(&format!("{a}/"))) {
+                if let Some(area) = HARNESS_PATHS
+                    .iter()
+                    .find(|a| path == **a || path.starts_with(&format!("{a}/")))
+                {
                     return Err(err(w, format!(
                         "{field} `{path}`: `{area}` belongs to the harness or the container engine (scratch, fixtures, agent, kernel file systems); \
                          an attempt there is never measured. Pick a path of the system under test, e.g. /etc/{name}.conf"
@@ -118,7 +168,10 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
                 }
             }
             if fail.exit_code == 0 {
-                return Err(ParseError::new(Some(p.name.span()), format!("package `{name}`: fail.exit_code must not be 0")));
+                return Err(ParseError::new(
+                    Some(p.name.span()),
+                    format!("package `{name}`: fail.exit_code must not be 0"),
+                ));
             }
         }
     }
@@ -131,22 +184,51 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
         }
     }
     if let Some(cycle_at) = find_cycle(s) {
-        return Err(err(&cycle_at.name, format!("package `{}` is part of a dependency cycle", cycle_at.name.get_ref())));
+        return Err(err(
+            &cycle_at.name,
+            format!(
+                "package `{}` is part of a dependency cycle",
+                cycle_at.name.get_ref()
+            ),
+        ));
     }
     for r in s.setup.install.iter().chain(&s.operation.packages) {
         check_ref(s, r, "package")?;
     }
     if s.operation.packages.is_empty() {
-        return Err(ParseError::new(None, "[operation] packages: expected at least one package"));
+        return Err(ParseError::new(
+            None,
+            "[operation] packages: expected at least one package",
+        ));
     }
     if s.operation.kind == super::OperationKind::Upgrade {
         let before = s.closure_specs(&s.setup_refs());
         for r in &s.operation.packages {
-            let target = s.resolve(&PackageRef::parse(r.get_ref())).expect("checked above");
-            match before.iter().find(|p| p.name.get_ref() == target.name.get_ref()) {
-                None => return Err(err(r, format!("upgrade of `{}`: the set-up does not install any version of it", target.name.get_ref()))),
+            let target = s
+                .resolve(&PackageRef::parse(r.get_ref()))
+                .expect("checked above");
+            match before
+                .iter()
+                .find(|p| p.name.get_ref() == target.name.get_ref())
+            {
+                None => {
+                    return Err(err(
+                        r,
+                        format!(
+                            "upgrade of `{}`: the set-up does not install any version of it",
+                            target.name.get_ref()
+                        ),
+                    ))
+                }
                 Some(old) if old.version == target.version => {
-                    return Err(err(r, format!("upgrade of `{}`: the set-up already installs version {}", target.name.get_ref(), old.version)))
+                    return Err(err(
+                        r,
+                        format!(
+                            "upgrade of `{}`: the set-up already installs version {}",
+                            target.name.get_ref(),
+                            old.version
+                        ),
+                    ))
                 }
                 Some(_) => {}
             }
@@ -154,11 +236,24 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
     }
     for p in &s.probes {
         if p.command.trim().is_empty() || p.name.trim().is_empty() {
-            return Err(ParseError::new(None, format!("[[probe]] `{}`: expected a name and a non-empty command", p.name)));
+            return Err(ParseError::new(
+                None,
+                format!(
+                    "[[probe]] `{}`: expected a name and a non-empty command",
+                    p.name
+                ),
+            ));
         }
         for a in &p.approaches {
             if !seen_approaches.contains(a.get_ref()) {
-                return Err(err(a, format!("probe `{}` is for approach `{}`, which this scenario does not run", p.name, a.get_ref())));
+                return Err(err(
+                    a,
+                    format!(
+                        "probe `{}` is for approach `{}`, which this scenario does not run",
+                        p.name,
+                        a.get_ref()
+                    ),
+                ));
             }
         }
     }
@@ -170,14 +265,30 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
         crate::verify::compile(g, &s.approaches())?;
         // JUnit tells test cases apart by name.
         if !guarantee_names.insert(g.name.get_ref().trim().to_string()) {
-            return Err(err(&g.name, format!("guarantee `{}` is declared twice", g.name.get_ref())));
+            return Err(err(
+                &g.name,
+                format!("guarantee `{}` is declared twice", g.name.get_ref()),
+            ));
         }
     }
     for (key, playbook) in &s.recovery {
         match key.get_ref().parse::<ApproachKind>() {
             Ok(a) if seen_approaches.contains(&a) => {}
-            Ok(a) => return Err(err(key, format!("[recovery.{a}] is for an approach this scenario does not run"))),
-            Err(_) => return Err(err(key, format!("[recovery.{}]: expected one of apt, pip, pip-venv, nix", key.get_ref()))),
+            Ok(a) => {
+                return Err(err(
+                    key,
+                    format!("[recovery.{a}] is for an approach this scenario does not run"),
+                ))
+            }
+            Err(_) => {
+                return Err(err(
+                    key,
+                    format!(
+                        "[recovery.{}]: expected one of apt, pip, pip-venv, nix",
+                        key.get_ref()
+                    ),
+                ))
+            }
         }
         if playbook.commands.iter().any(|c| c.trim().is_empty()) {
             return Err(err(key, "recovery commands must not be empty"));
@@ -194,7 +305,9 @@ fn valid_name(n: &str) -> bool {
 }
 
 fn valid_version(v: &str) -> bool {
-    !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.len() <= 9 && p.chars().all(|c| c.is_ascii_digit()))
+    !v.is_empty()
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// A reference (`name` or `name=version`) must name a declared package,
@@ -202,13 +315,26 @@ fn valid_version(v: &str) -> bool {
 fn check_ref(s: &Scenario, r: &Spanned<String>, what: &str) -> Result<(), ParseError> {
     let pr = PackageRef::parse(r.get_ref());
     if s.package(&pr.name).is_none() {
-        return Err(err(r, format!("{what} `{}` is not declared with [[package]]", pr.name)));
+        return Err(err(
+            r,
+            format!("{what} `{}` is not declared with [[package]]", pr.name),
+        ));
     }
     match &pr.version {
-        Some(v) if s.resolve(&pr).is_none() => Err(err(r, format!("{what} `{}`: version {v} is not declared", pr.name))),
+        Some(v) if s.resolve(&pr).is_none() => Err(err(
+            r,
+            format!("{what} `{}`: version {v} is not declared", pr.name),
+        )),
         None if s.has_versions(&pr.name) => Err(err(
             r,
-            format!("{what} `{}`: several versions are declared; say which, like `{}={}`", pr.name, pr.name, s.package(&pr.name).map(|p| p.version.as_str()).unwrap_or("1.0")),
+            format!(
+                "{what} `{}`: several versions are declared; say which, like `{}={}`",
+                pr.name,
+                pr.name,
+                s.package(&pr.name)
+                    .map(|p| p.version.as_str())
+                    .unwrap_or("1.0")
+            ),
         )),
         _ => Ok(()),
     }
@@ -218,7 +344,11 @@ fn find_cycle(s: &Scenario) -> Option<&super::PackageSpec> {
     // Depth-first search with colours: 1 = on the stack, 2 = done; keyed by
     // (name, version) since versions of one name are distinct packages.
     type Key = (String, String);
-    fn dfs<'a>(s: &'a Scenario, p: &'a super::PackageSpec, colour: &mut std::collections::BTreeMap<Key, u8>) -> Option<&'a super::PackageSpec> {
+    fn dfs<'a>(
+        s: &'a Scenario,
+        p: &'a super::PackageSpec,
+        colour: &mut std::collections::BTreeMap<Key, u8>,
+    ) -> Option<&'a super::PackageSpec> {
         let key = (p.name.get_ref().clone(), p.version.clone());
         match colour.get(&key) {
             Some(1) => return Some(p),
@@ -254,7 +384,10 @@ fn validate_fault(f: &super::FaultSpec) -> Result<(), ParseError> {
         ("random", f.random != 0 && kind != FaultKind::Kill),
         ("within_ms", f.within_ms != 0 && kind != FaultKind::Kill),
         ("at_ms", !f.at_ms.is_empty() && kind == FaultKind::Syscall),
-        ("syscalls", !f.syscalls.is_empty() && kind != FaultKind::Syscall),
+        (
+            "syscalls",
+            !f.syscalls.is_empty() && kind != FaultKind::Syscall,
+        ),
         ("at", !f.at.is_empty() && kind != FaultKind::Syscall),
         ("errno", f.errno.is_some() && kind != FaultKind::Syscall),
     ]
@@ -262,39 +395,71 @@ fn validate_fault(f: &super::FaultSpec) -> Result<(), ParseError> {
     .filter_map(|(field, bad)| bad.then_some(field))
     .collect();
     if !stray.is_empty() {
-        return Err(err(&f.kind, format!("a `{name}` fault does not take {}", stray.join(", "))));
+        return Err(err(
+            &f.kind,
+            format!("a `{name}` fault does not take {}", stray.join(", ")),
+        ));
     }
     match kind {
         FaultKind::Kill => {
             if f.at_ms.is_empty() && f.random == 0 {
-                return Err(err(&f.kind, "a `kill` fault needs `at_ms = [...]` or `random = N` with `within_ms`"));
+                return Err(err(
+                    &f.kind,
+                    "a `kill` fault needs `at_ms = [...]` or `random = N` with `within_ms`",
+                ));
             }
             if f.random > 0 && f.within_ms == 0 {
-                return Err(err(&f.kind, "`random` needs `within_ms` > 0 (the window the offsets are drawn from)"));
+                return Err(err(
+                    &f.kind,
+                    "`random` needs `within_ms` > 0 (the window the offsets are drawn from)",
+                ));
             }
         }
         FaultKind::Syscall => {
             if f.syscalls.is_empty() {
-                return Err(err(&f.kind, "a `syscall` fault needs `syscalls = [\"rename\", ...]`"));
+                return Err(err(
+                    &f.kind,
+                    "a `syscall` fault needs `syscalls = [\"rename\", ...]`",
+                ));
             }
             for sc in &f.syscalls {
                 let n = sc.get_ref();
-                if n.is_empty() || !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-                    return Err(err(sc, format!("syscall `{n}`: expected a syscall name like rename, write, fsync")));
+                if n.is_empty()
+                    || !n
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
+                    return Err(err(
+                        sc,
+                        format!("syscall `{n}`: expected a syscall name like rename, write, fsync"),
+                    ));
                 }
             }
             if f.at.is_empty() || f.at.contains(&0) {
-                return Err(err(&f.kind, "a `syscall` fault needs `at = [...]`: call numbers, counted from 1"));
+                return Err(err(
+                    &f.kind,
+                    "a `syscall` fault needs `at = [...]`: call numbers, counted from 1",
+                ));
             }
             if let Some(e) = &f.errno {
                 if !crate::nemesis::ERRNOS.contains(&e.get_ref().as_str()) {
-                    return Err(err(e, format!("errno `{}`: expected one of {}", e.get_ref(), crate::nemesis::ERRNOS.join(", "))));
+                    return Err(err(
+                        e,
+                        format!(
+                            "errno `{}`: expected one of {}",
+                            e.get_ref(),
+                            crate::nemesis::ERRNOS.join(", ")
+                        ),
+                    ));
                 }
             }
         }
         FaultKind::ContainerKill => {
             if f.at_ms.is_empty() {
-                return Err(err(&f.kind, "a `container-kill` fault needs `at_ms = [...]`"));
+                return Err(err(
+                    &f.kind,
+                    "a `container-kill` fault needs `at_ms = [...]`",
+                ));
             }
         }
     }

@@ -71,7 +71,10 @@ pub fn generation_profile(path: &str) -> Option<&str> {
     }
     let stem = path.strip_suffix("-link")?;
     let (profile, n) = stem.rsplit_once('-')?;
-    (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && profile.len() > "/nix/var/nix/profiles/".len()).then_some(profile)
+    (!n.is_empty()
+        && n.chars().all(|c| c.is_ascii_digit())
+        && profile.len() > "/nix/var/nix/profiles/".len())
+    .then_some(profile)
 }
 
 /// `live` holds the store paths reachable from the profile (empty when the
@@ -91,13 +94,20 @@ pub fn classify(path: &str, live: &BTreeSet<String>) -> Class {
         return Class::Garbage;
     }
     // Lock files hold no state: Nix's own and the profile's.
-    if path == "/nix/var/nix/gc.lock" || path == "/nix/var/nix/big-lock" || (path.starts_with("/nix/var/nix/profiles/") && path.ends_with(".lock")) {
+    if path == "/nix/var/nix/gc.lock"
+        || path == "/nix/var/nix/big-lock"
+        || (path.starts_with("/nix/var/nix/profiles/") && path.ends_with(".lock"))
+    {
         return Class::Garbage;
     }
     if let Some(rest) = path.strip_prefix("/nix/store/") {
         let top = rest.split('/').next().unwrap_or(rest);
         let top = top.strip_suffix(".lock").unwrap_or(top);
-        return if live.contains(&format!("/nix/store/{top}")) { Class::Visible } else { Class::Garbage };
+        return if live.contains(&format!("/nix/store/{top}")) {
+            Class::Visible
+        } else {
+            Class::Garbage
+        };
     }
     Class::Visible
 }
@@ -108,25 +118,62 @@ mod tests {
 
     #[test]
     fn generation_links_name_their_profile() {
-        assert_eq!(generation_profile("/nix/var/nix/profiles/default-2-link"), Some("/nix/var/nix/profiles/default"));
-        assert_eq!(generation_profile("/nix/var/nix/profiles/per-user-12-link"), Some("/nix/var/nix/profiles/per-user"));
+        assert_eq!(
+            generation_profile("/nix/var/nix/profiles/default-2-link"),
+            Some("/nix/var/nix/profiles/default")
+        );
+        assert_eq!(
+            generation_profile("/nix/var/nix/profiles/per-user-12-link"),
+            Some("/nix/var/nix/profiles/per-user")
+        );
         assert_eq!(generation_profile("/nix/var/nix/profiles/default"), None);
-        assert_eq!(generation_profile("/nix/var/nix/profiles/default-1-link.tmp-5-6"), None);
+        assert_eq!(
+            generation_profile("/nix/var/nix/profiles/default-1-link.tmp-5-6"),
+            None
+        );
         assert_eq!(generation_profile("/nix/var/nix/profiles/-1-link"), None);
-        assert_eq!(generation_profile("/nix/var/nix/profiles/x/default-1-link"), None);
+        assert_eq!(
+            generation_profile("/nix/var/nix/profiles/x/default-1-link"),
+            None
+        );
     }
 
     #[test]
     fn nix_store_paths_are_garbage_unless_live() {
         let live: BTreeSet<String> = ["/nix/store/abc-depa-1.0".to_string()].into();
-        assert_eq!(classify("/nix/store/abc-depa-1.0/share/x", &live), Class::Visible);
-        assert_eq!(classify("/nix/store/def-fastmath-1.0/etc/fastmath.conf", &live), Class::Garbage);
-        assert_eq!(classify("/nix/store/def-fastmath-1.0.lock", &live), Class::Garbage);
+        assert_eq!(
+            classify("/nix/store/abc-depa-1.0/share/x", &live),
+            Class::Visible
+        );
+        assert_eq!(
+            classify("/nix/store/def-fastmath-1.0/etc/fastmath.conf", &live),
+            Class::Garbage
+        );
+        assert_eq!(
+            classify("/nix/store/def-fastmath-1.0.lock", &live),
+            Class::Garbage
+        );
         assert_eq!(classify("/nix/var/nix/db/db.sqlite", &live), Class::Garbage);
-        assert_eq!(classify("/nix/var/nix/profiles/default-1-link", &live), Class::Visible);
-        assert_eq!(classify("/nix/var/nix/profiles/default.lock", &live), Class::Garbage);
-        assert_eq!(classify("/nix/var/nix/gc-socket/socket", &live), Class::Garbage);
-        assert_eq!(classify("/nix/var/nix/profiles/default-1-link.tmp-34-2092193784", &live), Class::Visible, "a stray link is not a lock");
+        assert_eq!(
+            classify("/nix/var/nix/profiles/default-1-link", &live),
+            Class::Visible
+        );
+        assert_eq!(
+            classify("/nix/var/nix/profiles/default.lock", &live),
+            Class::Garbage
+        );
+        assert_eq!(
+            classify("/nix/var/nix/gc-socket/socket", &live),
+            Class::Garbage
+        );
+        assert_eq!(
+            classify(
+                "/nix/var/nix/profiles/default-1-link.tmp-34-2092193784",
+                &live
+            ),
+            Class::Visible,
+            "a stray link is not a lock"
+        );
     }
 
     #[test]
@@ -136,8 +183,18 @@ mod tests {
         assert_eq!(classify("/var/lib/dpkg/status", &none), Class::Visible);
         assert_eq!(classify("/var/lib/dpkg/status-old", &none), Class::Garbage);
         assert_eq!(classify("/var/log/dpkg.log", &none), Class::Garbage);
-        assert_eq!(classify("/usr/lib/python3/dist-packages/depa/__pycache__/x.cpython-311.pyc", &none), Class::Garbage);
+        assert_eq!(
+            classify(
+                "/usr/lib/python3/dist-packages/depa/__pycache__/x.cpython-311.pyc",
+                &none
+            ),
+            Class::Garbage
+        );
         assert_eq!(classify("/proc/1/status", &none), Class::Ignored);
-        assert_eq!(classify("/tmpfoo", &none), Class::Visible, "prefix match is by path component");
+        assert_eq!(
+            classify("/tmpfoo", &none),
+            Class::Visible,
+            "prefix match is by path component"
+        );
     }
 }

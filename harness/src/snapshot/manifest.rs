@@ -28,7 +28,9 @@ pub struct Entry {
 impl Entry {
     pub fn same_state(&self, other: &Entry) -> bool {
         match (self.kind, other.kind) {
-            (EntryKind::Dir, EntryKind::Dir) => self.mode == other.mode && self.owner == other.owner,
+            (EntryKind::Dir, EntryKind::Dir) => {
+                self.mode == other.mode && self.owner == other.owner
+            }
             _ => self == other,
         }
     }
@@ -53,7 +55,11 @@ pub struct Change {
 
 /// Compares the state of each path in `keys` (which must include every path
 /// that may differ) as seen by `before` and `after`. Sorted by path.
-pub fn diff_keys<'a, B, A>(keys: impl IntoIterator<Item = &'a str>, before: B, after: A) -> Vec<Change>
+pub fn diff_keys<'a, B, A>(
+    keys: impl IntoIterator<Item = &'a str>,
+    before: B,
+    after: A,
+) -> Vec<Change>
 where
     B: Fn(&str) -> Option<&'a Entry>,
     A: Fn(&str) -> Option<&'a Entry>,
@@ -70,14 +76,21 @@ where
                 (Some(b), Some(a)) if b.same_state(a) => return None,
                 (Some(_), Some(_)) => ChangeKind::Modified,
             };
-            Some(Change { path: path.to_string(), kind })
+            Some(Change {
+                path: path.to_string(),
+                kind,
+            })
         })
         .collect()
 }
 
 /// Diff of two full manifests.
 pub fn diff(before: &Manifest, after: &Manifest) -> Vec<Change> {
-    diff_keys(before.keys().chain(after.keys()).map(String::as_str), |p| before.get(p), |p| after.get(p))
+    diff_keys(
+        before.keys().chain(after.keys()).map(String::as_str),
+        |p| before.get(p),
+        |p| after.get(p),
+    )
 }
 
 /// Applies a diff computed from `before` to `after` onto `base` (used by the
@@ -105,23 +118,55 @@ mod tests {
     use proptest::prelude::*;
 
     fn file(hash: &str) -> Entry {
-        Entry { kind: EntryKind::File, mode: 0o644, owner: "0:0".into(), size: 1, hash: Some(hash.into()) }
+        Entry {
+            kind: EntryKind::File,
+            mode: 0o644,
+            owner: "0:0".into(),
+            size: 1,
+            hash: Some(hash.into()),
+        }
     }
     fn dir(mode: u32) -> Entry {
-        Entry { kind: EntryKind::Dir, mode, owner: "0:0".into(), size: 0, hash: None }
+        Entry {
+            kind: EntryKind::Dir,
+            mode,
+            owner: "0:0".into(),
+            size: 0,
+            hash: None,
+        }
     }
 
     #[test]
     fn added_removed_modified_are_told_apart() {
-        let a: Manifest = [("/a".into(), file("1")), ("/b".into(), file("2")), ("/d".into(), dir(0o755))].into();
-        let b: Manifest = [("/a".into(), file("1")), ("/c".into(), file("3")), ("/d".into(), dir(0o700)), ("/b".into(), file("9"))].into();
+        let a: Manifest = [
+            ("/a".into(), file("1")),
+            ("/b".into(), file("2")),
+            ("/d".into(), dir(0o755)),
+        ]
+        .into();
+        let b: Manifest = [
+            ("/a".into(), file("1")),
+            ("/c".into(), file("3")),
+            ("/d".into(), dir(0o700)),
+            ("/b".into(), file("9")),
+        ]
+        .into();
         let d = diff(&a, &b);
         assert_eq!(
             d,
             vec![
-                Change { path: "/b".into(), kind: ChangeKind::Modified },
-                Change { path: "/c".into(), kind: ChangeKind::Added },
-                Change { path: "/d".into(), kind: ChangeKind::Modified },
+                Change {
+                    path: "/b".into(),
+                    kind: ChangeKind::Modified
+                },
+                Change {
+                    path: "/c".into(),
+                    kind: ChangeKind::Added
+                },
+                Change {
+                    path: "/d".into(),
+                    kind: ChangeKind::Modified
+                },
             ]
         );
     }
@@ -150,7 +195,11 @@ mod tests {
     }
 
     fn arb_manifest() -> impl Strategy<Value = Manifest> {
-        proptest::collection::btree_map((0u8..24).prop_map(|i| format!("/p{i}")), arb_entry(), 0..20)
+        proptest::collection::btree_map(
+            (0u8..24).prop_map(|i| format!("/p{i}")),
+            arb_entry(),
+            0..20,
+        )
     }
 
     proptest! {

@@ -66,12 +66,21 @@ impl Residue {
 /// Residue between two snapshots of the same image. Store paths are judged
 /// live or garbage by the later snapshot's profile.
 pub fn residue(before: &Snapshot, after: &Snapshot) -> Residue {
-    let keys = before.overlay.keys().chain(after.overlay.keys()).map(String::as_str);
+    let keys = before
+        .overlay
+        .keys()
+        .chain(after.overlay.keys())
+        .map(String::as_str);
     let changes: Vec<Change> = diff_keys(keys, |p| before.get(p), |p| after.get(p));
     let mut r = Residue::default();
     for c in changes {
         let class = match classify(&c.path, &after.live) {
-            Class::Visible if classify::generation_profile(&c.path).is_some_and(|p| after.get(p).is_some()) => Class::Garbage,
+            Class::Visible
+                if classify::generation_profile(&c.path)
+                    .is_some_and(|p| after.get(p).is_some()) =>
+            {
+                Class::Garbage
+            }
             class => class,
         };
         match (class, c.kind) {
@@ -81,9 +90,17 @@ pub fn residue(before: &Snapshot, after: &Snapshot) -> Residue {
             (Class::Visible, ChangeKind::Removed) => r.removed += 1,
             (Class::Visible, ChangeKind::Modified) => r.modified += 1,
         }
-        r.paths.push(ResiduePath { path: c.path, kind: c.kind, class });
+        r.paths.push(ResiduePath {
+            path: c.path,
+            kind: c.kind,
+            class,
+        });
     }
-    let names: BTreeSet<&String> = before.packages.keys().chain(after.packages.keys()).collect();
+    let names: BTreeSet<&String> = before
+        .packages
+        .keys()
+        .chain(after.packages.keys())
+        .collect();
     r.packages = names
         .into_iter()
         .filter(|n| before.packages.get(*n) != after.packages.get(*n))
@@ -115,7 +132,16 @@ pub fn parse_records(data: &[u8]) -> Result<Vec<(String, Option<Entry>)>, String
         let mode = u32::from_str_radix(f[1], 8).map_err(|_| format!("bad mode in {text:?}"))?;
         let size = f[3].parse().map_err(|_| format!("bad size in {text:?}"))?;
         let hash = (f[4] != "-").then(|| f[4].to_string());
-        out.push((path, Some(Entry { kind, mode, owner: f[2].to_string(), size, hash })));
+        out.push((
+            path,
+            Some(Entry {
+                kind,
+                mode,
+                owner: f[2].to_string(),
+                size,
+                hash,
+            }),
+        ));
     }
     Ok(out)
 }
@@ -125,21 +151,35 @@ pub async fn scan_base(sandbox: &Sandbox) -> Result<Manifest, DockerError> {
     let cmd = vec!["perl".into(), AGENT.into(), "scan".into(), "/".into()];
     let out = sandbox.exec(&cmd, None, Duration::from_secs(600)).await?;
     if out.exit_code != 0 {
-        return Err(DockerError::Other(format!("agent scan failed: {}", String::from_utf8_lossy(&out.stderr))));
+        return Err(DockerError::Other(format!(
+            "agent scan failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
     let records = parse_records(&out.stdout).map_err(DockerError::Other)?;
-    Ok(records.into_iter().filter_map(|(p, e)| e.map(|e| (p, e))).collect())
+    Ok(records
+        .into_iter()
+        .filter_map(|(p, e)| e.map(|e| (p, e)))
+        .collect())
 }
 
 /// Takes a snapshot: the engine's change list, hashed by the agent in one
 /// exec; deleted directories expand to the base paths beneath them.
-pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView) -> Result<(Snapshot, CaptureTimings), DockerError> {
+pub async fn capture(
+    sandbox: &Sandbox,
+    base: &Arc<Manifest>,
+    view: PackageView,
+) -> Result<(Snapshot, CaptureTimings), DockerError> {
     let t = std::time::Instant::now();
     let changed = sandbox.changes().await?;
     let changes_ms = t.elapsed().as_secs_f64() * 1000.0;
     let t = std::time::Instant::now();
     let paths: Vec<String> = changed.paths.into_iter().filter(|p| !excluded(p)).collect();
-    let deleted_dirs: Vec<String> = changed.replaced_dirs.into_iter().filter(|p| !excluded(p)).collect();
+    let deleted_dirs: Vec<String> = changed
+        .replaced_dirs
+        .into_iter()
+        .filter(|p| !excluded(p))
+        .collect();
     let mut overlay = BTreeMap::new();
     if !paths.is_empty() {
         let mut stdin = Vec::new();
@@ -148,9 +188,14 @@ pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView)
             stdin.push(0);
         }
         let cmd = vec!["perl".into(), AGENT.into(), "stat".into()];
-        let out = sandbox.exec(&cmd, Some(stdin), Duration::from_secs(600)).await?;
+        let out = sandbox
+            .exec(&cmd, Some(stdin), Duration::from_secs(600))
+            .await?;
         if out.exit_code != 0 {
-            return Err(DockerError::Other(format!("agent stat failed: {}", String::from_utf8_lossy(&out.stderr))));
+            return Err(DockerError::Other(format!(
+                "agent stat failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
         }
         overlay.extend(parse_records(&out.stdout).map_err(DockerError::Other)?);
     }
@@ -158,12 +203,26 @@ pub async fn capture(sandbox: &Sandbox, base: &Arc<Manifest>, view: PackageView)
     // unless the container made them anew (then they are in the overlay).
     for d in deleted_dirs {
         let prefix = format!("{d}/");
-        for (p, _) in base.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)) {
+        for (p, _) in base
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+        {
             overlay.entry(p.clone()).or_insert(None);
         }
     }
-    let timings = CaptureTimings { changes_ms, hash_ms: t.elapsed().as_secs_f64() * 1000.0 };
-    Ok((Snapshot { base: base.clone(), overlay, packages: view.packages, live: view.live }, timings))
+    let timings = CaptureTimings {
+        changes_ms,
+        hash_ms: t.elapsed().as_secs_f64() * 1000.0,
+    };
+    Ok((
+        Snapshot {
+            base: base.clone(),
+            overlay,
+            packages: view.packages,
+            live: view.live,
+        },
+        timings,
+    ))
 }
 
 /// Where a capture's time went.
@@ -179,7 +238,12 @@ pub struct CaptureTimings {
 /// packages of a long listing. Output beyond `limits` fails the read
 /// ("package view printed more than N bytes"), and a failing view is an
 /// error: a trial never measures a partial view.
-pub async fn read_view(sandbox: &Sandbox, command: &str, timeout: Duration, limits: ExecLimits) -> Result<PackageView, DockerError> {
+pub async fn read_view(
+    sandbox: &Sandbox,
+    command: &str,
+    timeout: Duration,
+    limits: ExecLimits,
+) -> Result<PackageView, DockerError> {
     let cmd = vec!["sh".to_string(), "-c".to_string(), command.to_string()];
     let out = sandbox.exec_limited(&cmd, None, timeout, limits).await.map_err(|e| match e {
         DockerError::OutputTooLarge { limit, container, .. } => {
@@ -212,7 +276,8 @@ impl PackageView {
             let mut f = line.splitn(3, '\t');
             match (f.next(), f.next(), f.next()) {
                 (Some("P"), Some(name), state) => {
-                    v.packages.insert(name.to_string(), state.unwrap_or("").to_string());
+                    v.packages
+                        .insert(name.to_string(), state.unwrap_or("").to_string());
                 }
                 (Some("L"), Some(path), _) => {
                     v.live.insert(path.to_string());
@@ -229,13 +294,22 @@ mod tests {
     use super::*;
 
     fn file(h: &str) -> Entry {
-        Entry { kind: EntryKind::File, mode: 0o644, owner: "0:0".into(), size: 3, hash: Some(h.into()) }
+        Entry {
+            kind: EntryKind::File,
+            mode: 0o644,
+            owner: "0:0".into(),
+            size: 3,
+            hash: Some(h.into()),
+        }
     }
 
     fn snap(base: &Arc<Manifest>, overlay: &[(&str, Option<Entry>)], live: &[&str]) -> Snapshot {
         Snapshot {
             base: base.clone(),
-            overlay: overlay.iter().map(|(p, e)| (p.to_string(), e.clone())).collect(),
+            overlay: overlay
+                .iter()
+                .map(|(p, e)| (p.to_string(), e.clone()))
+                .collect(),
             packages: BTreeMap::new(),
             live: live.iter().map(|s| s.to_string()).collect(),
         }
@@ -254,13 +328,24 @@ mod tests {
 
     #[test]
     fn overlay_residue_uses_the_base_for_unlisted_paths() {
-        let base: Arc<Manifest> = Arc::new([("/etc/a".to_string(), file("1")), ("/etc/b".to_string(), file("2"))].into());
+        let base: Arc<Manifest> = Arc::new(
+            [
+                ("/etc/a".to_string(), file("1")),
+                ("/etc/b".to_string(), file("2")),
+            ]
+            .into(),
+        );
         // Before: /etc/a rewritten with identical content (listed, unchanged).
         let before = snap(&base, &[("/etc/a", Some(file("1")))], &[]);
         // After: /etc/b modified (only listed now), /etc/c added, /var/log/x garbage.
         let after = snap(
             &base,
-            &[("/etc/a", Some(file("1"))), ("/etc/b", Some(file("9"))), ("/etc/c", Some(file("3"))), ("/var/log/x", Some(file("4")))],
+            &[
+                ("/etc/a", Some(file("1"))),
+                ("/etc/b", Some(file("9"))),
+                ("/etc/c", Some(file("3"))),
+                ("/var/log/x", Some(file("4"))),
+            ],
             &[],
         );
         let r = residue(&before, &after);
@@ -275,7 +360,13 @@ mod tests {
         let mut a = snap(&base, &[], &[]);
         let mut b = snap(&base, &[], &[]);
         a.packages = PackageView::parse("P\tlibc\t2.36 ii\nP\tfoo\t1.0 ii\n").packages;
-        b.packages = PackageView::parse("P\tlibc\t2.36 ii\nP\tfoo\t1.0 iH\nP\tdepa\t1.0 ii\nL\t/nix/store/x\n").packages;
-        assert_eq!(residue(&a, &b).packages, vec!["depa".to_string(), "foo".to_string()]);
+        b.packages = PackageView::parse(
+            "P\tlibc\t2.36 ii\nP\tfoo\t1.0 iH\nP\tdepa\t1.0 ii\nL\t/nix/store/x\n",
+        )
+        .packages;
+        assert_eq!(
+            residue(&a, &b).packages,
+            vec!["depa".to_string(), "foo".to_string()]
+        );
     }
 }

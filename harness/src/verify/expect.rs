@@ -4,7 +4,9 @@
 use std::fmt;
 
 /// Which results file a guarantee reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// `run`'s trials.csv.
@@ -65,7 +67,10 @@ impl Source {
                 ("garbage_paths", Number),
                 ("playbook_ran", Bool),
                 ("recovered", Bool),
-                ("state_after_recovery", Words(&["old", "new", "inconsistent"])),
+                (
+                    "state_after_recovery",
+                    Words(&["old", "new", "inconsistent"]),
+                ),
                 ("recovery_ms", Number),
                 ("final_residue_files", Number),
                 ("point_wall_ms", Number),
@@ -96,7 +101,14 @@ pub enum Op {
 
 impl Op {
     // Longest first, so `<=` is not read as `<` followed by `=`.
-    const ALL: [(&'static str, Op); 6] = [("==", Op::Eq), ("!=", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)];
+    const ALL: [(&'static str, Op); 6] = [
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ];
 
     fn holds(self, ord: std::cmp::Ordering) -> bool {
         use std::cmp::Ordering::*;
@@ -113,7 +125,13 @@ impl Op {
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Op::ALL.iter().find(|(_, o)| o == self).map(|(s, _)| *s).unwrap_or("?"))
+        f.write_str(
+            Op::ALL
+                .iter()
+                .find(|(_, o)| o == self)
+                .map(|(s, _)| *s)
+                .unwrap_or("?"),
+        )
     }
 }
 
@@ -152,22 +170,38 @@ pub enum CellEvidence {
 impl Expect {
     pub fn parse(text: &str, source: Source) -> Result<Expect, String> {
         let t = text.trim();
-        let end = t.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(t.len());
+        let end = t
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(t.len());
         let (name, rest) = t.split_at(end);
         if name.is_empty() {
-            return Err(format!("expect `{text}`: expected `column OP value`, like `residue_files == 0`"));
+            return Err(format!(
+                "expect `{text}`: expected `column OP value`, like `residue_files == 0`"
+            ));
         }
         let columns = source.columns();
         let Some(&(column, kind)) = columns.iter().find(|(c, _)| *c == name) else {
             let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
-            return Err(format!("expect: unknown column `{name}` for source `{}` (expected one of {})", source.as_str(), names.join(", ")));
+            return Err(format!(
+                "expect: unknown column `{name}` for source `{}` (expected one of {})",
+                source.as_str(),
+                names.join(", ")
+            ));
         };
         let rest = rest.trim_start();
-        let op_end = rest.find(|c: char| !"=!<>".contains(c)).unwrap_or(rest.len());
+        let op_end = rest
+            .find(|c: char| !"=!<>".contains(c))
+            .unwrap_or(rest.len());
         let (op_text, value_text) = rest.split_at(op_end);
         let Some(&(_, op)) = Op::ALL.iter().find(|(s, _)| *s == op_text) else {
-            let shown = if op_text.is_empty() { rest.split_whitespace().next().unwrap_or("nothing") } else { op_text };
-            return Err(format!("expect: bad operator `{shown}` after `{column}` (expected one of == != < <= > >=)"));
+            let shown = if op_text.is_empty() {
+                rest.split_whitespace().next().unwrap_or("nothing")
+            } else {
+                op_text
+            };
+            return Err(format!(
+                "expect: bad operator `{shown}` after `{column}` (expected one of == != < <= > >=)"
+            ));
         };
         let value_text = value_text.trim();
         if value_text.is_empty() || value_text.contains(char::is_whitespace) {
@@ -181,7 +215,11 @@ impl Expect {
         let value = match kind {
             Kind::Number => match value_text.parse::<f64>() {
                 Ok(n) if n.is_finite() => Value::Number(n),
-                _ => return Err(format!("expect: `{column}` holds numbers; `{value_text}` is not a number")),
+                _ => {
+                    return Err(format!(
+                        "expect: `{column}` holds numbers; `{value_text}` is not a number"
+                    ))
+                }
             },
             Kind::Bool | Kind::Words(_) => {
                 let allowed: &[&str] = match kind {
@@ -189,10 +227,15 @@ impl Expect {
                     _ => &["true", "false"],
                 };
                 if !allowed.contains(&value_text) {
-                    return Err(format!("expect: `{column}` takes {}, not `{value_text}`", allowed.join(", ")));
+                    return Err(format!(
+                        "expect: `{column}` takes {}, not `{value_text}`",
+                        allowed.join(", ")
+                    ));
                 }
                 if !matches!(op, Op::Eq | Op::Ne) {
-                    return Err(format!("expect: `{op}` compares numbers; `{column}` holds words: use == or !="));
+                    return Err(format!(
+                        "expect: `{op}` compares numbers; `{column}` holds words: use == or !="
+                    ));
                 }
                 Value::Word(value_text.to_string())
             }
@@ -245,18 +288,45 @@ mod tests {
     #[test]
     fn parses_with_and_without_spaces() {
         let e = Expect::parse("residue_files == 0", Source::Trials).unwrap();
-        assert_eq!((e.column, e.op, e.value.clone()), ("residue_files", Op::Eq, Value::Number(0.0)));
-        assert_eq!(Expect::parse("recovery_ms<=1500.5", Source::Trials).unwrap().op, Op::Le);
-        assert_eq!(Expect::parse(" consistent != false ", Source::Trials).unwrap().value, Value::Word("false".into()));
-        assert_eq!(Expect::parse("state_after_crash != inconsistent", Source::Crashpoints).unwrap().column, "state_after_crash");
-        assert_eq!(Expect::parse("residue_files == 0", Source::Trials).unwrap().to_string(), "residue_files == 0");
+        assert_eq!(
+            (e.column, e.op, e.value.clone()),
+            ("residue_files", Op::Eq, Value::Number(0.0))
+        );
+        assert_eq!(
+            Expect::parse("recovery_ms<=1500.5", Source::Trials)
+                .unwrap()
+                .op,
+            Op::Le
+        );
+        assert_eq!(
+            Expect::parse(" consistent != false ", Source::Trials)
+                .unwrap()
+                .value,
+            Value::Word("false".into())
+        );
+        assert_eq!(
+            Expect::parse("state_after_crash != inconsistent", Source::Crashpoints)
+                .unwrap()
+                .column,
+            "state_after_crash"
+        );
+        assert_eq!(
+            Expect::parse("residue_files == 0", Source::Trials)
+                .unwrap()
+                .to_string(),
+            "residue_files == 0"
+        );
     }
 
     #[test]
     fn rejects_with_a_reason() {
         let e = |t: &str, s| Expect::parse(t, s).unwrap_err();
-        assert!(e("residu_files == 0", Source::Trials).contains("unknown column `residu_files` for source `trials`"));
-        assert!(e("state_after_crash == old", Source::Trials).contains("unknown column"), "a crashpoints column in trials");
+        assert!(e("residu_files == 0", Source::Trials)
+            .contains("unknown column `residu_files` for source `trials`"));
+        assert!(
+            e("state_after_crash == old", Source::Trials).contains("unknown column"),
+            "a crashpoints column in trials"
+        );
         assert!(e("trial_wall_ms < 5", Source::Crashpoints).contains("unknown column"));
         assert!(e("residue_files = 0", Source::Trials).contains("bad operator `=`"));
         assert!(e("residue_files =< 0", Source::Trials).contains("bad operator `=<`"));
@@ -288,9 +358,19 @@ mod tests {
         let n = Expect::parse("state_after_crash != inconsistent", Source::Crashpoints).unwrap();
         assert_eq!(n.judge("old"), CellEvidence::Holds);
         assert_eq!(n.judge("inconsistent"), CellEvidence::Violates);
-        for (op, want) in [("==", [false, true, false]), ("!=", [true, false, true]), ("<", [true, false, false]), ("<=", [true, true, false]), (">", [false, false, true]), (">=", [false, true, true])] {
+        for (op, want) in [
+            ("==", [false, true, false]),
+            ("!=", [true, false, true]),
+            ("<", [true, false, false]),
+            ("<=", [true, true, false]),
+            (">", [false, false, true]),
+            (">=", [false, true, true]),
+        ] {
             let e = Expect::parse(&format!("garbage_paths {op} 5"), Source::Trials).unwrap();
-            let got: Vec<bool> = ["4", "5", "6"].iter().map(|c| e.judge(c) == CellEvidence::Holds).collect();
+            let got: Vec<bool> = ["4", "5", "6"]
+                .iter()
+                .map(|c| e.judge(c) == CellEvidence::Holds)
+                .collect();
             assert_eq!(got, want, "{op}");
         }
     }

@@ -20,13 +20,20 @@ impl Share {
         if t == "all" {
             return Ok(Share::All);
         }
-        let bad = || format!("in = `{text}`: expected \"all\" or a share like \"95%\" (more than 0%, at most 100%)");
+        let bad = || {
+            format!("in = `{text}`: expected \"all\" or a share like \"95%\" (more than 0%, at most 100%)")
+        };
         let number = t.strip_suffix('%').ok_or_else(bad)?;
         let (int, frac) = number.split_once('.').unwrap_or((number, ""));
-        if int.is_empty() || frac.len() > 2 || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) || int.len() > 3 {
+        if int.is_empty()
+            || frac.len() > 2
+            || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+            || int.len() > 3
+        {
             return Err(bad());
         }
-        let hundredths = int.parse::<u32>().map_err(|_| bad())? * 100 + format!("{frac:0<2}").parse::<u32>().map_err(|_| bad())?;
+        let hundredths = int.parse::<u32>().map_err(|_| bad())? * 100
+            + format!("{frac:0<2}").parse::<u32>().map_err(|_| bad())?;
         if hundredths == 0 || hundredths > 10_000 {
             return Err(bad());
         }
@@ -113,7 +120,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn c(holding: usize, violating: usize, unknown: usize) -> Counts {
-        Counts { holding, violating, unknown }
+        Counts {
+            holding,
+            violating,
+            unknown,
+        }
     }
 
     #[test]
@@ -123,7 +134,10 @@ mod tests {
         assert_eq!(Share::parse("99.5%"), Ok(Share::AtLeast(9950)));
         assert_eq!(Share::parse("0.01%"), Ok(Share::AtLeast(1)));
         assert_eq!(Share::parse("100%"), Ok(Share::AtLeast(10_000)));
-        for bad in ["0%", "101%", "95", "95 %", "-5%", "9.999%", "%", "all%", "ninety%", "1e2%", "1000%", "", ".5%"] {
+        for bad in [
+            "0%", "101%", "95", "95 %", "-5%", "9.999%", "%", "all%", "ninety%", "1e2%", "1000%",
+            "", ".5%",
+        ] {
             assert!(Share::parse(bad).is_err(), "{bad:?} must be rejected");
         }
         assert_eq!(Share::parse("99.5%").unwrap().to_string(), "99.50%");
@@ -134,21 +148,49 @@ mod tests {
     fn all_rules() {
         assert_eq!(verdict(Share::All, c(5, 0, 0)), Verdict::Holds);
         assert_eq!(verdict(Share::All, c(4, 1, 0)), Verdict::Violated);
-        assert_eq!(verdict(Share::All, c(4, 1, 3)), Verdict::Violated, "a violation outweighs unknowns");
-        assert_eq!(verdict(Share::All, c(4, 0, 1)), Verdict::Unknown, "an errored row is not holding");
-        assert_eq!(verdict(Share::All, c(0, 0, 0)), Verdict::Unknown, "no rows prove nothing");
+        assert_eq!(
+            verdict(Share::All, c(4, 1, 3)),
+            Verdict::Violated,
+            "a violation outweighs unknowns"
+        );
+        assert_eq!(
+            verdict(Share::All, c(4, 0, 1)),
+            Verdict::Unknown,
+            "an errored row is not holding"
+        );
+        assert_eq!(
+            verdict(Share::All, c(0, 0, 0)),
+            Verdict::Unknown,
+            "no rows prove nothing"
+        );
         assert_eq!(verdict(Share::All, c(0, 0, 3)), Verdict::Unknown);
     }
 
     #[test]
     fn share_rules() {
         let s95 = Share::AtLeast(9500);
-        assert_eq!(verdict(s95, c(19, 1, 0)), Verdict::Holds, "19/20 = 95% exactly");
+        assert_eq!(
+            verdict(s95, c(19, 1, 0)),
+            Verdict::Holds,
+            "19/20 = 95% exactly"
+        );
         assert_eq!(verdict(s95, c(18, 2, 0)), Verdict::Violated);
-        assert_eq!(verdict(s95, c(18, 1, 1)), Verdict::Unknown, "the unknown row decides");
+        assert_eq!(
+            verdict(s95, c(18, 1, 1)),
+            Verdict::Unknown,
+            "the unknown row decides"
+        );
         assert_eq!(verdict(s95, c(18, 0, 2)), Verdict::Unknown);
-        assert_eq!(verdict(s95, c(17, 2, 1)), Verdict::Violated, "18/20 even if the unknown row held");
-        assert_eq!(verdict(s95, c(17, 1, 2)), Verdict::Unknown, "19/20 if both unknown rows held");
+        assert_eq!(
+            verdict(s95, c(17, 2, 1)),
+            Verdict::Violated,
+            "18/20 even if the unknown row held"
+        );
+        assert_eq!(
+            verdict(s95, c(17, 1, 2)),
+            Verdict::Unknown,
+            "19/20 if both unknown rows held"
+        );
         assert_eq!(verdict(Share::AtLeast(10_000), c(3, 0, 0)), Verdict::Holds);
         assert_eq!(verdict(s95, c(0, 0, 0)), Verdict::Unknown);
         assert_eq!(verdict(s95, c(0, 1, 0)), Verdict::Violated);

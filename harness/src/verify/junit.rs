@@ -57,7 +57,12 @@ pub fn render(judgements: &[Judgement]) -> String {
             count(&js, Verdict::Unknown)
         );
         for j in js {
-            let _ = write!(x, "    <testcase classname=\"{}\" name=\"{}\"", escape(&j.scenario), escape(&j.guarantee.name));
+            let _ = write!(
+                x,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                escape(&j.scenario),
+                escape(&j.guarantee.name)
+            );
             let body = |rows: &[super::RowEvidence]| -> String {
                 let mut lines: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
                 lines.extend(j.notes.iter().cloned());
@@ -65,7 +70,11 @@ pub fn render(judgements: &[Judgement]) -> String {
             };
             match j.verdict {
                 Verdict::Holds => {
-                    let _ = writeln!(x, ">\n      <system-out>{}</system-out>\n    </testcase>", escape(&format!("{}: {}", j.claim(), j.evidence_summary(0))));
+                    let _ = writeln!(
+                        x,
+                        ">\n      <system-out>{}</system-out>\n    </testcase>",
+                        escape(&format!("{}: {}", j.claim(), j.evidence_summary(0)))
+                    );
                 }
                 Verdict::Violated => {
                     let _ = writeln!(
@@ -121,9 +130,15 @@ mod tests {
                 share: Share::All,
             },
             verdict,
-            counts: Counts { holding: 1, violating, unknown },
+            counts: Counts {
+                holding: 1,
+                violating,
+                unknown,
+            },
             violating: (0..violating).map(|_| row(None)).collect(),
-            unknown: (0..unknown).map(|_| row(Some("errored: \"boom\" <\u{1b}[31m> & 'x'\n2nd line"))).collect(),
+            unknown: (0..unknown)
+                .map(|_| row(Some("errored: \"boom\" <\u{1b}[31m> & 'x'\n2nd line")))
+                .collect(),
             notes: vec![],
         }
     }
@@ -134,25 +149,66 @@ mod tests {
             judgement("holds \"quoted\"", Verdict::Holds, 0, 0),
             judgement("violated <tag> & more", Verdict::Violated, 2, 0),
             judgement("unknown", Verdict::Unknown, 0, 1),
-            Judgement { scenario: "other".into(), ..judgement("also holds", Verdict::Holds, 0, 0) },
+            Judgement {
+                scenario: "other".into(),
+                ..judgement("also holds", Verdict::Holds, 0, 0)
+            },
         ];
         let text = render(&js);
         let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "testsuites");
-        assert_eq!((root.attribute("tests"), root.attribute("failures"), root.attribute("errors")), (Some("4"), Some("1"), Some("1")));
-        let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
+        assert_eq!(
+            (
+                root.attribute("tests"),
+                root.attribute("failures"),
+                root.attribute("errors")
+            ),
+            (Some("4"), Some("1"), Some("1"))
+        );
+        let suites: Vec<_> = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .collect();
         assert_eq!(suites.len(), 2);
-        let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+        let cases: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
         assert_eq!(cases.len(), 4);
         assert_eq!(cases[0].attribute("classname"), Some("fail<&>"));
-        let violated = cases.iter().find(|c| c.attribute("name") == Some("violated <tag> & more")).unwrap();
-        let failure = violated.children().find(|n| n.has_tag_name("failure")).unwrap();
-        assert_eq!(failure.text().unwrap().lines().count(), 2, "one line per violating row");
-        assert!(failure.text().unwrap().contains("apt rep 0 (fault none): recovered = false [trials.csv:3]"));
+        let violated = cases
+            .iter()
+            .find(|c| c.attribute("name") == Some("violated <tag> & more"))
+            .unwrap();
+        let failure = violated
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(
+            failure.text().unwrap().lines().count(),
+            2,
+            "one line per violating row"
+        );
+        assert!(failure
+            .text()
+            .unwrap()
+            .contains("apt rep 0 (fault none): recovered = false [trials.csv:3]"));
         let error = doc.descendants().find(|n| n.has_tag_name("error")).unwrap();
-        assert!(error.text().unwrap().contains("\"boom\" <\u{FFFD}[31m> & 'x'\n2nd line"), "{:?}", error.text());
-        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("skipped")).count(), 0);
+        assert!(
+            error
+                .text()
+                .unwrap()
+                .contains("\"boom\" <\u{FFFD}[31m> & 'x'\n2nd line"),
+            "{:?}",
+            error.text()
+        );
+        assert_eq!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("skipped"))
+                .count(),
+            0
+        );
     }
 
     proptest::proptest! {
@@ -175,6 +231,10 @@ mod tests {
         let p = dir.path().join("verify.xml");
         write(&p, &[judgement("x", Verdict::Holds, 0, 0)]).unwrap();
         assert!(std::fs::read_to_string(&p).unwrap().contains("<testcase"));
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 }

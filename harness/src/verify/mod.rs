@@ -30,13 +30,20 @@ pub struct Guarantee {
 
 /// Checks a `[[guarantee]]` table against its scenario; an error carries
 /// the span of the field at fault.
-pub fn compile(spec: &GuaranteeSpec, scenario_approaches: &[ApproachKind]) -> Result<Guarantee, ParseError> {
+pub fn compile(
+    spec: &GuaranteeSpec,
+    scenario_approaches: &[ApproachKind],
+) -> Result<Guarantee, ParseError> {
     let name = spec.name.get_ref().trim();
     if name.is_empty() {
-        return Err(ParseError::new(Some(spec.name.span()), "guarantee name must not be empty"));
+        return Err(ParseError::new(
+            Some(spec.name.span()),
+            "guarantee name must not be empty",
+        ));
     }
     let source = spec.source();
-    let expect = Expect::parse(spec.expect.get_ref(), source).map_err(|m| ParseError::new(Some(spec.expect.span()), m))?;
+    let expect = Expect::parse(spec.expect.get_ref(), source)
+        .map_err(|m| ParseError::new(Some(spec.expect.span()), m))?;
     let share = match &spec.share {
         Some(s) => Share::parse(s.get_ref()).map_err(|m| ParseError::new(Some(s.span()), m))?,
         None => Share::All,
@@ -46,18 +53,30 @@ pub fn compile(spec: &GuaranteeSpec, scenario_approaches: &[ApproachKind]) -> Re
         if !scenario_approaches.contains(a.get_ref()) {
             return Err(ParseError::new(
                 Some(a.span()),
-                format!("guarantee `{name}` is about approach `{}`, which this scenario does not run", a.get_ref()),
+                format!(
+                    "guarantee `{name}` is about approach `{}`, which this scenario does not run",
+                    a.get_ref()
+                ),
             ));
         }
         if approaches.contains(a.get_ref()) {
-            return Err(ParseError::new(Some(a.span()), format!("approach `{}` is listed twice", a.get_ref())));
+            return Err(ParseError::new(
+                Some(a.span()),
+                format!("approach `{}` is listed twice", a.get_ref()),
+            ));
         }
         approaches.push(*a.get_ref());
     }
     if approaches.is_empty() {
         approaches = scenario_approaches.to_vec();
     }
-    Ok(Guarantee { name: name.to_string(), approaches, source, expect, share })
+    Ok(Guarantee {
+        name: name.to_string(),
+        approaches,
+        source,
+        expect,
+        share,
+    })
 }
 
 /// One row's part in a verdict, as evidence a reader can find again.
@@ -79,10 +98,23 @@ pub struct RowEvidence {
 
 impl fmt::Display for RowEvidence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} (fault {}): ", self.approach, self.which, self.fault)?;
+        write!(
+            f,
+            "{} {} (fault {}): ",
+            self.approach, self.which, self.fault
+        )?;
         match &self.why {
             Some(why) => write!(f, "{why}")?,
-            None => write!(f, "{} = {}", self.column, if self.value.is_empty() { "(empty)" } else { &self.value })?,
+            None => write!(
+                f,
+                "{} = {}",
+                self.column,
+                if self.value.is_empty() {
+                    "(empty)"
+                } else {
+                    &self.value
+                }
+            )?,
         }
         write!(f, " [{}]", self.at)
     }
@@ -120,18 +152,31 @@ impl Inputs {
     /// or both; a folder with neither is bad input.
     pub fn from_dir(dir: &Path) -> Result<Inputs> {
         if !dir.is_dir() {
-            return Err(Error::Usage(format!("verify: --from {}: not a folder (expected a run or explore folder)", dir.display())));
+            return Err(Error::Usage(format!(
+                "verify: --from {}: not a folder (expected a run or explore folder)",
+                dir.display()
+            )));
         }
         let read = |source: Source, made_by: &str| -> Result<Input> {
             let p = dir.join(source.file_name());
             if p.is_file() {
                 Ok(Input::Table(Table::read(&p)?))
             } else {
-                Ok(Input::Missing(format!("{} has no {} (`{made_by}` writes it)", dir.display(), source.file_name())))
+                Ok(Input::Missing(format!(
+                    "{} has no {} (`{made_by}` writes it)",
+                    dir.display(),
+                    source.file_name()
+                )))
             }
         };
-        let inputs = Inputs { trials: read(Source::Trials, "run")?, crashpoints: read(Source::Crashpoints, "explore")? };
-        if matches!((&inputs.trials, &inputs.crashpoints), (Input::Missing(_), Input::Missing(_))) {
+        let inputs = Inputs {
+            trials: read(Source::Trials, "run")?,
+            crashpoints: read(Source::Crashpoints, "explore")?,
+        };
+        if matches!(
+            (&inputs.trials, &inputs.crashpoints),
+            (Input::Missing(_), Input::Missing(_))
+        ) {
             return Err(Error::Usage(format!(
                 "verify: --from {}: neither trials.csv nor crashpoints.csv found (is it a run folder?)",
                 dir.display()
@@ -156,7 +201,11 @@ pub fn judge_all(scenarios: &[&LoadedScenario], inputs: &Inputs) -> Vec<Judgemen
         for spec in &s.scenario.guarantees {
             // Validated when the file was loaded.
             let g = compile(spec, &approaches).expect("guarantees are validated at load time");
-            out.push(judge_one(&s.scenario.scenario.name, g, inputs.of(spec.source())));
+            out.push(judge_one(
+                &s.scenario.scenario.name,
+                g,
+                inputs.of(spec.source()),
+            ));
         }
     }
     out
@@ -180,16 +229,34 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
         }
     };
     let g = &j.guarantee;
-    let file = table.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file = table
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let col = |name: &str| table.column(name);
-    let missing: Vec<&str> = ["scenario", "approach", g.expect.column].into_iter().filter(|c| col(c).is_none()).collect();
+    let missing: Vec<&str> = ["scenario", "approach", g.expect.column]
+        .into_iter()
+        .filter(|c| col(c).is_none())
+        .collect();
     if !missing.is_empty() {
-        j.notes.push(format!("{} has no column {}", table.path.display(), missing.join(", ")));
+        j.notes.push(format!(
+            "{} has no column {}",
+            table.path.display(),
+            missing.join(", ")
+        ));
         return j;
     }
-    let (c_scenario, c_approach, c_value) = (col("scenario"), col("approach"), col(g.expect.column));
-    let (c_outcome, c_error, c_fault, c_rep, c_syscall, c_point) =
-        (col("outcome"), col("error"), col("fault"), col("rep"), col("syscall"), col("point"));
+    let (c_scenario, c_approach, c_value) =
+        (col("scenario"), col("approach"), col(g.expect.column));
+    let (c_outcome, c_error, c_fault, c_rep, c_syscall, c_point) = (
+        col("outcome"),
+        col("error"),
+        col("fault"),
+        col("rep"),
+        col("syscall"),
+        col("point"),
+    );
     let mut seen = Vec::new();
     for row in &table.rows {
         if table.cell(row, c_scenario) != scenario {
@@ -204,7 +271,11 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
         }
         let which = match g.source {
             Source::Trials => format!("rep {}", table.cell(row, c_rep)),
-            Source::Crashpoints => format!("point {}#{}", table.cell(row, c_syscall), table.cell(row, c_point)),
+            Source::Crashpoints => format!(
+                "point {}#{}",
+                table.cell(row, c_syscall),
+                table.cell(row, c_point)
+            ),
         };
         let value = table.cell(row, c_value);
         let error = table.cell(row, c_error);
@@ -218,10 +289,19 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
             why: None,
         };
         let evidence = if table.cell(row, c_outcome) == "errored" || !error.is_empty() {
-            CellEvidence::Unknown(format!("errored: {}", if error.is_empty() { "(no message)" } else { error }))
+            CellEvidence::Unknown(format!(
+                "errored: {}",
+                if error.is_empty() {
+                    "(no message)"
+                } else {
+                    error
+                }
+            ))
         } else {
             match g.expect.judge(value) {
-                CellEvidence::Unknown(why) => CellEvidence::Unknown(format!("{} {why}", g.expect.column)),
+                CellEvidence::Unknown(why) => {
+                    CellEvidence::Unknown(format!("{} {why}", g.expect.column))
+                }
                 e => e,
             }
         };
@@ -239,9 +319,18 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
         }
     }
     j.verdict = verdict(g.share, j.counts);
-    let absent: Vec<&str> = g.approaches.iter().map(|a| a.as_str()).filter(|a| !seen.contains(a)).collect();
+    let absent: Vec<&str> = g
+        .approaches
+        .iter()
+        .map(|a| a.as_str())
+        .filter(|a| !seen.contains(a))
+        .collect();
     if !absent.is_empty() {
-        j.notes.push(format!("no {} rows for scenario `{scenario}`, approach {}", file, absent.join(", ")));
+        j.notes.push(format!(
+            "no {} rows for scenario `{scenario}`, approach {}",
+            file,
+            absent.join(", ")
+        ));
         // A guarantee about apt and nix is not shown by nix's rows alone.
         if j.verdict == Verdict::Holds {
             j.verdict = Verdict::Unknown;
@@ -263,7 +352,11 @@ impl Judgement {
             s.join("; ")
         };
         if c.violating > 0 {
-            parts.push(format!("{} violate: {}", c.violating, list(&self.violating)));
+            parts.push(format!(
+                "{} violate: {}",
+                c.violating,
+                list(&self.violating)
+            ));
         }
         if c.unknown > 0 {
             parts.push(format!("{} unknown: {}", c.unknown, list(&self.unknown)));
@@ -332,7 +425,10 @@ packages = ["fastmath"]
     }
 
     fn judge_text(guarantees: &str, inputs: &Inputs) -> Vec<Judgement> {
-        let s = LoadedScenario { path: "x.toml".into(), scenario: parse(&format!("{SCENARIO}{guarantees}")).unwrap() };
+        let s = LoadedScenario {
+            path: "x.toml".into(),
+            scenario: parse(&format!("{SCENARIO}{guarantees}")).unwrap(),
+        };
         judge_all(&[&s], inputs)
     }
 
@@ -361,14 +457,44 @@ expect = "state_after_crash != inconsistent"
 "#,
             &inputs,
         );
-        assert_eq!(js.iter().map(|j| j.verdict).collect::<Vec<_>>(), [Verdict::Holds, Verdict::Violated, Verdict::Violated, Verdict::Unknown]);
-        assert_eq!(js[0].counts, Counts { holding: 5, violating: 0, unknown: 0 });
+        assert_eq!(
+            js.iter().map(|j| j.verdict).collect::<Vec<_>>(),
+            [
+                Verdict::Holds,
+                Verdict::Violated,
+                Verdict::Violated,
+                Verdict::Unknown
+            ]
+        );
+        assert_eq!(
+            js[0].counts,
+            Counts {
+                holding: 5,
+                violating: 0,
+                unknown: 0
+            }
+        );
         assert_eq!(js[1].violating.len(), 5);
         let first = &js[1].violating[0];
-        assert_eq!((first.approach.as_str(), first.which.as_str(), first.fault.as_str(), first.value.as_str()), ("apt", "rep 0", "none", "false"));
+        assert_eq!(
+            (
+                first.approach.as_str(),
+                first.which.as_str(),
+                first.fault.as_str(),
+                first.value.as_str()
+            ),
+            ("apt", "rep 0", "none", "false")
+        );
         assert_eq!(first.at, "trials.csv:3");
-        assert!(js[2].violating.iter().all(|r| r.approach == "apt"), "only apt's dpkg --audit complains");
-        assert!(js[3].notes[0].contains("no crashpoints.csv"), "{:?}", js[3].notes);
+        assert!(
+            js[2].violating.iter().all(|r| r.approach == "apt"),
+            "only apt's dpkg --audit complains"
+        );
+        assert!(
+            js[3].notes[0].contains("no crashpoints.csv"),
+            "{:?}",
+            js[3].notes
+        );
         assert_eq!(exit_code(&js), exit::VIOLATED);
         assert_eq!(exit_code(&js[..1]), exit::OK);
         assert_eq!(exit_code(&js[3..]), exit::UNKNOWN);
@@ -378,7 +504,8 @@ expect = "state_after_crash != inconsistent"
     #[test]
     fn errored_and_empty_rows_are_unknown_and_missing_approaches_too() {
         let dir = tempfile::tempdir().unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-failed-install/trials.csv");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/run-failed-install/trials.csv");
         let text = std::fs::read_to_string(src).unwrap();
         let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
         let headers: Vec<&str> = lines[0].split(',').collect();
@@ -409,16 +536,47 @@ in = "50%"
             &inputs,
         );
         assert_eq!(js[0].verdict, Verdict::Unknown);
-        assert_eq!(js[0].counts, Counts { holding: 4, violating: 0, unknown: 1 });
-        assert!(js[0].unknown[0].why.as_deref().unwrap().contains("docker went away"), "{:?}", js[0].unknown);
-        assert_eq!(js[1].verdict, Verdict::Unknown, "holds for nix, but pip has no rows");
-        assert!(js[1].notes.iter().any(|n| n.contains("approach pip")), "{:?}", js[1].notes);
+        assert_eq!(
+            js[0].counts,
+            Counts {
+                holding: 4,
+                violating: 0,
+                unknown: 1
+            }
+        );
+        assert!(
+            js[0].unknown[0]
+                .why
+                .as_deref()
+                .unwrap()
+                .contains("docker went away"),
+            "{:?}",
+            js[0].unknown
+        );
+        assert_eq!(
+            js[1].verdict,
+            Verdict::Unknown,
+            "holds for nix, but pip has no rows"
+        );
+        assert!(
+            js[1].notes.iter().any(|n| n.contains("approach pip")),
+            "{:?}",
+            js[1].notes
+        );
     }
 
     #[test]
     fn a_folder_without_results_is_bad_input() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Inputs::from_dir(dir.path()).unwrap_err().exit_code(), exit::BAD_INPUT);
-        assert_eq!(Inputs::from_dir(&dir.path().join("nope")).unwrap_err().exit_code(), exit::BAD_INPUT);
+        assert_eq!(
+            Inputs::from_dir(dir.path()).unwrap_err().exit_code(),
+            exit::BAD_INPUT
+        );
+        assert_eq!(
+            Inputs::from_dir(&dir.path().join("nope"))
+                .unwrap_err()
+                .exit_code(),
+            exit::BAD_INPUT
+        );
     }
 }

@@ -23,17 +23,33 @@ pub struct Row {
 impl Table {
     pub fn read(path: &Path) -> Result<Table> {
         let bad = |e: csv::Error| {
-            let at = e.position().map(|p| format!(":{}", p.line())).unwrap_or_default();
+            let at = e
+                .position()
+                .map(|p| format!(":{}", p.line()))
+                .unwrap_or_default();
             Error::Usage(format!("verify: garbled {}{at}: {e}", path.display()))
         };
-        let mut reader = csv::Reader::from_path(path).map_err(|e| Error::Usage(format!("verify: reading {}: {e}", path.display())))?;
-        let headers: Vec<String> = reader.headers().map_err(bad)?.iter().map(str::to_owned).collect();
+        let mut reader = csv::Reader::from_path(path)
+            .map_err(|e| Error::Usage(format!("verify: reading {}: {e}", path.display())))?;
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(bad)?
+            .iter()
+            .map(str::to_owned)
+            .collect();
         let mut rows = Vec::new();
         for rec in reader.records() {
             let rec = rec.map_err(bad)?;
-            rows.push(Row { line: rec.position().map(|p| p.line()).unwrap_or(0), cells: rec.iter().map(str::to_owned).collect() });
+            rows.push(Row {
+                line: rec.position().map(|p| p.line()).unwrap_or(0),
+                cells: rec.iter().map(str::to_owned).collect(),
+            });
         }
-        Ok(Table { path: path.to_path_buf(), headers, rows })
+        Ok(Table {
+            path: path.to_path_buf(),
+            headers,
+            rows,
+        })
     }
 
     pub fn column(&self, name: &str) -> Option<usize> {
@@ -41,7 +57,10 @@ impl Table {
     }
 
     pub fn cell<'a>(&self, row: &'a Row, column: Option<usize>) -> &'a str {
-        column.and_then(|i| row.cells.get(i)).map(String::as_str).unwrap_or("")
+        column
+            .and_then(|i| row.cells.get(i))
+            .map(String::as_str)
+            .unwrap_or("")
     }
 }
 

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 pub fn bin() -> Command {
@@ -18,18 +21,28 @@ pub fn bin() -> Command {
 
 pub fn run(args: &[&str]) -> Output {
     let out = bin().args(args).output().expect("start mistake-cost");
-    eprintln!("--- mistake-cost {}\nstdout:\n{}\nstderr:\n{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "--- mistake-cost {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 /// trials.csv as one map per row, keyed by column name.
 pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut r =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let headers = r.headers().expect("header").clone();
     r.records()
         .map(|rec| {
             let rec = rec.expect("complete row");
-            headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
         })
         .collect()
 }
@@ -44,7 +57,11 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
 }
 
 pub fn docker() -> bollard::Docker {
-    tokio::runtime::Runtime::new().unwrap().block_on(async { mistake_cost::docker::connect().await.expect("docker engine (run scripts/setup-host.sh)") })
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        mistake_cost::docker::connect()
+            .await
+            .expect("docker engine (run scripts/setup-host.sh)")
+    })
 }
 
 /// Containers carrying `label` (a `key` or `key=value` filter).
@@ -52,8 +69,15 @@ pub fn containers_with_label(label: &str) -> usize {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let docker = mistake_cost::docker::connect().await.expect("docker");
         let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-        let options = bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        docker.list_containers(Some(options)).await.expect("list").len()
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        docker
+            .list_containers(Some(options))
+            .await
+            .expect("list")
+            .len()
     })
 }
 
@@ -62,7 +86,10 @@ pub fn container_names(label: &str) -> Vec<String> {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let docker = mistake_cost::docker::connect().await.expect("docker");
         let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-        let options = bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
         docker
             .list_containers(Some(options))
             .await
@@ -75,6 +102,11 @@ pub fn container_names(label: &str) -> Vec<String> {
 
 /// The run id a results folder belongs to (from its run.json).
 pub fn run_label(out_dir: &Path) -> String {
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).expect("run.json")).expect("JSON");
-    format!("mistake-cost.run={}", meta["run_id"].as_str().expect("run_id"))
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).expect("run.json"))
+            .expect("JSON");
+    format!(
+        "mistake-cost.run={}",
+        meta["run_id"].as_str().expect("run_id")
+    )
 }
