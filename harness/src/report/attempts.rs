@@ -21,9 +21,12 @@ pub struct AttemptTally {
     pub errors: BTreeSet<String>,
 }
 
-/// `(op, path)` → tally, for one approach's data trials.
-pub fn tally(g: &ApproachStats) -> BTreeMap<(String, String), AttemptTally> {
-    let mut out: BTreeMap<(String, String), AttemptTally> = BTreeMap::new();
+/// `(op, path)` → what one approach's trials did with it.
+pub type Tallies = BTreeMap<(String, String), AttemptTally>;
+
+/// The tallies of one approach's data trials.
+pub fn tally(g: &ApproachStats) -> Tallies {
+    let mut out = Tallies::new();
     for h in g.data.iter().filter_map(|t| t.history.as_ref()) {
         // Per trial: an attempt counts once however often the script ran
         // (pip runs setup.py twice on its legacy path).
@@ -63,7 +66,7 @@ pub fn tally(g: &ApproachStats) -> BTreeMap<(String, String), AttemptTally> {
 /// The attempts table and what decided, or nothing when no trial's scripts
 /// attempted anything (or trials.jsonl is missing).
 pub fn blocks(groups: &[ApproachStats]) -> Vec<Block> {
-    let tallies: Vec<(&ApproachStats, BTreeMap<(String, String), AttemptTally>)> =
+    let tallies: Vec<(&ApproachStats, Tallies)> =
         groups.iter().map(|g| (g, tally(g))).collect();
     let keys: BTreeSet<(String, String)> = tallies
         .iter()
