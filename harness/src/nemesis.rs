@@ -124,11 +124,9 @@ pub fn expand(specs: &[FaultSpec], seed: u64) -> Vec<Fault> {
 /// runs and its crash runs all go through it.
 ///
 /// A daemon doing the work (a multi-user Nix's `nix-daemon` writes the store,
-/// the client `nix-env` only talks to it) is outside the traced tree: tracing
-/// it means adding `-p PID` (with `-f`, the daemon's per-connection forks
-/// follow) to this list, e.g. an `attach: &[u32]` field turned into `-p`
-/// pairs here, with the daemon's pid read in the container before the
-/// operation starts.
+/// the client `nix-env` only talks to it) is outside the traced tree: a
+/// second strace with the same options is attached to it (`-p`, with `-f`
+/// following its per-connection forks) for the operation's duration.
 #[derive(Debug, Clone, Copy)]
 pub struct Strace<'a> {
     /// The log file inside the container.
@@ -144,6 +142,9 @@ pub struct Strace<'a> {
     /// `-qq` (no exit lines) rather than `-q`; the dry run needs the exits
     /// to tell a reused pid from the process before it.
     pub quiet_exits: bool,
+    /// `-ttt`: a wall-clock time on every line, so two traces of one run
+    /// (a client's and a worker's) merge in order.
+    pub timestamps: bool,
 }
 
 /// strace's arguments up to (not including) `--`.
@@ -156,6 +157,9 @@ pub fn strace_args(s: &Strace) -> Vec<String> {
     ];
     if s.decode_fds {
         a.extend(["-y".into(), "-s".into(), "0".into()]);
+    }
+    if s.timestamps {
+        a.push("-ttt".into());
     }
     a.extend(["-o".into(), s.log.to_string()]);
     let set = s.trace.join(",");
@@ -173,15 +177,22 @@ pub fn strace_args(s: &Strace) -> Vec<String> {
 /// `strace ARGS -- sh -c COMMAND` as one shell command line. strace's exit
 /// status is its tracee's, so a killed operation still reads as 137.
 pub fn strace_command(s: &Strace, command: &str) -> String {
+    format!(
+        "{} -- sh -c {}",
+        quoted(strace_args(s)).join(" "),
+        shell_quote(command)
+    )
+}
+
+/// Arguments as shell words: plain ones as they are, others single-quoted.
+fn quoted(args: Vec<String>) -> Vec<String> {
     let plain = |a: &str| {
         a.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_=,:/.".contains(c))
     };
-    let args: Vec<String> = strace_args(s)
-        .into_iter()
+    args.into_iter()
         .map(|a| if plain(&a) { a } else { shell_quote(&a) })
-        .collect();
-    format!("{} -- sh -c {}", args.join(" "), shell_quote(command))
+        .collect()
 }
 
 /// The operation command with a syscall fault wrapped around it.
@@ -193,6 +204,7 @@ pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&s
             inject: Some((at, errno)),
             decode_fds: false,
             quiet_exits: true,
+            timestamps: false,
         },
         command,
     )
@@ -206,8 +218,7 @@ pub const WORKER_INJECT_LOG: &str = "/run/mistake-cost/strace-worker.log";
 /// [`strace_wrap`], and when the approach's work is done by a long-lived
 /// worker (the Nix daemon, pid in `worker_pid_file`), the same injection
 /// attached to it as well: the point (syscall, k) then kills every traced
-/// process at its k-th call, client and daemon alike. The worker's strace
-/// is attached before the command starts and detached (SIGINT) after it.
+/// process at its k-th call, client and daemon alike.
 pub fn strace_wrap_for(
     worker_pid_file: Option<&str>,
     command: &str,
@@ -216,19 +227,47 @@ pub fn strace_wrap_for(
     errno: Option<&str>,
 ) -> String {
     let client = strace_wrap(command, syscalls, at, errno);
-    let Some(pid_file) = worker_pid_file else {
-        return client;
-    };
-    let set = syscalls.join(",");
-    let action = match errno {
-        Some(e) => format!("error={e}"),
-        None => "signal=KILL".to_string(),
-    };
+    match worker_pid_file {
+        None => client,
+        Some(pid_file) => around_worker(
+            pid_file,
+            &Strace {
+                log: WORKER_INJECT_LOG,
+                trace: syscalls,
+                inject: Some((at, errno)),
+                decode_fds: false,
+                quiet_exits: true,
+                timestamps: false,
+            },
+            &client,
+        ),
+    }
+}
+
+/// What [`around_worker`] prints when the worker's strace had to be killed:
+/// its log may then miss its last lines.
+pub const WORKER_STRACE_KILLED: &str =
+    "mistake-cost: the worker's strace did not detach within 5 s and was killed";
+
+/// `command` with a second strace (`worker`'s options) attached to the
+/// worker whose pid `pid_file` holds, from before the command starts until
+/// after it ends (then detached with SIGINT; once seen hanging in an
+/// explore run after a kill, so after 5 s it is SIGKILLed, which detaches
+/// its tracees too). The attach is awaited through
+/// the worker's `TracerPid`, so the command's first call is already seen;
+/// an attach that never happens is exit 126, which the checker reads as
+/// "unknown" rather than as the operation's own failure.
+fn around_worker(pid_file: &str, worker: &Strace, command: &str) -> String {
+    let args = quoted(strace_args(worker)).join(" ");
+    let log = shell_quote(worker.log);
+    let killed_note = shell_quote(WORKER_STRACE_KILLED);
     format!(
-        "rm -f {WORKER_INJECT_LOG}; w=$(cat {pid_file}) && \
-         strace -f -qq -Y -o {WORKER_INJECT_LOG} -e trace={set} -e inject={set}:{action}:when={at} -p \"$w\" & s=$!; \
-         i=0; until grep -qs '^TracerPid:[[:space:]]*[1-9]' /proc/$w/status || [ $i -gt 500 ]; do i=$((i+1)); sleep 0.01; done; \
-         {client}; rc=$?; kill -INT $s 2>/dev/null; wait $s; exit $rc"
+        "rm -f {log}; w=$(cat {pid_file}) || exit 125; {args} -p \"$w\" & s=$!; \
+         i=0; until grep -qs '^TracerPid:[[:space:]]*[1-9]' /proc/$w/status; do \
+         i=$((i+1)); [ $i -gt 500 ] && {{ echo \"strace did not attach to the worker (pid $w) within 5 s\" >&2; kill $s 2>/dev/null; exit 126; }}; sleep 0.01; done; \
+         {command}; rc=$?; kill -INT $s 2>/dev/null; \
+         i=0; while kill -0 $s 2>/dev/null; do i=$((i+1)); [ $i -gt 500 ] && {{ echo {killed_note} >&2; kill -KILL $s; }}; sleep 0.01; done; \
+         wait $s; exit $rc"
     )
 }
 
@@ -254,19 +293,29 @@ pub fn killed_processes(log: &str) -> Vec<String> {
 }
 
 /// The tracing-only wrapper of a dry run: every call of the set, with the
-/// pid and command name of the process that made it, its decoded file
-/// descriptors and return value, and every process's exit.
-pub fn strace_count(command: &str, syscalls: &[String], log: &str) -> String {
-    strace_command(
-        &Strace {
-            log,
-            trace: syscalls,
-            inject: None,
-            decode_fds: true,
-            quiet_exits: false,
-        },
-        command,
-    )
+/// pid and command name of the process that made it, its time, its decoded
+/// file descriptors and return value, and every process's exit. With a
+/// worker (`Some((pid file, its log))`), the worker is traced the same way
+/// into its own log; [`crate::explore::points::merge_traces`] joins them.
+pub fn strace_count(
+    command: &str,
+    syscalls: &[String],
+    log: &str,
+    worker: Option<(&str, &str)>,
+) -> String {
+    let strace = |log| Strace {
+        log,
+        trace: syscalls,
+        inject: None,
+        decode_fds: true,
+        quiet_exits: false,
+        timestamps: true,
+    };
+    let client = strace_command(&strace(log), command);
+    match worker {
+        None => client,
+        Some((pid_file, worker_log)) => around_worker(pid_file, &strace(worker_log), &client),
+    }
 }
 
 pub fn shell_quote(s: &str) -> String {
@@ -334,10 +383,60 @@ mod tests {
             r"strace -f -qq -Y -o /run/mistake-cost/strace.log -e trace=rename,renameat2 -e inject=rename,renameat2:signal=KILL:when=4 -- sh -c 'echo '\''hi'\'''"
         );
         // `?` is a shell glob: quoted.
-        let dry = strace_count("true", &["?rename".into(), "openat".into()], "/run/t.log");
+        let dry = strace_count(
+            "true",
+            &["?rename".into(), "openat".into()],
+            "/run/t.log",
+            None,
+        );
         assert_eq!(
             dry,
-            "strace -f -q -Y -y -s 0 -o /run/t.log -e 'trace=?rename,openat' -- sh -c 'true'"
+            "strace -f -q -Y -y -s 0 -ttt -o /run/t.log -e 'trace=?rename,openat' -- sh -c 'true'"
         );
+        // A worker is traced into its own log, attached before the client starts.
+        let both = strace_count(
+            "true",
+            &["openat".into()],
+            "/run/t.log",
+            Some(("/run/w.pid", "/run/w.log")),
+        );
+        assert!(both.starts_with("rm -f '/run/w.log'; w=$(cat /run/w.pid) || exit 125; strace -f -q -Y -y -s 0 -ttt -o /run/w.log -e trace=openat -p \"$w\" & s=$!;"), "{both}");
+        assert!(both.contains("; strace -f -q -Y -y -s 0 -ttt -o /run/t.log -e trace=openat -- sh -c 'true'; rc=$?; kill -INT $s"), "{both}");
+    }
+
+    /// The wrappers are shell built by hand: each must at least parse
+    /// (`sh -n`), with a worker and without, whatever the command holds.
+    #[test]
+    fn every_wrapper_is_valid_shell() {
+        let set = ["rename".to_string(), "?renameat2".to_string()];
+        let command = "nix-env -i -A 'a b' && echo \"it's\" $x";
+        let wrappers = [
+            strace_wrap_for(None, command, &set, 3, None),
+            strace_wrap_for(
+                Some("/run/mistake-cost/w.pid"),
+                command,
+                &set,
+                3,
+                Some("ENOSPC"),
+            ),
+            strace_count(command, &set, "/run/t.log", None),
+            strace_count(
+                command,
+                &set,
+                "/run/t.log",
+                Some(("/run/w.pid", "/run/w.log")),
+            ),
+        ];
+        for w in wrappers {
+            let o = std::process::Command::new("sh")
+                .args(["-n", "-c", &w])
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{w}\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
     }
 }

@@ -111,3 +111,52 @@ fn every_point_is_classified_with_evidence_and_seeds_repeat() {
     };
     assert_eq!(key(&first), key(&second));
 }
+
+/// A multi-user Nix does its work in `nix-daemon`, outside the client's
+/// process tree: the dry run traces the daemon too, and its points are
+/// crashed like the client's.
+#[test]
+fn the_nix_daemon_is_traced_and_its_points_crashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny-explore.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let out = dir.path().join("nix");
+    let o = run(&[
+        "explore",
+        file.to_str().unwrap(),
+        "--approaches",
+        "nix",
+        "--max-points",
+        "2",
+        "--syscalls",
+        "@rename",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let points: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("points.json")).unwrap()).unwrap();
+    let processes: BTreeSet<&str> = points[0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["process"].as_str().unwrap())
+        .collect();
+    assert!(
+        processes.contains("nix-daemon"),
+        "the daemon's renames are points: {processes:?}"
+    );
+    let rows = read_csv(&out.join("crashpoints.csv"));
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["error"].is_empty()), "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r["process"] == "nix-daemon" && r["fired"] == "true"),
+        "a daemon point was crashed, and the kill fired in the daemon's tree: {rows:?}"
+    );
+}

@@ -66,18 +66,21 @@ impl Approach for Nix {
         } else {
             "--option sandbox false".into()
         };
+        // The folder exists before the pid is written: `mkdir && daemon &`
+        // would put the mkdir in the background, racing the pid file.
         let script = format!(
             "mkdir -p /run/mistake-cost && rm -f {DAEMON_SOCKET} && \
-             env -u NIX_REMOTE nix-daemon {sandbox} >>{DAEMON_LOG} 2>&1 & echo $! > {DAEMON_PID_FILE}; exec sleep infinity"
+             {{ env -u NIX_REMOTE nix-daemon {sandbox} >>{DAEMON_LOG} 2>&1 & echo $! > {DAEMON_PID_FILE}; }} && exec sleep infinity"
         );
         vec!["sh".into(), "-c".into(), script]
     }
 
-    /// The socket exists and the daemon answers a store query (10 s at most).
+    /// The daemon's pid is recorded (the nemesis attaches to it), its socket
+    /// exists and it answers a store query (10 s at most).
     fn ready(&self) -> Option<String> {
         self.multi_user.then(|| {
             format!(
-                "i=0; until [ -S {DAEMON_SOCKET} ] && nix-store --gc --print-roots >/dev/null 2>&1; do \
+                "i=0; until [ -s {DAEMON_PID_FILE} ] && [ -S {DAEMON_SOCKET} ] && nix-store --gc --print-roots >/dev/null 2>&1; do \
                  i=$((i+1)); [ $i -gt 500 ] && {{ echo 'nix-daemon did not answer within 10 s' >&2; cat {DAEMON_LOG} >&2; exit 1; }}; sleep 0.02; done"
             )
         })

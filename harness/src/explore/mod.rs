@@ -92,23 +92,29 @@ pub async fn dry_run(
         let timeout = Duration::from_secs(s.scenario.scenario.step_timeout_s);
         let before = ex.snapshot(&sandbox, a.as_ref(), &base, &mut h).await?;
         let log = "/run/mistake-cost/trace.log";
-        let traced = nemesis::strace_count(&op_command(a.as_ref(), s), syscalls, log);
+        let worker_log = "/run/mistake-cost/trace-worker.log";
+        let worker = a.worker_pid_file().map(|pid_file| (pid_file, worker_log));
+        let traced = nemesis::strace_count(&op_command(a.as_ref(), s), syscalls, log, worker);
         let op = DockerExecutor::run_steps(&sandbox, Phase::Operation, &[traced], timeout, &[])
             .await?
             .remove(0);
-        // The whole trace, not the agent's output tail.
-        let trace = sandbox
-            .exec(
-                &["cat".to_string(), log.to_string()],
-                None,
-                Duration::from_secs(120),
-            )
-            .await?;
-        if trace.exit_code != 0 {
+        if op.stderr_tail.contains(nemesis::WORKER_STRACE_KILLED) {
             return Err(DockerError::Other(format!(
-                "reading the dry run's trace {log}: exit {}",
-                trace.exit_code
+                "dry run: {} (its trace may be cut short)",
+                nemesis::WORKER_STRACE_KILLED
             )));
+        }
+        // The whole traces, not the agent's output tail.
+        let mut traces = Vec::new();
+        for l in std::iter::once(log).chain(worker.map(|(_, l)| l)) {
+            let trace = read_trace(&sandbox, l).await.map_err(|e| {
+                DockerError::Other(format!(
+                    "{e} (the traced operation exited {}: {})",
+                    op.exit_code,
+                    op.stderr_tail.trim()
+                ))
+            })?;
+            traces.push(trace);
         }
         let after = ex.snapshot(&sandbox, a.as_ref(), &base, &mut h).await?;
         let checks = DockerExecutor::run_checks(
@@ -119,7 +125,10 @@ pub async fn dry_run(
         )
         .await?;
         let valid = Verdict::all(checks.iter().map(check_verdict)) == Verdict::Valid;
-        let calls = points::parse_trace(&String::from_utf8_lossy(&trace.stdout), syscalls);
+        let calls = points::merge_traces(
+            &traces.iter().map(String::as_str).collect::<Vec<_>>(),
+            syscalls,
+        );
         let succeeded = op.exit_code == 0 && valid;
         h.residue_after_failure = Some(snapshot::residue(&before, &after));
         h.steps.push(op);
@@ -135,6 +144,24 @@ pub async fn dry_run(
         new_state,
         history: h,
     })
+}
+
+/// A dry run's trace file, whole.
+async fn read_trace(sandbox: &Sandbox, log: &str) -> Result<String, DockerError> {
+    let out = sandbox
+        .exec(
+            &["cat".to_string(), log.to_string()],
+            None,
+            Duration::from_secs(120),
+        )
+        .await?;
+    if out.exit_code != 0 {
+        return Err(DockerError::Other(format!(
+            "reading the dry run's trace {log}: exit {}",
+            out.exit_code
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Crashes the operation at one point in a fresh container and judges it.

@@ -124,7 +124,7 @@ pub fn expand_syscalls(items: &[String]) -> Result<Vec<String>, String> {
 }
 
 /// One call of a traced syscall in the dry run's log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TracedCall {
     pub pid: u32,
     /// How many times this pid had exited before: a reused pid is a new
@@ -137,6 +137,8 @@ pub struct TracedCall {
     /// The return value (`3</tmp/a>`, `0`, `-1 ENOENT (...)`, `?`), or
     /// `None` when the log never says (a call the process died in).
     pub ret: Option<String>,
+    /// Wall-clock seconds when the call entered (`-ttt`), if logged.
+    pub at: Option<f64>,
 }
 
 /// Paths whose changes are not the system's state: devices, kernel views
@@ -216,6 +218,37 @@ fn split_who(line: &str) -> Option<(u32, &str, &str)> {
     Some((pid, comm, rest))
 }
 
+/// `1795655861.483301 rest` → (Some(time), rest); a line without `-ttt`'s
+/// time as it is.
+fn split_time(rest: &str) -> (Option<f64>, &str) {
+    match rest.split_once(' ') {
+        Some((t, after))
+            if t.contains('.') && t.chars().all(|c| c.is_ascii_digit() || c == '.') =>
+        {
+            (t.parse().ok(), after)
+        }
+        _ => (None, rest),
+    }
+}
+
+/// The calls of several traces of one operation (the client's, a worker's)
+/// in the order they entered, by their `-ttt` times; calls of one trace keep
+/// their order. Pids are the container's, shared by the traces, so a call's
+/// (pid, life) stays its process's (a pid reused across the two traces
+/// within one operation would merge two processes' counts: pids wrap only
+/// after 4 million forks).
+pub fn merge_traces(texts: &[&str], syscalls: &[String]) -> Vec<TracedCall> {
+    let mut calls: Vec<TracedCall> = texts
+        .iter()
+        .flat_map(|t| parse_trace(t, syscalls))
+        .collect();
+    calls.sort_by(|a, b| {
+        a.at.unwrap_or(f64::MAX)
+            .total_cmp(&b.at.unwrap_or(f64::MAX))
+    });
+    calls
+}
+
 /// Splits `args) = ret` (the text after `name(`) at top-level commas, aware
 /// of strings, brackets and `-y`'s `<path>` decorations. Returns the
 /// arguments and what follows the closing parenthesis, or `None` when the
@@ -287,6 +320,7 @@ pub fn parse_trace(text: &str, syscalls: &[String]) -> Vec<TracedCall> {
         let Some((pid, comm, rest)) = split_who(line) else {
             continue;
         };
+        let (at, rest) = split_time(rest);
         if rest.starts_with("+++ ") {
             pending.remove(&pid);
             *life.entry(pid).or_insert(0) += 1;
@@ -314,6 +348,7 @@ pub fn parse_trace(text: &str, syscalls: &[String]) -> Vec<TracedCall> {
             syscall: name.to_string(),
             args: Vec::new(),
             ret: None,
+            at,
         };
         if let Some(head) = args.strip_suffix("<unfinished ...>") {
             pending.insert(pid, (out.len(), head.trim_end().to_string()));
@@ -785,5 +820,30 @@ mod tests {
         );
         // Few enough: everything.
         assert_eq!(select(&all[1000..], 45, 1).len(), 45);
+    }
+
+    #[test]
+    fn a_worker_trace_merges_with_the_client_trace_in_time_order() {
+        let client = "10<nix-env> 100.000001 openat(AT_FDCWD</>, \"/root/a\", O_WRONLY|O_CREAT, 0644) = 3</root/a>\n\
+                      10<nix-env> 100.000300 rename(\"/root/a\", \"/root/b\") = 0\n";
+        let worker = "20<nix-daemon> 100.000200 openat(AT_FDCWD</>, \"/nix/store/x\", O_WRONLY|O_CREAT, 0644) = 4</nix/store/x>\n\
+                      20<nix-daemon> 100.000250 +++ exited with 0 +++\n";
+        let calls = merge_traces(&[client, worker], &default_set());
+        let order: Vec<(u32, &str)> = calls.iter().map(|c| (c.pid, c.syscall.as_str())).collect();
+        assert_eq!(order, vec![(10, "openat"), (20, "openat"), (10, "rename")]);
+        assert_eq!(calls[1].at, Some(100.0002));
+        // Both processes' first openat is a point; the same (syscall, k) counts once.
+        let p = points(&calls);
+        assert_eq!(
+            p.iter()
+                .map(|p| (p.syscall.as_str(), p.k, p.process.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("openat", 1, "nix-env"), ("rename", 1, "nix-env")]
+        );
+        // Untimed lines parse as before.
+        assert_eq!(
+            parse_trace("5<sh> unlink(\"/etc/x\") = 0\n", &default_set())[0].at,
+            None
+        );
     }
 }

@@ -66,8 +66,7 @@ pub fn tally(g: &ApproachStats) -> Tallies {
 /// The attempts table and what decided, or nothing when no trial's scripts
 /// attempted anything (or trials.jsonl is missing).
 pub fn blocks(groups: &[ApproachStats]) -> Vec<Block> {
-    let tallies: Vec<(&ApproachStats, Tallies)> =
-        groups.iter().map(|g| (g, tally(g))).collect();
+    let tallies: Vec<(&ApproachStats, Tallies)> = groups.iter().map(|g| (g, tally(g))).collect();
     let keys: BTreeSet<(String, String)> = tallies
         .iter()
         .flat_map(|(_, t)| t.keys().cloned())
