@@ -36,7 +36,18 @@ pub enum Fault {
     ContainerKill {
         at_ms: u64,
     },
+    /// No fault: the operation runs traced, every call of `syscalls` logged
+    /// to [`TRACE_LOG`] (and a worker's to [`WORKER_TRACE_LOG`]). Explore's
+    /// dry run; never expanded from a scenario.
+    Trace {
+        syscalls: Vec<String>,
+    },
 }
+
+/// Where a traced operation's strace writes inside the container.
+pub const TRACE_LOG: &str = "/run/mistake-cost/trace.log";
+/// …and the worker's (the Nix daemon's) strace.
+pub const WORKER_TRACE_LOG: &str = "/run/mistake-cost/trace-worker.log";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SignalName {
@@ -72,6 +83,7 @@ impl fmt::Display for Fault {
                 )
             }
             Fault::ContainerKill { at_ms } => write!(f, "container-kill@{at_ms}ms"),
+            Fault::Trace { syscalls } => write!(f, "trace:{}", syscalls.join("+")),
         }
     }
 }

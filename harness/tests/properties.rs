@@ -11,19 +11,20 @@ use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, RngSeed, TestCaseError, TestRunner,
 };
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mistake_cost::approach::{approach, checks_and_probes, Approach, ApproachKind};
+use mistake_cost::checker::{check_verdict, Verdict};
 use mistake_cost::docker::images::Family;
-use mistake_cost::docker::{ExecLimits, RunId, Sandbox, SandboxSpec, SecurityProfile, RUN_LABEL};
+use mistake_cost::docker::{RunId, Sandbox, RUN_LABEL};
+use mistake_cost::history::{History, Phase};
 use mistake_cost::properties::{self, Invariant, Judgement, Model, Op, Outcome, Version};
+use mistake_cost::runner::DockerExecutor;
 use mistake_cost::scenario::Scenario;
-use mistake_cost::snapshot::{self, manifest::Manifest, Snapshot};
 use tokio_util::task::TaskTracker;
 
 /// One seed for every run: CI sees the same sequences each time, and apt/pip
@@ -79,12 +80,14 @@ fn config(cases: u32, persist: bool) -> Config {
 /// What all cases share: the engine, the run's label, the fixtures and the
 /// image manifests.
 struct Env {
-    docker: bollard::Docker,
+    /// The harness's own executor: sandboxes, set-up, snapshots, steps and
+    /// checks (with their verdict rule) are the ones `run` and `explore` use.
+    ex: DockerExecutor,
     run: RunId,
     tracker: TaskTracker,
     scenario: Scenario,
-    fixtures: tempfile::TempDir,
-    bases: BTreeMap<&'static str, Arc<Manifest>>,
+    /// Kept alive for the executor's fixture mounts.
+    _fixtures: tempfile::TempDir,
     cases: RefCell<u32>,
 }
 
@@ -99,7 +102,8 @@ struct Record {
     command: String,
     exit_code: i64,
     fault_fired: bool,
-    ms: u128,
+    /// Timed inside the container.
+    ms: f64,
     #[serde(flatten)]
     judgement: Judgement,
 }
@@ -113,26 +117,23 @@ impl Env {
             .expect("the property scenario parses");
         let fixtures = tempfile::tempdir().unwrap();
         mistake_cost::payload::write_fixtures(&scenario, fixtures.path()).expect("fixtures");
-        let mut env = Env {
-            docker,
-            run: RunId::new(),
-            tracker: TaskTracker::new(),
-            scenario,
-            fixtures,
-            bases: BTreeMap::new(),
-            cases: RefCell::new(0),
-        };
+        let (run, tracker) = (RunId::new(), TaskTracker::new());
+        let mounts = HashMap::from([(
+            scenario.scenario.name.clone(),
+            fixtures.path().to_path_buf(),
+        )]);
+        let ex = DockerExecutor::new(docker, run.clone(), mounts, tracker.clone());
         for f in families {
-            let spec = SandboxSpec::new(f.image(), format!("mc-{}-propscan-{}", env.run, f.name()));
-            let mut sb = Sandbox::start(&env.docker, &env.run, &spec, &env.tracker)
-                .await
-                .expect("scan sandbox");
-            let scanned = snapshot::scan_base(&sb).await;
-            sb.remove().await.expect("remove scan sandbox");
-            env.bases
-                .insert(f.name(), Arc::new(scanned.expect("image scan")));
+            ex.base_manifest(*f).await.expect("image scan");
         }
-        env
+        Env {
+            ex,
+            run,
+            tracker,
+            scenario,
+            _fixtures: fixtures,
+            cases: RefCell::new(0),
+        }
     }
 
     /// Runs `ops` in a fresh container of approach `kind`; the container is
@@ -144,13 +145,9 @@ impl Env {
             *c
         };
         let a = approach(kind);
-        let mut spec = SandboxSpec::for_approach(
-            a.as_ref(),
-            SecurityProfile::default(),
-            format!("mc-{}-prop-{kind}-{case}", self.run),
-        );
-        spec.fixtures = Some(self.fixtures.path().to_path_buf());
-        let mut sb = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker)
+        let mut sb = self
+            .ex
+            .sandbox(a.as_ref(), &self.scenario, &format!("prop-{kind}-{case}"))
             .await
             .map_err(|e| e.to_string())?;
         let result = AssertUnwindSafe(self.drive(&sb, a.as_ref(), case, ops))
@@ -173,35 +170,61 @@ impl Env {
         case: u32,
         ops: &[Op],
     ) -> Result<Vec<Record>, String> {
-        let base = self.bases[a.family().name()].clone();
-        // strace writes its log under the agent's scratch folder.
-        let mut prepare = vec!["mkdir -p /run/mistake-cost".to_string()];
-        prepare.extend(a.ready());
-        prepare.extend(a.prepare());
-        for c in &prepare {
-            let (code, out) = sh(sb, c).await?;
-            if code != 0 {
-                return Err(format!("set-up `{c}` failed ({code}): {out}"));
-            }
-        }
-        let mut model = Model::new(take_snapshot(sb, a, &base).await?);
+        let err = |e: mistake_cost::docker::DockerError| e.to_string();
+        let base = self.ex.base_manifest(a.family()).await.map_err(err)?;
+        let mut h = History::new(
+            &self.scenario.scenario.name,
+            a.kind().to_string(),
+            "properties",
+            case,
+            0,
+        );
+        self.ex
+            .set_up(sb, a, &self.scenario, &mut h)
+            .await
+            .map_err(err)?;
+        let mut model = Model::new(self.ex.snapshot(sb, a, &base, &mut h).await.map_err(err)?);
         let checks = checks_and_probes(a, &self.scenario);
         let mut records = Vec::new();
         for (index, op) in ops.iter().enumerate() {
             let command = properties::command(a, &self.scenario, op, &model);
-            let t = Instant::now();
-            let (exit_code, _) = sh(sb, &command).await?;
-            let ms = t.elapsed().as_millis();
+            let step = DockerExecutor::run_steps(
+                sb,
+                Phase::Operation,
+                std::slice::from_ref(&command),
+                STEP,
+                &[],
+            )
+            .await
+            .map_err(err)?
+            .remove(0);
             let fault_fired = matches!(op, Op::Crash { .. })
                 && !mistake_cost::runner::injected_kills(sb)
                     .await
-                    .map_err(|e| e.to_string())?
+                    .map_err(err)?
                     .is_empty();
+            // The executor's checks and the checker's verdict rule: a check
+            // that could not decide (exit 126/127, a timeout) is no verdict,
+            // so the case cannot be judged — an error, not a pass.
             let mut failed_checks = Vec::new();
-            for c in &checks {
-                let (code, out) = sh(sb, &c.command).await?;
-                if code != 0 || (c.quiet && !out.trim().is_empty()) {
-                    failed_checks.push(format!("{} (exit {code}): {}", c.name, tail(&out)));
+            let check_steps =
+                DockerExecutor::run_checks(sb, Phase::CheckAfterFailure, &checks, STEP)
+                    .await
+                    .map_err(err)?;
+            for c in &check_steps {
+                let name = c.check.clone().unwrap_or_else(|| c.command.clone());
+                let output = tail(&format!("{}{}", c.stdout_tail, c.stderr_tail));
+                match check_verdict(c) {
+                    Verdict::Valid => {}
+                    Verdict::Invalid => {
+                        failed_checks.push(format!("{name} (exit {}): {output}", c.exit_code))
+                    }
+                    Verdict::Unknown => {
+                        return Err(format!(
+                            "check `{name}` could not decide (exit {}): {output}",
+                            c.exit_code
+                        ))
+                    }
                 }
             }
             let profile_generation = if a.generation_rollback().is_some() {
@@ -209,9 +232,9 @@ impl Env {
             } else {
                 None
             };
-            let after = take_snapshot(sb, a, &base).await?;
+            let after = self.ex.snapshot(sb, a, &base, &mut h).await.map_err(err)?;
             let outcome = Outcome {
-                exit_code,
+                exit_code: step.exit_code,
                 fault_fired,
                 failed_checks,
                 profile_generation,
@@ -224,9 +247,9 @@ impl Env {
                 index,
                 op: op.to_string(),
                 command,
-                exit_code,
+                exit_code: step.exit_code,
                 fault_fired,
-                ms,
+                ms: step.ms,
                 judgement,
             });
         }
@@ -278,22 +301,6 @@ async fn nix_generation(sb: &Sandbox) -> Result<u32, String> {
         .and_then(|r| r.strip_suffix("-link"))
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| format!("unexpected profile link target {out:?}"))
-}
-
-/// Package view first (as the executor does: a trace it leaves is in every
-/// snapshot alike), then the file-system snapshot.
-async fn take_snapshot(
-    sb: &Sandbox,
-    a: &dyn Approach,
-    base: &Arc<Manifest>,
-) -> Result<Snapshot, String> {
-    let view = snapshot::read_view(sb, &a.package_view(), STEP, ExecLimits::MEASUREMENT)
-        .await
-        .map_err(|e| e.to_string())?;
-    snapshot::capture(sb, base, view)
-        .await
-        .map(|(s, _)| s)
-        .map_err(|e| e.to_string())
 }
 
 fn describe(records: &[Record]) -> String {

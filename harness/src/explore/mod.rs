@@ -9,14 +9,16 @@ pub mod state;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-use crate::approach::{approach, playbook, Approach, ApproachKind};
-use crate::checker::{check_verdict, Verdict};
+use crate::approach::{approach, Approach, ApproachKind};
+use crate::checker::Verdict;
 use crate::docker::{DockerError, Sandbox};
 use crate::history::{History, Phase};
 use crate::nemesis;
+use crate::nemesis::Fault;
+use crate::runner::lifecycle::{AfterOperation, Hooks, Request};
 use crate::runner::DockerExecutor;
 use crate::scenario::LoadedScenario;
-use crate::snapshot::{self, Snapshot};
+use crate::snapshot::Snapshot;
 use points::CrashPoint;
 use state::State;
 
@@ -69,10 +71,6 @@ fn history(s: &LoadedScenario, a: ApproachKind, fault: String) -> History {
     History::new(s.scenario.scenario.name.clone(), a.to_string(), fault, 0, 0)
 }
 
-fn op_command(a: &dyn Approach, s: &LoadedScenario) -> String {
-    crate::approach::operation_command(a, &s.scenario)
-}
-
 /// Traces the undisturbed operation; its state-changing calls of the chosen
 /// syscalls are the crash points.
 pub async fn dry_run(
@@ -82,32 +80,31 @@ pub async fn dry_run(
     syscalls: &[String],
 ) -> Result<DryRun, DockerError> {
     let a = approach(kind);
-    let base = ex.base_manifest(a.family()).await?;
     let mut h = history(s, kind, "dry-run".into());
     let mut sandbox = ex
         .sandbox(a.as_ref(), &s.scenario, &format!("dry-{kind}"))
         .await?;
     let result = async {
-        ex.set_up(&sandbox, a.as_ref(), &s.scenario, &mut h).await?;
-        let timeout = Duration::from_secs(s.scenario.scenario.step_timeout_s);
-        let before = ex.snapshot(&sandbox, a.as_ref(), &base, &mut h).await?;
-        let log = "/run/mistake-cost/trace.log";
-        let worker_log = "/run/mistake-cost/trace-worker.log";
-        let worker = a.worker_pid_file().map(|pid_file| (pid_file, worker_log));
-        let traced = nemesis::strace_count(&op_command(a.as_ref(), s), syscalls, log, worker);
-        let op = DockerExecutor::run_steps(&sandbox, Phase::Operation, &[traced], timeout, &[])
-            .await?
-            .remove(0);
-        if op.stderr_tail.contains(nemesis::WORKER_STRACE_KILLED) {
-            return Err(DockerError::Other(format!(
-                "dry run: {} (its trace may be cut short)",
-                nemesis::WORKER_STRACE_KILLED
-            )));
-        }
+        let fault = Fault::Trace {
+            syscalls: syscalls.to_vec(),
+        };
+        let req = Request {
+            approach: a.as_ref(),
+            scenario: &s.scenario,
+            fault: &fault,
+        };
+        let seen = ex.lifecycle(&sandbox, req, &DryRunHooks, &mut h).await?;
+        let op = h
+            .steps_in(Phase::Operation)
+            .last()
+            .cloned()
+            .ok_or_else(|| DockerError::Other("the dry run has no operation step".into()))?;
         // The whole traces, not the agent's output tail.
+        let logs = std::iter::once(nemesis::TRACE_LOG)
+            .chain(a.worker_pid_file().map(|_| nemesis::WORKER_TRACE_LOG));
         let mut traces = Vec::new();
-        for l in std::iter::once(log).chain(worker.map(|(_, l)| l)) {
-            let trace = read_trace(&sandbox, l).await.map_err(|e| {
+        for log in logs {
+            let trace = read_trace(&sandbox, log).await.map_err(|e| {
                 DockerError::Other(format!(
                     "{e} (the traced operation exited {}: {})",
                     op.exit_code,
@@ -116,24 +113,12 @@ pub async fn dry_run(
             })?;
             traces.push(trace);
         }
-        let after = ex.snapshot(&sandbox, a.as_ref(), &base, &mut h).await?;
-        let checks = DockerExecutor::run_checks(
-            &sandbox,
-            Phase::CheckAfterFailure,
-            &crate::approach::checks_and_probes(a.as_ref(), &s.scenario),
-            timeout,
-        )
-        .await?;
-        let valid = Verdict::all(checks.iter().map(check_verdict)) == Verdict::Valid;
         let calls = points::merge_traces(
             &traces.iter().map(String::as_str).collect::<Vec<_>>(),
             syscalls,
         );
-        let succeeded = op.exit_code == 0 && valid;
-        h.residue_after_failure = Some(snapshot::residue(&before, &after));
-        h.steps.push(op);
-        h.steps.extend(checks);
-        Ok::<_, DockerError>((points::points(&calls), succeeded.then_some(after)))
+        let succeeded = op.exit_code == 0 && seen.verdict_after_operation == Verdict::Valid;
+        Ok::<_, DockerError>((points::points(&calls), succeeded.then_some(seen.after)))
     }
     .await;
     sandbox.remove().await?;
@@ -144,6 +129,15 @@ pub async fn dry_run(
         new_state,
         history: h,
     })
+}
+
+/// The dry run records the undisturbed operation's state; nothing recovers.
+struct DryRunHooks;
+
+impl Hooks for DryRunHooks {
+    fn needs_recovery(&self, _: &AfterOperation) -> bool {
+        false
+    }
 }
 
 /// A dry run's trace file, whole.
@@ -208,7 +202,13 @@ pub async fn crash_at(
             )
             .await?;
         h.timings.container_start_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let r = crash_in(ex, &sandbox, a.as_ref(), s, dry, point, &mut h, &mut rec).await;
+        let fault = point_fault(point);
+        let req = Request {
+            approach: a.as_ref(),
+            scenario: &s.scenario,
+            fault: &fault,
+        };
+        let r = crash_in(ex, &sandbox, req, dry, &mut h, &mut rec).await;
         let removing = Instant::now();
         sandbox.remove().await?;
         h.timings.container_remove_ms = removing.elapsed().as_secs_f64() * 1000.0;
@@ -224,83 +224,76 @@ pub async fn crash_at(
     (rec, h)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A crash point's lifecycle rule: only a state that is neither the old
+/// nor the new one needs the playbook.
+struct CrashHooks<'a> {
+    new_state: Option<&'a Snapshot>,
+}
+
+impl Hooks for CrashHooks<'_> {
+    fn needs_recovery(&self, s: &AfterOperation) -> bool {
+        state::classify(s.after, s.before, self.new_state, s.verdict) == State::Inconsistent
+    }
+}
+
+/// The point's fault: SIGKILL at the k-th call of its syscall, in every
+/// traced process (and in the approach's worker, if it has one).
+fn point_fault(point: &CrashPoint) -> Fault {
+    Fault::Syscall {
+        syscalls: vec![point.syscall.clone()],
+        at: point.k,
+        errno: None,
+    }
+}
+
 async fn crash_in(
     ex: &DockerExecutor,
     sandbox: &Sandbox,
-    a: &dyn Approach,
-    s: &LoadedScenario,
+    req: Request<'_>,
     dry: &DryRun,
-    point: &CrashPoint,
     h: &mut History,
     rec: &mut CrashPointRecord,
 ) -> Result<(), DockerError> {
-    let base = ex.base_manifest(a.family()).await?;
-    let timeout = Duration::from_secs(s.scenario.scenario.step_timeout_s);
-    ex.set_up(sandbox, a, &s.scenario, h).await?;
-    let before = ex.snapshot(sandbox, a, &base, h).await?;
-    let wrapped = nemesis::strace_wrap_for(
-        a.worker_pid_file(),
-        &op_command(a, s),
-        std::slice::from_ref(&point.syscall),
-        point.k,
-        None,
-    );
-    let mut op = DockerExecutor::run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[])
-        .await?
-        .remove(0);
-    let killed = crate::runner::injected_kills(sandbox).await?;
-    rec.fired = !killed.is_empty();
+    let hooks = CrashHooks {
+        new_state: dry.new_state.as_ref(),
+    };
+    let seen = ex.lifecycle(sandbox, req, &hooks, h).await?;
+    rec.fired = !seen.killed.is_empty();
     if rec.fired {
-        op.fault_fired_ms = Some(op.ms);
         // The process this crash actually hit (the dry run's may differ).
-        rec.process = killed.join(",");
+        rec.process = seen.killed.join(",");
     }
-    h.steps.push(op);
-
-    let after = ex.snapshot(sandbox, a, &base, h).await?;
-    let checks = crate::approach::checks_and_probes(a, &s.scenario);
-    let steps =
-        DockerExecutor::run_checks(sandbox, Phase::CheckAfterFailure, &checks, timeout).await?;
-    let verdict = Verdict::all(steps.iter().map(check_verdict));
-    h.steps.extend(steps);
-    let residue = snapshot::residue(&before, &after);
-    rec.consistent = verdict.as_bool_str().into();
+    let residue = h
+        .residue_after_failure
+        .as_ref()
+        .expect("the lifecycle records it");
+    rec.consistent = seen.verdict_after_operation.as_bool_str().into();
     rec.residue_files = Some(residue.visible_files());
     rec.residue_packages = Some(residue.packages.len());
     rec.garbage_paths = Some(residue.garbage);
-    h.residue_after_failure = Some(residue);
-    let state = state::classify(&after, &before, dry.new_state.as_ref(), verdict);
+    let state = state::classify(
+        &seen.after,
+        &seen.before,
+        dry.new_state.as_ref(),
+        seen.verdict_after_operation,
+    );
     rec.state_after_crash = Some(state);
-
-    let (final_state, final_snap) = if state == State::Inconsistent {
-        rec.playbook_ran = true;
-        h.playbook_ran = true;
-        let steps = DockerExecutor::run_steps(
-            sandbox,
-            Phase::Recovery,
-            &playbook(a, &s.scenario),
-            timeout,
-            &[],
-        )
-        .await?;
-        rec.recovery_ms = Some(steps.iter().fold(0.0, |acc, s| acc + s.ms));
-        h.steps.extend(steps);
-        let snap = ex.snapshot(sandbox, a, &base, h).await?;
-        let steps =
-            DockerExecutor::run_checks(sandbox, Phase::CheckAfterRecovery, &checks, timeout)
-                .await?;
-        let v = Verdict::all(steps.iter().map(check_verdict));
-        h.steps.extend(steps);
-        let st = state::classify(&snap, &before, dry.new_state.as_ref(), v);
-        (st, snap)
-    } else {
-        rec.recovery_ms = Some(0.0);
-        (state, after)
+    let final_state = match &seen.recovery {
+        Some(r) => {
+            rec.playbook_ran = true;
+            rec.recovery_ms = Some(r.playbook_ms);
+            state::classify(&r.snapshot, &seen.before, dry.new_state.as_ref(), r.verdict)
+        }
+        None => {
+            rec.recovery_ms = Some(0.0);
+            state
+        }
     };
-    let final_residue = snapshot::residue(&before, &final_snap);
+    let final_residue = h
+        .residue_after_recovery
+        .as_ref()
+        .expect("the lifecycle records it");
     rec.final_residue_files = Some(final_residue.visible_files());
-    h.residue_after_recovery = Some(final_residue);
     rec.state_after_recovery = Some(final_state);
     rec.recovered = if final_state == State::Inconsistent {
         "false"

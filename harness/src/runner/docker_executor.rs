@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, OnceCell};
 use tokio_util::task::TaskTracker;
 
+use super::lifecycle::{Hooks, Request};
 use super::{Event, Executor};
-use crate::approach::{approach, playbook, Approach};
-use crate::checker::{check_verdict, Verdict};
+use crate::approach::{approach, Approach};
 use crate::docker::images::Family;
 use crate::docker::{DockerError, ExecLimits, RunId, Sandbox, SandboxSpec, SecurityProfile};
 use crate::history::{History, Phase, Step};
@@ -128,103 +128,53 @@ impl DockerExecutor {
     ) -> Result<(), DockerError> {
         let scenario = &trial.scenario.scenario;
         let a = approach(trial.approach);
-        let timeout = Duration::from_secs(scenario.scenario.step_timeout_s);
-        let base = self.base_manifest(a.family()).await?;
-
         let t = Instant::now();
         let mut sandbox = self
             .sandbox(a.as_ref(), scenario, &format!("t{}", trial.index))
             .await?;
         h.timings.container_start_ms = ms(t);
 
-        let result = self
-            .steps(trial, a.as_ref(), &sandbox, &base, timeout, h, events)
-            .await;
+        let hooks = TrialHooks {
+            index: trial.index,
+            events,
+        };
+        let req = Request {
+            approach: a.as_ref(),
+            scenario,
+            fault: &trial.fault,
+        };
+        let result = self.lifecycle(&sandbox, req, &hooks, h).await.map(|_| ());
         let t = Instant::now();
         let removed = sandbox.remove().await;
         h.timings.container_remove_ms = ms(t);
         result.and(removed)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn steps(
-        &self,
-        trial: &Trial,
-        a: &dyn Approach,
-        sandbox: &Sandbox,
-        base: &Arc<Manifest>,
-        timeout: Duration,
-        h: &mut History,
-        events: &mpsc::UnboundedSender<Event>,
-    ) -> Result<(), DockerError> {
-        let s = &trial.scenario.scenario;
-        let phase = |p: Phase| {
-            let _ = events.send(Event::TrialPhase {
-                index: trial.index,
-                phase: p,
-            });
-        };
-
-        phase(Phase::Prepare);
-        self.set_up(sandbox, a, s, h).await?;
-        let before = self.snapshot(sandbox, a, base, h).await?;
-
-        phase(Phase::Operation);
-        h.steps.push(
-            self.operation(
-                sandbox,
-                a,
-                &trial.fault,
-                crate::approach::operation_command(a, s),
-                timeout,
-            )
-            .await?,
-        );
-
-        phase(Phase::CheckAfterFailure);
-        let after = self.snapshot(sandbox, a, base, h).await?;
-        let checks = crate::approach::checks_and_probes(a, s);
-        let check_steps = run_checks(sandbox, Phase::CheckAfterFailure, &checks, timeout).await?;
-        let consistent = Verdict::all(check_steps.iter().map(check_verdict));
-        h.steps.extend(check_steps);
-        let residue = snapshot::residue(&before, &after);
-        // Known-good states need no recovery, so nothing is run and
-        // recovery_ms is 0: the old state (nothing visible changed) or, when
-        // the operation succeeded undisturbed, the new one — with the checks
-        // passing either way.
-        let op_step = h.steps_in(Phase::Operation).last();
-        let succeeded = op_step.is_some_and(|s| s.exit_code == 0 && s.fault_fired_ms.is_none());
-        let unchanged = residue.visible_files() == 0 && residue.packages.is_empty();
-        let needs_recovery = consistent != Verdict::Valid || !(unchanged || succeeded);
-        h.residue_after_failure = Some(residue);
-
-        let final_state = if needs_recovery {
-            phase(Phase::Recovery);
-            h.playbook_ran = true;
-            h.steps
-                .extend(run_steps(sandbox, Phase::Recovery, &playbook(a, s), timeout, &[]).await?);
-            phase(Phase::CheckAfterRecovery);
-            let snap = self.snapshot(sandbox, a, base, h).await?;
-            h.steps
-                .extend(run_checks(sandbox, Phase::CheckAfterRecovery, &checks, timeout).await?);
-            snap
-        } else {
-            // Nothing ran: the end state is the state after the operation,
-            // judged by the checks already recorded.
-            after
-        };
-        h.residue_after_recovery = Some(snapshot::residue(&before, &final_state));
-        Ok(())
-    }
-
-    /// Runs the operation under test with the trial's fault injected.
-    async fn operation(
+    /// Runs the operation under test with the trial's fault injected; with
+    /// the step, the processes an injected syscall kill ended.
+    pub(super) async fn operation(
         &self,
         sandbox: &Sandbox,
         a: &dyn Approach,
         fault: &Fault,
         command: String,
         timeout: Duration,
+    ) -> Result<(Step, Vec<String>), DockerError> {
+        let mut killed = Vec::new();
+        let step = self
+            .operation_step(sandbox, a, fault, command, timeout, &mut killed)
+            .await?;
+        Ok((step, killed))
+    }
+
+    async fn operation_step(
+        &self,
+        sandbox: &Sandbox,
+        a: &dyn Approach,
+        fault: &Fault,
+        command: String,
+        timeout: Duration,
+        killed_by_syscall: &mut Vec<String>,
     ) -> Result<Step, DockerError> {
         let one = |mut steps: Vec<Step>| {
             steps
@@ -270,6 +220,22 @@ impl DockerExecutor {
                         step.command =
                             format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
                     }
+                    *killed_by_syscall = killed;
+                }
+                Ok(step)
+            }
+            Fault::Trace { syscalls } => {
+                let worker = a
+                    .worker_pid_file()
+                    .map(|pid_file| (pid_file, nemesis::WORKER_TRACE_LOG));
+                let traced = nemesis::strace_count(&command, syscalls, nemesis::TRACE_LOG, worker);
+                let step =
+                    one(run_steps(sandbox, Phase::Operation, &[traced], timeout, &[]).await?)?;
+                if step.stderr_tail.contains(nemesis::WORKER_STRACE_KILLED) {
+                    return Err(DockerError::Other(format!(
+                        "{} (the trace may be cut short)",
+                        nemesis::WORKER_STRACE_KILLED
+                    )));
                 }
                 Ok(step)
             }
@@ -335,6 +301,26 @@ impl DockerExecutor {
         h.timings.snapshot_hash_ms += parts.hash_ms;
         h.timings.snapshot_ms += ms(t);
         Ok(snap)
+    }
+}
+
+/// A trial's lifecycle hooks: phases go to the progress display, and the
+/// trial's recovery rule decides.
+struct TrialHooks<'a> {
+    index: usize,
+    events: &'a mpsc::UnboundedSender<Event>,
+}
+
+impl Hooks for TrialHooks<'_> {
+    fn phase(&self, phase: Phase) {
+        let _ = self.events.send(Event::TrialPhase {
+            index: self.index,
+            phase,
+        });
+    }
+
+    fn needs_recovery(&self, state: &super::lifecycle::AfterOperation) -> bool {
+        super::lifecycle::trial_needs_recovery(state)
     }
 }
 
@@ -518,7 +504,7 @@ impl DockerExecutor {
         run_steps(sandbox, phase, commands, timeout, quiet).await
     }
 
-    pub(crate) async fn run_checks(
+    pub async fn run_checks(
         sandbox: &Sandbox,
         phase: Phase,
         checks: &[crate::approach::Check],

@@ -4,6 +4,7 @@
 
 mod docker_executor;
 mod events;
+pub mod lifecycle;
 mod scheduler;
 
 pub use docker_executor::{injected_kills, DockerExecutor};
