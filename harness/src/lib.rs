@@ -28,3 +28,4 @@ pub mod runner;
 pub mod scenario;
 pub mod snapshot;
 pub mod verify;
+pub mod vocab;

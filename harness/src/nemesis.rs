@@ -11,7 +11,7 @@ use std::fmt;
 use crate::scenario::{FaultKind, FaultSpec, Signal};
 
 /// Errnos a `syscall` fault may inject.
-pub const ERRNOS: [&str; 6] = ["ENOSPC", "EIO", "EACCES", "EPERM", "EROFS", "EDQUOT"];
+pub use crate::vocab::ERRNOS;
 
 /// One concrete fault of a trial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

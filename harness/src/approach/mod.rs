@@ -3,11 +3,10 @@
 //! recover. The trial runner only talks to the `Approach` trait.
 
 mod apt;
-mod kind;
 mod nix;
 mod pip;
 
-pub use kind::ApproachKind;
+pub use crate::vocab::ApproachKind;
 
 use crate::docker::images::Family;
 use crate::docker::SecurityProfile;

@@ -14,9 +14,9 @@ pub use expect::{CellEvidence, Expect, Source};
 pub use judge::{verdict, Counts, Share, Verdict};
 use rows::Table;
 
-use crate::approach::ApproachKind;
 use crate::error::{exit, Error, Result};
 use crate::scenario::{GuaranteeSpec, LoadedScenario, ParseError};
+use crate::vocab::ApproachKind;
 
 /// A `[[guarantee]]` table, checked and ready to judge rows.
 #[derive(Debug, Clone, PartialEq)]
