@@ -144,7 +144,7 @@ impl Env {
             *c
         };
         let a = approach(kind);
-        let mut spec = SandboxSpec::for_approach(
+        let mut spec = mistake_cost::approach::sandbox_spec(
             a.as_ref(),
             SecurityProfile::default(),
             format!("mc-{}-prop-{kind}-{case}", self.run),
