@@ -296,7 +296,7 @@ pub fn killed_processes(log: &str) -> Vec<String> {
 /// pid and command name of the process that made it, its time, its decoded
 /// file descriptors and return value, and every process's exit. With a
 /// worker (`Some((pid file, its log))`), the worker is traced the same way
-/// into its own log; [`crate::explore::points::merge_traces`] joins them.
+/// into its own log; `explore` (its `points::merge_traces`) joins them.
 pub fn strace_count(
     command: &str,
     syscalls: &[String],
