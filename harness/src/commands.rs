@@ -222,7 +222,7 @@ impl Session {
 
 pub async fn run(args: RunArgs) -> Result<i32> {
     // Bad input stops everything before any container exists.
-    let loaded: Vec<Arc<scenario::LoadedScenario>> = scenario::load_all(&args.scenarios)?
+    let loaded: Vec<Arc<scenario::LoadedScenario>> = verify::load_scenarios(&args.scenarios)?
         .into_iter()
         .map(Arc::new)
         .collect();
@@ -240,7 +240,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
 }
 
 pub async fn explore(args: ExploreArgs) -> Result<i32> {
-    let loaded = Arc::new(scenario::load(&args.scenario)?);
+    let loaded = Arc::new(verify::load_scenario(&args.scenario)?);
     let syscalls = crate::explore::points::expand_syscalls(&args.syscalls)
         .map_err(|e| Error::Usage(format!("--syscalls: {e}")))?;
     let session = Session::open(
@@ -457,7 +457,7 @@ fn verify_scenario_paths(args: &VerifyArgs) -> Vec<PathBuf> {
 async fn verify_inner(args: VerifyArgs) -> Result<i32> {
     use verify::{Input, Inputs, Source};
     let loaded: Vec<Arc<scenario::LoadedScenario>> =
-        scenario::load_all(&verify_scenario_paths(&args))?
+        verify::load_scenarios(&verify_scenario_paths(&args))?
             .into_iter()
             .map(Arc::new)
             .collect();

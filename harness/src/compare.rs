@@ -7,8 +7,9 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::error::{exit, Result};
+use crate::export::write_atomic;
 use crate::report::stats::{self, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
-use crate::report::{approach_order, fmt_count, fmt_ms, write_atomic, Run, Tally, Trial};
+use crate::report::{approach_order, fmt_count, fmt_ms, Run, Tally, Trial};
 
 /// `mistake-cost compare BASE NEW [--out FILE]`: Markdown on stdout (and in FILE).
 pub fn command(base: &Path, new: &Path, out: Option<&Path>) -> Result<i32> {

@@ -67,7 +67,7 @@ pub struct Attempt {
 /// spaces, which would lose the fields.
 pub const ATTEMPT_MARKER: &str = "mistake-cost-attempt";
 /// The field separator of attempt records (scenario paths may not hold it).
-pub const ATTEMPT_SEP: &str = "|#|";
+pub use crate::vocab::ATTEMPT_SEP;
 
 /// Parses attempt records, one a line. The same record seen twice (Nix
 /// prints a failed build's last log lines again) counts once: `id` is the

@@ -11,7 +11,7 @@ use std::fmt;
 use crate::scenario::{FaultKind, FaultSpec, Signal};
 
 /// Errnos a `syscall` fault may inject.
-pub const ERRNOS: [&str; 6] = ["ENOSPC", "EIO", "EACCES", "EPERM", "EROFS", "EDQUOT"];
+pub use crate::vocab::ERRNOS;
 
 /// One concrete fault of a trial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -308,7 +308,7 @@ pub fn killed_processes(log: &str) -> Vec<String> {
 /// pid and command name of the process that made it, its time, its decoded
 /// file descriptors and return value, and every process's exit. With a
 /// worker (`Some((pid file, its log))`), the worker is traced the same way
-/// into its own log; [`crate::explore::points::merge_traces`] joins them.
+/// into its own log; `explore` (its `points::merge_traces`) joins them.
 pub fn strace_count(
     command: &str,
     syscalls: &[String],

@@ -3,14 +3,13 @@
 //! recover. The trial runner only talks to the `Approach` trait.
 
 mod apt;
-mod kind;
 mod nix;
 mod pip;
 
-pub use kind::ApproachKind;
+pub use crate::vocab::ApproachKind;
 
 use crate::docker::images::Family;
-use crate::docker::SecurityProfile;
+use crate::docker::{SandboxSpec, SecurityProfile};
 use crate::scenario::{OperationKind, PackageRef, PackageSpec, Scenario};
 
 /// A consistency check: a command and how to read its result.
@@ -106,6 +105,21 @@ pub fn approach(kind: ApproachKind) -> Box<dyn Approach> {
         ApproachKind::Nix => Box::new(nix::Nix::multi_user()),
         ApproachKind::NixSingleUser => Box::new(nix::Nix::single_user()),
     }
+}
+
+/// A sandbox for one approach: its image, environment and main process,
+/// under the run's security profile. Here, not in `docker`, so the engine
+/// layer knows nothing of approaches.
+pub fn sandbox_spec(
+    a: &dyn Approach,
+    security: SecurityProfile,
+    name: impl Into<String>,
+) -> SandboxSpec {
+    let mut spec = SandboxSpec::new(a.family().image(), name);
+    spec.security = security;
+    spec.env = a.env();
+    spec.cmd = a.container_command(security);
+    spec
 }
 
 /// The approach's own checks followed by the scenario's probes for it.

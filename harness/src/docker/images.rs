@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::DockerError;
-use crate::approach::ApproachKind;
+use crate::vocab::ApproachKind;
 
 const BASE_RECIPE: &str = include_str!("../../../containers/base/recipe.toml");
 const AGENT: &str = include_str!("../../../containers/agent/agent.pl");

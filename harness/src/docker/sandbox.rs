@@ -49,20 +49,6 @@ impl SandboxSpec {
             cmd: vec!["sleep".into(), "infinity".into()],
         }
     }
-
-    /// A sandbox for one approach: its image, environment and main
-    /// process, under the run's security profile.
-    pub fn for_approach(
-        a: &dyn crate::approach::Approach,
-        security: SecurityProfile,
-        name: impl Into<String>,
-    ) -> Self {
-        let mut spec = SandboxSpec::new(a.family().image(), name);
-        spec.security = security;
-        spec.env = a.env();
-        spec.cmd = a.container_command(security);
-        spec
-    }
 }
 
 /// Output of one exec, stdout and stderr kept apart.

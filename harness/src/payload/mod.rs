@@ -22,7 +22,7 @@ pub const MOUNT_POINT: &str = "/fixtures";
 pub const APT_SOURCE_LINE: &str = "deb [trusted=yes] file:/fixtures/apt ./";
 /// Files every ecosystem's package tree carries besides the scenario's own,
 /// so a scenario may not ship files by these names.
-pub const RESERVED_FILES: [&str; 2] = ["VERSION", "deps"];
+pub use crate::vocab::RESERVED_FILES;
 
 /// The mtime of every archive member: any fixed value makes builds
 /// reproducible; a plausible date keeps tools from warning about the future.

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::checker::{check_verdict, Outcome, TrialRecord, Verdict};
 use crate::error::{Error, Result};
+use crate::export::write_atomic;
 use crate::history::{Attempt, Step};
 use stats::{Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
@@ -73,28 +74,6 @@ pub fn command(run_dir: &Path, formats: &[String]) -> Result<i32> {
         println!("wrote {}", path.display());
     }
     Ok(crate::error::exit::OK)
-}
-
-/// Writes `path` through a temp file in the same folder and a rename, so a
-/// reader never sees a half-written report.
-pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("report");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("writing {}", path.display()), e)
-    })
 }
 
 // ---------------------------------------------------------------- loading

@@ -91,7 +91,7 @@ impl DockerExecutor {
         suffix: &str,
     ) -> Result<Sandbox, DockerError> {
         let mut spec =
-            SandboxSpec::for_approach(a, self.security, format!("mc-{}-{suffix}", self.run));
+            crate::approach::sandbox_spec(a, self.security, format!("mc-{}-{suffix}", self.run));
         spec.fixtures = self.fixtures.get(&scenario.scenario.name).cloned();
         Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_spanned::Spanned;
 use std::collections::BTreeMap;
 
-use crate::approach::ApproachKind;
+use crate::vocab::{ApproachKind, Source};
 
 /// One scenario file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -39,7 +39,8 @@ pub struct Scenario {
 
 /// A hypothesis about the rows of a run (or an explore run), judged by
 /// `verify`: `expect` must hold in `in` of the rows of `approaches`.
-/// Checked in `crate::verify::compile`, which knows the columns.
+/// Its fields are checked by the loader's [`GuaranteeCheck`](super::GuaranteeCheck)
+/// (`verify` knows the columns).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GuaranteeSpec {
@@ -49,7 +50,7 @@ pub struct GuaranteeSpec {
     pub approaches: Vec<Spanned<ApproachKind>>,
     /// Which file: trials (default) or crashpoints.
     #[serde(default)]
-    pub source: Option<Spanned<crate::verify::Source>>,
+    pub source: Option<Spanned<Source>>,
     /// `column OP value`, e.g. `residue_files == 0`.
     pub expect: Spanned<String>,
     /// "all" (default) or a share like "95%".
@@ -364,11 +365,11 @@ pub struct Playbook {
 }
 
 impl GuaranteeSpec {
-    pub fn source(&self) -> crate::verify::Source {
+    pub fn source(&self) -> Source {
         self.source
             .as_ref()
             .map(|s| *s.get_ref())
-            .unwrap_or(crate::verify::Source::Trials)
+            .unwrap_or(Source::Trials)
     }
 }
 

@@ -4,8 +4,8 @@
 use serde_spanned::Spanned;
 use std::collections::BTreeSet;
 
-use super::{PackageRef, ParseError, Scenario};
-use crate::approach::ApproachKind;
+use super::{GuaranteeCheck, PackageRef, ParseError, Scenario};
+use crate::vocab::{ApproachKind, ATTEMPT_SEP, ERRNOS, RESERVED_FILES};
 
 fn err<T>(at: &Spanned<T>, message: impl Into<String>) -> ParseError {
     ParseError::new(Some(at.span()), message)
@@ -29,7 +29,10 @@ const HARNESS_PATHS: [&str; 11] = [
     "/nix/var/nix/daemon-socket",
 ];
 
-pub fn validate(s: &Scenario) -> Result<(), ParseError> {
+/// Checks `s`; each guarantee also goes through `check_guarantee`, at the
+/// place in the order it always had, so a file with several mistakes
+/// reports the same first one whoever composes the check.
+pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), ParseError> {
     if s.scenario.approaches.is_empty() {
         return Err(ParseError::new(
             None,
@@ -98,7 +101,7 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
                 {
                     return Err(err(&f.path, format!("file path `{path}`: expected a relative path without `.`, `..` or empty parts")));
                 }
-                if crate::payload::RESERVED_FILES.contains(&path.as_str()) {
+                if RESERVED_FILES.contains(&path.as_str()) {
                     return Err(err(&f.path, format!("file path `{path}`: reserved for the file every package carries; choose another name")));
                 }
                 if seen.contains(&path) {
@@ -149,7 +152,7 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
                     return Err(err(w, format!("{field} `{path}`: expected an absolute path without `.`, `..` or empty parts")));
                 }
                 if path.chars().any(|c| c.is_control())
-                    || path.contains(crate::history::ATTEMPT_SEP)
+                    || path.contains(ATTEMPT_SEP)
                     || path.len() > 1024
                 {
                     return Err(err(w, format!("{field}: a path must hold no tab, newline or other control character, no `|#|` (the attempt log's separator), and be at most 1024 bytes")));
@@ -262,7 +265,7 @@ pub fn validate(s: &Scenario) -> Result<(), ParseError> {
     }
     let mut guarantee_names = BTreeSet::new();
     for g in &s.guarantees {
-        crate::verify::compile(g, &s.approaches())?;
+        check_guarantee(g, &s.approaches())?;
         // JUnit tells test cases apart by name.
         if !guarantee_names.insert(g.name.get_ref().trim().to_string()) {
             return Err(err(
@@ -442,13 +445,13 @@ fn validate_fault(f: &super::FaultSpec) -> Result<(), ParseError> {
                 ));
             }
             if let Some(e) = &f.errno {
-                if !crate::nemesis::ERRNOS.contains(&e.get_ref().as_str()) {
+                if !ERRNOS.contains(&e.get_ref().as_str()) {
                     return Err(err(
                         e,
                         format!(
                             "errno `{}`: expected one of {}",
                             e.get_ref(),
-                            crate::nemesis::ERRNOS.join(", ")
+                            ERRNOS.join(", ")
                         ),
                     ));
                 }

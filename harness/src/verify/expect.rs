@@ -3,79 +3,54 @@
 
 use std::fmt;
 
-/// Which results file a guarantee reads.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// `run`'s trials.csv.
-    Trials,
-    /// `explore`'s crashpoints.csv.
-    Crashpoints,
-}
+pub use crate::vocab::Source;
 
-impl Source {
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Source::Trials => "trials.csv",
-            Source::Crashpoints => "crashpoints.csv",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Trials => "trials",
-            Source::Crashpoints => "crashpoints",
-        }
-    }
-
-    /// The columns a guarantee may test. Identity columns (scenario,
-    /// approach, rep, seed, fault) select rows instead; `error` is free text.
-    pub fn columns(self) -> &'static [(&'static str, Kind)] {
-        use Kind::*;
-        match self {
-            Source::Trials => &[
-                ("outcome", Words(&["succeeded", "failed", "killed"])),
-                ("consistent", Bool),
-                ("residue_files", Number),
-                ("residue_added", Number),
-                ("residue_removed", Number),
-                ("residue_modified", Number),
-                ("residue_packages", Number),
-                ("garbage_paths", Number),
-                ("attempts_landed", Number),
-                ("attempts_refused", Number),
-                ("playbook_ran", Bool),
-                ("recovery_ms", Number),
-                ("recovered", Bool),
-                ("final_residue_files", Number),
-                ("final_residue_packages", Number),
-                ("final_garbage_paths", Number),
-                ("operation_ms", Number),
-                ("trial_wall_ms", Number),
-                ("overhead_ms", Number),
-            ],
-            Source::Crashpoints => &[
-                ("point", Number),
-                ("index", Number),
-                ("fired", Bool),
-                ("state_after_crash", Words(&["old", "new", "inconsistent"])),
-                ("consistent", Bool),
-                ("residue_files", Number),
-                ("residue_packages", Number),
-                ("garbage_paths", Number),
-                ("playbook_ran", Bool),
-                ("recovered", Bool),
-                (
-                    "state_after_recovery",
-                    Words(&["old", "new", "inconsistent"]),
-                ),
-                ("recovery_ms", Number),
-                ("final_residue_files", Number),
-                ("point_wall_ms", Number),
-            ],
-        }
+/// The columns a guarantee may test in `source`'s file. Identity columns
+/// (scenario, approach, rep, seed, fault) select rows instead; `error` is
+/// free text.
+pub fn columns(source: Source) -> &'static [(&'static str, Kind)] {
+    use Kind::*;
+    match source {
+        Source::Trials => &[
+            ("outcome", Words(&["succeeded", "failed", "killed"])),
+            ("consistent", Bool),
+            ("residue_files", Number),
+            ("residue_added", Number),
+            ("residue_removed", Number),
+            ("residue_modified", Number),
+            ("residue_packages", Number),
+            ("garbage_paths", Number),
+            ("attempts_landed", Number),
+            ("attempts_refused", Number),
+            ("playbook_ran", Bool),
+            ("recovery_ms", Number),
+            ("recovered", Bool),
+            ("final_residue_files", Number),
+            ("final_residue_packages", Number),
+            ("final_garbage_paths", Number),
+            ("operation_ms", Number),
+            ("trial_wall_ms", Number),
+            ("overhead_ms", Number),
+        ],
+        Source::Crashpoints => &[
+            ("point", Number),
+            ("index", Number),
+            ("fired", Bool),
+            ("state_after_crash", Words(&["old", "new", "inconsistent"])),
+            ("consistent", Bool),
+            ("residue_files", Number),
+            ("residue_packages", Number),
+            ("garbage_paths", Number),
+            ("playbook_ran", Bool),
+            ("recovered", Bool),
+            (
+                "state_after_recovery",
+                Words(&["old", "new", "inconsistent"]),
+            ),
+            ("recovery_ms", Number),
+            ("final_residue_files", Number),
+            ("point_wall_ms", Number),
+        ],
     }
 }
 
@@ -179,7 +154,7 @@ impl Expect {
                 "expect `{text}`: expected `column OP value`, like `residue_files == 0`"
             ));
         }
-        let columns = source.columns();
+        let columns = columns(source);
         let Some(&(column, kind)) = columns.iter().find(|(c, _)| *c == name) else {
             let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
             return Err(format!(

@@ -102,7 +102,7 @@ pub fn render(judgements: &[Judgement]) -> String {
 
 /// Through a temp file and a rename: CI never reads half a report.
 pub fn write(path: &Path, judgements: &[Judgement]) -> Result<()> {
-    crate::report::write_atomic(path, &render(judgements))
+    crate::export::write_atomic(path, &render(judgements))
 }
 
 #[cfg(test)]

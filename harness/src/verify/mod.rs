@@ -1,10 +1,12 @@
 //! Guarantees: hypotheses a scenario file states about its own results
 //! (`[[guarantee]]`), judged over a run's rows as holds / violated / unknown
 //! for CI (`verify`: exit codes, JUnit XML). Rows in, verdicts out: no Docker.
+//! Also the scenario loader every command uses (`load`): it compiles guarantees.
 
 pub mod expect;
 pub mod judge;
 pub mod junit;
+mod load;
 pub mod rows;
 
 use std::fmt;
@@ -12,11 +14,12 @@ use std::path::Path;
 
 pub use expect::{CellEvidence, Expect, Source};
 pub use judge::{verdict, Counts, Share, Verdict};
+pub use load::{check_guarantee, load_scenario, load_scenarios};
 use rows::Table;
 
-use crate::approach::ApproachKind;
 use crate::error::{exit, Error, Result};
 use crate::scenario::{GuaranteeSpec, LoadedScenario, ParseError};
+use crate::vocab::ApproachKind;
 
 /// A `[[guarantee]]` table, checked and ready to judge rows.
 #[derive(Debug, Clone, PartialEq)]

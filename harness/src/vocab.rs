@@ -1,9 +1,12 @@
-//! The five ways of installing software that a trial compares.
+//! Shared vocabulary: the names every room uses (approaches, results files,
+//! reserved payload file names, injectable errnos, the attempt-record
+//! separator). It imports nothing from the harness, so any module may use it.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// The five ways of installing software that a trial compares.
 #[derive(
     Debug,
     Clone,
@@ -69,3 +72,41 @@ impl FromStr for ApproachKind {
             .ok_or_else(|| format!("unknown approach `{s}`: expected one of apt, pip, pip-venv, nix, nix-single-user"))
     }
 }
+
+/// Which results file a guarantee reads. `verify` knows each file's columns.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// `run`'s trials.csv.
+    Trials,
+    /// `explore`'s crashpoints.csv.
+    Crashpoints,
+}
+
+impl Source {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Source::Trials => "trials.csv",
+            Source::Crashpoints => "crashpoints.csv",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Trials => "trials",
+            Source::Crashpoints => "crashpoints",
+        }
+    }
+}
+
+/// Files every ecosystem's package tree carries besides the scenario's own,
+/// so a scenario may not ship files by these names.
+pub const RESERVED_FILES: [&str; 2] = ["VERSION", "deps"];
+
+/// Errnos a `syscall` fault may inject.
+pub const ERRNOS: [&str; 6] = ["ENOSPC", "EIO", "EACCES", "EPERM", "EROFS", "EDQUOT"];
+
+/// The field separator of attempt records (scenario paths may not hold it).
+pub const ATTEMPT_SEP: &str = "|#|";
