@@ -9,7 +9,7 @@ pub mod state;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-use crate::approach::{approach, Approach, ApproachKind};
+use crate::approach::{approach, ApproachKind};
 use crate::checker::Verdict;
 use crate::docker::{DockerError, Sandbox};
 use crate::history::{History, Phase};
