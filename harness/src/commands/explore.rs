@@ -1,0 +1,199 @@
+//! `mistake-cost explore`: dry runs, crash points, crashpoints.csv.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Session;
+use crate::cli::ExploreArgs;
+use crate::error::{exit, Error, Result};
+use crate::runner::DockerExecutor;
+use crate::{scenario, verify};
+
+pub async fn explore(args: ExploreArgs) -> Result<i32> {
+    let loaded = Arc::new(verify::load_scenario(&args.scenario)?);
+    let syscalls = crate::explore::points::expand_syscalls(&args.syscalls)
+        .map_err(|e| Error::Usage(format!("--syscalls: {e}")))?;
+    let session = Session::open(
+        std::slice::from_ref(&loaded),
+        args.out.clone(),
+        args.seed,
+        None,
+        args.jobs,
+        args.security,
+    )
+    .await?;
+    let result = session
+        .guard(explore_inner(&session, &args, &syscalls, loaded))
+        .await;
+    session.close(result).await
+}
+
+async fn explore_inner(
+    session: &Session,
+    args: &ExploreArgs,
+    syscalls: &[String],
+    loaded: Arc<scenario::LoadedScenario>,
+) -> Result<i32> {
+    use crate::explore::{self, points, CrashPointRecord};
+    use futures_util::StreamExt;
+    let fixtures = session.write_fixtures(std::slice::from_ref(&loaded))?;
+    let ex = Arc::new(
+        DockerExecutor::new(
+            session.docker.clone(),
+            session.run.clone(),
+            fixtures,
+            session.tracker.clone(),
+        )
+        .with_security(session.security),
+    );
+    let approaches = if args.approaches.is_empty() {
+        loaded.scenario.approaches()
+    } else {
+        args.approaches.clone()
+    };
+    let out = &session.out;
+    eprintln!(
+        "explore {}: dry runs for {} (syscalls {}) → {}",
+        session.run,
+        approaches
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.syscalls.join(","),
+        out.display()
+    );
+    let started = std::time::Instant::now();
+
+    // 1. One traced dry run per approach.
+    let bar = ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut dries = Vec::new();
+    for &a in &approaches {
+        bar.set_message(format!("dry run: {a}"));
+        let dry = tokio::select! {
+            d = explore::dry_run(&ex, &loaded, a, syscalls) => d?,
+            _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
+        };
+        let selected = points::select(&dry.points, args.max_points as usize, args.seed);
+        let found = points::count_by_family(dry.points.iter().map(|p| p.family.as_str()));
+        let chosen = points::count_by_family(selected.iter().map(|p| p.family.as_str()));
+        bar.suspend(|| {
+            eprintln!(
+                "{a}: {} crash points found ({}); exploring {} of them{}{}",
+                dry.points.len(),
+                points::family_counts_line(&found),
+                selected.len(),
+                if selected.len() < dry.points.len() {
+                    format!(" ({})", points::family_counts_line(&chosen))
+                } else {
+                    " (all)".into()
+                },
+                if dry.new_state.is_some() {
+                    ""
+                } else {
+                    " (the undisturbed operation did not succeed: no state can classify as `new`)"
+                }
+            )
+        });
+        dries.push((Arc::new(dry), selected));
+    }
+    bar.finish_and_clear();
+    let points_json: Vec<serde_json::Value> = dries
+        .iter()
+        .map(|(d, selected)| {
+            let found = points::count_by_family(d.points.iter().map(|p| p.family.as_str()));
+            let chosen = points::count_by_family(selected.iter().map(|p| p.family.as_str()));
+            let families: serde_json::Map<String, serde_json::Value> = found
+                .iter()
+                .map(|(k, n)| (k.1.clone(), serde_json::json!({"found": n, "selected": chosen.get(k).copied().unwrap_or(0)})))
+                .collect();
+            serde_json::json!({
+                "approach": d.approach,
+                "syscalls": syscalls,
+                "max_points": args.max_points,
+                "seed": args.seed,
+                "families": families,
+                "selected": selected.iter().map(|p| p.index).collect::<Vec<_>>(),
+                "points": d.points,
+                "dry_run": d.history,
+            })
+        })
+        .collect();
+    std::fs::write(
+        out.join("points.json"),
+        serde_json::to_vec_pretty(&points_json).expect("plain data"),
+    )
+    .map_err(|e| Error::io("writing points.json", e))?;
+
+    // 2. One crash per selected point, in fresh containers.
+    let work: Vec<(Arc<explore::DryRun>, points::CrashPoint)> = dries
+        .iter()
+        .flat_map(|(d, selected)| selected.iter().cloned().map(move |p| (d.clone(), p)))
+        .collect();
+    let bar = ProgressBar::new(work.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} crash points [{elapsed}, eta {eta}] {msg}",
+        )
+        .expect("static template"),
+    );
+    let csv_path = out.join("crashpoints.csv");
+    let mut csv = csv::Writer::from_path(&csv_path).map_err(|e| Error::Results {
+        path: csv_path.clone(),
+        source: e,
+    })?;
+    let mut jsonl = std::fs::File::create(out.join("crashpoints.jsonl"))
+        .map_err(|e| Error::io("creating crashpoints.jsonl", e))?;
+    let mut records: Vec<CrashPointRecord> = Vec::new();
+    let total = work.len();
+    let mut stream = futures_util::stream::iter(work.into_iter().map(|(dry, p)| {
+        let (ex, loaded) = (ex.clone(), loaded.clone());
+        async move { explore::crash_at(&ex, &loaded, &dry, &p).await }
+    }))
+    .buffer_unordered(args.jobs as usize);
+    loop {
+        let next = tokio::select! {
+            n = stream.next() => n,
+            _ = session.cancel.cancelled() => break,
+        };
+        let Some((rec, history)) = next else { break };
+        csv.serialize(&rec)
+            .and_then(|_| csv.flush().map_err(csv::Error::from))
+            .map_err(|e| Error::Results {
+                path: csv_path.clone(),
+                source: e,
+            })?;
+        let mut line = serde_json::to_vec(&serde_json::json!({"record": rec, "history": history}))
+            .expect("plain data");
+        line.push(b'\n');
+        std::io::Write::write_all(&mut jsonl, &line)
+            .map_err(|e| Error::io("writing crashpoints.jsonl", e))?;
+        if !rec.error.is_empty() {
+            bar.suspend(|| eprintln!("{} {} errored: {}", rec.approach, rec.fault, rec.error));
+        }
+        bar.set_message(format!("{} {}", rec.approach, rec.fault));
+        bar.inc(1);
+        records.push(rec);
+    }
+    drop(stream);
+    bar.finish_and_clear();
+    for line in explore::summary(&records) {
+        println!("{line}");
+    }
+    eprintln!("explore took {:.0}s", started.elapsed().as_secs_f64());
+    eprintln!("results: {}", csv_path.display());
+    if session.cancel.is_cancelled() {
+        eprintln!(
+            "interrupted after {} of {total} points; complete rows are kept",
+            records.len()
+        );
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(if records.iter().any(|r| !r.error.is_empty()) {
+        exit::TRIAL_ERRORS
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,293 @@
+//! What each subcommand does, wiring the rooms together: scenarios are
+//! loaded before anything starts; Docker objects are swept on every exit.
+//! `session` is what every Docker-running command shares; `explore` and
+//! `verify_cmd` are those subcommands; `run`, `images`, `clean` are here.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+use crate::checker::{Outcome, TrialRecord};
+use crate::cli::{ImagesAction, RunArgs};
+use crate::docker::images::{self, Family};
+use crate::docker::{self};
+use crate::error::{exit, Error, Result};
+use crate::export::{CsvExporter, Exporter, JsonlExporter};
+use crate::runner::{run_plan, DockerExecutor, Event};
+use crate::{plan, scenario, verify};
+
+mod explore;
+mod session;
+mod verify_cmd;
+
+pub use explore::explore;
+pub(crate) use session::{families_of, Session};
+pub use verify_cmd::verify;
+
+pub async fn images(action: Option<ImagesAction>) -> Result<i32> {
+    let docker = docker::connect().await?;
+    match action {
+        None | Some(ImagesAction::List) => {
+            for s in images::status(&docker).await? {
+                let id =
+                    s.id.as_deref()
+                        .map(|i| i.trim_start_matches("sha256:"))
+                        .map(|i| &i[..12.min(i.len())])
+                        .unwrap_or("-");
+                println!("{:<40} {:<14} {}", s.name, id, s.detail);
+            }
+        }
+        Some(ImagesAction::Build { force }) => {
+            let built = build_images(&docker, &Family::ALL, force).await?;
+            if built.is_empty() {
+                println!("all images current");
+            } else {
+                println!("built: {}", built.join(", "));
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn build_images(
+    docker: &bollard::Docker,
+    families: &[Family],
+    force: bool,
+) -> Result<Vec<String>> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let progress = |line: String| {
+        if bar.is_hidden() {
+            tracing::info!("{line}");
+        }
+        bar.set_message(line);
+    };
+    let started = std::time::Instant::now();
+    let built = images::ensure(docker, families, force, &progress).await;
+    bar.finish_and_clear();
+    let built = built?;
+    if !built.is_empty() {
+        eprintln!(
+            "images built in {:.1}s: {}",
+            started.elapsed().as_secs_f64(),
+            built.join(", ")
+        );
+    }
+    Ok(built)
+}
+
+pub async fn clean() -> Result<i32> {
+    let docker = docker::connect().await?;
+    let r = docker::sweep(&docker, None).await?;
+    println!(
+        "removed {} container(s), {} network(s), {} volume(s)",
+        r.containers, r.networks, r.volumes
+    );
+    Ok(exit::OK)
+}
+
+pub async fn run(args: RunArgs) -> Result<i32> {
+    // Bad input stops everything before any container exists.
+    let loaded: Vec<Arc<scenario::LoadedScenario>> = verify::load_scenarios(&args.scenarios)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let session = Session::open(
+        &loaded,
+        args.out.clone(),
+        args.seed,
+        args.reps,
+        args.jobs,
+        args.security,
+    )
+    .await?;
+    let result = session.guard(run_inner(&session, &args, &loaded)).await;
+    session.close(result).await
+}
+
+async fn run_inner(
+    session: &Session,
+    args: &RunArgs,
+    loaded: &[Arc<scenario::LoadedScenario>],
+) -> Result<i32> {
+    let (run, out, cancel) = (&session.run, session.out.as_path(), session.cancel.clone());
+    let fixtures = session.write_fixtures(loaded)?;
+    let executor = Arc::new(
+        DockerExecutor::new(
+            session.docker.clone(),
+            run.clone(),
+            fixtures,
+            session.tracker.clone(),
+        )
+        .with_security(session.security),
+    );
+    for f in families_of(loaded) {
+        tokio::select! {
+            r = executor.base_manifest(f) => { r?; }
+            _ = cancel.cancelled() => return Ok(exit::INTERRUPTED),
+        }
+    }
+
+    let trials = plan::plan(loaded, args.reps, args.seed);
+    let total = trials.len();
+    let csv_path = out.join("trials.csv");
+    let mut exporters: Vec<Box<dyn Exporter>> = vec![
+        Box::new(
+            CsvExporter::create(&csv_path)
+                .map_err(|e| Error::io(format!("creating {}", csv_path.display()), e))?,
+        ),
+        Box::new(
+            JsonlExporter::create(&out.join("trials.jsonl"))
+                .map_err(|e| Error::io("creating trials.jsonl", e))?,
+        ),
+    ];
+    eprintln!(
+        "run {run}: {total} trials, {} at a time, seed {} → {}",
+        args.jobs,
+        args.seed,
+        out.display()
+    );
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let runner = tokio::spawn(run_plan(
+        executor,
+        trials,
+        args.jobs as usize,
+        tx,
+        cancel.clone(),
+    ));
+
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} trials [{elapsed}, eta {eta}] {msg}")
+            .expect("static template"),
+    );
+    let mut running: BTreeMap<usize, String> = BTreeMap::new();
+    let mut records: Vec<TrialRecord> = Vec::new();
+    let mut write_error = None;
+    while let Some(event) = rx.recv().await {
+        match event {
+            Event::TrialStarted { index, label } => {
+                running.insert(index, label);
+            }
+            Event::TrialPhase { .. } => {}
+            Event::TrialFinished {
+                index,
+                record,
+                history,
+            } => {
+                running.remove(&index);
+                for e in exporters.iter_mut() {
+                    if let Err(err) = e.trial(&record, &history) {
+                        write_error.get_or_insert(err);
+                        cancel.cancel();
+                    }
+                }
+                if record.outcome == Outcome::Errored {
+                    bar.println(format!(
+                        "trial {} {} rep {} errored: {}",
+                        record.scenario, record.approach, record.rep, record.error
+                    ));
+                }
+                records.push(*record);
+                bar.inc(1);
+            }
+        }
+        bar.set_message(running.values().next().cloned().unwrap_or_default());
+    }
+    runner
+        .await
+        .map_err(|e| Error::Usage(format!("runner task failed: {e}")))?;
+    bar.finish_and_clear();
+    if let Some(e) = write_error {
+        return Err(Error::io(
+            format!("writing results in {}", out.display()),
+            e,
+        ));
+    }
+    print_summary(&records);
+    eprintln!("results: {}", csv_path.display());
+    if cancel.is_cancelled() {
+        eprintln!(
+            "interrupted after {} of {total} trials; complete rows are kept",
+            records.len()
+        );
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(if records.iter().any(|r| r.outcome == Outcome::Errored) {
+        exit::TRIAL_ERRORS
+    } else {
+        exit::OK
+    })
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// One line per scenario × approach, on stdout.
+fn print_summary(records: &[TrialRecord]) {
+    let mut groups: BTreeMap<(&str, &str), Vec<&TrialRecord>> = BTreeMap::new();
+    for r in records {
+        groups
+            .entry((&r.scenario, &r.approach))
+            .or_default()
+            .push(r);
+    }
+    println!(
+        "{:<22} {:<15} {:>6} {:>7} {:>7} {:>10} {:>10} {:>9} {:>10} {:>11} {:>10}",
+        "scenario",
+        "approach",
+        "trials",
+        "failed",
+        "errored",
+        "consistent",
+        "residue~",
+        "packages~",
+        "garbage~",
+        "recovered",
+        "recov_ms~"
+    );
+    for ((s, a), rs) in groups {
+        let ok: Vec<&&TrialRecord> = rs
+            .iter()
+            .filter(|r| r.outcome != Outcome::Errored)
+            .collect();
+        let med = |f: &dyn Fn(&TrialRecord) -> Option<f64>| {
+            median(ok.iter().filter_map(|r| f(r)).collect())
+                .map(|m| format!("{m:.0}"))
+                .unwrap_or_else(|| "-".into())
+        };
+        let share = |f: &dyn Fn(&TrialRecord) -> bool| {
+            format!("{}/{}", ok.iter().filter(|r| f(r)).count(), ok.len())
+        };
+        println!(
+            "{:<22} {:<15} {:>6} {:>7} {:>7} {:>10} {:>10} {:>9} {:>10} {:>11} {:>10}",
+            s,
+            a,
+            rs.len(),
+            rs.iter().filter(|r| r.outcome == Outcome::Failed).count(),
+            rs.len() - ok.len(),
+            share(&|r| r.consistent == "true"),
+            med(&|r| r.residue_files.map(|x| x as f64)),
+            med(&|r| r.residue_packages.map(|x| x as f64)),
+            med(&|r| r.garbage_paths.map(|x| x as f64)),
+            share(&|r| r.recovered == "true"),
+            med(&|r| r.recovery_ms),
+        );
+    }
+}
