@@ -23,6 +23,7 @@ use mistake_cost::docker::images::Family;
 use mistake_cost::docker::{RunId, Sandbox, RUN_LABEL};
 use mistake_cost::history::{History, Phase};
 use mistake_cost::properties::{self, Invariant, Judgement, Model, Op, Outcome, Version};
+use mistake_cost::runner::lifecycle::{self, Target};
 use mistake_cost::runner::DockerExecutor;
 use mistake_cost::scenario::Scenario;
 use tokio_util::task::TaskTracker;
@@ -171,7 +172,7 @@ impl Env {
         ops: &[Op],
     ) -> Result<Vec<Record>, String> {
         let err = |e: mistake_cost::docker::DockerError| e.to_string();
-        let base = self.ex.base_manifest(a.family()).await.map_err(err)?;
+        let target = self.ex.target(sb, a).await.map_err(err)?;
         let mut h = History::new(
             &self.scenario.scenario.name,
             a.kind().to_string(),
@@ -179,25 +180,19 @@ impl Env {
             case,
             0,
         );
-        self.ex
-            .set_up(sb, a, &self.scenario, &mut h)
+        lifecycle::set_up(&target, a, &self.scenario, &mut h)
             .await
             .map_err(err)?;
-        let mut model = Model::new(self.ex.snapshot(sb, a, &base, &mut h).await.map_err(err)?);
+        let mut model = Model::new(target.snapshot(&mut h.timings).await.map_err(err)?);
         let checks = checks_and_probes(a, &self.scenario);
         let mut records = Vec::new();
         for (index, op) in ops.iter().enumerate() {
             let command = properties::command(a, &self.scenario, op, &model);
-            let step = DockerExecutor::run_steps(
-                sb,
-                Phase::Operation,
-                std::slice::from_ref(&command),
-                STEP,
-                &[],
-            )
-            .await
-            .map_err(err)?
-            .remove(0);
+            let step = target
+                .steps(Phase::Operation, std::slice::from_ref(&command), &[], STEP)
+                .await
+                .map_err(err)?
+                .remove(0);
             let fault_fired = matches!(op, Op::Crash { .. })
                 && !mistake_cost::runner::injected_kills(sb)
                     .await
@@ -208,7 +203,7 @@ impl Env {
             // so the case cannot be judged — an error, not a pass.
             let mut failed_checks = Vec::new();
             let check_steps =
-                DockerExecutor::run_checks(sb, Phase::CheckAfterFailure, &checks, STEP)
+                lifecycle::run_checks(&target, Phase::CheckAfterFailure, &checks, STEP)
                     .await
                     .map_err(err)?;
             for c in &check_steps {
@@ -232,7 +227,7 @@ impl Env {
             } else {
                 None
             };
-            let after = self.ex.snapshot(sb, a, &base, &mut h).await.map_err(err)?;
+            let after = target.snapshot(&mut h.timings).await.map_err(err)?;
             let outcome = Outcome {
                 exit_code: step.exit_code,
                 fault_fired,

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, OnceCell};
 use tokio_util::task::TaskTracker;
 
-use super::lifecycle::{Hooks, Request};
+use super::lifecycle::{self, Hooks, Observed, Request, Target};
 use super::{Event, Executor};
 use crate::approach::{approach, Approach};
 use crate::docker::images::Family;
 use crate::docker::{DockerError, ExecLimits, RunId, Sandbox, SandboxSpec, SecurityProfile};
-use crate::history::{History, Phase, Step};
+use crate::history::{History, Phase, Step, Timings};
 use crate::nemesis::{self, Fault};
 use crate::plan::Trial;
 use crate::snapshot::{self, manifest::Manifest, Snapshot, AGENT};
@@ -96,7 +96,8 @@ impl DockerExecutor {
         Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
     }
 
-    /// Prepare and set-up steps; a failing one is a harness error.
+    /// Prepare and set-up steps, as the lifecycle runs them (for tests
+    /// that drive a sandbox step by step).
     pub async fn set_up(
         &self,
         sandbox: &Sandbox,
@@ -104,20 +105,35 @@ impl DockerExecutor {
         s: &crate::scenario::Scenario,
         h: &mut History,
     ) -> Result<(), DockerError> {
-        let timeout = Duration::from_secs(s.scenario.step_timeout_s);
-        let mut setup: Vec<String> = a.ready().into_iter().collect();
-        setup.extend(a.prepare());
-        setup.extend(crate::approach::setup_command(a, s));
-        let steps = run_steps(sandbox, Phase::Setup, &setup, timeout, &[]).await?;
-        let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
-        h.steps.extend(steps);
-        match failed {
-            Some(f) => Err(DockerError::Other(format!(
-                "set-up step `{}` failed (exit {}): {}",
-                f.command, f.exit_code, f.stderr_tail
-            ))),
-            None => Ok(()),
-        }
+        let target = self.target(sandbox, a).await?;
+        lifecycle::set_up(&target, a, s, h).await
+    }
+
+    /// The lifecycle in `sandbox` (see `lifecycle::run`).
+    pub async fn lifecycle(
+        &self,
+        sandbox: &Sandbox,
+        req: Request<'_>,
+        hooks: &dyn Hooks,
+        h: &mut History,
+    ) -> Result<Observed, DockerError> {
+        let target = self.target(sandbox, req.approach).await?;
+        lifecycle::run(&target, req, hooks, h).await
+    }
+
+    /// The lifecycle's view of `sandbox` with `a` in it, for callers that
+    /// drive its steps themselves (the property tests).
+    pub async fn target<'a>(
+        &'a self,
+        sandbox: &'a Sandbox,
+        a: &'a dyn Approach,
+    ) -> Result<SandboxTarget<'a>, DockerError> {
+        Ok(SandboxTarget {
+            ex: self,
+            sandbox,
+            approach: a,
+            base: self.base_manifest(a.family()).await?,
+        })
     }
 
     async fn trial(
@@ -283,6 +299,52 @@ impl DockerExecutor {
         base: &Arc<Manifest>,
         h: &mut History,
     ) -> Result<Snapshot, DockerError> {
+        snapshot_timed(sandbox, a, base, &mut h.timings).await
+    }
+}
+
+/// The real target: a Docker sandbox with an approach in it.
+pub struct SandboxTarget<'a> {
+    ex: &'a DockerExecutor,
+    sandbox: &'a Sandbox,
+    approach: &'a dyn Approach,
+    base: Arc<Manifest>,
+}
+
+impl Target for SandboxTarget<'_> {
+    async fn steps(
+        &self,
+        phase: Phase,
+        commands: &[String],
+        quiet: &[bool],
+        timeout: Duration,
+    ) -> Result<Vec<Step>, DockerError> {
+        run_steps(self.sandbox, phase, commands, timeout, quiet).await
+    }
+
+    async fn operation(
+        &self,
+        fault: &Fault,
+        command: String,
+        timeout: Duration,
+    ) -> Result<(Step, Vec<String>), DockerError> {
+        self.ex
+            .operation(self.sandbox, self.approach, fault, command, timeout)
+            .await
+    }
+
+    async fn snapshot(&self, timings: &mut Timings) -> Result<Snapshot, DockerError> {
+        snapshot_timed(self.sandbox, self.approach, &self.base, timings).await
+    }
+}
+
+async fn snapshot_timed(
+    sandbox: &Sandbox,
+    a: &dyn Approach,
+    base: &Arc<Manifest>,
+    timings: &mut Timings,
+) -> Result<Snapshot, DockerError> {
+    {
         let t = Instant::now();
         // The view runs first: if it leaves a trace (a lock file), the file
         // snapshot sees it in every snapshot alike.
@@ -295,11 +357,11 @@ impl DockerExecutor {
             ExecLimits::MEASUREMENT,
         )
         .await?;
-        h.timings.snapshot_view_ms += ms(t);
+        timings.snapshot_view_ms += ms(t);
         let (snap, parts) = snapshot::capture(sandbox, base, view).await?;
-        h.timings.snapshot_changes_ms += parts.changes_ms;
-        h.timings.snapshot_hash_ms += parts.hash_ms;
-        h.timings.snapshot_ms += ms(t);
+        timings.snapshot_changes_ms += parts.changes_ms;
+        timings.snapshot_hash_ms += parts.hash_ms;
+        timings.snapshot_ms += ms(t);
         Ok(snap)
     }
 }
@@ -450,21 +512,6 @@ async fn run_agent_steps(
         .collect())
 }
 
-async fn run_checks(
-    sandbox: &Sandbox,
-    phase: Phase,
-    checks: &[crate::approach::Check],
-    timeout: Duration,
-) -> Result<Vec<Step>, DockerError> {
-    let commands: Vec<String> = checks.iter().map(|c| c.command.clone()).collect();
-    let quiet: Vec<bool> = checks.iter().map(|c| c.quiet).collect();
-    let mut steps = run_steps(sandbox, phase, &commands, timeout, &quiet).await?;
-    for (step, check) in steps.iter_mut().zip(checks) {
-        step.check = Some(check.name.clone());
-    }
-    Ok(steps)
-}
-
 impl Executor for DockerExecutor {
     async fn run(&self, trial: Trial, events: mpsc::UnboundedSender<Event>) -> History {
         let label = format!(
@@ -502,15 +549,6 @@ impl DockerExecutor {
         quiet: &[bool],
     ) -> Result<Vec<Step>, DockerError> {
         run_steps(sandbox, phase, commands, timeout, quiet).await
-    }
-
-    pub async fn run_checks(
-        sandbox: &Sandbox,
-        phase: Phase,
-        checks: &[crate::approach::Check],
-        timeout: Duration,
-    ) -> Result<Vec<Step>, DockerError> {
-        run_checks(sandbox, phase, checks, timeout).await
     }
 }
 

@@ -1,22 +1,60 @@
-//! The one lifecycle every trial and crash point runs in its sandbox:
+//! The one lifecycle every trial and crash point runs in its target:
 //! set-up → snapshot (before) → the operation under its fault → snapshot +
 //! checks → the recovery playbook when the caller's rule asks → snapshot +
 //! checks. `run` and `explore` differ only in the fault and in that rule.
 //!
-//! Invariants: every step lands in the history in the order it ran; the
-//! checks after the failure and after the recovery are the same list; the
-//! verdict of a check is `checker::check_verdict`'s, nowhere else.
+//! Invariants (unit-tested below with a fake target):
+//! - every step lands in the history in the order it ran, also when a later
+//!   phase fails or the lifecycle is dropped (cancelled) part-way;
+//! - a failing set-up step is a harness error: no operation runs;
+//! - the checks after the failure and after the recovery are the same list;
+//! - a check's verdict is `checker::check_verdict`'s, nowhere else (exit
+//!   126/127 or a timeout is unknown, never failed and never passed);
+//! - the residue after the operation and at the end are both recorded
+//!   whenever the lifecycle completes.
+//!
+//! The lifecycle owns no container: the caller creates the target and
+//! removes it afterwards (`Sandbox` removes itself when dropped).
 
+use std::future::Future;
 use std::time::Duration;
 
-use super::docker_executor::DockerExecutor;
-use crate::approach::{playbook, Approach};
+use crate::approach::{self, playbook, Approach, Check};
 use crate::checker::{check_verdict, Verdict};
-use crate::docker::{DockerError, Sandbox};
-use crate::history::{History, Phase, Step};
+use crate::docker::DockerError;
+use crate::history::{History, Phase, Step, Timings};
 use crate::nemesis::Fault;
 use crate::scenario::Scenario;
 use crate::snapshot::{self, Residue, Snapshot};
+
+/// What the lifecycle drives: an approach's sandbox. The real one is a
+/// Docker container (`docker_executor::SandboxTarget`); tests use a fake.
+pub trait Target: Sync {
+    /// Runs `commands` in order, each timed inside the target; `quiet[i]`
+    /// marks a check that also fails on any output.
+    fn steps(
+        &self,
+        phase: Phase,
+        commands: &[String],
+        quiet: &[bool],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Vec<Step>, DockerError>> + Send;
+
+    /// The operation under `fault`: its step, and the processes an
+    /// injected kill ended (empty when none fired).
+    fn operation(
+        &self,
+        fault: &Fault,
+        command: String,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(Step, Vec<String>), DockerError>> + Send;
+
+    /// The approach's package view and the changed files, timed into `timings`.
+    fn snapshot(
+        &self,
+        timings: &mut Timings,
+    ) -> impl Future<Output = Result<Snapshot, DockerError>> + Send;
+}
 
 /// What one lifecycle runs: which approach, in which scenario, under which fault.
 #[derive(Clone, Copy)]
@@ -78,85 +116,480 @@ impl Observed {
     }
 }
 
-impl DockerExecutor {
-    /// Runs the lifecycle in `sandbox`, recording into `h` (steps, residue
-    /// after the operation and at the end, whether the playbook ran).
-    pub async fn lifecycle(
-        &self,
-        sandbox: &Sandbox,
-        req: Request<'_>,
-        hooks: &dyn Hooks,
-        h: &mut History,
-    ) -> Result<Observed, DockerError> {
-        let (a, s) = (req.approach, req.scenario);
-        let timeout = Duration::from_secs(s.scenario.step_timeout_s);
-        let base = self.base_manifest(a.family()).await?;
+/// Prepare and set-up steps; a failing one is a harness error (the trial
+/// measures nothing), so no operation runs after it.
+pub async fn set_up<T: Target>(
+    t: &T,
+    a: &dyn Approach,
+    s: &Scenario,
+    h: &mut History,
+) -> Result<(), DockerError> {
+    let timeout = Duration::from_secs(s.scenario.step_timeout_s);
+    let mut setup: Vec<String> = a.ready().into_iter().collect();
+    setup.extend(a.prepare());
+    setup.extend(approach::setup_command(a, s));
+    let steps = t.steps(Phase::Setup, &setup, &[], timeout).await?;
+    let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
+    h.steps.extend(steps);
+    match failed {
+        Some(f) => Err(DockerError::Other(format!(
+            "set-up step `{}` failed (exit {}): {}",
+            f.command, f.exit_code, f.stderr_tail
+        ))),
+        None => Ok(()),
+    }
+}
 
-        hooks.phase(Phase::Prepare);
-        self.set_up(sandbox, a, s, h).await?;
-        let before = self.snapshot(sandbox, a, &base, h).await?;
+/// Runs `checks`, each step named after its check.
+pub async fn run_checks<T: Target>(
+    t: &T,
+    phase: Phase,
+    checks: &[Check],
+    timeout: Duration,
+) -> Result<Vec<Step>, DockerError> {
+    let commands: Vec<String> = checks.iter().map(|c| c.command.clone()).collect();
+    let quiet: Vec<bool> = checks.iter().map(|c| c.quiet).collect();
+    let mut steps = t.steps(phase, &commands, &quiet, timeout).await?;
+    for (step, check) in steps.iter_mut().zip(checks) {
+        step.check = Some(check.name.clone());
+    }
+    Ok(steps)
+}
 
-        hooks.phase(Phase::Operation);
-        let (op, killed) = self
-            .operation(
-                sandbox,
-                a,
-                req.fault,
-                crate::approach::operation_command(a, s),
-                timeout,
-            )
+/// Runs the lifecycle in `t`, recording into `h` (steps, residue after the
+/// operation and at the end, whether the playbook ran).
+pub async fn run<T: Target>(
+    t: &T,
+    req: Request<'_>,
+    hooks: &dyn Hooks,
+    h: &mut History,
+) -> Result<Observed, DockerError> {
+    let (a, s) = (req.approach, req.scenario);
+    let timeout = Duration::from_secs(s.scenario.step_timeout_s);
+
+    hooks.phase(Phase::Prepare);
+    set_up(t, a, s, h).await?;
+    let before = t.snapshot(&mut h.timings).await?;
+
+    hooks.phase(Phase::Operation);
+    let (op, killed) = t
+        .operation(req.fault, approach::operation_command(a, s), timeout)
+        .await?;
+    // Recorded at once: a failing snapshot below must not lose it.
+    h.steps.push(op.clone());
+
+    hooks.phase(Phase::CheckAfterFailure);
+    let after = t.snapshot(&mut h.timings).await?;
+    let checks = approach::checks_and_probes(a, s);
+    let check_steps = run_checks(t, Phase::CheckAfterFailure, &checks, timeout).await?;
+    let verdict = Verdict::all(check_steps.iter().map(check_verdict));
+    h.steps.extend(check_steps);
+    let residue = snapshot::residue(&before, &after);
+    let recover = hooks.needs_recovery(&AfterOperation {
+        before: &before,
+        after: &after,
+        residue: &residue,
+        verdict,
+        operation: &op,
+    });
+    h.residue_after_failure = Some(residue);
+
+    let recovery = if recover {
+        hooks.phase(Phase::Recovery);
+        h.playbook_ran = true;
+        let steps = t
+            .steps(Phase::Recovery, &playbook(a, s), &[], timeout)
             .await?;
-
-        hooks.phase(Phase::CheckAfterFailure);
-        let after = self.snapshot(sandbox, a, &base, h).await?;
-        let checks = crate::approach::checks_and_probes(a, s);
-        let check_steps =
-            Self::run_checks(sandbox, Phase::CheckAfterFailure, &checks, timeout).await?;
-        let verdict = Verdict::all(check_steps.iter().map(check_verdict));
-        let residue = snapshot::residue(&before, &after);
-        let recover = hooks.needs_recovery(&AfterOperation {
-            before: &before,
-            after: &after,
-            residue: &residue,
+        let playbook_ms = steps.iter().map(|s| s.ms).sum();
+        h.steps.extend(steps);
+        hooks.phase(Phase::CheckAfterRecovery);
+        let snapshot = t.snapshot(&mut h.timings).await?;
+        let steps = run_checks(t, Phase::CheckAfterRecovery, &checks, timeout).await?;
+        let verdict = Verdict::all(steps.iter().map(check_verdict));
+        h.steps.extend(steps);
+        Some(Recovery {
+            playbook_ms,
+            snapshot,
             verdict,
-            operation: &op,
-        });
-        h.steps.push(op);
-        h.steps.extend(check_steps);
-        h.residue_after_failure = Some(residue);
+        })
+    } else {
+        None
+    };
+    let observed = Observed {
+        before,
+        after,
+        verdict_after_operation: verdict,
+        killed,
+        recovery,
+    };
+    h.residue_after_recovery = Some(snapshot::residue(
+        &observed.before,
+        observed.final_snapshot(),
+    ));
+    Ok(observed)
+}
 
-        let recovery = if recover {
-            hooks.phase(Phase::Recovery);
-            h.playbook_ran = true;
-            let steps =
-                Self::run_steps(sandbox, Phase::Recovery, &playbook(a, s), timeout, &[]).await?;
-            let playbook_ms = steps.iter().map(|s| s.ms).sum();
-            h.steps.extend(steps);
-            hooks.phase(Phase::CheckAfterRecovery);
-            let snapshot = self.snapshot(sandbox, a, &base, h).await?;
-            let steps =
-                Self::run_checks(sandbox, Phase::CheckAfterRecovery, &checks, timeout).await?;
-            let verdict = Verdict::all(steps.iter().map(check_verdict));
-            h.steps.extend(steps);
-            Some(Recovery {
-                playbook_ms,
-                snapshot,
-                verdict,
-            })
-        } else {
-            None
+#[cfg(test)]
+mod tests {
+    //! The lifecycle against a fake target: which phases run in which
+    //! order, how check results become verdicts, and what a failure or a
+    //! cancellation leaves in the history. No Docker involved.
+
+    use super::*;
+    use crate::approach::{approach, ApproachKind};
+    use crate::snapshot::manifest::{Entry, EntryKind};
+    use std::collections::{BTreeMap, BTreeSet, VecDeque};
+    use std::sync::{Arc, Mutex};
+
+    const SCENARIO: &str = r#"
+[scenario]
+name = "t"
+approaches = ["apt"]
+
+[[package]]
+name = "fastmath"
+version = "1.0"
+files = [{ path = "lib/a.dat", size = 10 }]
+[package.fail]
+step = "configure"
+
+[operation]
+kind = "install"
+packages = ["fastmath"]
+"#;
+
+    /// How the fake answers a step: its exit code and stdout.
+    type Rule = Box<dyn Fn(Phase, &str) -> (i64, &'static str) + Send + Sync>;
+
+    /// A scripted target: answers steps by `rule`, returns `snapshots` in
+    /// order, and logs every call.
+    struct Fake {
+        rule: Rule,
+        snapshots: Mutex<VecDeque<Result<Snapshot, DockerError>>>,
+        log: Mutex<Vec<String>>,
+        /// The operation never returns (to cancel the lifecycle there).
+        hang: bool,
+    }
+
+    fn step(phase: Phase, command: &str, code: i64, out: &str, quiet: bool) -> Step {
+        Step {
+            phase,
+            check: None,
+            command: command.into(),
+            exit_code: code,
+            ms: 1.0,
+            stdout_tail: out.into(),
+            stderr_tail: String::new(),
+            quiet,
+            fault_fired_ms: None,
+            attempts: Vec::new(),
+        }
+    }
+
+    impl Target for Fake {
+        async fn steps(
+            &self,
+            phase: Phase,
+            commands: &[String],
+            quiet: &[bool],
+            _: Duration,
+        ) -> Result<Vec<Step>, DockerError> {
+            let mut log = self.log.lock().unwrap();
+            Ok(commands
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    log.push(format!("{phase:?}"));
+                    let (code, out) = (self.rule)(phase, c);
+                    step(phase, c, code, out, quiet.get(i).copied().unwrap_or(false))
+                })
+                .collect())
+        }
+
+        async fn operation(
+            &self,
+            _: &Fault,
+            command: String,
+            _: Duration,
+        ) -> Result<(Step, Vec<String>), DockerError> {
+            self.log.lock().unwrap().push("Operation".into());
+            if self.hang {
+                std::future::pending::<()>().await;
+            }
+            let (code, out) = (self.rule)(Phase::Operation, &command);
+            Ok((
+                step(Phase::Operation, &command, code, out, false),
+                Vec::new(),
+            ))
+        }
+
+        async fn snapshot(&self, _: &mut Timings) -> Result<Snapshot, DockerError> {
+            self.log.lock().unwrap().push("snapshot".into());
+            self.snapshots
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or_else(|| Err(DockerError::Other("no snapshot scripted".into())))
+        }
+    }
+
+    /// A snapshot with these files changed over an empty image.
+    fn snap(files: &[&str]) -> Result<Snapshot, DockerError> {
+        let entry = Entry {
+            kind: EntryKind::File,
+            mode: 0o644,
+            owner: "0:0".into(),
+            size: 1,
+            hash: Some("h".into()),
         };
-        let observed = Observed {
-            before,
-            after,
-            verdict_after_operation: verdict,
-            killed,
-            recovery,
+        Ok(Snapshot {
+            base: Arc::new(BTreeMap::new()),
+            overlay: files
+                .iter()
+                .map(|f| (f.to_string(), Some(entry.clone())))
+                .collect(),
+            packages: BTreeMap::new(),
+            live: BTreeSet::new(),
+        })
+    }
+
+    fn fake(
+        rule: impl Fn(Phase, &str) -> (i64, &'static str) + Send + Sync + 'static,
+        snapshots: Vec<Result<Snapshot, DockerError>>,
+    ) -> Fake {
+        Fake {
+            rule: Box::new(rule),
+            snapshots: Mutex::new(snapshots.into()),
+            log: Mutex::new(Vec::new()),
+            hang: false,
+        }
+    }
+
+    /// Hooks that note each phase and apply the trial's recovery rule.
+    #[derive(Default)]
+    struct Phases(Mutex<Vec<Phase>>);
+
+    impl Hooks for Phases {
+        fn phase(&self, phase: Phase) {
+            self.0.lock().unwrap().push(phase);
+        }
+        fn needs_recovery(&self, s: &AfterOperation) -> bool {
+            trial_needs_recovery(s)
+        }
+    }
+
+    async fn drive(t: &Fake) -> (Result<Observed, DockerError>, History, Vec<Phase>) {
+        let scenario = crate::scenario::parse(SCENARIO).unwrap();
+        let a = approach(ApproachKind::Apt);
+        let hooks = Phases::default();
+        let mut h = History::new("t", "apt", "none", 0, 0);
+        let req = Request {
+            approach: a.as_ref(),
+            scenario: &scenario,
+            fault: &Fault::None,
         };
-        h.residue_after_recovery = Some(snapshot::residue(
-            &observed.before,
-            observed.final_snapshot(),
-        ));
-        Ok(observed)
+        let r = run(t, req, &hooks, &mut h).await;
+        let phases = hooks.0.into_inner().unwrap();
+        (r, h, phases)
+    }
+
+    /// Phases of the recorded steps, consecutive repeats collapsed.
+    fn step_phases(h: &History) -> Vec<Phase> {
+        let mut out: Vec<Phase> = h.steps.iter().map(|s| s.phase).collect();
+        out.dedup();
+        out
+    }
+
+    fn fails_operation(phase: Phase, _: &str) -> (i64, &'static str) {
+        (if phase == Phase::Operation { 1 } else { 0 }, "")
+    }
+
+    #[tokio::test]
+    async fn a_failed_operation_runs_every_phase_in_order() {
+        let t = fake(
+            fails_operation,
+            vec![snap(&[]), snap(&["/etc/x"]), snap(&[])],
+        );
+        let (r, h, phases) = drive(&t).await;
+        let seen = r.unwrap();
+        use Phase::*;
+        assert_eq!(
+            phases,
+            [
+                Prepare,
+                Operation,
+                CheckAfterFailure,
+                Recovery,
+                CheckAfterRecovery
+            ]
+        );
+        assert_eq!(
+            step_phases(&h),
+            [
+                Setup,
+                Operation,
+                CheckAfterFailure,
+                Recovery,
+                CheckAfterRecovery
+            ]
+        );
+        // The same checks, by name, after the failure and after the recovery.
+        let names = |p| h.steps_in(p).map(|s| s.check.clone()).collect::<Vec<_>>();
+        assert!(!names(CheckAfterFailure).is_empty());
+        assert!(names(CheckAfterFailure).iter().all(Option::is_some));
+        assert_eq!(names(CheckAfterFailure), names(CheckAfterRecovery));
+        assert_eq!(
+            t.log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| *l == "snapshot")
+                .count(),
+            3
+        );
+        assert!(h.playbook_ran);
+        assert_eq!(h.residue_after_failure.as_ref().unwrap().visible_files(), 1);
+        assert_eq!(
+            h.residue_after_recovery.as_ref().unwrap().visible_files(),
+            0
+        );
+        let recovery = seen.recovery.expect("the playbook ran");
+        assert_eq!(recovery.verdict, Verdict::Valid);
+        assert_eq!(
+            recovery.playbook_ms,
+            h.steps_in(Recovery).map(|s| s.ms).sum::<f64>()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_clean_success_or_an_unchanged_failure_needs_no_recovery() {
+        let ok: Rule = Box::new(|_, _| (0, ""));
+        for (rule, after) in [
+            (ok, snap(&["/usr/lib/a.dat"])),
+            (Box::new(fails_operation) as Rule, snap(&[])),
+        ] {
+            let t = fake(rule, vec![snap(&[]), after]);
+            let (r, h, phases) = drive(&t).await;
+            let seen = r.unwrap();
+            assert!(seen.recovery.is_none() && !h.playbook_ran);
+            assert_eq!(phases.last(), Some(&Phase::CheckAfterFailure));
+            assert_eq!(h.steps_in(Phase::Recovery).count(), 0);
+            // Without a playbook the end state is the state after the operation.
+            assert_eq!(h.residue_after_recovery, h.residue_after_failure);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_check_that_cannot_decide_is_unknown_never_failed_or_passed() {
+        // 126/127: the check could not run; -1: it timed out.
+        for (code, expected) in [
+            (0, Verdict::Valid),
+            (1, Verdict::Invalid),
+            (126, Verdict::Unknown),
+            (127, Verdict::Unknown),
+            (-1, Verdict::Unknown),
+        ] {
+            let t = fake(
+                move |p, _| {
+                    (
+                        if p == Phase::CheckAfterFailure {
+                            code
+                        } else {
+                            0
+                        },
+                        "",
+                    )
+                },
+                vec![snap(&[]), snap(&[]), snap(&[])],
+            );
+            let (r, h, _) = drive(&t).await;
+            let seen = r.unwrap();
+            assert_eq!(seen.verdict_after_operation, expected, "check exit {code}");
+            // Anything but a passing check sends the trial to recovery, even
+            // when nothing visible changed.
+            assert_eq!(
+                h.playbook_ran,
+                expected != Verdict::Valid,
+                "check exit {code}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_quiet_check_with_output_fails() {
+        // `dpkg --audit` exits 0 while listing broken packages.
+        let t = fake(
+            |p, _| {
+                (
+                    0,
+                    if p == Phase::CheckAfterFailure {
+                        "broken"
+                    } else {
+                        ""
+                    },
+                )
+            },
+            vec![snap(&[]), snap(&[]), snap(&[])],
+        );
+        let scenario_checks =
+            approach(ApproachKind::Apt).checks(&crate::scenario::parse(SCENARIO).unwrap());
+        assert!(
+            scenario_checks.iter().any(|c| c.quiet),
+            "apt has a quiet check"
+        );
+        let (r, _, _) = drive(&t).await;
+        assert_eq!(r.unwrap().verdict_after_operation, Verdict::Invalid);
+    }
+
+    #[tokio::test]
+    async fn a_failing_set_up_stops_before_the_operation() {
+        let t = fake(
+            |p, _| (if p == Phase::Setup { 2 } else { 0 }, ""),
+            vec![snap(&[])],
+        );
+        let (r, h, _) = drive(&t).await;
+        let e = r.err().expect("a failing set-up is an error");
+        assert!(e.to_string().contains("set-up step"), "{e}");
+        assert!(!t.log.lock().unwrap().iter().any(|l| l == "Operation"));
+        assert!(h.steps.iter().all(|s| s.phase == Phase::Setup) && !h.steps.is_empty());
+        assert!(h.residue_after_failure.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_error_after_the_operation_keeps_the_operation_step() {
+        let t = fake(
+            fails_operation,
+            vec![snap(&[]), Err(DockerError::Other("engine gone".into()))],
+        );
+        let (r, h, _) = drive(&t).await;
+        assert!(r.is_err());
+        assert_eq!(step_phases(&h), [Phase::Setup, Phase::Operation]);
+        assert_eq!(h.steps_in(Phase::Operation).next().unwrap().exit_code, 1);
+        assert!(h.residue_after_failure.is_none() && h.residue_after_recovery.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_lifecycle_keeps_what_it_recorded() {
+        let t = Fake {
+            hang: true,
+            ..fake(fails_operation, vec![snap(&[])])
+        };
+        let scenario = crate::scenario::parse(SCENARIO).unwrap();
+        let a = approach(ApproachKind::Apt);
+        let mut h = History::new("t", "apt", "none", 0, 0);
+        let req = Request {
+            approach: a.as_ref(),
+            scenario: &scenario,
+            fault: &Fault::None,
+        };
+        // Dropping the future is how the scheduler cancels a trial.
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(50),
+            run(&t, req, &Phases::default(), &mut h),
+        )
+        .await;
+        assert!(dropped.is_err(), "the operation hangs until cancelled");
+        assert_eq!(step_phases(&h), [Phase::Setup]);
+        assert!(!h.playbook_ran && h.residue_after_failure.is_none());
     }
 }
