@@ -194,7 +194,7 @@ impl Env {
                 .map_err(err)?
                 .remove(0);
             let fault_fired = matches!(op, Op::Crash { .. })
-                && !mistake_cost::runner::injected_kills(sb)
+                && !mistake_cost::nemesis::injected_kills(&target)
                     .await
                     .map_err(err)?
                     .is_empty();

@@ -161,9 +161,17 @@ fn upgrade_rollback(s: &Scenario) -> Option<Vec<&PackageSpec>> {
     (s.operation.kind == OperationKind::Upgrade).then(|| s.closure_specs(&s.setup_refs()))
 }
 
-/// The operation as a command.
+/// The operation under test as a command. The lifecycle runs whatever this
+/// returns under the trial's fault: a new kind of operation (configure,
+/// switch, rollback) is a new arm here and, where approaches differ, a new
+/// `Approach` method — the lifecycle does not change.
 pub fn operation_command(a: &dyn Approach, s: &Scenario) -> String {
-    a.install(&a.pins(s, &s.operation_refs()))
+    match s.operation.kind {
+        // An upgrade is an install of the other version.
+        OperationKind::Install | OperationKind::Upgrade => {
+            a.install(&a.pins(s, &s.operation_refs()))
+        }
+    }
 }
 
 /// The set-up's install command, if it installs anything.

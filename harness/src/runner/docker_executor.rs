@@ -129,7 +129,6 @@ impl DockerExecutor {
         a: &'a dyn Approach,
     ) -> Result<SandboxTarget<'a>, DockerError> {
         Ok(SandboxTarget {
-            ex: self,
             sandbox,
             approach: a,
             base: self.base_manifest(a.family()).await?,
@@ -166,128 +165,6 @@ impl DockerExecutor {
         result.and(removed)
     }
 
-    /// Runs the operation under test with the trial's fault injected; with
-    /// the step, the processes an injected syscall kill ended.
-    pub(super) async fn operation(
-        &self,
-        sandbox: &Sandbox,
-        a: &dyn Approach,
-        fault: &Fault,
-        command: String,
-        timeout: Duration,
-    ) -> Result<(Step, Vec<String>), DockerError> {
-        let mut killed = Vec::new();
-        let step = self
-            .operation_step(sandbox, a, fault, command, timeout, &mut killed)
-            .await?;
-        Ok((step, killed))
-    }
-
-    async fn operation_step(
-        &self,
-        sandbox: &Sandbox,
-        a: &dyn Approach,
-        fault: &Fault,
-        command: String,
-        timeout: Duration,
-        killed_by_syscall: &mut Vec<String>,
-    ) -> Result<Step, DockerError> {
-        let one = |mut steps: Vec<Step>| {
-            steps
-                .pop()
-                .ok_or_else(|| DockerError::Other("the agent reported no step".into()))
-        };
-        match fault {
-            Fault::None => {
-                one(run_steps(sandbox, Phase::Operation, &[command], timeout, &[]).await?)
-            }
-            Fault::Kill { signal, at_ms } => {
-                let mut step = one(run_agent_steps(
-                    sandbox,
-                    Phase::Operation,
-                    &[command],
-                    timeout,
-                    &[],
-                    Some(format!("--kill-after={at_ms}:{signal:?}")),
-                )
-                .await?)?;
-                step.command =
-                    format!("{} [nemesis: SIG{signal:?} after {at_ms} ms]", step.command);
-                Ok(step)
-            }
-            Fault::Syscall {
-                syscalls,
-                at,
-                errno,
-            } => {
-                let wrapped = nemesis::strace_wrap_for(
-                    a.worker_pid_file(),
-                    &command,
-                    syscalls,
-                    *at,
-                    errno.as_deref(),
-                );
-                let mut step =
-                    one(run_steps(sandbox, Phase::Operation, &[wrapped], timeout, &[]).await?)?;
-                if errno.is_none() {
-                    let killed = injected_kills(sandbox).await?;
-                    if !killed.is_empty() {
-                        step.fault_fired_ms = Some(step.ms);
-                        step.command =
-                            format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
-                    }
-                    *killed_by_syscall = killed;
-                }
-                Ok(step)
-            }
-            Fault::Trace { syscalls } => {
-                let worker = a
-                    .worker_pid_file()
-                    .map(|pid_file| (pid_file, nemesis::WORKER_TRACE_LOG));
-                let traced = nemesis::strace_count(&command, syscalls, nemesis::TRACE_LOG, worker);
-                let step =
-                    one(run_steps(sandbox, Phase::Operation, &[traced], timeout, &[]).await?)?;
-                if step.stderr_tail.contains(nemesis::WORKER_STRACE_KILLED) {
-                    return Err(DockerError::Other(format!(
-                        "{} (the trace may be cut short)",
-                        nemesis::WORKER_STRACE_KILLED
-                    )));
-                }
-                Ok(step)
-            }
-            Fault::ContainerKill { at_ms } => {
-                let started = Instant::now();
-                tokio::select! {
-                    r = run_steps(sandbox, Phase::Operation, std::slice::from_ref(&command), timeout, &[]) => one(r?),
-                    _ = tokio::time::sleep(Duration::from_millis(*at_ms)) => {
-                        let fired = ms(started);
-                        sandbox.kill_and_restart().await?;
-                        // The approach's services come back with the
-                        // container, as after a reboot; the checks need them.
-                        if let Some(ready) = a.ready() {
-                            let waited = run_steps(sandbox, Phase::Operation, &[ready], timeout, &[]).await?;
-                            if let Some(w) = waited.into_iter().find(|w| w.exit_code != 0) {
-                                return Err(DockerError::Other(format!("after the container restart: {}", w.stderr_tail)));
-                            }
-                        }
-                        Ok(Step {
-                            phase: Phase::Operation,
-                            command: format!("{command} [nemesis: container killed after {at_ms} ms, started again]"),
-                            exit_code: 137,
-                            ms: fired,
-                            stdout_tail: String::new(),
-                            stderr_tail: "container killed by the nemesis".into(),
-                            quiet: false,
-                            fault_fired_ms: Some(fired),
-                            attempts: Vec::new(),
-                            check: None,
-                        })
-                    }
-                }
-            }
-        }
-    }
-
     /// One snapshot exactly as a trial takes it: the approach's package view,
     /// then the changed paths hashed by the agent, timed into `h.timings`.
     /// Public so that `benches/trial_overhead.rs` measures this code path,
@@ -305,7 +182,6 @@ impl DockerExecutor {
 
 /// The real target: a Docker sandbox with an approach in it.
 pub struct SandboxTarget<'a> {
-    ex: &'a DockerExecutor,
     sandbox: &'a Sandbox,
     approach: &'a dyn Approach,
     base: Arc<Manifest>,
@@ -328,13 +204,68 @@ impl Target for SandboxTarget<'_> {
         command: String,
         timeout: Duration,
     ) -> Result<(Step, Vec<String>), DockerError> {
-        self.ex
-            .operation(self.sandbox, self.approach, fault, command, timeout)
-            .await
+        let injected = nemesis::inject(self, fault, command, timeout).await?;
+        Ok((injected.step, injected.killed))
     }
 
     async fn snapshot(&self, timings: &mut Timings) -> Result<Snapshot, DockerError> {
         snapshot_timed(self.sandbox, self.approach, &self.base, timings).await
+    }
+}
+
+impl nemesis::Sandboxed for SandboxTarget<'_> {
+    async fn run(
+        &self,
+        command: String,
+        timeout: Duration,
+        agent_option: Option<String>,
+    ) -> Result<Step, DockerError> {
+        run_agent_steps(
+            self.sandbox,
+            Phase::Operation,
+            &[command],
+            timeout,
+            &[],
+            agent_option,
+        )
+        .await?
+        .pop()
+        .ok_or_else(|| DockerError::Other("the agent reported no step".into()))
+    }
+
+    async fn read_files(&self, paths: &[&str]) -> Result<String, DockerError> {
+        let cmd = paths
+            .iter()
+            .map(|p| format!("cat {} 2>/dev/null;", nemesis::shell_quote(p)))
+            .collect::<String>()
+            + " true";
+        let out = self
+            .sandbox
+            .exec(
+                &["sh".to_string(), "-c".to_string(), cmd],
+                None,
+                Duration::from_secs(60),
+            )
+            .await?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    async fn kill_and_restart(&self, timeout: Duration) -> Result<(), DockerError> {
+        self.sandbox.kill_and_restart().await?;
+        if let Some(ready) = self.approach.ready() {
+            let waited = run_steps(self.sandbox, Phase::Operation, &[ready], timeout, &[]).await?;
+            if let Some(w) = waited.into_iter().find(|w| w.exit_code != 0) {
+                return Err(DockerError::Other(format!(
+                    "after the container restart: {}",
+                    w.stderr_tail
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn worker_pid_file(&self) -> Option<&'static str> {
+        self.approach.worker_pid_file()
     }
 }
 
@@ -550,24 +481,4 @@ impl DockerExecutor {
     ) -> Result<Vec<Step>, DockerError> {
         run_steps(sandbox, phase, commands, timeout, quiet).await
     }
-}
-
-/// The processes a syscall fault's SIGKILL ended (empty: it never fired).
-pub async fn injected_kills(sandbox: &Sandbox) -> Result<Vec<String>, DockerError> {
-    // The worker's log exists only when the approach has a worker.
-    let cmd = format!(
-        "cat {} 2>/dev/null; cat {} 2>/dev/null; true",
-        nemesis::INJECT_LOG,
-        nemesis::WORKER_INJECT_LOG
-    );
-    let log = sandbox
-        .exec(
-            &["sh".to_string(), "-c".to_string(), cmd],
-            None,
-            Duration::from_secs(60),
-        )
-        .await?;
-    Ok(nemesis::killed_processes(&String::from_utf8_lossy(
-        &log.stdout,
-    )))
 }

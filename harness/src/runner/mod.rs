@@ -7,7 +7,7 @@ mod events;
 pub mod lifecycle;
 mod scheduler;
 
-pub use docker_executor::{injected_kills, DockerExecutor, SandboxTarget};
+pub use docker_executor::{DockerExecutor, SandboxTarget};
 pub use events::Event;
 pub use scheduler::run_plan;
 

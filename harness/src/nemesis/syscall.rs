@@ -1,0 +1,123 @@
+//! The `syscall` fault family: the k-th call of each named syscall, per
+//! process, is killed (SIGKILL) or fails with an errno — in the operation's
+//! process tree and in the approach's worker, if it has one.
+
+use std::time::Duration;
+
+use super::strace::{around_worker, strace_command, Strace};
+use super::{Fault, Injected, Sandboxed};
+use crate::docker::DockerError;
+use crate::scenario::FaultSpec;
+
+/// Concrete faults of one `syscall` spec: one per `at`.
+pub(super) fn expand(spec: &FaultSpec) -> Vec<Fault> {
+    let names: Vec<String> = spec.syscalls.iter().map(|s| s.get_ref().clone()).collect();
+    spec.at
+        .iter()
+        .map(|&n| Fault::Syscall {
+            syscalls: names.clone(),
+            at: n,
+            errno: spec.errno.as_ref().map(|e| e.get_ref().clone()),
+        })
+        .collect()
+}
+
+/// Runs `command` under the fault. A kill fired when strace's logs say a
+/// process was killed (the tool's exit status may hide it).
+pub(super) async fn inject<S: Sandboxed>(
+    on: &S,
+    syscalls: &[String],
+    at: u64,
+    errno: Option<&str>,
+    command: String,
+    timeout: Duration,
+) -> Result<Injected, DockerError> {
+    let wrapped = strace_wrap_for(on.worker_pid_file(), &command, syscalls, at, errno);
+    let mut step = on.run(wrapped, timeout, None).await?;
+    let mut killed = Vec::new();
+    if errno.is_none() {
+        killed = injected_kills(on).await?;
+        if !killed.is_empty() {
+            step.fault_fired_ms = Some(step.ms);
+            step.command = format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
+        }
+    }
+    Ok(Injected { step, killed })
+}
+
+/// The processes a syscall fault's SIGKILL ended (empty: it never fired).
+pub async fn injected_kills<S: Sandboxed>(on: &S) -> Result<Vec<String>, DockerError> {
+    // The worker's log exists only when the approach has a worker.
+    let log = on.read_files(&[INJECT_LOG, WORKER_INJECT_LOG]).await?;
+    Ok(killed_processes(&log))
+}
+
+/// The operation command with a syscall fault wrapped around it.
+pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&str>) -> String {
+    strace_command(
+        &Strace {
+            log: INJECT_LOG,
+            trace: syscalls,
+            inject: Some((at, errno)),
+            decode_fds: false,
+            quiet_exits: true,
+            timestamps: false,
+        },
+        command,
+    )
+}
+
+/// Where a syscall fault's strace writes its trace inside the container.
+pub const INJECT_LOG: &str = "/run/mistake-cost/strace.log";
+/// The trace of a worker process (the Nix daemon) the fault also reaches.
+pub const WORKER_INJECT_LOG: &str = "/run/mistake-cost/strace-worker.log";
+
+/// [`strace_wrap`], and when the approach's work is done by a long-lived
+/// worker (the Nix daemon, pid in `worker_pid_file`), the same injection
+/// attached to it as well: the point (syscall, k) then kills every traced
+/// process at its k-th call, client and daemon alike.
+pub fn strace_wrap_for(
+    worker_pid_file: Option<&str>,
+    command: &str,
+    syscalls: &[String],
+    at: u64,
+    errno: Option<&str>,
+) -> String {
+    let client = strace_wrap(command, syscalls, at, errno);
+    match worker_pid_file {
+        None => client,
+        Some(pid_file) => around_worker(
+            pid_file,
+            &Strace {
+                log: WORKER_INJECT_LOG,
+                trace: syscalls,
+                inject: Some((at, errno)),
+                decode_fds: false,
+                quiet_exits: true,
+                timestamps: false,
+            },
+            &client,
+        ),
+    }
+}
+
+/// The processes an injected SIGKILL ended, from a `strace -f -Y` log
+/// (`PID<comm> +++ killed by SIGKILL +++`). strace exits with the status
+/// of the process it started, which may well survive a killed child (apt
+/// reports dpkg's death and exits 100): the log is what says it fired.
+pub fn killed_processes(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("+++ killed by SIGKILL"))
+        .filter_map(|l| {
+            l.split_once('<')
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .map(|(comm, _)| comm.to_string())
+        })
+        // A multi-threaded process reports each thread's death.
+        .fold(Vec::new(), |mut seen, comm| {
+            if !seen.contains(&comm) {
+                seen.push(comm);
+            }
+            seen
+        })
+}
