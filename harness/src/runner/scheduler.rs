@@ -1,14 +1,18 @@
 //! Bounded-concurrency scheduling of a plan. Trials start in plan order;
 //! each finished trial is judged and handed on at once, so results are
 //! written as they come. Cancellation stops starting new trials and drops
-//! the running ones (their sandboxes are removed by the run's sweep).
+//! the running ones (their sandboxes are removed by the run's sweep). A
+//! trial that panics becomes an `errored` row, never a missing one.
 
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::{Event, Executor};
 use crate::checker::judge;
+use crate::history::History;
 use crate::plan::Trial;
 
 /// Runs every trial; returns how many finished (all of them unless cancelled).
@@ -32,8 +36,20 @@ pub async fn run_plan<E: Executor>(
         set.spawn(async move {
             let _permit = permit;
             let index = trial.index;
+            let blank = History::new(
+                trial.scenario.scenario.scenario.name.clone(),
+                trial.approach.to_string(),
+                trial.fault.to_string(),
+                trial.rep,
+                trial.seed,
+            );
+            let run = AssertUnwindSafe(executor.run(trial, events.clone())).catch_unwind();
             tokio::select! {
-                history = executor.run(trial, events.clone()) => {
+                history = run => {
+                    let history = history.unwrap_or_else(|panic| History {
+                        error: Some(format!("the harness panicked in this trial: {}", panic_message(&*panic))),
+                        ..blank
+                    });
                     let record = judge(&history);
                     let _ = events.send(Event::TrialFinished { index, record: Box::new(record), history: Box::new(history) });
                     true
@@ -51,10 +67,19 @@ pub async fn run_plan<E: Executor>(
     finished
 }
 
+/// A panic's payload as text (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{History, Phase, Step, Timings};
+    use crate::history::{Phase, Step, Timings};
     use crate::plan::plan;
     use crate::scenario::{parse, LoadedScenario};
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,6 +90,8 @@ mod tests {
     struct Mock {
         in_flight: AtomicUsize,
         peak: AtomicUsize,
+        /// Panic in the trial with this rep.
+        panic_at_rep: Option<u32>,
     }
 
     impl Executor for Mock {
@@ -73,6 +100,9 @@ mod tests {
             self.peak.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(5)).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if self.panic_at_rep == Some(trial.rep) {
+                panic!("mock trial {} exploded", trial.index);
+            }
             History {
                 scenario: trial.scenario.scenario.scenario.name.clone(),
                 approach: trial.approach.to_string(),
@@ -114,6 +144,7 @@ mod tests {
         let mock = Arc::new(Mock {
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            panic_at_rep: None,
         });
         let (tx, mut rx) = mpsc::unbounded_channel();
         let n = run_plan(mock.clone(), trials(), 3, tx, CancellationToken::new()).await;
@@ -139,11 +170,44 @@ mod tests {
         let mock = Arc::new(Mock {
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            panic_at_rep: None,
         });
         let (tx, _rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         cancel.cancel();
         let n = run_plan(mock, trials(), 2, tx, cancel).await;
         assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_trial_becomes_an_errored_row() {
+        let mock = Arc::new(Mock {
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            panic_at_rep: Some(3),
+        });
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let n = run_plan(mock, trials(), 2, tx, CancellationToken::new()).await;
+        assert_eq!(n, 10, "every trial is accounted for");
+        let mut errored = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            if let Event::TrialFinished { record, .. } = ev {
+                if record.outcome == crate::checker::Outcome::Errored {
+                    errored.push((
+                        record.rep,
+                        record.approach.to_string(),
+                        record.error.clone(),
+                    ));
+                }
+            }
+        }
+        assert_eq!(errored.len(), 2, "{errored:?}");
+        for (rep, _, error) in &errored {
+            assert_eq!(*rep, 3);
+            assert!(
+                error.contains("panicked") && error.contains("exploded"),
+                "{error}"
+            );
+        }
     }
 }
