@@ -129,6 +129,73 @@ fn ctrl_c_removes_containers_and_keeps_whole_rows() {
     }
 }
 
+/// A SIGKILLed run reaches none of its clean-up: the next run's start must
+/// sweep its containers and its scratch folder, and mark its run.json.
+#[test]
+fn a_sigkilled_run_is_swept_by_the_next_start() {
+    let _lock = DOCKER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_images();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args([
+            "run",
+            "scenarios/failed-install.toml",
+            "--reps",
+            "3",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !out.path().join("trials.csv").exists() || containers_with_label("mistake-cost.run") == 0
+    {
+        assert!(Instant::now() < deadline, "no trial started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let label = run_label(out.path());
+    let run_id = label.trim_start_matches("mistake-cost.run=");
+    let scratch = std::env::temp_dir().join(format!("mistake-cost-{run_id}"));
+    assert!(scratch.exists(), "the killed run left its scratch folder");
+    assert!(
+        containers_with_label(&label) > 0,
+        "the killed run left containers"
+    );
+
+    // Any later run sweeps: a one-trial scenario is enough.
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = dir.path().join("tiny.toml");
+    std::fs::write(
+        &tiny,
+        "[scenario]\nname = \"tiny\"\napproaches = [\"apt\"]\nreps = 1\n\n[[package]]\nname = \"a\"\nversion = \"1.0\"\n\n[operation]\nkind = \"install\"\npackages = [\"a\"]\n",
+    )
+    .unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "run",
+        tiny.to_str().unwrap(),
+        "--out",
+        second.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("left by a dead run"), "{stderr}");
+    assert_eq!(containers_with_label(&label), 0, "containers swept");
+    assert!(!scratch.exists(), "scratch folder swept");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("run.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["status"], "killed");
+    // The rows written before the kill are whole.
+    for r in read_csv(&out.path().join("trials.csv")) {
+        assert!(!r["outcome"].is_empty());
+    }
+}
+
 fn unsafe_sigint(pid: u32) {
     let ok = std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])

@@ -19,6 +19,7 @@ use crate::runner::{run_plan, DockerExecutor, Event};
 use crate::{plan, scenario, verify};
 
 mod explore;
+mod scratch;
 mod session;
 mod verify_cmd;
 

@@ -23,6 +23,8 @@ pub(crate) struct Session {
     pub out: PathBuf,
     pub fixtures_root: PathBuf,
     pub cancel: CancellationToken,
+    /// A second interrupt: stop waiting for the trials.
+    force: CancellationToken,
     pub tracker: TaskTracker,
     signals: tokio::task::JoinHandle<()>,
     meta: RunMeta,
@@ -44,6 +46,19 @@ impl Session {
             eprintln!(
                 "swept {} container(s), {} network(s), {} volume(s) left by a dead run",
                 swept.containers, swept.networks, swept.volumes
+            );
+        }
+        let scratch = super::scratch::sweep_dead();
+        if !scratch.folders.is_empty() {
+            eprintln!(
+                "swept {} scratch folder(s) left by a dead run",
+                scratch.folders.len()
+            );
+        }
+        for out in &scratch.marked_killed {
+            eprintln!(
+                "marked the run in {} as killed (its run.json said running)",
+                out.display()
             );
         }
         build_images(&docker, &families_of(loaded), false).await?;
@@ -68,7 +83,12 @@ impl Session {
         std::fs::create_dir_all(&out)
             .map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
         let cancel = CancellationToken::new();
-        let signals = tokio::spawn(watch_signals(signal_streams()?, cancel.clone()));
+        let force = CancellationToken::new();
+        let signals = tokio::spawn(watch_signals(
+            signal_streams()?,
+            cancel.clone(),
+            force.clone(),
+        ));
         let meta = RunMeta {
             run_id: run.0.clone(),
             status: "running".into(),
@@ -89,13 +109,14 @@ impl Session {
             environment,
         };
         write_meta(&out, &meta)?;
-        let fixtures_root = std::env::temp_dir().join(format!("mistake-cost-{run}"));
+        let fixtures_root = super::scratch::create(&run, &out)?;
         Ok(Session {
             docker,
             run,
             out,
             fixtures_root,
             cancel,
+            force,
             tracker: TaskTracker::new(),
             signals,
             meta,
@@ -118,10 +139,12 @@ impl Session {
         Ok(fixtures)
     }
 
-    /// Runs the command's body; after an interrupt it gets 30 s to stop.
+    /// Runs the command's body; after an interrupt it gets 30 s to stop
+    /// (none after a second one).
     pub async fn guard(&self, body: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
         tokio::select! {
             r = body => r,
+            _ = self.force.cancelled() => Ok(exit::INTERRUPTED),
             _ = async { self.cancel.cancelled().await; tokio::time::sleep(Duration::from_secs(30)).await } => {
                 eprintln!("trials did not stop within 30 s of the interrupt; removing containers anyway");
                 Ok(exit::INTERRUPTED)
@@ -132,7 +155,8 @@ impl Session {
     /// Every way out passes here: normal end, error, Ctrl-C. Container
     /// creations and removals still in flight finish first.
     pub async fn close(mut self, result: Result<i32>) -> Result<i32> {
-        self.signals.abort();
+        // The signal watcher stays up until the end: a signal during the
+        // clean-up must still reach it (tokio never restores the default).
         self.tracker.close();
         self.tracker.wait().await;
         let swept = docker::sweep(&self.docker, Some(&self.run)).await;
@@ -144,6 +168,7 @@ impl Session {
         }
         .into();
         write_meta(&self.out, &self.meta)?;
+        self.signals.abort();
         let code = result?;
         swept?;
         Ok(code)
@@ -180,17 +205,32 @@ fn write_meta(out: &Path, meta: &RunMeta) -> Result<()> {
         .map_err(|e| Error::io("renaming run.json into place", e))
 }
 
-type SignalStreams = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+/// SIGINT, SIGTERM and SIGHUP (an ssh session that drops) all interrupt.
+struct SignalStreams([tokio::signal::unix::Signal; 3]);
 
-/// Registers for SIGINT and SIGTERM now (not when a task first runs), so no
-/// signal can arrive unhandled and kill the process with containers up.
+/// Registers the handlers now (not when a task first runs), so no signal
+/// can arrive unhandled and kill the process with containers up.
 fn signal_streams() -> Result<SignalStreams> {
     use tokio::signal::unix::{signal, SignalKind};
-    let int = signal(SignalKind::interrupt())
-        .map_err(|e| Error::io("installing the SIGINT handler", e))?;
-    let term = signal(SignalKind::terminate())
-        .map_err(|e| Error::io("installing the SIGTERM handler", e))?;
-    Ok((int, term))
+    let one = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| Error::io(format!("installing the {name} handler"), e))
+    };
+    Ok(SignalStreams([
+        one(SignalKind::interrupt(), "SIGINT")?,
+        one(SignalKind::terminate(), "SIGTERM")?,
+        one(SignalKind::hangup(), "SIGHUP")?,
+    ]))
+}
+
+impl SignalStreams {
+    async fn next(&mut self) {
+        let [int, term, hup] = &mut self.0;
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+    }
 }
 
 pub(crate) fn families_of(loaded: &[Arc<scenario::LoadedScenario>]) -> Vec<Family> {
@@ -202,11 +242,25 @@ pub(crate) fn families_of(loaded: &[Arc<scenario::LoadedScenario>]) -> Vec<Famil
     set.into_iter().collect()
 }
 
-async fn watch_signals((mut int, mut term): SignalStreams, cancel: CancellationToken) {
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
-    eprintln!("\ninterrupted: stopping trials and removing this run's containers…");
+/// First signal: stop the trials (they get 30 s). Second: stop waiting
+/// for them and sweep now. Third: exit at once; the next run's start
+/// sweeps what is left.
+async fn watch_signals(
+    mut signals: SignalStreams,
+    cancel: CancellationToken,
+    force: CancellationToken,
+) {
+    signals.next().await;
+    eprintln!("\ninterrupted: stopping trials and removing this run's containers… (again to stop waiting)");
     cancel.cancel();
+    signals.next().await;
+    eprintln!(
+        "\nnot waiting for the trials: removing this run's containers now… (again to exit at once)"
+    );
+    force.cancel();
+    signals.next().await;
+    eprintln!(
+        "\nexiting without clean-up: the next run sweeps this run's containers and scratch folder"
+    );
+    std::process::exit(exit::INTERRUPTED);
 }

@@ -10,7 +10,7 @@ mod sandbox;
 mod security;
 mod sweep;
 
-pub use labels::{RunId, RUN_LABEL};
+pub use labels::{hostname, RunId, RUN_LABEL};
 pub use sandbox::{ExecLimits, ExecOutput, Sandbox, SandboxSpec};
 pub use security::SecurityProfile;
 pub use sweep::{sweep, sweep_dead_runs, SweepReport};
