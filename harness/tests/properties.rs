@@ -174,7 +174,7 @@ impl Env {
         let base = self.ex.base_manifest(a.family()).await.map_err(err)?;
         let mut h = History::new(
             &self.scenario.scenario.name,
-            a.kind().to_string(),
+            a.kind(),
             "properties",
             case,
             0,

@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 use super::Trial;
 use crate::checker::{Outcome, TrialRecord};
+use crate::export::TriBool;
+use crate::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 /// true / false / unknown counts of a three-valued column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,13 +18,13 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn of<'a>(values: impl IntoIterator<Item = &'a str>) -> Tally {
+    pub fn of(values: impl IntoIterator<Item = TriBool>) -> Tally {
         let mut t = Tally::default();
         for v in values {
             match v {
-                "true" => t.yes += 1,
-                "false" => t.no += 1,
-                _ => t.unknown += 1,
+                TriBool::True => t.yes += 1,
+                TriBool::False => t.no += 1,
+                TriBool::Unknown => t.unknown += 1,
             }
         }
         t
@@ -116,8 +117,8 @@ impl<'a> ApproachStats<'a> {
         ApproachStats {
             approach: approach.to_string(),
             outcomes,
-            consistent: Tally::of(data.iter().map(|t| t.record.consistent.as_str())),
-            recovered: Tally::of(data.iter().map(|t| t.record.recovered.as_str())),
+            consistent: Tally::of(data.iter().map(|t| t.record.consistent)),
+            recovered: Tally::of(data.iter().map(|t| t.record.recovered)),
             residue_files: col(&|r| r.residue_files.map(|v| v as f64)),
             residue_packages: col(&|r| r.residue_packages.map(|v| v as f64)),
             garbage: col(&|r| r.garbage_paths.map(|v| v as f64)),
@@ -162,7 +163,7 @@ pub fn by_approach<'a>(trials: impl IntoIterator<Item = &'a Trial>) -> Vec<Appro
     let mut groups: BTreeMap<(usize, String), Vec<&Trial>> = BTreeMap::new();
     for t in trials {
         groups
-            .entry(approach_order(&t.record.approach))
+            .entry(approach_order(t.record.approach.as_str()))
             .or_default()
             .push(t);
     }

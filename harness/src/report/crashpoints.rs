@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::plots::{self, StripCell, StripRow};
-use super::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 use super::{approach_order, fmt_count, fmt_ms, Block, Tally};
 use crate::error::{Error, Result};
 use crate::explore::points::{family_of, family_rank};
 use crate::explore::state::State;
 use crate::explore::CrashPointRecord;
+use crate::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 /// A record's family; rows from before families had none, so their syscall names it.
 pub fn record_family(r: &CrashPointRecord) -> &str {
@@ -212,7 +212,7 @@ impl<'a> CrashStats<'a> {
         CrashStats {
             approach: approach.to_string(),
             states,
-            recovered: Tally::of(fired.iter().map(|r| r.recovered.as_str())),
+            recovered: Tally::of(fired.iter().map(|r| r.recovered)),
             playbook_ran: fired.iter().filter(|r| r.playbook_ran).count(),
             recovery_ms: Summary::of(&recovery),
             recovery_ci: stats::bootstrap_median_ci(
@@ -281,7 +281,7 @@ pub fn by_approach<'a>(
     for r in records {
         scenario.get_or_insert_with(|| r.scenario.clone());
         groups
-            .entry(approach_order(&r.approach))
+            .entry(approach_order(r.approach.as_str()))
             .or_default()
             .push(r);
     }
@@ -517,6 +517,7 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::TriBool;
 
     pub(crate) fn point(
         approach: &str,
@@ -529,8 +530,8 @@ mod tests {
         let inconsistent = state == Some(State::Inconsistent);
         CrashPointRecord {
             scenario: "kill-during-install".into(),
-            approach: approach.into(),
-            fault: format!("syscall:rename#{}:KILL", index + 1),
+            approach: approach.parse().unwrap(),
+            fault: format!("syscall:rename#{}:KILL", index + 1).into(),
             family: "rename".into(),
             syscall: "rename".into(),
             point: index as u64 + 1,
@@ -538,12 +539,12 @@ mod tests {
             process: "dpkg".into(),
             fired,
             state_after_crash: state,
-            consistent: if inconsistent { "false" } else { "true" }.into(),
+            consistent: TriBool::from(!inconsistent),
             residue_files: Some(if inconsistent { 12 } else { 0 }),
             residue_packages: Some(0),
             garbage_paths: Some(0),
             playbook_ran: inconsistent,
-            recovered: "true".into(),
+            recovered: TriBool::True,
             state_after_recovery: state.map(|_| State::Old),
             recovery_ms: Some(recovery_ms),
             final_residue_files: Some(0),

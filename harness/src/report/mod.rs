@@ -12,14 +12,13 @@ pub mod html;
 pub mod load;
 pub mod markdown;
 pub mod plots;
-pub mod stats;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::export::write_atomic;
-use stats::{BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
+use crate::stats::{self, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 // The report's rooms: load → aggregate → the document (here) → render
 // (markdown, html). Their items are re-exported so the renderers and the

@@ -75,7 +75,7 @@ mod tests {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             History {
                 scenario: trial.scenario.scenario.scenario.name.clone(),
-                approach: trial.approach.to_string(),
+                approach: trial.approach,
                 fault: trial.fault.to_string(),
                 rep: trial.rep,
                 seed: trial.seed,
