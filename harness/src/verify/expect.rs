@@ -5,6 +5,7 @@ use std::fmt;
 
 /// What a column holds: the results schema's kinds.
 pub use crate::export::ColumnKind as Kind;
+use crate::export::{Outcome, TriBool};
 pub use crate::vocab::Source;
 
 /// The columns a guarantee may test in `source`'s file, in file order:
@@ -135,7 +136,7 @@ impl Expect {
         if value_text.is_empty() || value_text.contains(char::is_whitespace) {
             return Err(format!("expect: after `{column} {op}` expected one value (a number or a word), found `{value_text}`"));
         }
-        if value_text == "unknown" || value_text == "errored" {
+        if value_text == TriBool::Unknown.as_str() || value_text == Outcome::Errored.as_str() {
             return Err(format!(
                 "expect: `{value_text}` cannot be expected: an {value_text} row is never evidence (it makes the verdict unknown)"
             ));
@@ -179,8 +180,8 @@ impl Expect {
         if cell.is_empty() {
             return CellEvidence::Unknown("empty".into());
         }
-        if cell == "unknown" {
-            return CellEvidence::Unknown("unknown".into());
+        if cell == TriBool::Unknown.as_str() {
+            return CellEvidence::Unknown(cell.into());
         }
         let holds = match &self.value {
             Value::Number(want) => match cell.parse::<f64>() {

@@ -18,6 +18,7 @@ pub use load::{check_guarantee, load_scenario, load_scenarios};
 use rows::Table;
 
 use crate::error::{exit, Error, Result};
+use crate::export::Outcome;
 use crate::scenario::{GuaranteeSpec, LoadedScenario, ParseError};
 use crate::vocab::ApproachKind;
 
@@ -301,7 +302,8 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
             at: format!("{file}:{}", row.line),
             why: None,
         };
-        let evidence = if table.cell(row, c_outcome) == "errored" || !error.is_empty() {
+        let errored = table.cell(row, c_outcome) == Outcome::Errored.as_str();
+        let evidence = if errored || !error.is_empty() {
             CellEvidence::Unknown(format!(
                 "errored: {}",
                 if error.is_empty() {
