@@ -2,16 +2,17 @@
 //! with apt, pip and Nix, in matched Docker containers.
 //!
 //! Rooms: `vocab` (shared names; imports nothing), `stats` (every median,
-//! quantile and CI; imports nothing), `scenario` (files →
-//! model; uses `vocab` only), `payload` (packages for every
-//! ecosystem), `plan` (the seeded generator), `docker` (engine, sandboxes,
-//! images, sweeps), `approach` (per package manager), `snapshot` (manifests
-//! and residue), `runner` (executor + scheduler + events), `history` and
-//! `checker` (record first, judge after), `export` (the results schema —
-//! typed records, columns, run.json — and its CSV and JSONL writers), `report`,
-//! `nemesis` (faults), `explore` (crash points), `verify` (guarantees →
-//! verdicts, JUnit), `compare` (two runs), `error`, `cli`, `commands`,
-//! `properties` (operation sequences and invariants for the property tests).
+//! quantile and CI; imports nothing), `scenario` (files → model; uses
+//! `vocab` only), `payload` (packages for every ecosystem), `plan` (the
+//! seeded generator), `docker` (engine, sandboxes, images, sweeps),
+//! `approach` (per package manager), `snapshot` (manifests and residue),
+//! `runner` (executor + scheduler + events), `history` and `checker`
+//! (record first, judge after), `export` (the results schema — typed
+//! records, column lists, run.json — and its CSV and JSONL writers),
+//! `report`, `nemesis` (faults), `explore` (crash points), `verify`
+//! (guarantees → verdicts, JUnit), `compare` (two runs), `error`, `cli`,
+//! `commands`, `properties` (operation sequences and invariants for the
+//! property tests).
 //!
 //! Layers, bottom → top (each module uses only those listed before it;
 //! `tests/structure.rs` fails on an import cycle): `vocab`, `stats`;

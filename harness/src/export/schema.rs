@@ -509,6 +509,8 @@ mod tests {
     /// Read into the typed record and written back by the exporter's CSV
     /// writer, byte for byte: the schema round-trips every committed run.
     fn round_trips<R: Record>(name: &str) -> usize {
+        assert_eq!(R::SOURCE.file_name(), name);
+        assert_eq!(columns(R::SOURCE), R::COLUMNS);
         let files = reference_files(name);
         assert!(!files.is_empty(), "no reference {name}");
         for path in &files {
