@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::error::{exit, Result};
 use crate::export::write_atomic;
-use crate::export::TriBool;
-use crate::report::{approach_order, fmt_count, fmt_ms, Run, Tally, Trial};
+use crate::export::{ApproachKind, TriBool};
+use crate::report::{approach_rank, fmt_count, fmt_ms, Run, Tally, Trial};
 use crate::stats::{self, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 /// `mistake-cost compare BASE NEW [--out FILE]`: Markdown on stdout (and in FILE).
@@ -144,25 +144,18 @@ pub fn render(base: &Run, new: &Run) -> String {
          one-trial CI is a point.\n",
         stats::SMALL_SAMPLE
     );
-    let keys: BTreeSet<(String, (usize, String))> = base
+    let keys: BTreeSet<(String, (usize, ApproachKind))> = base
         .trials
         .iter()
         .chain(&new.trials)
-        .map(|t| {
-            (
-                t.record.scenario.clone(),
-                approach_order(t.record.approach.as_str()),
-            )
-        })
+        .map(|t| (t.record.scenario.clone(), approach_rank(t.record.approach)))
         .collect();
     let mut verdicts = Vec::new();
     for (scenario, (_, approach)) in &keys {
         let pick = |r: &'_ Run| -> Vec<Trial> {
             r.trials
                 .iter()
-                .filter(|t| {
-                    &t.record.scenario == scenario && t.record.approach.as_str() == approach
-                })
+                .filter(|t| &t.record.scenario == scenario && t.record.approach == *approach)
                 .cloned()
                 .collect()
         };

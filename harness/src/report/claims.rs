@@ -9,7 +9,7 @@ use super::{by_approach, fmt_count, fmt_ms, ApproachStats, Trial};
 use crate::checker::Outcome;
 use crate::explore::state::State;
 use crate::explore::CrashPointRecord;
-use crate::export::TriBool;
+use crate::export::{ApproachKind, TriBool};
 use crate::stats;
 
 /// The claims under test, as the design notes word them.
@@ -159,7 +159,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
             };
             let garbage = match g.garbage {
                 Some(s) if s.max > 0.0 => {
-                    let gc = if g.approach.starts_with("nix") {
+                    let gc = if g.approach.as_str().starts_with("nix") {
                         " until `nix-store --gc`"
                     } else {
                         ""
@@ -169,7 +169,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
                 _ => String::new(),
             };
             holds.push((
-                g.approach.clone(),
+                g.approach.to_string(),
                 format!("{} left 0 visible files and 0 changed packages in {n}/{n} failed installs{garbage}{checks}", g.approach),
             ));
         } else {
@@ -194,7 +194,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
             } else if g.consistent.yes == n {
                 clause.push_str(&format!(", although {} passed in {n}/{n}", checks_named(g)));
             }
-            broken.push((g.approach.clone(), clause));
+            broken.push((g.approach.to_string(), clause));
         }
     }
     let clauses = |v: &[(String, String)]| {
@@ -240,7 +240,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
         .iter()
         .filter_map(|g| {
             let s = g.garbage?;
-            let gc = if g.approach.starts_with("nix") {
+            let gc = if g.approach.as_str().starts_with("nix") {
                 " until `nix-store --gc`"
             } else {
                 ""
@@ -456,7 +456,7 @@ fn interrupted_trials(trials: &[Trial]) -> Result<(Evidence, Vec<String>), Strin
             c.yes,
             unchanged(g)
         );
-        evidence.push((g.approach.clone(), c.yes == n, clause));
+        evidence.push((g.approach.to_string(), c.yes == n, clause));
     }
     let faults: BTreeSet<&str> = hit.iter().map(|t| t.record.fault.as_str()).collect();
     let facts = vec![
@@ -493,10 +493,10 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
             points.len()
         ));
     }
-    let mut by: std::collections::BTreeMap<(usize, String), Vec<&CrashPointRecord>> =
+    let mut by: std::collections::BTreeMap<(usize, ApproachKind), Vec<&CrashPointRecord>> =
         std::collections::BTreeMap::new();
     for p in &fired {
-        by.entry(super::approach_order(p.approach.as_str()))
+        by.entry(super::approach_rank(p.approach))
             .or_default()
             .push(p);
     }
@@ -514,7 +514,7 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
             "{a} was left old or new after {}/{n} crash points whose kill fired (old {old}, new {new}, inconsistent {mixed})",
             old + new
         );
-        evidence.push((a.clone(), old + new == n, clause));
+        evidence.push((a.to_string(), old + new == n, clause));
         let times: Vec<f64> = ps
             .iter()
             .filter(|p| p.playbook_ran)
