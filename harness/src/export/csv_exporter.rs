@@ -36,3 +36,43 @@ impl<R: Record> Exporter<R> for CsvWriter<R> {
         self.write(record)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::{CrashPointRecord, TrialRecord};
+
+    /// Each row is on disk as soon as it is written, header first: what an
+    /// interrupted run or explore leaves behind.
+    #[test]
+    fn rows_are_flushed_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let reference = |name: &str| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../results/reference")
+                .join(name)
+        };
+        fn first_two<R: Record>(src: &Path, out: &Path) {
+            let rows: Vec<R> = csv::Reader::from_path(src)
+                .unwrap()
+                .deserialize()
+                .take(2)
+                .map(|r| r.unwrap())
+                .collect();
+            let mut w = CsvWriter::<R>::create(out).unwrap();
+            for (i, r) in rows.iter().enumerate() {
+                w.write(r).unwrap();
+                let text = std::fs::read_to_string(out).unwrap();
+                assert_eq!(text.lines().count(), i + 2, "header and {} rows", i + 1);
+            }
+        }
+        first_two::<TrialRecord>(
+            &reference("failed-install-r5/trials.csv"),
+            &dir.path().join("trials.csv"),
+        );
+        first_two::<CrashPointRecord>(
+            &reference("kill-during-install-explore/crashpoints.csv"),
+            &dir.path().join("crashpoints.csv"),
+        );
+    }
+}
