@@ -145,7 +145,7 @@ async fn bare(
 }
 
 fn history() -> History {
-    History::new("bench", "apt", "none", 0, 0)
+    History::new("bench", ApproachKind::Apt, "none", 0, 0)
 }
 
 /// (b) the harness's floor trial: its Sandbox (limits, init, labels, the

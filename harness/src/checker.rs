@@ -5,8 +5,12 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use crate::export::FaultLabel;
+pub use crate::export::{Outcome, TriBool, TrialRecord};
 use crate::history::{History, Phase, Step};
 
+/// A check's verdict on the system's state. Not `verify::Verdict`: that one
+/// judges a guarantee over many rows (with shares), this one one state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
@@ -35,12 +39,12 @@ impl Verdict {
         }
     }
 
-    /// As the CSV writes it: true / false / unknown.
-    pub fn as_bool_str(self) -> &'static str {
+    /// As a results column says it: valid is true, invalid false.
+    pub fn as_tri(self) -> TriBool {
         match self {
-            Verdict::Valid => "true",
-            Verdict::Invalid => "false",
-            Verdict::Unknown => "unknown",
+            Verdict::Valid => TriBool::True,
+            Verdict::Invalid => TriBool::False,
+            Verdict::Unknown => TriBool::Unknown,
         }
     }
 }
@@ -68,63 +72,6 @@ pub fn check_verdict(step: &Step) -> Verdict {
         -1 | 126 | 127 => Verdict::Unknown,
         _ => Verdict::Invalid,
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Succeeded,
-    Failed,
-    Killed,
-    Errored,
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::Killed => "killed",
-            Outcome::Errored => "errored",
-        })
-    }
-}
-
-/// One row of trials.csv. Column meanings are in the README.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrialRecord {
-    pub scenario: String,
-    pub approach: String,
-    pub fault: String,
-    pub rep: u32,
-    pub seed: u64,
-    pub outcome: Outcome,
-    pub consistent: String,
-    pub residue_files: Option<usize>,
-    pub residue_added: Option<usize>,
-    pub residue_removed: Option<usize>,
-    pub residue_modified: Option<usize>,
-    pub residue_packages: Option<usize>,
-    pub garbage_paths: Option<usize>,
-    /// Side effects outside the package that the operation's failing
-    /// script attempted and that landed / were refused (see trials.jsonl
-    /// for each path and error).
-    #[serde(default)]
-    pub attempts_landed: Option<usize>,
-    #[serde(default)]
-    pub attempts_refused: Option<usize>,
-    pub playbook_ran: bool,
-    pub recovery_ms: Option<f64>,
-    pub recovered: String,
-    pub final_residue_files: Option<usize>,
-    pub final_residue_packages: Option<usize>,
-    pub final_garbage_paths: Option<usize>,
-    pub operation_ms: Option<f64>,
-    pub trial_wall_ms: f64,
-    /// Wall time not spent in package operations or checks measured inside
-    /// the container: container start/stop, snapshots, Docker round trips.
-    pub overhead_ms: f64,
-    pub error: String,
 }
 
 /// Distinct attempted side effects (op, path) that landed at least once /
@@ -166,26 +113,26 @@ pub fn judge(h: &History) -> TrialRecord {
     let errored = outcome == Outcome::Errored;
     let recovered = match (errored, r2) {
         // A successful operation's new state is the known-good one.
-        (false, Some(_)) if outcome == Outcome::Succeeded => after_recovery.as_bool_str(),
+        (false, Some(_)) if outcome == Outcome::Succeeded => after_recovery.as_tri(),
         (false, Some(r)) => match after_recovery {
-            Verdict::Valid if r.visible_files() == 0 && r.packages.is_empty() => "true",
-            Verdict::Unknown if r.visible_files() == 0 && r.packages.is_empty() => "unknown",
-            _ => "false",
+            Verdict::Valid if r.visible_files() == 0 && r.packages.is_empty() => TriBool::True,
+            Verdict::Unknown if r.visible_files() == 0 && r.packages.is_empty() => TriBool::Unknown,
+            _ => TriBool::False,
         },
-        _ => "unknown",
+        _ => TriBool::Unknown,
     };
     let in_container_ms: f64 = h.steps.iter().map(|s| s.ms).sum();
     TrialRecord {
         scenario: h.scenario.clone(),
-        approach: h.approach.clone(),
-        fault: h.fault.clone(),
+        approach: h.approach,
+        fault: FaultLabel(h.fault.clone()),
         rep: h.rep,
         seed: h.seed,
         outcome,
         consistent: if errored {
-            "unknown".into()
+            TriBool::Unknown
         } else {
-            consistent.as_bool_str().into()
+            consistent.as_tri()
         },
         residue_files: r1.map(|r| r.visible_files()),
         residue_added: r1.map(|r| r.added),
@@ -197,7 +144,7 @@ pub fn judge(h: &History) -> TrialRecord {
         attempts_refused: (!errored).then(|| attempt_counts(h).1),
         playbook_ran: h.playbook_ran,
         recovery_ms: (!errored).then(|| h.ms_in(Phase::Recovery)),
-        recovered: recovered.into(),
+        recovered,
         final_residue_files: r2.map(|r| r.visible_files()),
         final_residue_packages: r2.map(|r| r.packages.len()),
         final_garbage_paths: r2.map(|r| r.garbage),
@@ -232,7 +179,7 @@ mod tests {
     fn history(steps: Vec<Step>, r1: Residue, r2: Residue) -> History {
         History {
             scenario: "s".into(),
-            approach: "apt".into(),
+            approach: crate::vocab::ApproachKind::Apt,
             fault: "none".into(),
             rep: 0,
             seed: 1,
@@ -316,12 +263,12 @@ mod tests {
         );
         let row = judge(&h);
         assert_eq!(row.outcome, Outcome::Failed);
-        assert_eq!(row.consistent, "false");
+        assert_eq!(row.consistent, TriBool::False);
         assert_eq!(row.residue_files, Some(7));
         assert_eq!(row.residue_packages, Some(2));
         assert_eq!(row.garbage_paths, Some(3));
         assert_eq!(row.recovery_ms, Some(20.0));
-        assert_eq!(row.recovered, "false", "a file is left");
+        assert_eq!(row.recovered, TriBool::False, "a file is left");
         assert_eq!(row.final_residue_files, Some(1));
         assert_eq!(row.overhead_ms, 50.0);
     }
@@ -344,7 +291,7 @@ mod tests {
         h.playbook_ran = false;
         let row = judge(&h);
         assert_eq!(row.outcome, Outcome::Succeeded);
-        assert_eq!(row.recovered, "true");
+        assert_eq!(row.recovered, TriBool::True);
         let mut fired = step(Phase::Operation, 0, "", false);
         fired.fault_fired_ms = Some(3.0);
         let h = history(vec![fired], Residue::default(), Residue::default());
@@ -366,7 +313,7 @@ mod tests {
         h.error = Some("docker went away".into());
         let row = judge(&h);
         assert_eq!(row.outcome, Outcome::Errored);
-        assert_eq!(row.recovered, "unknown");
-        assert_eq!(row.consistent, "unknown");
+        assert_eq!(row.recovered, TriBool::Unknown);
+        assert_eq!(row.consistent, TriBool::Unknown);
     }
 }

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use crate::error::{exit, Result};
 use crate::export::write_atomic;
-use crate::report::stats::{self, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
-use crate::report::{approach_order, fmt_count, fmt_ms, Run, Tally, Trial};
+use crate::export::{ApproachKind, TriBool};
+use crate::report::{approach_rank, fmt_count, fmt_ms, Run, Tally, Trial};
+use crate::stats::{self, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 /// `mistake-cost compare BASE NEW [--out FILE]`: Markdown on stdout (and in FILE).
 pub fn command(base: &Path, new: &Path, out: Option<&Path>) -> Result<i32> {
@@ -23,7 +24,8 @@ pub fn command(base: &Path, new: &Path, out: Option<&Path>) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// A median metric: its column and how its values print.
+/// A median metric: its trials.csv column (the schema's name; a test holds
+/// it to the schema) and how its values print.
 struct Metric {
     name: &'static str,
     get: fn(&Trial) -> Option<f64>,
@@ -64,11 +66,11 @@ const MEDIANS: [Metric; 6] = [
 ];
 
 /// A three-valued column (true / false / unknown) read as a share.
-type ShareColumn = (&'static str, fn(&Trial) -> &str);
+type ShareColumn = (&'static str, fn(&Trial) -> TriBool);
 
 const SHARES: [ShareColumn; 2] = [
-    ("consistent", |t| t.record.consistent.as_str()),
-    ("recovered", |t| t.record.recovered.as_str()),
+    ("consistent", |t| t.record.consistent),
+    ("recovered", |t| t.record.recovered),
 ];
 
 /// A median with its CI, from the trials that did not error.
@@ -142,23 +144,18 @@ pub fn render(base: &Run, new: &Run) -> String {
          one-trial CI is a point.\n",
         stats::SMALL_SAMPLE
     );
-    let keys: BTreeSet<(String, (usize, String))> = base
+    let keys: BTreeSet<(String, (usize, ApproachKind))> = base
         .trials
         .iter()
         .chain(&new.trials)
-        .map(|t| {
-            (
-                t.record.scenario.clone(),
-                approach_order(&t.record.approach),
-            )
-        })
+        .map(|t| (t.record.scenario.clone(), approach_rank(t.record.approach)))
         .collect();
     let mut verdicts = Vec::new();
     for (scenario, (_, approach)) in &keys {
         let pick = |r: &'_ Run| -> Vec<Trial> {
             r.trials
                 .iter()
-                .filter(|t| &t.record.scenario == scenario && &t.record.approach == approach)
+                .filter(|t| &t.record.scenario == scenario && t.record.approach == *approach)
                 .cloned()
                 .collect()
         };
@@ -308,6 +305,19 @@ mod tests {
         }
         std::fs::write(dir.path().join("trials.csv"), out.join("\n") + "\n").unwrap();
         dir
+    }
+
+    #[test]
+    fn metrics_are_trials_columns() {
+        use crate::export::{column, ColumnKind, Source};
+        for m in &MEDIANS {
+            let c = column(Source::Trials, m.name).unwrap_or_else(|| panic!("{}", m.name));
+            assert_eq!(c.kind, ColumnKind::Number, "{}", m.name);
+        }
+        for (name, _) in SHARES {
+            let c = column(Source::Trials, name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(c.kind, ColumnKind::Bool, "{name}");
+        }
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! The harness's one error type. Each room has its own sub-error, lifted with
 //! `#[from]`, and every error maps to a documented process exit code.
 
-use std::path::PathBuf;
-
 /// Exit codes, documented in `--help` and the README.
 pub mod exit {
     /// Every trial ran (whatever the package managers did).
@@ -39,12 +37,6 @@ pub enum Error {
         context: String,
         #[source]
         source: std::io::Error,
-    },
-    #[error("writing results to {path}: {source}")]
-    Results {
-        path: PathBuf,
-        #[source]
-        source: csv::Error,
     },
     #[error("interrupted")]
     Interrupted,

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::Residue;
+use crate::vocab::ApproachKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -123,7 +124,8 @@ pub struct Timings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub scenario: String,
-    pub approach: String,
+    pub approach: ApproachKind,
+    /// The fault's label (`FaultLabel` in the results).
     pub fault: String,
     pub rep: u32,
     pub seed: u64,
@@ -143,14 +145,14 @@ impl History {
     /// A history with nothing recorded yet.
     pub fn new(
         scenario: impl Into<String>,
-        approach: impl Into<String>,
+        approach: ApproachKind,
         fault: impl Into<String>,
         rep: u32,
         seed: u64,
     ) -> History {
         History {
             scenario: scenario.into(),
-            approach: approach.into(),
+            approach,
             fault: fault.into(),
             rep,
             seed,

@@ -1,21 +1,24 @@
 //! mistake-cost: a chaos-testing harness that measures what a mistake costs
 //! with apt, pip and Nix, in matched Docker containers.
 //!
-//! Rooms: `vocab` (shared names; imports nothing), `scenario` (files →
-//! model; uses `vocab` only), `payload` (packages for every
-//! ecosystem), `plan` (the seeded generator), `docker` (engine, sandboxes,
-//! images, sweeps), `approach` (per package manager), `snapshot` (manifests
-//! and residue), `runner` (executor + scheduler + events), `history` and
-//! `checker` (record first, judge after), `export` (CSV, JSONL), `report`,
-//! `nemesis` (faults), `explore` (crash points), `verify` (guarantees →
-//! verdicts, JUnit), `compare` (two runs), `error`, `cli`, `commands`,
-//! `properties` (operation sequences and invariants for the property tests).
+//! Rooms: `vocab` (shared names; imports nothing), `stats` (every median,
+//! quantile and CI; imports nothing), `scenario` (files → model; uses
+//! `vocab` only), `payload` (packages for every ecosystem), `plan` (the
+//! seeded generator), `docker` (engine, sandboxes, images, sweeps),
+//! `approach` (per package manager), `snapshot` (manifests and residue),
+//! `runner` (executor + scheduler + events), `history` and `checker`
+//! (record first, judge after), `export` (the results schema — typed
+//! records, column lists, run.json — and its CSV and JSONL writers),
+//! `report`, `nemesis` (faults), `explore` (crash points), `verify`
+//! (guarantees → verdicts, JUnit), `compare` (two runs), `error`, `cli`,
+//! `commands`, `properties` (operation sequences and invariants for the
+//! property tests).
 //!
 //! Layers, bottom → top (each module uses only those listed before it;
-//! `tests/structure.rs` fails on an import cycle): `vocab`; `scenario`, `docker`; `snapshot`,
-//! `nemesis`, `error`, `history`; `checker`, `payload`, `approach`,
-//! `export`; `plan`, `verify`, `properties`, `cli`; `runner`, `explore`,
-//! `report`, `compare`; `commands`.
+//! `tests/structure.rs` fails on an import cycle): `vocab`, `stats`;
+//! `scenario`, `docker`; `snapshot`, `nemesis`, `error`, `history`;
+//! `export`; `checker`, `payload`, `approach`; `plan`, `verify`,
+//! `properties`, `cli`; `runner`, `explore`, `report`, `compare`; `commands`.
 
 pub mod approach;
 pub mod checker;
@@ -35,5 +38,6 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod snapshot;
+pub mod stats;
 pub mod verify;
 pub mod vocab;

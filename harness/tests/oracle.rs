@@ -182,7 +182,7 @@ struct Measured {
 }
 
 fn history(kind: ApproachKind, case: Case) -> History {
-    History::new(case.name(), kind.to_string(), "none", 0, 0)
+    History::new(case.name(), kind, "none", 0, 0)
 }
 
 /// `sh -c COMMAND` with a plain exec: the whole stdout, or an error.

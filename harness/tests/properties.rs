@@ -175,7 +175,7 @@ impl Env {
         let target = self.ex.target(sb, a).await.map_err(err)?;
         let mut h = History::new(
             &self.scenario.scenario.name,
-            a.kind().to_string(),
+            a.kind(),
             "properties",
             case,
             0,

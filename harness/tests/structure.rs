@@ -229,6 +229,15 @@ fn top_level_modules_have_no_import_cycle() {
 fn vocabulary_and_scenario_stay_at_the_bottom() {
     let graph = module_graph(&src());
     assert_eq!(graph["vocab"], BTreeSet::new(), "vocab must import nothing");
+    assert_eq!(graph["stats"], BTreeSet::new(), "stats must import nothing");
+    // The results schema sits under everything that makes or reads a record.
+    for reader in ["checker", "explore", "verify", "report", "compare"] {
+        assert!(
+            !graph["export"].contains(reader),
+            "export must not import {reader}: {:?}",
+            graph["export"]
+        );
+    }
     assert_eq!(
         graph["scenario"],
         BTreeSet::from(["vocab".to_string()]),

@@ -35,7 +35,8 @@ async fn explore_inner(
     syscalls: &[String],
     loaded: Arc<scenario::LoadedScenario>,
 ) -> Result<i32> {
-    use crate::explore::{self, points, CrashPointRecord};
+    use crate::explore::{self, points};
+    use crate::export::{CrashPointRecord, CsvWriter, Exporter, JsonlExporter};
     use futures_util::StreamExt;
     let fixtures = session.write_fixtures(std::slice::from_ref(&loaded))?;
     let ex = Arc::new(
@@ -140,12 +141,17 @@ async fn explore_inner(
         .expect("static template"),
     );
     let csv_path = out.join("crashpoints.csv");
-    let mut csv = csv::Writer::from_path(&csv_path).map_err(|e| Error::Results {
-        path: csv_path.clone(),
-        source: e,
-    })?;
-    let mut jsonl = std::fs::File::create(out.join("crashpoints.jsonl"))
-        .map_err(|e| Error::io("creating crashpoints.jsonl", e))?;
+    let jsonl_path = out.join("crashpoints.jsonl");
+    let mut exporters: Vec<Box<dyn Exporter<CrashPointRecord>>> = vec![
+        Box::new(
+            CsvWriter::<CrashPointRecord>::create(&csv_path)
+                .map_err(|e| Error::io(format!("creating {}", csv_path.display()), e))?,
+        ),
+        Box::new(
+            JsonlExporter::<CrashPointRecord>::create(&jsonl_path)
+                .map_err(|e| Error::io(format!("creating {}", jsonl_path.display()), e))?,
+        ),
+    ];
     let mut records: Vec<CrashPointRecord> = Vec::new();
     let total = work.len();
     let mut stream = futures_util::stream::iter(work.into_iter().map(|(dry, p)| {
@@ -159,17 +165,12 @@ async fn explore_inner(
             _ = session.cancel.cancelled() => break,
         };
         let Some((rec, history)) = next else { break };
-        csv.serialize(&rec)
-            .and_then(|_| csv.flush().map_err(csv::Error::from))
-            .map_err(|e| Error::Results {
-                path: csv_path.clone(),
-                source: e,
-            })?;
-        let mut line = serde_json::to_vec(&serde_json::json!({"record": rec, "history": history}))
-            .expect("plain data");
-        line.push(b'\n');
-        std::io::Write::write_all(&mut jsonl, &line)
-            .map_err(|e| Error::io("writing crashpoints.jsonl", e))?;
+        // Written and flushed as each point finishes: an interrupted
+        // explore keeps every complete row.
+        for e in exporters.iter_mut() {
+            e.export(&rec, &history)
+                .map_err(|e| Error::io(format!("writing results in {}", out.display()), e))?;
+        }
         if !rec.error.is_empty() {
             bar.suspend(|| eprintln!("{} {} errored: {}", rec.approach, rec.fault, rec.error));
         }

@@ -14,8 +14,9 @@ use crate::cli::{ImagesAction, RunArgs};
 use crate::docker::images::{self, Family};
 use crate::docker::{self};
 use crate::error::{exit, Error, Result};
-use crate::export::{CsvExporter, Exporter, JsonlExporter};
+use crate::export::{CsvWriter, Exporter, JsonlExporter};
 use crate::runner::{run_plan, DockerExecutor, Event};
+use crate::vocab::ApproachKind;
 use crate::{plan, scenario, verify};
 
 mod explore;
@@ -137,13 +138,13 @@ async fn run_inner(
     let trials = plan::plan(loaded, args.reps, args.seed);
     let total = trials.len();
     let csv_path = out.join("trials.csv");
-    let mut exporters: Vec<Box<dyn Exporter>> = vec![
+    let mut exporters: Vec<Box<dyn Exporter<TrialRecord>>> = vec![
         Box::new(
-            CsvExporter::create(&csv_path)
+            CsvWriter::<TrialRecord>::create(&csv_path)
                 .map_err(|e| Error::io(format!("creating {}", csv_path.display()), e))?,
         ),
         Box::new(
-            JsonlExporter::create(&out.join("trials.jsonl"))
+            JsonlExporter::<TrialRecord>::create(&out.join("trials.jsonl"))
                 .map_err(|e| Error::io("creating trials.jsonl", e))?,
         ),
     ];
@@ -184,7 +185,7 @@ async fn run_inner(
             } => {
                 running.remove(&index);
                 for e in exporters.iter_mut() {
-                    if let Err(err) = e.trial(&record, &history) {
+                    if let Err(err) = e.export(&record, &history) {
                         write_error.get_or_insert(err);
                         cancel.cancel();
                     }
@@ -227,27 +228,11 @@ async fn run_inner(
     })
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
 /// One line per scenario × approach, on stdout.
 fn print_summary(records: &[TrialRecord]) {
-    let mut groups: BTreeMap<(&str, &str), Vec<&TrialRecord>> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, ApproachKind), Vec<&TrialRecord>> = BTreeMap::new();
     for r in records {
-        groups
-            .entry((&r.scenario, &r.approach))
-            .or_default()
-            .push(r);
+        groups.entry((&r.scenario, r.approach)).or_default().push(r);
     }
     println!(
         "{:<22} {:<15} {:>6} {:>7} {:>7} {:>10} {:>10} {:>9} {:>10} {:>11} {:>10}",
@@ -269,7 +254,7 @@ fn print_summary(records: &[TrialRecord]) {
             .filter(|r| r.outcome != Outcome::Errored)
             .collect();
         let med = |f: &dyn Fn(&TrialRecord) -> Option<f64>| {
-            median(ok.iter().filter_map(|r| f(r)).collect())
+            crate::stats::median(&ok.iter().filter_map(|r| f(r)).collect::<Vec<_>>())
                 .map(|m| format!("{m:.0}"))
                 .unwrap_or_else(|| "-".into())
         };
@@ -279,15 +264,15 @@ fn print_summary(records: &[TrialRecord]) {
         println!(
             "{:<22} {:<15} {:>6} {:>7} {:>7} {:>10} {:>10} {:>9} {:>10} {:>11} {:>10}",
             s,
-            a,
+            a.as_str(),
             rs.len(),
             rs.iter().filter(|r| r.outcome == Outcome::Failed).count(),
             rs.len() - ok.len(),
-            share(&|r| r.consistent == "true"),
+            share(&|r| r.consistent.is_true()),
             med(&|r| r.residue_files.map(|x| x as f64)),
             med(&|r| r.residue_packages.map(|x| x as f64)),
             med(&|r| r.garbage_paths.map(|x| x as f64)),
-            share(&|r| r.recovered == "true"),
+            share(&|r| r.recovered.is_true()),
             med(&|r| r.recovery_ms),
         );
     }

@@ -2,7 +2,7 @@
 //! folder, run.json, signal handling, and the sweep on every way out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -12,6 +12,7 @@ use super::build_images;
 use crate::docker::images::Family;
 use crate::docker::{self, RunId};
 use crate::error::{exit, Error, Result};
+use crate::export::{RunMeta, RunStatus};
 use crate::{payload, scenario};
 
 /// What every Docker-running command shares: the engine, the run id and its
@@ -90,25 +91,27 @@ impl Session {
             force.clone(),
         ));
         let meta = RunMeta {
-            run_id: run.0.clone(),
-            status: "running".into(),
-            seed,
+            run_id: Some(run.0.clone()),
+            status: Some(RunStatus::Running),
+            seed: Some(seed),
             reps,
-            jobs,
+            jobs: Some(jobs),
             scenarios: loaded
                 .iter()
                 .map(|s| s.path.display().to_string())
                 .collect(),
-            started: time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            harness_version: env!("CARGO_PKG_VERSION").to_string(),
-            security_profile: security,
-            security_profile_detail: security.describe(),
+            started: Some(
+                time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            ),
+            harness_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            security_profile: Some(security),
+            security_profile_detail: Some(security.describe()),
             approaches,
-            environment,
+            environment: Some(environment),
         };
-        write_meta(&out, &meta)?;
+        meta.write(&out)?;
         let fixtures_root = super::scratch::create(&run, &out)?;
         Ok(Session {
             docker,
@@ -161,48 +164,17 @@ impl Session {
         self.tracker.wait().await;
         let swept = docker::sweep(&self.docker, Some(&self.run)).await;
         std::fs::remove_dir_all(&self.fixtures_root).ok();
-        self.meta.status = match &result {
-            Ok(c) if *c == exit::INTERRUPTED => "interrupted",
-            Ok(_) => "finished",
-            Err(_) => "failed",
-        }
-        .into();
-        write_meta(&self.out, &self.meta)?;
+        self.meta.status = Some(match &result {
+            Ok(c) if *c == exit::INTERRUPTED => RunStatus::Interrupted,
+            Ok(_) => RunStatus::Finished,
+            Err(_) => RunStatus::Failed,
+        });
+        self.meta.write(&self.out)?;
         self.signals.abort();
         let code = result?;
         swept?;
         Ok(code)
     }
-}
-
-/// `run.json`: what ran and how it ended, beside the results.
-#[derive(serde::Serialize)]
-pub(crate) struct RunMeta {
-    run_id: String,
-    status: String,
-    seed: u64,
-    reps: Option<u32>,
-    jobs: u16,
-    scenarios: Vec<String>,
-    started: String,
-    harness_version: String,
-    /// Shared by every container of the run.
-    security_profile: docker::SecurityProfile,
-    security_profile_detail: String,
-    /// Approach → how it is configured under that profile.
-    approaches: BTreeMap<String, String>,
-    /// Tool versions and image ids, read from the images themselves.
-    environment: crate::docker::environment::Environment,
-}
-
-/// Written to a temporary name and renamed: never half-written.
-fn write_meta(out: &Path, meta: &RunMeta) -> Result<()> {
-    let tmp = out.join(".run.json.tmp");
-    let text = serde_json::to_string_pretty(meta).expect("plain data serializes");
-    std::fs::write(&tmp, text + "\n")
-        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, out.join("run.json"))
-        .map_err(|e| Error::io("renaming run.json into place", e))
 }
 
 /// SIGINT, SIGTERM and SIGHUP (an ssh session that drops) all interrupt.

@@ -6,12 +6,14 @@
 pub mod points;
 pub mod state;
 
-use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 use crate::approach::{approach, ApproachKind};
 use crate::checker::Verdict;
 use crate::docker::{DockerError, Sandbox};
+/// One row of crashpoints.csv (its schema lives with the other results files).
+pub use crate::export::CrashPointRecord;
+use crate::export::{FaultLabel, TriBool};
 use crate::history::{History, Phase};
 use crate::nemesis;
 use crate::nemesis::Fault;
@@ -21,41 +23,6 @@ use crate::scenario::LoadedScenario;
 use crate::snapshot::Snapshot;
 use points::CrashPoint;
 use state::State;
-
-/// One row of crashpoints.csv.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CrashPointRecord {
-    pub scenario: String,
-    pub approach: String,
-    pub fault: String,
-    /// The syscall's family (`create`, `write`, `rename`, ...; see
-    /// `points::FAMILIES`). Empty in files written before families existed.
-    #[serde(default)]
-    pub family: String,
-    pub syscall: String,
-    /// strace's call number k: each process's k-th call of `syscall`, every
-    /// call counted (the dry run found a state-changing one there).
-    pub point: u64,
-    /// Rank of the point by first occurrence in the dry run.
-    pub index: usize,
-    /// The process that reached the point first in the dry run.
-    pub process: String,
-    /// Whether the injected kill fired (a point the crash run never reached
-    /// leaves the operation undisturbed).
-    pub fired: bool,
-    pub state_after_crash: Option<State>,
-    pub consistent: String,
-    pub residue_files: Option<usize>,
-    pub residue_packages: Option<usize>,
-    pub garbage_paths: Option<usize>,
-    pub playbook_ran: bool,
-    pub recovered: String,
-    pub state_after_recovery: Option<State>,
-    pub recovery_ms: Option<f64>,
-    pub final_residue_files: Option<usize>,
-    pub point_wall_ms: f64,
-    pub error: String,
-}
 
 /// What the dry run of one approach found.
 pub struct DryRun {
@@ -68,7 +35,7 @@ pub struct DryRun {
 }
 
 fn history(s: &LoadedScenario, a: ApproachKind, fault: String) -> History {
-    History::new(s.scenario.scenario.name.clone(), a.to_string(), fault, 0, 0)
+    History::new(s.scenario.scenario.name.clone(), a, fault, 0, 0)
 }
 
 /// Traces the undisturbed operation; its state-changing calls of the chosen
@@ -171,8 +138,8 @@ pub async fn crash_at(
     let t = Instant::now();
     let mut rec = CrashPointRecord {
         scenario: h.scenario.clone(),
-        approach: h.approach.clone(),
-        fault,
+        approach: h.approach,
+        fault: FaultLabel(fault),
         family: point.family.clone(),
         syscall: point.syscall.clone(),
         point: point.k,
@@ -180,12 +147,12 @@ pub async fn crash_at(
         process: point.process.clone(),
         fired: false,
         state_after_crash: None,
-        consistent: "unknown".into(),
+        consistent: TriBool::Unknown,
         residue_files: None,
         residue_packages: None,
         garbage_paths: None,
         playbook_ran: false,
-        recovered: "unknown".into(),
+        recovered: TriBool::Unknown,
         state_after_recovery: None,
         recovery_ms: None,
         final_residue_files: None,
@@ -267,7 +234,7 @@ async fn crash_in(
         .residue_after_failure
         .as_ref()
         .expect("the lifecycle records it");
-    rec.consistent = seen.verdict_after_operation.as_bool_str().into();
+    rec.consistent = seen.verdict_after_operation.as_tri();
     rec.residue_files = Some(residue.visible_files());
     rec.residue_packages = Some(residue.packages.len());
     rec.garbage_paths = Some(residue.garbage);
@@ -295,25 +262,20 @@ async fn crash_in(
         .expect("the lifecycle records it");
     rec.final_residue_files = Some(final_residue.visible_files());
     rec.state_after_recovery = Some(final_state);
-    rec.recovered = if final_state == State::Inconsistent {
-        "false"
-    } else {
-        "true"
-    }
-    .into();
+    rec.recovered = TriBool::from(final_state != State::Inconsistent);
     Ok(())
 }
 
 /// Summary lines for the terminal: per approach, then per syscall family.
 pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
-    let mut by: std::collections::BTreeMap<(String, usize, String), Vec<&CrashPointRecord>> =
+    let mut by: std::collections::BTreeMap<(ApproachKind, usize, String), Vec<&CrashPointRecord>> =
         std::collections::BTreeMap::new();
     for r in records {
-        by.entry((r.approach.clone(), 0, String::new()))
+        by.entry((r.approach, 0, String::new()))
             .or_default()
             .push(r);
         by.entry((
-            r.approach.clone(),
+            r.approach,
             1 + points::family_rank(&r.family),
             r.family.clone(),
         ))
@@ -335,19 +297,16 @@ pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
                     .count() as f64
                 / n
         };
-        let mut rec_ms: Vec<f64> = judged
+        let rec_ms: Vec<f64> = judged
             .iter()
             .filter(|r| r.playbook_ran)
             .filter_map(|r| r.recovery_ms)
             .collect();
-        rec_ms.sort_by(|x, y| x.total_cmp(y));
-        let median = if rec_ms.is_empty() {
-            "-".to_string()
-        } else {
-            format!("{:.0}", rec_ms[rec_ms.len() / 2])
-        };
+        let median = crate::stats::median(&rec_ms)
+            .map(|m| format!("{m:.0}"))
+            .unwrap_or_else(|| "-".into());
         let label = if family.is_empty() {
-            a
+            a.to_string()
         } else {
             format!("  {family}")
         };
@@ -359,7 +318,7 @@ pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
             pct(State::Old),
             pct(State::New),
             pct(State::Inconsistent),
-            100.0 * judged.iter().filter(|r| r.recovered == "true").count() as f64 / n,
+            100.0 * judged.iter().filter(|r| r.recovered.is_true()).count() as f64 / n,
             median
         ));
     }

@@ -2,29 +2,11 @@
 //! before the operation (`old`) and a clean successful run's result (`new`).
 //! Anything else, or a failing consistency check, is `inconsistent`.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
 use crate::checker::Verdict;
 use crate::snapshot::{residue, Snapshot};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Old,
-    New,
-    Inconsistent,
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            State::Old => "old",
-            State::New => "new",
-            State::Inconsistent => "inconsistent",
-        })
-    }
-}
+/// Old, new or inconsistent (a results column, so it lives in the schema).
+pub use crate::export::State;
 
 /// Visible files and packages equal to a reference, and the checks valid.
 /// An `unknown` check cannot confirm a state, so it is not old or new.

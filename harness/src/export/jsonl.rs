@@ -1,35 +1,39 @@
-//! trials.jsonl: per trial, its row plus the whole history (every step's
-//! command, exit code, output tail and time; the residue paths).
+//! trials.jsonl, crashpoints.jsonl: per trial or crash point, its row plus
+//! the whole history (every step's command, exit code, output tail and
+//! time; the residue paths).
 
 use serde::Serialize;
 use std::fs::File;
 use std::io::{self, Write};
+use std::marker::PhantomData;
 use std::path::Path;
 
+use super::schema::Record;
 use super::Exporter;
-use crate::checker::TrialRecord;
 use crate::history::History;
 
-pub struct JsonlExporter {
+pub struct JsonlExporter<R> {
     file: File,
+    record: PhantomData<fn(&R)>,
 }
 
-impl JsonlExporter {
+impl<R: Record> JsonlExporter<R> {
     pub fn create(path: &Path) -> io::Result<Self> {
         Ok(JsonlExporter {
             file: File::create(path)?,
+            record: PhantomData,
         })
     }
 }
 
 #[derive(Serialize)]
-struct Line<'a> {
-    record: &'a TrialRecord,
+struct Line<'a, R> {
+    record: &'a R,
     history: &'a History,
 }
 
-impl Exporter for JsonlExporter {
-    fn trial(&mut self, record: &TrialRecord, history: &History) -> io::Result<()> {
+impl<R: Record> Exporter<R> for JsonlExporter<R> {
+    fn export(&mut self, record: &R, history: &History) -> io::Result<()> {
         let mut line = serde_json::to_vec(&Line { record, history }).map_err(io::Error::other)?;
         line.push(b'\n');
         // One write per line: a line is either wholly there or not at all.

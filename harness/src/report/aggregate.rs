@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 use super::Trial;
 use crate::checker::{Outcome, TrialRecord};
+use crate::export::{ApproachKind, TriBool};
+use crate::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 /// true / false / unknown counts of a three-valued column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,13 +18,13 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn of<'a>(values: impl IntoIterator<Item = &'a str>) -> Tally {
+    pub fn of(values: impl IntoIterator<Item = TriBool>) -> Tally {
         let mut t = Tally::default();
         for v in values {
             match v {
-                "true" => t.yes += 1,
-                "false" => t.no += 1,
-                _ => t.unknown += 1,
+                TriBool::True => t.yes += 1,
+                TriBool::False => t.no += 1,
+                TriBool::Unknown => t.unknown += 1,
             }
         }
         t
@@ -53,7 +54,7 @@ impl Tally {
 /// they add up to. Metrics use only the trials that did not error.
 #[derive(Debug, Clone)]
 pub struct ApproachStats<'a> {
-    pub approach: String,
+    pub approach: ApproachKind,
     pub all: Vec<&'a Trial>,
     /// Non-errored trials: the data.
     pub data: Vec<&'a Trial>,
@@ -80,7 +81,7 @@ pub struct ApproachStats<'a> {
 }
 
 impl<'a> ApproachStats<'a> {
-    pub fn of(approach: &str, trials: Vec<&'a Trial>) -> ApproachStats<'a> {
+    pub fn of(approach: ApproachKind, trials: Vec<&'a Trial>) -> ApproachStats<'a> {
         let data: Vec<&Trial> = trials.iter().copied().filter(|t| !t.errored()).collect();
         let mut outcomes = [0; 4];
         for t in &trials {
@@ -114,10 +115,10 @@ impl<'a> ApproachStats<'a> {
             }
         }
         ApproachStats {
-            approach: approach.to_string(),
+            approach,
             outcomes,
-            consistent: Tally::of(data.iter().map(|t| t.record.consistent.as_str())),
-            recovered: Tally::of(data.iter().map(|t| t.record.recovered.as_str())),
+            consistent: Tally::of(data.iter().map(|t| t.record.consistent)),
+            recovered: Tally::of(data.iter().map(|t| t.record.recovered)),
             residue_files: col(&|r| r.residue_files.map(|v| v as f64)),
             residue_packages: col(&|r| r.residue_packages.map(|v| v as f64)),
             garbage: col(&|r| r.garbage_paths.map(|v| v as f64)),
@@ -147,27 +148,31 @@ impl<'a> ApproachStats<'a> {
     }
 }
 
-/// Known approaches in [`ApproachKind::ALL`]'s order (the README's), others
-/// (from an older or newer harness) after them by name.
+/// An approach's place in the report: [`ApproachKind::ALL`]'s order (the
+/// README's), whatever order the type itself sorts in.
+pub fn approach_rank(a: ApproachKind) -> (usize, ApproachKind) {
+    let rank = ApproachKind::ALL.iter().position(|k| *k == a);
+    (rank.unwrap_or(usize::MAX), a)
+}
+
+/// The same for a name read from run.json: names this harness does not
+/// know (from an older or newer one) go after the known ones, by name.
 pub fn approach_order(name: &str) -> (usize, String) {
-    let rank = crate::approach::ApproachKind::ALL
-        .iter()
-        .position(|a| a.as_str() == name)
-        .unwrap_or(usize::MAX);
+    let rank = name.parse().map_or(usize::MAX, |a| approach_rank(a).0);
     (rank, name.to_string())
 }
 
-/// Trials grouped by approach, in [`approach_order`].
+/// Trials grouped by approach, in [`approach_rank`] order.
 pub fn by_approach<'a>(trials: impl IntoIterator<Item = &'a Trial>) -> Vec<ApproachStats<'a>> {
-    let mut groups: BTreeMap<(usize, String), Vec<&Trial>> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, ApproachKind), Vec<&Trial>> = BTreeMap::new();
     for t in trials {
         groups
-            .entry(approach_order(&t.record.approach))
+            .entry(approach_rank(t.record.approach))
             .or_default()
             .push(t);
     }
     groups
         .into_iter()
-        .map(|((_, name), ts)| ApproachStats::of(&name, ts))
+        .map(|((_, a), ts)| ApproachStats::of(a, ts))
         .collect()
 }

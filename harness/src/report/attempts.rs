@@ -83,7 +83,7 @@ pub fn blocks(groups: &[ApproachStats]) -> Vec<Block> {
         ),
     ];
     let mut head = vec!["attempt".to_string()];
-    head.extend(tallies.iter().map(|(g, _)| g.approach.clone()));
+    head.extend(tallies.iter().map(|(g, _)| g.approach.to_string()));
     let rows = keys
         .iter()
         .map(|key| {
@@ -196,7 +196,7 @@ mod tests {
             trial("pip", 2, &[("operation", true, ""), ("recovery", true, "")]),
             trial("pip", 3, &[]),
         ];
-        let g = ApproachStats::of("pip", trials.iter().collect());
+        let g = ApproachStats::of("pip".parse().unwrap(), trials.iter().collect());
         let t = &tally(&g)[&("write".to_string(), "/etc/x.conf".to_string())];
         assert_eq!(
             (t.attempted, t.landed, t.refused, t.again_later),
@@ -230,7 +230,7 @@ mod tests {
                 )],
             ),
         ];
-        let g = ApproachStats::of("nix", trials.iter().collect());
+        let g = ApproachStats::of("nix".parse().unwrap(), trials.iter().collect());
         let doc = blocks(&[g]);
         let Some(Block::Table { rows, .. }) = doc.last() else {
             panic!("{doc:?}")
@@ -247,6 +247,10 @@ mod tests {
     #[test]
     fn no_attempts_no_section() {
         let trials = [trial("apt", 1, &[])];
-        assert!(blocks(&[ApproachStats::of("apt", trials.iter().collect())]).is_empty());
+        assert!(blocks(&[ApproachStats::of(
+            "apt".parse().unwrap(),
+            trials.iter().collect()
+        )])
+        .is_empty());
     }
 }

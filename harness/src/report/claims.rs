@@ -5,10 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use super::{by_approach, fmt_count, fmt_ms, stats, ApproachStats, Trial};
+use super::{by_approach, fmt_count, fmt_ms, ApproachStats, Trial};
 use crate::checker::Outcome;
 use crate::explore::state::State;
 use crate::explore::CrashPointRecord;
+use crate::export::{ApproachKind, TriBool};
+use crate::stats;
 
 /// The claims under test, as the design notes word them.
 pub const ATOMICITY: &str = "A failed install leaves the system unchanged (atomicity).";
@@ -70,7 +72,8 @@ fn and_list(items: &[String]) -> String {
     }
 }
 
-fn median(s: Option<stats::Summary>) -> String {
+/// A summary's median as a count, or `?` without data.
+fn median_text(s: Option<stats::Summary>) -> String {
     s.map(|s| fmt_count(s.median)).unwrap_or_else(|| "?".into())
 }
 
@@ -110,7 +113,7 @@ fn unchanged(g: &ApproachStats) -> usize {
         .filter(|t| {
             t.record.residue_files == Some(0)
                 && t.record.residue_packages == Some(0)
-                && t.record.consistent != "false"
+                && t.record.consistent != TriBool::False
         })
         .count()
 }
@@ -156,7 +159,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
             };
             let garbage = match g.garbage {
                 Some(s) if s.max > 0.0 => {
-                    let gc = if g.approach.starts_with("nix") {
+                    let gc = if g.approach.as_str().starts_with("nix") {
                         " until `nix-store --gc`"
                     } else {
                         ""
@@ -166,7 +169,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
                 _ => String::new(),
             };
             holds.push((
-                g.approach.clone(),
+                g.approach.to_string(),
                 format!("{} left 0 visible files and 0 changed packages in {n}/{n} failed installs{garbage}{checks}", g.approach),
             ));
         } else {
@@ -174,7 +177,10 @@ fn atomicity(trials: &[Trial]) -> Answer {
                 Some(s) if s.max > s.median => format!(" (max {})", fmt_count(s.max)),
                 _ => String::new(),
             };
-            let (files, packages) = (median(g.residue_files), median(g.residue_packages));
+            let (files, packages) = (
+                median_text(g.residue_files),
+                median_text(g.residue_packages),
+            );
             let mut clause = if u == 0 {
                 format!(
                     "{} left {files} visible files{max} and {packages} changed packages in {n}/{n}",
@@ -188,7 +194,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
             } else if g.consistent.yes == n {
                 clause.push_str(&format!(", although {} passed in {n}/{n}", checks_named(g)));
             }
-            broken.push((g.approach.clone(), clause));
+            broken.push((g.approach.to_string(), clause));
         }
     }
     let clauses = |v: &[(String, String)]| {
@@ -234,7 +240,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
         .iter()
         .filter_map(|g| {
             let s = g.garbage?;
-            let gc = if g.approach.starts_with("nix") {
+            let gc = if g.approach.as_str().starts_with("nix") {
                 " until `nix-store --gc`"
             } else {
                 ""
@@ -269,8 +275,8 @@ fn atomicity(trials: &[Trial]) -> Answer {
                 "{}'s own checks{named} passed in {n}/{n} although it left {} visible files and {} changed packages (median): \
                  a passing check is not an unchanged system.",
                 g.approach,
-                median(g.residue_files),
-                median(g.residue_packages)
+                median_text(g.residue_files),
+                median_text(g.residue_packages)
             ));
         }
     }
@@ -450,7 +456,7 @@ fn interrupted_trials(trials: &[Trial]) -> Result<(Evidence, Vec<String>), Strin
             c.yes,
             unchanged(g)
         );
-        evidence.push((g.approach.clone(), c.yes == n, clause));
+        evidence.push((g.approach.to_string(), c.yes == n, clause));
     }
     let faults: BTreeSet<&str> = hit.iter().map(|t| t.record.fault.as_str()).collect();
     let facts = vec![
@@ -487,10 +493,10 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
             points.len()
         ));
     }
-    let mut by: std::collections::BTreeMap<(usize, String), Vec<&CrashPointRecord>> =
+    let mut by: std::collections::BTreeMap<(usize, ApproachKind), Vec<&CrashPointRecord>> =
         std::collections::BTreeMap::new();
     for p in &fired {
-        by.entry(super::approach_order(&p.approach))
+        by.entry(super::approach_rank(p.approach))
             .or_default()
             .push(p);
     }
@@ -508,7 +514,7 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
             "{a} was left old or new after {}/{n} crash points whose kill fired (old {old}, new {new}, inconsistent {mixed})",
             old + new
         );
-        evidence.push((a.clone(), old + new == n, clause));
+        evidence.push((a.to_string(), old + new == n, clause));
         let times: Vec<f64> = ps
             .iter()
             .filter(|p| p.playbook_ran)
@@ -525,7 +531,7 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
         ) {
             let recovered = ps
                 .iter()
-                .filter(|p| p.playbook_ran && p.recovered == "true")
+                .filter(|p| p.playbook_ran && p.recovered.is_true())
                 .count();
             recovery.push(format!(
                 "{a} recovered {recovered}/{} inconsistent crashes in {} (median; 95% CI {} – {}, {})",
@@ -646,12 +652,12 @@ pub(crate) mod tests {
     ) -> TrialRecord {
         TrialRecord {
             scenario: "failed-install".into(),
-            approach: approach.into(),
+            approach: approach.parse().unwrap(),
             fault: "none".into(),
             rep,
             seed: 7,
             outcome: Outcome::Failed,
-            consistent: consistent.into(),
+            consistent: consistent.parse().unwrap(),
             residue_files: Some(files),
             residue_added: Some(files),
             residue_removed: Some(0),
@@ -663,9 +669,9 @@ pub(crate) mod tests {
             playbook_ran: files > 0 || packages > 0,
             recovery_ms: Some(recovery_ms),
             recovered: if files == 0 && packages == 0 {
-                "true".into()
+                TriBool::True
             } else {
-                "false".into()
+                TriBool::False
             },
             final_residue_files: Some(usize::from(files > 0)),
             final_residue_packages: Some(0),
@@ -793,7 +799,7 @@ pub(crate) mod tests {
             t.record.fault = "syscall:rename#3:KILL".into();
             t.record.outcome = Outcome::Killed;
         }
-        r[0].record.consistent = "true".into();
+        r[0].record.consistent = TriBool::True;
         r[5].record.outcome = Outcome::Succeeded;
         let a = interrupted_with_points(&r, &[]);
         assert_eq!(a.status, Status::Mixed);
@@ -826,8 +832,8 @@ pub(crate) mod tests {
         use crate::explore::state::State;
         let p = |a: &str, i: usize, fired: bool, st: State, ms: f64| CrashPointRecord {
             scenario: "kill-during-install".into(),
-            approach: a.into(),
-            fault: format!("syscall:rename#{i}:KILL"),
+            approach: a.parse().unwrap(),
+            fault: format!("syscall:rename#{i}:KILL").into(),
             family: "rename".into(),
             syscall: "rename".into(),
             point: i as u64,
@@ -835,12 +841,12 @@ pub(crate) mod tests {
             process: "x".into(),
             fired,
             state_after_crash: Some(st),
-            consistent: "true".into(),
+            consistent: TriBool::True,
             residue_files: Some(0),
             residue_packages: Some(0),
             garbage_paths: Some(0),
             playbook_ran: st == State::Inconsistent,
-            recovered: "true".into(),
+            recovered: TriBool::True,
             state_after_recovery: Some(State::Old),
             recovery_ms: Some(ms),
             final_residue_files: Some(0),
@@ -878,7 +884,7 @@ pub(crate) mod tests {
         for t in &mut r {
             t.record.fault = "syscall:rename#3:KILL".into();
             t.record.outcome = Outcome::Killed;
-            t.record.consistent = "true".into();
+            t.record.consistent = TriBool::True;
         }
         let both = interrupted_with_points(&r, &points);
         assert_eq!(both.status, Status::Mixed, "{}", both.sentence);

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::plots::{self, StripCell, StripRow};
-use super::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
-use super::{approach_order, fmt_count, fmt_ms, Block, Tally};
+use super::{approach_rank, fmt_count, fmt_ms, Block, Tally};
 use crate::error::{Error, Result};
 use crate::explore::points::{family_of, family_rank};
 use crate::explore::state::State;
 use crate::explore::CrashPointRecord;
+use crate::export::ApproachKind;
+use crate::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 /// A record's family; rows from before families had none, so their syscall names it.
 pub fn record_family(r: &CrashPointRecord) -> &str {
@@ -147,7 +148,7 @@ impl CrashData {
 /// operation undisturbed, so it says nothing about interruption.
 #[derive(Debug, Clone)]
 pub struct CrashStats<'a> {
-    pub approach: String,
+    pub approach: ApproachKind,
     pub all: Vec<&'a CrashPointRecord>,
     pub fired: Vec<&'a CrashPointRecord>,
     pub not_fired: Vec<&'a CrashPointRecord>,
@@ -176,7 +177,7 @@ fn state_slot(s: Option<State>) -> usize {
 
 impl<'a> CrashStats<'a> {
     pub fn of(
-        approach: &str,
+        approach: ApproachKind,
         all: Vec<&'a CrashPointRecord>,
         found: Option<usize>,
         dry_exit: Option<i64>,
@@ -210,9 +211,9 @@ impl<'a> CrashStats<'a> {
             .filter_map(|r| r.residue_files.map(|v| v as f64))
             .collect();
         CrashStats {
-            approach: approach.to_string(),
+            approach,
             states,
-            recovered: Tally::of(fired.iter().map(|r| r.recovered.as_str())),
+            recovered: Tally::of(fired.iter().map(|r| r.recovered)),
             playbook_ran: fired.iter().filter(|r| r.playbook_ran).count(),
             recovery_ms: Summary::of(&recovery),
             recovery_ci: stats::bootstrap_median_ci(
@@ -276,22 +277,20 @@ pub fn by_approach<'a>(
     records: impl IntoIterator<Item = &'a CrashPointRecord>,
     data: &CrashData,
 ) -> Vec<CrashStats<'a>> {
-    let mut groups: BTreeMap<(usize, String), Vec<&CrashPointRecord>> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, ApproachKind), Vec<&CrashPointRecord>> = BTreeMap::new();
     let mut scenario = None;
     for r in records {
         scenario.get_or_insert_with(|| r.scenario.clone());
-        groups
-            .entry(approach_order(&r.approach))
-            .or_default()
-            .push(r);
+        groups.entry(approach_rank(r.approach)).or_default().push(r);
     }
     let scenario = scenario.unwrap_or_default();
     groups
         .into_iter()
-        .map(|((_, name), rs)| {
-            let key = (scenario.clone(), name.clone());
+        .map(|((_, a), rs)| {
+            // points.json is read as plain JSON: its keys are names.
+            let key = (scenario.clone(), a.to_string());
             let mut g = CrashStats::of(
-                &name,
+                a,
                 rs,
                 data.found.get(&key).copied(),
                 data.dry_exit.get(&key).copied(),
@@ -330,7 +329,7 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
     )));
 
     let mut head = vec!["metric".to_string()];
-    head.extend(groups.iter().map(|g| g.approach.clone()));
+    head.extend(groups.iter().map(|g| g.approach.to_string()));
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut row = |label: &str, f: &dyn Fn(&CrashStats) -> String| {
         let mut r = vec![label.to_string()];
@@ -430,7 +429,7 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
     let sampled: Vec<String> = groups
         .iter()
         .filter(|g| g.found.is_some_and(|m| g.all.len() < m))
-        .map(|g| g.approach.clone())
+        .map(|g| g.approach.to_string())
         .collect();
     let mut notes = Vec::new();
     if !sampled.is_empty() {
@@ -488,7 +487,7 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
     let strip: Vec<StripRow> = groups
         .iter()
         .map(|g| StripRow {
-            approach: g.approach.clone(),
+            approach: g.approach.to_string(),
             found: g.found,
             cells: g
                 .all
@@ -517,6 +516,7 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::TriBool;
 
     pub(crate) fn point(
         approach: &str,
@@ -529,8 +529,8 @@ mod tests {
         let inconsistent = state == Some(State::Inconsistent);
         CrashPointRecord {
             scenario: "kill-during-install".into(),
-            approach: approach.into(),
-            fault: format!("syscall:rename#{}:KILL", index + 1),
+            approach: approach.parse().unwrap(),
+            fault: format!("syscall:rename#{}:KILL", index + 1).into(),
             family: "rename".into(),
             syscall: "rename".into(),
             point: index as u64 + 1,
@@ -538,12 +538,12 @@ mod tests {
             process: "dpkg".into(),
             fired,
             state_after_crash: state,
-            consistent: if inconsistent { "false" } else { "true" }.into(),
+            consistent: TriBool::from(!inconsistent),
             residue_files: Some(if inconsistent { 12 } else { 0 }),
             residue_packages: Some(0),
             garbage_paths: Some(0),
             playbook_ran: inconsistent,
-            recovered: "true".into(),
+            recovered: TriBool::True,
             state_after_recovery: state.map(|_| State::Old),
             recovery_ms: Some(recovery_ms),
             final_residue_files: Some(0),

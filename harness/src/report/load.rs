@@ -3,44 +3,17 @@
 //! harness's types grow) and an explore run's crash points.
 
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::crashpoints;
 use crate::checker::{check_verdict, Outcome, TrialRecord, Verdict};
 use crate::error::{Error, Result};
+use crate::export::{ApproachKind, FaultLabel};
 use crate::history::{Attempt, Step};
 
-/// run.json, as far as the report shows it (every field optional).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RunMeta {
-    #[serde(default)]
-    pub run_id: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub seed: Option<u64>,
-    #[serde(default)]
-    pub reps: Option<u64>,
-    #[serde(default)]
-    pub jobs: Option<u64>,
-    #[serde(default)]
-    pub scenarios: Vec<String>,
-    #[serde(default)]
-    pub started: Option<String>,
-    #[serde(default)]
-    pub harness_version: Option<String>,
-    /// Absent in runs made before the profile was recorded.
-    #[serde(default)]
-    pub security_profile: Option<String>,
-    #[serde(default)]
-    pub security_profile_detail: Option<String>,
-    /// Approach → how it was configured in this run.
-    #[serde(default)]
-    pub approaches: BTreeMap<String, String>,
-    #[serde(default)]
-    pub environment: Option<crate::docker::environment::Environment>,
-}
+/// run.json, one type for its writer and its readers.
+pub use crate::export::RunMeta;
 
 /// One residue path as trials.jsonl writes it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -82,8 +55,8 @@ impl ResidueView {
 #[derive(Debug, Clone, Deserialize)]
 struct HistoryLine {
     scenario: String,
-    approach: String,
-    fault: String,
+    approach: ApproachKind,
+    fault: FaultLabel,
     rep: u32,
     seed: u64,
     #[serde(default)]
@@ -168,7 +141,7 @@ pub struct Run {
     pub crash: Option<crashpoints::CrashData>,
 }
 
-type Key = (String, String, String, u32, u64);
+type Key = (String, ApproachKind, FaultLabel, u32, u64);
 
 impl Run {
     pub fn load(dir: &Path) -> Result<Run> {
@@ -242,7 +215,7 @@ impl Run {
             .map(|record| {
                 let key = (
                     record.scenario.clone(),
-                    record.approach.clone(),
+                    record.approach,
                     record.fault.clone(),
                     record.rep,
                     record.seed,

@@ -12,14 +12,13 @@ pub mod html;
 pub mod load;
 pub mod markdown;
 pub mod plots;
-pub mod stats;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::export::write_atomic;
-use stats::{BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
+use crate::stats::{self, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 // The report's rooms: load → aggregate → the document (here) → render
 // (markdown, html). Their items are re-exported so the renderers and the
@@ -339,7 +338,7 @@ fn scenario_blocks(
     };
 
     let mut head = vec!["metric".to_string()];
-    head.extend(groups.iter().map(|g| g.approach.clone()));
+    head.extend(groups.iter().map(|g| g.approach.to_string()));
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut row = |label: &str, f: &dyn Fn(&ApproachStats) -> String| {
         let mut r = vec![label.to_string()];
@@ -469,14 +468,14 @@ fn scenario_blocks(
         .iter()
         .map(|g| {
             (
-                g.approach.clone(),
+                g.approach.to_string(),
                 g.data.iter().filter_map(|t| t.record.recovery_ms).collect(),
             )
         })
         .collect();
     let residue: Vec<(String, Vec<[f64; 4]>)> = groups
         .iter()
-        .map(|g| (g.approach.clone(), g.residue_kinds()))
+        .map(|g| (g.approach.to_string(), g.residue_kinds()))
         .collect();
     let source = match jsonl {
         JsonlState::Missing => "trials.csv (residue_added / _removed / _modified, garbage_paths)",

@@ -191,7 +191,7 @@ pub fn recovery_time(groups: &[(String, Vec<f64>)]) -> Figure {
             let c = approach_colour(approach);
             let x = i as f64;
             let ys: Vec<f64> = values.iter().map(|v| v / scale).collect();
-            if let Some(s) = super::stats::Summary::of(&ys) {
+            if let Some(s) = crate::stats::Summary::of(&ys) {
                 let w = 0.27;
                 chart
                     .draw_series([
@@ -312,7 +312,7 @@ pub fn residue_by_kind(groups: &[(String, Vec<[f64; 4]>)], source: &str) -> Figu
         for (i, (_, trials)) in groups.iter().enumerate() {
             for (k, (_, colour)) in KINDS.iter().enumerate() {
                 let values: Vec<f64> = trials.iter().map(|t| t[k]).collect();
-                let Some(s) = super::stats::Summary::of(&values) else {
+                let Some(s) = crate::stats::Summary::of(&values) else {
                     continue;
                 };
                 let x0 = i as f64 - 2.0 * bar + k as f64 * bar + 0.01;

@@ -456,7 +456,7 @@ impl Executor for DockerExecutor {
         let t = Instant::now();
         let mut h = History::new(
             trial.scenario.scenario.scenario.name.clone(),
-            trial.approach.to_string(),
+            trial.approach,
             trial.fault.to_string(),
             trial.rep,
             trial.seed,

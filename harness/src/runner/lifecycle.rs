@@ -382,7 +382,7 @@ packages = ["fastmath"]
         let scenario = crate::scenario::parse(SCENARIO).unwrap();
         let a = approach(ApproachKind::Apt);
         let hooks = Phases::default();
-        let mut h = History::new("t", "apt", "none", 0, 0);
+        let mut h = History::new("t", ApproachKind::Apt, "none", 0, 0);
         let req = Request {
             approach: a.as_ref(),
             scenario: &scenario,
@@ -576,7 +576,7 @@ packages = ["fastmath"]
         };
         let scenario = crate::scenario::parse(SCENARIO).unwrap();
         let a = approach(ApproachKind::Apt);
-        let mut h = History::new("t", "apt", "none", 0, 0);
+        let mut h = History::new("t", ApproachKind::Apt, "none", 0, 0);
         let req = Request {
             approach: a.as_ref(),
             scenario: &scenario,

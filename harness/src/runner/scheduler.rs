@@ -38,7 +38,7 @@ pub async fn run_plan<E: Executor>(
             let index = trial.index;
             let blank = History::new(
                 trial.scenario.scenario.scenario.name.clone(),
-                trial.approach.to_string(),
+                trial.approach,
                 trial.fault.to_string(),
                 trial.rep,
                 trial.seed,
@@ -105,7 +105,7 @@ mod tests {
             }
             History {
                 scenario: trial.scenario.scenario.scenario.name.clone(),
-                approach: trial.approach.to_string(),
+                approach: trial.approach,
                 fault: trial.fault.to_string(),
                 rep: trial.rep,
                 seed: trial.seed,

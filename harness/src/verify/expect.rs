@@ -3,65 +3,20 @@
 
 use std::fmt;
 
+/// What a column holds: the results schema's kinds.
+pub use crate::export::ColumnKind as Kind;
+use crate::export::{Outcome, TriBool};
 pub use crate::vocab::Source;
 
-/// The columns a guarantee may test in `source`'s file. Identity columns
-/// (scenario, approach, rep, seed, fault) select rows instead; `error` is
-/// free text.
-pub fn columns(source: Source) -> &'static [(&'static str, Kind)] {
-    use Kind::*;
-    match source {
-        Source::Trials => &[
-            ("outcome", Words(&["succeeded", "failed", "killed"])),
-            ("consistent", Bool),
-            ("residue_files", Number),
-            ("residue_added", Number),
-            ("residue_removed", Number),
-            ("residue_modified", Number),
-            ("residue_packages", Number),
-            ("garbage_paths", Number),
-            ("attempts_landed", Number),
-            ("attempts_refused", Number),
-            ("playbook_ran", Bool),
-            ("recovery_ms", Number),
-            ("recovered", Bool),
-            ("final_residue_files", Number),
-            ("final_residue_packages", Number),
-            ("final_garbage_paths", Number),
-            ("operation_ms", Number),
-            ("trial_wall_ms", Number),
-            ("overhead_ms", Number),
-        ],
-        Source::Crashpoints => &[
-            ("point", Number),
-            ("index", Number),
-            ("fired", Bool),
-            ("state_after_crash", Words(&["old", "new", "inconsistent"])),
-            ("consistent", Bool),
-            ("residue_files", Number),
-            ("residue_packages", Number),
-            ("garbage_paths", Number),
-            ("playbook_ran", Bool),
-            ("recovered", Bool),
-            (
-                "state_after_recovery",
-                Words(&["old", "new", "inconsistent"]),
-            ),
-            ("recovery_ms", Number),
-            ("final_residue_files", Number),
-            ("point_wall_ms", Number),
-        ],
-    }
-}
-
-/// What a column holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Number,
-    /// true / false (a cell may also say `unknown`: unknown evidence).
-    Bool,
-    /// One of these words.
-    Words(&'static [&'static str]),
+/// The columns a guarantee may test in `source`'s file, in file order:
+/// the schema's, less the identity columns (scenario, approach, fault, rep,
+/// seed; a crash point's family, syscall, process), which select rows, and
+/// `error`, which is free text.
+pub fn columns(source: Source) -> impl Iterator<Item = (&'static str, Kind)> {
+    crate::export::columns(source)
+        .iter()
+        .filter(|c| c.kind.testable())
+        .map(|c| (c.name, c.kind))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,9 +109,8 @@ impl Expect {
                 "expect `{text}`: expected `column OP value`, like `residue_files == 0`"
             ));
         }
-        let columns = columns(source);
-        let Some(&(column, kind)) = columns.iter().find(|(c, _)| *c == name) else {
-            let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+        let Some((column, kind)) = columns(source).find(|(c, _)| *c == name) else {
+            let names: Vec<&str> = columns(source).map(|(c, _)| c).collect();
             return Err(format!(
                 "expect: unknown column `{name}` for source `{}` (expected one of {})",
                 source.as_str(),
@@ -182,7 +136,7 @@ impl Expect {
         if value_text.is_empty() || value_text.contains(char::is_whitespace) {
             return Err(format!("expect: after `{column} {op}` expected one value (a number or a word), found `{value_text}`"));
         }
-        if value_text == "unknown" || value_text == "errored" {
+        if value_text == TriBool::Unknown.as_str() || value_text == Outcome::Errored.as_str() {
             return Err(format!(
                 "expect: `{value_text}` cannot be expected: an {value_text} row is never evidence (it makes the verdict unknown)"
             ));
@@ -196,6 +150,7 @@ impl Expect {
                     ))
                 }
             },
+            Kind::Identity | Kind::Text => unreachable!("only testable columns are listed"),
             Kind::Bool | Kind::Words(_) => {
                 let allowed: &[&str] = match kind {
                     Kind::Words(w) => w,
@@ -225,8 +180,8 @@ impl Expect {
         if cell.is_empty() {
             return CellEvidence::Unknown("empty".into());
         }
-        if cell == "unknown" {
-            return CellEvidence::Unknown("unknown".into());
+        if cell == TriBool::Unknown.as_str() {
+            return CellEvidence::Unknown(cell.into());
         }
         let holds = match &self.value {
             Value::Number(want) => match cell.parse::<f64>() {

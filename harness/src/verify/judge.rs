@@ -51,6 +51,8 @@ impl fmt::Display for Share {
     }
 }
 
+/// A guarantee's verdict over many rows. Not `checker::Verdict` (one
+/// state, from check exit codes): this one weighs rows against a share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
     Holds,

@@ -18,6 +18,7 @@ pub use load::{check_guarantee, load_scenario, load_scenarios};
 use rows::Table;
 
 use crate::error::{exit, Error, Result};
+use crate::export::Outcome;
 use crate::scenario::{GuaranteeSpec, LoadedScenario, ParseError};
 use crate::vocab::ApproachKind;
 
@@ -123,7 +124,8 @@ impl fmt::Display for RowEvidence {
     }
 }
 
-/// A guarantee's verdict with its evidence.
+/// A guarantee's verdict with its evidence (over a results file; not
+/// `properties::Judgement`, one operation's invariant in a property test).
 #[derive(Debug, Clone)]
 pub struct Judgement {
     pub scenario: String,
@@ -237,7 +239,16 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let col = |name: &str| table.column(name);
+    let col = |name: &str| {
+        // Names come from the results schema; the tests catch a stray one.
+        debug_assert!(
+            [Source::Trials, Source::Crashpoints]
+                .into_iter()
+                .any(|s| crate::export::column(s, name).is_some()),
+            "`{name}` is no results column"
+        );
+        table.column(name)
+    };
     let missing: Vec<&str> = ["scenario", "approach", g.expect.column]
         .into_iter()
         .filter(|c| col(c).is_none())
@@ -291,7 +302,8 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
             at: format!("{file}:{}", row.line),
             why: None,
         };
-        let evidence = if table.cell(row, c_outcome) == "errored" || !error.is_empty() {
+        let errored = table.cell(row, c_outcome) == Outcome::Errored.as_str();
+        let evidence = if errored || !error.is_empty() {
             CellEvidence::Unknown(format!(
                 "errored: {}",
                 if error.is_empty() {

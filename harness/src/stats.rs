@@ -1,6 +1,7 @@
-//! Descriptive statistics for the report: quantiles (linear interpolation
-//! between closest ranks), median, p95, min/max, and a seeded percentile
-//! bootstrap confidence interval of the median (ChaCha8: same data, same CI).
+//! The one statistics room: quantiles (linear interpolation between closest
+//! ranks), median, p95, min/max and a seeded percentile bootstrap CI of the
+//! median (ChaCha8: same data, same CI). Every median the harness prints —
+//! report, compare, `run`'s and `explore`'s summaries — comes from here.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

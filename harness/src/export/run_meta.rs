@@ -1,0 +1,129 @@
+//! run.json: what ran and how it ended, beside the results. One type: the
+//! run session writes it, the report, `verify` and `compare` read it. Every
+//! field a run.json may lack is optional, so older runs still load.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use crate::docker::environment::Environment;
+use crate::docker::SecurityProfile;
+use crate::error::Result;
+
+/// How the run ended: `running` while it runs; `killed` when a later start
+/// found it still `running` with its process gone (SIGKILL, power loss).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Interrupted,
+    Failed,
+    Killed,
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Failed => "failed",
+            RunStatus::Killed => "killed",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// The run id, also the results folder's default name.
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub status: Option<RunStatus>,
+    /// The plan seed.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// `--reps`, when given (null: each scenario's own).
+    #[serde(default)]
+    pub reps: Option<u32>,
+    /// Trials or crash points run at once.
+    #[serde(default)]
+    pub jobs: Option<u16>,
+    /// The scenario files, as given.
+    #[serde(default)]
+    pub scenarios: Vec<String>,
+    /// RFC 3339, UTC.
+    #[serde(default)]
+    pub started: Option<String>,
+    #[serde(default)]
+    pub harness_version: Option<String>,
+    /// Shared by every container of the run. Absent in runs made before
+    /// the profile was recorded (they used Docker's defaults).
+    #[serde(default)]
+    pub security_profile: Option<SecurityProfile>,
+    #[serde(default)]
+    pub security_profile_detail: Option<String>,
+    /// Approach name → how it is configured under that profile. Keyed by
+    /// name, so the file lists them alphabetically as it always has.
+    #[serde(default)]
+    pub approaches: BTreeMap<String, String>,
+    /// Tool versions and image ids, read from the images themselves.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+}
+
+impl RunMeta {
+    /// Writes `dir/run.json` atomically: never half-written.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("plain data serializes");
+        super::write_atomic(&dir.join("run.json"), &(text + "\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_run_json_loads_and_new_fields_round_trip() {
+        let old: RunMeta = serde_json::from_str(
+            r#"{"run_id":"r","status":"finished","seed":1,"reps":null,"jobs":2,
+                "scenarios":["scenarios/a.toml"],"started":"t","harness_version":"0.1.0"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.status, Some(RunStatus::Finished));
+        assert_eq!((old.seed, old.reps, old.jobs), (Some(1), None, Some(2)));
+        assert!(old.security_profile.is_none() && old.environment.is_none());
+        let new = RunMeta {
+            security_profile: Some(SecurityProfile::Default),
+            approaches: [("apt".to_string(), "apt-get".to_string())].into(),
+            ..old
+        };
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(text.contains(r#""security_profile":"default""#), "{text}");
+        assert_eq!(serde_json::from_str::<RunMeta>(&text).unwrap(), new);
+    }
+
+    #[test]
+    fn every_committed_run_json_loads() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for dir in ["../results/reference", "tests/fixtures"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path().join("run.json");
+                if p.is_file() {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    let meta: RunMeta = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                    assert!(meta.run_id.is_some(), "{}", p.display());
+                    if dir.starts_with("../results") {
+                        // Written by today's session: the type writes it back byte for byte.
+                        let again = serde_json::to_string_pretty(&meta).unwrap() + "\n";
+                        assert!(again == text, "{} does not round-trip", p.display());
+                    }
+                }
+            }
+        }
+    }
+}

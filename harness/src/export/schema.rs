@@ -1,0 +1,549 @@
+//! The results schema: one typed record per results file (a trial's row of
+//! trials.csv, a crash point's row of crashpoints.csv), the value types of
+//! their columns, and each file's column list, which the CSV writer,
+//! `verify`, `compare` and the report all take from here.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub use crate::vocab::{ApproachKind, Source};
+
+/// A yes/no answer the evidence may not settle. Every file writes it as
+/// `true`, `false` or `unknown`: unknown (a check that could not run or
+/// timed out, an errored trial) is never counted as true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TriBool {
+    #[serde(rename = "true")]
+    True,
+    #[serde(rename = "false")]
+    False,
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl TriBool {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriBool::True => "true",
+            TriBool::False => "false",
+            TriBool::Unknown => "unknown",
+        }
+    }
+
+    /// Known to be true (unknown is not).
+    pub fn is_true(self) -> bool {
+        self == TriBool::True
+    }
+}
+
+impl From<bool> for TriBool {
+    fn from(b: bool) -> TriBool {
+        if b {
+            TriBool::True
+        } else {
+            TriBool::False
+        }
+    }
+}
+
+impl std::str::FromStr for TriBool {
+    type Err = String;
+    fn from_str(s: &str) -> Result<TriBool, String> {
+        [TriBool::True, TriBool::False, TriBool::Unknown]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("`{s}`: expected true, false or unknown"))
+    }
+}
+
+impl fmt::Display for TriBool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The fault a trial or crash point ran under, as the nemesis labels it
+/// (`none`, `kill@…`, `syscall:rename#3:KILL`). Kept as the label and not
+/// parsed into a fault: its grammar belongs to `nemesis`, grows with every
+/// fault family, and the results only carry, group and print it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FaultLabel(pub String);
+
+impl FaultLabel {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for FaultLabel {
+    fn from(s: String) -> FaultLabel {
+        FaultLabel(s)
+    }
+}
+
+impl From<&str> for FaultLabel {
+    fn from(s: &str) -> FaultLabel {
+        FaultLabel(s.to_string())
+    }
+}
+
+impl PartialEq<str> for FaultLabel {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for FaultLabel {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for FaultLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a trial's operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    /// The fault (or the agent's timeout, or a signal) interrupted it.
+    Killed,
+    /// A harness or Docker problem: the trial is not data.
+    Errored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Killed => "killed",
+            Outcome::Errored => "errored",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A state after a crash (or after recovery) against two references: the
+/// state before the operation (`old`) and a clean successful run's result
+/// (`new`); anything else, or a failing check, is `inconsistent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Old,
+    New,
+    Inconsistent,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Old => "old",
+            State::New => "new",
+            State::Inconsistent => "inconsistent",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of trials.csv. The README's column table says the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// The scenario's name (its file's `[scenario] name`).
+    pub scenario: String,
+    pub approach: ApproachKind,
+    pub fault: FaultLabel,
+    /// Repetition number within the plan, from 0.
+    pub rep: u32,
+    /// The trial's seed, drawn from the plan seed.
+    pub seed: u64,
+    pub outcome: Outcome,
+    /// The consistency checks right after the operation all passed.
+    pub consistent: TriBool,
+    /// Visible paths added + removed + modified by the operation.
+    pub residue_files: Option<usize>,
+    pub residue_added: Option<usize>,
+    pub residue_removed: Option<usize>,
+    pub residue_modified: Option<usize>,
+    /// Packages whose installed version changed.
+    pub residue_packages: Option<usize>,
+    /// Collectible paths (unreferenced store paths, logs, caches), apart
+    /// from the visible residue.
+    pub garbage_paths: Option<usize>,
+    /// Side effects outside the package that the operation's failing
+    /// script attempted and that landed (see trials.jsonl for each path
+    /// and error). Absent in files from before attempts were recorded.
+    #[serde(default)]
+    pub attempts_landed: Option<usize>,
+    /// …and that were refused.
+    #[serde(default)]
+    pub attempts_refused: Option<usize>,
+    /// The approach's recovery playbook ran (false: nothing to recover).
+    pub playbook_ran: bool,
+    /// Time in the playbook (0 when it did not run).
+    pub recovery_ms: Option<f64>,
+    /// Back to a known-good state: checks pass and nothing visible is left.
+    pub recovered: TriBool,
+    /// The same counts after recovery.
+    pub final_residue_files: Option<usize>,
+    pub final_residue_packages: Option<usize>,
+    pub final_garbage_paths: Option<usize>,
+    /// The operation's time, measured inside the container.
+    pub operation_ms: Option<f64>,
+    /// The whole trial, container start to removal.
+    pub trial_wall_ms: f64,
+    /// Wall time not spent in package operations or checks measured inside
+    /// the container: container start/stop, snapshots, Docker round trips.
+    pub overhead_ms: f64,
+    /// Why the trial errored; empty for data.
+    pub error: String,
+}
+
+/// One row of crashpoints.csv.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrashPointRecord {
+    /// The scenario's name.
+    pub scenario: String,
+    pub approach: ApproachKind,
+    /// The injected kill, `syscall:NAME#K:KILL`.
+    pub fault: FaultLabel,
+    /// The syscall's family (`create`, `write`, `rename`, ...; see
+    /// `explore::points::FAMILIES`). Empty in files written before families
+    /// existed.
+    #[serde(default)]
+    pub family: String,
+    pub syscall: String,
+    /// strace's call number k: each process's k-th call of `syscall`, every
+    /// call counted (the dry run found a state-changing one there).
+    pub point: u64,
+    /// Rank of the point by first occurrence in the dry run.
+    pub index: usize,
+    /// The process that reached the point first in the dry run (the ones
+    /// the crash actually hit, when it fired).
+    pub process: String,
+    /// Whether the injected kill fired (a point the crash run never reached
+    /// leaves the operation undisturbed).
+    pub fired: bool,
+    pub state_after_crash: Option<State>,
+    /// The consistency checks right after the crash all passed.
+    pub consistent: TriBool,
+    /// Visible paths changed, packages changed and garbage paths after the
+    /// crash.
+    pub residue_files: Option<usize>,
+    pub residue_packages: Option<usize>,
+    pub garbage_paths: Option<usize>,
+    /// Only an inconsistent state runs the playbook.
+    pub playbook_ran: bool,
+    /// The state after recovery is old or new.
+    pub recovered: TriBool,
+    pub state_after_recovery: Option<State>,
+    /// Time in the playbook (0 when it did not run).
+    pub recovery_ms: Option<f64>,
+    pub final_residue_files: Option<usize>,
+    /// The whole point, container start to removal.
+    pub point_wall_ms: f64,
+    /// Why the point errored; empty for data.
+    pub error: String,
+}
+
+/// What a column holds, for guarantees (`verify`) and readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Names the row (scenario, approach, fault, rep, seed; a crash point's
+    /// family, syscall, process): guarantees select rows by it.
+    Identity,
+    /// Free text (`error`).
+    Text,
+    Number,
+    /// true / false (a tri-state cell may also say `unknown`).
+    Bool,
+    /// One of these words.
+    Words(&'static [&'static str]),
+}
+
+impl ColumnKind {
+    /// A guarantee may test it (`column OP value`).
+    pub fn testable(self) -> bool {
+        !matches!(self, ColumnKind::Identity | ColumnKind::Text)
+    }
+}
+
+/// One column of a results file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+}
+
+const fn col(name: &'static str, kind: ColumnKind) -> Column {
+    Column { name, kind }
+}
+
+/// The outcomes a guarantee may expect: `errored` is never evidence.
+const OUTCOME_WORDS: &[&str] = &["succeeded", "failed", "killed"];
+const STATE_WORDS: &[&str] = &["old", "new", "inconsistent"];
+
+/// A record of one results file: which file, and its columns in the order
+/// the CSV writes them (a unit test holds this to the serialized header).
+pub trait Record: Serialize + DeserializeOwned {
+    const SOURCE: Source;
+    const COLUMNS: &'static [Column];
+}
+
+impl Record for TrialRecord {
+    const SOURCE: Source = Source::Trials;
+    const COLUMNS: &'static [Column] = {
+        use ColumnKind::*;
+        &[
+            col("scenario", Identity),
+            col("approach", Identity),
+            col("fault", Identity),
+            col("rep", Identity),
+            col("seed", Identity),
+            col("outcome", Words(OUTCOME_WORDS)),
+            col("consistent", Bool),
+            col("residue_files", Number),
+            col("residue_added", Number),
+            col("residue_removed", Number),
+            col("residue_modified", Number),
+            col("residue_packages", Number),
+            col("garbage_paths", Number),
+            col("attempts_landed", Number),
+            col("attempts_refused", Number),
+            col("playbook_ran", Bool),
+            col("recovery_ms", Number),
+            col("recovered", Bool),
+            col("final_residue_files", Number),
+            col("final_residue_packages", Number),
+            col("final_garbage_paths", Number),
+            col("operation_ms", Number),
+            col("trial_wall_ms", Number),
+            col("overhead_ms", Number),
+            col("error", Text),
+        ]
+    };
+}
+
+impl Record for CrashPointRecord {
+    const SOURCE: Source = Source::Crashpoints;
+    const COLUMNS: &'static [Column] = {
+        use ColumnKind::*;
+        &[
+            col("scenario", Identity),
+            col("approach", Identity),
+            col("fault", Identity),
+            col("family", Identity),
+            col("syscall", Identity),
+            col("point", Number),
+            col("index", Number),
+            col("process", Identity),
+            col("fired", Bool),
+            col("state_after_crash", Words(STATE_WORDS)),
+            col("consistent", Bool),
+            col("residue_files", Number),
+            col("residue_packages", Number),
+            col("garbage_paths", Number),
+            col("playbook_ran", Bool),
+            col("recovered", Bool),
+            col("state_after_recovery", Words(STATE_WORDS)),
+            col("recovery_ms", Number),
+            col("final_residue_files", Number),
+            col("point_wall_ms", Number),
+            col("error", Text),
+        ]
+    };
+}
+
+/// The columns of `source`'s file.
+pub fn columns(source: Source) -> &'static [Column] {
+    match source {
+        Source::Trials => TrialRecord::COLUMNS,
+        Source::Crashpoints => CrashPointRecord::COLUMNS,
+    }
+}
+
+/// The column of `source`'s file named `name`. Readers look columns up by
+/// these names; a name not in the schema is a bug, caught by the tests.
+pub fn column(source: Source, name: &str) -> Option<&'static Column> {
+    columns(source).iter().find(|c| c.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::CsvWriter;
+    use std::path::{Path, PathBuf};
+
+    fn trial() -> TrialRecord {
+        TrialRecord {
+            scenario: "s".into(),
+            approach: ApproachKind::Apt,
+            fault: "none".into(),
+            rep: 0,
+            seed: 1,
+            outcome: Outcome::Failed,
+            consistent: TriBool::Unknown,
+            residue_files: Some(1),
+            residue_added: None,
+            residue_removed: None,
+            residue_modified: None,
+            residue_packages: None,
+            garbage_paths: None,
+            attempts_landed: None,
+            attempts_refused: None,
+            playbook_ran: true,
+            recovery_ms: Some(0.0),
+            recovered: TriBool::False,
+            final_residue_files: None,
+            final_residue_packages: None,
+            final_garbage_paths: None,
+            operation_ms: None,
+            trial_wall_ms: 1.5,
+            overhead_ms: 0.5,
+            error: String::new(),
+        }
+    }
+
+    fn crash_point() -> CrashPointRecord {
+        CrashPointRecord {
+            scenario: "s".into(),
+            approach: ApproachKind::Nix,
+            fault: "syscall:rename#1:KILL".into(),
+            family: "rename".into(),
+            syscall: "rename".into(),
+            point: 1,
+            index: 0,
+            process: "nix-env".into(),
+            fired: true,
+            state_after_crash: Some(State::Inconsistent),
+            consistent: TriBool::True,
+            residue_files: Some(1),
+            residue_packages: Some(0),
+            garbage_paths: Some(3),
+            playbook_ran: true,
+            recovered: TriBool::True,
+            state_after_recovery: Some(State::Old),
+            recovery_ms: Some(2.0),
+            final_residue_files: Some(0),
+            point_wall_ms: 10.0,
+            error: String::new(),
+        }
+    }
+
+    /// The header the csv crate writes for one serialized record.
+    fn written_header<R: Record>(r: &R) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(r).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        text.lines().next().unwrap().to_string()
+    }
+
+    fn names<R: Record>() -> String {
+        R::COLUMNS
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn column_lists_are_the_written_headers() {
+        assert_eq!(names::<TrialRecord>(), written_header(&trial()));
+        assert_eq!(names::<CrashPointRecord>(), written_header(&crash_point()));
+        assert_eq!(columns(Source::Trials), TrialRecord::COLUMNS);
+        assert!(column(Source::Crashpoints, "state_after_crash").is_some());
+        assert!(column(Source::Trials, "state_after_crash").is_none());
+    }
+
+    /// A value's serialized name, unquoted.
+    fn word<T: Serialize>(v: T) -> String {
+        serde_json::to_string(&v)
+            .unwrap()
+            .trim_matches('"')
+            .to_string()
+    }
+
+    #[test]
+    fn word_columns_list_the_enums_serialized_names() {
+        let outcomes = [Outcome::Succeeded, Outcome::Failed, Outcome::Killed].map(word);
+        assert_eq!(OUTCOME_WORDS, outcomes.as_slice());
+        let states = [State::Old, State::New, State::Inconsistent].map(word);
+        assert_eq!(STATE_WORDS, states.as_slice());
+        for t in [TriBool::True, TriBool::False, TriBool::Unknown] {
+            assert_eq!(word(t), t.as_str());
+            let back: TriBool = serde_json::from_str(&format!("\"{t}\"")).unwrap();
+            assert_eq!(back, t);
+        }
+        assert_eq!(word(FaultLabel::from("none")), "none");
+    }
+
+    /// Every committed reference results file.
+    fn reference_files(name: &str) -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/reference");
+        let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path().join(name))
+            .filter(|p| p.is_file())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Read into the typed record and written back by the exporter's CSV
+    /// writer, byte for byte: the schema round-trips every committed run.
+    fn round_trips<R: Record>(name: &str) -> usize {
+        assert_eq!(R::SOURCE.file_name(), name);
+        assert_eq!(columns(R::SOURCE), R::COLUMNS);
+        let files = reference_files(name);
+        assert!(!files.is_empty(), "no reference {name}");
+        for path in &files {
+            let original = std::fs::read_to_string(path).unwrap();
+            let mut reader = csv::Reader::from_path(path).unwrap();
+            let rows: Vec<R> = reader.deserialize().map(|r| r.unwrap()).collect();
+            assert!(!rows.is_empty(), "{}", path.display());
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join(name);
+            let mut w = CsvWriter::<R>::create(&out).unwrap();
+            for r in &rows {
+                w.write(r).unwrap();
+            }
+            drop(w);
+            let written = std::fs::read_to_string(&out).unwrap();
+            assert_eq!(
+                written.lines().next(),
+                Some(names::<R>().as_str()),
+                "{}: the header is the column list",
+                path.display()
+            );
+            assert!(
+                written == original,
+                "{} does not round-trip",
+                path.display()
+            );
+        }
+        files.len()
+    }
+
+    #[test]
+    fn reference_runs_round_trip_byte_identically() {
+        assert!(round_trips::<TrialRecord>("trials.csv") >= 2);
+        assert!(round_trips::<CrashPointRecord>("crashpoints.csv") >= 2);
+    }
+}
