@@ -337,7 +337,7 @@ pub fn shell_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::parse;
+    use crate::approach::parse_scenario as parse;
 
     fn specs(faults: &str) -> Vec<FaultSpec> {
         let text = format!(

@@ -147,13 +147,11 @@ impl<'a> ApproachStats<'a> {
     }
 }
 
-/// Known approaches in [`ApproachKind::ALL`]'s order (the README's), others
+/// Registered approaches in the registry's order (the README's), others
 /// (from an older or newer harness) after them by name.
 pub fn approach_order(name: &str) -> (usize, String) {
-    let rank = crate::approach::ApproachKind::ALL
-        .iter()
-        .position(|a| a.as_str() == name)
-        .unwrap_or(usize::MAX);
+    crate::approach::registry();
+    let rank = crate::approach::ApproachKind::lookup(name).map_or(usize::MAX, |k| k.rank());
     (rank, name.to_string())
 }
 

@@ -54,9 +54,10 @@ pub async fn run_plan<E: Executor>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::approach::parse_scenario as parse;
     use crate::history::{History, Phase, Step, Timings};
     use crate::plan::plan;
-    use crate::scenario::{parse, LoadedScenario};
+    use crate::scenario::LoadedScenario;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 

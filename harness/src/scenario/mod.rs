@@ -180,6 +180,8 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Shadows the glob's `parse`: approach names need the registry.
+    use crate::approach::parse_scenario as parse;
 
     const GOOD: &str = r#"
 [scenario]
