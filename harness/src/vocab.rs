@@ -1,6 +1,9 @@
 //! Shared vocabulary: the names every room uses (approaches, results files,
 //! reserved payload file names, injectable errnos, the attempt-record
 //! separator). It imports nothing from the harness, so any module may use it.
+//! The approach names are not listed here: `approach::registry()` puts them
+//! in this module's table at run time, so an approach is named in its own
+//! file only.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
