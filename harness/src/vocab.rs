@@ -38,9 +38,10 @@ fn names_read() -> std::sync::RwLockReadGuard<'static, Vec<&'static str>> {
 
 impl ApproachKind {
     /// Adds `name` to the table (or finds it there): the registry's half of
-    /// registration. Only `approach::registry` and `approach::register`
-    /// should call it; elsewhere use [`ApproachKind::lookup`] or `parse`.
-    pub fn intern(name: &'static str) -> ApproachKind {
+    /// registration. Crate-private because the registry keeps its entries
+    /// by rank: a name interned without an approach would shift every
+    /// later one off its entry. Elsewhere use [`ApproachKind::lookup`].
+    pub(crate) fn intern(name: &'static str) -> ApproachKind {
         if let Some(k) = ApproachKind::lookup(name) {
             return k;
         }
