@@ -14,7 +14,7 @@ use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOp
 use bollard::Docker;
 use criterion::{Criterion, SamplingMode};
 use futures_util::StreamExt;
-use mistake_cost::approach::{approach, ApproachKind};
+use mistake_cost::approach::{approach, kind};
 use mistake_cost::docker::images::Family;
 use mistake_cost::docker::{self, DockerError, RunId, Sandbox, SandboxSpec};
 use mistake_cost::history::History;
@@ -145,7 +145,7 @@ async fn bare(
 }
 
 fn history() -> History {
-    History::new("bench", ApproachKind::Apt, "none", 0, 0)
+    History::new("bench", mistake_cost::approach::kind("apt"), "none", 0, 0)
 }
 
 /// (b) the harness's floor trial: its Sandbox (limits, init, labels, the
@@ -159,7 +159,7 @@ async fn floor(
     base: &Arc<Manifest>,
     i: usize,
 ) -> Result<[f64; 4], DockerError> {
-    let a = approach(ApproachKind::Apt);
+    let a = approach(kind("apt"));
     let spec = SandboxSpec::new(Family::Apt.image(), format!("mc-{run}-floor{i}"));
     let t = Instant::now();
     let mut sandbox = Sandbox::start(docker, run, &spec, tracker).await?;

@@ -179,7 +179,7 @@ mod tests {
     fn history(steps: Vec<Step>, r1: Residue, r2: Residue) -> History {
         History {
             scenario: "s".into(),
-            approach: crate::vocab::ApproachKind::Apt,
+            approach: crate::approach::kind("apt"),
             fault: "none".into(),
             rep: 0,
             seed: 1,

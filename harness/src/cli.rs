@@ -131,7 +131,7 @@ pub struct ExploreArgs {
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_points: u32,
     /// Only these approaches (default: the scenario's).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = ApproachParser)]
     pub approaches: Vec<crate::approach::ApproachKind>,
     /// Seed of the point sample.
     #[arg(long, default_value_t = 1)]
@@ -180,4 +180,45 @@ pub struct VerifyArgs {
     /// Results folder of the trials run (default: results/<run id>/).
     #[arg(long, conflicts_with = "from")]
     pub out: Option<PathBuf>,
+}
+
+/// Approach names as the registry has them: checked when parsed, listed
+/// with their descriptions in `--help` and in the error for an unknown one.
+#[derive(Debug, Clone, Copy)]
+pub struct ApproachParser;
+
+impl ApproachParser {
+    fn names() -> clap::builder::PossibleValuesParser {
+        let values = crate::approach::registry().into_iter().map(|k| {
+            clap::builder::PossibleValue::new(k.as_str())
+                .help(crate::approach::approach(k).description())
+        });
+        clap::builder::PossibleValuesParser::new(values)
+    }
+}
+
+impl clap::builder::TypedValueParser for ApproachParser {
+    type Value = crate::approach::ApproachKind;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let name = ApproachParser::names().parse_ref(cmd, arg, value)?;
+        // The possible values are the registry's names, so this is found.
+        name.parse()
+            .map_err(|e: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let values: Vec<_> = ApproachParser::names()
+            .possible_values()
+            .map(|v| v.collect())
+            .unwrap_or_default();
+        Some(Box::new(values.into_iter()))
+    }
 }

@@ -6,6 +6,9 @@ use mistake_cost::cli::{Cli, Command};
 use mistake_cost::{commands, error};
 
 fn main() {
+    // Approach names (scenario files, CSV columns, the command line) parse
+    // against the registry: fill it before anything reads one.
+    mistake_cost::approach::registry();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MISTAKE_COST_LOG")

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::approach::{Approach, ApproachKind};
+use crate::approach::Approach;
 use crate::nemesis;
 use crate::scenario::{PackageRef, Scenario};
 use crate::snapshot::{classify::Class, residue, Snapshot};
@@ -164,12 +164,13 @@ fn scenario_versions(packages: &BTreeMap<String, String>) -> BTreeMap<String, St
         .collect()
 }
 
-/// Nix's rollback is one command. apt and pip get what a careful person
-/// runs: remove the scenario packages the target state did not have, then
-/// install every package it had, pinned to its version (`--reinstall` for
-/// apt, as in the upgrade playbook: a half-installed package already counts
-/// as that version). With no older state there is nothing to do, which is
-/// where `nix-env --rollback` fails without changing anything.
+/// An approach with generations rolls back with its one command. The others
+/// get what a careful person runs (`Approach::restore_packages`): remove the
+/// scenario packages the target state did not have, then install every
+/// package it had, pinned to its version. With no older state there is
+/// nothing to do, which is where `nix-env --rollback` fails without
+/// changing anything. An approach with neither capability gets `false`: the
+/// rollback fails visibly rather than passing as a no-op.
 fn rollback(a: &dyn Approach, model: &Model) -> String {
     if let Some(rollback) = a.generation_rollback() {
         return rollback;
@@ -191,47 +192,10 @@ fn rollback(a: &dyn Approach, model: &Model) -> String {
         .iter()
         .map(|(n, v)| PackageRef::parse(&format!("{n}={v}")))
         .collect();
-    let mut cmds = Vec::new();
-    match a.kind() {
-        ApproachKind::Apt => {
-            cmds.push("DEBIAN_FRONTEND=noninteractive dpkg --configure -a".to_string());
-            if !remove.is_empty() {
-                cmds.push(format!(
-                    "DEBIAN_FRONTEND=noninteractive apt-get purge -y {}",
-                    remove.join(" ")
-                ));
-            }
-            if !pins.is_empty() {
-                let args: Vec<String> = pins.iter().map(|p| p.to_string()).collect();
-                cmds.push(format!(
-                    "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades --reinstall {}",
-                    args.join(" ")
-                ));
-            }
-        }
-        ApproachKind::Pip | ApproachKind::PipVenv => {
-            let (python, flag) = if a.kind() == ApproachKind::PipVenv {
-                ("/opt/venv/bin/python", "")
-            } else {
-                ("python3", " --break-system-packages")
-            };
-            if !remove.is_empty() {
-                cmds.push(format!(
-                    "{python} -m pip --disable-pip-version-check uninstall -y{flag} {}",
-                    remove.join(" ")
-                ));
-            }
-            if !pins.is_empty() {
-                cmds.push(a.install(&pins));
-            }
-        }
-        // Approaches with generations returned above.
-        ApproachKind::Nix | ApproachKind::NixSingleUser => {}
-    }
-    if cmds.is_empty() {
-        "true".into()
-    } else {
-        cmds.join("; ")
+    match a.restore_packages(&remove, &pins) {
+        None => "false".into(),
+        Some(cmds) if cmds.is_empty() => "true".into(),
+        Some(cmds) => cmds.join("; "),
     }
 }
 
@@ -726,7 +690,10 @@ mod tests {
             2
         );
         // The rollback's commands come from the target's view.
-        let cmd = rollback(crate::approach::approach(ApproachKind::Apt).as_ref(), &m);
+        let cmd = rollback(
+            crate::approach::approach(crate::approach::kind("apt")).as_ref(),
+            &m,
+        );
         assert!(cmd.contains("--reinstall tinyapp=1.0"), "{cmd}");
         let j = m.judge(&Op::Rollback, &none, v1.clone());
         assert_eq!(

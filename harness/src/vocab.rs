@@ -1,59 +1,104 @@
 //! Shared vocabulary: the names every room uses (approaches, results files,
 //! reserved payload file names, injectable errnos, the attempt-record
 //! separator). It imports nothing from the harness, so any module may use it.
+//! The approach names are not listed here: `approach::registry()` puts them
+//! in this module's table at run time, so an approach is named in its own
+//! file only.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::RwLock;
 
-/// The five ways of installing software that a trial compares.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum ApproachKind {
-    /// apt/dpkg with a local repository of generated .debs.
-    Apt,
-    /// pip into the system interpreter (`--break-system-packages`): the worst case.
-    Pip,
-    /// pip into a virtual environment: the fair baseline for pip.
-    PipVenv,
-    /// nix-env into root's profile, multi-user as the installer and NixOS
-    /// set Nix up: builds by `nix-daemon` as `nixbld` build users, in the
-    /// build sandbox when the run's security profile allows it.
-    Nix,
-    /// nix-env as root with no build users and no sandbox: the labelled
-    /// variant many Docker images use.
-    NixSingleUser,
+/// An approach's name, interned: one of the names `approach::registry()`
+/// put in the process-wide table (the built-ins first, then any registered
+/// at run time, e.g. by a test). The table lives here, not in `approach`,
+/// so the scenario files can be parsed against it from the bottom layer;
+/// what an approach *is* lives in `approach`.
+///
+/// Ordered by registration rank, so every sorted output keeps the
+/// registry's order (apt, pip, pip-venv, nix, nix-single-user); serialised
+/// as the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ApproachKind {
+    // Field order matters: the derived `Ord` compares the rank first.
+    rank: u16,
+    name: &'static str,
+}
+
+/// Registered names, in registration order (a name's index is its rank).
+/// Names are only ever appended, so a rank never changes once handed out.
+static NAMES: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
+
+fn names_read() -> std::sync::RwLockReadGuard<'static, Vec<&'static str>> {
+    // A panic while holding the lock cannot leave the vector half-updated
+    // (push is the only write), so a poisoned lock is still sound to read.
+    NAMES.read().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ApproachKind {
-    pub const ALL: [ApproachKind; 5] = [
-        ApproachKind::Apt,
-        ApproachKind::Pip,
-        ApproachKind::PipVenv,
-        ApproachKind::Nix,
-        ApproachKind::NixSingleUser,
-    ];
+    /// Adds `name` to the table (or finds it there): the registry's half of
+    /// registration. Crate-private because the registry keeps its entries
+    /// by rank: a name interned without an approach would shift every
+    /// later one off its entry. Elsewhere use [`ApproachKind::lookup`].
+    pub(crate) fn intern(name: &'static str) -> ApproachKind {
+        if let Some(k) = ApproachKind::lookup(name) {
+            return k;
+        }
+        let mut names = NAMES.write().unwrap_or_else(|e| e.into_inner());
+        // Another thread may have added it between the read and the write.
+        let rank = match names.iter().position(|n| *n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name);
+                names.len() - 1
+            }
+        };
+        ApproachKind {
+            rank: u16::try_from(rank).expect("fewer than 65536 approaches"),
+            name: names[rank],
+        }
+    }
+
+    /// The registered approach of that name.
+    pub fn lookup(name: &str) -> Option<ApproachKind> {
+        let names = names_read();
+        let rank = names.iter().position(|n| *n == name)?;
+        Some(ApproachKind {
+            rank: rank as u16,
+            name: names[rank],
+        })
+    }
+
+    /// Every registered approach, in registration order (what `ALL` was).
+    pub fn all() -> Vec<ApproachKind> {
+        names_read()
+            .iter()
+            .enumerate()
+            .map(|(rank, name)| ApproachKind {
+                rank: rank as u16,
+                name,
+            })
+            .collect()
+    }
+
+    /// The registered names for messages: `apt, pip, pip-venv, ...`.
+    pub fn names() -> String {
+        let names = names_read();
+        if names.is_empty() {
+            // Parsing before registration is a harness bug; say which.
+            return "(none registered yet: call mistake_cost::approach::registry() first)".into();
+        }
+        names.join(", ")
+    }
+
+    /// The place in the registry (and so in every report).
+    pub fn rank(self) -> usize {
+        usize::from(self.rank)
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ApproachKind::Apt => "apt",
-            ApproachKind::Pip => "pip",
-            ApproachKind::PipVenv => "pip-venv",
-            ApproachKind::Nix => "nix",
-            ApproachKind::NixSingleUser => "nix-single-user",
-        }
+        self.name
     }
 }
 
@@ -66,10 +111,53 @@ impl fmt::Display for ApproachKind {
 impl FromStr for ApproachKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ApproachKind::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown approach `{s}`: expected one of apt, pip, pip-venv, nix, nix-single-user"))
+        ApproachKind::lookup(s).ok_or_else(|| {
+            format!(
+                "unknown approach `{s}`: expected one of {}",
+                ApproachKind::names()
+            )
+        })
+    }
+}
+
+impl Serialize for ApproachKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for ApproachKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // The name is looked up inside the visitor, so a format that
+        // locates errors (toml) points at the name, not its container.
+        d.deserialize_str(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl serde::de::Visitor<'_> for NameVisitor {
+    type Value = ApproachKind;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an approach name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ApproachKind, E> {
+        ApproachKind::lookup(name).ok_or_else(|| {
+            // A copy: `names()` below takes the lock again.
+            let names = names_read().clone();
+            let expected = if names.is_empty() {
+                ApproachKind::names()
+            } else {
+                let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                quoted.join(", ")
+            };
+            // Worded as serde words an unknown enum variant, which this was.
+            E::custom(format!(
+                "unknown variant `{name}`, expected one of {expected}"
+            ))
+        })
     }
 }
 

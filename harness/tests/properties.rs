@@ -17,7 +17,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mistake_cost::approach::{approach, checks_and_probes, Approach, ApproachKind};
+use mistake_cost::approach::{approach, checks_and_probes, kind, Approach, ApproachKind};
 use mistake_cost::checker::{check_verdict, Verdict};
 use mistake_cost::docker::images::Family;
 use mistake_cost::docker::{RunId, Sandbox, RUN_LABEL};
@@ -114,6 +114,7 @@ impl Env {
         let docker = mistake_cost::docker::connect()
             .await
             .expect("docker engine (run scripts/setup-host.sh)");
+        mistake_cost::approach::registry();
         let scenario = mistake_cost::scenario::parse(properties::SCENARIO)
             .expect("the property scenario parses");
         let fixtures = tempfile::tempdir().unwrap();
@@ -368,7 +369,7 @@ fn nix_keeps_the_invariants_on_random_sequences() {
         },
         Op::Gc,
     ];
-    match rt.block_on(env.run_case(ApproachKind::Nix, &anchor)) {
+    match rt.block_on(env.run_case(kind("nix"), &anchor)) {
         Ok(records) => {
             eprintln!(
                 "nix anchor case: {}\n{}",
@@ -381,7 +382,7 @@ fn nix_keeps_the_invariants_on_random_sequences() {
     }
     TestRunner::new(config(NIX_CASES, false))
         .run(&sequence(), |ops| {
-            match rt.block_on(env.run_case(ApproachKind::Nix, &ops)) {
+            match rt.block_on(env.run_case(kind("nix"), &ops)) {
                 Ok(records) => {
                     eprintln!(
                         "nix case: {}\n{}",
@@ -429,7 +430,7 @@ fn nix_keeps_the_invariants_on_random_sequences() {
         let mut runner = TestRunner::new(config(NIX_CASES, true));
         runner.run(&sequence(), |ops| {
             let records = rt
-                .block_on(env.run_case(ApproachKind::Nix, &ops))
+                .block_on(env.run_case(kind("nix"), &ops))
                 .map_err(|e| TestCaseError::fail(format!("harness error: {e}")))?;
             if records
                 .iter()
@@ -515,7 +516,7 @@ fn apt_and_pip_record_which_invariants_fail() {
         .run(&sequence(), |ops| {
             let mut c = collected.borrow_mut();
             *c.1 += 1;
-            for kind in [ApproachKind::Apt, ApproachKind::Pip, ApproachKind::PipVenv] {
+            for kind in [kind("apt"), kind("pip"), kind("pip-venv")] {
                 match rt.block_on(env.run_case(kind, &ops)) {
                     Ok(records) => {
                         eprintln!(

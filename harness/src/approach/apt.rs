@@ -1,14 +1,31 @@
 //! apt/dpkg with a flat local repository of the scenario's .debs.
 
-use super::{op_packages, upgrade_rollback, Approach, ApproachKind, Check};
+use super::{op_packages, upgrade_rollback, Approach, Check};
+use crate::docker::images::Family;
 use crate::docker::SecurityProfile;
-use crate::scenario::{PackageRef, Scenario};
+use crate::scenario::{Ecosystem, PackageRef, Scenario};
 
 pub struct Apt;
 
 impl Approach for Apt {
-    fn kind(&self) -> ApproachKind {
-        ApproachKind::Apt
+    fn name(&self) -> &'static str {
+        "apt"
+    }
+
+    fn description(&self) -> &'static str {
+        "apt/dpkg with a local repository of generated .debs"
+    }
+
+    fn family(&self) -> Family {
+        Family::Apt
+    }
+
+    fn ecosystem(&self) -> Ecosystem {
+        Ecosystem::Apt
+    }
+
+    fn colour(&self) -> (u8, u8, u8) {
+        (0xe4, 0x1a, 0x1c)
     }
 
     fn prepare(&self) -> Vec<String> {
@@ -65,6 +82,28 @@ impl Approach for Apt {
             ),
             "DEBIAN_FRONTEND=noninteractive apt-get autoremove --purge -y".into(),
         ]
+    }
+
+    /// Finish what dpkg left half-done, purge what the recorded set did
+    /// not have, and reinstall the rest at its version (`--reinstall`, as
+    /// in the upgrade playbook: a half-installed package already counts as
+    /// that version).
+    fn restore_packages(&self, remove: &[&str], pins: &[PackageRef]) -> Option<Vec<String>> {
+        let mut cmds = vec!["DEBIAN_FRONTEND=noninteractive dpkg --configure -a".to_string()];
+        if !remove.is_empty() {
+            cmds.push(format!(
+                "DEBIAN_FRONTEND=noninteractive apt-get purge -y {}",
+                remove.join(" ")
+            ));
+        }
+        if !pins.is_empty() {
+            let args: Vec<String> = pins.iter().map(|p| p.to_string()).collect();
+            cmds.push(format!(
+                "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades --reinstall {}",
+                args.join(" ")
+            ));
+        }
+        Some(cmds)
     }
 
     fn checks(&self, s: &Scenario) -> Vec<Check> {

@@ -1,16 +1,50 @@
 //! Approaches: how each package manager installs, how it checks its own
 //! consistency, what its package view is, and what a careful person runs to
-//! recover. The trial runner only talks to the `Approach` trait.
+//! recover. Everything the harness knows about one approach is here, behind
+//! the `Approach` trait: no caller matches on an approach's identity.
+//!
+//! Adding an approach: write one file here implementing [`Approach`] (its
+//! name, description, image family, payload ecosystem, plot colour,
+//! commands, checks, package view, and the optional capabilities it has),
+//! declare it as a module below, and add one line to `registry::BUILTINS`;
+//! its place in that list is its place in every report. A test approach
+//! needs neither: `approach::register(|| Box::new(MyApproach))` adds it at
+//! run time, after the built-ins (see `tests/approach_plugin.rs`).
+//!
+//! Not part of that one file: a new payload format (npm tarballs would be a
+//! new `scenario::Ecosystem`, a generator in `payload/` and its per-format
+//! `[package.fail]` field) and a new image (a `docker::images::Family` and
+//! its recipe in `containers/`). An approach only names which of those it
+//! uses; several approaches share them (pip and pip-venv: one format, one
+//! image).
 
 mod apt;
 mod nix;
 mod pip;
+mod registry;
 
 pub use crate::vocab::ApproachKind;
+pub use registry::{approach, by_name, register, registry, Constructor, RegistryError};
 
 use crate::docker::images::Family;
 use crate::docker::{SandboxSpec, SecurityProfile};
-use crate::scenario::{OperationKind, PackageRef, PackageSpec, Scenario};
+use crate::scenario::{Ecosystem, OperationKind, PackageRef, PackageSpec, Scenario};
+
+/// The approach of a name known when the code was written (tests, examples):
+/// panics on a name no one registered.
+pub fn kind(name: &str) -> ApproachKind {
+    registry();
+    name.parse().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `scenario::parse` with the registry filled first, for tests (of any
+/// layer) that parse scenario text without going through a loader: the
+/// approach names in it are looked up in the table `registry` fills.
+#[cfg(test)]
+pub(crate) fn parse_scenario(text: &str) -> Result<Scenario, crate::scenario::ParseError> {
+    registry();
+    crate::scenario::parse(text)
+}
 
 /// A consistency check: a command and how to read its result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +57,28 @@ pub struct Check {
 }
 
 pub trait Approach: Send + Sync {
-    fn kind(&self) -> ApproachKind;
+    /// The name scenario files, the command line and every results file
+    /// use (kebab-case); unique in the registry.
+    fn name(&self) -> &'static str;
 
-    fn family(&self) -> Family {
-        Family::of(self.kind())
+    /// One line for `--help`-like listings and the report: what this
+    /// approach is, apart from how it is configured.
+    fn description(&self) -> &'static str;
+
+    /// The image its containers run (several approaches may share one).
+    fn family(&self) -> Family;
+
+    /// The fixture format it installs from (several approaches may share one).
+    fn ecosystem(&self) -> Ecosystem;
+
+    /// Its colour in the report's figures (RGB).
+    fn colour(&self) -> (u8, u8, u8);
+
+    /// Its registered identity. Only registered approaches are ever asked
+    /// (the registry makes them), so the name is always found.
+    fn kind(&self) -> ApproachKind {
+        ApproachKind::lookup(self.name())
+            .unwrap_or_else(|| panic!("approach `{}` is not registered", self.name()))
     }
 
     /// Environment variables of every process in the approach's containers
@@ -70,6 +122,15 @@ pub trait Approach: Send + Sync {
         None
     }
 
+    /// For approaches without generations: the commands that take the
+    /// package set back to a recorded one, given the scenario packages to
+    /// remove and those to install at their recorded versions (both may be
+    /// empty: then only the repair steps, if any). None when the approach
+    /// cannot do this; the property tests' rollback then fails visibly.
+    fn restore_packages(&self, _remove: &[&str], _pins: &[PackageRef]) -> Option<Vec<String>> {
+        None
+    }
+
     /// Commands that make a fresh sandbox ready (point the package manager
     /// at the fixtures, create the venv): part of the set-up.
     fn prepare(&self) -> Vec<String> {
@@ -95,16 +156,6 @@ pub trait Approach: Send + Sync {
     /// A command printing `P<TAB>name<TAB>state` per package (and, for Nix,
     /// `L<TAB>store path` per path live from the profile).
     fn package_view(&self) -> String;
-}
-
-pub fn approach(kind: ApproachKind) -> Box<dyn Approach> {
-    match kind {
-        ApproachKind::Apt => Box::new(apt::Apt),
-        ApproachKind::Pip => Box::new(pip::Pip::global()),
-        ApproachKind::PipVenv => Box::new(pip::Pip::venv()),
-        ApproachKind::Nix => Box::new(nix::Nix::multi_user()),
-        ApproachKind::NixSingleUser => Box::new(nix::Nix::single_user()),
-    }
 }
 
 /// A sandbox for one approach: its image, environment and main process,

@@ -3,9 +3,10 @@
 //! multi-user (`nix`: daemon, build users, sandbox when the run's security
 //! profile allows) and single-user (`nix-single-user`: root builds as root).
 
-use super::{Approach, ApproachKind, Check};
+use super::{Approach, Check};
+use crate::docker::images::Family;
 use crate::docker::SecurityProfile;
-use crate::scenario::{PackageRef, Scenario};
+use crate::scenario::{Ecosystem, PackageRef, Scenario};
 
 pub struct Nix {
     multi_user: bool,
@@ -39,11 +40,38 @@ const PROFILE_CHECK: &str = "if [ -e /nix/var/nix/profiles/default ] || [ -L /ni
 const PROFILE_ENTRIES_CHECK: &str = "nix-env -q --out-path | while read -r _ p; do nix-store --check-validity \"$p\" || exit 1; done";
 
 impl Approach for Nix {
-    fn kind(&self) -> ApproachKind {
+    fn name(&self) -> &'static str {
         if self.multi_user {
-            ApproachKind::Nix
+            "nix"
         } else {
-            ApproachKind::NixSingleUser
+            "nix-single-user"
+        }
+    }
+
+    fn description(&self) -> &'static str {
+        if self.multi_user {
+            // As the installer and NixOS set Nix up.
+            "nix-env into root's profile, multi-user: builds by nix-daemon as nixbld build users, sandboxed when the security profile allows"
+        } else {
+            "nix-env as root with no build users and no sandbox: the labelled variant many Docker images use"
+        }
+    }
+
+    fn family(&self) -> Family {
+        Family::Nix
+    }
+
+    fn ecosystem(&self) -> Ecosystem {
+        Ecosystem::Nix
+    }
+
+    /// nix-single-user's is the green the figures gave it before approaches
+    /// declared colours, so old and new figures match.
+    fn colour(&self) -> (u8, u8, u8) {
+        if self.multi_user {
+            (0x37, 0x7e, 0xb8)
+        } else {
+            (0x4d, 0xaf, 0x4a)
         }
     }
 

@@ -1,9 +1,10 @@
 //! pip, either into the system interpreter (the worst case Debian warns
 //! about, `--break-system-packages`) or into a venv (the fair baseline).
 
-use super::{upgrade_rollback, Approach, ApproachKind, Check};
+use super::{upgrade_rollback, Approach, Check};
+use crate::docker::images::Family;
 use crate::docker::SecurityProfile;
-use crate::scenario::{PackageRef, Scenario};
+use crate::scenario::{Ecosystem, PackageRef, Scenario};
 
 pub struct Pip {
     /// None: the system interpreter.
@@ -43,11 +44,36 @@ impl Pip {
 }
 
 impl Approach for Pip {
-    fn kind(&self) -> ApproachKind {
+    fn name(&self) -> &'static str {
         if self.venv.is_some() {
-            ApproachKind::PipVenv
+            "pip-venv"
         } else {
-            ApproachKind::Pip
+            "pip"
+        }
+    }
+
+    fn description(&self) -> &'static str {
+        if self.venv.is_some() {
+            "pip into a virtual environment: the fair baseline for pip"
+        } else {
+            "pip into the system interpreter (`--break-system-packages`): the worst case"
+        }
+    }
+
+    /// The traditional image: pip is what people run next to apt.
+    fn family(&self) -> Family {
+        Family::Apt
+    }
+
+    fn ecosystem(&self) -> Ecosystem {
+        Ecosystem::Pip
+    }
+
+    fn colour(&self) -> (u8, u8, u8) {
+        if self.venv.is_some() {
+            (0x98, 0x4e, 0xa3)
+        } else {
+            (0xff, 0x7f, 0x00)
         }
     }
 
@@ -96,6 +122,28 @@ impl Approach for Pip {
                 s.new_packages().join(" ")
             )],
         }
+    }
+
+    /// Uninstall what the recorded set did not have, then install the rest
+    /// pinned (pip downgrades when pinned).
+    fn restore_packages(&self, remove: &[&str], pins: &[PackageRef]) -> Option<Vec<String>> {
+        let mut cmds = Vec::new();
+        if !remove.is_empty() {
+            let flag = if self.venv.is_none() {
+                " --break-system-packages"
+            } else {
+                ""
+            };
+            cmds.push(format!(
+                "{} -m pip --disable-pip-version-check uninstall -y{flag} {}",
+                self.python(),
+                remove.join(" ")
+            ));
+        }
+        if !pins.is_empty() {
+            cmds.push(self.install(pins));
+        }
+        Some(cmds)
     }
 
     fn checks(&self, s: &Scenario) -> Vec<Check> {

@@ -209,7 +209,7 @@ pub(crate) fn families_of(loaded: &[Arc<scenario::LoadedScenario>]) -> Vec<Famil
     let set: BTreeSet<Family> = loaded
         .iter()
         .flat_map(|s| s.scenario.approaches())
-        .map(Family::of)
+        .map(|k| crate::approach::approach(k).family())
         .collect();
     set.into_iter().collect()
 }

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::DockerError;
-use crate::vocab::ApproachKind;
 
 const BASE_RECIPE: &str = include_str!("../../../containers/base/recipe.toml");
 const AGENT: &str = include_str!("../../../containers/agent/agent.pl");
@@ -63,7 +62,8 @@ struct BaseRecipe {
 }
 
 /// An image family: several approaches share one image (apt, pip and
-/// pip-venv all live in the traditional image).
+/// pip-venv all live in the traditional image). Each approach names its
+/// own (`Approach::family`); a new family is a new recipe in `containers/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
     Apt,
@@ -72,13 +72,6 @@ pub enum Family {
 
 impl Family {
     pub const ALL: [Family; 2] = [Family::Apt, Family::Nix];
-
-    pub fn of(a: ApproachKind) -> Family {
-        match a {
-            ApproachKind::Apt | ApproachKind::Pip | ApproachKind::PipVenv => Family::Apt,
-            ApproachKind::Nix | ApproachKind::NixSingleUser => Family::Nix,
-        }
-    }
 
     pub fn name(self) -> &'static str {
         match self {

@@ -394,7 +394,7 @@ mod tests {
     fn trial() -> TrialRecord {
         TrialRecord {
             scenario: "s".into(),
-            approach: ApproachKind::Apt,
+            approach: crate::approach::kind("apt"),
             fault: "none".into(),
             rep: 0,
             seed: 1,
@@ -424,7 +424,7 @@ mod tests {
     fn crash_point() -> CrashPointRecord {
         CrashPointRecord {
             scenario: "s".into(),
-            approach: ApproachKind::Nix,
+            approach: crate::approach::kind("nix"),
             fault: "syscall:rename#1:KILL".into(),
             family: "rename".into(),
             syscall: "rename".into(),

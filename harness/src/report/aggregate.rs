@@ -148,17 +148,16 @@ impl<'a> ApproachStats<'a> {
     }
 }
 
-/// An approach's place in the report: [`ApproachKind::ALL`]'s order (the
-/// README's), whatever order the type itself sorts in.
+/// An approach's place in the report: the registry's order (the README's).
 pub fn approach_rank(a: ApproachKind) -> (usize, ApproachKind) {
-    let rank = ApproachKind::ALL.iter().position(|k| *k == a);
-    (rank.unwrap_or(usize::MAX), a)
+    (a.rank(), a)
 }
 
-/// The same for a name read from run.json: names this harness does not
-/// know (from an older or newer one) go after the known ones, by name.
+/// Registered approaches in the registry's order (the README's), others
+/// (from an older or newer harness) after them by name.
 pub fn approach_order(name: &str) -> (usize, String) {
-    let rank = name.parse().map_or(usize::MAX, |a| approach_rank(a).0);
+    crate::approach::registry();
+    let rank = crate::approach::ApproachKind::lookup(name).map_or(usize::MAX, |k| k.rank());
     (rank, name.to_string())
 }
 

@@ -159,11 +159,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
             };
             let garbage = match g.garbage {
                 Some(s) if s.max > 0.0 => {
-                    let gc = if g.approach.as_str().starts_with("nix") {
-                        " until `nix-store --gc`"
-                    } else {
-                        ""
-                    };
+                    let gc = until_gc(g.approach.as_str());
                     format!(" (but {} garbage paths, median,{gc})", fmt_count(s.median))
                 }
                 _ => String::new(),
@@ -240,11 +236,7 @@ fn atomicity(trials: &[Trial]) -> Answer {
         .iter()
         .filter_map(|g| {
             let s = g.garbage?;
-            let gc = if g.approach.as_str().starts_with("nix") {
-                " until `nix-store --gc`"
-            } else {
-                ""
-            };
+            let gc = until_gc(g.approach.as_str());
             let after = g
                 .final_garbage
                 .map(|f| format!(" ({} after the playbook)", fmt_count(f.median)))
@@ -633,6 +625,14 @@ fn interrupted_with_points(trials: &[Trial], points: &[CrashPointRecord]) -> Ans
         sentence,
         facts,
     }
+}
+
+/// ` until `<gc>`` for an approach with a garbage collector, else nothing.
+fn until_gc(approach: &str) -> String {
+    crate::approach::by_name(approach)
+        .and_then(|a| a.gc_command())
+        .map(|gc| format!(" until `{gc}`"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

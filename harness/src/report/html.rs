@@ -3,7 +3,7 @@
 //! reads the same offline.
 
 use super::claims::Status;
-use super::plots::{approach_colour, Figure, APPROACH_COLOURS};
+use super::plots::{approach_colour, Figure};
 use super::Block;
 
 const CSS: &str = r#"
@@ -72,7 +72,7 @@ fn inline(s: &str) -> String {
 
 /// A table header cell; approach columns get their plot colour as a swatch.
 fn head_cell(h: &str) -> String {
-    if APPROACH_COLOURS.iter().any(|(a, _)| *a == h) {
+    if crate::approach::by_name(h).is_some() {
         let c = approach_colour(h);
         format!(
             "<th><span class=\"swatch\" style=\"background:#{:02x}{:02x}{:02x}\"></span>{}</th>",

@@ -23,13 +23,17 @@ pub enum Figure {
     },
 }
 
-/// Colour of each known approach (points, boxes); others use [`FALLBACK_COLOURS`].
-pub const APPROACH_COLOURS: [(&str, (u8, u8, u8)); 4] = [
-    ("apt", (0xe4, 0x1a, 0x1c)),
-    ("pip", (0xff, 0x7f, 0x00)),
-    ("pip-venv", (0x98, 0x4e, 0xa3)),
-    ("nix", (0x37, 0x7e, 0xb8)),
-];
+/// Colour of each registered approach (points, boxes), as it declares it,
+/// in registry order; others use [`FALLBACK_COLOURS`].
+pub fn approach_colours() -> Vec<(&'static str, (u8, u8, u8))> {
+    crate::approach::registry()
+        .into_iter()
+        .map(|k| (k.as_str(), crate::approach::approach(k).colour()))
+        .collect()
+}
+
+/// For approaches a run names but this harness does not register (a run
+/// from an older or newer harness): picked by the name, so stable.
 pub const FALLBACK_COLOURS: [(u8, u8, u8); 3] =
     [(0xa6, 0x56, 0x28), (0xf7, 0x81, 0xbf), (0x4d, 0xaf, 0x4a)];
 /// Residue kinds, in the order of [`super::Trial::residue_kinds`], and their colours.
@@ -44,10 +48,8 @@ const SIZE: (u32, u32) = (600, 380);
 const FONT: &str = "sans-serif";
 
 pub fn approach_colour(name: &str) -> RGBColor {
-    let (r, g, b) = APPROACH_COLOURS
-        .iter()
-        .find(|(a, _)| *a == name)
-        .map(|(_, c)| *c)
+    let (r, g, b) = crate::approach::by_name(name)
+        .map(|a| a.colour())
         .unwrap_or_else(|| {
             FALLBACK_COLOURS[name.bytes().map(usize::from).sum::<usize>() % FALLBACK_COLOURS.len()]
         });

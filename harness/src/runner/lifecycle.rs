@@ -236,7 +236,7 @@ mod tests {
     //! cancellation leaves in the history. No Docker involved.
 
     use super::*;
-    use crate::approach::{approach, ApproachKind};
+    use crate::approach::approach;
     use crate::snapshot::manifest::{Entry, EntryKind};
     use std::collections::{BTreeMap, BTreeSet, VecDeque};
     use std::sync::{Arc, Mutex};
@@ -379,10 +379,10 @@ packages = ["fastmath"]
     }
 
     async fn drive(t: &Fake) -> (Result<Observed, DockerError>, History, Vec<Phase>) {
-        let scenario = crate::scenario::parse(SCENARIO).unwrap();
-        let a = approach(ApproachKind::Apt);
+        let scenario = crate::approach::parse_scenario(SCENARIO).unwrap();
+        let a = approach(crate::approach::kind("apt"));
         let hooks = Phases::default();
-        let mut h = History::new("t", ApproachKind::Apt, "none", 0, 0);
+        let mut h = History::new("t", crate::approach::kind("apt"), "none", 0, 0);
         let req = Request {
             approach: a.as_ref(),
             scenario: &scenario,
@@ -531,8 +531,8 @@ packages = ["fastmath"]
             },
             vec![snap(&[]), snap(&[]), snap(&[])],
         );
-        let scenario_checks =
-            approach(ApproachKind::Apt).checks(&crate::scenario::parse(SCENARIO).unwrap());
+        let scenario_checks = approach(crate::approach::kind("apt"))
+            .checks(&crate::approach::parse_scenario(SCENARIO).unwrap());
         assert!(
             scenario_checks.iter().any(|c| c.quiet),
             "apt has a quiet check"
@@ -574,9 +574,9 @@ packages = ["fastmath"]
             hang: true,
             ..fake(fails_operation, vec![snap(&[])])
         };
-        let scenario = crate::scenario::parse(SCENARIO).unwrap();
-        let a = approach(ApproachKind::Apt);
-        let mut h = History::new("t", ApproachKind::Apt, "none", 0, 0);
+        let scenario = crate::approach::parse_scenario(SCENARIO).unwrap();
+        let a = approach(crate::approach::kind("apt"));
+        let mut h = History::new("t", crate::approach::kind("apt"), "none", 0, 0);
         let req = Request {
             approach: a.as_ref(),
             scenario: &scenario,

@@ -36,7 +36,10 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
     if s.scenario.approaches.is_empty() {
         return Err(ParseError::new(
             None,
-            "[scenario] approaches: expected at least one of apt, pip, pip-venv, nix",
+            format!(
+                "[scenario] approaches: expected at least one of {}",
+                ApproachKind::names()
+            ),
         ));
     }
     let mut seen_approaches = BTreeSet::new();
@@ -287,8 +290,9 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
                 return Err(err(
                     key,
                     format!(
-                        "[recovery.{}]: expected one of apt, pip, pip-venv, nix",
-                        key.get_ref()
+                        "[recovery.{}]: expected one of {}",
+                        key.get_ref(),
+                        ApproachKind::names()
                     ),
                 ))
             }

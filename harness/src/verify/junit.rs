@@ -124,7 +124,7 @@ mod tests {
             scenario: "fail<&>".into(),
             guarantee: Guarantee {
                 name: name.into(),
-                approaches: vec![crate::approach::ApproachKind::Apt],
+                approaches: vec![crate::approach::kind("apt")],
                 source: Source::Trials,
                 expect: Expect::parse("recovered == true", Source::Trials).unwrap(),
                 share: Share::All,

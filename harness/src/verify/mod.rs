@@ -420,7 +420,7 @@ pub fn exit_code(judgements: &[Judgement]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::parse;
+    use crate::approach::parse_scenario as parse;
 
     const SCENARIO: &str = r#"
 [scenario]
