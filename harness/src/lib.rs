@@ -1,5 +1,7 @@
 //! mistake-cost: a chaos-testing harness that measures what a mistake costs
-//! with apt, pip and Nix, in matched Docker containers.
+//! with apt, pip and Nix, in matched Docker containers. `DESIGN.md` beside
+//! this file maps the rooms, the one trial lifecycle and where new
+//! approaches, faults, operations and columns go.
 //!
 //! Rooms: `vocab` (shared names; imports nothing), `stats` (every median,
 //! quantile and CI; imports nothing), `scenario` (files → model; uses
@@ -16,7 +18,7 @@
 //!
 //! Layers, bottom → top (each module uses only those listed before it;
 //! `tests/structure.rs` fails on an import cycle): `vocab`, `stats`;
-//! `scenario`, `docker`; `snapshot`, `nemesis`, `error`, `history`;
+//! `scenario`, `docker`; `snapshot`, `error`, `history`, `nemesis`;
 //! `export`; `checker`, `payload`, `approach`; `plan`, `verify`,
 //! `properties`, `cli`; `runner`, `explore`, `report`, `compare`; `commands`.
 
