@@ -6,8 +6,7 @@ use mistake_cost::cli::{Cli, Command};
 use mistake_cost::{commands, error};
 
 fn main() {
-    // Approach names (scenario files, CSV columns, the command line) parse
-    // against the registry: fill it before anything reads one.
+    // Attach the built-in approaches' implementations once, up front.
     mistake_cost::approach::registry();
     tracing_subscriber::fmt()
         .with_env_filter(

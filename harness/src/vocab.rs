@@ -1,20 +1,20 @@
 //! Shared vocabulary: the names every room uses (approaches, results files,
 //! reserved payload file names, injectable errnos, the attempt-record
 //! separator). It imports nothing from the harness, so any module may use it.
-//! The approach names are not listed here: `approach::registry()` puts them
-//! in this module's table at run time, so an approach is named in its own
-//! file only.
+//! The built-in approaches' names are listed here (so that any room parses
+//! them with no set-up); what each approach *is* lives in `approach`, whose
+//! registry checks that it has one implementation per name, in this order.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::RwLock;
+use std::sync::{LazyLock, RwLock};
 
-/// An approach's name, interned: one of the names `approach::registry()`
-/// put in the process-wide table (the built-ins first, then any registered
-/// at run time, e.g. by a test). The table lives here, not in `approach`,
-/// so the scenario files can be parsed against it from the bottom layer;
-/// what an approach *is* lives in `approach`.
+/// An approach's name, interned: one of the names in the process-wide
+/// table (the built-ins first, then any registered at run time through
+/// `approach::register`, e.g. by a test). The table lives here, not in
+/// `approach`, so the scenario files parse against it from the bottom
+/// layer; what an approach *is* lives in `approach`.
 ///
 /// Ordered by registration rank, so every sorted output keeps the
 /// registry's order (apt, pip, pip-venv, nix, nix-single-user); serialised
@@ -26,9 +26,16 @@ pub struct ApproachKind {
     name: &'static str,
 }
 
-/// Registered names, in registration order (a name's index is its rank).
-/// Names are only ever appended, so a rank never changes once handed out.
-static NAMES: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
+/// The built-in approaches, in the order the README, run.json and every
+/// report list them (a name's index is its rank). Adding one: its file in
+/// `approach/`, its line in `approach::registry`, its name here.
+pub const BUILTIN_APPROACHES: [&str; 5] = ["apt", "pip", "pip-venv", "nix", "nix-single-user"];
+
+/// Known names, in registration order (a name's index is its rank): the
+/// built-ins from the start, then any registered at run time. Names are
+/// only ever appended, so a rank never changes once handed out.
+static NAMES: LazyLock<RwLock<Vec<&'static str>>> =
+    LazyLock::new(|| RwLock::new(BUILTIN_APPROACHES.to_vec()));
 
 fn names_read() -> std::sync::RwLockReadGuard<'static, Vec<&'static str>> {
     // A panic while holding the lock cannot leave the vector half-updated
@@ -84,12 +91,7 @@ impl ApproachKind {
 
     /// The registered names for messages: `apt, pip, pip-venv, ...`.
     pub fn names() -> String {
-        let names = names_read();
-        if names.is_empty() {
-            // Parsing before registration is a harness bug; say which.
-            return "(none registered yet: call mistake_cost::approach::registry() first)".into();
-        }
-        names.join(", ")
+        names_read().join(", ")
     }
 
     /// The place in the registry (and so in every report).

@@ -6,9 +6,11 @@
 //! Adding an approach: write one file here implementing [`Approach`] (its
 //! name, description, image family, payload ecosystem, plot colour,
 //! commands, checks, package view, and the optional capabilities it has),
-//! declare it as a module below, and add one line to `registry::BUILTINS`;
-//! its place in that list is its place in every report. A test approach
-//! needs neither: `approach::register(|| Box::new(MyApproach))` adds it at
+//! declare it as a module below, add one line to `registry::BUILTINS` and
+//! its name, at the same place, to `vocab::BUILTIN_APPROACHES` (so every
+//! room parses the name with no set-up; the registry checks the two lists
+//! agree); that place is its place in every report. A test approach needs
+//! none of that: `approach::register(|| Box::new(MyApproach))` adds it at
 //! run time, after the built-ins (see `tests/approach_plugin.rs`).
 //!
 //! Not part of that one file: a new payload format (npm tarballs would be a

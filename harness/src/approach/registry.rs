@@ -1,10 +1,12 @@
 //! The approaches a run can name, in report order. A built-in is one line
-//! in [`BUILTINS`]; anything else (a test's approach) joins at run time
+//! in [`BUILTINS`] (its name also in `vocab::BUILTIN_APPROACHES`, same
+//! place); anything else (a test's approach) joins at run time
 //! through [`register`], after the built-ins.
 
 use std::sync::{OnceLock, RwLock};
 
 use super::{apt, nix, pip, Approach, ApproachKind};
+use crate::vocab::BUILTIN_APPROACHES;
 
 /// The built-ins, in the order the README, run.json and every report list
 /// them: this order is each approach's rank.
@@ -40,14 +42,20 @@ fn entries_read() -> std::sync::RwLockReadGuard<'static, Vec<Constructor>> {
     ENTRIES.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Registers the built-ins (once per process) and returns every approach,
-/// in rank order. Anything that parses approach names (scenario files, the
-/// command line) needs this to have run first: `vocab`'s name table is
-/// empty until then.
+/// Every approach, in rank order: the built-ins (their implementations
+/// attached once per process, each to its name in
+/// `vocab::BUILTIN_APPROACHES`), then any registered at run time.
 pub fn registry() -> Vec<ApproachKind> {
     BUILTINS_DONE.get_or_init(|| {
-        for make in BUILTINS {
-            add(*make).expect("built-in approach names are distinct");
+        let mut entries = entries_write();
+        assert_eq!(BUILTINS.len(), BUILTIN_APPROACHES.len(), "one implementation per built-in name");
+        for (rank, make) in BUILTINS.iter().enumerate() {
+            let name = make().name();
+            assert_eq!(
+                name, BUILTIN_APPROACHES[rank],
+                "registry::BUILTINS and vocab::BUILTIN_APPROACHES list the built-ins in the same order"
+            );
+            entries.push(*make);
         }
     });
     ApproachKind::all()
@@ -73,9 +81,10 @@ fn add(make: Constructor) -> Result<ApproachKind, RegistryError> {
     Ok(kind)
 }
 
-/// The approach of that kind. Every `ApproachKind` was registered (only the
-/// registry interns names), so this does not fail.
+/// The approach of that kind. Every `ApproachKind` has one (built-in names
+/// get theirs here on first use; others only through `register`).
 pub fn approach(kind: ApproachKind) -> Box<dyn Approach> {
+    registry();
     let make = entries_read()[kind.rank()];
     make()
 }

@@ -1,7 +1,10 @@
 //! Answers to the claims of the design notes, computed from the trials (and
 //! an explore run's crash points): one sentence per claim with the numbers
 //! behind it, plus the measured caveats. A claim the run has no data for is
-//! said to be not covered.
+//! said to be not covered. Whether a claim holds for an approach is not
+//! decided here: `verify::builtin` states each claim as guarantees and
+//! `verify` judges them, exactly as it judges a scenario's own; this file
+//! words the verdicts and adds the numbers.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +14,27 @@ use crate::explore::state::State;
 use crate::explore::CrashPointRecord;
 use crate::export::{ApproachKind, TriBool};
 use crate::stats;
+use crate::verify::builtin::Claim;
+use crate::verify::rows::Table;
+use crate::verify::{Input, Verdict};
+
+/// Records as the results file they come from, for `verify`'s judge.
+fn as_input<R: serde::Serialize>(file: &str, records: &[R]) -> Input {
+    match Table::from_records(std::path::Path::new(file), records) {
+        Ok(t) => Input::Table(t),
+        Err(e) => Input::Missing(e.to_string()),
+    }
+}
+
+/// An approach whose verdict is unknown: what left it undecided.
+fn undecided_clause(a: &str, judgements: &[crate::verify::Judgement]) -> String {
+    let why: Vec<String> = judgements
+        .iter()
+        .filter(|j| j.verdict == Verdict::Unknown)
+        .map(|j| format!("`{}`: {}", j.guarantee.expect, j.evidence_summary(2)))
+        .collect();
+    format!("{a}: {}", why.join("; "))
+}
 
 /// The claims under test, as the design notes word them.
 pub const ATOMICITY: &str = "A failed install leaves the system unchanged (atomicity).";
@@ -146,12 +170,18 @@ fn atomicity(trials: &[Trial]) -> Answer {
         );
     }
     let groups = by_approach(failed.iter().copied());
+    let records: Vec<_> = trials.iter().map(|t| t.record.clone()).collect();
+    let input = as_input("trials.csv", &records);
     let mut holds = Vec::new();
     let mut broken = Vec::new();
+    let mut undecided = Vec::new();
     for g in &groups {
         let n = g.data.len();
         let u = unchanged(g);
-        if u == n {
+        let (verdict, judgements) = Claim::Atomicity.judge(g.approach, &input);
+        if verdict == Verdict::Unknown {
+            undecided.push(undecided_clause(g.approach.as_str(), &judgements));
+        } else if verdict == Verdict::Holds {
             let checks = if g.consistent.yes == n {
                 format!(", with {} passing in {n}/{n}", checks_named(g))
             } else {
@@ -201,7 +231,13 @@ fn atomicity(trials: &[Trial]) -> Answer {
     };
     let names =
         |v: &[(String, String)]| and_list(&v.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
-    let (status, verdict, sentence) = if broken.is_empty() {
+    if holds.is_empty() && broken.is_empty() {
+        return not_covered(
+            ATOMICITY,
+            &format!("undecided for every approach: {}.", undecided.join("; ")),
+        );
+    }
+    let (status, verdict, sentence) = if broken.is_empty() && undecided.is_empty() {
         (
             Status::Holds,
             "holds".to_string(),
@@ -210,11 +246,34 @@ fn atomicity(trials: &[Trial]) -> Answer {
                 clauses(&holds)
             ),
         )
-    } else if holds.is_empty() {
+    } else if holds.is_empty() && undecided.is_empty() {
         (
             Status::Contradicted,
             "contradicted".to_string(),
             format!("The data contradict the claim for every approach (medians over the failed installs): {}.", clauses(&broken)),
+        )
+    } else if broken.is_empty() {
+        (
+            Status::Mixed,
+            format!("holds for {}, undecided for the rest", names(&holds)),
+            format!(
+                "The data support the claim for {}: {}.",
+                names(&holds),
+                clauses(&holds)
+            ),
+        )
+    } else if holds.is_empty() {
+        (
+            Status::Mixed,
+            format!(
+                "contradicted for {}, undecided for the rest",
+                names(&broken)
+            ),
+            format!(
+                "The data contradict the claim for {} (medians over the failed installs): {}.",
+                names(&broken),
+                clauses(&broken)
+            ),
         )
     } else {
         (
@@ -231,6 +290,12 @@ fn atomicity(trials: &[Trial]) -> Answer {
     };
 
     let mut facts = Vec::new();
+    if !undecided.is_empty() {
+        facts.push(format!(
+            "Undecided (a row was unknown or errored, or none qualified): {}.",
+            undecided.join("; ")
+        ));
+    }
     // Garbage, never hidden.
     let garbage: Vec<String> = groups
         .iter()
@@ -406,8 +471,8 @@ fn attempts_fact(groups: &[ApproachStats]) -> Option<String> {
     Some(s)
 }
 
-/// Per approach: whether it held, and the clause that says so.
-type Evidence = Vec<(String, bool, String)>;
+/// Per approach: its verdict, and the clause that says so.
+type Evidence = Vec<(String, Verdict, String)>;
 
 /// The faulted trials' side: consistency right after the fault. Err: why
 /// they say nothing.
@@ -433,6 +498,8 @@ fn interrupted_trials(trials: &[Trial]) -> Result<(Evidence, Vec<String>), Strin
         ));
     }
     let groups = by_approach(hit.iter().copied());
+    let records: Vec<_> = trials.iter().map(|t| t.record.clone()).collect();
+    let input = as_input("trials.csv", &records);
     let mut evidence = Vec::new();
     for g in &groups {
         let n = g.data.len();
@@ -448,7 +515,8 @@ fn interrupted_trials(trials: &[Trial]) -> Result<(Evidence, Vec<String>), Strin
             c.yes,
             unchanged(g)
         );
-        evidence.push((g.approach.to_string(), c.yes == n, clause));
+        let (verdict, _) = Claim::InterruptedTrials.judge(g.approach, &input);
+        evidence.push((g.approach.to_string(), verdict, clause));
     }
     let faults: BTreeSet<&str> = hit.iter().map(|t| t.record.fault.as_str()).collect();
     let facts = vec![
@@ -492,6 +560,7 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
             .or_default()
             .push(p);
     }
+    let input = as_input("crashpoints.csv", points);
     let mut evidence = Vec::new();
     let mut recovery = Vec::new();
     for ((_, a), ps) in &by {
@@ -506,7 +575,8 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
             "{a} was left old or new after {}/{n} crash points whose kill fired (old {old}, new {new}, inconsistent {mixed})",
             old + new
         );
-        evidence.push((a.to_string(), old + new == n, clause));
+        let (verdict, _) = Claim::InterruptedPoints.judge(*a, &input);
+        evidence.push((a.to_string(), verdict, clause));
         let times: Vec<f64> = ps
             .iter()
             .filter(|p| p.playbook_ran)
@@ -577,23 +647,42 @@ fn interrupted_with_points(trials: &[Trial], points: &[CrashPointRecord]) -> Ans
             (e, f)
         }
     };
-    // An approach holds only if every source holds for it.
-    let broken_approaches: BTreeSet<&str> = evidence
-        .iter()
-        .filter(|(_, ok, _)| !ok)
-        .map(|(a, _, _)| a.as_str())
-        .collect();
-    let holds: Vec<String> = evidence
-        .iter()
-        .filter(|(a, _, _)| !broken_approaches.contains(a.as_str()))
-        .map(|(_, _, c)| c.clone())
-        .collect();
-    let broken: Vec<String> = evidence
-        .iter()
-        .filter(|(a, _, _)| broken_approaches.contains(a.as_str()))
-        .map(|(_, _, c)| c.clone())
-        .collect();
-    let (status, verdict, sentence) = if broken.is_empty() {
+    // An approach's verdict merges every source's: violated anywhere is
+    // violated; it holds only where every source holds.
+    let mut per_approach: std::collections::BTreeMap<&str, Verdict> = Default::default();
+    for (a, v, _) in &evidence {
+        let merged = per_approach.entry(a.as_str()).or_insert(*v);
+        *merged = crate::verify::builtin::merge([*merged, *v]);
+    }
+    let with = |want: Verdict| -> Vec<String> {
+        evidence
+            .iter()
+            .filter(|(a, _, _)| per_approach[a.as_str()] == want)
+            .map(|(_, _, c)| c.clone())
+            .collect()
+    };
+    let (holds, broken, undecided) = (
+        with(Verdict::Holds),
+        with(Verdict::Violated),
+        with(Verdict::Unknown),
+    );
+    let mut facts = facts;
+    if !undecided.is_empty() {
+        facts.insert(
+            0,
+            format!(
+                "Undecided (a check could not decide, or a row errored): {}.",
+                undecided.join("; ")
+            ),
+        );
+    }
+    if holds.is_empty() && broken.is_empty() {
+        return Answer {
+            facts,
+            ..not_covered(INTERRUPTED, "undecided for every approach.")
+        };
+    }
+    let (status, verdict, sentence) = if broken.is_empty() && undecided.is_empty() {
         (
             Status::Holds,
             "holds".to_string(),
@@ -602,12 +691,30 @@ fn interrupted_with_points(trials: &[Trial], points: &[CrashPointRecord]) -> Ans
                 holds.join("; ")
             ),
         )
-    } else if holds.is_empty() {
+    } else if holds.is_empty() && undecided.is_empty() {
         (
             Status::Contradicted,
             "contradicted".to_string(),
             format!(
                 "The data contradict the claim for every approach: {}.",
+                broken.join("; ")
+            ),
+        )
+    } else if broken.is_empty() {
+        (
+            Status::Mixed,
+            "holds for some approaches, undecided for the rest".to_string(),
+            format!(
+                "The data support the claim for some approaches: {}.",
+                holds.join("; ")
+            ),
+        )
+    } else if holds.is_empty() {
+        (
+            Status::Mixed,
+            "contradicted for some approaches, undecided for the rest".to_string(),
+            format!(
+                "The data contradict the claim for some approaches: {}.",
                 broken.join("; ")
             ),
         )
@@ -652,7 +759,7 @@ pub(crate) mod tests {
     ) -> TrialRecord {
         TrialRecord {
             scenario: "failed-install".into(),
-            approach: approach.parse().unwrap(),
+            approach: crate::approach::kind(approach),
             fault: "none".into(),
             rep,
             seed: 7,
@@ -700,6 +807,36 @@ pub(crate) mod tests {
             r.push(record("nix", rep, nix_files, 0, 67, "true", 0.0));
         }
         trials(r)
+    }
+
+    /// A check that could not decide leaves the approach undecided: it is
+    /// neither counted as holding nor as contradicting (verify's rule).
+    #[test]
+    fn an_unknown_check_leaves_the_approach_undecided() {
+        let mut r = Vec::new();
+        for rep in 0..3 {
+            r.push(record("apt", rep, 34, 4, 6, "false", 500.0));
+            r.push(record(
+                "nix",
+                rep,
+                0,
+                0,
+                0,
+                if rep == 1 { "unknown" } else { "true" },
+                0.0,
+            ));
+        }
+        let a = atomicity(&trials(r));
+        assert_eq!(a.status, Status::Mixed);
+        assert!(a.verdict.contains("undecided"), "{}", a.verdict);
+        assert!(!a.sentence.contains("nix left"), "{}", a.sentence);
+        assert!(
+            a.facts.iter().any(|f| f.starts_with("Undecided")
+                && f.contains("nix")
+                && f.contains("consistent != false")),
+            "{:?}",
+            a.facts
+        );
     }
 
     #[test]

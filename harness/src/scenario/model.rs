@@ -56,6 +56,10 @@ pub struct GuaranteeSpec {
     /// "all" (default) or a share like "95%".
     #[serde(rename = "in", default)]
     pub share: Option<Spanned<String>>,
+    /// Row filters, `column == word` or `!=` (e.g. `outcome == failed`):
+    /// only rows every filter admits are evidence.
+    #[serde(default)]
+    pub when: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -205,6 +205,65 @@ impl Expect {
     }
 }
 
+/// A row filter of a guarantee (`when`): `column == word` or `!=`, on any
+/// column of the source, identity columns included (`fault == none`,
+/// `outcome == failed`). Rows that fail a filter are not evidence at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub column: &'static str,
+    pub equal: bool,
+    pub value: String,
+}
+
+impl Filter {
+    pub fn parse(text: &str, source: Source) -> Result<Filter, String> {
+        let t = text.trim();
+        let (column, equal, value) = if let Some((c, v)) = t.split_once("!=") {
+            (c, false, v)
+        } else if let Some((c, v)) = t.split_once("==") {
+            (c, true, v)
+        } else {
+            return Err(format!(
+                "when `{text}`: expected `column == value` or `column != value`, like `outcome == failed`"
+            ));
+        };
+        let (name, value) = (column.trim(), value.trim());
+        let Some(col) = crate::export::column(source, name) else {
+            let names: Vec<&str> = crate::export::columns(source)
+                .iter()
+                .map(|c| c.name)
+                .collect();
+            return Err(format!(
+                "when: unknown column `{name}` for source `{}` (expected one of {})",
+                source.as_str(),
+                names.join(", ")
+            ));
+        };
+        if value.is_empty() || value.contains(char::is_whitespace) {
+            return Err(format!(
+                "when: after `{name} {}` expected one word, found `{value}`",
+                if equal { "==" } else { "!=" }
+            ));
+        }
+        Ok(Filter {
+            column: col.name,
+            equal,
+            value: value.to_string(),
+        })
+    }
+
+    pub fn admits(&self, cell: &str) -> bool {
+        (cell.trim() == self.value) == self.equal
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = if self.equal { "==" } else { "!=" };
+        write!(f, "{} {op} {}", self.column, self.value)
+    }
+}
+
 impl fmt::Display for Expect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} {}", self.column, self.op, self.value)
@@ -270,6 +329,22 @@ mod tests {
         assert!(e("outcome != errored", Source::Trials).contains("never evidence"));
         assert!(e("== 0", Source::Trials).contains("column OP value"));
         assert!(e("residue_files == inf", Source::Trials).contains("not a number"));
+    }
+
+    #[test]
+    fn filters_take_any_column_and_compare_words() {
+        let f = Filter::parse("outcome == failed", Source::Trials).unwrap();
+        assert!(f.admits("failed") && !f.admits("succeeded"));
+        let g = Filter::parse(" fault!=none ", Source::Trials).unwrap();
+        assert!(g.admits("kill:KILL@5ms") && !g.admits("none"));
+        assert_eq!(g.to_string(), "fault != none");
+        assert!(Filter::parse("outcome != errored", Source::Trials).is_ok());
+        assert!(Filter::parse("fired == true", Source::Crashpoints).is_ok());
+        let e = |t: &str| Filter::parse(t, Source::Trials).unwrap_err();
+        assert!(e("outcome = failed").contains("expected `column == value`"));
+        assert!(e("outcom == failed").contains("unknown column `outcom`"));
+        assert!(e("outcome == ").contains("one word"));
+        assert!(e("state_after_crash == old").contains("unknown column"));
     }
 
     #[test]

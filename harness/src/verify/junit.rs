@@ -128,6 +128,7 @@ mod tests {
                 source: Source::Trials,
                 expect: Expect::parse("recovered == true", Source::Trials).unwrap(),
                 share: Share::All,
+                when: Vec::new(),
             },
             verdict,
             counts: Counts {

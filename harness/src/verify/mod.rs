@@ -3,6 +3,7 @@
 //! for CI (`verify`: exit codes, JUnit XML). Rows in, verdicts out: no Docker.
 //! Also the scenario loader every command uses (`load`): it compiles guarantees.
 
+pub mod builtin;
 pub mod expect;
 pub mod judge;
 pub mod junit;
@@ -12,7 +13,7 @@ pub mod rows;
 use std::fmt;
 use std::path::Path;
 
-pub use expect::{CellEvidence, Expect, Source};
+pub use expect::{CellEvidence, Expect, Filter, Source};
 pub use judge::{verdict, Counts, Share, Verdict};
 pub use load::{check_guarantee, load_scenario, load_scenarios};
 use rows::Table;
@@ -30,6 +31,8 @@ pub struct Guarantee {
     pub source: Source,
     pub expect: Expect,
     pub share: Share,
+    /// Only rows every filter admits are evidence (`when`).
+    pub when: Vec<Filter>,
 }
 
 /// Checks a `[[guarantee]]` table against its scenario; an error carries
@@ -52,6 +55,12 @@ pub fn compile(
         Some(s) => Share::parse(s.get_ref()).map_err(|m| ParseError::new(Some(s.span()), m))?,
         None => Share::All,
     };
+    let mut when = Vec::new();
+    for w in &spec.when {
+        when.push(
+            Filter::parse(w.get_ref(), source).map_err(|m| ParseError::new(Some(w.span()), m))?,
+        );
+    }
     let mut approaches = Vec::new();
     for a in &spec.approaches {
         if !scenario_approaches.contains(a.get_ref()) {
@@ -80,6 +89,7 @@ pub fn compile(
         source,
         expect,
         share,
+        when,
     })
 }
 
@@ -217,8 +227,14 @@ pub fn judge_all(scenarios: &[&LoadedScenario], inputs: &Inputs) -> Vec<Judgemen
 }
 
 pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
+    judge_rows(Some(scenario), g, input)
+}
+
+/// `judge_one` over the rows of one scenario, or of every scenario in the
+/// file (`None`: the report's built-in claims, which span a run).
+pub fn judge_rows(scenario: Option<&str>, g: Guarantee, input: &Input) -> Judgement {
     let mut j = Judgement {
-        scenario: scenario.to_string(),
+        scenario: scenario.unwrap_or("*").to_string(),
         verdict: Verdict::Unknown,
         counts: Counts::default(),
         violating: Vec::new(),
@@ -251,6 +267,7 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
     };
     let missing: Vec<&str> = ["scenario", "approach", g.expect.column]
         .into_iter()
+        .chain(g.when.iter().map(|w| w.column))
         .filter(|c| col(c).is_none())
         .collect();
     if !missing.is_empty() {
@@ -271,9 +288,10 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
         col("syscall"),
         col("point"),
     );
+    let c_when: Vec<(Option<usize>, &Filter)> = g.when.iter().map(|w| (col(w.column), w)).collect();
     let mut seen = Vec::new();
     for row in &table.rows {
-        if table.cell(row, c_scenario) != scenario {
+        if scenario.is_some_and(|s| table.cell(row, c_scenario) != s) {
             continue;
         }
         let approach = table.cell(row, c_approach);
@@ -282,6 +300,9 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
         }
         if !seen.contains(&approach) {
             seen.push(approach);
+        }
+        if !c_when.iter().all(|(c, w)| w.admits(table.cell(row, *c))) {
+            continue;
         }
         let which = match g.source {
             Source::Trials => format!("rep {}", table.cell(row, c_rep)),
@@ -334,6 +355,11 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
         }
     }
     j.verdict = verdict(g.share, j.counts);
+    if j.counts.total() == 0 && !seen.is_empty() && !g.when.is_empty() {
+        let when: Vec<String> = g.when.iter().map(|w| format!("`{w}`")).collect();
+        j.notes
+            .push(format!("no row passes {}", when.join(" and ")));
+    }
     let absent: Vec<&str> = g
         .approaches
         .iter()
@@ -342,8 +368,9 @@ pub fn judge_one(scenario: &str, g: Guarantee, input: &Input) -> Judgement {
         .collect();
     if !absent.is_empty() {
         j.notes.push(format!(
-            "no {} rows for scenario `{scenario}`, approach {}",
+            "no {} rows for scenario `{}`, approach {}",
             file,
+            scenario.unwrap_or("*"),
             absent.join(", ")
         ));
         // A guarantee about apt and nix is not shown by nix's rows alone.

@@ -22,6 +22,27 @@ pub struct Row {
 
 impl Table {
     pub fn read(path: &Path) -> Result<Table> {
+        let reader = csv::Reader::from_path(path)
+            .map_err(|e| Error::Usage(format!("verify: reading {}: {e}", path.display())))?;
+        Self::parse(reader, path)
+    }
+
+    /// Typed records as the table their CSV file would be: the report's
+    /// built-in claims are judged by the same code as a file's guarantees.
+    /// `path` names the file the rows stand for, for evidence.
+    pub fn from_records<R: serde::Serialize>(path: &Path, records: &[R]) -> Result<Table> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in records {
+            w.serialize(r)
+                .map_err(|e| Error::Usage(format!("verify: serializing a row: {e}")))?;
+        }
+        let bytes = w
+            .into_inner()
+            .map_err(|e| Error::Usage(format!("verify: serializing rows: {e}")))?;
+        Self::parse(csv::Reader::from_reader(bytes.as_slice()), path)
+    }
+
+    fn parse<Rd: std::io::Read>(mut reader: csv::Reader<Rd>, path: &Path) -> Result<Table> {
         let bad = |e: csv::Error| {
             let at = e
                 .position()
@@ -29,8 +50,6 @@ impl Table {
                 .unwrap_or_default();
             Error::Usage(format!("verify: garbled {}{at}: {e}", path.display()))
         };
-        let mut reader = csv::Reader::from_path(path)
-            .map_err(|e| Error::Usage(format!("verify: reading {}: {e}", path.display())))?;
         let headers: Vec<String> = reader
             .headers()
             .map_err(bad)?
