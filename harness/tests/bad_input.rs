@@ -256,7 +256,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
     );
     assert!(
         text.contains(
-            "failed-install — approaches apt, pip, pip-venv, nix; 1 fault(s); reps 3; 12 trials"
+            "failed-install — approaches apt, pip, pip-venv, nix, nix-single-user; 1 fault(s); reps 3; 15 trials"
         ),
         "{text}"
     );

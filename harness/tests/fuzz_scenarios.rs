@@ -306,12 +306,12 @@ fn check(text: &str) -> Result<(), TestCaseError> {
 
 /// A TOML value as text: usually of the type `key` takes (so cross-checks
 /// are reached), sometimes anything.
-fn value(key: &str, r: &mut impl FnMut() -> usize) -> String {
+fn value(table: &str, key: &str, r: &mut impl FnMut() -> usize) -> String {
     let pick = |list: &[&str], n: usize| list[n % list.len()].to_string();
     let s = |v: &str| format!("{v:?}");
     let names = ["a", "b", "depa", "fastmath", "t", "gen"];
     let approaches = ["apt", "pip", "pip-venv", "nix", "nix-single-user", "yum"];
-    if r() % 5 == 0 {
+    if r().is_multiple_of(12) {
         return match r() % 4 {
             0 => pick(HUGE_NUMBERS, r()),
             1 => {
@@ -347,13 +347,13 @@ fn value(key: &str, r: &mut impl FnMut() -> usize) -> String {
                 .map(|_| {
                     let path = pick(&["lib/a.dat", "f{}", "x/y", "VERSION", "a", "a/b"], r());
                     let mut t = format!("{{ path = {path:?}");
-                    if r() % 2 == 0 {
+                    if r().is_multiple_of(2) {
                         t += &format!(
                             ", size = {}",
                             pick(&["0", "10", "1073741824", "1073741825"], r())
                         );
                     }
-                    if r() % 2 == 0 {
+                    if r().is_multiple_of(2) {
                         t += &format!(
                             ", count = {}",
                             pick(&["0", "1", "3", "10000", "10001"], r())
@@ -364,24 +364,30 @@ fn value(key: &str, r: &mut impl FnMut() -> usize) -> String {
                 .collect();
             format!("[{}]", items.join(", "))
         }
-        "step" | "apt" | "pip" | "nix" => s(&pick(&["build", "configure", "unpack"], r())),
+        "step" | "apt" | "pip" | "nix" => s(&pick(&["build", "configure", "build", "unpack"], r())),
         "writes" | "appends" | "removes" => list(r, &["/etc/x.conf", "/etc/y", "etc/z", "/proc/x"]),
+        "kind" if table == "[operation]" => s(&pick(
+            &["install", "install", "upgrade", "upgrade", "kill"],
+            r(),
+        )),
         "kind" => s(&pick(
             &[
                 "kill",
                 "syscall",
                 "container-kill",
-                "install",
-                "upgrade",
+                "kill",
+                "syscall",
+                "container-kill",
                 "boom",
             ],
             r(),
         )),
-        "signal" => s(&pick(&["KILL", "TERM", "HUP"], r())),
-        "at_ms" | "at" => format!("[{}, {}]", small(r), small(r)),
+        "signal" => s(&pick(&["KILL", "TERM", "KILL", "TERM", "HUP"], r())),
+        "at_ms" => format!("[{}, {}]", small(r), small(r)),
+        "at" => format!("[{}, {}]", 1 + r() % 3, small(r)),
         "syscalls" => list(r, &["rename", "fsync", "write", "Bad"]),
         "errno" => s(&pick(&["ENOSPC", "EIO", "EBADF"], r())),
-        "source" => s(&pick(&["trials", "crashpoints", "journal"], r())),
+        "source" => s(&pick(&["trials", "crashpoints", "trials", "journal"], r())),
         "expect" => s(&pick(
             &["residue_files == 0", "consistent == true", "x == 1", "=="],
             r(),
@@ -449,24 +455,55 @@ fn random_toml(seeds: &[u32]) -> String {
         ("[recovery.apt]", &["commands"]),
         ("[recovery.nix]", &["commands"]),
     ];
+    // The usual order, each table present or not, so many texts get as far
+    // as validation; now and then one more table anywhere (maybe twice).
+    let mut order: Vec<usize> = Vec::new();
+    if r() % 10 != 0 {
+        order.push(0);
+    }
+    for _ in 0..r() % 4 {
+        // A package, now and then with its [package.fail].
+        let with_fail = r().is_multiple_of(3);
+        order.extend(if with_fail { &[1, 2][..] } else { &[1][..] });
+    }
+    // (table, percent of texts that have it): set-up, operation, two
+    // faults, probe, guarantee, recoveries.
+    for (table, percent) in [
+        (3, 30),
+        (4, 90),
+        (5, 50),
+        (5, 25),
+        (6, 30),
+        (7, 30),
+        (8, 20),
+        (9, 20),
+    ] {
+        if r() % 100 < percent {
+            order.push(table);
+        }
+    }
+    if r() % 6 == 0 {
+        let at = r() % (order.len() + 1);
+        order.insert(at, r() % TABLES.len());
+    }
     let mut t = String::new();
-    let tables = 2 + r() % 8;
-    for n in 0..tables {
-        // The first tables follow the usual order, so many texts get far.
-        let (header, keys) = if n < 3 && r() % 3 != 0 {
-            TABLES[[0, 1, 4][n]]
-        } else {
-            TABLES[r() % TABLES.len()]
-        };
+    for n in order {
+        let (header, keys) = TABLES[n];
         t += header;
         t += "\n";
         for key in keys.iter() {
-            if r() % 4 != 0 {
-                let v = value(key, &mut r);
+            // Keys a table needs are nearly always there, others half the time.
+            let required = matches!(
+                *key,
+                "name" | "version" | "kind" | "expect" | "commands" | "packages"
+            ) || (*key == "approaches" && header == "[scenario]")
+                || (*key == "step" && header == "[package.fail]");
+            if r() % 100 < if required { 95 } else { 50 } {
+                let v = value(header, key, &mut r);
                 t += &format!("{key} = {v}\n");
             }
         }
-        if r() % 12 == 0 {
+        if r().is_multiple_of(12) {
             t += "colour = \"red\"\n";
         }
         t += "\n";
