@@ -306,12 +306,19 @@ fn check(text: &str) -> Result<(), TestCaseError> {
 
 /// A TOML value as text: usually of the type `key` takes (so cross-checks
 /// are reached), sometimes anything.
-fn value(table: &str, key: &str, r: &mut impl FnMut() -> usize) -> String {
+/// In a `clean` text every value comes from the valid part of its pool
+/// (the first `valid` items), so those texts reach the cross-checks.
+fn value(table: &str, key: &str, clean: bool, r: &mut impl FnMut() -> usize) -> String {
+    let cut =
+        |list: &'static [&'static str], valid: usize| if clean { &list[..valid] } else { list };
     let pick = |list: &[&str], n: usize| list[n % list.len()].to_string();
     let s = |v: &str| format!("{v:?}");
     let names = ["a", "b", "depa", "fastmath", "t", "gen"];
-    let approaches = ["apt", "pip", "pip-venv", "nix", "nix-single-user", "yum"];
-    if r().is_multiple_of(12) {
+    let approaches = cut(
+        &["apt", "pip", "pip-venv", "nix", "nix-single-user", "yum"],
+        5,
+    );
+    if !clean && r().is_multiple_of(12) {
         return match r() % 4 {
             0 => pick(HUGE_NUMBERS, r()),
             1 => {
@@ -327,7 +334,12 @@ fn value(table: &str, key: &str, r: &mut impl FnMut() -> usize) -> String {
         };
     }
     let list = |r: &mut dyn FnMut() -> usize, of: &[&str]| {
-        let n = r() % 4;
+        // Mostly one to three items: an empty list is rejected early.
+        let n = if !clean && r().is_multiple_of(8) {
+            0
+        } else {
+            1 + r() % 3
+        };
         let items: Vec<String> = (0..n)
             .map(|_| format!("{:?}", of[r() % of.len()]))
             .collect();
@@ -336,27 +348,36 @@ fn value(table: &str, key: &str, r: &mut impl FnMut() -> usize) -> String {
     let small = |r: &mut dyn FnMut() -> usize| (r() % 5).to_string();
     match key {
         "name" => s(&pick(&names, r())),
-        "version" => s(&pick(&["1.0", "2.0", "1.10", "1"], r())),
+        "version" => s(&pick(cut(&["1.0", "2.0", "1.10", "1", "1.x"], 4), r())),
         "description" | "command" => s(&pick(&["x", "true", "python3 -c 1"], r())),
-        "approaches" => list(r, &approaches),
+        "approaches" => list(r, approaches),
+        "reps" | "step_timeout_s" | "random" | "exit_code" | "within_ms" if clean => {
+            (1 + r() % 4).to_string()
+        }
         "reps" | "step_timeout_s" | "random" | "exit_code" | "within_ms" => small(r),
         "depends" | "install" | "packages" => list(r, &["a", "b", "depa", "a=1.0", "b=2.0"]),
         "files" => {
             let n = r() % 3;
             let items: Vec<String> = (0..n)
                 .map(|_| {
-                    let path = pick(&["lib/a.dat", "f{}", "x/y", "VERSION", "a", "a/b"], r());
+                    let path = pick(
+                        cut(
+                            &["lib/a.dat", "f{}", "x/y", "a", "a/b", "VERSION", "../a"],
+                            5,
+                        ),
+                        r(),
+                    );
                     let mut t = format!("{{ path = {path:?}");
                     if r().is_multiple_of(2) {
                         t += &format!(
                             ", size = {}",
-                            pick(&["0", "10", "1073741824", "1073741825"], r())
+                            pick(cut(&["0", "10", "1073741824", "1073741825"], 3), r())
                         );
                     }
                     if r().is_multiple_of(2) {
                         t += &format!(
                             ", count = {}",
-                            pick(&["0", "1", "3", "10000", "10001"], r())
+                            pick(cut(&["1", "3", "10000", "0", "10001"], 3), r())
                         );
                     }
                     t + " }"
@@ -364,36 +385,50 @@ fn value(table: &str, key: &str, r: &mut impl FnMut() -> usize) -> String {
                 .collect();
             format!("[{}]", items.join(", "))
         }
-        "step" | "apt" | "pip" | "nix" => s(&pick(&["build", "configure", "build", "unpack"], r())),
-        "writes" | "appends" | "removes" => list(r, &["/etc/x.conf", "/etc/y", "etc/z", "/proc/x"]),
+        "step" | "apt" | "pip" | "nix" => s(&pick(
+            cut(&["build", "configure", "build", "unpack"], 3),
+            r(),
+        )),
+        "writes" | "appends" | "removes" => {
+            list(r, cut(&["/etc/x.conf", "/etc/y", "etc/z", "/proc/x"], 2))
+        }
         "kind" if table == "[operation]" => s(&pick(
-            &["install", "install", "upgrade", "upgrade", "kill"],
+            cut(&["install", "install", "upgrade", "upgrade", "kill"], 4),
             r(),
         )),
         "kind" => s(&pick(
-            &[
-                "kill",
-                "syscall",
-                "container-kill",
-                "kill",
-                "syscall",
-                "container-kill",
-                "boom",
-            ],
+            cut(
+                &[
+                    "kill",
+                    "syscall",
+                    "container-kill",
+                    "kill",
+                    "syscall",
+                    "container-kill",
+                    "boom",
+                ],
+                6,
+            ),
             r(),
         )),
-        "signal" => s(&pick(&["KILL", "TERM", "KILL", "TERM", "HUP"], r())),
+        "signal" => s(&pick(cut(&["KILL", "TERM", "KILL", "TERM", "HUP"], 4), r())),
         "at_ms" => format!("[{}, {}]", small(r), small(r)),
-        "at" => format!("[{}, {}]", 1 + r() % 3, small(r)),
-        "syscalls" => list(r, &["rename", "fsync", "write", "Bad"]),
-        "errno" => s(&pick(&["ENOSPC", "EIO", "EBADF"], r())),
-        "source" => s(&pick(&["trials", "crashpoints", "trials", "journal"], r())),
-        "expect" => s(&pick(
-            &["residue_files == 0", "consistent == true", "x == 1", "=="],
+        "at" => format!("[{}, {}]", 1 + r() % 3, 1 + r() % 5),
+        "syscalls" => list(r, cut(&["rename", "fsync", "write", "Bad"], 3)),
+        "errno" => s(&pick(cut(&["ENOSPC", "EIO", "EBADF"], 2), r())),
+        "source" => s(&pick(
+            cut(&["trials", "crashpoints", "trials", "journal"], 3),
             r(),
         )),
-        "in" => s(&pick(&["all", "95%", "101%", "x"], r())),
-        "commands" => list(r, &["dpkg --configure -a", "", "true"]),
+        "expect" => s(&pick(
+            cut(
+                &["residue_files == 0", "consistent == true", "x == 1", "=="],
+                2,
+            ),
+            r(),
+        )),
+        "in" => s(&pick(cut(&["all", "95%", "101%", "x"], 2), r())),
+        "commands" => list(r, cut(&["dpkg --configure -a", "true", ""], 2)),
         _ => small(r),
     }
 }
@@ -457,8 +492,11 @@ fn random_toml(seeds: &[u32]) -> String {
     ];
     // The usual order, each table present or not, so many texts get as far
     // as validation; now and then one more table anywhere (maybe twice).
+    // Half the texts are clean: valid values only, the tables a scenario
+    // needs, faults with their kind's keys; they get to the cross-checks.
+    let clean = r().is_multiple_of(2);
     let mut order: Vec<usize> = Vec::new();
-    if r() % 10 != 0 {
+    if clean || r() % 10 != 0 {
         order.push(0);
     }
     for _ in 0..r() % 4 {
@@ -482,7 +520,10 @@ fn random_toml(seeds: &[u32]) -> String {
             order.push(table);
         }
     }
-    if r() % 6 == 0 {
+    if clean && !order.contains(&4) {
+        order.push(4);
+    }
+    if !clean && r().is_multiple_of(6) {
         let at = r() % (order.len() + 1);
         order.insert(at, r() % TABLES.len());
     }
@@ -491,6 +532,16 @@ fn random_toml(seeds: &[u32]) -> String {
         let (header, keys) = TABLES[n];
         t += header;
         t += "\n";
+        if clean && header == "[[fault]]" {
+            t += [
+                "kind = \"kill\"\nat_ms = [5, 40]\n",
+                "kind = \"kill\"\nsignal = \"TERM\"\nrandom = 2\nwithin_ms = 100\n",
+                "kind = \"syscall\"\nsyscalls = [\"rename\"]\nat = [1, 3]\nerrno = \"EIO\"\n",
+                "kind = \"container-kill\"\nat_ms = [7]\n",
+            ][r() % 4];
+            t += "\n";
+            continue;
+        }
         for key in keys.iter() {
             // Keys a table needs are nearly always there, others half the time.
             let required = matches!(
@@ -498,12 +549,12 @@ fn random_toml(seeds: &[u32]) -> String {
                 "name" | "version" | "kind" | "expect" | "commands" | "packages"
             ) || (*key == "approaches" && header == "[scenario]")
                 || (*key == "step" && header == "[package.fail]");
-            if r() % 100 < if required { 95 } else { 50 } {
-                let v = value(header, key, &mut r);
+            if (clean && required) || r() % 100 < if required { 95 } else { 50 } {
+                let v = value(header, key, clean, &mut r);
                 t += &format!("{key} = {v}\n");
             }
         }
-        if r().is_multiple_of(12) {
+        if !clean && r().is_multiple_of(12) {
             t += "colour = \"red\"\n";
         }
         t += "\n";
