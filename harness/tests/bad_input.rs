@@ -270,3 +270,18 @@ fn validate_prints_the_plan_of_the_default_suite() {
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
 }
+
+/// A scenario file is read at most 1 MiB + 1 byte: a bigger one (or an
+/// endless one) is exit 3 at once, never held in memory.
+#[test]
+fn huge_scenario_files_are_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    for file in [big.as_path(), std::path::Path::new("/dev/zero")] {
+        let (code, err, took) = refused(&["validate"], file);
+        assert_eq!(code, Some(3), "{err}");
+        assert!(err.contains("larger than 1048576 bytes"), "{err}");
+        assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+    }
+}

@@ -189,7 +189,12 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
 
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+    // An offset past the end or inside a character must not panic the
+    // error report: it is clamped back to the character it falls in.
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
@@ -620,5 +625,7 @@ packages = ["fastmath"]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("", 0), (1, 1));
+        assert_eq!(line_col("é", 1), (1, 1), "inside a character");
+        assert_eq!(line_col("a\nb", 99), (2, 2), "past the end");
     }
 }
