@@ -256,8 +256,12 @@ fn validate_prints_the_plan_of_the_default_suite() {
     );
     assert!(
         text.contains(
-            "failed-install — approaches apt, pip, pip-venv, nix, nix-single-user; 1 fault(s); reps 3; 15 trials"
+            "failed-install — approaches apt, pip, pip-venv, nix, nix-single-user; no fault; reps 3; 15 trials"
         ),
+        "{text}"
+    );
+    assert!(
+        text.contains("kill-during-install — approaches apt, pip, pip-venv, nix; 11 faults; reps 1; 44 trials"),
         "{text}"
     );
     assert!(

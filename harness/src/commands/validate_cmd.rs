@@ -21,12 +21,16 @@ pub fn validate(args: ValidateArgs) -> Result<i32> {
         total += trials;
         let sc = &s.scenario;
         let approaches: Vec<String> = sc.approaches().iter().map(|a| a.to_string()).collect();
+        let faults = match sc.fault_count() {
+            _ if sc.faults.is_empty() => "no fault".to_string(),
+            1 => "1 fault".to_string(),
+            n => format!("{n} faults"),
+        };
         println!(
-            "{}: {} — approaches {}; {} fault(s); reps {}; {trials} trials",
+            "{}: {} — approaches {}; {faults}; reps {}; {trials} trials",
             s.path.display(),
             sc.scenario.name,
             approaches.join(", "),
-            sc.fault_count(),
             args.reps.unwrap_or(sc.scenario.reps),
         );
     }
