@@ -46,6 +46,9 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ImagesAction>,
     },
+    /// Check scenario files and print the plan (approaches, faults, reps, trials) without touching Docker.
+    #[command(after_help = EXIT_CODES)]
+    Validate(ValidateArgs),
     /// Remove every Docker object labelled mistake-cost.run (containers, networks, volumes).
     #[command(after_help = EXIT_CODES)]
     Clean,
@@ -86,16 +89,33 @@ pub enum ImagesAction {
     },
 }
 
+/// `--reps` bound: the scenario file's own `reps` limit.
+const MAX_REPS: i64 = crate::scenario::limits::MAX_REPS as i64;
+/// `--jobs` bound: trials (containers) at the same time.
+pub const MAX_JOBS: i64 = 64;
+/// `explore --max-points` bound, per approach.
+pub const MAX_POINTS: i64 = 10_000;
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Scenario files or folders of *.toml files.
+    #[arg(default_value = "scenarios")]
+    pub scenarios: Vec<PathBuf>,
+    /// Plan with this many repetitions (default: each scenario's `reps`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_REPS))]
+    pub reps: Option<u32>,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Scenario files or folders of *.toml files.
     #[arg(default_value = "scenarios")]
     pub scenarios: Vec<PathBuf>,
     /// Repetitions per scenario and approach (default: the scenario's `reps`).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_REPS))]
     pub reps: Option<u32>,
     /// Trials run at the same time.
-    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS))]
     pub jobs: u16,
     /// Seed of the plan (approach order, fault points): same seed, same plan.
     #[arg(long, default_value_t = 1)]
@@ -128,7 +148,7 @@ pub struct ExploreArgs {
     /// a share per syscall family (each family with points gets at least
     /// one), within a family the first, the last and a seeded pick from each
     /// stratum between.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=MAX_POINTS))]
     pub max_points: u32,
     /// Only these approaches (default: the scenario's).
     #[arg(long, value_delimiter = ',', value_parser = ApproachParser)]
@@ -143,7 +163,7 @@ pub struct ExploreArgs {
     #[arg(long, value_enum, default_value_t = crate::docker::SecurityProfile::BuildSandbox)]
     pub security: crate::docker::SecurityProfile,
     /// Points crashed at the same time.
-    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS))]
     pub jobs: u16,
     /// Results folder (default: results/<run id>/).
     #[arg(long)]
@@ -163,7 +183,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Repetitions per scenario and approach (default: the scenario's `reps`).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "from")]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_REPS), conflicts_with = "from")]
     pub reps: Option<u32>,
     /// Seed of the plan.
     #[arg(long, default_value_t = 1, conflicts_with = "from")]
@@ -175,7 +195,7 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = crate::docker::SecurityProfile::BuildSandbox, conflicts_with = "from")]
     pub security: crate::docker::SecurityProfile,
     /// Trials run at the same time.
-    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..), conflicts_with = "from")]
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS), conflicts_with = "from")]
     pub jobs: u16,
     /// Results folder of the trials run (default: results/<run id>/).
     #[arg(long, conflicts_with = "from")]

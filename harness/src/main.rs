@@ -34,6 +34,7 @@ fn main() {
             Command::Explore(args) => commands::explore(args).await,
             Command::Images { action } => commands::images(action).await,
             Command::Clean => commands::clean().await,
+            Command::Validate(args) => commands::validate(args),
             Command::Report { run_dir, format } => mistake_cost::report::command(&run_dir, &format),
             Command::Verify(args) => commands::verify(args).await,
             Command::Compare {

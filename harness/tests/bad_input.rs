@@ -131,3 +131,161 @@ fn bad_attempt_paths_are_pointed_at() {
         assert!(err.contains(needle), "{needle} in: {err}");
     }
 }
+
+/// Runs `mistake-cost ARGS FILE` with an engine that cannot exist: bad
+/// input must be refused (exit 3) before any connection is tried (exit 4).
+fn refused(args: &[&str], file: &std::path::Path) -> (Option<i32>, String, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let o = bin()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// `file:line:col` of the first `needle` in `text`, `skip` bytes into it,
+/// as the harness prints it.
+fn located(file: &std::path::Path, text: &str, needle: &str, skip: usize) -> String {
+    let at = text.find(needle).expect("needle in text") + skip;
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    format!("{}:{line}:{col}:", file.display())
+}
+
+/// Issue 10: a scenario name is never a host path. `/tmp/x`, `../../x`,
+/// `a:b` (and a path in a fresh folder) are exit 3 at the name, from
+/// `validate` and from `run` before it reaches the engine; nothing is
+/// created on the host, not even the results folder.
+#[test]
+fn hostile_scenario_names_are_refused_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    let out = dir.path().join("out");
+    let victim_name = victim.to_str().unwrap().to_string();
+    for name in ["/tmp/x", "../../x", "a:b", victim_name.as_str(), "..", "A"] {
+        let existed = std::path::Path::new(name).exists();
+        let file = dir.path().join("s.toml");
+        let text = format!("[scenario]\nname = \"{name}\"\napproaches = [\"apt\"]\n[[package]]\nname = \"a\"\nversion = \"1.0\"\n[operation]\nkind = \"install\"\npackages = [\"a\"]\n");
+        std::fs::write(&file, &text).unwrap();
+        for args in [
+            &["validate"][..],
+            &["run", "--out", out.to_str().unwrap()][..],
+        ] {
+            let (code, err, _) = refused(args, &file);
+            assert_eq!(code, Some(3), "{args:?} {name}: {err}");
+            assert!(
+                err.contains(&located(&file, &text, &format!("\"{name}\""), 0)),
+                "{args:?} {name}: location in {err}"
+            );
+            assert!(err.contains("a-z 0-9 . _ -"), "the rule is said: {err}");
+        }
+        assert!(!victim.exists() && !out.exists());
+        if !existed {
+            assert!(!std::path::Path::new(name).exists(), "{name} was created");
+        }
+    }
+}
+
+/// Issue 10: oversized numbers are exit 3 at the value, quickly (nothing
+/// is allocated from them), from `validate` and from `run`.
+#[test]
+fn oversized_numbers_are_refused_at_the_value_quickly() {
+    let base = "[scenario]\nname = \"big\"\napproaches = [\"apt\", \"nix\"]\nreps = 1\nstep_timeout_s = 60\n\n[[package]]\nname = \"a\"\nversion = \"1.0\"\nfiles = [{ path = \"f{}\", count = 2, size = 10 }]\n\n[operation]\nkind = \"install\"\npackages = [\"a\"]\n\n[[fault]]\nkind = \"kill\"\nrandom = 1\nwithin_ms = 100\n";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.toml");
+    std::fs::write(&file, base).unwrap();
+    assert_eq!(
+        refused(&["validate"], &file).0,
+        Some(0),
+        "the base is valid"
+    );
+    for (from, to, field) in [
+        ("size = 10", "size = 99999999999999", "size"),
+        ("count = 2", "count = 4294967295", "count"),
+        ("count = 2", "count = 99999999999999", "count"),
+        ("reps = 1", "reps = 99999999999999", "reps"),
+        ("random = 1", "random = 4294967295", "random"),
+        (
+            "step_timeout_s = 60",
+            "step_timeout_s = 18446744073709551",
+            "step_timeout_s",
+        ),
+        (
+            "step_timeout_s = 60",
+            "step_timeout_s = -1",
+            "step_timeout_s",
+        ),
+        ("within_ms = 100", "within_ms = 99999999999999", "within_ms"),
+    ] {
+        let text = base.replace(from, to);
+        std::fs::write(&file, &text).unwrap();
+        for args in [&["validate"][..], &["run"][..]] {
+            let (code, err, took) = refused(args, &file);
+            assert_eq!(code, Some(3), "{to}: {err}");
+            let expected = located(&file, &text, to, field.len() + 3);
+            assert!(err.contains(&expected), "{to}: {expected} in {err}");
+            assert!(err.contains(field) && err.contains("expected"), "{err}");
+            assert!(
+                took < std::time::Duration::from_secs(1),
+                "{to}: took {took:?}"
+            );
+        }
+    }
+}
+
+/// `validate` prints the plan of the shipped suite without Docker.
+#[test]
+fn validate_prints_the_plan_of_the_default_suite() {
+    let o = bin()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["validate", "scenarios"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains(
+            "failed-install — approaches apt, pip, pip-venv, nix, nix-single-user; no fault; reps 3; 15 trials"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("kill-during-install — approaches apt, pip, pip-venv, nix; 11 faults; reps 1; 44 trials"),
+        "{text}"
+    );
+    assert!(
+        text.contains("valid: 4 scenario(s), 119 trials in all"),
+        "{text}"
+    );
+    let o = bin()
+        .args(["validate", "--reps", "1001", "scenarios"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+}
+
+/// A scenario file is read at most 1 MiB + 1 byte: a bigger one (or an
+/// endless one) is exit 3 at once, never held in memory.
+#[test]
+fn huge_scenario_files_are_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    for file in [big.as_path(), std::path::Path::new("/dev/zero")] {
+        let (code, err, took) = refused(&["validate"], file);
+        assert_eq!(code, Some(3), "{err}");
+        assert!(err.contains("larger than 1048576 bytes"), "{err}");
+        assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+    }
+}

@@ -1,7 +1,8 @@
 //! What each subcommand does, wiring the rooms together: scenarios are
 //! loaded before anything starts; Docker objects are swept on every exit.
 //! `session` is what every Docker-running command shares; `explore` and
-//! `verify_cmd` are those subcommands; `run`, `images`, `clean` are here.
+//! `verify_cmd`, `validate_cmd` are those subcommands; `run`, `images`,
+//! `clean` are here.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -22,10 +23,13 @@ use crate::{plan, scenario, verify};
 mod explore;
 mod scratch;
 mod session;
+mod validate_cmd;
 mod verify_cmd;
 
 pub use explore::explore;
 pub(crate) use session::{families_of, Session};
+pub(crate) use validate_cmd::check_trials;
+pub use validate_cmd::validate;
 pub use verify_cmd::verify;
 
 pub async fn images(action: Option<ImagesAction>) -> Result<i32> {
@@ -99,6 +103,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .into_iter()
         .map(Arc::new)
         .collect();
+    check_trials(&loaded, args.reps)?;
     let session = Session::open(
         &loaded,
         args.out.clone(),

@@ -134,7 +134,10 @@ impl Session {
     ) -> Result<HashMap<String, PathBuf>> {
         let mut fixtures = HashMap::new();
         for s in loaded {
-            let dir = self.fixtures_root.join(&s.scenario.scenario.name);
+            // Validated when loaded; checked again so no name can write
+            // outside the run's scratch folder.
+            let dir = scenario::limits::scratch_dir(&self.fixtures_root, &s.scenario.scenario.name)
+                .map_err(Error::Usage)?;
             payload::write_fixtures(&s.scenario, &dir)
                 .map_err(|e| Error::io(format!("writing fixtures to {}", dir.display()), e))?;
             fixtures.insert(s.scenario.scenario.name.clone(), dir);

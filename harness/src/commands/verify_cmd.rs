@@ -83,6 +83,7 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
                     security: args.security,
                     out: args.out.clone(),
                 };
+                super::check_trials(&needed, args.reps)?;
                 let session = Session::open(
                     &needed,
                     args.out.clone(),

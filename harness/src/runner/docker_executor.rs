@@ -354,7 +354,12 @@ async fn agent_run_with(
     cmd.extend(option);
     cmd.extend(commands.iter().cloned());
     // The exec's own limit leaves the agent time to report its timeouts.
-    let limit = timeout * commands.len() as u32 + Duration::from_secs(30);
+    // Saturating: the timeout comes from a scenario file (bounded there,
+    // but an overflow here would panic the trial).
+    let n = u32::try_from(commands.len()).unwrap_or(u32::MAX);
+    let limit = timeout
+        .saturating_mul(n)
+        .saturating_add(Duration::from_secs(30));
     let out = sandbox.exec(&cmd, None, limit).await?;
     if out.exit_code != 0 {
         return Err(DockerError::Other(format!(

@@ -2,6 +2,7 @@
 //! error pointing at file:line:col and saying what was expected. Depends only
 //! on `vocab`: checks that need another room come in as a [`GuaranteeCheck`].
 
+pub mod limits;
 mod model;
 mod validate;
 
@@ -98,10 +99,29 @@ pub fn load_all(
 
 /// Loads one file, each guarantee through `check`.
 pub fn load(path: &Path, check: &GuaranteeCheck) -> Result<LoadedScenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+    use std::io::Read;
+    let read_error = |source| ScenarioError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    // Read at most one byte past the limit: a huge file (or /dev/zero) is
+    // refused without being held in memory.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(limits::MAX_SCENARIO_FILE_BYTES + 1)
+                .read_to_string(&mut text)
+        })
+        .map_err(read_error)?;
+    if text.len() as u64 > limits::MAX_SCENARIO_FILE_BYTES {
+        return Err(ScenarioError::NoLocation {
+            path: path.to_path_buf(),
+            message: format!(
+                "larger than {} bytes; a scenario file is at most that",
+                limits::MAX_SCENARIO_FILE_BYTES
+            ),
+        });
+    }
     let scenario = parse_with(&text, check).map_err(|e| e.at(path, &text))?;
     Ok(LoadedScenario {
         path: path.to_path_buf(),
@@ -172,7 +192,12 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
 
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+    // An offset past the end or inside a character must not panic the
+    // error report: it is clamped back to the character it falls in.
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
@@ -254,12 +279,139 @@ packages = ["fastmath"]
             "{e}"
         );
         let e = error_of(&GOOD.replace("size = 10", "size = \"big\""));
-        assert!(e.starts_with("9:39:") && e.contains("expected u64"), "{e}");
+        assert!(e.starts_with("9:39:") && e.contains("expected i64"), "{e}");
         let e = error_of(&GOOD.replace("step = \"build\"", "step = \"unpack\""));
         assert!(
             e.contains("unknown variant `unpack`") && e.contains("build"),
             "{e}"
         );
+    }
+
+    /// Issue 10: names and numbers out of bounds are located at the value
+    /// and say the rule; totals at the entry that crosses them.
+    #[test]
+    fn bounds_are_located_at_the_value() {
+        for (from, to, at, says) in [
+            ("name = \"t\"", "name = \"/tmp/x\"", "3:8:", "a-z 0-9 . _ -"),
+            ("name = \"t\"", "name = \"../../x\"", "3:8:", "no `..`"),
+            (
+                "name = \"t\"",
+                "name = \"a:b\"",
+                "3:8:",
+                "scenario name `a:b`",
+            ),
+            (
+                "size = 10",
+                "size = 99999999999999",
+                "9:39:",
+                "size = 99999999999999: expected 0..=1073741824",
+            ),
+            ("size = 10", "size = -5", "9:39:", "size = -5: expected"),
+            (
+                "size = 10",
+                "size = 10, count = 0",
+                "9:51:",
+                "count = 0: expected 1..=10000",
+            ),
+            (
+                "size = 10",
+                "size = 10, count = 4294967296",
+                "9:51:",
+                "count = 4294967296",
+            ),
+            (
+                "nix\"]\n",
+                "nix\"]\nreps = 1001\n",
+                "5:8:",
+                "reps = 1001: expected 1..=1000",
+            ),
+            ("nix\"]\n", "nix\"]\nreps = 0\n", "5:8:", "reps = 0"),
+            (
+                "nix\"]\n",
+                "nix\"]\nstep_timeout_s = 86401\n",
+                "5:18:",
+                "expected 1..=86400",
+            ),
+            (
+                "nix\"]\n",
+                "nix\"]\nstep_timeout_s = 0\n",
+                "5:18:",
+                "step_timeout_s = 0",
+            ),
+            (
+                "approaches = [\"apt\", \"pip\", \"pip-venv\", \"nix\"]",
+                "approaches = []",
+                "4:14:",
+                "at least one",
+            ),
+            (
+                "packages = [\"fastmath\"]",
+                "packages = []",
+                "22:12:",
+                "at least one package",
+            ),
+        ] {
+            let e = error_of(&GOOD.replacen(from, to, 1));
+            assert!(e.starts_with(at) && e.contains(says), "{to}: {e}");
+        }
+        let faults = |body: &str| format!("{GOOD}\n[[fault]]\n{body}\n");
+        for (body, at, says) in [
+            (
+                "kind = \"kill\"\nrandom = 1001\nwithin_ms = 5",
+                "26:10:",
+                "random = 1001: expected 0..=1000",
+            ),
+            (
+                "kind = \"kill\"\nrandom = 1\nwithin_ms = 86400001",
+                "27:13:",
+                "within_ms",
+            ),
+            ("kind = \"kill\"\nat_ms = [1, -1]", "26:9:", "at_ms: -1"),
+            (
+                "kind = \"syscall\"\nsyscalls = [\"rename\"]\nat = [65536]",
+                "27:6:",
+                "at: 65536: expected 1..=65535",
+            ),
+        ] {
+            let e = error_of(&faults(body));
+            assert!(e.starts_with(at) && e.contains(says), "{body}: {e}");
+        }
+        // 1000 faults pass, the 1001st is refused at its [[fault]]; 3 reps
+        // × 4 approaches × 1000 faults is over the trial bound too, but the
+        // fault bound is met first.
+        let offsets = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+        let many = faults(&format!("kind = \"container-kill\"\nat_ms = [{}]\n\n[[fault]]\nkind = \"container-kill\"\nat_ms = [{}]", offsets(1000), offsets(1)));
+        let e = error_of(&many);
+        assert!(e.starts_with("29:8:") && e.contains("1001 here"), "{e}");
+        let trials = faults(&format!(
+            "kind = \"container-kill\"\nat_ms = [{}]",
+            offsets(1000)
+        ))
+        .replace("nix\"]\n", "nix\"]\nreps = 30\n");
+        let e = error_of(&trials);
+        assert!(e.starts_with("26:8:") && e.contains("120000 trials"), "{e}");
+        // Totals over packages: 2 × 600 MiB pass the per-file bound, not
+        // the scenario's.
+        let big = GOOD.replace(
+            "size = 10 }]",
+            "size = 629145600 }, { path = \"lib/b.dat\", size = 629145600 }]",
+        );
+        let e = error_of(&big);
+        assert!(
+            e.starts_with("9:61:") && e.contains("at most 1073741824 in all"),
+            "{e}"
+        );
+        let files = GOOD.replace(
+            "files = [{ path = \"lib/a.dat\", size = 10 }]",
+            &format!(
+                "files = [{}]",
+                (0..11)
+                    .map(|i| format!("{{ path = \"d{i}/f{{}}\", count = 10000, size = 0 }}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        assert!(error_of(&files).contains("at most 100000 in all"));
     }
 
     #[test]
@@ -478,5 +630,7 @@ packages = ["fastmath"]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("", 0), (1, 1));
+        assert_eq!(line_col("é", 1), (1, 1), "inside a character");
+        assert_eq!(line_col("a\nb", 99), (2, 2), "past the end");
     }
 }

@@ -65,8 +65,10 @@ pub struct GuaranteeSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
+    #[serde(deserialize_with = "super::limits::non_blank")]
     pub name: String,
     /// A shell command inside the container; exit 0 means the probe passes.
+    #[serde(deserialize_with = "super::limits::non_blank")]
     pub command: String,
     /// Only for these approaches (default: all).
     #[serde(default)]
@@ -85,19 +87,19 @@ pub struct FaultSpec {
     pub signal: Option<Signal>,
     /// kill, container-kill: fixed offsets in milliseconds from the
     /// operation's start.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::limits::at_ms")]
     pub at_ms: Vec<u64>,
     /// kill: this many seeded random offsets in [0, within_ms).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::limits::random")]
     pub random: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::limits::within_ms")]
     pub within_ms: u64,
     /// syscall: the syscalls counted (strace names: rename, write, fsync...).
     #[serde(default)]
     pub syscalls: Vec<Spanned<String>>,
     /// syscall: call numbers, 1-based, counted per process and per syscall
     /// as strace counts.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::limits::at")]
     pub at: Vec<u64>,
     /// syscall: fail the call with this errno instead of killing.
     #[serde(default)]
@@ -126,16 +128,22 @@ pub enum Signal {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
+    /// A safe identifier: it names a scratch folder and containers.
+    #[serde(deserialize_with = "super::limits::name")]
     pub name: String,
     #[serde(default)]
     pub description: String,
     /// Approaches to run; every one gets the same packages and faults.
+    #[serde(deserialize_with = "super::limits::approaches")]
     pub approaches: Vec<Spanned<ApproachKind>>,
     /// Repetitions per approach unless `run --reps` says otherwise.
-    #[serde(default = "default_reps")]
+    #[serde(default = "default_reps", deserialize_with = "super::limits::reps")]
     pub reps: u32,
     /// Wall-clock limit for one step inside the container, in seconds.
-    #[serde(default = "default_step_timeout")]
+    #[serde(
+        default = "default_step_timeout",
+        deserialize_with = "super::limits::step_timeout"
+    )]
     pub step_timeout_s: u64,
 }
 
@@ -170,11 +178,14 @@ pub struct FileSpec {
     /// With `count`, the path holds `{}`, replaced by 1..=count.
     pub path: Spanned<String>,
     /// Size in bytes of the generated content.
-    #[serde(default = "default_file_size")]
+    #[serde(
+        default = "default_file_size",
+        deserialize_with = "super::limits::size"
+    )]
     pub size: u64,
     /// Ship `count` files from this one pattern (a payload of a few hundred
     /// files without a few hundred lines).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::limits::count")]
     pub count: Option<u32>,
 }
 
@@ -301,6 +312,7 @@ pub struct Setup {
 #[serde(deny_unknown_fields)]
 pub struct Operation {
     pub kind: OperationKind,
+    #[serde(deserialize_with = "super::limits::packages")]
     pub packages: Vec<Spanned<String>>,
 }
 
@@ -452,6 +464,26 @@ impl Scenario {
             visit(self, r, &mut out);
         }
         out
+    }
+
+    /// Concrete faults the specs expand into (`nemesis::expand` makes one
+    /// per offset and call number; none at all is one undisturbed run).
+    pub fn fault_count(&self) -> u64 {
+        let n: u64 = self
+            .faults
+            .iter()
+            .map(|f| f.at_ms.len() as u64 + u64::from(f.random) + f.at.len() as u64)
+            .sum();
+        n.max(1)
+    }
+
+    /// Trials of this scenario: approaches × faults × repetitions (`reps`
+    /// overrides the file's, as `run --reps` does).
+    pub fn trial_count(&self, reps: Option<u32>) -> u64 {
+        let reps = u64::from(reps.unwrap_or(self.scenario.reps));
+        (self.scenario.approaches.len() as u64)
+            .saturating_mul(self.fault_count())
+            .saturating_mul(reps)
     }
 
     pub fn approaches(&self) -> Vec<ApproachKind> {

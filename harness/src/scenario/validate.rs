@@ -4,7 +4,7 @@
 use serde_spanned::Spanned;
 use std::collections::BTreeSet;
 
-use super::{GuaranteeCheck, PackageRef, ParseError, Scenario};
+use super::{limits, GuaranteeCheck, PackageRef, ParseError, Scenario};
 use crate::vocab::{ApproachKind, ATTEMPT_SEP, ERRNOS, RESERVED_FILES};
 
 fn err<T>(at: &Spanned<T>, message: impl Into<String>) -> ParseError {
@@ -33,15 +33,8 @@ const HARNESS_PATHS: [&str; 11] = [
 /// place in the order it always had, so a file with several mistakes
 /// reports the same first one whoever composes the check.
 pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), ParseError> {
-    if s.scenario.approaches.is_empty() {
-        return Err(ParseError::new(
-            None,
-            format!(
-                "[scenario] approaches: expected at least one of {}",
-                ApproachKind::names()
-            ),
-        ));
-    }
+    // Empty approaches, reps out of 1..=MAX_REPS and every other per-field
+    // bound are refused while reading (limits.rs), located at the value.
     let mut seen_approaches = BTreeSet::new();
     for a in &s.scenario.approaches {
         if !seen_approaches.insert(*a.get_ref()) {
@@ -51,14 +44,20 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
             ));
         }
     }
-    if s.scenario.reps == 0 {
-        return Err(ParseError::new(
-            None,
-            "[scenario] reps: expected a positive number",
+    if let Some(p) = s.packages.get(limits::MAX_PACKAGES) {
+        return Err(err(
+            &p.name,
+            format!(
+                "more than {} [[package]] tables; a scenario declares at most that many",
+                limits::MAX_PACKAGES
+            ),
         ));
     }
 
     let mut declared = BTreeSet::new();
+    // Generated files and their bytes over the whole scenario: everything is
+    // built in memory and written three times (apt, pip, Nix).
+    let (mut total_files, mut total_bytes) = (0u64, 0u64);
     for p in &s.packages {
         let name = p.name.get_ref();
         if !valid_name(name) {
@@ -87,8 +86,20 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for f in &p.files {
             let pattern = f.path.get_ref();
+            // Before the pattern is expanded, so a huge total costs nothing.
+            let n = u64::from(f.count.unwrap_or(1));
+            total_files += n;
+            total_bytes = total_bytes.saturating_add(n.saturating_mul(f.size));
+            if total_files > limits::MAX_FILES {
+                return Err(err(&f.path, format!("the scenario's files come to {total_files} here; at most {} in all (see scenarios/README.md, Limits)", limits::MAX_FILES)));
+            }
+            if total_bytes > limits::MAX_PAYLOAD_BYTES {
+                return Err(err(&f.path, format!("the scenario's files come to {total_bytes} bytes here; at most {} in all (see scenarios/README.md, Limits)", limits::MAX_PAYLOAD_BYTES)));
+            }
+            if pattern.len() > 1024 {
+                return Err(err(&f.path, "file path: at most 1024 bytes"));
+            }
             match f.count {
-                Some(0) => return Err(err(&f.path, "count must be at least 1")),
                 Some(_) if pattern.matches("{}").count() != 1 => {
                     return Err(err(&f.path, format!("file path `{pattern}`: with `count`, expected exactly one `{{}}` for the number")))
                 }
@@ -201,12 +212,6 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
     for r in s.setup.install.iter().chain(&s.operation.packages) {
         check_ref(s, r, "package")?;
     }
-    if s.operation.packages.is_empty() {
-        return Err(ParseError::new(
-            None,
-            "[operation] packages: expected at least one package",
-        ));
-    }
     if s.operation.kind == super::OperationKind::Upgrade {
         let before = s.closure_specs(&s.setup_refs());
         for r in &s.operation.packages {
@@ -241,15 +246,6 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
         }
     }
     for p in &s.probes {
-        if p.command.trim().is_empty() || p.name.trim().is_empty() {
-            return Err(ParseError::new(
-                None,
-                format!(
-                    "[[probe]] `{}`: expected a name and a non-empty command",
-                    p.name
-                ),
-            ));
-        }
         for a in &p.approaches {
             if !seen_approaches.contains(a.get_ref()) {
                 return Err(err(
@@ -263,8 +259,28 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
             }
         }
     }
+    let mut faults = 0u64;
     for f in &s.faults {
         validate_fault(f)?;
+        faults += f.at_ms.len() as u64 + u64::from(f.random) + f.at.len() as u64;
+        if faults > limits::MAX_FAULTS {
+            return Err(err(&f.kind, format!("the faults come to {faults} here; a scenario has at most {} (every offset and call number is one)", limits::MAX_FAULTS)));
+        }
+    }
+    if s.trial_count(None) > limits::MAX_TRIALS {
+        let at = s
+            .faults
+            .last()
+            .map(|f| f.kind.span())
+            .unwrap_or_else(|| s.scenario.approaches[0].span());
+        return Err(ParseError::new(
+            Some(at),
+            format!(
+                "{} trials (approaches × faults × reps); a scenario has at most {}",
+                s.trial_count(None),
+                limits::MAX_TRIALS
+            ),
+        ));
     }
     let mut guarantee_names = BTreeSet::new();
     for g in &s.guarantees {
