@@ -164,6 +164,42 @@ fn compare_runs_without_docker() {
     );
 }
 
+/// A run killed mid-row leaves its last line without a newline: report,
+/// verify and compare read every complete row and warn about the cut one.
+#[test]
+fn a_cut_last_row_is_read_around_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = repo().join(FIXTURE);
+    let mut rows = 0;
+    for name in ["trials.csv", "trials.jsonl"] {
+        let text = std::fs::read_to_string(fixture.join(name)).unwrap();
+        if name == "trials.csv" {
+            rows = text.lines().count();
+        }
+        // The last line, cut in the middle.
+        let cut = text.trim_end().len() - 10;
+        std::fs::write(dir.path().join(name), &text[..cut]).unwrap();
+    }
+    let path = dir.path().to_str().unwrap();
+    for args in [
+        vec!["report", path, "--format", "md"],
+        vec!["verify", "--from", path, "scenarios/failed-install.toml"],
+        vec!["compare", path, FIXTURE],
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            matches!(o.status.code(), Some(0..=2)),
+            "{args:?}: {:?}\n{err}",
+            o.status.code()
+        );
+        assert!(
+            err.contains(&format!("trials.csv:{rows}: the last line is incomplete")),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// The real thing: one repetition of failed-install in Docker.
 #[test]
 fn verify_runs_the_trials_it_needs() {

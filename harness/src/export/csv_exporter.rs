@@ -24,10 +24,12 @@ impl<R: Record> CsvWriter<R> {
         })
     }
 
-    /// Writes one row and flushes it: an interrupted run keeps complete rows.
+    /// Writes one row, flushes it and syncs it to disk: an interrupted run,
+    /// or a machine that loses power, keeps complete rows.
     pub fn write(&mut self, record: &R) -> io::Result<()> {
         self.writer.serialize(record).map_err(io::Error::other)?;
-        self.writer.flush()
+        self.writer.flush()?;
+        self.writer.get_ref().sync_data()
     }
 }
 

@@ -38,6 +38,7 @@ impl<R: Record> Exporter<R> for JsonlExporter<R> {
         line.push(b'\n');
         // One write per line: a line is either wholly there or not at all.
         self.file.write_all(&line)?;
-        self.file.flush()
+        self.file.flush()?;
+        self.file.sync_data()
     }
 }

@@ -28,6 +28,28 @@ pub trait Exporter<R>: Send {
     fn export(&mut self, record: &R, history: &History) -> std::io::Result<()>;
 }
 
+/// A results file's complete lines. A writer killed mid-row can leave the
+/// last line without its newline: that line is dropped and the returned
+/// warning says so (the caller prints it), so one cut row does not make
+/// the whole file unreadable.
+pub fn read_complete(path: &Path) -> std::io::Result<(Vec<u8>, Option<String>)> {
+    let mut bytes = std::fs::read(path)?;
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok((bytes, None));
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let cut = bytes.len() - keep;
+    let line = bytes[..keep].iter().filter(|b| **b == b'\n').count() + 1;
+    bytes.truncate(keep);
+    Ok((
+        bytes,
+        Some(format!(
+            "{}:{line}: the last line is incomplete ({cut} bytes, no newline: the writer was killed mid-row); ignored",
+            path.display()
+        )),
+    ))
+}
+
 /// Writes `path` through a temp file in the same folder and a rename, so a
 /// reader never sees a half-written report, JUnit file or run.json.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
@@ -48,4 +70,27 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(format!("writing {}", path.display()), e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_last_line_is_dropped_with_its_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("trials.csv");
+        std::fs::write(&p, "a,b\n1,2\n3,").unwrap();
+        let (bytes, warning) = read_complete(&p).unwrap();
+        assert_eq!(bytes, b"a,b\n1,2\n");
+        let w = warning.unwrap();
+        assert!(
+            w.contains("trials.csv:3") && w.contains("incomplete"),
+            "{w}"
+        );
+        std::fs::write(&p, "a,b\n1,2\n").unwrap();
+        assert_eq!(read_complete(&p).unwrap(), (b"a,b\n1,2\n".to_vec(), None));
+        std::fs::write(&p, "").unwrap();
+        assert_eq!(read_complete(&p).unwrap(), (Vec::new(), None));
+    }
 }

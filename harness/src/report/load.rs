@@ -244,8 +244,12 @@ impl Run {
 
 /// Every row of a CSV file the harness wrote (trials.csv, crashpoints.csv).
 pub(crate) fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let mut reader = csv::Reader::from_path(path)
+    let (bytes, cut) = crate::export::read_complete(path)
         .map_err(|e| Error::Usage(format!("report: reading {}: {e}", path.display())))?;
+    if let Some(w) = cut {
+        eprintln!("warning: {w}");
+    }
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let headers = reader
         .headers()
         .map_err(|e| csv_error(path, &[], None, e))?
@@ -317,8 +321,12 @@ fn csv_error(
 }
 
 fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
-    let text = std::fs::read_to_string(path)
+    let (bytes, cut) = crate::export::read_complete(path)
         .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    if let Some(w) = cut {
+        eprintln!("warning: {w}");
+    }
+    let text = String::from_utf8_lossy(&bytes);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

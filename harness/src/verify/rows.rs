@@ -22,9 +22,12 @@ pub struct Row {
 
 impl Table {
     pub fn read(path: &Path) -> Result<Table> {
-        let reader = csv::Reader::from_path(path)
+        let (bytes, cut) = crate::export::read_complete(path)
             .map_err(|e| Error::Usage(format!("verify: reading {}: {e}", path.display())))?;
-        Self::parse(reader, path)
+        if let Some(w) = cut {
+            eprintln!("warning: {w}");
+        }
+        Self::parse(csv::Reader::from_reader(bytes.as_slice()), path)
     }
 
     /// Typed records as the table their CSV file would be: the report's
