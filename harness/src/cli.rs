@@ -126,9 +126,15 @@ pub struct RunArgs {
     /// `default` keeps Docker's defaults and Nix builds without a sandbox.
     #[arg(long, value_enum, default_value_t = crate::docker::SecurityProfile::BuildSandbox)]
     pub security: crate::docker::SecurityProfile,
-    /// Results folder (default: results/<run id>/).
+    /// Results folder (default: results/<run id>/). It must be empty or
+    /// new, unless `--resume`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Finish the run recorded in `--out` (killed or interrupted): the same
+    /// plan from its run.json, trials already in its trials.csv skipped,
+    /// new rows appended.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
 }
 
 #[derive(Debug, clap::Args)]

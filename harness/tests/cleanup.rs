@@ -196,6 +196,95 @@ fn a_sigkilled_run_is_swept_by_the_next_start() {
     }
 }
 
+/// One process per results folder; a killed run is finished by `--resume`
+/// with every plan key exactly once.
+#[test]
+fn a_busy_folder_is_refused_and_a_killed_run_resumes_to_the_full_plan() {
+    let _lock = DOCKER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_images();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out_s = out.to_str().unwrap();
+    let args = [
+        "run",
+        "scenarios/failed-install.toml",
+        "--reps",
+        "2",
+        "--out",
+        out_s,
+    ];
+    let mut first = bin()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let rows = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map(|t| t.lines().count().saturating_sub(1))
+            .unwrap_or(0)
+    };
+    while rows(&out.join("trials.csv")) < 2 {
+        assert!(Instant::now() < deadline, "no rows written");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A second process is refused without touching the folder.
+    let meta_before = std::fs::read_to_string(out.join("run.json")).unwrap();
+    let second = run(&args);
+    assert_eq!(second.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("in use"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("run.json")).unwrap(),
+        meta_before
+    );
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let killed_id = run_label(&out);
+    let partial = rows(&out.join("trials.csv"));
+    assert!(
+        partial < 10,
+        "the kill came before the end ({partial} rows)"
+    );
+
+    // Without --resume a folder with results is refused.
+    let again = run(&args);
+    assert_eq!(again.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+
+    let resumed = run(&["run", "--resume", "--out", out_s]);
+    assert_eq!(resumed.status.code(), Some(0));
+    let table = read_csv(&out.join("trials.csv"));
+    let keys: std::collections::BTreeSet<(String, String, String, String)> = table
+        .iter()
+        .map(|r| {
+            (
+                r["scenario"].clone(),
+                r["approach"].clone(),
+                r["fault"].clone(),
+                r["rep"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(table.len(), 10, "5 approaches × 2 reps, each once");
+    assert_eq!(keys.len(), 10, "no plan key twice");
+    let jsonl = std::fs::read_to_string(out.join("trials.jsonl")).unwrap();
+    // A kill between a trial's JSONL line and its CSV row (written in that
+    // order) can cost one history; the rows are the plan's record.
+    assert!(jsonl.lines().count() >= 9 && jsonl.ends_with('\n'));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(meta["status"], "finished");
+    let previous = killed_id.trim_start_matches("mistake-cost.run=");
+    assert!(
+        meta["resumed_from"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == previous)),
+        "{meta}"
+    );
+}
+
 fn unsafe_sigint(pid: u32) {
     let ok = std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])

@@ -21,6 +21,7 @@ pub async fn explore(args: ExploreArgs) -> Result<i32> {
         None,
         args.jobs,
         args.security,
+        false,
     )
     .await?;
     let result = session

@@ -21,6 +21,7 @@ use crate::vocab::ApproachKind;
 use crate::{plan, scenario, verify};
 
 mod explore;
+mod resume;
 mod scratch;
 mod session;
 mod validate_cmd;
@@ -97,7 +98,10 @@ pub async fn clean() -> Result<i32> {
     Ok(exit::OK)
 }
 
-pub async fn run(args: RunArgs) -> Result<i32> {
+pub async fn run(mut args: RunArgs) -> Result<i32> {
+    if args.resume {
+        resume::take_plan_from_run_json(&mut args)?;
+    }
     // Bad input stops everything before any container exists.
     let loaded: Vec<Arc<scenario::LoadedScenario>> = verify::load_scenarios(&args.scenarios)?
         .into_iter()
@@ -111,6 +115,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         args.reps,
         args.jobs,
         args.security,
+        args.resume,
     )
     .await?;
     let result = session.guard(run_inner(&session, &args, &loaded)).await;
@@ -140,17 +145,29 @@ async fn run_inner(
         }
     }
 
-    let trials = plan::plan(loaded, args.reps, args.seed);
-    let total = trials.len();
+    let mut trials = plan::plan(loaded, args.reps, args.seed);
     let csv_path = out.join("trials.csv");
+    if args.resume {
+        let done = resume::finished_trials(&csv_path)?;
+        let before = trials.len();
+        trials.retain(|t| !done.contains(&resume::key_of(t)));
+        eprintln!(
+            "resuming: {} of {before} planned trials are already in {}; running the other {}",
+            before - trials.len(),
+            csv_path.display(),
+            trials.len()
+        );
+    }
+    let total = trials.len();
+    // Resuming appends to the files as they are (less a cut last line).
     let mut exporters: Vec<Box<dyn Exporter<TrialRecord>>> = vec![
         Box::new(
-            CsvWriter::<TrialRecord>::create(&csv_path)
-                .map_err(|e| Error::io(format!("creating {}", csv_path.display()), e))?,
+            CsvWriter::<TrialRecord>::open(&csv_path, args.resume)
+                .map_err(|e| Error::io(format!("opening {}", csv_path.display()), e))?,
         ),
         Box::new(
-            JsonlExporter::<TrialRecord>::create(&out.join("trials.jsonl"))
-                .map_err(|e| Error::io("creating trials.jsonl", e))?,
+            JsonlExporter::<TrialRecord>::open(&out.join("trials.jsonl"), args.resume)
+                .map_err(|e| Error::io("opening trials.jsonl", e))?,
         ),
     ];
     eprintln!(

@@ -2,7 +2,7 @@
 //! folder, run.json, signal handling, and the sweep on every way out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +29,8 @@ pub(crate) struct Session {
     pub tracker: TaskTracker,
     signals: tokio::task::JoinHandle<()>,
     meta: RunMeta,
+    /// Held while the session lives: one process per results folder.
+    _out_lock: std::fs::File,
     pub security: docker::SecurityProfile,
 }
 
@@ -40,7 +42,13 @@ impl Session {
         reps: Option<u32>,
         jobs: u16,
         security: docker::SecurityProfile,
+        resume: bool,
     ) -> Result<Session> {
+        // The results folder first: a folder in use or holding another
+        // run's rows is refused before anything starts.
+        let run = RunId::new();
+        let out = out.unwrap_or_else(|| PathBuf::from("results").join(&run.0));
+        let (out_lock, previous) = claim_out(&out, resume)?;
         let docker = docker::connect().await?;
         let swept = docker::sweep_dead_runs(&docker).await?;
         if swept.total() > 0 {
@@ -63,7 +71,6 @@ impl Session {
             );
         }
         build_images(&docker, &families_of(loaded), false).await?;
-        let run = RunId::new();
         let environment =
             crate::docker::environment::record(&docker, &run, &families_of(loaded), security)
                 .await?;
@@ -80,9 +87,6 @@ impl Session {
                 )
             })
             .collect();
-        let out = out.unwrap_or_else(|| PathBuf::from("results").join(&run.0));
-        std::fs::create_dir_all(&out)
-            .map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
         let cancel = CancellationToken::new();
         let force = CancellationToken::new();
         let signals = tokio::spawn(watch_signals(
@@ -110,6 +114,9 @@ impl Session {
             security_profile_detail: Some(security.describe()),
             approaches,
             environment: Some(environment),
+            resumed_from: previous
+                .map(|p| p.resumed_from.into_iter().chain(p.run_id).collect())
+                .unwrap_or_default(),
         };
         meta.write(&out)?;
         let fixtures_root = super::scratch::create(&run, &out)?;
@@ -123,6 +130,7 @@ impl Session {
             tracker: TaskTracker::new(),
             signals,
             meta,
+            _out_lock: out_lock,
             security,
         })
     }
@@ -177,6 +185,50 @@ impl Session {
         let code = result?;
         swept?;
         Ok(code)
+    }
+}
+
+/// Creates and locks the results folder. Refused: a folder another process
+/// holds (its `.lock`), and a folder with results unless `resume` (then
+/// its run.json, the run being resumed, is returned).
+fn claim_out(out: &Path, resume: bool) -> Result<(std::fs::File, Option<RunMeta>)> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
+    let lock_path = out.join(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Error::Usage(format!(
+                "results folder {} is in use by another mistake-cost process (it holds {})",
+                out.display(),
+                lock_path.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Error::io(format!("locking {}", lock_path.display()), e))
+        }
+    }
+    let holds_results = std::fs::read_dir(out)
+        .map_err(|e| Error::io(format!("reading {}", out.display()), e))?
+        .flatten()
+        .any(|e| e.file_name() != ".lock");
+    match (resume, holds_results) {
+        (false, true) => Err(Error::Usage(format!(
+            "results folder {} is not empty: pass --resume to finish the run recorded there, or choose another --out",
+            out.display()
+        ))),
+        (true, _) if !out.join("run.json").is_file() => Err(Error::Usage(format!(
+            "--resume: {} holds no run.json, so there is no run to resume",
+            out.display()
+        ))),
+        (true, _) => Ok((lock, Some(RunMeta::read(out)?))),
+        (false, false) => Ok((lock, None)),
     }
 }
 

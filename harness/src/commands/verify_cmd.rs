@@ -82,6 +82,7 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
                     seed: args.seed,
                     security: args.security,
                     out: args.out.clone(),
+                    resume: false,
                 };
                 super::check_trials(&needed, args.reps)?;
                 let session = Session::open(
@@ -91,6 +92,7 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
                     args.reps,
                     args.jobs,
                     args.security,
+                    false,
                 )
                 .await?;
                 let out = session.out.clone();

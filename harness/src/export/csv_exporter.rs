@@ -18,8 +18,17 @@ pub struct CsvWriter<R> {
 
 impl<R: Record> CsvWriter<R> {
     pub fn create(path: &Path) -> io::Result<Self> {
+        Self::open(path, false)
+    }
+
+    /// `append`: after the rows already in `path` (a cut last row dropped;
+    /// the header written only into an empty file), else a new file.
+    pub fn open(path: &Path, append: bool) -> io::Result<Self> {
+        let (file, empty) = super::open_results_file(path, append)?;
         Ok(CsvWriter {
-            writer: csv::Writer::from_writer(File::create(path)?),
+            writer: csv::WriterBuilder::new()
+                .has_headers(empty)
+                .from_writer(file),
             record: PhantomData,
         })
     }

@@ -19,8 +19,13 @@ pub struct JsonlExporter<R> {
 
 impl<R: Record> JsonlExporter<R> {
     pub fn create(path: &Path) -> io::Result<Self> {
+        Self::open(path, false)
+    }
+
+    /// `append`: after the lines already in `path` (a cut last line dropped).
+    pub fn open(path: &Path, append: bool) -> io::Result<Self> {
         Ok(JsonlExporter {
-            file: File::create(path)?,
+            file: super::open_results_file(path, append)?.0,
             record: PhantomData,
         })
     }

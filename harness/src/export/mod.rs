@@ -50,6 +50,28 @@ pub fn read_complete(path: &Path) -> std::io::Result<(Vec<u8>, Option<String>)> 
     ))
 }
 
+/// A results file to write rows into: new (truncated), or with `append`
+/// the existing one less an incomplete last line. With whether it is empty
+/// (a CSV then needs its header).
+pub(crate) fn open_results_file(
+    path: &Path,
+    append: bool,
+) -> std::io::Result<(std::fs::File, bool)> {
+    if !append || !path.exists() {
+        return Ok((std::fs::File::create(path)?, true));
+    }
+    let (complete, cut) = read_complete(path)?;
+    if let Some(w) = cut {
+        eprintln!("warning: {w}");
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.set_len(complete.len() as u64)?;
+    let mut file = file;
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::End(0))?;
+    Ok((file, complete.is_empty()))
+}
+
 /// Writes `path` through a temp file in the same folder and a rename, so a
 /// reader never sees a half-written report, JUnit file or run.json.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {

@@ -72,9 +72,22 @@ pub struct RunMeta {
     /// Tool versions and image ids, read from the images themselves.
     #[serde(default)]
     pub environment: Option<Environment>,
+    /// Earlier runs whose rows this folder also holds (`run --resume`),
+    /// oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed_from: Vec<String>,
 }
 
 impl RunMeta {
+    /// Reads `dir/run.json`.
+    pub fn read(dir: &Path) -> Result<RunMeta> {
+        let path = dir.join("run.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| crate::error::Error::io(format!("reading {}", path.display()), e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| crate::error::Error::Usage(format!("garbled {}: {e}", path.display())))
+    }
+
     /// Writes `dir/run.json` atomically: never half-written.
     pub fn write(&self, dir: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("plain data serializes");
