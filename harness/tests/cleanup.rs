@@ -270,7 +270,7 @@ fn a_busy_folder_is_refused_and_a_killed_run_resumes_to_the_full_plan() {
     assert_eq!(table.len(), 10, "5 approaches × 2 reps, each once");
     assert_eq!(keys.len(), 10, "no plan key twice");
     let jsonl = std::fs::read_to_string(out.join("trials.jsonl")).unwrap();
-    // A kill between a trial's JSONL line and its CSV row (written in that
+    // A kill between a trial's CSV row and its JSONL line (written in that
     // order) can cost one history; the rows are the plan's record.
     assert!(jsonl.lines().count() >= 9 && jsonl.ends_with('\n'));
     let meta: serde_json::Value =
