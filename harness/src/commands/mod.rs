@@ -98,6 +98,16 @@ pub async fn clean() -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// A line above the progress bar. Without a terminal (CI) the bar is
+/// hidden and so would be anything printed through it: print directly.
+pub(crate) fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 pub async fn run(mut args: RunArgs) -> Result<i32> {
     if args.resume {
         resume::take_plan_from_run_json(&mut args)?;
@@ -213,10 +223,13 @@ async fn run_inner(
                     }
                 }
                 if record.outcome == Outcome::Errored {
-                    bar.println(format!(
-                        "trial {} {} rep {} errored: {}",
-                        record.scenario, record.approach, record.rep, record.error
-                    ));
+                    say(
+                        &bar,
+                        format!(
+                            "trial {} {} rep {} errored: {}",
+                            record.scenario, record.approach, record.rep, record.error
+                        ),
+                    );
                 }
                 records.push(*record);
                 bar.inc(1);
