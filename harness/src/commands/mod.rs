@@ -98,6 +98,14 @@ pub async fn clean() -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// Whether Docker's engine still answers a ping (within 10 s).
+async fn engine_answers(docker: &bollard::Docker) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(10), docker.ping()).await,
+        Ok(Ok(_))
+    )
+}
+
 /// A line above the progress bar. Without a terminal (CI) the bar is
 /// hidden and so would be anything printed through it: print directly.
 pub(crate) fn say(bar: &ProgressBar, line: String) {
@@ -158,6 +166,12 @@ async fn run_inner(
     let mut trials = plan::plan(loaded, args.reps, args.seed);
     let csv_path = out.join("trials.csv");
     if args.resume {
+        let dropped = resume::drop_errored(out)?;
+        if dropped > 0 {
+            eprintln!(
+                "resuming: {dropped} errored trial(s) removed from the results, to run again"
+            );
+        }
         let done = resume::finished_trials(&csv_path)?;
         let before = trials.len();
         trials.retain(|t| !done.contains(&resume::key_of(t)));
@@ -204,6 +218,7 @@ async fn run_inner(
     let mut running: BTreeMap<usize, String> = BTreeMap::new();
     let mut records: Vec<TrialRecord> = Vec::new();
     let mut write_error = None;
+    let mut engine_lost = false;
     while let Some(event) = rx.recv().await {
         match event {
             Event::TrialStarted { index, label } => {
@@ -221,6 +236,23 @@ async fn run_inner(
                         write_error.get_or_insert(err);
                         cancel.cancel();
                     }
+                }
+                if record.outcome == Outcome::Errored
+                    && !engine_lost
+                    && !engine_answers(&session.docker).await
+                {
+                    // Every remaining trial would error the same way: stop,
+                    // keep the rows, and let --resume finish later.
+                    engine_lost = true;
+                    say(
+                        &bar,
+                        format!(
+                            "Docker's engine stopped answering: stopping the run. Finished rows are kept; \
+                             start dockerd again and finish with `mistake-cost run --resume --out {}`",
+                            out.display()
+                        ),
+                    );
+                    cancel.cancel();
                 }
                 if record.outcome == Outcome::Errored {
                     say(
@@ -249,6 +281,9 @@ async fn run_inner(
     }
     print_summary(&records);
     eprintln!("results: {}", csv_path.display());
+    if engine_lost {
+        return Ok(exit::DOCKER_UNREACHABLE);
+    }
     if cancel.is_cancelled() {
         eprintln!(
             "interrupted after {} of {total} trials; complete rows are kept",

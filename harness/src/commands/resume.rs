@@ -1,7 +1,9 @@
 //! `run --resume`: finishing a killed or interrupted run in its own results
 //! folder. The plan is rebuilt from run.json (same scenarios, seed and
 //! repetitions, so the same trials); a trial is done when its plan key
-//! (scenario, approach, fault, rep) has a row in trials.csv.
+//! (scenario, approach, fault, rep) has a row in trials.csv. Errored rows
+//! are no data (a lost engine errors every trial in flight): resuming
+//! removes them, and their histories, and runs those trials again.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -76,6 +78,50 @@ pub fn take_plan_from_run_json(args: &mut RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// Removes errored rows from trials.csv and their lines from trials.jsonl
+/// (each file rewritten whole, atomically); returns how many rows went.
+pub fn drop_errored(out: &Path) -> Result<usize> {
+    let csv_path = out.join("trials.csv");
+    if !csv_path.exists() {
+        return Ok(0);
+    }
+    let t = Table::read(&csv_path)?;
+    let Some(outcome) = t.column("outcome") else {
+        return Ok(0);
+    };
+    let errored = |row: &crate::verify::rows::Row| t.cell(row, Some(outcome)) == "errored";
+    let dropped = t.rows.iter().filter(|r| errored(r)).count();
+    if dropped == 0 {
+        return Ok(0);
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io =
+        |e: csv::Error| Error::Usage(format!("--resume: rewriting {}: {e}", csv_path.display()));
+    w.write_record(&t.headers).map_err(io)?;
+    for row in t.rows.iter().filter(|r| !errored(r)) {
+        w.write_record(&row.cells).map_err(io)?;
+    }
+    let bytes = w.into_inner().map_err(|e| io(e.into_error().into()))?;
+    crate::export::write_atomic(&csv_path, &String::from_utf8_lossy(&bytes))?;
+
+    let jsonl_path = out.join("trials.jsonl");
+    if jsonl_path.exists() {
+        let (bytes, _) = crate::export::read_complete(&jsonl_path)
+            .map_err(|e| Error::io(format!("reading {}", jsonl_path.display()), e))?;
+        let kept: String = String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .map(|v| v["record"]["outcome"] != "errored")
+                    .unwrap_or(true)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        crate::export::write_atomic(&jsonl_path, &kept)?;
+    }
+    Ok(dropped)
+}
+
 /// The plan keys of the rows already in `csv` (none when it is missing).
 pub fn finished_trials(csv: &Path) -> Result<HashSet<PlanKey>> {
     if !csv.exists() {
@@ -115,4 +161,36 @@ pub fn finished_trials(csv: &Path) -> Result<HashSet<PlanKey>> {
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errored_rows_and_their_histories_are_dropped_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("trials.csv"),
+            "scenario,approach,fault,rep,outcome\ns,apt,none,0,failed\ns,nix,none,0,errored\ns,pip,none,1,succeeded\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("trials.jsonl"),
+            "{\"record\":{\"outcome\":\"failed\"}}\n{\"record\":{\"outcome\":\"errored\"}}\n{\"record\":{\"outcome\":\"succeeded\"}}\n",
+        )
+        .unwrap();
+        assert_eq!(drop_errored(dir.path()).unwrap(), 1);
+        let keys = finished_trials(&dir.path().join("trials.csv")).unwrap();
+        let expected: HashSet<PlanKey> = [
+            ("s".into(), "apt".into(), "none".into(), 0),
+            ("s".into(), "pip".into(), "none".into(), 1),
+        ]
+        .into();
+        assert_eq!(keys, expected);
+        let jsonl = std::fs::read_to_string(dir.path().join("trials.jsonl")).unwrap();
+        assert_eq!(jsonl.lines().count(), 2);
+        assert!(!jsonl.contains("errored"));
+        assert_eq!(drop_errored(dir.path()).unwrap(), 0, "nothing left to drop");
+    }
 }
