@@ -108,9 +108,11 @@ pub fn judge(h: &History) -> TrialRecord {
         (None, Some(op)) if op.exit_code == -1 || op.exit_code > 128 => Outcome::Killed,
         (None, Some(_)) => Outcome::Failed,
     };
-    let r1 = h.residue_after_failure.as_ref();
-    let r2 = h.residue_after_recovery.as_ref();
     let errored = outcome == Outcome::Errored;
+    // An errored trial is no data: whatever it measured before the error
+    // stays in trials.jsonl, and its row claims no result.
+    let r1 = h.residue_after_failure.as_ref().filter(|_| !errored);
+    let r2 = h.residue_after_recovery.as_ref().filter(|_| !errored);
     let recovered = match (errored, r2) {
         // A successful operation's new state is the known-good one.
         (false, Some(_)) if outcome == Outcome::Succeeded => after_recovery.as_tri(),
@@ -271,6 +273,23 @@ mod tests {
         assert_eq!(row.recovered, TriBool::False, "a file is left");
         assert_eq!(row.final_residue_files, Some(1));
         assert_eq!(row.overhead_ms, 50.0);
+    }
+
+    #[test]
+    fn an_errored_row_claims_no_result() {
+        let r = Residue {
+            added: 5,
+            ..Default::default()
+        };
+        let mut h = history(vec![step(Phase::Operation, 1, "", false)], r.clone(), r);
+        h.error = Some("engine gone".into());
+        let row = judge(&h);
+        assert_eq!(row.outcome, Outcome::Errored);
+        assert_eq!(row.consistent, TriBool::Unknown);
+        assert_eq!(row.recovered, TriBool::Unknown);
+        assert_eq!((row.residue_files, row.final_residue_files), (None, None));
+        assert_eq!((row.residue_packages, row.garbage_paths), (None, None));
+        assert_eq!(row.error, "engine gone");
     }
 
     #[test]
