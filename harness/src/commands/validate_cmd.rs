@@ -1,6 +1,9 @@
 //! `mistake-cost validate`: load and check scenario files, print the plan
-//! (approaches, faults, reps, trials); never touches Docker.
+//! (approaches, faults, reps, trials) and an estimate of its time from the
+//! newest run under `results/`; never touches Docker.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cli::ValidateArgs;
@@ -15,9 +18,16 @@ pub fn validate(args: ValidateArgs) -> Result<i32> {
         .collect();
     check_trials(&loaded, args.reps)?;
     let mut total = 0;
+    let mut keys = Vec::new();
     for s in &loaded {
         // The real plan, so the count is what `run` would do.
-        let trials = plan::plan(std::slice::from_ref(s), args.reps, 1).len();
+        let planned = plan::plan(std::slice::from_ref(s), args.reps, 1);
+        keys.extend(
+            planned
+                .iter()
+                .map(|t| (s.scenario.scenario.name.clone(), t.approach.to_string())),
+        );
+        let trials = planned.len();
         total += trials;
         let sc = &s.scenario;
         let approaches: Vec<String> = sc.approaches().iter().map(|a| a.to_string()).collect();
@@ -35,7 +45,87 @@ pub fn validate(args: ValidateArgs) -> Result<i32> {
         );
     }
     println!("valid: {} scenario(s), {total} trials in all", loaded.len());
+    match last_run_medians(Path::new("results")) {
+        Some((run, medians)) => {
+            let (ms, matched) = estimate(&keys, &medians, ESTIMATE_JOBS);
+            println!(
+                "estimated time: ~{:.0} min at --jobs {ESTIMATE_JOBS} (trial medians from {}: {matched} of {total} trials matched by scenario and approach, the rest at that run's overall median)",
+                ms / 60_000.0,
+                run.display()
+            );
+        }
+        None => println!("estimated time: unknown (no earlier run with trials.csv under results/)"),
+    }
     Ok(exit::OK)
+}
+
+/// `run`'s default `--jobs`, which the estimate assumes.
+const ESTIMATE_JOBS: usize = 2;
+
+/// Median trial wall time per (scenario, approach), and over all rows
+/// (key `("", "")`), from the newest `results/*/trials.csv`.
+type Medians = HashMap<(String, String), f64>;
+
+fn last_run_medians(results: &Path) -> Option<(PathBuf, Medians)> {
+    let newest = std::fs::read_dir(results)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("trials.csv"))
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .max()?
+        .1;
+    let t = verify::rows::Table::read(&newest).ok()?;
+    let (s, a, ms, o) = (
+        t.column("scenario")?,
+        t.column("approach")?,
+        t.column("trial_wall_ms")?,
+        t.column("outcome")?,
+    );
+    let mut by: HashMap<(String, String), Vec<f64>> = HashMap::new();
+    for row in &t.rows {
+        let Ok(v) = t.cell(row, Some(ms)).parse::<f64>() else {
+            continue;
+        };
+        if t.cell(row, Some(o)) == "errored" {
+            continue;
+        }
+        let key = (
+            t.cell(row, Some(s)).to_string(),
+            t.cell(row, Some(a)).to_string(),
+        );
+        by.entry(key).or_default().push(v);
+        by.entry((String::new(), String::new()))
+            .or_default()
+            .push(v);
+    }
+    let medians: Medians = by
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, crate::stats::median(&v)?)))
+        .collect();
+    medians
+        .contains_key(&(String::new(), String::new()))
+        .then(|| (newest.parent().unwrap_or(results).to_path_buf(), medians))
+}
+
+/// The plan's time at `jobs` trials at once (ms), and how many trials had a
+/// median of their own (the others take the overall one).
+fn estimate(keys: &[(String, String)], medians: &Medians, jobs: usize) -> (f64, usize) {
+    let overall = medians
+        .get(&(String::new(), String::new()))
+        .copied()
+        .unwrap_or(0.0);
+    let mut matched = 0;
+    let sum: f64 = keys
+        .iter()
+        .map(|k| match medians.get(k) {
+            Some(m) => {
+                matched += 1;
+                *m
+            }
+            None => overall,
+        })
+        .sum();
+    (sum / jobs.max(1) as f64, matched)
 }
 
 /// Refuses a plan over [`limits::MAX_TRIALS`] per scenario before it is
@@ -58,7 +148,34 @@ pub(crate) fn check_trials(loaded: &[Arc<LoadedScenario>], reps: Option<u32>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+
+    #[test]
+    fn the_estimate_uses_each_trials_median_or_the_overall_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            last_run_medians(dir.path()).is_none(),
+            "no run, no estimate"
+        );
+        let run = dir.path().join("r1");
+        std::fs::create_dir(&run).unwrap();
+        std::fs::write(
+            run.join("trials.csv"),
+            "scenario,approach,outcome,trial_wall_ms\ns,apt,failed,1000\ns,apt,failed,3000\ns,nix,failed,500\ns,nix,errored,99999\n",
+        )
+        .unwrap();
+        let (found, medians) = last_run_medians(dir.path()).unwrap();
+        assert_eq!(found, run);
+        let key = |s: &str, a: &str| (s.to_string(), a.to_string());
+        assert_eq!(medians[&key("s", "apt")], 2000.0);
+        assert_eq!(
+            medians[&key("s", "nix")],
+            500.0,
+            "errored rows are not timings"
+        );
+        let plan = [key("s", "apt"), key("s", "nix"), key("t", "pip")];
+        // 2000 + 500 + overall median (1000) over 2 jobs.
+        assert_eq!(estimate(&plan, &medians, 2), (1750.0, 2));
+    }
 
     /// `trial_count` (used for the bound) agrees with the plan `run` builds.
     #[test]
