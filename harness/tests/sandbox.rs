@@ -31,6 +31,15 @@ fn sandbox_is_isolated_limited_and_labelled() {
         assert_eq!(host.privileged, Some(false));
         assert_eq!(host.memory, Some(2 << 30));
         assert_eq!(host.pids_limit, Some(2048));
+        assert_eq!(host.memory_swap, Some(2 << 30), "memory and swap: no swap");
+        assert!(host
+            .security_opt
+            .unwrap_or_default()
+            .contains(&"no-new-privileges:true".to_string()));
+        assert!(host
+            .cap_drop
+            .unwrap_or_default()
+            .contains(&"NET_RAW".to_string()));
         let labels = info.config.unwrap().labels.unwrap();
         assert_eq!(labels.get("mistake-cost.run"), Some(&run.0));
         let mount = info
@@ -64,6 +73,27 @@ fn sandbox_is_isolated_limited_and_labelled() {
             vec!["lo"],
             "loopback only"
         );
+        // The confinement as the container's own processes see it: no new
+        // privileges, and NET_RAW (bit 13) and MKNOD (bit 27) out of the
+        // bounding set; CHOWN (bit 0), which dpkg needs, still in it.
+        let status = sandbox
+            .exec(
+                &sh("grep -E '^(NoNewPrivs|CapBnd):' /proc/self/status"),
+                None,
+                t,
+            )
+            .await
+            .unwrap();
+        let status = String::from_utf8_lossy(&status.stdout).into_owned();
+        assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+        let bnd = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!((bnd >> 13) & 1, 0, "NET_RAW dropped: {status}");
+        assert_eq!((bnd >> 27) & 1, 0, "MKNOD dropped: {status}");
+        assert_eq!(bnd & 1, 1, "CHOWN kept: {status}");
         // stdin reaches the command, and large output is not truncated.
         let echo = sandbox
             .exec(&sh("wc -c"), Some(vec![b'x'; 300_000]), t)

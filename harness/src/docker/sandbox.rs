@@ -141,9 +141,12 @@ async fn create_and_start(
         binds,
         network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
         memory: Some(spec.memory_bytes),
+        // Memory and swap together: the same limit, so no swap at all.
+        memory_swap: Some(spec.memory_bytes),
         pids_limit: Some(spec.pids_limit),
         privileged: Some(false),
         cap_add: Some(spec.security.cap_add()).filter(|c| !c.is_empty()),
+        cap_drop: Some(spec.security.cap_drop()),
         security_opt: Some(spec.security.security_opt()).filter(|o| !o.is_empty()),
         masked_paths: spec.security.unconfined_system_paths().then(Vec::new),
         readonly_paths: spec.security.unconfined_system_paths().then(Vec::new),
