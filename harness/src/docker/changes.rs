@@ -44,6 +44,23 @@ pub fn usable_upper_dir(driver: Option<&bollard::models::DriverData>) -> Option<
 /// marks a deleted path; a directory with `trusted.overlay.opaque = y`
 /// hides everything the image had below it.
 pub fn from_upper_dir(upper: &Path) -> std::io::Result<ChangedPaths> {
+    from_upper_dir_bounded(upper, MAX_CHANGED_PATHS)
+}
+
+/// The most changed paths a snapshot reads: far above any package
+/// operation (a whole image is ~20,000 paths), low enough that a scenario
+/// writing files without end errors its trial instead of stalling the host
+/// (the walk and the path list live on the host).
+pub const MAX_CHANGED_PATHS: usize = 1_000_000;
+
+/// The walk's error when a container changed more than `limit` paths.
+pub fn too_many_changes(limit: usize) -> std::io::Error {
+    std::io::Error::other(format!(
+        "the container changed more than {limit} paths: the trial is errored rather than walked (a bound on what a scenario can make the host read)"
+    ))
+}
+
+fn from_upper_dir_bounded(upper: &Path, limit: usize) -> std::io::Result<ChangedPaths> {
     let mut out = ChangedPaths::default();
     let mut stack = vec![(upper.to_path_buf(), String::new())];
     // A path can vanish mid-walk if something in the container still runs;
@@ -78,6 +95,9 @@ pub fn from_upper_dir(upper: &Path) -> std::io::Result<ChangedPaths> {
                 stack.push((entry.path(), path.clone()));
             }
             out.paths.push(path);
+            if out.paths.len() > limit {
+                return Err(too_many_changes(limit));
+            }
         }
     }
     Ok(out)
@@ -124,5 +144,16 @@ mod tests {
             ]
         );
         assert!(c.replaced_dirs.is_empty());
+    }
+
+    #[test]
+    fn a_walk_past_its_bound_is_an_error_not_a_cut_list() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..5 {
+            std::fs::write(d.path().join(format!("f{i}")), "x").unwrap();
+        }
+        assert_eq!(from_upper_dir_bounded(d.path(), 5).unwrap().paths.len(), 5);
+        let e = from_upper_dir_bounded(d.path(), 4).unwrap_err();
+        assert!(e.to_string().contains("more than 4 paths"), "{e}");
     }
 }

@@ -378,6 +378,11 @@ impl Sandbox {
                 self.name
             )))?
             .unwrap_or_default();
+        if list.len() > changes::MAX_CHANGED_PATHS {
+            return Err(DockerError::Other(
+                changes::too_many_changes(changes::MAX_CHANGED_PATHS).to_string(),
+            ));
+        }
         Ok(changes::from_engine(list))
     }
 
