@@ -6,6 +6,7 @@ pub mod changes;
 pub mod environment;
 pub mod images;
 mod labels;
+mod retry;
 mod sandbox;
 mod security;
 mod sweep;

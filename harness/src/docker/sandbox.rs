@@ -173,7 +173,7 @@ async fn create_and_start(
             "creating container {} from {}",
             spec.name, spec.image
         )))?;
-    if let Err(e) = docker.start_container(&created.id, None).await {
+    if let Err(e) = super::retry::with_backoff(|| docker.start_container(&created.id, None)).await {
         remove_quietly(docker, &created.id).await;
         return Err(DockerError::Api {
             context: format!("starting container {}", spec.name),
@@ -253,9 +253,8 @@ impl Sandbox {
         timeout: Duration,
         limits: ExecLimits,
     ) -> Result<ExecOutput, DockerError> {
-        let created = self
-            .docker
-            .create_exec(
+        let created = super::retry::with_backoff(|| {
+            self.docker.create_exec(
                 &self.id,
                 CreateExecOptions {
                     attach_stdin: Some(stdin.is_some()),
@@ -265,12 +264,13 @@ impl Sandbox {
                     ..Default::default()
                 },
             )
-            .await
-            .map_err(DockerError::api(format!(
-                "creating exec `{}` in {}",
-                cmd.join(" "),
-                self.name
-            )))?;
+        })
+        .await
+        .map_err(DockerError::api(format!(
+            "creating exec `{}` in {}",
+            cmd.join(" "),
+            self.name
+        )))?;
         let work = async {
             let started = self
                 .docker
