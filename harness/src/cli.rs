@@ -9,9 +9,10 @@ Exit codes:
   1    other error (I/O on the results folder, internal error)
   2    `run`: at least one trial errored (a harness or Docker problem, not data)
   3    bad input: a scenario file (reported as file:line:col) or the arguments
-  4    Docker's engine cannot be reached (DOCKER_HOST is honoured)
+  4    Docker's engine cannot be reached (DOCKER_HOST is honoured), or it
+       stopped answering mid-run (finished rows kept: run --resume --out DIR)
   5    building the matched images failed (missing mmdebstrap, failed build)
-  130  interrupted (Ctrl-C / SIGTERM); the run's containers were removed";
+  130  interrupted (Ctrl-C / SIGTERM / SIGHUP); the run's containers were removed";
 
 pub const VERIFY_EXIT_CODES: &str = "\
 Exit codes (verify):
