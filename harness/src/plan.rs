@@ -65,7 +65,7 @@ pub fn trial_seed(run_seed: u64, scenario: &str, rep: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approach::parse_scenario as parse;
+    use crate::scenario::parse;
     use std::path::PathBuf;
 
     fn scenario() -> Arc<LoadedScenario> {

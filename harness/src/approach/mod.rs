@@ -39,15 +39,6 @@ pub fn kind(name: &str) -> ApproachKind {
     name.parse().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `scenario::parse` with the registry filled first, for tests (of any
-/// layer) that parse scenario text without going through a loader: the
-/// approach names in it are looked up in the table `registry` fills.
-#[cfg(test)]
-pub(crate) fn parse_scenario(text: &str) -> Result<Scenario, crate::scenario::ParseError> {
-    registry();
-    crate::scenario::parse(text)
-}
-
 /// A consistency check: a command and how to read its result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {

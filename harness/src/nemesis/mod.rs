@@ -183,7 +183,7 @@ pub async fn inject<S: Sandboxed>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approach::parse_scenario as parse;
+    use crate::scenario::parse;
 
     fn specs(faults: &str) -> Vec<FaultSpec> {
         let text = format!(

@@ -313,7 +313,7 @@ mod tests {
                 "install",
             ),
         ] {
-            let pkg = crate::approach::parse_scenario(&scenario_text)
+            let pkg = crate::scenario::parse(&scenario_text)
                 .unwrap()
                 .packages
                 .pop()

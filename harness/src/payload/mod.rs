@@ -355,7 +355,7 @@ fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::approach::parse_scenario as parse;
+    use crate::scenario::parse;
     use crate::scenario::Scenario;
     use std::io::Read;
     use std::path::PathBuf;
@@ -477,7 +477,6 @@ packages = ["fastmath"]
         let dir = tempfile::tempdir().unwrap();
         // The validator refuses these with a location; the generator refuses
         // them too, for models built without it.
-        crate::approach::registry();
         let unvalidated = |text: &str| -> Scenario { toml::from_str(text).unwrap() };
         let reserved = unvalidated(&SCENARIO.replace("doc/readme", "VERSION"));
         let err = write_fixtures(&reserved, dir.path()).unwrap_err();

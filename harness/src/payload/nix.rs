@@ -225,7 +225,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // The attempt goes to the literal path: keep it inside the temp dir.
         let target = dir.path().join("etc/fastmath.conf");
-        let s = crate::approach::parse_scenario(
+        let s = crate::scenario::parse(
             &super::super::tests::SCENARIO.replace("/etc/fastmath.conf", target.to_str().unwrap()),
         )
         .unwrap();
@@ -311,7 +311,7 @@ mod tests {
             super::super::tests::SCENARIO
                 .replace("depends = [\"depa\"]", "depends = [\"depa=1.0\"]")
         );
-        let expr = expression(&crate::approach::parse_scenario(&text).unwrap());
+        let expr = expression(&crate::scenario::parse(&text).unwrap());
         for needle in [
             "  pkg_depa_1_0 = derivation {\n",
             "  pkg_depa_2_0 = derivation {\n",
@@ -327,7 +327,7 @@ mod tests {
     #[test]
     fn keyword_names_stay_valid_nix() {
         let text = super::super::tests::SCENARIO.replace("\"depa\"", "\"let\"");
-        let expr = expression(&crate::approach::parse_scenario(&text).unwrap());
+        let expr = expression(&crate::scenario::parse(&text).unwrap());
         assert!(
             expr.contains("  pkg_let_1_0 = derivation {\n")
                 && expr.contains("  \"let\" = pkg_let_1_0;\n")

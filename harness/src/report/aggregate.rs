@@ -156,7 +156,6 @@ pub fn approach_rank(a: ApproachKind) -> (usize, ApproachKind) {
 /// Registered approaches in the registry's order (the README's), others
 /// (from an older or newer harness) after them by name.
 pub fn approach_order(name: &str) -> (usize, String) {
-    crate::approach::registry();
     let rank = crate::approach::ApproachKind::lookup(name).map_or(usize::MAX, |k| k.rank());
     (rank, name.to_string())
 }

@@ -42,7 +42,6 @@ impl CrashData {
     /// Reads `dir/crashpoints.csv` (required) and, when present,
     /// points.json and crashpoints.jsonl (only counted: the table needs no history).
     pub fn load(dir: &Path) -> Result<CrashData> {
-        crate::approach::registry();
         let csv_path = dir.join("crashpoints.csv");
         let records: Vec<CrashPointRecord> = super::read_rows(&csv_path)?;
         let mut data = CrashData {

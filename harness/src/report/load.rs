@@ -145,8 +145,6 @@ type Key = (String, ApproachKind, FaultLabel, u32, u64);
 
 impl Run {
     pub fn load(dir: &Path) -> Result<Run> {
-        // The records name approaches, which parse against the registry.
-        crate::approach::registry();
         if !dir.exists() {
             return Err(Error::Usage(format!(
                 "report: run folder {} does not exist",

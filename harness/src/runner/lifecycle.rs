@@ -379,7 +379,7 @@ packages = ["fastmath"]
     }
 
     async fn drive(t: &Fake) -> (Result<Observed, DockerError>, History, Vec<Phase>) {
-        let scenario = crate::approach::parse_scenario(SCENARIO).unwrap();
+        let scenario = crate::scenario::parse(SCENARIO).unwrap();
         let a = approach(crate::approach::kind("apt"));
         let hooks = Phases::default();
         let mut h = History::new("t", crate::approach::kind("apt"), "none", 0, 0);
@@ -532,7 +532,7 @@ packages = ["fastmath"]
             vec![snap(&[]), snap(&[]), snap(&[])],
         );
         let scenario_checks = approach(crate::approach::kind("apt"))
-            .checks(&crate::approach::parse_scenario(SCENARIO).unwrap());
+            .checks(&crate::scenario::parse(SCENARIO).unwrap());
         assert!(
             scenario_checks.iter().any(|c| c.quiet),
             "apt has a quiet check"
@@ -574,7 +574,7 @@ packages = ["fastmath"]
             hang: true,
             ..fake(fails_operation, vec![snap(&[])])
         };
-        let scenario = crate::approach::parse_scenario(SCENARIO).unwrap();
+        let scenario = crate::scenario::parse(SCENARIO).unwrap();
         let a = approach(crate::approach::kind("apt"));
         let mut h = History::new("t", crate::approach::kind("apt"), "none", 0, 0);
         let req = Request {

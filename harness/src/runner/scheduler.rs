@@ -79,9 +79,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approach::parse_scenario as parse;
     use crate::history::{Phase, Step, Timings};
     use crate::plan::plan;
+    use crate::scenario::parse;
     use crate::scenario::LoadedScenario;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;

@@ -164,9 +164,8 @@ impl ParseError {
 }
 
 /// Parses and validates a scenario text, each guarantee through `check`.
-/// Approach names are looked up in `vocab`'s table, which
-/// `approach::registry()` fills: the loader calls it; direct callers must
-/// too, or every name is unknown (the error says so).
+/// Approach names are looked up in `vocab`'s table (the built-ins, and any
+/// approach registered at run time).
 pub fn parse_with(text: &str, check: &GuaranteeCheck) -> Result<Scenario, ParseError> {
     let scenario: Scenario = toml::from_str(text).map_err(|e| {
         // toml's message repeats the source excerpt; keep its first line only.
@@ -208,8 +207,6 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    // Shadows the glob's `parse`: approach names need the registry.
-    use crate::approach::parse_scenario as parse;
 
     const GOOD: &str = r#"
 [scenario]

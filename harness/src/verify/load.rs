@@ -10,14 +10,11 @@ use crate::vocab::ApproachKind;
 /// Loads every scenario named (files, or folders of `*.toml`: see
 /// `scenario::load_all`), guarantees checked.
 pub fn load_scenarios(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, ScenarioError> {
-    // Approach names are parsed against the registry's table: fill it.
-    crate::approach::registry();
     scenario::load_all(paths, &check_guarantee)
 }
 
 /// Loads one scenario file, guarantees checked.
 pub fn load_scenario(path: &Path) -> Result<LoadedScenario, ScenarioError> {
-    crate::approach::registry();
     scenario::load(path, &check_guarantee)
 }
 
@@ -34,7 +31,7 @@ pub fn check_guarantee(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approach::parse_scenario as parse;
+    use crate::scenario::parse;
     use crate::scenario::{line_col, parse_with};
 
     const GOOD: &str = r#"
@@ -63,7 +60,6 @@ packages = ["fastmath"]
 
     /// Parses `text` with the guarantee check and returns "line:col: message".
     fn error_of(text: &str) -> String {
-        crate::approach::registry();
         let e = parse_with(text, &check_guarantee).expect_err("must be rejected");
         let (line, col) = line_col(text, e.span.expect("located").start);
         format!("{line}:{col}: {}", e.message)

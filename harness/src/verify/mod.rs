@@ -447,7 +447,7 @@ pub fn exit_code(judgements: &[Judgement]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approach::parse_scenario as parse;
+    use crate::scenario::parse;
 
     const SCENARIO: &str = r#"
 [scenario]
