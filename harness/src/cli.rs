@@ -50,6 +50,8 @@ pub enum Command {
     /// Check scenario files and print the plan (approaches, faults, reps, trials) without touching Docker.
     #[command(after_help = EXIT_CODES)]
     Validate(ValidateArgs),
+    /// Print the JSON Schema of the scenario format (for editors; the copy in scenarios/ is this output).
+    Schema,
     /// Remove every Docker object labelled mistake-cost.run (containers, networks, volumes).
     #[command(after_help = EXIT_CODES)]
     Clean,

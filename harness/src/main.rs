@@ -35,6 +35,10 @@ fn main() {
             Command::Images { action } => commands::images(action).await,
             Command::Clean => commands::clean().await,
             Command::Validate(args) => commands::validate(args),
+            Command::Schema => {
+                println!("{}", mistake_cost::scenario::json_schema());
+                Ok(mistake_cost::error::exit::OK)
+            }
             Command::Report { run_dir, format } => mistake_cost::report::command(&run_dir, &format),
             Command::Verify(args) => commands::verify(args).await,
             Command::Compare {

@@ -104,6 +104,21 @@ impl ApproachKind {
     }
 }
 
+/// In the scenario format's JSON Schema: one of the built-in names.
+impl schemars::JsonSchema for ApproachKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ApproachKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": BUILTIN_APPROACHES,
+            "description": "An approach (package manager as its users run it)."
+        })
+    }
+}
+
 impl fmt::Display for ApproachKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -165,7 +180,16 @@ impl serde::de::Visitor<'_> for NameVisitor {
 
 /// Which results file a guarantee reads. `verify` knows each file's columns.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Source {

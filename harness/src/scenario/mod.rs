@@ -163,6 +163,16 @@ impl ParseError {
     }
 }
 
+/// The JSON Schema of the scenario format, generated from the model's
+/// types (field names, kinds, defaults, documentation and the numeric
+/// limits), for editors: `scenarios/scenario.schema.json` is this text.
+/// Cross-references (declared packages, unique names) are beyond it:
+/// `validate` checks those.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_string_pretty(&schema).expect("a schema serializes")
+}
+
 /// Parses and validates a scenario text, each guarantee through `check`.
 /// Approach names are looked up in `vocab`'s table (the built-ins, and any
 /// approach registered at run time).
@@ -207,6 +217,33 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed copy for editors is what the types generate: a field
+    /// added to the model without regenerating it fails here.
+    #[test]
+    fn the_committed_json_schema_is_the_generated_one() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/scenario.schema.json");
+        let committed = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            committed.trim_end(),
+            json_schema(),
+            "regenerate: mistake-cost schema > scenarios/scenario.schema.json"
+        );
+        let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+        let header = &schema["$defs"]["Header"];
+        assert_eq!(
+            header["additionalProperties"], false,
+            "unknown fields are refused"
+        );
+        assert_eq!(header["properties"]["reps"]["maximum"], limits::MAX_REPS);
+        assert_eq!(
+            header["properties"]["step_timeout_s"]["maximum"],
+            limits::MAX_STEP_TIMEOUT_S
+        );
+        let file = &schema["$defs"]["FileSpec"]["properties"];
+        assert_eq!(file["size"]["maximum"], limits::MAX_FILE_SIZE);
+        assert_eq!(file["count"]["maximum"], limits::MAX_COUNT);
+    }
 
     const GOOD: &str = r#"
 [scenario]

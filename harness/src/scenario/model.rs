@@ -1,6 +1,7 @@
 //! The scenario file's data model: what a TOML file may say, as serde types.
 //! Unknown fields are rejected; cross-references are checked in `validate`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_spanned::Spanned;
 use std::collections::BTreeMap;
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::vocab::{ApproachKind, Source};
 
 /// One scenario file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub scenario: Header,
@@ -22,6 +23,7 @@ pub struct Scenario {
     pub operation: Operation,
     /// Per-approach overrides of the built-in recovery playbooks.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Playbook>")]
     pub recovery: BTreeMap<Spanned<String>, Playbook>,
     /// Faults injected into the operation, identically for every approach.
     /// None: the operation runs undisturbed (fault "none").
@@ -41,28 +43,34 @@ pub struct Scenario {
 /// `verify`: `expect` must hold in `in` of the rows of `approaches`.
 /// Its fields are checked by the loader's [`GuaranteeCheck`](super::GuaranteeCheck)
 /// (`verify` knows the columns).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuaranteeSpec {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Whose rows (default: every approach of the scenario).
     #[serde(default)]
+    #[schemars(with = "Vec<ApproachKind>")]
     pub approaches: Vec<Spanned<ApproachKind>>,
     /// Which file: trials (default) or crashpoints.
     #[serde(default)]
+    #[schemars(with = "Option<Source>")]
     pub source: Option<Spanned<Source>>,
     /// `column OP value`, e.g. `residue_files == 0`.
+    #[schemars(with = "String")]
     pub expect: Spanned<String>,
     /// "all" (default) or a share like "95%".
     #[serde(rename = "in", default)]
+    #[schemars(with = "Option<String>")]
     pub share: Option<Spanned<String>>,
     /// Row filters, `column == word` or `!=` (e.g. `outcome == failed`):
     /// only rows every filter admits are evidence.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub when: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
     #[serde(deserialize_with = "super::limits::non_blank")]
@@ -72,15 +80,17 @@ pub struct Probe {
     pub command: String,
     /// Only for these approaches (default: all).
     #[serde(default)]
+    #[schemars(with = "Vec<ApproachKind>")]
     pub approaches: Vec<Spanned<ApproachKind>>,
 }
 
 /// A fault the nemesis injects into the operation under test. One flat
 /// table per fault (`kind` says which fields apply), so every field keeps
 /// its position for error messages.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
+    #[schemars(with = "FaultKind")]
     pub kind: Spanned<FaultKind>,
     /// kill: the signal sent (default KILL).
     #[serde(default)]
@@ -91,11 +101,14 @@ pub struct FaultSpec {
     pub at_ms: Vec<u64>,
     /// kill: this many seeded random offsets in [0, within_ms).
     #[serde(default, deserialize_with = "super::limits::random")]
+    #[schemars(range(min = 0, max = 1000))]
     pub random: u32,
     #[serde(default, deserialize_with = "super::limits::within_ms")]
+    #[schemars(range(min = 0, max = 86400000))]
     pub within_ms: u64,
     /// syscall: the syscalls counted (strace names: rename, write, fsync...).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub syscalls: Vec<Spanned<String>>,
     /// syscall: call numbers, 1-based, counted per process and per syscall
     /// as strace counts.
@@ -103,10 +116,11 @@ pub struct FaultSpec {
     pub at: Vec<u64>,
     /// syscall: fail the call with this errno instead of killing.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub errno: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// A signal to the package manager's whole process group at a time offset.
@@ -117,7 +131,7 @@ pub enum FaultKind {
     ContainerKill,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 pub enum Signal {
     #[serde(rename = "KILL")]
     Kill,
@@ -125,25 +139,29 @@ pub enum Signal {
     Term,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
     /// A safe identifier: it names a scratch folder and containers.
     #[serde(deserialize_with = "super::limits::name")]
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$"))]
     pub name: String,
     #[serde(default)]
     pub description: String,
     /// Approaches to run; every one gets the same packages and faults.
     #[serde(deserialize_with = "super::limits::approaches")]
+    #[schemars(with = "Vec<ApproachKind>")]
     pub approaches: Vec<Spanned<ApproachKind>>,
     /// Repetitions per approach unless `run --reps` says otherwise.
     #[serde(default = "default_reps", deserialize_with = "super::limits::reps")]
+    #[schemars(range(min = 1, max = 1000))]
     pub reps: u32,
     /// Wall-clock limit for one step inside the container, in seconds.
     #[serde(
         default = "default_step_timeout",
         deserialize_with = "super::limits::step_timeout"
     )]
+    #[schemars(range(min = 1, max = 86400))]
     pub step_timeout_s: u64,
 }
 
@@ -154,13 +172,15 @@ fn default_step_timeout() -> u64 {
     300
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackageSpec {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     pub version: String,
     /// Packages this one depends on (names declared in this file).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub depends: Vec<Spanned<String>>,
     /// Files the package ships, relative to its install root.
     #[serde(default)]
@@ -172,20 +192,23 @@ pub struct PackageSpec {
 
 /// A file whose content is generated deterministically from
 /// (package, version, path), so every ecosystem ships identical bytes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     /// With `count`, the path holds `{}`, replaced by 1..=count.
+    #[schemars(with = "String")]
     pub path: Spanned<String>,
     /// Size in bytes of the generated content.
     #[serde(
         default = "default_file_size",
         deserialize_with = "super::limits::size"
     )]
+    #[schemars(range(min = 0, max = 1073741824))]
     pub size: u64,
     /// Ship `count` files from this one pattern (a payload of a few hundred
     /// files without a few hundred lines).
     #[serde(default, deserialize_with = "super::limits::count")]
+    #[schemars(range(min = 1, max = 10000))]
     pub count: Option<u32>,
 }
 
@@ -208,7 +231,7 @@ fn default_file_size() -> u64 {
 
 /// A package-level failure, mapped onto each ecosystem's natural step
 /// (see scenarios/README.md for the mapping).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailSpec {
     /// The step that fails, for every ecosystem unless overridden below.
@@ -226,12 +249,15 @@ pub struct FailSpec {
     /// postinst or preinst, setup.py, the Nix builder) attempts exactly
     /// these; whether an attempt lands is what the approach decides.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub writes: Vec<Spanned<String>>,
     /// Existing files the failing script tries to append a line to.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub appends: Vec<Spanned<String>>,
     /// Existing files the failing script tries to delete.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub removes: Vec<Spanned<String>>,
     #[serde(default = "default_exit_code")]
     pub exit_code: u8,
@@ -290,7 +316,7 @@ pub enum Ecosystem {
     Nix,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailStep {
     /// The package's build (pip: setup.py build; Nix: the builder). A
@@ -301,22 +327,24 @@ pub enum FailStep {
     Configure,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub install: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Operation {
     pub kind: OperationKind,
     #[serde(deserialize_with = "super::limits::packages")]
+    #[schemars(with = "Vec<String>")]
     pub packages: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OperationKind {
     /// Install packages the set-up did not.
@@ -374,7 +402,7 @@ pub fn version_key(v: &str) -> Vec<u64> {
 /// A recovery playbook: shell commands run in order, each timed inside the
 /// container; a failing command does not stop the ones after it, as a
 /// person working through a checklist would go on.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Playbook {
     pub commands: Vec<String>,
