@@ -44,8 +44,14 @@ pub fn usable_upper_dir(driver: Option<&bollard::models::DriverData>) -> Option<
 /// marks a deleted path; a directory with `trusted.overlay.opaque = y`
 /// hides everything the image had below it.
 pub fn from_upper_dir(upper: &Path) -> std::io::Result<ChangedPaths> {
-    from_upper_dir_bounded(upper, MAX_CHANGED_PATHS)
+    from_upper_dir_bounded(upper, MAX_CHANGED_PATHS, MAX_CHANGED_BYTES)
 }
+
+/// The most bytes of changed files a snapshot accepts (their apparent
+/// sizes, summed over the walk): a package operation writes megabytes; a
+/// scenario that writes more than this errors its trial rather than have
+/// the harness hash it.
+pub const MAX_CHANGED_BYTES: u64 = 8 << 30;
 
 /// The most changed paths a snapshot reads: far above any package
 /// operation (a whole image is ~20,000 paths), low enough that a scenario
@@ -60,8 +66,13 @@ pub fn too_many_changes(limit: usize) -> std::io::Error {
     ))
 }
 
-fn from_upper_dir_bounded(upper: &Path, limit: usize) -> std::io::Result<ChangedPaths> {
+fn from_upper_dir_bounded(
+    upper: &Path,
+    limit: usize,
+    max_bytes: u64,
+) -> std::io::Result<ChangedPaths> {
     let mut out = ChangedPaths::default();
+    let mut bytes: u64 = 0;
     let mut stack = vec![(upper.to_path_buf(), String::new())];
     // A path can vanish mid-walk if something in the container still runs;
     // it is listed anyway (the agent then reports it absent or present).
@@ -86,6 +97,15 @@ fn from_upper_dir_bounded(upper: &Path, limit: usize) -> std::io::Result<Changed
                 r => r?,
             };
             let ft = meta.file_type();
+            if ft.is_file() {
+                bytes = bytes.saturating_add(meta.len());
+                if bytes > max_bytes {
+                    return Err(std::io::Error::other(format!(
+                        "the container's changed files hold more than {} GiB: the trial is errored rather than hashed (a bound on what a scenario can make the host read)",
+                        max_bytes >> 30
+                    )));
+                }
+            }
             if ft.is_char_device() && meta.rdev() == 0 {
                 out.replaced_dirs.push(path.clone());
             } else if ft.is_dir() {
@@ -152,8 +172,20 @@ mod tests {
         for i in 0..5 {
             std::fs::write(d.path().join(format!("f{i}")), "x").unwrap();
         }
-        assert_eq!(from_upper_dir_bounded(d.path(), 5).unwrap().paths.len(), 5);
-        let e = from_upper_dir_bounded(d.path(), 4).unwrap_err();
+        assert_eq!(
+            from_upper_dir_bounded(d.path(), 5, u64::MAX)
+                .unwrap()
+                .paths
+                .len(),
+            5
+        );
+        let e = from_upper_dir_bounded(d.path(), 4, u64::MAX).unwrap_err();
         assert!(e.to_string().contains("more than 4 paths"), "{e}");
+        // Five one-byte files: four bytes are too many.
+        let e = from_upper_dir_bounded(d.path(), 5, 4).unwrap_err();
+        assert!(
+            e.to_string().contains("changed files hold more than"),
+            "{e}"
+        );
     }
 }
