@@ -32,6 +32,8 @@ fn sandbox_is_isolated_limited_and_labelled() {
         assert_eq!(host.memory, Some(2 << 30));
         assert_eq!(host.pids_limit, Some(2048));
         assert_eq!(host.memory_swap, Some(2 << 30), "memory and swap: no swap");
+        let cpus = mistake_cost::docker::Limits::cpus_default();
+        assert_eq!(host.nano_cpus, Some(cpus * 1_000_000_000));
         assert!(host
             .security_opt
             .unwrap_or_default()
@@ -57,6 +59,15 @@ fn sandbox_is_isolated_limited_and_labelled() {
             .await
             .unwrap();
         assert_eq!(read.stdout, b"hi");
+        // The CPU limit reached the kernel, as quota and period: cgroup v2
+        // states both in cpu.max, v1 (these machines) in two files.
+        let read_quota = "cat /sys/fs/cgroup/cpu.max 2>/dev/null || \
+             echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)";
+        let cpu_max = sandbox.exec(&sh(read_quota), None, t).await.unwrap();
+        let cpu_max = String::from_utf8_lossy(&cpu_max.stdout).to_string();
+        let mut fields = cpu_max.split_whitespace().map(|f| f.parse::<i64>().unwrap());
+        let (quota, period) = (fields.next().unwrap(), fields.next().unwrap());
+        assert_eq!(quota, cpus * period, "cpu.max: {cpu_max}");
         let write = sandbox
             .exec(&sh("touch /fixtures/x"), None, t)
             .await

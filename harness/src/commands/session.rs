@@ -111,7 +111,11 @@ impl Session {
             ),
             harness_version: Some(env!("CARGO_PKG_VERSION").to_string()),
             security_profile: Some(security),
-            security_profile_detail: Some(security.describe()),
+            security_profile_detail: Some(format!(
+                "{}; {}",
+                security.describe(),
+                crate::docker::Limits::describe()
+            )),
             approaches,
             environment: Some(environment),
             resumed_from: previous

@@ -12,7 +12,7 @@ mod security;
 mod sweep;
 
 pub use labels::{hostname, RunId, RUN_LABEL};
-pub use sandbox::{ExecLimits, ExecOutput, Sandbox, SandboxSpec};
+pub use sandbox::{ExecLimits, ExecOutput, Limits, Sandbox, SandboxSpec};
 pub use security::SecurityProfile;
 pub use sweep::{sweep, sweep_dead_runs, SweepReport};
 

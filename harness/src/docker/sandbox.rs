@@ -25,6 +25,8 @@ pub struct SandboxSpec {
     pub fixtures: Option<PathBuf>,
     pub memory_bytes: i64,
     pub pids_limit: i64,
+    /// CPU time, in billionths of a CPU (Docker's `NanoCpus`).
+    pub nano_cpus: i64,
     /// False by default: scenarios are hermetic unless they ask.
     pub network: bool,
     /// Shared by every container of a run.
@@ -41,13 +43,48 @@ impl SandboxSpec {
             image: image.into(),
             name: name.into(),
             fixtures: None,
-            memory_bytes: 2 << 30,
-            pids_limit: 2048,
+            memory_bytes: Limits::DEFAULT.memory_bytes,
+            pids_limit: Limits::DEFAULT.pids,
+            nano_cpus: Limits::cpus_default() * 1_000_000_000,
             network: false,
             security: SecurityProfile::Default,
             env: Vec::new(),
             cmd: vec!["sleep".into(), "infinity".into()],
         }
+    }
+}
+
+/// The resource limits every sandbox gets, the same for every approach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: i64,
+    pub pids: i64,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        memory_bytes: 2 << 30,
+        pids: 2048,
+    };
+
+    /// Whole CPUs one container may use: all but one of the host's (at
+    /// least one), so a container that spins cannot take the whole host
+    /// away from the harness that times it. dpkg, pip and a trivial Nix
+    /// build are single-threaded, so on the 2-core machines this costs the
+    /// measured operations nothing.
+    pub fn cpus_default() -> i64 {
+        let host = std::thread::available_parallelism().map_or(1, |n| n.get());
+        host.saturating_sub(1).max(1) as i64
+    }
+
+    /// For run.json and the report's environment section.
+    pub fn describe() -> String {
+        format!(
+            "per container: at most {} CPU(s), {} MiB memory and no swap, {} processes",
+            Limits::cpus_default(),
+            Limits::DEFAULT.memory_bytes >> 20,
+            Limits::DEFAULT.pids
+        )
     }
 }
 
@@ -144,6 +181,7 @@ async fn create_and_start(
         // Memory and swap together: the same limit, so no swap at all.
         memory_swap: Some(spec.memory_bytes),
         pids_limit: Some(spec.pids_limit),
+        nano_cpus: Some(spec.nano_cpus),
         privileged: Some(false),
         cap_add: Some(spec.security.cap_add()).filter(|c| !c.is_empty()),
         cap_drop: Some(spec.security.cap_drop()),
