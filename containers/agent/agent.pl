@@ -7,7 +7,9 @@
 #   agent.pl run TIMEOUT_S [--kill-after=MS:SIG] CMD...
 #                                   run each CMD with /bin/sh -c, in order,
 #                                   going on after failures; print one line
-#                                   per command: exit<TAB>ns<TAB>hex(stdout tail)<TAB>hex(stderr tail)<TAB>fired<TAB>hex(attempts)
+#                                   per command: exit<TAB>ns<TAB>hex(stdout tail)<TAB>hex(stderr tail)<TAB>fired<TAB>hex(attempts)<TAB>start
+#                                   (start: CLOCK_MONOTONIC ns when the command
+#                                   started, the clock the probe log uses)
 #                                   With --kill-after, SIG goes to each command's
 #                                   whole process tree MS milliseconds after it
 #                                   started (fired: ns offset of the kill, or "-").
@@ -18,6 +20,15 @@
 #   agent.pl stat                   read NUL-separated paths on stdin, print
 #                                   one NUL-terminated record per path
 #   agent.pl scan ROOT              the same record for every path under ROOT
+#   agent.pl probe PORT MARKER MS   start the health prober in the background:
+#                                   every MS ms an HTTP GET on 127.0.0.1:PORT,
+#                                   healthy when the status is 200 and the body
+#                                   holds MARKER; one line per sample appended
+#                                   to /run/mistake-cost/probe.log:
+#                                   start-ns<TAB>1|0<TAB>reason
+#   agent.pl settle MS              wait MS ms, then exit 0 if the prober's
+#                                   last sample was healthy (1 if not, 2 if no
+#                                   prober runs); prints the sample's reason
 #
 # A record: TYPE<TAB>MODE<TAB>UID:GID<TAB>SIZE<TAB>HASH<TAB>PATH
 #   TYPE: f file, d dir, l symlink, o other, - absent;
@@ -175,7 +186,7 @@ sub cmd_run {
         my $ns = int((clock_gettime(CLOCK_MONOTONIC) - $t0) * 1e9);
         # 128+N for a signal, as shells report it; -1 for our own timeout.
         my $code = $status == -1 ? -1 : WIFEXITED($status) ? WEXITSTATUS($status) : 128 + WTERMSIG($status);
-        print join("\t", $code, $ns, tail_hex($out), tail_hex($err), $fired, attempts_hex($out, $err)), "\n";
+        print join("\t", $code, $ns, tail_hex($out), tail_hex($err), $fired, attempts_hex($out, $err), int($t0 * 1e9)), "\n";
         unlink $out, $err;
     }
 }
@@ -226,8 +237,77 @@ sub cmd_scan {
     }
 }
 
+# One health sample: (1, "ok") or (0, why). Bounded in time (connect and
+# read together within 500 ms) and in bytes read (64 KiB), so a hung or
+# chatty service cannot stall the prober's clock.
+sub probe_once {
+    my ($port, $marker) = @_;
+    require IO::Socket::INET;
+    require IO::Select;
+    my $deadline = clock_gettime(CLOCK_MONOTONIC) + 0.5;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                     Proto => 'tcp', Timeout => 0.5)
+        or return (0, "connect: $!");
+    print $sock "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    my ($resp, $sel) = ("", IO::Select->new($sock));
+    while (length($resp) < 65536) {
+        my $left = $deadline - clock_gettime(CLOCK_MONOTONIC);
+        return (0, "timeout") if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($sock, my $buf, 8192);
+        return (0, "read: $!") unless defined $n;
+        last if $n == 0;
+        $resp .= $buf;
+    }
+    close $sock;
+    my ($status) = $resp =~ m{\AHTTP/\d\.\d (\d{3})};
+    return (0, "no HTTP status") unless defined $status;
+    return (0, "status $status") unless $status eq '200';
+    return (0, "marker missing") unless index($resp, $marker) >= 0;
+    return (1, "ok");
+}
+
+sub cmd_probe {
+    my ($port, $marker, $ms) = @_;
+    die "usage: agent.pl probe PORT MARKER MS\n" unless defined $ms && $ms > 0;
+    mkdir $SCRATCH;
+    my $log = "$SCRATCH/probe.log";
+    # Detached twice, so the prober outlives the exec that started it and
+    # no step's process tree (which a kill fault ends) holds it.
+    my $pid = fork() // die "fork: $!";
+    if ($pid) { waitpid($pid, 0); return }
+    POSIX::setsid();
+    exit 0 if fork();
+    open(STDIN, '<', '/dev/null'); open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null');
+    if (open(my $pf, '>', "$SCRATCH/probe.pid")) { print $pf "$$\n"; close $pf }
+    open(my $fh, '>>', $log) or exit 1;
+    $fh->autoflush(1);
+    while (1) {
+        my $t = clock_gettime(CLOCK_MONOTONIC);
+        my ($ok, $why) = probe_once($port, $marker);
+        $why =~ s/[\t\n]/ /g;
+        print $fh int($t * 1e9), "\t$ok\t$why\n";
+        my $left = $t + $ms / 1000 - clock_gettime(CLOCK_MONOTONIC);
+        Time::HiRes::sleep($left) if $left > 0;
+    }
+}
+
+sub cmd_settle {
+    my ($ms) = @_;
+    Time::HiRes::sleep(($ms // 0) / 1000);
+    open(my $fh, '<', "$SCRATCH/probe.log") or do { print "no prober\n"; exit 2 };
+    my $last;
+    while (my $l = <$fh>) { $last = $l if $l =~ /\n\z/ }
+    exit 2 unless defined $last;
+    chomp $last;
+    my (undef, $ok, $why) = split /\t/, $last, 3;
+    print "$why\n" unless $ok;
+    exit($ok ? 0 : 1);
+}
+
 my $mode = shift @ARGV // '';
 if ($mode eq 'run') { cmd_run(@ARGV) }
 elsif ($mode eq 'stat') { cmd_stat() }
 elsif ($mode eq 'scan') { cmd_scan($ARGV[0] // '/') }
-else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT\n" }
+elsif ($mode eq 'probe') { cmd_probe(@ARGV) }
+elsif ($mode eq 'settle') { cmd_settle(@ARGV) }
+else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT | probe PORT MARKER MS | settle MS\n" }

@@ -124,6 +124,7 @@ pub fn judge(h: &History) -> TrialRecord {
         _ => TriBool::Unknown,
     };
     let in_container_ms: f64 = h.steps.iter().map(|s| s.ms).sum();
+    let service = if errored { None } else { h.service.as_ref() };
     TrialRecord {
         scenario: h.scenario.clone(),
         approach: h.approach,
@@ -154,6 +155,12 @@ pub fn judge(h: &History) -> TrialRecord {
         trial_wall_ms: h.timings.wall_ms,
         overhead_ms: (h.timings.wall_ms - in_container_ms).max(0.0),
         error: h.error.clone().unwrap_or_default(),
+        healthy_before: service.and_then(|t| t.healthy_before),
+        healthy_after_change: service.and_then(|t| t.healthy_after_change),
+        detect_ms: service.and_then(|t| t.detect_ms),
+        downtime_ms: service.and_then(|t| t.downtime_ms),
+        restore_ms: service.and_then(|t| t.restore_ms),
+        healthy_after_recovery: service.and_then(|t| t.healthy_after_recovery),
     }
 }
 
@@ -174,6 +181,7 @@ mod tests {
             quiet,
             fault_fired_ms: None,
             attempts: Vec::new(),
+            started_ns: None,
             check: None,
         }
     }
@@ -194,6 +202,7 @@ mod tests {
                 ..Default::default()
             },
             error: None,
+            service: None,
         }
     }
 

@@ -43,6 +43,10 @@ pub struct Step {
     /// log in the command's whole output (not the tails).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
+    /// When it started on the container's monotonic clock (ns), the clock
+    /// the health probe stamps its samples with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ns: Option<u64>,
 }
 
 /// One side effect a failing package script attempted (a write, append or
@@ -139,6 +143,9 @@ pub struct History {
     pub timings: Timings,
     /// A harness or Docker problem: the trial is not data.
     pub error: Option<String>,
+    /// What the health probe saw (configure scenarios only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<crate::service::timeline::Timeline>,
 }
 
 impl History {
@@ -162,6 +169,7 @@ impl History {
             playbook_ran: false,
             timings: Timings::default(),
             error: None,
+            service: None,
         }
     }
 

@@ -39,6 +39,7 @@ pub mod properties;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod service;
 pub mod snapshot;
 pub mod stats;
 pub mod verify;

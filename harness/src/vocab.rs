@@ -31,6 +31,12 @@ pub struct ApproachKind {
 /// `approach/`, its line in `approach::registry`, its name here.
 pub const BUILTIN_APPROACHES: [&str; 5] = ["apt", "pip", "pip-venv", "nix", "nix-single-user"];
 
+/// The built-ins that manage a service's configuration (`configure`
+/// scenarios): those whose `Approach::config_commands` is Some (the
+/// registry checks the two agree), listed here so scenario files are
+/// checked with no set-up.
+pub const CONFIG_TOOLS: [&str; 2] = ["apt", "nix"];
+
 /// Known names, in registration order (a name's index is its rank): the
 /// built-ins from the start, then any registered at run time. Names are
 /// only ever appended, so a rank never changes once handed out.

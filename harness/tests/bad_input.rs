@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 4 scenario(s), 119 trials in all"),
+        text.contains("valid: 9 scenario(s), 149 trials in all"),
         "{text}"
     );
     let o = bin()
@@ -287,5 +287,55 @@ fn huge_scenario_files_are_refused_unread() {
         assert_eq!(code, Some(3), "{err}");
         assert!(err.contains("larger than 1048576 bytes"), "{err}");
         assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+    }
+}
+
+/// Configure scenarios: no `[service]` to probe, an approach that manages
+/// no configuration, a port the wrong-port change cannot move past, a
+/// change on an install. Each is exit 3 at the field's file:line:col.
+#[test]
+fn bad_configure_scenarios_are_pointed_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = "[service]\nport = 8080\nmarker = \"m\"\n";
+    let cases = [
+        (
+            "no-service",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[operation]\nkind = \"configure\"\nchange = \"wrong-root\"\n".to_string(),
+            ":6:10: a `configure` operation needs a [service] table",
+        ),
+        (
+            "pip",
+            format!("[scenario]\nname = \"c\"\napproaches = [\"apt\", \"pip\"]\n{service}[operation]\nkind = \"configure\"\nchange = \"wrong-root\"\n"),
+            ":3:22: approach `pip` does not manage a service's configuration",
+        ),
+        (
+            "port",
+            "[scenario]\nname = \"c\"\napproaches = [\"nix\"]\n[service]\nport = 65535\nmarker = \"m\"\n[operation]\nkind = \"configure\"\nchange = \"wrong-port\"\n".to_string(),
+            ":5:8: port: expected 1 to 65534",
+        ),
+        (
+            "no-change",
+            format!("[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n{service}[operation]\nkind = \"configure\"\n"),
+            ":8:8: a `configure` operation names its `change`",
+        ),
+        (
+            "unknown-change",
+            format!("[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n{service}[operation]\nkind = \"configure\"\nchange = \"typo\"\n"),
+            ":9:10: unknown variant `typo`",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let o = bin()
+            .args(["validate", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{}{want}", path.display())),
+            "{name}: want {want} in: {err}"
+        );
     }
 }

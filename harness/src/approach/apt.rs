@@ -1,6 +1,6 @@
 //! apt/dpkg with a flat local repository of the scenario's .debs.
 
-use super::{op_packages, upgrade_rollback, Approach, Check};
+use super::{op_packages, upgrade_rollback, Approach, Check, ConfigCommands};
 use crate::docker::images::Family;
 use crate::docker::SecurityProfile;
 use crate::scenario::{Ecosystem, PackageRef, Scenario};
@@ -133,7 +133,25 @@ impl Approach for Apt {
     fn package_view(&self) -> String {
         r"dpkg-query -W -f='P\t${Package}\t${Version} ${db:Status-Abbrev}\n'".into()
     }
+
+    /// Edit in place, the traditional way: the operator keeps a backup copy
+    /// of the working file (the diligent case), puts the new version in
+    /// place and applies it; recovery copies the backup back and applies.
+    fn config_commands(&self) -> Option<ConfigCommands> {
+        use crate::service::{APPLY, FIXTURES, SITE_CONF};
+        Some(ConfigCommands {
+            install: vec![
+                format!("cp {FIXTURES}/good.conf {SITE_CONF}"),
+                format!("cp -p {SITE_CONF} {BACKUP}"),
+            ],
+            change: format!("cp {FIXTURES}/bad.conf {SITE_CONF} && {APPLY}"),
+            recover: vec![format!("cp {BACKUP} {SITE_CONF}"), APPLY.into()],
+        })
+    }
 }
+
+/// The operator's backup of the site's configuration.
+const BACKUP: &str = "/root/site.conf.bak";
 
 /// `dpkg -V` of the scenario's packages that dpkg knows as (partly)
 /// installed: any line it prints is a file that differs from the package's

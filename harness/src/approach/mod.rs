@@ -149,6 +149,28 @@ pub trait Approach: Send + Sync {
     /// A command printing `P<TAB>name<TAB>state` per package (and, for Nix,
     /// `L<TAB>store path` per path live from the profile).
     fn package_view(&self) -> String;
+
+    /// How this approach manages the site's configuration in `configure`
+    /// scenarios; None when it does not (then its name is not in
+    /// `vocab::CONFIG_TOOLS`, which the registry checks).
+    fn config_commands(&self) -> Option<ConfigCommands> {
+        None
+    }
+}
+
+/// How an approach manages a service's configuration, as its users do.
+/// The fixtures hold the good and bad configuration (`service::FIXTURES`)
+/// and the apply script (`service::APPLY`: reload or restart, the same for
+/// every approach); each command here ends by running it where the
+/// approach's users would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigCommands {
+    /// Set-up: the good configuration in place, before nginx starts.
+    pub install: Vec<String>,
+    /// The operation: the bad configuration in place and applied.
+    pub change: String,
+    /// The default recovery: back to the good configuration, applied.
+    pub recover: Vec<String>,
 }
 
 /// A sandbox for one approach: its image, environment and main process,
@@ -166,9 +188,15 @@ pub fn sandbox_spec(
     spec
 }
 
-/// The approach's own checks followed by the scenario's probes for it.
+/// The approach's own checks followed by the scenario's probes for it
+/// (and, with a `[service]`, the health check).
 pub fn checks_and_probes(a: &dyn Approach, scenario: &Scenario) -> Vec<Check> {
     let mut checks = a.checks(scenario);
+    checks.extend(scenario.service.as_ref().map(|spec| Check {
+        name: crate::service::HEALTH_CHECK.into(),
+        command: crate::service::health_command(spec),
+        quiet: false,
+    }));
     checks.extend(
         scenario
             .probes
@@ -192,7 +220,22 @@ pub fn playbook(a: &dyn Approach, scenario: &Scenario) -> Vec<String> {
         .iter()
         .find(|(k, _)| k.get_ref() == a.kind().as_str())
         .map(|(_, p)| p.commands.clone())
-        .unwrap_or_else(|| a.default_playbook(scenario))
+        .unwrap_or_else(|| match scenario.operation.kind.get_ref() {
+            OperationKind::Configure => a.config_commands().map(|c| c.recover).unwrap_or_default(),
+            OperationKind::Install | OperationKind::Upgrade => a.default_playbook(scenario),
+        })
+}
+
+/// The service's part of the set-up in a `configure` scenario: the page,
+/// the approach's good configuration, nginx and the probe started.
+pub fn service_setup(a: &dyn Approach, s: &Scenario) -> Vec<String> {
+    let Some(spec) = &s.service else {
+        return Vec::new();
+    };
+    let mut steps = crate::service::prepare();
+    steps.extend(a.config_commands().map(|c| c.install).unwrap_or_default());
+    steps.extend(crate::service::start(spec));
+    steps
 }
 
 fn op_packages(s: &Scenario) -> Vec<String> {
@@ -202,7 +245,8 @@ fn op_packages(s: &Scenario) -> Vec<String> {
 /// For an upgrade, the default recovery goes back: every package the
 /// set-up installed, at the set-up's version.
 fn upgrade_rollback(s: &Scenario) -> Option<Vec<&PackageSpec>> {
-    (s.operation.kind == OperationKind::Upgrade).then(|| s.closure_specs(&s.setup_refs()))
+    (*s.operation.kind.get_ref() == OperationKind::Upgrade)
+        .then(|| s.closure_specs(&s.setup_refs()))
 }
 
 /// The operation under test as a command. The lifecycle runs whatever this
@@ -210,11 +254,22 @@ fn upgrade_rollback(s: &Scenario) -> Option<Vec<&PackageSpec>> {
 /// switch, rollback) is a new arm here and, where approaches differ, a new
 /// `Approach` method — the lifecycle does not change.
 pub fn operation_command(a: &dyn Approach, s: &Scenario) -> String {
-    match s.operation.kind {
+    match s.operation.kind.get_ref() {
         // An upgrade is an install of the other version.
         OperationKind::Install | OperationKind::Upgrade => {
             a.install(&a.pins(s, &s.operation_refs()))
         }
+        // Loading refused configure scenarios naming an approach without
+        // config commands; a plugged-in one that lies fails visibly here.
+        OperationKind::Configure => a.config_commands().map_or_else(
+            || {
+                format!(
+                    "echo 'approach {} manages no configuration' >&2; exit 2",
+                    a.name()
+                )
+            },
+            |c| c.change,
+        ),
     }
 }
 

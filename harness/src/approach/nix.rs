@@ -3,7 +3,7 @@
 //! multi-user (`nix`: daemon, build users, sandbox when the run's security
 //! profile allows) and single-user (`nix-single-user`: root builds as root).
 
-use super::{Approach, Check};
+use super::{Approach, Check, ConfigCommands};
 use crate::docker::images::Family;
 use crate::docker::SecurityProfile;
 use crate::scenario::{Ecosystem, PackageRef, Scenario};
@@ -179,7 +179,39 @@ impl Approach for Nix {
         // nix-env prints `name-version  out-path`: split the name from the
         // version so an upgrade is one changed package, as with dpkg and pip.
         "nix-env -q --out-path 2>/dev/null | awk '{n=$1; v=\"\"; if (match(n, /-[0-9][^-]*$/)) {v=substr(n, RSTART+1); n=substr(n, 1, RSTART-1)} print \"P\\t\" n \"\\t\" v \" \" $2}'; \
-         if [ -e /root/.nix-profile ]; then nix-store -q --requisites /root/.nix-profile | sed 's/^/L\\t/'; fi"
+         for p in /root/.nix-profile /nix/var/nix/profiles/system; do \
+           if [ -e $p ]; then nix-store -q --requisites $p | sed 's/^/L\\t/'; fi; done"
             .into()
     }
+
+    /// The mechanics of `nixos-rebuild switch` for one file, simulated:
+    /// build a system generation, make it the system profile's next
+    /// generation, activate it (here: `/etc/nginx/conf.d/site.conf` links
+    /// into the current generation, as NixOS's /etc links into
+    /// /etc/static) and apply. Recovery is `nixos-rebuild switch
+    /// --rollback`: the profile's previous generation, activated.
+    fn config_commands(&self) -> Option<ConfigCommands> {
+        use crate::service::{APPLY, FIXTURES, SITE_CONF};
+        // Only the multi-user set-up (NixOS's): `vocab::CONFIG_TOOLS`.
+        if !self.multi_user {
+            return None;
+        }
+        let switch = |nix_file: &str| {
+            format!("p=$(nix-build --no-out-link {FIXTURES}/{nix_file}) && nix-env -p {SYSTEM_PROFILE} --set \"$p\"")
+        };
+        Some(ConfigCommands {
+            install: vec![
+                switch("good.nix"),
+                format!("ln -sfn {SYSTEM_PROFILE}/etc/nginx/conf.d/site.conf {SITE_CONF}"),
+            ],
+            change: format!("{} && {APPLY}", switch("bad.nix")),
+            recover: vec![
+                format!("nix-env -p {SYSTEM_PROFILE} --rollback"),
+                APPLY.into(),
+            ],
+        })
+    }
 }
+
+/// The system profile of `configure` scenarios: one generation per switch.
+const SYSTEM_PROFILE: &str = "/nix/var/nix/profiles/system";

@@ -55,6 +55,11 @@ pub fn registry() -> Vec<ApproachKind> {
                 name, BUILTIN_APPROACHES[rank],
                 "registry::BUILTINS and vocab::BUILTIN_APPROACHES list the built-ins in the same order"
             );
+            assert_eq!(
+                make().config_commands().is_some(),
+                crate::vocab::CONFIG_TOOLS.contains(&name),
+                "vocab::CONFIG_TOOLS lists exactly the built-ins with config commands ({name})"
+            );
             entries.push(*make);
         }
     });

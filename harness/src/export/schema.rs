@@ -214,6 +214,26 @@ pub struct TrialRecord {
     pub overhead_ms: f64,
     /// Why the trial errored; empty for data.
     pub error: String,
+    /// The service answered (status 200 and the marker) before the change
+    /// (configure scenarios: this and the next five columns; empty
+    /// otherwise and in files from before they were recorded).
+    #[serde(default)]
+    pub healthy_before: Option<bool>,
+    /// …when the change had settled (the last sample before the recovery).
+    #[serde(default)]
+    pub healthy_after_change: Option<bool>,
+    /// Change start → first failing probe, ms (empty: it never failed).
+    #[serde(default)]
+    pub detect_ms: Option<f64>,
+    /// Total time the probe failed after the change started, ms.
+    #[serde(default)]
+    pub downtime_ms: Option<f64>,
+    /// Recovery start → first healthy probe, ms (0: it was serving).
+    #[serde(default)]
+    pub restore_ms: Option<f64>,
+    /// The service answered at the end of the trial.
+    #[serde(default)]
+    pub healthy_after_recovery: Option<bool>,
 }
 
 /// One row of crashpoints.csv.
@@ -337,6 +357,12 @@ impl Record for TrialRecord {
             col("trial_wall_ms", Number),
             col("overhead_ms", Number),
             col("error", Text),
+            col("healthy_before", Bool),
+            col("healthy_after_change", Bool),
+            col("detect_ms", Number),
+            col("downtime_ms", Number),
+            col("restore_ms", Number),
+            col("healthy_after_recovery", Bool),
         ]
     };
 }
@@ -418,6 +444,12 @@ mod tests {
             trial_wall_ms: 1.5,
             overhead_ms: 0.5,
             error: String::new(),
+            healthy_before: None,
+            healthy_after_change: None,
+            detect_ms: None,
+            downtime_ms: None,
+            restore_ms: None,
+            healthy_after_recovery: None,
         }
     }
 
@@ -514,7 +546,20 @@ mod tests {
         let files = reference_files(name);
         assert!(!files.is_empty(), "no reference {name}");
         for path in &files {
-            let original = std::fs::read_to_string(path).unwrap();
+            let mut original = std::fs::read_to_string(path).unwrap();
+            // Files from before the service columns: read with them empty,
+            // written back with them appended, the rest byte for byte.
+            let header = names::<R>();
+            let first = original.lines().next().unwrap_or_default().to_string();
+            if header.len() > first.len() && header.starts_with(&format!("{first},")) {
+                let added = header[first.len()..].to_string();
+                let commas = ",".repeat(added.matches(',').count());
+                original = original
+                    .lines()
+                    .enumerate()
+                    .map(|(i, l)| format!("{l}{}\n", if i == 0 { &added } else { &commas }))
+                    .collect();
+            }
             let mut reader = csv::Reader::from_path(path).unwrap();
             let rows: Vec<R> = reader.deserialize().map(|r| r.unwrap()).collect();
             assert!(!rows.is_empty(), "{}", path.display());

@@ -39,6 +39,7 @@ pub(super) async fn inject<S: Sandboxed>(
                     quiet: false,
                     fault_fired_ms: Some(fired),
                     attempts: Vec::new(),
+                    started_ns: None,
                     check: None,
                 },
                 killed: Vec::new(),

@@ -138,6 +138,7 @@ pub fn write_fixtures(scenario: &Scenario, dir: &Path) -> io::Result<FixtureSumm
     let expr = nix::expression(scenario);
     std::fs::write(nix_dir.join("default.nix"), &expr)?;
     summary.nix_bytes += expr.len() as u64;
+    crate::service::write_fixtures(scenario, dir)?;
     Ok(summary)
 }
 

@@ -211,6 +211,18 @@ impl Target for SandboxTarget<'_> {
     async fn snapshot(&self, timings: &mut Timings) -> Result<Snapshot, DockerError> {
         snapshot_timed(self.sandbox, self.approach, &self.base, timings).await
     }
+
+    async fn probe_log(&self) -> Result<String, DockerError> {
+        let out = self
+            .sandbox
+            .exec(
+                &crate::service::probe_log_command(),
+                None,
+                Duration::from_secs(60),
+            )
+            .await?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
 }
 
 impl nemesis::Sandboxed for SandboxTarget<'_> {
@@ -321,17 +333,19 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Per command: exit code, nanoseconds, stdout tail, stderr tail, when
-/// the agent's kill fired (ns after the start), and the attempt records
-/// found in the whole output.
-type AgentResult = (
-    i64,
-    u64,
-    String,
-    String,
-    Option<u64>,
-    Vec<crate::history::Attempt>,
-);
+/// One command's report from the agent.
+struct AgentResult {
+    exit_code: i64,
+    ns: u64,
+    stdout_tail: String,
+    stderr_tail: String,
+    /// When the agent's kill fired (ns after the start).
+    fired_ns: Option<u64>,
+    /// The attempt records found in the whole output.
+    attempts: Vec<crate::history::Attempt>,
+    /// CLOCK_MONOTONIC ns at the start (the health probe's clock).
+    started_ns: u64,
+}
 
 /// Runs commands in order through the agent, timed inside the container.
 /// What comes back of each command's output is a tail (the agent keeps the
@@ -372,7 +386,7 @@ async fn agent_run_with(
     let mut results = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 6 {
+        if f.len() != 7 {
             return Err(DockerError::Other(format!(
                 "malformed agent line: {line:?}"
             )));
@@ -384,14 +398,18 @@ async fn agent_run_with(
         let ns = f[1]
             .parse()
             .map_err(|_| DockerError::Other(format!("bad time in {line:?}")))?;
-        results.push((
-            code,
+        let started_ns = f[6]
+            .parse()
+            .map_err(|_| DockerError::Other(format!("bad start time in {line:?}")))?;
+        results.push(AgentResult {
+            exit_code: code,
             ns,
-            unhex(f[2]),
-            unhex(f[3]),
-            f[4].parse().ok(),
+            stdout_tail: unhex(f[2]),
+            stderr_tail: unhex(f[3]),
+            fired_ns: f[4].parse().ok(),
             attempts,
-        ));
+            started_ns,
+        });
     }
     if results.len() != commands.len() {
         return Err(DockerError::Other(format!(
@@ -433,17 +451,18 @@ async fn run_agent_steps(
         .iter()
         .zip(results)
         .enumerate()
-        .map(|(i, (c, (code, ns, out, err, fired, attempts)))| Step {
+        .map(|(i, (c, r))| Step {
             phase,
             command: c.clone(),
-            exit_code: code,
-            ms: ns as f64 / 1e6,
-            stdout_tail: out,
-            stderr_tail: err,
+            exit_code: r.exit_code,
+            ms: r.ns as f64 / 1e6,
+            stdout_tail: r.stdout_tail,
+            stderr_tail: r.stderr_tail,
             quiet: quiet.get(i).copied().unwrap_or(false),
-            fault_fired_ms: fired.map(|ns| ns as f64 / 1e6),
-            attempts,
+            fault_fired_ms: r.fired_ns.map(|ns| ns as f64 / 1e6),
+            attempts: r.attempts,
             check: None,
+            started_ns: Some(r.started_ns),
         })
         .collect())
 }

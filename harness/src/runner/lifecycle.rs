@@ -54,6 +54,12 @@ pub trait Target: Sync {
         &self,
         timings: &mut Timings,
     ) -> impl Future<Output = Result<Snapshot, DockerError>> + Send;
+
+    /// The health probe's whole log (`service::timeline::parse`'s input):
+    /// empty where no probe runs.
+    fn probe_log(&self) -> impl Future<Output = Result<String, DockerError>> + Send {
+        async { Ok(String::new()) }
+    }
 }
 
 /// What one lifecycle runs: which approach, in which scenario, under which fault.
@@ -128,6 +134,7 @@ pub async fn set_up<T: Target>(
     let mut setup: Vec<String> = a.ready().into_iter().collect();
     setup.extend(a.prepare());
     setup.extend(approach::setup_command(a, s));
+    setup.extend(approach::service_setup(a, s));
     let steps = t.steps(Phase::Setup, &setup, &[], timeout).await?;
     let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
     h.steps.extend(steps);
@@ -226,7 +233,33 @@ pub async fn run<T: Target>(
         &observed.before,
         observed.final_snapshot(),
     ));
+    if s.service.is_some() {
+        h.service = service_timeline(t, h).await?;
+    }
     Ok(observed)
+}
+
+/// The probe's samples around the operation and the recovery, on the
+/// container's clock. None when the operation has no start time on it (a
+/// container kill restarts the container, and the probe with it).
+async fn service_timeline<T: Target>(
+    t: &T,
+    h: &History,
+) -> Result<Option<crate::service::timeline::Timeline>, DockerError> {
+    use crate::service::timeline;
+    let Some(change_ns) = h
+        .steps_in(Phase::Operation)
+        .next()
+        .and_then(|s| s.started_ns)
+    else {
+        return Ok(None);
+    };
+    let recovery_ns = h
+        .steps_in(Phase::Recovery)
+        .next()
+        .and_then(|s| s.started_ns);
+    let samples = timeline::parse(&t.probe_log().await?).map_err(DockerError::Other)?;
+    Ok(Some(timeline::judge(&samples, change_ns, recovery_ns)))
 }
 
 #[cfg(test)]
@@ -283,6 +316,7 @@ packages = ["fastmath"]
             quiet,
             fault_fired_ms: None,
             attempts: Vec::new(),
+            started_ns: None,
         }
     }
 

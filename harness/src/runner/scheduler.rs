@@ -120,6 +120,7 @@ mod tests {
                     quiet: false,
                     fault_fired_ms: None,
                     attempts: Vec::new(),
+                    started_ns: None,
                     check: None,
                 }],
                 residue_after_failure: None,
@@ -127,6 +128,7 @@ mod tests {
                 playbook_ran: false,
                 timings: Timings::default(),
                 error: None,
+                service: None,
             }
         }
     }

@@ -553,7 +553,7 @@ packages = ["fastmath"]
                 "[setup]\ninstall = [\"fastmath\"]\n\n[operation]",
             );
         let s = parse(&upgrade).unwrap();
-        assert_eq!(s.operation.kind, OperationKind::Upgrade);
+        assert_eq!(*s.operation.kind.get_ref(), OperationKind::Upgrade);
         assert!(
             s.new_packages().is_empty(),
             "an upgrade brings no new names"

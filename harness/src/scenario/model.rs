@@ -21,6 +21,9 @@ pub struct Scenario {
     pub setup: Setup,
     /// The operation under test.
     pub operation: Operation,
+    /// The real service a `configure` operation changes (nginx).
+    #[serde(default)]
+    pub service: Option<ServiceSpec>,
     /// Per-approach overrides of the built-in recovery playbooks.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Playbook>")]
@@ -338,10 +341,91 @@ pub struct Setup {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Operation {
-    pub kind: OperationKind,
-    #[serde(deserialize_with = "super::limits::packages")]
+    #[schemars(with = "OperationKind")]
+    pub kind: Spanned<OperationKind>,
+    /// What an install or upgrade installs (not for `configure`).
+    #[serde(default, deserialize_with = "super::limits::packages")]
     #[schemars(with = "Vec<String>")]
     pub packages: Vec<Spanned<String>>,
+    /// What a `configure` operation gets wrong (only for `configure`).
+    #[serde(default)]
+    #[schemars(with = "Option<ConfigChange>")]
+    pub change: Option<Spanned<ConfigChange>>,
+}
+
+/// A bad configuration, as an intent: each approach renders the same
+/// broken site configuration and applies it its own way.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfigChange {
+    /// A missing `;`: `nginx -t` rejects it.
+    SyntaxError,
+    /// `root` names a folder that does not exist: passes `nginx -t`, every
+    /// request gets a 404.
+    WrongRoot,
+    /// `listen` on the port after the right one: passes `nginx -t`, the
+    /// site's port refuses connections.
+    WrongPort,
+    /// An `include` of a file that does not exist: `nginx -t` rejects it.
+    MissingInclude,
+}
+
+impl ConfigChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigChange::SyntaxError => "syntax-error",
+            ConfigChange::WrongRoot => "wrong-root",
+            ConfigChange::WrongPort => "wrong-port",
+            ConfigChange::MissingInclude => "missing-include",
+        }
+    }
+}
+
+/// The service of a bad-configuration scenario: Debian's nginx (the same
+/// binary in every image) serving a one-page site inside the container,
+/// watched by the agent's health probe.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// The port the good configuration listens on, inside the container.
+    #[schemars(with = "u16", range(min = 1, max = 65534))]
+    pub port: Spanned<u16>,
+    /// Text the site's page holds: a probe is healthy when the status is
+    /// 200 and the body holds it. Letters, digits, space, `.`, `_`, `-`.
+    #[schemars(with = "String", regex(pattern = r"^[A-Za-z0-9 ._-]{1,64}$"))]
+    pub marker: Spanned<String>,
+    /// How a configuration takes effect, the same for every approach.
+    #[serde(default)]
+    pub apply: Apply,
+    /// How long a health check waits before it reads the probe (after the
+    /// change and after the recovery), in ms.
+    #[serde(default = "default_settle_ms")]
+    #[schemars(with = "u64", range(min = 0, max = 60000))]
+    pub settle_ms: Spanned<u64>,
+    /// The probe's period, in ms.
+    #[serde(default = "default_probe_interval_ms")]
+    #[schemars(with = "u64", range(min = 5, max = 50))]
+    pub probe_interval_ms: Spanned<u64>,
+}
+
+fn default_settle_ms() -> Spanned<u64> {
+    Spanned::new(0..0, 1000)
+}
+fn default_probe_interval_ms() -> Spanned<u64> {
+    Spanned::new(0..0, 20)
+}
+
+/// How a configuration change reaches the running service.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Apply {
+    /// `nginx -t` then a reload signal (what `systemctl reload nginx`
+    /// runs): a rejected configuration leaves the old workers serving.
+    #[default]
+    Reload,
+    /// Stop, then `nginx -t`, then start (what `systemctl restart nginx`
+    /// runs): a rejected configuration leaves nothing serving.
+    Restart,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
@@ -352,6 +436,9 @@ pub enum OperationKind {
     /// Install another version of packages the set-up installed; the
     /// default recovery goes back to the set-up's versions.
     Upgrade,
+    /// Apply a bad configuration (`change`) to the running `[service]`;
+    /// the default recovery goes back to the good one.
+    Configure,
 }
 
 /// A package as a scenario refers to it: `name`, or `name=version` when the

@@ -44,6 +44,7 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
             ));
         }
     }
+    validate_operation(s)?;
     if let Some(p) = s.packages.get(limits::MAX_PACKAGES) {
         return Err(err(
             &p.name,
@@ -212,7 +213,7 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
     for r in s.setup.install.iter().chain(&s.operation.packages) {
         check_ref(s, r, "package")?;
     }
-    if s.operation.kind == super::OperationKind::Upgrade {
+    if *s.operation.kind.get_ref() == super::OperationKind::Upgrade {
         let before = s.closure_specs(&s.setup_refs());
         for r in &s.operation.packages {
             let target = s
@@ -316,6 +317,92 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
         if playbook.commands.iter().any(|c| c.trim().is_empty()) {
             return Err(err(key, "recovery commands must not be empty"));
         }
+    }
+    Ok(())
+}
+
+/// The operation's own fields against its kind, and the `[service]` a
+/// `configure` needs.
+fn validate_operation(s: &Scenario) -> Result<(), ParseError> {
+    use super::OperationKind;
+    let op = &s.operation;
+    match op.kind.get_ref() {
+        OperationKind::Install | OperationKind::Upgrade => {
+            if op.packages.is_empty() {
+                return Err(err(&op.kind, "an install or upgrade names its `packages`"));
+            }
+            if let Some(c) = &op.change {
+                return Err(err(c, "`change` belongs to a `configure` operation"));
+            }
+        }
+        OperationKind::Configure => {
+            let Some(change) = &op.change else {
+                return Err(err(
+                    &op.kind,
+                    "a `configure` operation names its `change` (syntax-error, wrong-root, wrong-port, missing-include)",
+                ));
+            };
+            if let Some(p) = op.packages.first() {
+                return Err(err(p, "a `configure` operation installs no packages"));
+            }
+            let Some(service) = &s.service else {
+                return Err(err(
+                    change,
+                    "a `configure` operation needs a [service] table (the port and marker the health probe checks)",
+                ));
+            };
+            for a in &s.scenario.approaches {
+                if !crate::vocab::CONFIG_TOOLS.contains(&a.get_ref().as_str()) {
+                    return Err(err(
+                        a,
+                        format!(
+                            "approach `{}` does not manage a service's configuration; `configure` scenarios take {}",
+                            a.get_ref(),
+                            crate::vocab::CONFIG_TOOLS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            validate_service(service)?;
+        }
+    }
+    if let (Some(service), OperationKind::Install | OperationKind::Upgrade) =
+        (&s.service, op.kind.get_ref())
+    {
+        return Err(err(
+            &service.port,
+            "[service] is for `configure` operations; this scenario's operation is an install or upgrade",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_service(v: &super::ServiceSpec) -> Result<(), ParseError> {
+    let port = *v.port.get_ref();
+    if port == 0 || port == u16::MAX {
+        // The wrong-port change listens on port + 1.
+        return Err(err(&v.port, "port: expected 1 to 65534"));
+    }
+    let marker = v.marker.get_ref();
+    if marker.is_empty()
+        || marker.len() > 64
+        || !marker
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c))
+    {
+        return Err(err(
+            &v.marker,
+            "marker: expected 1 to 64 letters, digits, spaces, `.`, `_` or `-`",
+        ));
+    }
+    if *v.settle_ms.get_ref() > 60_000 {
+        return Err(err(&v.settle_ms, "settle_ms: expected at most 60000"));
+    }
+    if !(5..=50).contains(v.probe_interval_ms.get_ref()) {
+        return Err(err(
+            &v.probe_interval_ms,
+            "probe_interval_ms: expected 5 to 50 (downtime is measured to this resolution)",
+        ));
     }
     Ok(())
 }

@@ -36,7 +36,10 @@ fn under(path: &str, prefix: &str) -> bool {
 }
 
 /// Regenerable or unreferenced by anything installed, for every approach.
-const GARBAGE_PREFIXES: [&str; 13] = [
+const GARBAGE_PREFIXES: [&str; 14] = [
+    // Runtime state (a tmpfs on a real machine, gone at boot): a daemon's
+    // pid file changes whenever it restarts.
+    "/run",
     "/var/log",
     "/var/cache",
     "/var/backups",

@@ -526,6 +526,12 @@ pub(crate) mod tests {
             trial_wall_ms: 1000.0,
             overhead_ms: 500.0,
             error: String::new(),
+            healthy_before: None,
+            healthy_after_change: None,
+            detect_ms: None,
+            downtime_ms: None,
+            restore_ms: None,
+            healthy_after_recovery: None,
         }
     }
 

@@ -1,0 +1,80 @@
+//! Bad configurations of a real service (Debian's nginx) through apt's
+//! edit-in-place and Nix's system profile, judged from trials.csv only.
+//! What the assertions say is what these tools did when run here: a
+//! configuration nginx -t accepts but that breaks the site shows as
+//! downtime for every approach; a syntax error applied with `nginx -t &&
+//! reload` leaves the old workers serving (no downtime); the same error
+//! applied by a restart stops the service until the recovery.
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+
+fn num(r: &HashMap<String, String>, col: &str) -> f64 {
+    r[col]
+        .parse()
+        .unwrap_or_else(|_| panic!("{} {}: {col} = {:?}", r["scenario"], r["approach"], r[col]))
+}
+
+#[test]
+fn the_probe_sees_outages_and_reloads_that_keep_serving() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "run",
+        "scenarios/bad-config-wrong-root.toml",
+        "scenarios/bad-config-syntax-error.toml",
+        "scenarios/bad-config-restart.toml",
+        "--reps",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows = read_csv(&out.path().join("trials.csv"));
+    assert_eq!(rows.len(), 6, "three scenarios × apt, nix");
+    for r in &rows {
+        let who = format!("{} {}", r["scenario"], r["approach"]);
+        assert_eq!(r["error"], "", "{who}");
+        assert_eq!(
+            r["healthy_before"], "true",
+            "{who}: serving before the change"
+        );
+        assert_eq!(
+            r["playbook_ran"], "true",
+            "{who}: the file changed, so the operator recovers"
+        );
+        assert_eq!(r["healthy_after_recovery"], "true", "{who}");
+        assert_eq!(r["recovered"], "true", "{who}: serving, nothing left");
+        assert_eq!(num(r, "final_residue_files"), 0.0, "{who}");
+        match r["scenario"].as_str() {
+            "bad-config-wrong-root" | "bad-config-restart" => {
+                assert_eq!(r["healthy_after_change"], "false", "{who}");
+                assert!(
+                    num(r, "downtime_ms") > 0.0,
+                    "{who}: the probe saw the outage"
+                );
+                assert!(num(r, "detect_ms") > 0.0, "{who}");
+                assert!(num(r, "restore_ms") > 0.0, "{who}");
+            }
+            "bad-config-syntax-error" => {
+                assert_eq!(r["outcome"], "failed", "{who}: nginx -t refused it");
+                assert_eq!(r["healthy_after_change"], "true", "{who}");
+                assert_eq!(
+                    num(r, "downtime_ms"),
+                    0.0,
+                    "{who}: the old workers kept serving"
+                );
+                assert_eq!(r["detect_ms"], "", "{who}: no failing probe");
+            }
+            other => panic!("unexpected scenario {other}"),
+        }
+    }
+}
