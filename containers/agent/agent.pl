@@ -20,12 +20,14 @@
 #   agent.pl stat                   read NUL-separated paths on stdin, print
 #                                   one NUL-terminated record per path
 #   agent.pl scan ROOT              the same record for every path under ROOT
-#   agent.pl probe PORT MARKER MS   start the health prober in the background:
+#   agent.pl probe PORT MARKER MS [HEADER]
+#                                   start the health prober in the background:
 #                                   every MS ms an HTTP GET on 127.0.0.1:PORT,
 #                                   healthy when the status is 200 and the body
 #                                   holds MARKER; one line per sample appended
 #                                   to /run/mistake-cost/probe.log:
-#                                   start-ns<TAB>1|0<TAB>reason
+#                                   start-ns<TAB>1|0<TAB>1|0<TAB>reason, the
+#                                   second flag: the response had HEADER
 #   agent.pl settle MS              wait MS ms, then exit 0 if the prober's
 #                                   last sample was healthy (1 if not, 2 if no
 #                                   prober runs); prints the sample's reason
@@ -241,34 +243,36 @@ sub cmd_scan {
 # read together within 500 ms) and in bytes read (64 KiB), so a hung or
 # chatty service cannot stall the prober's clock.
 sub probe_once {
-    my ($port, $marker) = @_;
+    my ($port, $marker, $header) = @_;
     require IO::Socket::INET;
     require IO::Select;
     my $deadline = clock_gettime(CLOCK_MONOTONIC) + 0.5;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                      Proto => 'tcp', Timeout => 0.5)
-        or return (0, "connect: $!");
+        or return (0, 0, "connect: $!");
     print $sock "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
     my ($resp, $sel) = ("", IO::Select->new($sock));
     while (length($resp) < 65536) {
         my $left = $deadline - clock_gettime(CLOCK_MONOTONIC);
-        return (0, "timeout") if $left <= 0 || !$sel->can_read($left);
+        return (0, 0, "timeout") if $left <= 0 || !$sel->can_read($left);
         my $n = sysread($sock, my $buf, 8192);
-        return (0, "read: $!") unless defined $n;
+        return (0, 0, "read: $!") unless defined $n;
         last if $n == 0;
         $resp .= $buf;
     }
     close $sock;
     my ($status) = $resp =~ m{\AHTTP/\d\.\d (\d{3})};
-    return (0, "no HTTP status") unless defined $status;
-    return (0, "status $status") unless $status eq '200';
-    return (0, "marker missing") unless index($resp, $marker) >= 0;
-    return (1, "ok");
+    my ($head) = split /\r?\n\r?\n/, $resp, 2;
+    my $has = (defined $header && $head =~ /^\Q$header\E:/mi) ? 1 : 0;
+    return (0, $has, "no HTTP status") unless defined $status;
+    return (0, $has, "status $status") unless $status eq '200';
+    return (0, $has, "marker missing") unless index($resp, $marker) >= 0;
+    return (1, $has, "ok");
 }
 
 sub cmd_probe {
-    my ($port, $marker, $ms) = @_;
-    die "usage: agent.pl probe PORT MARKER MS\n" unless defined $ms && $ms > 0;
+    my ($port, $marker, $ms, $header) = @_;
+    die "usage: agent.pl probe PORT MARKER MS [HEADER]\n" unless defined $ms && $ms > 0;
     mkdir $SCRATCH;
     my $log = "$SCRATCH/probe.log";
     # Detached twice, so the prober outlives the exec that started it and
@@ -283,9 +287,9 @@ sub cmd_probe {
     $fh->autoflush(1);
     while (1) {
         my $t = clock_gettime(CLOCK_MONOTONIC);
-        my ($ok, $why) = probe_once($port, $marker);
+        my ($ok, $has, $why) = probe_once($port, $marker, $header);
         $why =~ s/[\t\n]/ /g;
-        print $fh int($t * 1e9), "\t$ok\t$why\n";
+        print $fh int($t * 1e9), "\t$ok\t$has\t$why\n";
         my $left = $t + $ms / 1000 - clock_gettime(CLOCK_MONOTONIC);
         Time::HiRes::sleep($left) if $left > 0;
     }
@@ -299,7 +303,7 @@ sub cmd_settle {
     while (my $l = <$fh>) { $last = $l if $l =~ /\n\z/ }
     exit 2 unless defined $last;
     chomp $last;
-    my (undef, $ok, $why) = split /\t/, $last, 3;
+    my (undef, $ok, undef, $why) = split /\t/, $last, 4;
     print "$why\n" unless $ok;
     exit($ok ? 0 : 1);
 }
@@ -310,4 +314,4 @@ elsif ($mode eq 'stat') { cmd_stat() }
 elsif ($mode eq 'scan') { cmd_scan($ARGV[0] // '/') }
 elsif ($mode eq 'probe') { cmd_probe(@ARGV) }
 elsif ($mode eq 'settle') { cmd_settle(@ARGV) }
-else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT | probe PORT MARKER MS | settle MS\n" }
+else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT | probe PORT MARKER MS [HEADER] | settle MS\n" }

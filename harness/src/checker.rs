@@ -114,8 +114,12 @@ pub fn judge(h: &History) -> TrialRecord {
     let r1 = h.residue_after_failure.as_ref().filter(|_| !errored);
     let r2 = h.residue_after_recovery.as_ref().filter(|_| !errored);
     let recovered = match (errored, r2) {
-        // A successful operation's new state is the known-good one.
-        (false, Some(_)) if outcome == Outcome::Succeeded => after_recovery.as_tri(),
+        // A successful install's new state is the known-good one; a
+        // configuration change (a trial with a service) is the mistake,
+        // so only the old state is good there.
+        (false, Some(_)) if outcome == Outcome::Succeeded && h.service.is_none() => {
+            after_recovery.as_tri()
+        }
         (false, Some(r)) => match after_recovery {
             Verdict::Valid if r.visible_files() == 0 && r.packages.is_empty() => TriBool::True,
             Verdict::Unknown if r.visible_files() == 0 && r.packages.is_empty() => TriBool::Unknown,
@@ -161,6 +165,7 @@ pub fn judge(h: &History) -> TrialRecord {
         downtime_ms: service.and_then(|t| t.downtime_ms),
         restore_ms: service.and_then(|t| t.restore_ms),
         healthy_after_recovery: service.and_then(|t| t.healthy_after_recovery),
+        wanted_edit_lost: service.and_then(|t| t.wanted_edit_lost),
     }
 }
 
@@ -328,6 +333,40 @@ mod tests {
             Outcome::Killed,
             "a fired fault is a kill whatever the exit code"
         );
+    }
+
+    #[test]
+    fn a_configuration_change_is_recovered_only_back_to_the_old_state() {
+        // The change applied (exit 0) and the recovery left the service
+        // healthy, but one configuration file differs from before (a lost
+        // wanted edit): not recovered. Without the residue: recovered.
+        let left = Residue {
+            modified: 1,
+            ..Default::default()
+        };
+        let steps = vec![
+            step(Phase::Operation, 0, "", false),
+            step(Phase::CheckAfterFailure, 1, "", false),
+            step(Phase::Recovery, 0, "", false),
+            step(Phase::CheckAfterRecovery, 0, "", false),
+        ];
+        let service = crate::service::timeline::Timeline {
+            healthy_after_recovery: Some(true),
+            wanted_edit_lost: Some(true),
+            ..Default::default()
+        };
+        let mut h = history(steps.clone(), left.clone(), left);
+        h.service = Some(service.clone());
+        let row = judge(&h);
+        assert_eq!(row.outcome, Outcome::Succeeded);
+        assert_eq!(row.recovered, TriBool::False);
+        assert_eq!(
+            (row.healthy_after_recovery, row.wanted_edit_lost),
+            (Some(true), Some(true))
+        );
+        let mut h = history(steps, Residue::default(), Residue::default());
+        h.service = Some(service);
+        assert_eq!(judge(&h).recovered, TriBool::True);
     }
 
     #[test]

@@ -32,10 +32,20 @@ pub struct ApproachKind {
 pub const BUILTIN_APPROACHES: [&str; 5] = ["apt", "pip", "pip-venv", "nix", "nix-single-user"];
 
 /// The built-ins that manage a service's configuration (`configure`
-/// scenarios): those whose `Approach::config_commands` is Some (the
-/// registry checks the two agree), listed here so scenario files are
-/// checked with no set-up.
-pub const CONFIG_TOOLS: [&str; 2] = ["apt", "nix"];
+/// scenarios) and the recoveries each offers, its default first: exactly
+/// those whose `Approach::config_recoveries` is not empty (the registry
+/// checks the two agree), listed here so scenario files are checked with
+/// no set-up.
+pub const CONFIG_TOOLS: [(&str, &[&str]); 2] =
+    [("apt", &["backup", "etckeeper"]), ("nix", &["rollback"])];
+
+/// The recoveries a configuration tool offers (None: not one).
+pub fn config_recoveries(approach: &str) -> Option<&'static [&'static str]> {
+    CONFIG_TOOLS
+        .iter()
+        .find(|(name, _)| *name == approach)
+        .map(|(_, r)| *r)
+}
 
 /// Known names, in registration order (a name's index is its rank): the
 /// built-ins from the start, then any registered at run time. Names are

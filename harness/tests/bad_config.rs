@@ -4,7 +4,10 @@
 //! configuration nginx -t accepts but that breaks the site shows as
 //! downtime for every approach; a syntax error applied with `nginx -t &&
 //! reload` leaves the old workers serving (no downtime); the same error
-//! applied by a restart stops the service until the recovery.
+//! applied by a restart stops the service until the recovery. Each
+//! recovery's fate for the wanted edit (an earlier good change made after
+//! apt's backup copy was taken): the backup loses it, etckeeper's checkout
+//! and Nix's rollback keep it.
 
 mod common;
 
@@ -25,6 +28,7 @@ fn the_probe_sees_outages_and_reloads_that_keep_serving() {
         "scenarios/bad-config-wrong-root.toml",
         "scenarios/bad-config-syntax-error.toml",
         "scenarios/bad-config-restart.toml",
+        "scenarios/bad-config-wrong-root-etckeeper.toml",
         "--reps",
         "1",
         "--seed",
@@ -39,7 +43,7 @@ fn the_probe_sees_outages_and_reloads_that_keep_serving() {
         String::from_utf8_lossy(&o.stderr)
     );
     let rows = read_csv(&out.path().join("trials.csv"));
-    assert_eq!(rows.len(), 6, "three scenarios × apt, nix");
+    assert_eq!(rows.len(), 8, "four scenarios × apt, nix");
     for r in &rows {
         let who = format!("{} {}", r["scenario"], r["approach"]);
         assert_eq!(r["error"], "", "{who}");
@@ -52,10 +56,18 @@ fn the_probe_sees_outages_and_reloads_that_keep_serving() {
             "{who}: the file changed, so the operator recovers"
         );
         assert_eq!(r["healthy_after_recovery"], "true", "{who}");
-        assert_eq!(r["recovered"], "true", "{who}: serving, nothing left");
-        assert_eq!(num(r, "final_residue_files"), 0.0, "{who}");
+        let backup = r["approach"] == "apt" && r["scenario"] != "bad-config-wrong-root-etckeeper";
+        if backup {
+            assert_eq!(r["wanted_edit_lost"], "true", "{who}: the backup predates it");
+            assert_eq!(r["recovered"], "false", "{who}: site.conf differs from before");
+            assert_eq!(num(r, "final_residue_files"), 1.0, "{who}");
+        } else {
+            assert_eq!(r["wanted_edit_lost"], "false", "{who}");
+            assert_eq!(r["recovered"], "true", "{who}: serving, nothing left");
+            assert_eq!(num(r, "final_residue_files"), 0.0, "{who}");
+        }
         match r["scenario"].as_str() {
-            "bad-config-wrong-root" | "bad-config-restart" => {
+            "bad-config-wrong-root" | "bad-config-restart" | "bad-config-wrong-root-etckeeper" => {
                 assert_eq!(r["healthy_after_change"], "false", "{who}");
                 assert!(
                     num(r, "downtime_ms") > 0.0,

@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 9 scenario(s), 149 trials in all"),
+        text.contains("valid: 10 scenario(s), 155 trials in all"),
         "{text}"
     );
     let o = bin()
@@ -317,6 +317,11 @@ fn bad_configure_scenarios_are_pointed_at() {
             "no-change",
             format!("[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n{service}[operation]\nkind = \"configure\"\n"),
             ":8:8: a `configure` operation names its `change`",
+        ),
+        (
+            "unknown-recovery",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nport = 8080\nmarker = \"m\"\nrecovery = { apt = \"reinstall\" }\n[operation]\nkind = \"configure\"\nchange = \"wrong-root\"\n".to_string(),
+            ":7:20: unknown recovery `reinstall` for apt: expected one of backup, etckeeper",
         ),
         (
             "unknown-change",

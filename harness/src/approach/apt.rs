@@ -134,24 +134,50 @@ impl Approach for Apt {
         r"dpkg-query -W -f='P\t${Package}\t${Version} ${db:Status-Abbrev}\n'".into()
     }
 
-    /// Edit in place, the traditional way: the operator keeps a backup copy
-    /// of the working file (the diligent case), puts the new version in
-    /// place and applies it; recovery copies the backup back and applies.
-    fn config_commands(&self) -> Option<ConfigCommands> {
+    fn config_recoveries(&self) -> &'static [&'static str] {
+        &["backup", "etckeeper"]
+    }
+
+    /// Edit in place, the traditional way. `backup`: the operator copied
+    /// the working file when the site was set up (the diligent case) and
+    /// copies it back. `etckeeper`: /etc is in git (Debian's etckeeper,
+    /// installed long before; the best traditional tool, the fair
+    /// baseline); the operator committed the wanted edit and checks the
+    /// broken file out again.
+    fn config_commands(&self, recovery: &str) -> Option<ConfigCommands> {
         use crate::service::{APPLY, FIXTURES, SITE_CONF};
-        Some(ConfigCommands {
-            install: vec![
-                format!("cp {FIXTURES}/good.conf {SITE_CONF}"),
+        let site = SITE_CONF.trim_start_matches("/etc/");
+        let edit = |file: &str| format!("cp {FIXTURES}/{file} {SITE_CONF}");
+        let (install, commit, recover) = match recovery {
+            "backup" => (
                 format!("cp -p {SITE_CONF} {BACKUP}"),
-            ],
-            change: format!("cp {FIXTURES}/bad.conf {SITE_CONF} && {APPLY}"),
-            recover: vec![format!("cp {BACKUP} {SITE_CONF}"), APPLY.into()],
+                None,
+                format!("cp {BACKUP} {SITE_CONF}"),
+            ),
+            "etckeeper" => (
+                // Its postinst runs `etckeeper init` and commits /etc.
+                format!("DEBIAN_FRONTEND=noninteractive dpkg -i {ETCKEEPER_DEBS}/*.deb"),
+                Some("etckeeper commit 'site: wanted edit' >/dev/null".to_string()),
+                format!("etckeeper vcs checkout -- {site}"),
+            ),
+            _ => return None,
+        };
+        Some(ConfigCommands {
+            install: vec![edit("good.conf"), install],
+            wanted: [Some(format!("{} && {APPLY}", edit("wanted.conf"))), commit]
+                .into_iter()
+                .flatten()
+                .collect(),
+            change: format!("{} && {APPLY}", edit("bad.conf")),
+            recover: vec![recover, APPLY.into()],
         })
     }
 }
 
 /// The operator's backup of the site's configuration.
 const BACKUP: &str = "/root/site.conf.bak";
+/// etckeeper and git as .debs in the apt image (containers/apt/Dockerfile).
+const ETCKEEPER_DEBS: &str = "/var/cache/mistake-cost/etckeeper";
 
 /// `dpkg -V` of the scenario's packages that dpkg knows as (partly)
 /// installed: any line it prints is a file that differs from the package's

@@ -150,10 +150,16 @@ pub trait Approach: Send + Sync {
     /// `L<TAB>store path` per path live from the profile).
     fn package_view(&self) -> String;
 
+    /// The recoveries from a bad configuration this approach offers, by
+    /// name, its default first; empty when it manages no configuration
+    /// (the registry checks this against `vocab::CONFIG_TOOLS`).
+    fn config_recoveries(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// How this approach manages the site's configuration in `configure`
-    /// scenarios; None when it does not (then its name is not in
-    /// `vocab::CONFIG_TOOLS`, which the registry checks).
-    fn config_commands(&self) -> Option<ConfigCommands> {
+    /// scenarios, set up for `recovery` (one of `config_recoveries`).
+    fn config_commands(&self, _recovery: &str) -> Option<ConfigCommands> {
         None
     }
 }
@@ -167,6 +173,10 @@ pub trait Approach: Send + Sync {
 pub struct ConfigCommands {
     /// Set-up: the good configuration in place, before nginx starts.
     pub install: Vec<String>,
+    /// Set-up, nginx running: the wanted edit (`service::WANTED_HEADER`)
+    /// made and applied the approach's way, after any backup was taken —
+    /// the change a recovery may lose.
+    pub wanted: Vec<String>,
     /// The operation: the bad configuration in place and applied.
     pub change: String,
     /// The default recovery: back to the good configuration, applied.
@@ -221,7 +231,9 @@ pub fn playbook(a: &dyn Approach, scenario: &Scenario) -> Vec<String> {
         .find(|(k, _)| k.get_ref() == a.kind().as_str())
         .map(|(_, p)| p.commands.clone())
         .unwrap_or_else(|| match scenario.operation.kind.get_ref() {
-            OperationKind::Configure => a.config_commands().map(|c| c.recover).unwrap_or_default(),
+            OperationKind::Configure => config_of(a, scenario)
+                .map(|c| c.recover)
+                .unwrap_or_default(),
             OperationKind::Install | OperationKind::Upgrade => a.default_playbook(scenario),
         })
 }
@@ -232,10 +244,23 @@ pub fn service_setup(a: &dyn Approach, s: &Scenario) -> Vec<String> {
     let Some(spec) = &s.service else {
         return Vec::new();
     };
+    let config = config_of(a, s);
     let mut steps = crate::service::prepare();
-    steps.extend(a.config_commands().map(|c| c.install).unwrap_or_default());
+    steps.extend(config.iter().flat_map(|c| c.install.iter().cloned()));
     steps.extend(crate::service::start(spec));
+    steps.extend(config.into_iter().flat_map(|c| c.wanted));
     steps
+}
+
+/// The approach's configuration commands for the recovery the scenario
+/// names for it (or its default).
+pub fn config_of(a: &dyn Approach, s: &Scenario) -> Option<ConfigCommands> {
+    let recovery = s
+        .service
+        .as_ref()
+        .and_then(|spec| spec.recovery_for(a.name()))
+        .or_else(|| a.config_recoveries().first().copied())?;
+    a.config_commands(recovery)
 }
 
 fn op_packages(s: &Scenario) -> Vec<String> {
@@ -261,7 +286,7 @@ pub fn operation_command(a: &dyn Approach, s: &Scenario) -> String {
         }
         // Loading refused configure scenarios naming an approach without
         // config commands; a plugged-in one that lies fails visibly here.
-        OperationKind::Configure => a.config_commands().map_or_else(
+        OperationKind::Configure => config_of(a, s).map_or_else(
             || {
                 format!(
                     "echo 'approach {} manages no configuration' >&2; exit 2",

@@ -190,10 +190,18 @@ impl Approach for Nix {
     /// into the current generation, as NixOS's /etc links into
     /// /etc/static) and apply. Recovery is `nixos-rebuild switch
     /// --rollback`: the profile's previous generation, activated.
-    fn config_commands(&self) -> Option<ConfigCommands> {
+    fn config_recoveries(&self) -> &'static [&'static str] {
+        // Only the multi-user set-up (NixOS's).
+        if self.multi_user {
+            &["rollback"]
+        } else {
+            &[]
+        }
+    }
+
+    fn config_commands(&self, recovery: &str) -> Option<ConfigCommands> {
         use crate::service::{APPLY, FIXTURES, SITE_CONF};
-        // Only the multi-user set-up (NixOS's): `vocab::CONFIG_TOOLS`.
-        if !self.multi_user {
+        if !self.config_recoveries().contains(&recovery) {
             return None;
         }
         let switch = |nix_file: &str| {
@@ -204,6 +212,7 @@ impl Approach for Nix {
                 switch("good.nix"),
                 format!("ln -sfn {SYSTEM_PROFILE}/etc/nginx/conf.d/site.conf {SITE_CONF}"),
             ],
+            wanted: vec![format!("{} && {APPLY}", switch("wanted.nix"))],
             change: format!("{} && {APPLY}", switch("bad.nix")),
             recover: vec![
                 format!("nix-env -p {SYSTEM_PROFILE} --rollback"),

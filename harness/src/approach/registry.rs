@@ -56,9 +56,9 @@ pub fn registry() -> Vec<ApproachKind> {
                 "registry::BUILTINS and vocab::BUILTIN_APPROACHES list the built-ins in the same order"
             );
             assert_eq!(
-                make().config_commands().is_some(),
-                crate::vocab::CONFIG_TOOLS.contains(&name),
-                "vocab::CONFIG_TOOLS lists exactly the built-ins with config commands ({name})"
+                make().config_recoveries(),
+                crate::vocab::config_recoveries(name).unwrap_or_default(),
+                "vocab::CONFIG_TOOLS lists exactly the built-ins' recoveries ({name})"
             );
             entries.push(*make);
         }

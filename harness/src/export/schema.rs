@@ -234,6 +234,11 @@ pub struct TrialRecord {
     /// The service answered at the end of the trial.
     #[serde(default)]
     pub healthy_after_recovery: Option<bool>,
+    /// The recovery lost the wanted edit (an earlier good change, made
+    /// after the backup was taken): served before the change, not at the
+    /// end. Empty unless the service serves at the end.
+    #[serde(default)]
+    pub wanted_edit_lost: Option<bool>,
 }
 
 /// One row of crashpoints.csv.
@@ -363,6 +368,7 @@ impl Record for TrialRecord {
             col("downtime_ms", Number),
             col("restore_ms", Number),
             col("healthy_after_recovery", Bool),
+            col("wanted_edit_lost", Bool),
         ]
     };
 }
@@ -450,6 +456,7 @@ mod tests {
             downtime_ms: None,
             restore_ms: None,
             healthy_after_recovery: None,
+            wanted_edit_lost: None,
         }
     }
 

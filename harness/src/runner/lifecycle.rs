@@ -233,8 +233,8 @@ pub async fn run<T: Target>(
         &observed.before,
         observed.final_snapshot(),
     ));
-    if s.service.is_some() {
-        h.service = service_timeline(t, h).await?;
+    if let Some(spec) = &s.service {
+        h.service = service_timeline(t, h, *spec.settle_ms.get_ref()).await?;
     }
     Ok(observed)
 }
@@ -245,21 +245,25 @@ pub async fn run<T: Target>(
 async fn service_timeline<T: Target>(
     t: &T,
     h: &History,
+    settle_ms: u64,
 ) -> Result<Option<crate::service::timeline::Timeline>, DockerError> {
     use crate::service::timeline;
-    let Some(change_ns) = h
-        .steps_in(Phase::Operation)
-        .next()
-        .and_then(|s| s.started_ns)
-    else {
+    let Some(op) = h.steps_in(Phase::Operation).next() else {
         return Ok(None);
     };
-    let recovery_ns = h
-        .steps_in(Phase::Recovery)
-        .next()
-        .and_then(|s| s.started_ns);
+    let Some(change) = op.started_ns else {
+        return Ok(None);
+    };
+    let at = timeline::Moments {
+        change,
+        reaction_end: change + (op.ms * 1e6) as u64 + settle_ms * 1_000_000,
+        recovery: h
+            .steps_in(Phase::Recovery)
+            .next()
+            .and_then(|s| s.started_ns),
+    };
     let samples = timeline::parse(&t.probe_log().await?).map_err(DockerError::Other)?;
-    Ok(Some(timeline::judge(&samples, change_ns, recovery_ns)))
+    Ok(Some(timeline::judge(&samples, at)))
 }
 
 #[cfg(test)]

@@ -406,6 +406,22 @@ pub struct ServiceSpec {
     #[serde(default = "default_probe_interval_ms")]
     #[schemars(with = "u64", range(min = 5, max = 50))]
     pub probe_interval_ms: Spanned<u64>,
+    /// The recovery each approach runs, by name (`apt = "etckeeper"`);
+    /// an approach not named here runs its first (README: recoveries).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub recovery: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+impl ServiceSpec {
+    /// The recovery `approach` runs: the one named for it, else its default.
+    pub fn recovery_for(&self, approach: &str) -> Option<&'static str> {
+        let offered = crate::vocab::config_recoveries(approach)?;
+        match self.recovery.iter().find(|(k, _)| k.get_ref() == approach) {
+            Some((_, v)) => offered.iter().find(|r| **r == v.get_ref()).copied(),
+            None => offered.first().copied(),
+        }
+    }
 }
 
 fn default_settle_ms() -> Spanned<u64> {

@@ -351,19 +351,49 @@ fn validate_operation(s: &Scenario) -> Result<(), ParseError> {
                     "a `configure` operation needs a [service] table (the port and marker the health probe checks)",
                 ));
             };
+            let tools: Vec<&str> = crate::vocab::CONFIG_TOOLS.iter().map(|(n, _)| *n).collect();
             for a in &s.scenario.approaches {
-                if !crate::vocab::CONFIG_TOOLS.contains(&a.get_ref().as_str()) {
+                if crate::vocab::config_recoveries(a.get_ref().as_str()).is_none() {
                     return Err(err(
                         a,
                         format!(
                             "approach `{}` does not manage a service's configuration; `configure` scenarios take {}",
                             a.get_ref(),
-                            crate::vocab::CONFIG_TOOLS.join(", ")
+                            tools.join(", ")
                         ),
                     ));
                 }
             }
             validate_service(service)?;
+            for (approach, name) in &service.recovery {
+                if !s
+                    .scenario
+                    .approaches
+                    .iter()
+                    .any(|a| a.get_ref().as_str() == approach.get_ref())
+                {
+                    return Err(err(
+                        approach,
+                        format!(
+                            "recovery for `{}`, which this scenario does not run",
+                            approach.get_ref()
+                        ),
+                    ));
+                }
+                let offered =
+                    crate::vocab::config_recoveries(approach.get_ref()).unwrap_or_default();
+                if !offered.contains(&name.get_ref().as_str()) {
+                    return Err(err(
+                        name,
+                        format!(
+                            "unknown recovery `{}` for {}: expected one of {}",
+                            name.get_ref(),
+                            approach.get_ref(),
+                            offered.join(", ")
+                        ),
+                    ));
+                }
+            }
         }
     }
     if let (Some(service), OperationKind::Install | OperationKind::Upgrade) =

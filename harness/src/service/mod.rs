@@ -25,8 +25,14 @@ const SITE_ROOT: &str = "/srv/site";
 /// recovery: the probe's state once `settle_ms` has passed.
 pub const HEALTH_CHECK: &str = "service healthy (probe)";
 
-/// The site's configuration: the good one (`None`) or one broken by `change`.
-pub fn render(spec: &ServiceSpec, change: Option<ConfigChange>) -> String {
+/// The header the wanted edit adds: an earlier, good change that the
+/// operator wants to keep (made after the backup copy was taken). The probe
+/// records whether responses carry it, so a recovery that loses it shows.
+pub const WANTED_HEADER: &str = "X-Mistake-Cost-Wanted";
+
+/// The site's configuration: the good one (`change` None) or one broken by
+/// `change`; `wanted`: with the wanted edit.
+pub fn render(spec: &ServiceSpec, change: Option<ConfigChange>, wanted: bool) -> String {
     let port = *spec.port.get_ref();
     let (listen, root, extra) = match change {
         None => (
@@ -56,9 +62,18 @@ pub fn render(spec: &ServiceSpec, change: Option<ConfigChange>) -> String {
             "    include /etc/nginx/snippets/site-extra.conf;\n".to_string(),
         ),
     };
+    let wanted_line = if wanted {
+        format!("    add_header {WANTED_HEADER} \"kept\";\n")
+    } else {
+        String::new()
+    };
     format!(
-        "# The mistake-cost site ({}).\nserver {{\n    {listen}\n    {root}\n{extra}    location / {{\n        index index.html;\n    }}\n}}\n",
-        change.map_or("good", ConfigChange::as_str)
+        "# The mistake-cost site ({}).\nserver {{\n    {listen}\n    {root}\n{wanted_line}{extra}    location / {{\n        index index.html;\n    }}\n}}\n",
+        match (change, wanted) {
+            (Some(c), _) => c.as_str(),
+            (None, true) => "good, with the wanted edit",
+            (None, false) => "good",
+        }
     )
 }
 
@@ -99,8 +114,9 @@ fn system_nix(conf_file: &str) -> String {
     )
 }
 
-/// Writes `service/` under the fixtures folder: the good and bad
-/// configurations, their Nix generations, the apply script and the page.
+/// Writes `service/` under the fixtures folder: the configurations (good,
+/// good + the wanted edit, and bad = the wanted edit + the mistake), their
+/// Nix generations, the apply script and the page.
 /// Nothing for scenarios without a service.
 pub fn write_fixtures(s: &Scenario, dir: &Path) -> io::Result<()> {
     let Some(spec) = &s.service else {
@@ -109,10 +125,17 @@ pub fn write_fixtures(s: &Scenario, dir: &Path) -> io::Result<()> {
     let dir = dir.join("service");
     std::fs::create_dir_all(&dir)?;
     let change = s.operation.change.as_ref().map(|c| *c.get_ref());
-    std::fs::write(dir.join("good.conf"), render(spec, None))?;
-    std::fs::write(dir.join("bad.conf"), render(spec, change))?;
-    std::fs::write(dir.join("good.nix"), system_nix("good.conf"))?;
-    std::fs::write(dir.join("bad.nix"), system_nix("bad.conf"))?;
+    for (name, text) in [
+        ("good", render(spec, None, false)),
+        ("wanted", render(spec, None, true)),
+        ("bad", render(spec, change, true)),
+    ] {
+        std::fs::write(dir.join(format!("{name}.conf")), text)?;
+        std::fs::write(
+            dir.join(format!("{name}.nix")),
+            system_nix(&format!("{name}.conf")),
+        )?;
+    }
     std::fs::write(dir.join("apply.sh"), apply_script(spec.apply))?;
     std::fs::write(
         dir.join("index.html"),
@@ -130,13 +153,14 @@ pub fn prepare() -> Vec<String> {
     ]
 }
 
-/// After it: nginx started on the good configuration, the probe started,
-/// and a wait (at most 5 s) for its first healthy sample.
+/// After it: nginx started on the good configuration, the probe started
+/// (watching for the wanted edit's header too), and a wait (at most 5 s)
+/// for its first healthy sample.
 pub fn start(spec: &ServiceSpec) -> Vec<String> {
     vec![
         "nginx -t -q && nginx".into(),
         format!(
-            "perl {AGENT} probe {} '{}' {}",
+            "perl {AGENT} probe {} '{}' {} {WANTED_HEADER}",
             spec.port.get_ref(),
             spec.marker.get_ref(),
             spec.probe_interval_ms.get_ref()
@@ -180,7 +204,7 @@ change = "wrong-port"
 
     #[test]
     fn every_change_differs_from_the_good_configuration_in_one_place() {
-        let good = render(&spec(), None);
+        let good = render(&spec(), None, true);
         assert!(good.contains("listen 8080;") && good.contains("root /srv/site;"));
         for c in [
             ConfigChange::SyntaxError,
@@ -188,7 +212,7 @@ change = "wrong-port"
             ConfigChange::WrongPort,
             ConfigChange::MissingInclude,
         ] {
-            let bad = render(&spec(), Some(c));
+            let bad = render(&spec(), Some(c), true);
             let only_bad = bad
                 .lines()
                 .filter(|l| !good.lines().any(|g| g == *l))
@@ -200,6 +224,8 @@ change = "wrong-port"
             let differing = only_bad.max(only_good);
             assert_eq!(differing, 2, "{c:?}: {bad}");
         }
-        assert!(render(&spec(), Some(ConfigChange::WrongPort)).contains("listen 8081;"));
+        assert!(render(&spec(), Some(ConfigChange::WrongPort), true).contains("listen 8081;"));
+        let plain = render(&spec(), None, false);
+        assert!(!plain.contains(WANTED_HEADER) && good.contains(WANTED_HEADER));
     }
 }

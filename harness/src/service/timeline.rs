@@ -7,15 +7,18 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One probe sample: when it started (CLOCK_MONOTONIC ns) and its result.
+/// One probe sample: when it started (CLOCK_MONOTONIC ns), its result, and
+/// whether the response carried the wanted edit's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
     pub ns: u64,
     pub healthy: bool,
+    pub wanted: bool,
 }
 
-/// Parses the probe log (`ns<TAB>1|0<TAB>reason` a line). A last line
-/// without its newline is a sample the prober was still writing: dropped.
+/// Parses the probe log (`ns<TAB>healthy<TAB>wanted<TAB>reason` a line,
+/// flags 1|0). A last line without its newline is a sample the prober was
+/// still writing: dropped.
 pub fn parse(log: &str) -> Result<Vec<Sample>, String> {
     let complete = match log.rfind('\n') {
         Some(end) => &log[..end],
@@ -25,15 +28,20 @@ pub fn parse(log: &str) -> Result<Vec<Sample>, String> {
         .lines()
         .filter(|l| !l.is_empty())
         .map(|line| {
-            let mut f = line.splitn(3, '\t');
+            let mut f = line.splitn(4, '\t');
             let ns = f.next().and_then(|v| v.parse().ok());
-            let ok = match f.next() {
+            let flag = |v: Option<&str>| match v {
                 Some("1") => Some(true),
                 Some("0") => Some(false),
                 _ => None,
             };
-            match (ns, ok) {
-                (Some(ns), Some(healthy)) => Ok(Sample { ns, healthy }),
+            let (ok, wanted) = (flag(f.next()), flag(f.next()));
+            match (ns, ok, wanted) {
+                (Some(ns), Some(healthy), Some(wanted)) => Ok(Sample {
+                    ns,
+                    healthy,
+                    wanted,
+                }),
                 _ => Err(format!("malformed probe line {line:?}")),
             }
         })
@@ -50,13 +58,23 @@ pub struct Timeline {
     pub healthy_after_change: Option<bool>,
     /// Change start → first failing sample (before any recovery).
     pub detect_ms: Option<f64>,
-    /// Total time the probe failed from the change start to the last
-    /// sample: each failing sample counts until the next sample.
+    /// Time the probe failed (each failing sample counts until the next
+    /// one) during the change and the reaction window after it (the same
+    /// `settle_ms` for every approach), and from the recovery's start on.
+    /// The harness's own snapshot and checks between the two are not
+    /// counted: they take longer for some approaches than for others
+    /// (hashing etckeeper's git objects) and are no operator's doing.
     pub downtime_ms: Option<f64>,
+    /// Every failing moment after the change start, the harness's
+    /// inspection included (trials.jsonl only).
+    pub failing_total_ms: Option<f64>,
     /// Recovery start → first healthy sample after it; 0 when the service
     /// was serving when the recovery began and still is at its first sample.
     pub restore_ms: Option<f64>,
     pub healthy_after_recovery: Option<bool>,
+    /// The wanted edit was served before the change and is not at the end
+    /// (None unless the service serves at the end, with a recovery run).
+    pub wanted_edit_lost: Option<bool>,
     /// Samples after the change start, and the longest gap between two
     /// (the resolution the times above have).
     pub samples: usize,
@@ -67,9 +85,25 @@ fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
-/// Judges `samples` around a change that started at `change_ns`, with a
-/// recovery that started at `recovery_ns` (if one ran).
-pub fn judge(samples: &[Sample], change_ns: u64, recovery_ns: Option<u64>) -> Timeline {
+/// When things happened, on the container's monotonic clock (ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moments {
+    pub change: u64,
+    /// The change's end plus the reaction window (`settle_ms`).
+    pub reaction_end: u64,
+    /// The recovery's start, if one ran.
+    pub recovery: Option<u64>,
+}
+
+/// Length of the overlap of `[a, b)` and `[from, to)`.
+fn overlap(a: u64, b: u64, from: u64, to: u64) -> u64 {
+    b.min(to).saturating_sub(a.max(from))
+}
+
+/// Judges `samples` around one change.
+pub fn judge(samples: &[Sample], at: Moments) -> Timeline {
+    let (change_ns, recovery_ns) = (at.change, at.recovery);
+    let reaction_end = at.reaction_end.min(recovery_ns.unwrap_or(u64::MAX));
     let before = samples.iter().rev().find(|s| s.ns < change_ns);
     let after: Vec<&Sample> = samples.iter().filter(|s| s.ns >= change_ns).collect();
     let until_recovery = |s: &&&Sample| recovery_ns.is_none_or(|r| s.ns < r);
@@ -82,13 +116,14 @@ pub fn judge(samples: &[Sample], change_ns: u64, recovery_ns: Option<u64>) -> Ti
         .take_while(until_recovery)
         .find(|s| !s.healthy)
         .map(|s| ms(s.ns - change_ns));
-    let mut downtime = 0u64;
-    let mut max_gap = 0u64;
+    let (mut downtime, mut failing_total, mut max_gap) = (0u64, 0u64, 0u64);
     for pair in after.windows(2) {
-        let gap = pair[1].ns - pair[0].ns;
-        max_gap = max_gap.max(gap);
+        let (a, b) = (pair[0].ns, pair[1].ns);
+        max_gap = max_gap.max(b - a);
         if !pair[0].healthy {
-            downtime += gap;
+            failing_total += b - a;
+            downtime += overlap(a, b, change_ns, reaction_end)
+                + recovery_ns.map_or(0, |r| overlap(a, b, r, u64::MAX));
         }
     }
     let restore = recovery_ns.and_then(|r| {
@@ -110,8 +145,13 @@ pub fn judge(samples: &[Sample], change_ns: u64, recovery_ns: Option<u64>) -> Ti
         healthy_after_change: settled.map(|s| s.healthy),
         detect_ms: detect,
         downtime_ms: (!after.is_empty()).then(|| ms(downtime)),
+        failing_total_ms: (!after.is_empty()).then(|| ms(failing_total)),
         restore_ms: restore,
         healthy_after_recovery: recovery_ns.and(after.last().map(|s| s.healthy)),
+        wanted_edit_lost: recovery_ns
+            .and(after.last())
+            .filter(|last| last.healthy)
+            .map(|last| before.is_some_and(|b| b.wanted) && !last.wanted),
         samples: after.len(),
         max_gap_ms: ms(max_gap),
     }
@@ -121,14 +161,43 @@ pub fn judge(samples: &[Sample], change_ns: u64, recovery_ns: Option<u64>) -> Ti
 mod tests {
     use super::*;
 
+    /// A change at `change` ns whose reaction window ends 100 ms later.
+    fn at(change: u64, recovery: Option<u64>) -> Moments {
+        Moments {
+            change,
+            reaction_end: change + 100_000_000,
+            recovery,
+        }
+    }
+
     /// Samples every 10 ms from t=0, healthy unless `down` holds the time.
     fn every_10ms(until: u64, down: impl Fn(u64) -> bool) -> Vec<Sample> {
         (0..until / 10)
             .map(|i| Sample {
                 ns: i * 10_000_000,
                 healthy: !down(i * 10),
+                wanted: true,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_recovery_that_drops_the_wanted_edit_is_seen() {
+        let outage = |t: u64| (120..340).contains(&t);
+        let mut s = every_10ms(500, outage);
+        for x in s.iter_mut().filter(|x| x.ns >= 340_000_000) {
+            x.wanted = false;
+        }
+        let t = judge(&s, at(100_000_000, Some(300_000_000)));
+        assert_eq!(t.wanted_edit_lost, Some(true));
+        let kept = judge(&every_10ms(500, outage), at(100_000_000, Some(300_000_000)));
+        assert_eq!(kept.wanted_edit_lost, Some(false));
+        // Not serving at the end: nothing to say about the edit.
+        let down = judge(
+            &every_10ms(500, |t| t >= 120),
+            at(100_000_000, Some(300_000_000)),
+        );
+        assert_eq!(down.wanted_edit_lost, None);
     }
 
     #[test]
@@ -136,11 +205,14 @@ mod tests {
         // Change at 100 ms breaks the service from 120 ms; recovery at
         // 300 ms brings it back at 340 ms.
         let s = every_10ms(500, |t| (120..340).contains(&t));
-        let t = judge(&s, 100_000_000, Some(300_000_000));
+        let t = judge(&s, at(100_000_000, Some(300_000_000)));
         assert_eq!(t.healthy_before, Some(true));
         assert_eq!(t.healthy_after_change, Some(false));
         assert_eq!(t.detect_ms, Some(20.0));
-        assert_eq!(t.downtime_ms, Some(220.0));
+        // Failing 120..340: counted 120..200 (the reaction window) and
+        // 300..340 (after the recovery started); 200..300 is the harness's.
+        assert_eq!(t.downtime_ms, Some(120.0));
+        assert_eq!(t.failing_total_ms, Some(220.0));
         assert_eq!(t.restore_ms, Some(40.0));
         assert_eq!(t.healthy_after_recovery, Some(true));
         assert_eq!(t.max_gap_ms, 10.0);
@@ -149,7 +221,7 @@ mod tests {
     #[test]
     fn a_service_that_never_failed_has_no_detection_and_no_downtime() {
         let s = every_10ms(500, |_| false);
-        let t = judge(&s, 100_000_000, Some(300_000_000));
+        let t = judge(&s, at(100_000_000, Some(300_000_000)));
         assert_eq!(t.detect_ms, None);
         assert_eq!(t.downtime_ms, Some(0.0));
         assert_eq!(t.restore_ms, Some(0.0));
@@ -159,38 +231,33 @@ mod tests {
     #[test]
     fn a_recovery_that_fails_has_no_restore_time() {
         let s = every_10ms(500, |t| t >= 120);
-        let t = judge(&s, 100_000_000, Some(300_000_000));
+        let t = judge(&s, at(100_000_000, Some(300_000_000)));
         assert_eq!(t.restore_ms, None);
         assert_eq!(t.healthy_after_recovery, Some(false));
-        // Down from 120 to the last sample at 490.
-        assert_eq!(t.downtime_ms, Some(370.0));
+        // Down from 120 to the last sample at 490: 120..200 and 300..490.
+        assert_eq!(t.downtime_ms, Some(270.0));
+        assert_eq!(t.failing_total_ms, Some(370.0));
     }
 
     #[test]
     fn no_recovery_leaves_the_recovery_fields_empty() {
         let s = every_10ms(300, |_| false);
-        let t = judge(&s, 100_000_000, None);
+        let t = judge(&s, at(100_000_000, None));
         assert_eq!((t.restore_ms, t.healthy_after_recovery), (None, None));
         assert_eq!(t.healthy_after_change, Some(true));
     }
 
     #[test]
     fn the_log_parses_and_a_cut_last_line_is_dropped() {
-        let s = parse("10\t1\tok\n20\t0\tstatus 404\n30\t1").unwrap();
-        assert_eq!(
-            s,
-            vec![
-                Sample {
-                    ns: 10,
-                    healthy: true
-                },
-                Sample {
-                    ns: 20,
-                    healthy: false
-                }
-            ]
-        );
-        assert!(parse("x\t1\tok\n").is_err());
+        let s = parse("10\t1\t1\tok\n20\t0\t0\tstatus 404\n30\t1").unwrap();
+        let sample = |ns, healthy, wanted| Sample {
+            ns,
+            healthy,
+            wanted,
+        };
+        assert_eq!(s, vec![sample(10, true, true), sample(20, false, false)]);
+        assert!(parse("x\t1\t1\tok\n").is_err());
+        assert!(parse("10\t1\tok\n").is_err(), "the wanted flag is required");
         assert_eq!(parse("").unwrap(), vec![]);
     }
 }

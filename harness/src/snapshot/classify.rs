@@ -36,7 +36,10 @@ fn under(path: &str, prefix: &str) -> bool {
 }
 
 /// Regenerable or unreferenced by anything installed, for every approach.
-const GARBAGE_PREFIXES: [&str; 14] = [
+const GARBAGE_PREFIXES: [&str; 15] = [
+    // etckeeper's git history of /etc: history, like a profile's other
+    // generations, not state (a checkout rewrites git's index).
+    "/etc/.git",
     // Runtime state (a tmpfs on a real machine, gone at boot): a daemon's
     // pid file changes whenever it restarts.
     "/run",

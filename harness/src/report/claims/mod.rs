@@ -532,6 +532,7 @@ pub(crate) mod tests {
             downtime_ms: None,
             restore_ms: None,
             healthy_after_recovery: None,
+            wanted_edit_lost: None,
         }
     }
 
