@@ -298,6 +298,11 @@ sub cmd_probe {
 sub cmd_settle {
     my ($ms) = @_;
     Time::HiRes::sleep(($ms // 0) / 1000);
+    # A stale log (the prober died with a restarted container) says nothing.
+    my $pid;
+    if (open(my $pf, '<', "$SCRATCH/probe.pid")) { $pid = <$pf>; close $pf }
+    chomp $pid if defined $pid;
+    unless (defined $pid && $pid =~ /^\d+$/ && kill(0, $pid)) { print "no prober\n"; exit 2 }
     open(my $fh, '<', "$SCRATCH/probe.log") or do { print "no prober\n"; exit 2 };
     my $last;
     while (my $l = <$fh>) { $last = $l if $l =~ /\n\z/ }

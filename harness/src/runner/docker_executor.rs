@@ -117,7 +117,15 @@ impl DockerExecutor {
         hooks: &dyn Hooks,
         h: &mut History,
     ) -> Result<Observed, DockerError> {
-        let target = self.target(sandbox, req.approach).await?;
+        let mut target = self.target(sandbox, req.approach).await?;
+        // A container kill is a machine's crash: at its "boot" the
+        // scenario's service starts again from the configuration on disk.
+        target.boot = req
+            .scenario
+            .service
+            .as_ref()
+            .map(crate::service::boot)
+            .unwrap_or_default();
         lifecycle::run(&target, req, hooks, h).await
     }
 
@@ -132,6 +140,7 @@ impl DockerExecutor {
             sandbox,
             approach: a,
             base: self.base_manifest(a.family()).await?,
+            boot: Vec::new(),
         })
     }
 
@@ -185,6 +194,8 @@ pub struct SandboxTarget<'a> {
     sandbox: &'a Sandbox,
     approach: &'a dyn Approach,
     base: Arc<Manifest>,
+    /// Run after a container restart, after the approach's `ready`.
+    boot: Vec<String>,
 }
 
 impl Target for SandboxTarget<'_> {
@@ -273,6 +284,9 @@ impl nemesis::Sandboxed for SandboxTarget<'_> {
                 )));
             }
         }
+        // What boot does is data (nginx may refuse the configuration on
+        // disk), so failures here are the trial's to report, not errors.
+        run_steps(self.sandbox, Phase::Operation, &self.boot, timeout, &[]).await?;
         Ok(())
     }
 

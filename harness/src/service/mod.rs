@@ -169,6 +169,13 @@ pub fn start(spec: &ServiceSpec) -> Vec<String> {
     ]
 }
 
+/// After a container restart (a crashed machine's boot): the service
+/// starts from the configuration on disk, as its unit would (nginx -t, then
+/// nginx; it stays down when that fails), and the probe starts again.
+pub fn boot(spec: &ServiceSpec) -> Vec<String> {
+    start(spec).into_iter().take(2).collect()
+}
+
 /// The health check's command: the probe's last sample after `settle_ms`.
 pub fn health_command(spec: &ServiceSpec) -> String {
     format!("perl {AGENT} settle {}", spec.settle_ms.get_ref())
