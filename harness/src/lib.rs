@@ -11,14 +11,16 @@
 //! `runner` (executor + scheduler + events), `history` and `checker`
 //! (record first, judge after), `export` (the results schema — typed
 //! records, column lists, run.json — and its CSV and JSONL writers),
-//! `report`, `nemesis` (faults), `explore` (crash points), `verify`
+//! `report`, `service` (the real service of configure scenarios: rendered
+//! configurations, shared commands, the health probe's timeline),
+//! `nemesis` (faults), `explore` (crash points), `verify`
 //! (guarantees → verdicts, JUnit), `compare` (two runs), `error`, `cli`,
 //! `commands`, `properties` (operation sequences and invariants for the
 //! property tests).
 //!
 //! Layers, bottom → top (each module uses only those listed before it;
 //! `tests/structure.rs` fails on an import cycle): `vocab`, `stats`;
-//! `scenario`, `docker`; `snapshot`, `error`, `history`, `nemesis`;
+//! `scenario`, `docker`; `snapshot`, `error`, `service`, `history`, `nemesis`;
 //! `export`; `checker`, `payload`, `approach`; `plan`, `verify`,
 //! `properties`, `cli`; `runner`, `explore`, `report`, `compare`; `commands`.
 
