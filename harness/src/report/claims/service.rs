@@ -94,7 +94,7 @@ fn failing(judgements: &[Judgement]) -> String {
 }
 
 /// "the service answered again 64 ms (median; …) after the recovery
-/// started, at most 204 ms; 75 ms (median; …) over the 9 trials where …".
+/// started, at most 204 ms; over the 9 trials where …, 79 ms (median; …)".
 fn restore_clause(s: &ServiceStats) -> String {
     let mut c = match (s.restore_ms.sentence(), s.restore_ms.summary) {
         (Some(m), Some(sum)) => format!(
@@ -109,7 +109,8 @@ fn restore_clause(s: &ServiceStats) -> String {
     ) {
         if sum.n < s.n {
             c.push_str(&format!(
-                " ({m} over the {} trials where the change had taken the service down;                  in the others it was still serving: 0 ms)",
+                "; over the {} trials where the change had taken the service down, {m} \
+                 (in the others it was still serving: 0 ms)",
                 sum.n
             ));
         }
@@ -384,8 +385,12 @@ mod tests {
             bc.sentence
         );
         assert!(
+            bc.sentence.contains("at most 204 ms; over the 9 trials where the change had taken the service down, 79 ms (median; 95% CI 64 ms – 196 ms, n=9, small sample) (in the others"),
+            "{}",
             bc.sentence
-                .contains("over the 9 trials where the change had taken the service down"),
+        );
+        assert!(
+            !bc.sentence.contains("  ") && !rb.sentence.contains("  "),
             "{}",
             bc.sentence
         );
