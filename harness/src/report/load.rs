@@ -65,6 +65,15 @@ struct HistoryLine {
     residue_after_failure: Option<ResidueView>,
     #[serde(default)]
     residue_after_recovery: Option<ResidueView>,
+    #[serde(default)]
+    service: Option<ServiceView>,
+}
+
+/// What the report reads of a configure trial's probe timeline.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ServiceView {
+    #[serde(default)]
+    max_gap_ms: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +93,11 @@ pub struct HistoryView {
     /// Side effects the package's scripts attempted, with the phase of the
     /// step that printed them (`operation`, `recovery`, …).
     pub attempts: Vec<(String, Attempt)>,
+    /// The commands of the recovery phase, in order (empty: none ran).
+    pub recovery_commands: Vec<String>,
+    /// A configure trial's probe: the longest gap between two samples
+    /// after the change, the resolution of its times.
+    pub probe_max_gap_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -341,6 +355,7 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
         let mut view = HistoryView {
             residue_after_failure: h.residue_after_failure,
             residue_after_recovery: h.residue_after_recovery,
+            probe_max_gap_ms: h.service.and_then(|s| s.max_gap_ms),
             ..Default::default()
         };
         for step in &h.steps {
@@ -358,6 +373,11 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
                 })?;
                 view.attempts
                     .extend(list.into_iter().map(|a| (phase.to_string(), a)));
+            }
+            if phase == "recovery" {
+                if let Some(c) = step.get("command").and_then(|c| c.as_str()) {
+                    view.recovery_commands.push(c.to_string());
+                }
             }
             if phase != "check-after-failure" {
                 continue;

@@ -12,6 +12,7 @@ pub mod html;
 pub mod load;
 pub mod markdown;
 pub mod plots;
+pub mod service;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -178,6 +179,7 @@ pub fn document(run: &Run) -> Vec<Block> {
     for a in claims::answer_all(&run.trials, points) {
         doc.push(Block::Claim(a));
     }
+    doc.extend(service::blocks(&run.trials));
 
     let mut scenarios: Vec<&str> = Vec::new();
     for t in &run.trials {

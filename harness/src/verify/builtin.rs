@@ -51,12 +51,51 @@ const INTERRUPTED_POINTS: Spec = Spec {
     expect: &["state_after_crash != inconsistent"],
 };
 
+/// The rows of configure trials: the probe saw the service before the
+/// change (every other row leaves the service columns empty), and the
+/// trial did not error (a harness problem is not data).
+const CONFIGURE_ROWS: &[&str] = &[r#"healthy_before != """#, "outcome != errored"];
+
+/// "In seconds", as the guarantee bounds it: the service answers again
+/// within 10 s of the recovery's start (`restore_ms`).
+pub const UNDONE_WITHIN_MS: f64 = 10_000.0;
+/// "Instant", as the guarantee bounds it: within 1 s (`restore_ms`).
+pub const INSTANT_MS: f64 = 1_000.0;
+
+/// "A bad configuration is undone in seconds": after the approach's
+/// recovery the service is healthy, the trial is back to a known-good
+/// state, and the service answered within [`UNDONE_WITHIN_MS`] of the
+/// recovery's start.
+const BAD_CONFIG: Spec = Spec {
+    name: "a bad configuration is undone in seconds",
+    source: Source::Trials,
+    when: CONFIGURE_ROWS,
+    expect: &[
+        "healthy_after_recovery == true",
+        "recovered == true",
+        "restore_ms <= 10000",
+    ],
+};
+
+/// "Rollback is one command and instant", for approaches with a generation
+/// rollback: the service answered within [`INSTANT_MS`] of the recovery's
+/// start and is healthy at the end. (How many commands ran is no column:
+/// the report reads it from the histories.)
+const ROLLBACK: Spec = Spec {
+    name: "a rollback restores the service instantly",
+    source: Source::Trials,
+    when: CONFIGURE_ROWS,
+    expect: &["restore_ms <= 1000", "healthy_after_recovery == true"],
+};
+
 /// Which claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
     Atomicity,
     InterruptedTrials,
     InterruptedPoints,
+    BadConfig,
+    Rollback,
 }
 
 impl Claim {
@@ -65,7 +104,14 @@ impl Claim {
             Claim::Atomicity => &ATOMICITY,
             Claim::InterruptedTrials => &INTERRUPTED_TRIALS,
             Claim::InterruptedPoints => &INTERRUPTED_POINTS,
+            Claim::BadConfig => &BAD_CONFIG,
+            Claim::Rollback => &ROLLBACK,
         }
+    }
+
+    /// The `expect`s of the claim, as text (`restore_ms <= 1000`).
+    pub fn expects(self) -> &'static [&'static str] {
+        self.spec().expect
     }
 
     pub fn source(self) -> Source {
@@ -129,9 +175,76 @@ mod tests {
             Claim::Atomicity,
             Claim::InterruptedTrials,
             Claim::InterruptedPoints,
+            Claim::BadConfig,
+            Claim::Rollback,
         ] {
             assert!(!c.guarantees(a).is_empty());
         }
+        // The bounds the report words are the ones judged.
+        let bound = |c: Claim| {
+            c.guarantees(a)
+                .into_iter()
+                .find(|g| g.expect.column == "restore_ms")
+                .map(|g| g.expect.value)
+        };
+        use crate::verify::expect::Value;
+        assert_eq!(
+            bound(Claim::BadConfig),
+            Some(Value::Number(UNDONE_WITHIN_MS))
+        );
+        assert_eq!(bound(Claim::Rollback), Some(Value::Number(INSTANT_MS)));
+    }
+
+    /// The real bad-configuration run: every configure row of both
+    /// approaches recovered, healthy, well within the bounds; the rows of
+    /// other trials (empty service columns) are not evidence.
+    #[test]
+    fn bad_config_claims_judge_configure_rows_of_a_real_run() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/run-bad-config/trials.csv");
+        let real = Input::Table(Table::read(&dir).unwrap());
+        for a in ["apt", "nix"] {
+            let (v, js) = Claim::BadConfig.judge(crate::approach::kind(a), &real);
+            assert_eq!(v, Verdict::Holds, "{a}: {:?}", js);
+            assert!(js.iter().all(|j| j.counts.holding == 15), "{a}");
+        }
+        let (v, js) = Claim::Rollback.judge(crate::approach::kind("nix"), &real);
+        assert_eq!(v, Verdict::Holds);
+        assert_eq!(js[0].counts.holding, 15);
+
+        let input = table(
+            "scenario,approach,fault,outcome,recovered,error,healthy_before,restore_ms,healthy_after_recovery\n\
+             s,nix,none,failed,true,,true,74.5,true\n\
+             s,nix,none,failed,true,,true,1200,true\n\
+             f,nix,none,failed,true,,,,\n\
+             s,nix,none,errored,unknown,docker went away,,,\n\
+             s,apt,none,failed,true,,true,,false\n\
+             s,apt,none,failed,true,,true,50,true\n",
+        );
+        let nix = crate::approach::kind("nix");
+        // 1.2 s is in seconds but not instant.
+        assert_eq!(Claim::BadConfig.judge(nix, &input).0, Verdict::Holds);
+        let (v, js) = Claim::Rollback.judge(nix, &input);
+        assert_eq!(v, Verdict::Violated);
+        assert_eq!(
+            js[0].counts,
+            crate::verify::Counts {
+                holding: 1,
+                violating: 1,
+                unknown: 0
+            },
+            "the row without service columns and the errored row are not evidence"
+        );
+        // A service that never came back: no restore time (unknown), and
+        // unhealthy at the end (violated): never counted as holding.
+        let (v, js) = Claim::BadConfig.judge(crate::approach::kind("apt"), &input);
+        assert_eq!(v, Verdict::Violated);
+        let restore = js
+            .iter()
+            .find(|j| j.guarantee.expect.column == "restore_ms")
+            .unwrap();
+        assert_eq!((restore.counts.holding, restore.counts.unknown), (1, 1));
+        assert_eq!(restore.verdict, Verdict::Unknown);
     }
 
     #[test]

@@ -207,7 +207,10 @@ impl Expect {
 
 /// A row filter of a guarantee (`when`): `column == word` or `!=`, on any
 /// column of the source, identity columns included (`fault == none`,
-/// `outcome == failed`). Rows that fail a filter are not evidence at all.
+/// `outcome == failed`). `""` stands for the empty cell: `downtime_ms !=
+/// ""` admits the rows that measured it (a configure trial's service
+/// columns are empty in every other row). Rows that fail a filter are not
+/// evidence at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     pub column: &'static str,
@@ -241,14 +244,19 @@ impl Filter {
         };
         if value.is_empty() || value.contains(char::is_whitespace) {
             return Err(format!(
-                "when: after `{name} {}` expected one word, found `{value}`",
+                "when: after `{name} {}` expected one word (or `\"\"` for an empty cell), found `{value}`",
                 if equal { "==" } else { "!=" }
             ));
         }
         Ok(Filter {
             column: col.name,
             equal,
-            value: value.to_string(),
+            // `""`: the empty cell.
+            value: if value == EMPTY {
+                String::new()
+            } else {
+                value.to_string()
+            },
         })
     }
 
@@ -257,10 +265,18 @@ impl Filter {
     }
 }
 
+/// How a `when` names the empty cell.
+const EMPTY: &str = "\"\"";
+
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let op = if self.equal { "==" } else { "!=" };
-        write!(f, "{} {op} {}", self.column, self.value)
+        let value = if self.value.is_empty() {
+            EMPTY
+        } else {
+            &self.value
+        };
+        write!(f, "{} {op} {value}", self.column)
     }
 }
 
@@ -345,6 +361,14 @@ mod tests {
         assert!(e("outcom == failed").contains("unknown column `outcom`"));
         assert!(e("outcome == ").contains("one word"));
         assert!(e("state_after_crash == old").contains("unknown column"));
+        // `""` is the empty cell: configure trials fill the service columns.
+        let measured = Filter::parse(r#"downtime_ms != """#, Source::Trials).unwrap();
+        assert!(measured.admits("0.0") && measured.admits("1492.2"));
+        assert!(!measured.admits("") && !measured.admits(" "));
+        assert_eq!(measured.to_string(), r#"downtime_ms != """#);
+        let unmeasured = Filter::parse(r#"healthy_before == """#, Source::Trials).unwrap();
+        assert!(unmeasured.admits("") && !unmeasured.admits("true"));
+        assert!(e(r#"downtime_ms != "" x"#).contains("one word"));
     }
 
     #[test]

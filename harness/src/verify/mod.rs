@@ -607,6 +607,65 @@ in = "50%"
         );
     }
 
+    /// A bad-config scenario's own guarantees over the real run's rows
+    /// (`verify --from`): a restore-time bound for nix, restricted to the
+    /// rows where the service was healthy before the change, or to those
+    /// that measured the service at all (`""`: the empty cell).
+    #[test]
+    fn a_scenario_bounds_the_restore_time_of_its_configure_rows() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-bad-config");
+        let inputs = Inputs::from_dir(&dir).unwrap();
+        let s = LoadedScenario {
+            path: "bad-config-wrong-root.toml".into(),
+            scenario: parse(
+                r#"
+[scenario]
+name = "bad-config-wrong-root"
+approaches = ["apt", "nix"]
+[service]
+port = 8080
+marker = "mistake-cost site v1"
+[operation]
+kind = "configure"
+change = "wrong-root"
+[[guarantee]]
+name = "nix rolls a bad configuration back within a second"
+approaches = ["nix"]
+expect = "restore_ms <= 1000"
+when = ["healthy_before == true"]
+[[guarantee]]
+name = "the service comes back"
+expect = "healthy_after_recovery == true"
+when = ['downtime_ms != ""', "outcome != errored"]
+[[guarantee]]
+name = "no downtime at all"
+expect = "downtime_ms == 0"
+when = ['downtime_ms != ""']
+"#,
+            )
+            .unwrap(),
+        };
+        let js = judge_all(&[&s], &inputs);
+        assert_eq!(
+            js.iter().map(|j| j.verdict).collect::<Vec<_>>(),
+            [Verdict::Holds, Verdict::Holds, Verdict::Violated]
+        );
+        assert_eq!(js[0].counts.holding, 3, "nix's 3 wrong-root rows only");
+        assert_eq!(js[1].counts.holding, 6);
+        assert_eq!(
+            js[2].violating.len(),
+            6,
+            "a wrong root is a 404 for everyone"
+        );
+        assert!(
+            js[0].line().starts_with(
+                "HOLDS     bad-config-wrong-root: nix rolls a bad configuration back within a second — restore_ms <= 1000 in all nix trials: 3/3 rows hold"
+            ),
+            "{}",
+            js[0].line()
+        );
+    }
+
     #[test]
     fn a_folder_without_results_is_bad_input() {
         let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,7 @@ use crate::verify::rows::Table;
 use crate::verify::{Input, Verdict};
 
 mod interrupted;
+mod service;
 use interrupted::interrupted_with_points;
 
 /// Records as the results file they come from, for `verify`'s judge.
@@ -72,8 +73,13 @@ pub struct Answer {
 
 /// `points`: an explore run's crash points (empty for a plain run).
 pub fn answer_all(trials: &[Trial], points: &[CrashPointRecord]) -> Vec<Answer> {
-    let mut out = vec![atomicity(trials), interrupted_with_points(trials, points)];
-    for claim in [ROLLBACK, BAD_CONFIG, ISOLATION, TRY_AGAIN, FLEET] {
+    let mut out = vec![
+        atomicity(trials),
+        interrupted_with_points(trials, points),
+        service::rollback(trials),
+        service::bad_config(trials),
+    ];
+    for claim in [ISOLATION, TRY_AGAIN, FLEET] {
         out.push(not_covered(claim, "no trial in this run tests it."));
     }
     out
@@ -144,7 +150,21 @@ fn unchanged(g: &ApproachStats) -> usize {
         .count()
 }
 
-fn atomicity(trials: &[Trial]) -> Answer {
+fn atomicity(all: &[Trial]) -> Answer {
+    // A configure trial's failed operation is a bad configuration, not a
+    // failed install: its own claims answer it (`service`).
+    let installs: Vec<Trial> = all
+        .iter()
+        .filter(|t| !super::service::is_configure(t))
+        .cloned()
+        .collect();
+    if installs.is_empty() && !all.is_empty() {
+        return not_covered(
+            ATOMICITY,
+            "its trials apply configurations to a service; none is an install.",
+        );
+    }
+    let trials = &installs[..];
     let clean: Vec<&Trial> = trials.iter().filter(|t| t.record.fault == "none").collect();
     let failed: Vec<&Trial> = clean
         .iter()
