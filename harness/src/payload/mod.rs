@@ -161,7 +161,11 @@ fn payload_files(pkg: &PackageSpec) -> io::Result<PayloadFiles> {
                 "package `{name}`: file `{path}` is listed twice"
             )));
         }
-        out.push((path.clone(), file_content(name, &pkg.version, path, size)));
+        let content = match pkg.file_text(path) {
+            Some(text) => text.as_bytes().to_vec(),
+            None => file_content(name, &pkg.version, path, size),
+        };
+        out.push((path.clone(), content));
     }
     Ok(out)
 }

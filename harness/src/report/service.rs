@@ -211,9 +211,10 @@ fn errored_in(trials: &[Trial], scenarios: &[&str]) -> Vec<String> {
 }
 
 /// What `downtime_ms` includes, said wherever it is shown.
-pub const DOWNTIME_CAVEAT: &str = "`downtime_ms` includes the harness's own detection window: \
-     after the change the health check waits `settle_ms` (1000 ms by default) and the approach's checks run \
-     before the recovery starts, so it is not an operator's reaction time; `restore_ms` \
+pub const DOWNTIME_CAVEAT: &str = "`downtime_ms` counts the probe's failures during the change, a reaction window \
+     after it that is the same for every approach (`settle_ms`, 1000 ms by default), and from the recovery's start on; \
+     the harness's own snapshot and checks in between are not counted (trials.jsonl's `service.failing_total_ms` has \
+     every failing moment). The reaction window is a fixed stand-in for an operator noticing, so `restore_ms` \
      (recovery start → first healthy probe) is the comparable recovery number";
 
 /// The section, or nothing when the run has no configure trials.
@@ -242,7 +243,7 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
         "{} configure trials in {} scenarios (one bad configuration each): the service (nginx) starts on a good configuration \
          and a health probe samples it (HTTP status 200 and the page's marker){gap}; the bad configuration is applied, \
          then the approach's recovery runs. `detect_ms`: change start → first failing probe (empty when it never failed); \
-         `downtime_ms`: total time the probe failed from the change start to the trial's end; `restore_ms`: recovery start → \
+         `downtime_ms`: time the probe failed during the change and the reaction window, and after the recovery started; `restore_ms`: recovery start → \
          first healthy probe (0 when the service was still serving). Times are medians [95% CI]. Note: {DOWNTIME_CAVEAT}.",
         configure.len(),
         scenarios.len()

@@ -185,6 +185,15 @@ pub(super) fn packages<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Spanned<St
     Ok(v)
 }
 
+/// A file's declared content: at most 64 KiB.
+pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let t = Option::<String>::deserialize(d)?;
+    if t.as_ref().is_some_and(|t| t.len() > 65536) {
+        return Err(D::Error::custom("text: at most 65536 bytes"));
+    }
+    Ok(t)
+}
+
 /// A string with something other than white space in it.
 pub(super) fn non_blank<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
