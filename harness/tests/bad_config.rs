@@ -1,5 +1,6 @@
 //! Bad configurations of a real service (Debian's nginx) through apt's
-//! edit-in-place and Nix's system profile, judged from trials.csv only.
+//! edit-in-place, Ansible's template (`ansible-playbook` with a variables
+//! file) and Nix's system profile, judged from trials.csv only.
 //! What the assertions say is what these tools did when run here: a
 //! configuration nginx -t accepts but that breaks the site shows as
 //! downtime for every approach; a syntax error applied with `nginx -t &&
@@ -39,7 +40,7 @@ fn the_probe_sees_outages_and_reloads_that_keep_serving() {
         String::from_utf8_lossy(&o.stderr)
     );
     let rows = read_csv(&out.path().join("trials.csv"));
-    assert_eq!(rows.len(), 6, "three scenarios × apt, nix");
+    assert_eq!(rows.len(), 9, "three scenarios × apt, ansible, nix");
     for r in &rows {
         let who = format!("{} {}", r["scenario"], r["approach"]);
         assert_eq!(r["error"], "", "{who}");
