@@ -17,7 +17,7 @@ use std::sync::{LazyLock, RwLock};
 /// layer; what an approach *is* lives in `approach`.
 ///
 /// Ordered by registration rank, so every sorted output keeps the
-/// registry's order (apt, pip, pip-venv, nix, nix-single-user); serialised
+/// registry's order (apt, ansible, pip, pip-venv, nix, nix-single-user); serialised
 /// as the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ApproachKind {
@@ -29,15 +29,25 @@ pub struct ApproachKind {
 /// The built-in approaches, in the order the README, run.json and every
 /// report list them (a name's index is its rank). Adding one: its file in
 /// `approach/`, its line in `approach::registry`, its name here.
-pub const BUILTIN_APPROACHES: [&str; 5] = ["apt", "pip", "pip-venv", "nix", "nix-single-user"];
+pub const BUILTIN_APPROACHES: [&str; 6] = [
+    "apt",
+    "ansible",
+    "pip",
+    "pip-venv",
+    "nix",
+    "nix-single-user",
+];
 
 /// The built-ins that manage a service's configuration (`configure`
 /// scenarios) and the recoveries each offers, its default first: exactly
 /// those whose `Approach::config_recoveries` is not empty (the registry
 /// checks the two agree), listed here so scenario files are checked with
 /// no set-up.
-pub const CONFIG_TOOLS: [(&str, &[&str]); 2] =
-    [("apt", &["backup", "etckeeper"]), ("nix", &["rollback"])];
+pub const CONFIG_TOOLS: [(&str, &[&str]); 3] = [
+    ("apt", &["backup", "etckeeper"]),
+    ("ansible", &["previous-vars"]),
+    ("nix", &["rollback"]),
+];
 
 /// The recoveries a configuration tool offers (None: not one).
 pub fn config_recoveries(approach: &str) -> Option<&'static [&'static str]> {

@@ -1,5 +1,6 @@
 //! Bad configurations of a real service (Debian's nginx) through apt's
-//! edit-in-place and Nix's system profile, judged from trials.csv only.
+//! edit-in-place, Ansible's template (`ansible-playbook` with a variables
+//! file) and Nix's system profile, judged from trials.csv only.
 //! What the assertions say is what these tools did when run here: a
 //! configuration nginx -t accepts but that breaks the site shows as
 //! downtime for every approach; a syntax error applied with `nginx -t &&
@@ -43,7 +44,11 @@ fn the_probe_sees_outages_and_reloads_that_keep_serving() {
         String::from_utf8_lossy(&o.stderr)
     );
     let rows = read_csv(&out.path().join("trials.csv"));
-    assert_eq!(rows.len(), 8, "four scenarios × apt, nix");
+    assert_eq!(
+        rows.len(),
+        11,
+        "three scenarios × apt, ansible, nix; the etckeeper one × apt, nix"
+    );
     for r in &rows {
         let who = format!("{} {}", r["scenario"], r["approach"]);
         assert_eq!(r["error"], "", "{who}");
@@ -58,8 +63,14 @@ fn the_probe_sees_outages_and_reloads_that_keep_serving() {
         assert_eq!(r["healthy_after_recovery"], "true", "{who}");
         let backup = r["approach"] == "apt" && r["scenario"] != "bad-config-wrong-root-etckeeper";
         if backup {
-            assert_eq!(r["wanted_edit_lost"], "true", "{who}: the backup predates it");
-            assert_eq!(r["recovered"], "false", "{who}: site.conf differs from before");
+            assert_eq!(
+                r["wanted_edit_lost"], "true",
+                "{who}: the backup predates it"
+            );
+            assert_eq!(
+                r["recovered"], "false",
+                "{who}: site.conf differs from before"
+            );
             assert_eq!(num(r, "final_residue_files"), 1.0, "{who}");
         } else {
             assert_eq!(r["wanted_edit_lost"], "false", "{who}");

@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 10 scenario(s), 155 trials in all"),
+        text.contains("valid: 10 scenario(s), 170 trials in all"),
         "{text}"
     );
     let o = bin()

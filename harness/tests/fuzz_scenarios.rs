@@ -315,8 +315,16 @@ fn value(table: &str, key: &str, clean: bool, r: &mut impl FnMut() -> usize) -> 
     let s = |v: &str| format!("{v:?}");
     let names = ["a", "b", "depa", "fastmath", "t", "gen"];
     let approaches = cut(
-        &["apt", "pip", "pip-venv", "nix", "nix-single-user", "yum"],
-        5,
+        &[
+            "apt",
+            "ansible",
+            "pip",
+            "pip-venv",
+            "nix",
+            "nix-single-user",
+            "yum",
+        ],
+        6,
     );
     if !clean && r().is_multiple_of(12) {
         return match r() % 4 {

@@ -20,6 +20,7 @@
 //! uses; several approaches share them (pip and pip-venv: one format, one
 //! image).
 
+mod ansible;
 mod apt;
 mod nix;
 mod pip;

@@ -5,13 +5,14 @@
 
 use std::sync::{OnceLock, RwLock};
 
-use super::{apt, nix, pip, Approach, ApproachKind};
+use super::{ansible, apt, nix, pip, Approach, ApproachKind};
 use crate::vocab::BUILTIN_APPROACHES;
 
 /// The built-ins, in the order the README, run.json and every report list
 /// them: this order is each approach's rank.
 const BUILTINS: &[fn() -> Box<dyn Approach>] = &[
     || Box::new(apt::Apt),
+    || Box::new(ansible::Ansible),
     || Box::new(pip::Pip::global()),
     || Box::new(pip::Pip::venv()),
     || Box::new(nix::Nix::multi_user()),
@@ -109,8 +110,15 @@ mod tests {
     fn the_builtins_come_first_in_report_order() {
         let names: Vec<&str> = registry().iter().map(|k| k.as_str()).collect();
         assert_eq!(
-            names[..5],
-            ["apt", "pip", "pip-venv", "nix", "nix-single-user"]
+            names[..6],
+            [
+                "apt",
+                "ansible",
+                "pip",
+                "pip-venv",
+                "nix",
+                "nix-single-user"
+            ]
         );
         // Ord is registration order, not name order.
         let mut sorted = registry();
@@ -141,7 +149,7 @@ mod tests {
         assert!(by_name("yum").is_none());
         let e = "yum".parse::<ApproachKind>().unwrap_err();
         assert!(
-            e.contains("apt, pip, pip-venv, nix, nix-single-user"),
+            e.contains("apt, ansible, pip, pip-venv, nix, nix-single-user"),
             "{e}"
         );
     }

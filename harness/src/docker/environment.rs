@@ -21,6 +21,7 @@ v wheel "$(python3 -c 'import wheel; print(wheel.__version__)' 2>/dev/null)"
 v nix "$(nix --version 2>/dev/null | awk '{print $NF}')"
 v strace "$(strace -V 2>/dev/null | head -n1 | awk '{print $NF}')"
 v perl "$(perl -e 'print $^V' 2>/dev/null)"
+v ansible-core "$(dpkg-query -W -f '${Version}' ansible-core 2>/dev/null)"
 "#;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ const BASE_RECIPE: &str = include_str!("../../../containers/base/recipe.toml");
 const AGENT: &str = include_str!("../../../containers/agent/agent.pl");
 const APT_DOCKERFILE: &str = include_str!("../../../containers/apt/Dockerfile");
 const NIX_DOCKERFILE: &str = include_str!("../../../containers/nix/Dockerfile");
+const ANSIBLE_DOCKERFILE: &str = include_str!("../../../containers/ansible/Dockerfile");
 
 pub const RECIPE_LABEL: &str = "mistake-cost.recipe";
 pub const BASE_LABEL: &str = "mistake-cost.base";
@@ -68,15 +69,19 @@ struct BaseRecipe {
 pub enum Family {
     Apt,
     Nix,
+    /// The apt image's base plus Debian's ansible-core: its own family so
+    /// the apt image stays unchanged.
+    Ansible,
 }
 
 impl Family {
-    pub const ALL: [Family; 2] = [Family::Apt, Family::Nix];
+    pub const ALL: [Family; 3] = [Family::Apt, Family::Nix, Family::Ansible];
 
     pub fn name(self) -> &'static str {
         match self {
             Family::Apt => "apt",
             Family::Nix => "nix",
+            Family::Ansible => "ansible",
         }
     }
 
@@ -91,6 +96,7 @@ impl Family {
         match self {
             Family::Apt => APT_DOCKERFILE,
             Family::Nix => NIX_DOCKERFILE,
+            Family::Ansible => ANSIBLE_DOCKERFILE,
         }
     }
 

@@ -376,7 +376,10 @@ mod tests {
             md.contains("(the longest gap between two samples after a change: 44 ms"),
             "{md}"
         );
-        assert!(md.contains("it is not an operator's reaction time"), "{md}");
+        assert!(
+            md.contains("a fixed stand-in for an operator noticing"),
+            "{md}"
+        );
         // wrong-root, nix: the probe failed 345–369 ms after the change, the
         // rollback brought it back in 180–204 ms (medians of 3 with CIs).
         assert!(

@@ -4,6 +4,7 @@
 //! bytes; the fixture files; the commands every approach shares around the
 //! service; and the health probe's timeline (`timeline.rs`).
 
+pub mod ansible;
 pub mod timeline;
 
 use std::io;
@@ -137,6 +138,7 @@ pub fn write_fixtures(s: &Scenario, dir: &Path) -> io::Result<()> {
         )?;
     }
     std::fs::write(dir.join("apply.sh"), apply_script(spec.apply))?;
+    ansible::write_fixtures(spec, change, &dir)?;
     std::fs::write(
         dir.join("index.html"),
         format!("<html><body>{}</body></html>\n", spec.marker.get_ref()),

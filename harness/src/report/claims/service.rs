@@ -405,8 +405,11 @@ mod tests {
             facts.contains("`restore_ms <= 10000` in every trial"),
             "{facts}"
         );
-        assert!(facts.contains("not an operator's reaction time"), "{facts}");
-        assert!(facts.contains("settle_ms` (1000 ms by default)"), "{facts}");
+        assert!(
+            facts.contains("a fixed stand-in for an operator noticing"),
+            "{facts}"
+        );
+        assert!(facts.contains("settle_ms`, 1000 ms by default"), "{facts}");
 
         assert_eq!(rb.status, Status::Holds);
         assert!(rb.verdict.contains("not judged"), "{}", rb.verdict);
