@@ -101,3 +101,47 @@ fn the_probe_sees_outages_and_reloads_that_keep_serving() {
         }
     }
 }
+
+/// The bad upgrade: the site nginx serves is a package whose 2.0 lacks the
+/// page's marker. Every approach's upgrade succeeds and breaks the site;
+/// its way back to 1.0 (pinned downgrade, pinned reinstall, the venv made
+/// anew, `nix-env --rollback`) brings it back with nothing left.
+#[test]
+fn a_bad_upgrade_breaks_the_site_until_the_way_back() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "run",
+        "scenarios/bad-upgrade.toml",
+        "--reps",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows = read_csv(&out.path().join("trials.csv"));
+    assert_eq!(rows.len(), 4, "apt, pip, pip-venv, nix");
+    for r in &rows {
+        let who = r["approach"].clone();
+        assert_eq!(r["outcome"], "succeeded", "{who}: the upgrade itself works");
+        assert_eq!(r["healthy_before"], "true", "{who}");
+        assert_eq!(
+            r["healthy_after_change"], "false",
+            "{who}: 2.0's page has no marker"
+        );
+        assert!(num(r, "downtime_ms") > 0.0, "{who}");
+        assert!(num(r, "restore_ms") > 0.0, "{who}");
+        assert_eq!(r["healthy_after_recovery"], "true", "{who}");
+        assert_eq!(r["recovered"], "true", "{who}: back at 1.0, nothing left");
+        assert_eq!(
+            r["wanted_edit_lost"], "",
+            "{who}: no wanted edit in a package site"
+        );
+    }
+}

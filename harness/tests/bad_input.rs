@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 10 scenario(s), 170 trials in all"),
+        text.contains("valid: 11 scenario(s), 182 trials in all"),
         "{text}"
     );
     let o = bin()
@@ -327,6 +327,45 @@ fn bad_configure_scenarios_are_pointed_at() {
             "unknown-change",
             format!("[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n{service}[operation]\nkind = \"configure\"\nchange = \"typo\"\n"),
             ":9:10: unknown variant `typo`",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let o = bin()
+            .args(["validate", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{}{want}", path.display())),
+            "{name}: want {want} in: {err}"
+        );
+    }
+}
+
+/// A package site: an upgrade with a [service] names a declared `site`,
+/// and a configure scenario takes none.
+#[test]
+fn a_service_site_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = "[[package]]\nname = \"page\"\nversion = \"1.0\"\nfiles = [{ path = \"index.html\", text = \"m\" }]\n";
+    let cases = [
+        (
+            "no-site",
+            format!("[scenario]\nname = \"u\"\napproaches = [\"apt\"]\n[service]\nport = 8080\nmarker = \"m\"\n{pkg}[operation]\nkind = \"install\"\npackages = [\"page\"]\n"),
+            ":5:8: an install or upgrade with a [service] names its `site`",
+        ),
+        (
+            "unknown-site",
+            format!("[scenario]\nname = \"u\"\napproaches = [\"apt\"]\n[service]\nport = 8080\nmarker = \"m\"\nsite = \"nope\"\n{pkg}[operation]\nkind = \"install\"\npackages = [\"page\"]\n"),
+            ":7:8: site: `nope` is not a declared package",
+        ),
+        (
+            "configure-site",
+            "[scenario]\nname = \"u\"\napproaches = [\"apt\"]\n[service]\nport = 8080\nmarker = \"m\"\nsite = \"page\"\n[operation]\nkind = \"configure\"\nchange = \"wrong-root\"\n".to_string(),
+            ":7:8: `site` is for install and upgrade scenarios",
         ),
     ];
     for (name, text, want) in cases {

@@ -81,6 +81,10 @@ impl Approach for Ansible {
         Apt.package_view()
     }
 
+    fn package_dir(&self, package: &str) -> Option<String> {
+        Apt.package_dir(package)
+    }
+
     fn config_recoveries(&self) -> &'static [&'static str] {
         &["previous-vars"]
     }

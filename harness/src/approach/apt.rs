@@ -134,6 +134,10 @@ impl Approach for Apt {
         r"dpkg-query -W -f='P\t${Package}\t${Version} ${db:Status-Abbrev}\n'".into()
     }
 
+    fn package_dir(&self, package: &str) -> Option<String> {
+        Some(format!("echo /usr/share/{package}"))
+    }
+
     fn config_recoveries(&self) -> &'static [&'static str] {
         &["backup", "etckeeper"]
     }

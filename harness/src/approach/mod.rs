@@ -151,6 +151,14 @@ pub trait Approach: Send + Sync {
     /// `L<TAB>store path` per path live from the profile).
     fn package_view(&self) -> String;
 
+    /// A shell command printing the folder where `package`'s scenario
+    /// files are once installed (a site package's pages, which nginx
+    /// serves in install and upgrade scenarios with a `[service]`). None:
+    /// this approach cannot say (such a scenario's set-up then fails).
+    fn package_dir(&self, _package: &str) -> Option<String> {
+        None
+    }
+
     /// The recoveries from a bad configuration this approach offers, by
     /// name, its default first; empty when it manages no configuration
     /// (the registry checks this against `vocab::CONFIG_TOOLS`).
@@ -245,6 +253,19 @@ pub fn service_setup(a: &dyn Approach, s: &Scenario) -> Vec<String> {
     let Some(spec) = &s.service else {
         return Vec::new();
     };
+    if let Some(site) = &spec.site {
+        // An install or upgrade changes what nginx serves: the site's root
+        // is the package's installed folder, whichever approach put it there.
+        let dir = a.package_dir(site.get_ref()).unwrap_or_else(|| {
+            format!(
+                "echo 'approach {} cannot locate a package' >&2; exit 2",
+                a.name()
+            )
+        });
+        let mut steps = crate::service::prepare_package_site(&dir);
+        steps.extend(crate::service::start(spec));
+        return steps;
+    }
     let config = config_of(a, s);
     let mut steps = crate::service::prepare();
     steps.extend(config.iter().flat_map(|c| c.install.iter().cloned()));

@@ -190,6 +190,15 @@ impl Approach for Nix {
     /// into the current generation, as NixOS's /etc links into
     /// /etc/static) and apply. Recovery is `nixos-rebuild switch
     /// --rollback`: the profile's previous generation, activated.
+    /// Through root's profile, so an upgrade or a rollback changes it: the
+    /// profile's own path, which ~/.nix-profile links to, because nginx's
+    /// workers (www-data) cannot enter /root.
+    fn package_dir(&self, package: &str) -> Option<String> {
+        Some(format!(
+            "echo /nix/var/nix/profiles/default/share/{package}"
+        ))
+    }
+
     fn config_recoveries(&self) -> &'static [&'static str] {
         // Only the multi-user set-up (NixOS's).
         if self.multi_user {

@@ -180,6 +180,15 @@ impl Approach for Pip {
         }
     }
 
+    /// `<site-packages>/<name>/data`, from pip's own record of where the
+    /// distribution lives (an import could pick a standard module's name).
+    fn package_dir(&self, package: &str) -> Option<String> {
+        Some(format!(
+            "l=$({} -m pip show {package} 2>/dev/null | sed -n 's/^Location: //p') && [ -n \"$l\" ] && echo \"$l/{package}/data\"",
+            self.python()
+        ))
+    }
+
     fn package_view(&self) -> String {
         format!(
             "PYTHONDONTWRITEBYTECODE=1 {} -c '{}'",

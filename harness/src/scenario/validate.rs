@@ -364,6 +364,12 @@ fn validate_operation(s: &Scenario) -> Result<(), ParseError> {
                     ));
                 }
             }
+            if let Some(site) = &service.site {
+                return Err(err(
+                    site,
+                    "`site` is for install and upgrade scenarios; a `configure` scenario serves its own page",
+                ));
+            }
             validate_service(service)?;
             for (approach, name) in &service.recovery {
                 if !s
@@ -399,10 +405,29 @@ fn validate_operation(s: &Scenario) -> Result<(), ParseError> {
     if let (Some(service), OperationKind::Install | OperationKind::Upgrade) =
         (&s.service, op.kind.get_ref())
     {
-        return Err(err(
-            &service.port,
-            "[service] is for `configure` operations; this scenario's operation is an install or upgrade",
-        ));
+        let Some(site) = &service.site else {
+            return Err(err(
+                &service.port,
+                "an install or upgrade with a [service] names its `site`: the package whose files nginx serves",
+            ));
+        };
+        if !s
+            .packages
+            .iter()
+            .any(|p| p.name.get_ref() == site.get_ref())
+        {
+            return Err(err(
+                site,
+                format!("site: `{}` is not a declared package", site.get_ref()),
+            ));
+        }
+        if let Some((approach, _)) = service.recovery.iter().next() {
+            return Err(err(
+                approach,
+                "[service] recovery names a configuration recovery; an install or upgrade recovers with its playbook",
+            ));
+        }
+        validate_service(service)?;
     }
     Ok(())
 }

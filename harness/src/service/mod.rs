@@ -155,6 +155,17 @@ pub fn prepare() -> Vec<String> {
     ]
 }
 
+/// The set-up of an install or upgrade scenario's site: Debian's default
+/// site out of the way, the site's root linked to the folder `dir_command`
+/// prints (the site package's installed files), and the good configuration.
+pub fn prepare_package_site(dir_command: &str) -> Vec<String> {
+    vec![
+        "rm -f /etc/nginx/sites-enabled/default".into(),
+        format!("d=$({dir_command}) && [ -d \"$d\" ] && ln -sfn \"$d\" {SITE_ROOT}"),
+        format!("cp {FIXTURES}/good.conf {SITE_CONF}"),
+    ]
+}
+
 /// After it: nginx started on the good configuration, the probe started
 /// (watching for the wanted edit's header too), and a wait (at most 5 s)
 /// for its first healthy sample.

@@ -73,7 +73,8 @@ pub struct Timeline {
     pub restore_ms: Option<f64>,
     pub healthy_after_recovery: Option<bool>,
     /// The wanted edit was served before the change and is not at the end
-    /// (None unless the service serves at the end, with a recovery run).
+    /// (None unless it was served before and the service serves at the
+    /// end, with a recovery run).
     pub wanted_edit_lost: Option<bool>,
     /// Samples after the change start, and the longest gap between two
     /// (the resolution the times above have).
@@ -151,7 +152,9 @@ pub fn judge(samples: &[Sample], at: Moments) -> Timeline {
         wanted_edit_lost: recovery_ns
             .and(after.last())
             .filter(|last| last.healthy)
-            .map(|last| before.is_some_and(|b| b.wanted) && !last.wanted),
+            // No wanted edit served before (a package site): nothing to lose.
+            .filter(|_| before.is_some_and(|b| b.wanted))
+            .map(|last| !last.wanted),
         samples: after.len(),
         max_gap_ms: ms(max_gap),
     }
