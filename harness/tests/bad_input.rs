@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 11 scenario(s), 182 trials in all"),
+        text.contains("valid: 12 scenario(s), 194 trials in all"),
         "{text}"
     );
     let o = bin()

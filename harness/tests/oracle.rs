@@ -153,12 +153,14 @@ fn expected_packages(kind: ApproachKind, case: Case) -> usize {
         // the dependencies into the store and never switches the profile.
         return if case.succeeds() { 1 } else { 0 };
     }
-    match (kind.as_str(), case.succeeds()) {
+    let dpkg = approach(kind).ecosystem() == mistake_cost::scenario::Ecosystem::Apt;
+    match (dpkg, case.succeeds()) {
         (_, true) => n,
-        // dpkg unpacks the 6 dependencies and the top package, configures
-        // the dependencies, and leaves the top package half-configured
-        // when its postinst fails: all 7 change state.
-        ("apt", false) => n,
+        // dpkg (apt, and ansible, which drives apt) unpacks the 6
+        // dependencies and the top package, configures the dependencies,
+        // and leaves the top package half-configured when its postinst
+        // fails: all 7 change state.
+        (true, false) => n,
         // pip installs the 6 dependencies, then the top package's
         // `setup.py` fails its build: the top package is never installed.
         (_, false) => n - 1,
@@ -216,7 +218,8 @@ async fn independent_packages(
     // The oracle's own knowledge of each package manager, by name on
     // purpose: it must not read what the approach under test says.
     match kind.as_str() {
-        "apt" => {
+        // ansible's packages are dpkg's (it drives apt in its own image).
+        "apt" | "ansible" => {
             let text = plain(
                 sb,
                 r"dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\n'",

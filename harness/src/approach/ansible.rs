@@ -81,6 +81,10 @@ impl Approach for Ansible {
         Apt.package_view()
     }
 
+    fn newest_only_repository(&self) -> Vec<String> {
+        Apt.newest_only_repository()
+    }
+
     fn package_dir(&self, package: &str) -> Option<String> {
         Apt.package_dir(package)
     }

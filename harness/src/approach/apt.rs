@@ -134,6 +134,13 @@ impl Approach for Apt {
         r"dpkg-query -W -f='P\t${Package}\t${Version} ${db:Status-Abbrev}\n'".into()
     }
 
+    fn newest_only_repository(&self) -> Vec<String> {
+        vec![
+            "echo 'deb [trusted=yes] file:/fixtures/apt-newest ./' > /etc/apt/sources.list.d/mistake-cost.list".into(),
+            "apt-get update -qq".into(),
+        ]
+    }
+
     fn package_dir(&self, package: &str) -> Option<String> {
         Some(format!("echo /usr/share/{package}"))
     }

@@ -151,6 +151,17 @@ pub trait Approach: Send + Sync {
     /// `L<TAB>store path` per path live from the profile).
     fn package_view(&self) -> String;
 
+    /// Commands that point this approach at the repository that holds only
+    /// each package's newest version (`payload`'s `*-newest` folders): run
+    /// after the set-up of a `drop_old_versions` scenario. By default a
+    /// failing step: such a trial errors, saying why.
+    fn newest_only_repository(&self) -> Vec<String> {
+        vec![format!(
+            "echo 'approach {} has no newest-only repository' >&2; exit 2",
+            self.name()
+        )]
+    }
+
     /// A shell command printing the folder where `package`'s scenario
     /// files are once installed (a site package's pages, which nginx
     /// serves in install and upgrade scenarios with a `[service]`). None:
@@ -317,6 +328,16 @@ pub fn operation_command(a: &dyn Approach, s: &Scenario) -> String {
             },
             |c| c.change,
         ),
+    }
+}
+
+/// The end of the set-up of a scenario whose repository drops old
+/// versions: the approach moved to the newest-only repository.
+pub fn repository_moves_on(a: &dyn Approach, s: &Scenario) -> Vec<String> {
+    if s.setup.drop_old_versions {
+        a.newest_only_repository()
+    } else {
+        Vec::new()
     }
 }
 

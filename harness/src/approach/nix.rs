@@ -146,7 +146,7 @@ impl Approach for Nix {
             })
             .collect();
         format!(
-            "nix-env -f /fixtures/nix/default.nix -i {}",
+            "nix-env -f {EXPRESSIONS}/default.nix -i {}",
             attrs.join(" ")
         )
     }
@@ -190,6 +190,10 @@ impl Approach for Nix {
     /// into the current generation, as NixOS's /etc links into
     /// /etc/static) and apply. Recovery is `nixos-rebuild switch
     /// --rollback`: the profile's previous generation, activated.
+    fn newest_only_repository(&self) -> Vec<String> {
+        vec![format!("ln -sfn /fixtures/nix-newest {EXPRESSIONS}")]
+    }
+
     /// Through root's profile, so an upgrade or a rollback changes it: the
     /// profile's own path, which ~/.nix-profile links to, because nginx's
     /// workers (www-data) cannot enter /root.
@@ -230,6 +234,11 @@ impl Approach for Nix {
         })
     }
 }
+
+/// The scenario's expression, through a link the nix image points at
+/// /fixtures/nix (containers/nix/Dockerfile), as a channel: a repository
+/// that drops old versions moves it to /fixtures/nix-newest.
+const EXPRESSIONS: &str = "/var/lib/mistake-cost/nix";
 
 /// The system profile of `configure` scenarios: one generation per switch.
 const SYSTEM_PROFILE: &str = "/nix/var/nix/profiles/system";

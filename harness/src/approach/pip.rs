@@ -12,6 +12,10 @@ pub struct Pip {
 }
 
 const VENV: &str = "/opt/venv";
+/// The wheelhouse, a link the apt image points at /fixtures/pip
+/// (containers/apt/Dockerfile): a repository that drops old versions
+/// moves it to /fixtures/pip-newest.
+const REPO: &str = "/var/lib/mistake-cost/pip";
 
 impl Pip {
     pub fn global() -> Self {
@@ -93,7 +97,7 @@ impl Approach for Pip {
             })
             .collect();
         format!(
-            "{} --no-index --find-links /fixtures/pip {}",
+            "{} --no-index --find-links {REPO} {}",
             self.pip("install"),
             args.join(" ")
         )
@@ -175,9 +179,13 @@ impl Approach for Pip {
     /// rather than failing the whole view.
     fn configuration(&self, _: SecurityProfile) -> String {
         match self.venv {
-            Some(v) => format!("pip in a venv at {v} (python3 -m venv), --no-index --find-links /fixtures/pip, as root"),
-            None => "pip into the system interpreter as root, --break-system-packages, --no-index --find-links /fixtures/pip".into(),
+            Some(v) => format!("pip in a venv at {v} (python3 -m venv), --no-index --find-links {REPO}, as root"),
+            None => format!("pip into the system interpreter as root, --break-system-packages, --no-index --find-links {REPO}"),
         }
+    }
+
+    fn newest_only_repository(&self) -> Vec<String> {
+        vec![format!("ln -sfn /fixtures/pip-newest {REPO}")]
     }
 
     /// `<site-packages>/<name>/data`, from pip's own record of where the

@@ -100,9 +100,46 @@ impl fmt::Display for FixtureSummary {
 /// a package's files collide (a path given twice, a file where another needs
 /// a folder, or one of [`RESERVED_FILES`]).
 pub fn write_fixtures(scenario: &Scenario, dir: &Path) -> io::Result<FixtureSummary> {
-    let apt_dir = dir.join("apt");
-    let pip_dir = dir.join("pip");
-    let nix_dir = dir.join("nix");
+    let summary = write_repositories(scenario, dir, "")?;
+    if scenario.setup.drop_old_versions {
+        write_repositories(&newest_only(scenario), dir, "-newest")?;
+    }
+    crate::service::write_fixtures(scenario, dir)?;
+    Ok(summary)
+}
+
+/// The scenario as a repository that moved on sees it: each package's
+/// newest version only, and of those only the ones whose dependencies are
+/// still there (a newest version pinned to a dropped one goes too).
+pub fn newest_only(scenario: &Scenario) -> Scenario {
+    let mut s = scenario.clone();
+    s.packages.retain(|p| {
+        scenario
+            .package(p.name.get_ref())
+            .is_some_and(|newest| newest.version == p.version)
+    });
+    loop {
+        let resolvable = |p: &crate::scenario::PackageSpec, s: &Scenario| {
+            p.depends.iter().all(|d| {
+                s.resolve(&crate::scenario::PackageRef::parse(d.get_ref()))
+                    .is_some()
+            })
+        };
+        let before = s.packages.len();
+        let keep: Vec<bool> = s.packages.iter().map(|p| resolvable(p, &s)).collect();
+        let mut keep = keep.into_iter();
+        s.packages.retain(|_| keep.next().unwrap_or(false));
+        if s.packages.len() == before {
+            return s;
+        }
+    }
+}
+
+/// `apt<suffix>/`, `pip<suffix>/` and `nix<suffix>/` under `dir`.
+fn write_repositories(scenario: &Scenario, dir: &Path, suffix: &str) -> io::Result<FixtureSummary> {
+    let apt_dir = dir.join(format!("apt{suffix}"));
+    let pip_dir = dir.join(format!("pip{suffix}"));
+    let nix_dir = dir.join(format!("nix{suffix}"));
     for d in [&apt_dir, &pip_dir, &nix_dir] {
         std::fs::create_dir_all(d)?;
     }
@@ -138,7 +175,6 @@ pub fn write_fixtures(scenario: &Scenario, dir: &Path) -> io::Result<FixtureSumm
     let expr = nix::expression(scenario);
     std::fs::write(nix_dir.join("default.nix"), &expr)?;
     summary.nix_bytes += expr.len() as u64;
-    crate::service::write_fixtures(scenario, dir)?;
     Ok(summary)
 }
 
@@ -362,6 +398,54 @@ pub(crate) mod tests {
     use super::*;
     use crate::scenario::parse;
     use crate::scenario::Scenario;
+
+    #[test]
+    fn a_repository_that_moved_on_keeps_the_newest_versions_it_can_resolve() {
+        let s = parse(
+            r#"
+[scenario]
+name = "t"
+approaches = ["apt"]
+[[package]]
+name = "liba"
+version = "1.0"
+[[package]]
+name = "liba"
+version = "2.0"
+[[package]]
+name = "old"
+version = "1.0"
+depends = ["liba=1.0"]
+[[package]]
+name = "app"
+version = "1.0"
+depends = ["liba=2.0"]
+[setup]
+install = ["liba=1.0"]
+drop_old_versions = true
+[operation]
+kind = "upgrade"
+packages = ["liba=2.0"]
+"#,
+        )
+        .unwrap();
+        let newest = newest_only(&s);
+        let kept: Vec<String> = newest
+            .packages
+            .iter()
+            .map(|p| format!("{}={}", p.name.get_ref(), p.version))
+            .collect();
+        // `old` is its own newest, but pinned to the dropped liba 1.0.
+        assert_eq!(kept, ["liba=2.0", "app=1.0"]);
+        let dir = tempfile::tempdir().unwrap();
+        write_fixtures(&s, dir.path()).unwrap();
+        for repo in ["apt-newest", "pip-newest", "nix-newest"] {
+            assert!(dir.path().join(repo).is_dir(), "{repo}");
+        }
+        assert!(dir.path().join("pip/liba-1.0.tar.gz").exists());
+        assert!(!dir.path().join("pip-newest/liba-1.0.tar.gz").exists());
+        assert!(dir.path().join("pip-newest/liba-2.0.tar.gz").exists());
+    }
     use std::io::Read;
     use std::path::PathBuf;
 

@@ -93,6 +93,9 @@ pub struct ServiceStats {
     pub restore_when_down_ms: Metric,
     pub healthy_after_recovery: Tally,
     pub recovered: Tally,
+    /// The recovery lost the wanted edit (configure scenarios; unknown for
+    /// a package site, which has none).
+    pub wanted_edit_lost: Tally,
     pub final_files: Option<Summary>,
     pub final_packages: Option<Summary>,
     /// Trials whose probe never failed (no `detect_ms`).
@@ -149,6 +152,9 @@ impl ServiceStats {
                         data.iter().map(|t| tri(t.record.healthy_after_recovery)),
                     ),
                     recovered: Tally::of(data.iter().map(|t| t.record.recovered)),
+                    wanted_edit_lost: Tally::of(
+                        data.iter().map(|t| tri(t.record.wanted_edit_lost)),
+                    ),
                     final_files: summary(&|t| t.record.final_residue_files),
                     final_packages: summary(&|t| t.record.final_residue_packages),
                     never_failed: data.iter().filter(|t| t.record.detect_ms.is_none()).count(),
@@ -244,7 +250,8 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
          and a health probe samples it (HTTP status 200 and the page's marker){gap}; the bad configuration is applied, \
          then the approach's recovery runs. `detect_ms`: change start → first failing probe (empty when it never failed); \
          `downtime_ms`: time the probe failed during the change and the reaction window, and after the recovery started; `restore_ms`: recovery start → \
-         first healthy probe (0 when the service was still serving). Times are medians [95% CI]. Note: {DOWNTIME_CAVEAT}.",
+         first healthy probe (0 when the service was still serving); wanted edit lost: the recovery dropped an earlier good change \
+         made after apt's backup copy was taken (configure scenarios; unknown for a package site). Times are medians [95% CI]. Note: {DOWNTIME_CAVEAT}.",
         configure.len(),
         scenarios.len()
     )));
@@ -258,6 +265,7 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
         "restore_ms",
         "healthy after recovery",
         "recovered",
+        "wanted edit lost",
         "left after recovery: files / packages, median (max files)",
     ]
     .map(String::from)
@@ -298,6 +306,7 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
                 s.restore_ms.text("—"),
                 s.healthy_after_recovery.percent(),
                 s.recovered.percent(),
+                s.wanted_edit_lost.percent(),
                 left,
             ]);
         }
@@ -386,7 +395,7 @@ mod tests {
             md.contains(
                 "| `bad-config-wrong-root` | nix | 3 | 0% (0/3) | 347 ms [345 ms – 369 ms] (n=3, small sample) \
                  | 1.73 s [1.72 s – 1.74 s] (n=3, small sample) | 196 ms [180 ms – 204 ms] (n=3, small sample) \
-                 | 100% (3/3) | 100% (3/3) | 0 / 0 (0) |"
+                 | 100% (3/3) | 100% (3/3) | 0% (0/3, 3 unknown) | 0 / 0 (0) |"
             ),
             "{md}"
         );

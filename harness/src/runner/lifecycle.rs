@@ -135,6 +135,7 @@ pub async fn set_up<T: Target>(
     setup.extend(a.prepare());
     setup.extend(approach::setup_command(a, s));
     setup.extend(approach::service_setup(a, s));
+    setup.extend(approach::repository_moves_on(a, s));
     let steps = t.steps(Phase::Setup, &setup, &[], timeout).await?;
     let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
     h.steps.extend(steps);

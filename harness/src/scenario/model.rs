@@ -341,6 +341,12 @@ pub struct Setup {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub install: Vec<Spanned<String>>,
+    /// After the set-up's install, the repository keeps only each
+    /// package's newest version, as a mirror or channel moves on: apt's,
+    /// pip's and the Nix expression alike. A recovery that needs an old
+    /// version from the repository then cannot get it.
+    #[serde(default)]
+    pub drop_old_versions: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
