@@ -44,7 +44,7 @@ pub const BUILTIN_APPROACHES: [&str; 6] = [
 /// checks the two agree), listed here so scenario files are checked with
 /// no set-up.
 pub const CONFIG_TOOLS: [(&str, &[&str]); 3] = [
-    ("apt", &["backup", "etckeeper"]),
+    ("apt", &["backup", "etckeeper", "reinstall"]),
     ("ansible", &["previous-vars"]),
     ("nix", &["rollback"]),
 ];

@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 12 scenario(s), 194 trials in all"),
+        text.contains("valid: 13 scenario(s), 197 trials in all"),
         "{text}"
     );
     let o = bin()
@@ -320,8 +320,8 @@ fn bad_configure_scenarios_are_pointed_at() {
         ),
         (
             "unknown-recovery",
-            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nport = 8080\nmarker = \"m\"\nrecovery = { apt = \"reinstall\" }\n[operation]\nkind = \"configure\"\nchange = \"wrong-root\"\n".to_string(),
-            ":7:20: unknown recovery `reinstall` for apt: expected one of backup, etckeeper",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nport = 8080\nmarker = \"m\"\nrecovery = { apt = \"reinstall-all\" }\n[operation]\nkind = \"configure\"\nchange = \"wrong-root\"\n".to_string(),
+            ":7:20: unknown recovery `reinstall-all` for apt: expected one of backup, etckeeper, reinstall",
         ),
         (
             "unknown-change",

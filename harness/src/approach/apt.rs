@@ -146,7 +146,7 @@ impl Approach for Apt {
     }
 
     fn config_recoveries(&self) -> &'static [&'static str] {
-        &["backup", "etckeeper"]
+        &["backup", "etckeeper", "reinstall"]
     }
 
     /// Edit in place, the traditional way. `backup`: the operator copied
@@ -154,25 +154,44 @@ impl Approach for Apt {
     /// copies it back. `etckeeper`: /etc is in git (Debian's etckeeper,
     /// installed long before; the best traditional tool, the fair
     /// baseline); the operator committed the wanted edit and checks the
-    /// broken file out again.
+    /// broken file out again. `reinstall`: no copy was kept, and the
+    /// package's default is all there is to go back to.
     fn config_commands(&self, recovery: &str) -> Option<ConfigCommands> {
         use crate::service::{APPLY, FIXTURES, SITE_CONF};
-        let site = SITE_CONF.trim_start_matches("/etc/");
-        let edit = |file: &str| format!("cp {FIXTURES}/{file} {SITE_CONF}");
-        let (install, commit, recover) = match recovery {
+        let (file, install, commit, recover) = match recovery {
             "backup" => (
+                SITE_CONF,
                 format!("cp -p {SITE_CONF} {BACKUP}"),
                 None,
-                format!("cp {BACKUP} {SITE_CONF}"),
+                vec![format!("cp {BACKUP} {SITE_CONF}")],
             ),
             "etckeeper" => (
+                SITE_CONF,
                 // Its postinst runs `etckeeper init` and commits /etc.
                 format!("DEBIAN_FRONTEND=noninteractive dpkg -i {ETCKEEPER_DEBS}/*.deb"),
                 Some("etckeeper commit 'site: wanted edit' >/dev/null".to_string()),
-                format!("etckeeper vcs checkout -- {site}"),
+                vec![format!(
+                    "etckeeper vcs checkout -- {}",
+                    SITE_CONF.trim_start_matches("/etc/")
+                )],
+            ),
+            // The site lives in Debian's own default-site conffile, edited
+            // in place with no copy kept; the way back is the package's
+            // version of that file (what `apt-get install --reinstall -o
+            // Dpkg::Options::=--force-confmiss nginx-common` runs, from the
+            // image's copy of the .deb: the trial has no network).
+            "reinstall" => (
+                DEFAULT_SITE,
+                format!("ln -sfn {DEFAULT_SITE} /etc/nginx/sites-enabled/default"),
+                None,
+                vec![
+                    format!("rm -f {DEFAULT_SITE}"),
+                    format!("DEBIAN_FRONTEND=noninteractive dpkg -i --force-confmiss {NGINX_COMMON_DEB}/nginx-common_*.deb"),
+                ],
             ),
             _ => return None,
         };
+        let edit = |fixture: &str| format!("cp {FIXTURES}/{fixture} {file}");
         Some(ConfigCommands {
             install: vec![edit("good.conf"), install],
             wanted: [Some(format!("{} && {APPLY}", edit("wanted.conf"))), commit]
@@ -180,10 +199,15 @@ impl Approach for Apt {
                 .flatten()
                 .collect(),
             change: format!("{} && {APPLY}", edit("bad.conf")),
-            recover: vec![recover, APPLY.into()],
+            recover: recover.into_iter().chain([APPLY.to_string()]).collect(),
         })
     }
 }
+
+/// Debian's default site, a conffile of nginx-common.
+const DEFAULT_SITE: &str = "/etc/nginx/sites-available/default";
+/// nginx-common's .deb in the apt image (containers/apt/Dockerfile).
+const NGINX_COMMON_DEB: &str = "/var/cache/mistake-cost/nginx-common";
 
 /// The operator's backup of the site's configuration.
 const BACKUP: &str = "/root/site.conf.bak";
