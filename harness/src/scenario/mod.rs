@@ -4,9 +4,11 @@
 
 pub mod limits;
 mod model;
+mod service;
 mod validate;
 
 pub use model::*;
+pub use service::*;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -170,6 +170,18 @@ pub fn prepare_package_site(dir_command: &str) -> Vec<String> {
 /// (watching for the wanted edit's header too), and a wait (at most 5 s)
 /// for its first healthy sample.
 pub fn start(spec: &ServiceSpec) -> Vec<String> {
+    let mut steps = boot(spec);
+    steps.push(format!(
+        "i=0; until perl {AGENT} settle 20; do i=$((i+1)); [ $i -lt 250 ] || exit 1; done"
+    ));
+    steps
+}
+
+/// After a container restart (a crashed machine's boot): the service
+/// starts from the configuration on disk, as its unit would (nginx -t, then
+/// nginx; it stays down when that fails), and the probe starts again. No
+/// wait: whether it serves is the trial's data.
+pub fn boot(spec: &ServiceSpec) -> Vec<String> {
     vec![
         "nginx -t -q && nginx".into(),
         format!(
@@ -178,15 +190,7 @@ pub fn start(spec: &ServiceSpec) -> Vec<String> {
             spec.marker.get_ref(),
             spec.probe_interval_ms.get_ref()
         ),
-        format!("i=0; until perl {AGENT} settle 20; do i=$((i+1)); [ $i -lt 250 ] || exit 1; done"),
     ]
-}
-
-/// After a container restart (a crashed machine's boot): the service
-/// starts from the configuration on disk, as its unit would (nginx -t, then
-/// nginx; it stays down when that fails), and the probe starts again.
-pub fn boot(spec: &ServiceSpec) -> Vec<String> {
-    start(spec).into_iter().take(2).collect()
 }
 
 /// The health check's command: the probe's last sample after `settle_ms`.
