@@ -1,38 +1,105 @@
 #!/usr/bin/env bash
-# Benchmarks. 1) criterion (cargo bench): pure snapshot costs and, on real
-# Docker, a bare container lifecycle against the harness's floor trial.
-# 2) The quick suite scenarios/bench, run end to end with 3 repetitions,
-# then the median trial wall time and overhead share per approach from its
-# trials.csv. Needs Docker's engine running (scripts/setup-host.sh) and the
-# matched images (built on demand by `run`). Extra arguments go to `run`.
+# The harness against what a user would write instead: the bash loop over
+# the docker CLI in ../shared/bench/naive-failed-install.sh (or $NAIVE),
+# on the same 12 trials (failed-install; apt, pip, nix; 4 repetitions),
+# side by side in this one invocation so machine noise hits both:
+#   loop, harness --jobs 1, harness at its default jobs, loop again.
+# Then the per-phase floor of a trial (medians from the --jobs 1 run), the
+# pip-venv set-up per trial (committed once, reused after), and crash-point
+# exploration's time per point. Needs Docker's engine (scripts/setup-host.sh),
+# mmdebstrap and dpkg-dev for the loop's images, python3.
+#   bash scripts/bench.sh [--reps N] [--criterion]
+# --criterion also runs the criterion benches (cargo bench: pure snapshot
+# costs, and a bare container lifecycle against the harness's floor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v python3 >/dev/null || { echo "bench.sh: python3 is needed to summarise trials.csv" >&2; exit 1; }
+reps=4 criterion=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --reps) reps=$2; shift 2 ;;
+    --criterion) criterion=1; shift ;;
+    *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+naive=${NAIVE:-../shared/bench/naive-failed-install.sh}
+[ -f "$naive" ] || { echo "bench.sh: the naive loop is not at $naive (set NAIVE=...)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "bench.sh: python3 is needed for the tables" >&2; exit 1; }
 
-echo "== cargo bench (criterion)"
-# Only the criterion targets: the lib's and bin's unit tests would be listed as ignored.
-cargo bench -p mistake-cost --bench snapshot --bench trial_overhead 2>&1 | grep -v '^\s*$' | grep -Ev '^(Gnuplot|Benchmarking .*: (Warming|Collecting|Analyzing))'
+if [ $criterion = 1 ]; then
+  echo "== cargo bench (criterion)"
+  cargo bench -p mistake-cost --bench snapshot --bench trial_overhead 2>&1 | grep -v '^\s*$' | grep -Ev '^(Gnuplot|Benchmarking .*: (Warming|Collecting|Analyzing))'
+fi
 
-echo "== quick suite: scenarios/bench"
 cargo build --release --locked 2>&1 | tail -n 1
+bin=./target/release/mistake-cost
 out="results/bench-$(date -u +%Y%m%dT%H%M%SZ)"
-start=$(date +%s.%N)
-./target/release/mistake-cost run scenarios/bench --reps 3 --out "$out" "$@"
-end=$(date +%s.%N)
-python3 - "$out/trials.csv" "$start" "$end" <<'PY'
-import csv, statistics, sys
-rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["outcome"] != "errored"]
-wall = float(sys.argv[3]) - float(sys.argv[2])
-print(f"\nquick suite: {wall:.1f} s wall for {len(rows)} trials (not errored); {sys.argv[1]}")
-print(f"{'scenario':<22} {'approach':<9} {'n':>3} {'trial wall ms':>14} {'overhead ms':>12} {'overhead share':>15}")
-groups = {}
-for r in rows:
-    groups.setdefault((r["scenario"], r["approach"]), []).append(r)
-order = {"apt": 0, "pip": 1, "pip-venv": 2, "nix": 3}
-for (s, a), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
-    w = [float(r["trial_wall_ms"]) for r in rs]
-    o = [float(r["overhead_ms"]) for r in rs]
-    share = statistics.median(oi / wi for oi, wi in zip(o, w) if wi > 0)
-    print(f"{s:<22} {a:<9} {len(rs):>3} {statistics.median(w):>14.0f} {statistics.median(o):>12.0f} {share:>14.0%}")
-print("medians per scenario x approach; overhead = wall time not spent in commands timed inside the container; n < 10 is a small sample.")
+mkdir -p "$out"
+# The issue's 12 trials: failed-install as shipped, three approaches.
+sed 's/^approaches = .*/approaches = ["apt", "pip", "nix"]/' scenarios/failed-install.toml >"$out/failed-install-3.toml"
+sed 's/^approaches = .*/approaches = ["pip-venv"]/' scenarios/failed-install.toml >"$out/failed-install-venv.toml"
+"$bin" images build >/dev/null
+# The loop builds its images and fixtures on first use: not timed.
+bash "$naive" 1 >/dev/null
+
+now() { date +%s.%N; }
+timed() { # label command...
+  local s e; s=$(now); "${@:2}" >"$out/$1.log" 2>&1; e=$(now)
+  echo "$1 $(python3 -c "print($e - $s)")" >>"$out/walls"
+}
+echo "== side by side: $((reps * 3)) failed-install trials each"
+: >"$out/walls"
+timed loop-1 bash "$naive" "$reps"
+timed harness-jobs-1 "$bin" run "$out/failed-install-3.toml" --reps "$reps" --jobs 1 --out "$out/jobs-1"
+timed harness-default "$bin" run "$out/failed-install-3.toml" --reps "$reps" --out "$out/jobs-default"
+timed loop-2 bash "$naive" "$reps"
+timed pip-venv "$bin" run "$out/failed-install-venv.toml" --reps "$reps" --jobs 1 --out "$out/venv"
+# Crash-point exploration: a sample of kill-during-install's points (the
+# first 10 per approach), for the time per point; a full exploration of
+# every point is `mistake-cost explore scenarios/kill-during-install.toml`.
+timed explore "$bin" explore scenarios/kill-during-install.toml --max-points 10 --out "$out/explore"
+
+python3 - "$out" <<'PY'
+import csv, json, statistics as st, sys
+out = sys.argv[1]
+walls = dict(l.split() for l in open(f"{out}/walls"))
+walls = {k: float(v) for k, v in walls.items()}
+loop = (walls["loop-1"] + walls["loop-2"]) / 2
+print(f"\n{'':<22}{'wall s':>8}{'ratio to the loop':>20}")
+for k in ["loop-1", "loop-2", "harness-jobs-1", "harness-default"]:
+    print(f"{k:<22}{walls[k]:>8.1f}{loop / walls[k]:>19.2f}x")
+print("ratio = the loop's mean wall / this wall (throughput); the harness also hashes, checks and recovers.")
+
+def med(xs):
+    xs = list(xs)
+    return st.median(xs) if xs else float("nan")
+
+rows = [json.loads(l) for l in open(f"{out}/jobs-1/trials.jsonl")]
+print(f"\nper-phase floor at --jobs 1 (medians, ms; {out}/jobs-1)")
+head = ["approach", "n", "wall", "overhead", "start", "snapshots", "view", "hash", "in-container", "op"]
+print("".join(f"{h:>13}" for h in head))
+for a in ["apt", "pip", "nix"]:
+    rs = [r for r in rows if r["record"]["approach"] == a and not r["record"]["error"]]
+    if not rs:
+        continue
+    t = lambda k: med(r["history"]["timings"][k] for r in rs)
+    inside = med(sum(s["ms"] for s in r["history"]["steps"]) for r in rs)
+    op = med(r["record"]["operation_ms"] for r in rs)
+    vals = [a, len(rs), med(r["record"]["trial_wall_ms"] for r in rs), med(r["record"]["overhead_ms"] for r in rs),
+            t("container_start_ms"), t("snapshot_ms"), t("snapshot_view_ms"), t("snapshot_hash_ms"), inside, op]
+    print("".join(f"{v:>13}" if isinstance(v, (str, int)) else f"{v:>13.0f}" for v in vals))
+print("overhead = wall - commands timed inside the container; start = the wait for a container started ahead (pool).")
+
+venv = [json.loads(l) for l in open(f"{out}/venv/trials.jsonl")]
+print(f"\npip-venv set-up per trial, in plan order ({out}/venv):")
+for r in venv:
+    h = r["history"]
+    ran = sum(s["ms"] for s in h["steps"] if s["phase"] == "setup")
+    reused = h["timings"].get("setup_reused_ms", 0)
+    how = f"reused a committed image (made once in {reused:.0f} ms)" if reused else "ran in the trial"
+    print(f"  rep {r['record']['rep']}: set-up steps {ran:>7.0f} ms, {how}")
+
+points = list(csv.DictReader(open(f"{out}/explore/crashpoints.csv")))
+print(f"\nexplore: {len(points)} crash points in {walls['explore']:.0f} s wall, "
+      f"{walls['explore'] / max(len(points), 1):.1f} s a point (dry runs included; {out}/explore)")
 PY
+echo "results: $out"

@@ -28,9 +28,23 @@
 #                                   to /run/mistake-cost/probe.log:
 #                                   start-ns<TAB>1|0<TAB>1|0<TAB>reason, the
 #                                   second flag: the response had HEADER
-#   agent.pl settle MS              wait MS ms, then exit 0 if the prober's
+#   agent.pl settle MS [wanted]     wait MS ms, then exit 0 if the prober's
 #                                   last sample was healthy (1 if not, 2 if no
-#                                   prober runs); prints the sample's reason
+#                                   prober runs); prints the sample's reason;
+#                                   with `wanted`, healthy means with HEADER
+#   agent.pl serve                  a session: one docker exec carries every
+#                                   later request of a trial (an exec costs
+#                                   ~60 ms of runc here; a request ~1 ms).
+#                                   Request: `x<TAB>STDIN_LEN|-<TAB>hex(arg)...`
+#                                   then STDIN_LEN raw bytes; the argv runs as
+#                                   `docker exec` would run it (this agent's
+#                                   own modes in a forked child, without a new
+#                                   perl). Answer: `R<TAB>exit<TAB>out_len<TAB>
+#                                   err_len` then the whole stdout and stderr.
+#                                   It greets with `agent serve 1`.
+#                                   The server is no subreaper: what a request
+#                                   leaves running is re-parented to init, as
+#                                   after a plain exec.
 #
 # A record: TYPE<TAB>MODE<TAB>UID:GID<TAB>SIZE<TAB>HASH<TAB>PATH
 #   TYPE: f file, d dir, l symlink, o other, - absent;
@@ -296,7 +310,7 @@ sub cmd_probe {
 }
 
 sub cmd_settle {
-    my ($ms) = @_;
+    my ($ms, $want) = @_;
     Time::HiRes::sleep(($ms // 0) / 1000);
     # A stale log (the prober died with a restarted container) says nothing.
     my $pid;
@@ -308,15 +322,128 @@ sub cmd_settle {
     while (my $l = <$fh>) { $last = $l if $l =~ /\n\z/ }
     exit 2 unless defined $last;
     chomp $last;
-    my (undef, $ok, undef, $why) = split /\t/, $last, 4;
+    my (undef, $ok, $has, $why) = split /\t/, $last, 4;
     print "$why\n" unless $ok;
+    # `wanted`: healthy is not enough, the response must carry the header.
+    if ($ok && defined $want && $want eq 'wanted' && !$has) { print "no wanted header yet\n"; exit 1 }
     exit($ok ? 0 : 1);
 }
 
-my $mode = shift @ARGV // '';
-if ($mode eq 'run') { cmd_run(@ARGV) }
-elsif ($mode eq 'stat') { cmd_stat() }
-elsif ($mode eq 'scan') { cmd_scan($ARGV[0] // '/') }
-elsif ($mode eq 'probe') { cmd_probe(@ARGV) }
-elsif ($mode eq 'settle') { cmd_settle(@ARGV) }
-else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT | probe PORT MARKER MS [HEADER] | settle MS\n" }
+# Reads exactly $n bytes of $fh (undef at a short read: the harness left).
+sub read_exact {
+    my ($fh, $n) = @_;
+    my $buf = "";
+    while (length($buf) < $n) {
+        my $got = read($fh, $buf, $n - length($buf), length($buf));
+        return undef unless $got;
+    }
+    return $buf;
+}
+
+# Runs one request's argv with its stdin; returns (exit, stdout, stderr),
+# all output kept whole. The agent's own modes run in a forked child
+# (no second perl start); anything else is exec'd. Exit codes as
+# `docker exec` reports them: 126/127 when the program cannot start,
+# 128+N when a signal N ended it.
+sub spawn {
+    my ($argv, $stdin) = @_;
+    pipe(my $out_r, my $out_w) or return (126, "", "pipe: $!");
+    pipe(my $err_r, my $err_w) or return (126, "", "pipe: $!");
+    my ($in_r, $in_w);
+    if (defined $stdin) { pipe($in_r, $in_w) or return (126, "", "pipe: $!") }
+    my $pid = fork();
+    return (126, "", "fork: $!") unless defined $pid;
+    if ($pid == 0) {
+        if (defined $stdin) { close $in_w; open(STDIN, '<&', $in_r) } else { open(STDIN, '<', '/dev/null') }
+        close $out_r; close $err_r;
+        open(STDOUT, '>&', $out_w); open(STDERR, '>&', $err_w);
+        close $out_w; close $err_w;
+        $SIG{PIPE} = 'DEFAULT';
+        if (@$argv >= 2 && $argv->[0] eq 'perl' && $argv->[1] eq $0) {
+            my (undef, undef, @args) = @$argv;
+            eval { dispatch(@args) };
+            if ($@) { print STDERR $@; POSIX::_exit(255) }
+            STDOUT->flush; STDERR->flush;
+            POSIX::_exit(0);
+        }
+        { no warnings 'exec'; exec { $argv->[0] } @$argv }
+        print STDERR "exec $argv->[0]: $!\n";
+        POSIX::_exit($!{ENOENT} ? 127 : 126);
+    }
+    close $out_w; close $err_w;
+    my %buf = (out => "", err => "");
+    my $sel = IO::Select->new($out_r, $err_r);
+    my $wsel = IO::Select->new();
+    my $offset = 0;
+    if (defined $stdin) {
+        close $in_r;
+        if (length $stdin) { $in_w->blocking(0); $wsel->add($in_w) } else { close $in_w }
+    }
+    my ($status, $quiet_since);
+    while ($sel->count || $wsel->count) {
+        my ($r, $w) = IO::Select->select($sel, $wsel, undef, 0.05);
+        for my $fh (@{ $w || [] }) {
+            my $n = syswrite($fh, $stdin, 65536, $offset);
+            if (!defined $n) { next if $!{EAGAIN}; $wsel->remove($fh); close $fh; next }
+            $offset += $n;
+            if ($offset >= length $stdin) { $wsel->remove($fh); close $fh }
+        }
+        for my $fh (@{ $r || [] }) {
+            my $key = $fh == $out_r ? 'out' : 'err';
+            my $n = sysread($fh, $buf{$key}, 65536, length $buf{$key});
+            if (!$n) { $sel->remove($fh); close $fh }
+        }
+        # A daemon the command started may hold the pipes open for ever:
+        # once the command itself ended, 200 ms of silence ends the read.
+        if (!defined $status && waitpid($pid, WNOHANG) == $pid) { $status = $? }
+        if (defined $status && !@{ $r || [] }) {
+            $quiet_since //= clock_gettime(CLOCK_MONOTONIC);
+            last if clock_gettime(CLOCK_MONOTONIC) - $quiet_since > 0.2;
+        } else {
+            undef $quiet_since;
+        }
+    }
+    for my $fh ($sel->handles, $wsel->handles) { $sel->remove($fh); $wsel->remove($fh); close $fh }
+    $status = (waitpid($pid, 0), $?)[1] unless defined $status;
+    my $code = WIFEXITED($status) ? WEXITSTATUS($status) : 128 + WTERMSIG($status);
+    return ($code, $buf{out}, $buf{err});
+}
+
+sub cmd_serve {
+    require IO::Select;
+    require IO::Handle;
+    binmode STDIN; binmode STDOUT;
+    $SIG{PIPE} = 'IGNORE';
+    # The greeting tells the harness that this agent serves (an older one
+    # would print its usage and exit, and the harness then execs alone).
+    print "agent serve 1\n";
+    STDOUT->flush;
+    STDOUT->autoflush(0);
+    while (defined(my $line = <STDIN>)) {
+        chomp $line;
+        my ($verb, $len, @args) = split /\t/, $line, -1;
+        if ($verb ne 'x' || !defined $len || ($len ne '-' && $len !~ /^\d+$/)) {
+            print STDERR "agent serve: malformed request\n";
+            exit 2;
+        }
+        my $stdin;
+        if ($len ne '-') { $stdin = read_exact(\*STDIN, $len) // exit 0 }
+        my @argv = map { pack("H*", $_) } @args;
+        my ($code, $out, $err) = @argv ? spawn(\@argv, $stdin) : (126, "", "empty argv\n");
+        print join("\t", "R", $code, length($out), length($err)), "\n", $out, $err;
+        STDOUT->flush or exit 0;
+    }
+}
+
+sub dispatch {
+    my $mode = shift // '';
+    if ($mode eq 'run') { cmd_run(@_) }
+    elsif ($mode eq 'stat') { cmd_stat() }
+    elsif ($mode eq 'scan') { cmd_scan($_[0] // '/') }
+    elsif ($mode eq 'probe') { cmd_probe(@_) }
+    elsif ($mode eq 'settle') { cmd_settle(@_) }
+    elsif ($mode eq 'serve') { cmd_serve() }
+    else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT | probe PORT MARKER MS [HEADER] | settle MS | serve\n" }
+}
+
+dispatch(@ARGV);

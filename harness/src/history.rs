@@ -123,6 +123,11 @@ pub struct Timings {
     pub snapshot_changes_ms: f64,
     pub snapshot_hash_ms: f64,
     pub container_remove_ms: f64,
+    /// The state set-up's time when the trial started from a committed
+    /// image of it (`runner::setup_image`): measured once, in the template,
+    /// not during this trial. 0 when the trial ran its set-up itself.
+    #[serde(default)]
+    pub setup_reused_ms: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

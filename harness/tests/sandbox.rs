@@ -163,3 +163,126 @@ fn upper_dir_walk_agrees_with_the_engine() {
         assert!(fast.replaced_dirs.iter().any(|d| d == "/usr/share/doc/perl"), "opaque dir seen: {:?}", fast.replaced_dirs);
     });
 }
+
+/// Execs through the agent session answer exactly as execs of their own:
+/// exit codes (a missing program, a signal), stdout and stderr kept apart
+/// and whole, stdin, the output cap, a timeout, a daemon left running, and
+/// a container restart (the session is reopened, nothing is lost).
+#[test]
+fn the_agent_session_answers_as_a_plain_exec_would() {
+    let o = common::run(&["images", "build"]);
+    assert_eq!(o.status.code(), Some(0));
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.unwrap();
+        let run = RunId::new();
+        let tracker = tokio_util::task::TaskTracker::new();
+        let spec = SandboxSpec::new(
+            mistake_cost::docker::images::Family::Apt.image(),
+            format!("mc-{run}-session-test"),
+        );
+        let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker)
+            .await
+            .unwrap();
+        let sh = |c: &str| vec!["sh".to_string(), "-c".to_string(), c.to_string()];
+        let t = Duration::from_secs(30);
+        let big_in: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let cases: Vec<(Vec<String>, Option<Vec<u8>>)> = vec![
+            (sh("echo out; echo err >&2; exit 3"), None),
+            (vec!["no-such-program".into()], None),
+            (sh("kill -9 $$"), None),
+            (sh("head -c 5000000 /dev/zero | tr '\\0' x"), None),
+            (vec!["cat".into()], Some(big_in.clone())),
+            (vec!["cat".into()], Some(Vec::new())),
+            (sh("cat; echo ."), None),
+            (sh("printf 'a\\tb\\n\\0c'; env | grep -c ^PATH="), None),
+            (
+                vec![
+                    "perl".into(),
+                    mistake_cost::docker::AGENT.into(),
+                    "run".into(),
+                    "10".into(),
+                    "echo hi; exit 4".into(),
+                ],
+                None,
+            ),
+        ];
+        for (cmd, stdin) in cases {
+            let alone = sandbox
+                .exec_alone(&cmd, stdin.clone(), t, Default::default())
+                .await
+                .unwrap();
+            let served = sandbox.exec(&cmd, stdin.clone(), t).await.unwrap();
+            if cmd[0] == "no-such-program" {
+                // Engines disagree (Docker 20.10 says 126, later ones 127);
+                // both mean "could not run", which is all the harness reads.
+                assert!([126, 127].contains(&alone.exit_code), "{alone:?}");
+                assert!([126, 127].contains(&served.exit_code), "{served:?}");
+                continue;
+            }
+            assert_eq!(served.exit_code, alone.exit_code, "{cmd:?}");
+            assert_eq!(served.stdout.len(), alone.stdout.len(), "{cmd:?}");
+            if cmd[0] == "perl" {
+                // The agent's line holds times; the exit code and output do not change.
+                let fields = |o: &[u8]| {
+                    let s = String::from_utf8_lossy(o).into_owned();
+                    let f: Vec<String> = s.split('\t').map(String::from).collect();
+                    (f[0].clone(), f[2].clone(), f[3].clone())
+                };
+                assert_eq!(fields(&served.stdout), fields(&alone.stdout));
+            } else {
+                assert_eq!(served.stdout, alone.stdout, "{cmd:?}");
+                assert_eq!(served.stderr, alone.stderr, "{cmd:?}");
+            }
+        }
+        assert_eq!(
+            sandbox
+                .exec(&["cat".into()], Some(big_in.clone()), t)
+                .await
+                .unwrap()
+                .stdout,
+            big_in,
+            "stdin and stdout travel whole"
+        );
+
+        // Over the cap: refused, never cut; the next exec still answers.
+        let capped = sandbox
+            .exec_limited(
+                &sh("head -c 100000 /dev/zero"),
+                None,
+                t,
+                mistake_cost::docker::ExecLimits {
+                    max_output_bytes: 4096,
+                },
+            )
+            .await;
+        assert!(
+            matches!(
+                capped,
+                Err(mistake_cost::docker::DockerError::OutputTooLarge { .. })
+            ),
+            "{capped:?}"
+        );
+        // A timeout is an error; the session is not reused in an unknown place.
+        let slow = sandbox
+            .exec(&sh("sleep 5"), None, Duration::from_secs(1))
+            .await;
+        assert!(slow.is_err());
+        let after = sandbox.exec(&sh("echo back"), None, t).await.unwrap();
+        assert_eq!(after.stdout, b"back\n");
+
+        // A daemon holding the output open does not hang the exec.
+        let started = std::time::Instant::now();
+        let daemon = sandbox
+            .exec(&sh("sleep 60 & echo started"), None, t)
+            .await
+            .unwrap();
+        assert_eq!(daemon.stdout, b"started\n");
+        assert!(started.elapsed() < Duration::from_secs(10));
+
+        // After a restart the old session is dead; execs still answer.
+        sandbox.kill_and_restart().await.unwrap();
+        let restarted = sandbox.exec(&sh("echo up"), None, t).await.unwrap();
+        assert_eq!(restarted.stdout, b"up\n");
+        sandbox.remove().await.unwrap();
+    });
+}

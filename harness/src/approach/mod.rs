@@ -281,7 +281,13 @@ pub fn service_setup(a: &dyn Approach, s: &Scenario) -> Vec<String> {
     let mut steps = crate::service::prepare();
     steps.extend(config.iter().flat_map(|c| c.install.iter().cloned()));
     steps.extend(crate::service::start(spec));
-    steps.extend(config.into_iter().flat_map(|c| c.wanted));
+    let wanted: Vec<String> = config.into_iter().flat_map(|c| c.wanted).collect();
+    if !wanted.is_empty() {
+        steps.extend(wanted);
+        // The set-up ends when the wanted edit is served: a reload's new
+        // workers take a moment, and the change must not race them.
+        steps.push(crate::service::wait_for_wanted_edit());
+    }
     steps
 }
 

@@ -92,8 +92,8 @@ pub async fn clean() -> Result<i32> {
     let docker = docker::connect().await?;
     let r = docker::sweep(&docker, None).await?;
     println!(
-        "removed {} container(s), {} network(s), {} volume(s)",
-        r.containers, r.networks, r.volumes
+        "removed {} container(s), {} network(s), {} volume(s), {} image(s)",
+        r.containers, r.networks, r.volumes, r.images
     );
     Ok(exit::OK)
 }

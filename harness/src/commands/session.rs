@@ -53,8 +53,8 @@ impl Session {
         let swept = docker::sweep_dead_runs(&docker).await?;
         if swept.total() > 0 {
             eprintln!(
-                "swept {} container(s), {} network(s), {} volume(s) left by a dead run",
-                swept.containers, swept.networks, swept.volumes
+                "swept {} container(s), {} network(s), {} volume(s), {} image(s) left by a dead run",
+                swept.containers, swept.networks, swept.volumes, swept.images
             );
         }
         let scratch = super::scratch::sweep_dead();

@@ -9,11 +9,13 @@ mod labels;
 mod retry;
 mod sandbox;
 mod security;
+mod session;
 mod sweep;
 
 pub use labels::{hostname, RunId, RUN_LABEL};
 pub use sandbox::{ExecLimits, ExecOutput, Limits, Sandbox, SandboxSpec};
 pub use security::SecurityProfile;
+pub use session::AGENT;
 pub use sweep::{sweep, sweep_dead_runs, SweepReport};
 
 use bollard::Docker;

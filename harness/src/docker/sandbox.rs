@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::task::TaskTracker;
 
 use super::changes::{self, ChangedPaths};
+use super::session::{Failure, Session};
 use super::{DockerError, RunId, SecurityProfile};
 
 /// What a sandbox is made from.
@@ -163,6 +164,11 @@ pub struct Sandbox {
     tracker: TaskTracker,
     /// overlay2's upper directory, when readable from here (fast diffs).
     upper_dir: Option<PathBuf>,
+    /// The agent session that carries execs (`docker::session`); None until
+    /// the first exec, and again after one was abandoned.
+    session: tokio::sync::Mutex<Option<Session>>,
+    /// Container restarts so far: a session opened before one is dead.
+    restarts: std::sync::atomic::AtomicU64,
 }
 
 async fn create_and_start(
@@ -258,6 +264,8 @@ impl Sandbox {
             removed: false,
             tracker: tracker.clone(),
             upper_dir: None,
+            session: tokio::sync::Mutex::new(None),
+            restarts: std::sync::atomic::AtomicU64::new(0),
         };
         if std::env::var_os("MISTAKE_COST_ENGINE_DIFF").is_none() {
             let info = docker
@@ -284,7 +292,93 @@ impl Sandbox {
 
     /// `exec` with explicit limits: output beyond `limits.max_output_bytes`
     /// is [`DockerError::OutputTooLarge`], never a silently cut output.
+    ///
+    /// The command goes through the container's agent session when it is
+    /// free (one exec per container instead of one per command), else, or
+    /// with MISTAKE_COST_NO_SESSION set, through an exec of its own. Either
+    /// way it runs as `docker exec` runs it: same environment, no terminal,
+    /// its own stdin.
     pub async fn exec_limited(
+        &self,
+        cmd: &[String],
+        stdin: Option<Vec<u8>>,
+        timeout: Duration,
+        limits: ExecLimits,
+    ) -> Result<ExecOutput, DockerError> {
+        if std::env::var_os("MISTAKE_COST_NO_SESSION").is_none() {
+            if let Ok(mut slot) = self.session.try_lock() {
+                if let Some(done) = self
+                    .exec_in_session(&mut slot, cmd, stdin.as_deref(), timeout, limits)
+                    .await
+                {
+                    return done;
+                }
+            }
+        }
+        self.exec_alone(cmd, stdin, timeout, limits).await
+    }
+
+    /// Opens the agent session ahead of need (a container pool does this
+    /// off the critical path). Failing to open is not an error: execs then
+    /// go alone.
+    pub async fn open_session(&self) {
+        let mut slot = self.session.lock().await;
+        let generation = self.restarts.load(std::sync::atomic::Ordering::SeqCst);
+        if slot.as_ref().is_none_or(|s| s.generation != generation) {
+            *slot = Session::open(&self.docker, &self.id, generation).await.ok();
+        }
+    }
+
+    /// One request in the session; None when no session could be opened
+    /// (the caller then execs alone). A request that does not complete
+    /// leaves the slot empty: its session's stream is in an unknown place.
+    async fn exec_in_session(
+        &self,
+        slot: &mut Option<Session>,
+        cmd: &[String],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+        limits: ExecLimits,
+    ) -> Option<Result<ExecOutput, DockerError>> {
+        let generation = self.restarts.load(std::sync::atomic::Ordering::SeqCst);
+        let mut session = match slot.take() {
+            Some(s) if s.generation == generation => s,
+            _ => Session::open(&self.docker, &self.id, generation)
+                .await
+                .ok()?,
+        };
+        let answer = tokio::time::timeout(timeout, session.call(cmd, stdin, limits)).await;
+        Some(match answer {
+            Ok(Ok(out)) => {
+                *slot = Some(session);
+                Ok(out)
+            }
+            Ok(Err(Failure::TooLarge(limit))) => Err(DockerError::OutputTooLarge {
+                command: cmd.join(" "),
+                container: self.name.clone(),
+                limit,
+            }),
+            Ok(Err(Failure::Broken(why))) => Err(DockerError::Other(format!(
+                "`{}` in {}: {why}",
+                cmd.join(" "),
+                self.name
+            ))),
+            Err(_) => Err(self.timed_out(cmd, timeout)),
+        })
+    }
+
+    fn timed_out(&self, cmd: &[String], timeout: Duration) -> DockerError {
+        DockerError::Other(format!(
+            "`{}` in {} did not finish within {}s",
+            cmd.join(" "),
+            self.name,
+            timeout.as_secs()
+        ))
+    }
+
+    /// `exec_limited` as an exec of its own, never through the session
+    /// (public for the tests and benches that compare the two).
+    pub async fn exec_alone(
         &self,
         cmd: &[String],
         stdin: Option<Vec<u8>>,
@@ -381,12 +475,7 @@ impl Sandbox {
         };
         match tokio::time::timeout(timeout, work).await {
             Ok(r) => r,
-            Err(_) => Err(DockerError::Other(format!(
-                "`{}` in {} did not finish within {}s",
-                cmd.join(" "),
-                self.name,
-                timeout.as_secs()
-            ))),
+            Err(_) => Err(self.timed_out(cmd, timeout)),
         }
     }
 
@@ -454,10 +543,39 @@ impl Sandbox {
                 })
             }
         }
+        // Whatever session was open died with the container's processes.
+        self.restarts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.docker
             .start_container(&self.id, None)
             .await
             .map_err(DockerError::api(format!("restarting {}", self.name)))
+    }
+
+    /// Commits the container's file system as `repo:tag` with `labels`
+    /// (paused meanwhile, so no write lands half-way); returns the image id.
+    pub async fn commit(
+        &self,
+        repo: &str,
+        tag: &str,
+        labels: std::collections::HashMap<String, String>,
+    ) -> Result<String, DockerError> {
+        let options = bollard::query_parameters::CommitContainerOptionsBuilder::default()
+            .container(&self.id)
+            .repo(repo)
+            .tag(tag)
+            .pause(true)
+            .build();
+        let config = bollard::models::ContainerConfig {
+            labels: Some(labels),
+            ..Default::default()
+        };
+        let commit = self
+            .docker
+            .commit_container(options, config)
+            .await
+            .map_err(DockerError::api(format!("committing {}", self.name)))?;
+        Ok(commit.id)
     }
 
     pub async fn remove(&mut self) -> Result<(), DockerError> {

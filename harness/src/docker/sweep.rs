@@ -3,8 +3,9 @@
 //! leftovers of runs whose process is dead (the start of every run).
 
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
 };
 use bollard::Docker;
 use std::collections::HashMap;
@@ -17,13 +18,16 @@ pub struct SweepReport {
     pub containers: usize,
     pub networks: usize,
     pub volumes: usize,
-    /// Containers whose removal was already in progress.
+    /// Committed set-up images (`runner::setup_image`).
+    pub images: usize,
+    /// Containers whose removal was already in progress, and images still
+    /// used by a container being removed.
     pub pending: usize,
 }
 
 impl SweepReport {
     pub fn total(&self) -> usize {
-        self.containers + self.networks + self.volumes
+        self.containers + self.networks + self.volumes + self.images
     }
 }
 
@@ -38,6 +42,7 @@ pub async fn sweep(docker: &Docker, run: Option<&RunId>) -> Result<SweepReport, 
         total.containers += r.containers;
         total.networks += r.networks;
         total.volumes += r.volumes;
+        total.images += r.images;
         if r.total() == 0 && r.pending == 0 {
             break;
         }
@@ -151,6 +156,38 @@ async fn sweep_where(
             .await
             .map_err(DockerError::api(format!("removing volume {}", v.name)))?;
         report.volumes += 1;
+    }
+
+    // Images last: a container made from one holds it until removed.
+    let images = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(DockerError::api("listing labelled images"))?;
+    for i in images {
+        if !keep_if_dead(&i.labels) {
+            continue;
+        }
+        let options = RemoveImageOptionsBuilder::default().force(true).build();
+        match docker.remove_image(&i.id, Some(options), None).await {
+            Ok(_) => report.images += 1,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => report.pending += 1,
+            Err(e) => {
+                return Err(DockerError::Api {
+                    context: format!("removing image {}", i.id),
+                    source: e,
+                })
+            }
+        }
     }
     Ok(report)
 }

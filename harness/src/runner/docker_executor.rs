@@ -1,16 +1,19 @@
 //! The real executor: one fresh sandbox per trial from the matched image;
 //! prepare → set-up → snapshot(before) → operation → snapshot + checks →
-//! recovery playbook (timed inside) → snapshot + checks → remove.
+//! recovery playbook (timed inside) → snapshot + checks → remove. The next
+//! trial's sandbox starts while one runs (`warm`), and removal happens in
+//! the background: neither is on a trial's critical path.
 
 use bollard::Docker;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, OnceCell};
+use tokio::sync::{mpsc, oneshot, OnceCell};
 use tokio_util::task::TaskTracker;
 
 use super::lifecycle::{self, Hooks, Observed, Request, Target};
+use super::setup_image::{self, Committed, SetupImages};
 use super::{Event, Executor};
 use crate::approach::{approach, Approach};
 use crate::docker::images::Family;
@@ -30,7 +33,17 @@ pub struct DockerExecutor {
     tracker: TaskTracker,
     /// Shared by every container of the run.
     security: SecurityProfile,
+    /// Sandboxes started ahead of their trial (by plan index); one that is
+    /// never claimed is dropped with the executor, which removes it.
+    warm: std::sync::Mutex<HashMap<usize, oneshot::Receiver<Result<Claimed, DockerError>>>>,
+    /// Set-up states committed as images, per scenario × approach.
+    setups: Arc<SetupImages>,
+    /// Numbers the committed images' tags.
+    commits: std::sync::atomic::AtomicUsize,
 }
+
+/// A trial's sandbox, and the committed set-up it starts from (if any).
+type Claimed = (Sandbox, Option<Arc<Committed>>);
 
 impl DockerExecutor {
     pub fn new(
@@ -50,6 +63,9 @@ impl DockerExecutor {
             bases,
             tracker,
             security: SecurityProfile::default(),
+            warm: std::sync::Mutex::new(HashMap::new()),
+            setups: Arc::new(SetupImages::default()),
+            commits: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -90,10 +106,96 @@ impl DockerExecutor {
         scenario: &crate::scenario::Scenario,
         suffix: &str,
     ) -> Result<Sandbox, DockerError> {
+        let spec = self.spec(a, scenario, suffix);
+        Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
+    }
+
+    fn spec(
+        &self,
+        a: &dyn Approach,
+        scenario: &crate::scenario::Scenario,
+        suffix: &str,
+    ) -> SandboxSpec {
         let mut spec =
             crate::approach::sandbox_spec(a, self.security, format!("mc-{}-{suffix}", self.run));
         spec.fixtures = self.fixtures.get(&scenario.scenario.name).cloned();
-        Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
+        spec
+    }
+
+    /// The trial's sandbox: the one warmed for it if there is one (waiting
+    /// for it if it is still starting), else a fresh one, from the pair's
+    /// committed set-up when there is one. A warm-up that failed is not the
+    /// trial's error: it starts its own.
+    async fn claim(&self, trial: &Trial, a: &dyn Approach) -> Result<Claimed, DockerError> {
+        let warmed = self
+            .warm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&trial.index);
+        if let Some(rx) = warmed {
+            match rx.await {
+                Ok(Ok(claimed)) => return Ok(claimed),
+                Ok(Err(e)) => tracing::warn!("warming trial {}'s sandbox failed: {e}", trial.index),
+                Err(_) => {}
+            }
+        }
+        let (spec, committed) = self.trial_spec(trial, a);
+        let sandbox = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await?;
+        Ok((sandbox, committed))
+    }
+
+    /// A trial's sandbox spec: from the pair's committed set-up if it is
+    /// ready, else from the approach's image.
+    fn trial_spec(&self, trial: &Trial, a: &dyn Approach) -> (SandboxSpec, Option<Arc<Committed>>) {
+        let mut spec = self.spec(a, &trial.scenario.scenario, &format!("t{}", trial.index));
+        let committed = self.setups.ready(&setup_key(trial));
+        if let Some(c) = &committed {
+            spec.image = c.image.clone();
+        }
+        (spec, committed)
+    }
+
+    /// After a trial that ran its state set-up itself: if the set-up was
+    /// slow and can be committed, build the pair's image in the background
+    /// (the next trials use it once it is ready).
+    async fn maybe_commit(&self, trial: &Trial, a: &dyn Approach, h: &History) {
+        let s = &trial.scenario.scenario;
+        if !lifecycle::state_setup_is_committable(a, s) || h.error.is_some() {
+            return;
+        }
+        let ready = a.ready();
+        let setup_ms: f64 = h
+            .steps_in(Phase::Setup)
+            .filter(|step| Some(&step.command) != ready.as_ref())
+            .map(|step| step.ms)
+            .sum();
+        let key = setup_key(trial);
+        if !self.setups.should_build(&key, setup_ms) {
+            return;
+        }
+        let base = match self.base_manifest(a.family()).await {
+            Ok(b) => b,
+            Err(e) => return self.setups.finish(&key, Err(e)),
+        };
+        let n = self
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let template = setup_image::Template {
+            docker: self.docker.clone(),
+            run: self.run.clone(),
+            tracker: self.tracker.clone(),
+            spec: self.spec(a, s, &format!("setup{n}")),
+            ready,
+            commands: lifecycle::state_setup(a, s),
+            timeout: Duration::from_secs(s.scenario.step_timeout_s),
+            base,
+            tag: format!("{}-{n}", self.run),
+        };
+        let setups = self.setups.clone();
+        self.tracker.spawn(async move {
+            let built = setup_image::build(template).await;
+            setups.finish(&key, built);
+        });
     }
 
     /// Prepare and set-up steps, as the lifecycle runs them (for tests
@@ -117,7 +219,24 @@ impl DockerExecutor {
         hooks: &dyn Hooks,
         h: &mut History,
     ) -> Result<Observed, DockerError> {
+        self.lifecycle_from(sandbox, None, req, hooks, h).await
+    }
+
+    /// The lifecycle in `sandbox`, started from `committed` set-up if given.
+    async fn lifecycle_from(
+        &self,
+        sandbox: &Sandbox,
+        committed: Option<&Committed>,
+        req: Request<'_>,
+        hooks: &dyn Hooks,
+        h: &mut History,
+    ) -> Result<Observed, DockerError> {
         let mut target = self.target(sandbox, req.approach).await?;
+        if let Some(c) = committed {
+            target.base = c.manifest.clone();
+            target.state_set_up = true;
+            h.timings.setup_reused_ms = c.setup_ms;
+        }
         // A container kill is a machine's crash: at its "boot" the
         // scenario's service starts again from the configuration on disk.
         target.boot = req
@@ -141,6 +260,7 @@ impl DockerExecutor {
             approach: a,
             base: self.base_manifest(a.family()).await?,
             boot: Vec::new(),
+            state_set_up: false,
         })
     }
 
@@ -153,9 +273,7 @@ impl DockerExecutor {
         let scenario = &trial.scenario.scenario;
         let a = approach(trial.approach);
         let t = Instant::now();
-        let mut sandbox = self
-            .sandbox(a.as_ref(), scenario, &format!("t{}", trial.index))
-            .await?;
+        let (sandbox, committed) = self.claim(trial, a.as_ref()).await?;
         h.timings.container_start_ms = ms(t);
 
         let hooks = TrialHooks {
@@ -167,11 +285,24 @@ impl DockerExecutor {
             scenario,
             fault: &trial.fault,
         };
-        let result = self.lifecycle(&sandbox, req, &hooks, h).await.map(|_| ());
+        let result = self
+            .lifecycle_from(&sandbox, committed.as_deref(), req, &hooks, h)
+            .await
+            .map(|_| ());
+        if committed.is_none() {
+            self.maybe_commit(trial, a.as_ref(), h).await;
+        }
+        // Removed in the background: the run waits for the tracker before
+        // its final sweep, which also takes whatever a failed removal left.
         let t = Instant::now();
-        let removed = sandbox.remove().await;
+        self.tracker.spawn(async move {
+            let mut sandbox = sandbox;
+            if let Err(e) = sandbox.remove().await {
+                tracing::warn!("{e}");
+            }
+        });
         h.timings.container_remove_ms = ms(t);
-        result.and(removed)
+        result
     }
 
     /// One snapshot exactly as a trial takes it: the approach's package view,
@@ -196,6 +327,8 @@ pub struct SandboxTarget<'a> {
     base: Arc<Manifest>,
     /// Run after a container restart, after the approach's `ready`.
     boot: Vec<String>,
+    /// The container starts from a committed image of the state set-up.
+    state_set_up: bool,
 }
 
 impl Target for SandboxTarget<'_> {
@@ -221,6 +354,10 @@ impl Target for SandboxTarget<'_> {
 
     async fn snapshot(&self, timings: &mut Timings) -> Result<Snapshot, DockerError> {
         snapshot_timed(self.sandbox, self.approach, &self.base, timings).await
+    }
+
+    fn state_set_up(&self) -> bool {
+        self.state_set_up
     }
 
     async fn probe_log(&self) -> Result<String, DockerError> {
@@ -341,6 +478,13 @@ impl Hooks for TrialHooks<'_> {
     fn needs_recovery(&self, state: &super::lifecycle::AfterOperation) -> bool {
         super::lifecycle::trial_needs_recovery(state)
     }
+}
+
+fn setup_key(trial: &Trial) -> setup_image::Key {
+    (
+        trial.scenario.scenario.scenario.name.clone(),
+        trial.approach,
+    )
 }
 
 fn ms(t: Instant) -> f64 {
@@ -482,6 +626,26 @@ async fn run_agent_steps(
 }
 
 impl Executor for DockerExecutor {
+    fn warm(&self, trial: &Trial) {
+        let a = approach(trial.approach);
+        let (spec, committed) = self.trial_spec(trial, a.as_ref());
+        let (tx, rx) = oneshot::channel();
+        self.warm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(trial.index, rx);
+        let (docker, run, tracker) = (self.docker.clone(), self.run.clone(), self.tracker.clone());
+        self.tracker.spawn(async move {
+            let started = Sandbox::start(&docker, &run, &spec, &tracker).await;
+            if let Ok(sandbox) = &started {
+                sandbox.open_session().await;
+            }
+            let started = started.map(|sandbox| (sandbox, committed));
+            // Unclaimed (the run was cancelled): dropping it removes it.
+            let _ = tx.send(started);
+        });
+    }
+
     async fn run(&self, trial: Trial, events: mpsc::UnboundedSender<Event>) -> History {
         let label = format!(
             "{} {} rep {}",

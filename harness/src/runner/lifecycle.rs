@@ -60,6 +60,12 @@ pub trait Target: Sync {
     fn probe_log(&self) -> impl Future<Output = Result<String, DockerError>> + Send {
         async { Ok(String::new()) }
     }
+
+    /// True when the target starts from a committed image of the state
+    /// set-up (`state_setup`): only the approach's `ready` runs then.
+    fn state_set_up(&self) -> bool {
+        false
+    }
 }
 
 /// What one lifecycle runs: which approach, in which scenario, under which fault.
@@ -132,10 +138,9 @@ pub async fn set_up<T: Target>(
 ) -> Result<(), DockerError> {
     let timeout = Duration::from_secs(s.scenario.step_timeout_s);
     let mut setup: Vec<String> = a.ready().into_iter().collect();
-    setup.extend(a.prepare());
-    setup.extend(approach::setup_command(a, s));
-    setup.extend(approach::service_setup(a, s));
-    setup.extend(approach::repository_moves_on(a, s));
+    if !t.state_set_up() {
+        setup.extend(state_setup(a, s));
+    }
     let steps = t.steps(Phase::Setup, &setup, &[], timeout).await?;
     let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
     h.steps.extend(steps);
@@ -146,6 +151,23 @@ pub async fn set_up<T: Target>(
         ))),
         None => Ok(()),
     }
+}
+
+/// The set-up after the approach's `ready`, in order: what a trial's
+/// container must hold before the snapshot before the operation.
+pub fn state_setup(a: &dyn Approach, s: &Scenario) -> Vec<String> {
+    let mut setup = a.prepare();
+    setup.extend(approach::setup_command(a, s));
+    setup.extend(approach::service_setup(a, s));
+    setup.extend(approach::repository_moves_on(a, s));
+    setup
+}
+
+/// Whether the state set-up leaves only files behind, so that an image
+/// committed after it is the same state (`runner::setup_image`). A service
+/// leaves running processes (nginx, the probe), which an image cannot hold.
+pub fn state_setup_is_committable(a: &dyn Approach, s: &Scenario) -> bool {
+    s.service.is_none() && !state_setup(a, s).is_empty()
 }
 
 /// Runs `checks`, each step named after its check.

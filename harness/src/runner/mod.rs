@@ -6,6 +6,7 @@ mod docker_executor;
 mod events;
 pub mod lifecycle;
 mod scheduler;
+pub mod setup_image;
 
 pub use docker_executor::{DockerExecutor, SandboxTarget};
 pub use events::Event;
@@ -22,4 +23,9 @@ pub trait Executor: Send + Sync + 'static {
         trial: Trial,
         events: tokio::sync::mpsc::UnboundedSender<Event>,
     ) -> impl std::future::Future<Output = History> + Send;
+
+    /// `trial` runs next: start what it needs (its container) in the
+    /// background, so that `run` finds it ready. Must not block; what is
+    /// warmed but never run is the executor's to clean up.
+    fn warm(&self, _trial: &Trial) {}
 }

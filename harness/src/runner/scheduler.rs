@@ -1,5 +1,6 @@
-//! Bounded-concurrency scheduling of a plan. Trials start in plan order;
-//! each finished trial is judged and handed on at once, so results are
+//! Bounded-concurrency scheduling of a plan. Trials start in plan order,
+//! the next one warmed (`Executor::warm`) as each starts; each finished
+//! trial is judged and handed on at once, so results are
 //! written as they come. Cancellation stops starting new trials and drops
 //! the running ones (their sandboxes are removed by the run's sweep). A
 //! trial that panics becomes an `errored` row, never a missing one.
@@ -25,11 +26,18 @@ pub async fn run_plan<E: Executor>(
 ) -> usize {
     let permits = Arc::new(Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
-    for trial in trials {
+    let mut trials = trials.into_iter().peekable();
+    while let Some(trial) = trials.next() {
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
             _ = cancel.cancelled() => break,
         };
+        // One trial ahead is warmed while this one runs: its container
+        // starts off the critical path, and at most one per running trial
+        // waits unused.
+        if let Some(next) = trials.peek() {
+            executor.warm(next);
+        }
         let executor = executor.clone();
         let events = events.clone();
         let cancel = cancel.clone();
@@ -88,15 +96,29 @@ mod tests {
 
     /// Deterministic executor: the operation fails for odd reps; tracks the
     /// highest number of trials in flight.
+    #[derive(Default)]
     struct Mock {
         in_flight: AtomicUsize,
         peak: AtomicUsize,
         /// Panic in the trial with this rep.
         panic_at_rep: Option<u32>,
+        /// `warm TRIAL` and `run TRIAL`, in the order they happened.
+        calls: std::sync::Mutex<Vec<String>>,
     }
 
     impl Executor for Mock {
+        fn warm(&self, trial: &Trial) {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("warm {}", trial.index));
+        }
+
         async fn run(&self, trial: Trial, _: mpsc::UnboundedSender<Event>) -> History {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("run {}", trial.index));
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -144,11 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn respects_the_job_bound_and_reports_every_trial() {
-        let mock = Arc::new(Mock {
-            in_flight: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-            panic_at_rep: None,
-        });
+        let mock = Arc::new(Mock::default());
         let (tx, mut rx) = mpsc::unbounded_channel();
         let n = run_plan(mock.clone(), trials(), 3, tx, CancellationToken::new()).await;
         assert_eq!(n, 10);
@@ -169,12 +187,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_trial_but_the_first_is_warmed_once_before_it_runs() {
+        for jobs in [1, 3] {
+            let mock = Arc::new(Mock::default());
+            let (tx, _rx) = mpsc::unbounded_channel();
+            let n = run_plan(mock.clone(), trials(), jobs, tx, CancellationToken::new()).await;
+            assert_eq!(n, 10);
+            let calls = mock.calls.lock().unwrap().clone();
+            for i in 0..10 {
+                let warmed: Vec<usize> = calls
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == format!("warm {i}"))
+                    .map(|(at, _)| at)
+                    .collect();
+                let ran = calls.iter().position(|c| *c == format!("run {i}")).unwrap();
+                if i == 0 {
+                    assert!(warmed.is_empty(), "jobs {jobs}: {calls:?}");
+                } else {
+                    assert_eq!(warmed.len(), 1, "jobs {jobs}: {calls:?}");
+                    assert!(
+                        warmed[0] < ran,
+                        "jobs {jobs}: warmed after it ran: {calls:?}"
+                    );
+                }
+            }
+            // Never more than one trial warmed ahead of those running: the
+            // warm for trial i waits for a free job, so trial i - 1 - jobs
+            // had begun (and ended) before it.
+            for i in (jobs + 1)..10 {
+                let warm = calls
+                    .iter()
+                    .position(|c| *c == format!("warm {i}"))
+                    .unwrap();
+                let started = calls
+                    .iter()
+                    .position(|c| *c == format!("run {}", i - 1 - jobs))
+                    .unwrap();
+                assert!(
+                    started < warm,
+                    "jobs {jobs}: pool grew past the bound: {calls:?}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn cancellation_stops_the_run() {
-        let mock = Arc::new(Mock {
-            in_flight: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-            panic_at_rep: None,
-        });
+        let mock = Arc::new(Mock::default());
         let (tx, _rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         cancel.cancel();
@@ -185,9 +245,8 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_trial_becomes_an_errored_row() {
         let mock = Arc::new(Mock {
-            in_flight: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
             panic_at_rep: Some(3),
+            ..Mock::default()
         });
         let (tx, mut rx) = mpsc::unbounded_channel();
         let n = run_plan(mock, trials(), 2, tx, CancellationToken::new()).await;

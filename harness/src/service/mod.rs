@@ -177,6 +177,14 @@ pub fn start(spec: &ServiceSpec) -> Vec<String> {
     steps
 }
 
+/// A wait (at most 5 s) until the probe's last sample is healthy and
+/// carries the wanted edit's header.
+pub fn wait_for_wanted_edit() -> String {
+    format!(
+        "i=0; until perl {AGENT} settle 20 wanted; do i=$((i+1)); [ $i -lt 250 ] || exit 1; done"
+    )
+}
+
 /// After a container restart (a crashed machine's boot): the service
 /// starts from the configuration on disk, as its unit would (nginx -t, then
 /// nginx; it stays down when that fails), and the probe starts again. No

@@ -15,7 +15,7 @@ use crate::docker::{DockerError, ExecLimits, Sandbox};
 use classify::{classify, excluded, Class};
 use manifest::{diff_keys, Change, ChangeKind, Entry, EntryKind, Manifest};
 
-pub const AGENT: &str = "/usr/local/lib/mistake-cost/agent.pl";
+pub use crate::docker::AGENT;
 
 /// A container's state at one instant.
 #[derive(Debug, Clone)]

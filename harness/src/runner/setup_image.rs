@@ -1,0 +1,165 @@
+//! Set-up states committed once as an image. When a trial's state set-up
+//! (`lifecycle::state_setup`: a venv made, old versions installed…) took at
+//! least `COMMIT_AFTER_MS`, the scenario × approach pair's later trials
+//! start from an image of that state instead of running it again. The
+//! image carries the run's label and is swept with its containers.
+
+use std::collections::hash_map::Entry as Slot;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::docker::{DockerError, RunId, Sandbox, SandboxSpec};
+use crate::history::Phase;
+use crate::snapshot::manifest::Manifest;
+use crate::snapshot::{self, PackageView};
+use crate::vocab::ApproachKind;
+
+/// A set-up shorter than this runs in every trial: committing an image and
+/// starting a template container cost about a second here.
+pub const COMMIT_AFTER_MS: f64 = 1000.0;
+
+/// Which set-up: the scenario's name (unique in a run) and the approach.
+pub type Key = (String, ApproachKind);
+
+/// A committed set-up state.
+#[derive(Debug)]
+pub struct Committed {
+    /// The image's id.
+    pub image: String,
+    /// The image's full manifest: its base's with the set-up's changes.
+    pub manifest: Arc<Manifest>,
+    /// What the state set-up took in the template, measured inside it.
+    pub setup_ms: f64,
+}
+
+enum State {
+    /// Cheap: every trial runs it.
+    Inline,
+    Building,
+    Ready(Arc<Committed>),
+    /// Not committable after all (logged); trials run it inline.
+    Failed,
+}
+
+/// Per run: which pairs have a committed set-up, which are being built.
+#[derive(Default)]
+pub struct SetupImages {
+    states: Mutex<HashMap<Key, State>>,
+}
+
+impl SetupImages {
+    pub fn ready(&self, key: &Key) -> Option<Arc<Committed>> {
+        match self.lock().get(key) {
+            Some(State::Ready(c)) => Some(c.clone()),
+            _ => None,
+        }
+    }
+
+    /// A trial of `key` ran its state set-up inline in `setup_ms`: true
+    /// (once per pair) when an image should be built now. The pair's first
+    /// observed trial decides.
+    pub fn should_build(&self, key: &Key, setup_ms: f64) -> bool {
+        match self.lock().entry(key.clone()) {
+            Slot::Occupied(_) => false,
+            Slot::Vacant(v) => {
+                let build = setup_ms >= COMMIT_AFTER_MS;
+                v.insert(if build {
+                    State::Building
+                } else {
+                    State::Inline
+                });
+                build
+            }
+        }
+    }
+
+    pub fn finish(&self, key: &Key, built: Result<Committed, DockerError>) {
+        let state = match built {
+            Ok(c) => State::Ready(Arc::new(c)),
+            Err(e) => {
+                tracing::warn!(
+                    "committing the set-up of {} / {} failed, its trials run it themselves: {e}",
+                    key.0,
+                    key.1
+                );
+                State::Failed
+            }
+        };
+        self.lock().insert(key.clone(), state);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, State>> {
+        self.states.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What building a committed set-up needs; owned, to run in a task.
+pub struct Template {
+    pub docker: bollard::Docker,
+    pub run: RunId,
+    pub tracker: tokio_util::task::TaskTracker,
+    /// A trial's sandbox, from the approach's image.
+    pub spec: SandboxSpec,
+    /// The approach's `ready` (not part of the state) …
+    pub ready: Option<String>,
+    /// … then the state set-up.
+    pub commands: Vec<String>,
+    pub timeout: Duration,
+    /// The approach image's manifest.
+    pub base: Arc<Manifest>,
+    /// The image's tag (unique in the run).
+    pub tag: String,
+}
+
+/// Runs the state set-up in a template container of its own, commits it
+/// and works out the image's manifest; the template is removed either way.
+pub async fn build(t: Template) -> Result<Committed, DockerError> {
+    let mut sandbox = Sandbox::start(&t.docker, &t.run, &t.spec, &t.tracker).await?;
+    let built = commit_set_up(&sandbox, &t).await;
+    let removed = sandbox.remove().await;
+    let built = built?;
+    removed?;
+    Ok(built)
+}
+
+async fn commit_set_up(sandbox: &Sandbox, t: &Template) -> Result<Committed, DockerError> {
+    let ready: Vec<String> = t.ready.iter().cloned().collect();
+    run_all(sandbox, &ready, t.timeout, "ready").await?;
+    let setup_ms = run_all(sandbox, &t.commands, t.timeout, "set-up").await?;
+    let (state, _) = snapshot::capture(sandbox, &t.base, PackageView::default()).await?;
+    let image = sandbox
+        .commit("mistake-cost/setup", &t.tag, t.run.labels())
+        .await?;
+    let mut manifest = (*t.base).clone();
+    for (path, entry) in state.overlay {
+        match entry {
+            Some(e) => manifest.insert(path, e),
+            None => manifest.remove(&path),
+        };
+    }
+    Ok(Committed {
+        image,
+        manifest: Arc::new(manifest),
+        setup_ms,
+    })
+}
+
+/// Runs `commands` as set-up steps; their time inside the container, or
+/// the first failure.
+async fn run_all(
+    sandbox: &Sandbox,
+    commands: &[String],
+    timeout: Duration,
+    part: &str,
+) -> Result<f64, DockerError> {
+    let steps =
+        super::DockerExecutor::run_steps(sandbox, Phase::Setup, commands, timeout, &[]).await?;
+    if let Some(f) = steps.iter().find(|s| s.exit_code != 0) {
+        return Err(DockerError::Other(format!(
+            "{part} step `{}` failed in the template (exit {}): {}",
+            f.command, f.exit_code, f.stderr_tail
+        )));
+    }
+    Ok(steps.iter().map(|s| s.ms).sum())
+}
