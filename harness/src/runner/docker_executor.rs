@@ -134,6 +134,10 @@ impl DockerExecutor {
             .remove(&trial.index);
         if let Some(rx) = warmed {
             match rx.await {
+                // Warmed before the pair's set-up image was ready: a new
+                // container from the image costs less than the set-up
+                // (the warm one is removed in the background when dropped).
+                Ok(Ok((_, None))) if self.setups.ready(&setup_key(trial)).is_some() => {}
                 Ok(Ok(claimed)) => return Ok(claimed),
                 Ok(Err(e)) => tracing::warn!("warming trial {}'s sandbox failed: {e}", trial.index),
                 Err(_) => {}
@@ -147,8 +151,14 @@ impl DockerExecutor {
     /// A trial's sandbox spec: from the pair's committed set-up if it is
     /// ready, else from the approach's image.
     fn trial_spec(&self, trial: &Trial, a: &dyn Approach) -> (SandboxSpec, Option<Arc<Committed>>) {
-        let mut spec = self.spec(a, &trial.scenario.scenario, &format!("t{}", trial.index));
         let committed = self.setups.ready(&setup_key(trial));
+        // Its own name: a container warmed from the approach's image, and
+        // given up for this one, may still be on its way out.
+        let suffix = match committed {
+            Some(_) => format!("t{}-from-setup", trial.index),
+            None => format!("t{}", trial.index),
+        };
+        let mut spec = self.spec(a, &trial.scenario.scenario, &suffix);
         if let Some(c) = &committed {
             spec.image = c.image.clone();
         }

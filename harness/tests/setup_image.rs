@@ -1,0 +1,114 @@
+//! A slow state set-up (pip-venv's venv) is committed once as an image and
+//! reused: later trials start from it and measure exactly what the first
+//! trial, which ran the set-up itself, measured; the image is removed with
+//! the run.
+
+mod common;
+
+use std::collections::HashMap;
+
+#[test]
+fn a_committed_set_up_measures_the_same_and_leaves_no_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(common::repo().join("scenarios/failed-install.toml"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("approaches = ") {
+                "approaches = [\"pip-venv\"]".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let scenario = dir.path().join("venv.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let out = dir.path().join("out");
+    let o = common::run(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--reps",
+        "5",
+        "--jobs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(out.join("trials.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    let reused = |r: &serde_json::Value| {
+        r["history"]["timings"]["setup_reused_ms"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    let setup_steps = |r: &serde_json::Value| {
+        r["history"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["phase"] == "setup")
+            .count()
+    };
+    // The first trial made the venv itself; at least one later one reused it.
+    assert_eq!(reused(&rows[0]), 0.0);
+    assert!(setup_steps(&rows[0]) > 0);
+    let from_image: Vec<&serde_json::Value> = rows.iter().filter(|r| reused(r) > 0.0).collect();
+    assert!(
+        !from_image.is_empty(),
+        "no trial started from the committed set-up"
+    );
+    for r in &from_image {
+        assert_eq!(setup_steps(r), 0, "the venv is not made again");
+    }
+    // Every measured column agrees, timing columns aside.
+    let timing = [
+        "recovery_ms",
+        "operation_ms",
+        "trial_wall_ms",
+        "overhead_ms",
+        "seed",
+        "rep",
+    ];
+    let measured = |r: &serde_json::Value| -> HashMap<String, String> {
+        r["record"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| !timing.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect()
+    };
+    for r in &rows[1..] {
+        assert_eq!(measured(r), measured(&rows[0]));
+    }
+    assert_eq!(rows[0]["record"]["error"], "");
+
+    // The run's images are gone with it.
+    let label = common::run_label(&out);
+    let left = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.unwrap();
+        let filters = HashMap::from([("label".to_string(), vec![label])]);
+        docker
+            .list_images(Some(
+                bollard::query_parameters::ListImagesOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .unwrap()
+    });
+    assert!(left.is_empty(), "{left:?}");
+}
