@@ -207,7 +207,8 @@ fn main() {
         Default::default(),
         tracker.clone(),
     );
-    // The base manifest is scanned once per run, before any trial: not part of a trial.
+    // The base manifest is read (cached) or scanned once per run, before
+    // any trial: not part of a trial.
     let base = rt
         .block_on(ex.base_manifest(Family::Apt))
         .expect("scanning the apt image's base manifest");

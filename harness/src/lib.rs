@@ -4,7 +4,8 @@
 //! approaches, faults, operations and columns go.
 //!
 //! Rooms: `vocab` (shared names; imports nothing), `stats` (every median,
-//! quantile and CI; imports nothing), `scenario` (files → model; uses
+//! quantile and CI; imports nothing), `cache` (what depends on an image's
+//! content alone, on disk by image id; imports nothing), `scenario` (files → model; uses
 //! `vocab` only), `payload` (packages for every ecosystem), `plan` (the
 //! seeded generator), `docker` (engine, sandboxes, images, sweeps),
 //! `approach` (per package manager), `snapshot` (manifests and residue),
@@ -19,12 +20,13 @@
 //! property tests).
 //!
 //! Layers, bottom → top (each module uses only those listed before it;
-//! `tests/structure.rs` fails on an import cycle): `vocab`, `stats`;
+//! `tests/structure.rs` fails on an import cycle): `vocab`, `stats`, `cache`;
 //! `scenario`, `docker`; `snapshot`, `error`, `service`, `history`, `nemesis`;
 //! `export`; `checker`, `payload`, `approach`; `plan`, `verify`,
 //! `properties`, `cli`; `runner`, `explore`, `report`, `compare`; `commands`.
 
 pub mod approach;
+pub mod cache;
 pub mod checker;
 pub mod cli;
 pub mod commands;

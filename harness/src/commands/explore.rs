@@ -67,6 +67,18 @@ async fn explore_inner(
         out.display()
     );
     let started = std::time::Instant::now();
+    // The base manifests now, before the spinner: their lines (cache hit,
+    // or a scan's seconds) would otherwise be written across it.
+    let families: std::collections::BTreeSet<_> = approaches
+        .iter()
+        .map(|&a| crate::approach::approach(a).family())
+        .collect();
+    for f in families {
+        tokio::select! {
+            r = ex.base_manifest(f) => { r?; }
+            _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
+        }
+    }
 
     // 1. One traced dry run per approach.
     let bar = ProgressBar::new_spinner();

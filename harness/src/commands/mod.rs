@@ -4,6 +4,7 @@
 //! `verify_cmd`, `validate_cmd` are those subcommands; `run`, `images`,
 //! `clean` are here.
 
+use futures_util::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -137,7 +138,13 @@ pub async fn run(mut args: RunArgs) -> Result<i32> {
     )
     .await?;
     let result = session.guard(run_inner(&session, &args, &loaded)).await;
-    session.close(result).await
+    let t = std::time::Instant::now();
+    let code = session.close(result).await;
+    tracing::info!(
+        "wind-down: this run's containers swept, run.json written in {:.0} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    code
 }
 
 async fn run_inner(
@@ -146,7 +153,9 @@ async fn run_inner(
     loaded: &[Arc<scenario::LoadedScenario>],
 ) -> Result<i32> {
     let (run, out, cancel) = (&session.run, session.out.as_path(), session.cancel.clone());
+    let t = std::time::Instant::now();
     let fixtures = session.write_fixtures(loaded)?;
+    let t = session::startup_phase("fixtures written", t);
     let executor = Arc::new(
         DockerExecutor::new(
             session.docker.clone(),
@@ -156,12 +165,18 @@ async fn run_inner(
         )
         .with_security(session.security),
     );
-    for f in families_of(loaded) {
-        tokio::select! {
-            r = executor.base_manifest(f) => { r?; }
-            _ = cancel.cancelled() => return Ok(exit::INTERRUPTED),
-        }
+    // Before the first trial, so no trial's wall time includes a scan.
+    // Scans (cache misses) of different images run side by side, at most
+    // --jobs at a time like the trials' containers.
+    let bases = futures_util::stream::iter(families_of(loaded))
+        .map(|f| executor.base_manifest(f))
+        .buffer_unordered(args.jobs.max(1) as usize)
+        .try_collect::<Vec<_>>();
+    tokio::select! {
+        r = bases => { r?; }
+        _ = cancel.cancelled() => return Ok(exit::INTERRUPTED),
     }
+    let t = session::startup_phase("base manifests ready", t);
 
     let mut trials = plan::plan(loaded, args.reps, args.seed);
     let csv_path = out.join("trials.csv");
@@ -194,6 +209,7 @@ async fn run_inner(
                 .map_err(|e| Error::io("opening trials.jsonl", e))?,
         ),
     ];
+    session::startup_phase("plan made, results files opened", t);
     eprintln!(
         "run {run}: {total} trials, {} at a time, seed {} → {}",
         args.jobs,
@@ -273,6 +289,7 @@ async fn run_inner(
         .await
         .map_err(|e| Error::Usage(format!("runner task failed: {e}")))?;
     bar.finish_and_clear();
+    let t = std::time::Instant::now();
     if let Some(e) = write_error {
         return Err(Error::io(
             format!("writing results in {}", out.display()),
@@ -281,6 +298,10 @@ async fn run_inner(
     }
     print_summary(&records);
     eprintln!("results: {}", csv_path.display());
+    tracing::info!(
+        "wind-down: summary printed in {:.0} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
     if engine_lost {
         return Ok(exit::DOCKER_UNREACHABLE);
     }

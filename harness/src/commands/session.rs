@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -46,11 +46,15 @@ impl Session {
     ) -> Result<Session> {
         // The results folder first: a folder in use or holding another
         // run's rows is refused before anything starts.
+        let t = Instant::now();
         let run = RunId::new();
         let out = out.unwrap_or_else(|| PathBuf::from("results").join(&run.0));
         let (out_lock, previous) = claim_out(&out, resume)?;
+        let t = startup_phase("results folder claimed", t);
         let docker = docker::connect().await?;
+        let t = startup_phase("engine connected", t);
         let swept = docker::sweep_dead_runs(&docker).await?;
+        let t = startup_phase("dead runs' containers swept", t);
         if swept.total() > 0 {
             eprintln!(
                 "swept {} container(s), {} network(s), {} volume(s), {} image(s) left by a dead run",
@@ -70,10 +74,13 @@ impl Session {
                 out.display()
             );
         }
+        let t = startup_phase("scratch folders swept", t);
         build_images(&docker, &families_of(loaded), false).await?;
+        let t = startup_phase("images checked", t);
         let environment =
             crate::docker::environment::record(&docker, &run, &families_of(loaded), security)
                 .await?;
+        let t = startup_phase("tool versions read", t);
         for w in &environment.warnings {
             eprintln!("warning: {w}");
         }
@@ -124,6 +131,7 @@ impl Session {
         };
         meta.write(&out)?;
         let fixtures_root = super::scratch::create(&run, &out)?;
+        startup_phase("run.json and scratch folder written", t);
         Ok(Session {
             docker,
             run,
@@ -243,6 +251,16 @@ fn claim_out(out: &Path, resume: bool) -> Result<(std::fs::File, Option<RunMeta>
         (true, _) => Ok((lock, Some(RunMeta::read(out)?))),
         (false, false) => Ok((lock, None)),
     }
+}
+
+/// Logs a start-up phase's time (`MISTAKE_COST_LOG=info`: where the time
+/// before the first trial goes) and starts the next one's clock.
+pub(crate) fn startup_phase(done: &str, since: Instant) -> Instant {
+    tracing::info!(
+        "start-up: {done} in {:.0} ms",
+        since.elapsed().as_secs_f64() * 1000.0
+    );
+    Instant::now()
 }
 
 /// SIGINT, SIGTERM and SIGHUP (an ssh session that drops) all interrupt.

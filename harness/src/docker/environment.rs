@@ -1,7 +1,7 @@
 //! What a run's numbers were measured with: the tool versions inside each
-//! matched image and the images' ids, read from the images themselves at
-//! the start of a run (one short container per image family), for run.json
-//! and the report's header.
+//! matched image and the images' ids, read from the images themselves (one
+//! short container per image, then cached by image id), for run.json and
+//! the report's header.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::images::{self, Family};
 use super::{DockerError, RunId, Sandbox, SandboxSpec, SecurityProfile};
+use crate::cache::{ImageCache, Lookup};
 
 /// Each line `tool<TAB>version`; a tool the image lacks prints nothing.
 const VERSIONS: &str = r#"v() { [ -n "$2" ] && printf '%s\t%s\n' "$1" "$2"; return 0; }
@@ -49,6 +50,18 @@ pub struct ImageRecord {
     pub id: String,
 }
 
+/// Tool → version, as `VERSIONS` prints them.
+type Versions = BTreeMap<String, String>;
+
+/// Versions depend on the image's files and on `VERSIONS` alone, so they
+/// are cached by image id; the script's hash is the cache's version, so an
+/// edited script never reads what the old one printed.
+fn versions_cache() -> ImageCache {
+    let h = blake3::hash(VERSIONS.as_bytes());
+    let [a, b, c, d, ..] = *h.as_bytes();
+    ImageCache::from_env("versions", u32::from_le_bytes([a, b, c, d]))
+}
+
 /// pip ≥ 23.1 no longer falls back to `setup.py install`.
 pub fn pip_takes_legacy_path(version: &str) -> Option<bool> {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
@@ -72,6 +85,7 @@ pub async fn record(
         .unwrap_or_default();
     // Not the run's trial tracker: these containers are removed right here.
     let tracker = tokio_util::task::TaskTracker::new();
+    let cache = versions_cache();
     for &f in families {
         let image = f.image();
         let id = images::image_id_of(docker, &image)
@@ -81,26 +95,41 @@ pub async fn record(
             f.name().into(),
             ImageRecord {
                 name: image.clone(),
-                id,
+                id: id.clone(),
             },
         );
-        let mut spec = SandboxSpec::new(image, format!("mc-{run}-versions-{}", f.name()));
-        spec.security = security;
-        let mut sandbox = Sandbox::start(docker, run, &spec, &tracker).await?;
-        let out = sandbox
-            .exec(
-                &["sh".into(), "-c".into(), VERSIONS.into()],
-                None,
-                Duration::from_secs(60),
-            )
-            .await;
-        sandbox.remove().await?;
-        let out = out?;
-        let versions: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-            .collect();
+        let cached = match cache.load::<Versions>(&id) {
+            Lookup::Hit(v) => {
+                tracing::info!("tool versions of {image}: from the cache");
+                Some(v)
+            }
+            Lookup::Invalid { path, reason } => {
+                eprintln!(
+                    "ignoring the cached tool versions {} ({reason}): reading {image} again",
+                    path.display()
+                );
+                None
+            }
+            Lookup::Miss => None,
+        };
+        let versions = match cached {
+            Some(v) => v,
+            None => {
+                let spec = SandboxSpec {
+                    security,
+                    ..SandboxSpec::new(image, format!("mc-{run}-versions-{}", f.name()))
+                };
+                let (versions, read_from) = read_versions(docker, run, &spec, &tracker).await?;
+                if let Some(read_from) = read_from {
+                    // A cache that cannot be written costs the next run
+                    // this container again, nothing more.
+                    if let Err(e) = cache.store(&read_from, &versions) {
+                        tracing::warn!("caching the tool versions of {read_from}: {e}");
+                    }
+                }
+                versions
+            }
+        };
         if let Some(pip) = versions.get("pip") {
             let legacy = pip_takes_legacy_path(pip);
             env.pip_legacy_setup_py_install = legacy;
@@ -117,6 +146,40 @@ pub async fn record(
     tracker.close();
     tracker.wait().await;
     Ok(env)
+}
+
+/// Runs `VERSIONS` in a container of `spec`, with the id of the image the
+/// container was made from (what the result is cached under: the tag may
+/// have moved since it was looked up).
+async fn read_versions(
+    docker: &bollard::Docker,
+    run: &RunId,
+    spec: &SandboxSpec,
+    tracker: &tokio_util::task::TaskTracker,
+) -> Result<(Versions, Option<String>), DockerError> {
+    let mut sandbox = Sandbox::start(docker, run, spec, tracker).await?;
+    let read = async {
+        let info = docker
+            .inspect_container(&sandbox.id, None)
+            .await
+            .map_err(DockerError::api(format!("inspecting {}", sandbox.name)))?;
+        let out = sandbox
+            .exec(
+                &["sh".into(), "-c".into(), VERSIONS.into()],
+                None,
+                Duration::from_secs(60),
+            )
+            .await?;
+        let versions: Versions = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect();
+        Ok::<_, DockerError>((versions, info.image))
+    }
+    .await;
+    sandbox.remove().await?;
+    read
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! prepare → set-up → snapshot(before) → operation → snapshot + checks →
 //! recovery playbook (timed inside) → snapshot + checks → remove. The next
 //! trial's sandbox starts while one runs (`warm`), and removal happens in
-//! the background: neither is on a trial's critical path.
+//! the background: neither is on a trial's critical path. Each image's
+//! base manifest is scanned once and cached on disk by image id.
 
 use bollard::Docker;
 use std::collections::HashMap;
@@ -16,12 +17,13 @@ use super::lifecycle::{self, Hooks, Observed, Request, Target};
 use super::setup_image::{self, Committed, SetupImages};
 use super::{Event, Executor};
 use crate::approach::{approach, Approach};
-use crate::docker::images::Family;
+use crate::cache::{ImageCache, Lookup};
+use crate::docker::images::{self, Family};
 use crate::docker::{DockerError, ExecLimits, RunId, Sandbox, SandboxSpec, SecurityProfile};
 use crate::history::{History, Phase, Step, Timings};
 use crate::nemesis::{self, Fault};
 use crate::plan::Trial;
-use crate::snapshot::{self, manifest::Manifest, Snapshot, AGENT};
+use crate::snapshot::{self, manifest, manifest::Manifest, Snapshot, AGENT};
 
 pub struct DockerExecutor {
     docker: Docker,
@@ -40,6 +42,8 @@ pub struct DockerExecutor {
     setups: Arc<SetupImages>,
     /// Numbers the committed images' tags.
     commits: std::sync::atomic::AtomicUsize,
+    /// Base manifests of earlier runs, by image id.
+    manifest_cache: ImageCache,
 }
 
 /// A trial's sandbox, and the committed set-up it starts from (if any).
@@ -66,7 +70,15 @@ impl DockerExecutor {
             warm: std::sync::Mutex::new(HashMap::new()),
             setups: Arc::new(SetupImages::default()),
             commits: std::sync::atomic::AtomicUsize::new(0),
+            manifest_cache: manifest_cache_from_env(),
         }
+    }
+
+    /// Another place for cached base manifests (tests: a temporary folder,
+    /// or `ImageCache::disabled`).
+    pub fn with_manifest_cache(mut self, cache: ImageCache) -> Self {
+        self.manifest_cache = cache;
+        self
     }
 
     /// The security profile every container of this executor gets.
@@ -79,23 +91,91 @@ impl DockerExecutor {
         self.security
     }
 
-    /// The image's full manifest, scanned once per run in a sandbox of its own.
+    /// The image's full manifest, once per run: read from the cache when
+    /// this image id was scanned before (a scan walks and hashes every file,
+    /// seconds per image), else scanned and cached. Keyed by the id alone:
+    /// the scan reads only the image's files (the agent is one of them);
+    /// the security profile changes what /proc, /sys and /dev show, which
+    /// the scan skips, and the per-container files Docker mounts
+    /// (/etc/hostname, /etc/hosts, /etc/resolv.conf) are excluded from
+    /// every snapshot, so their entries are never compared.
     pub async fn base_manifest(&self, family: Family) -> Result<Arc<Manifest>, DockerError> {
         self.bases[&family]
             .get_or_try_init(|| async {
-                let mut spec = SandboxSpec::new(
-                    family.image(),
-                    format!("mc-{}-scan-{}", self.run, family.name()),
+                let image = family.image();
+                if let Some(id) = images::image_id_of(&self.docker, &image).await? {
+                    let cache = self.manifest_cache.clone();
+                    let lookup = blocking(move || cache.load::<Manifest>(&id)).await?;
+                    match lookup {
+                        Lookup::Hit(m) => {
+                            eprintln!(
+                                "base manifest of {image}: {} paths from the cache",
+                                m.len()
+                            );
+                            return Ok(Arc::new(m));
+                        }
+                        Lookup::Invalid { path, reason } => eprintln!(
+                            "ignoring the cached base manifest {} ({reason}): scanning {image} again",
+                            path.display()
+                        ),
+                        Lookup::Miss => {}
+                    }
+                }
+                let t = Instant::now();
+                let (scanned, id) = self.scan_base(family).await?;
+                let secs = t.elapsed().as_secs_f64();
+                let scanned = Arc::new(scanned);
+                let stored = match id {
+                    Some(id) => {
+                        let (cache, m) = (self.manifest_cache.clone(), scanned.clone());
+                        blocking(move || cache.store(&id, &*m)).await?
+                    }
+                    None => Ok(None),
+                };
+                let how = match stored {
+                    Ok(Some(path)) => format!("cached in {}", path.display()),
+                    Ok(None) if !self.manifest_cache.is_enabled() => format!(
+                        "not cached: the cache is off ({} set, or neither XDG_CACHE_HOME nor HOME)",
+                        crate::cache::NO_CACHE_ENV
+                    ),
+                    Ok(None) => "not cached: the engine reported no image id".to_string(),
+                    Err(e) => format!("not cached: {e}"),
+                };
+                eprintln!(
+                    "base manifest of {image}: scanned {} paths in {secs:.1} s; {how}",
+                    scanned.len()
                 );
-                spec.security = self.security;
-                let mut sandbox =
-                    Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await?;
-                let scanned = snapshot::scan_base(&sandbox).await;
-                sandbox.remove().await?;
-                Ok(Arc::new(scanned?))
+                Ok(scanned)
             })
             .await
             .cloned()
+    }
+
+    /// Scans the image's whole file system in a sandbox of its own (no
+    /// cache), with the id of the image the sandbox was made from: the tag
+    /// may have moved since it was looked up, and a scan is cached under
+    /// the id it really read.
+    pub async fn scan_base(
+        &self,
+        family: Family,
+    ) -> Result<(Manifest, Option<String>), DockerError> {
+        let mut spec = SandboxSpec::new(
+            family.image(),
+            format!("mc-{}-scan-{}", self.run, family.name()),
+        );
+        spec.security = self.security;
+        let mut sandbox = Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await?;
+        let scanned = async {
+            let info = self
+                .docker
+                .inspect_container(&sandbox.id, None)
+                .await
+                .map_err(DockerError::api(format!("inspecting {}", sandbox.name)))?;
+            Ok::<_, DockerError>((snapshot::scan_base(&sandbox).await?, info.image))
+        }
+        .await;
+        sandbox.remove().await?;
+        scanned
     }
 
     /// A fresh sandbox of the approach's image with the scenario's fixtures.
@@ -495,6 +575,22 @@ fn setup_key(trial: &Trial) -> setup_image::Key {
         trial.scenario.scenario.scenario.name.clone(),
         trial.approach,
     )
+}
+
+/// The base-manifest cache `DockerExecutor::new` uses: the user's cache
+/// folder unless `MISTAKE_COST_NO_CACHE` is set.
+fn manifest_cache_from_env() -> ImageCache {
+    ImageCache::from_env("manifests", manifest::CACHE_FORMAT)
+}
+
+/// File work of a few MB (a manifest read or written) off the runtime's
+/// threads, which drive the other trials' Docker calls meanwhile.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DockerError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DockerError::Other(format!("cache task failed: {e}")))
 }
 
 fn ms(t: Instant) -> f64 {

@@ -39,6 +39,13 @@ impl Entry {
 /// A full manifest: every path of a file system (or of a test's fake one).
 pub type Manifest = BTreeMap<String, Entry>;
 
+/// The format of a manifest cached on disk (`runner::DockerExecutor`'s
+/// `base_manifest`, the serde form of `Manifest`). Bump it when `Entry`'s
+/// fields or `parse_records`' reading of the agent's records change: a
+/// cached manifest of the old form is then never read (its file name and
+/// header carry the version). `cached_form_is_pinned` fails until it is.
+pub const CACHE_FORMAT: u32 = 1;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
@@ -168,6 +175,42 @@ mod tests {
                     kind: ChangeKind::Modified
                 },
             ]
+        );
+    }
+
+    /// If this fails, the cached form of a manifest changed: bump
+    /// `CACHE_FORMAT`, then update the expected text.
+    #[test]
+    fn cached_form_is_pinned() {
+        let m: Manifest = [
+            ("/a".into(), file("ab")),
+            ("/d".into(), dir(0o755)),
+            (
+                "/l".into(),
+                Entry {
+                    kind: EntryKind::Symlink,
+                    mode: 0o777,
+                    owner: "0:0".into(),
+                    size: 4,
+                    hash: Some("cd".into()),
+                },
+            ),
+            (
+                "/o".into(),
+                Entry {
+                    kind: EntryKind::Other,
+                    mode: 0o600,
+                    owner: "1:2".into(),
+                    size: 0,
+                    hash: None,
+                },
+            ),
+        ]
+        .into();
+        assert_eq!(CACHE_FORMAT, 1);
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"/a":{"kind":"file","mode":420,"owner":"0:0","size":1,"hash":"ab"},"/d":{"kind":"dir","mode":493,"owner":"0:0","size":0,"hash":null},"/l":{"kind":"symlink","mode":511,"owner":"0:0","size":4,"hash":"cd"},"/o":{"kind":"other","mode":384,"owner":"1:2","size":0,"hash":null}}"#
         );
     }
 

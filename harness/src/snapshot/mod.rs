@@ -110,6 +110,8 @@ pub fn residue(before: &Snapshot, after: &Snapshot) -> Residue {
 }
 
 /// Parses the agent's NUL-terminated records (see containers/agent/agent.pl).
+/// Base manifests are cached in parsed form: a change to what this makes of
+/// a record must bump `manifest::CACHE_FORMAT`.
 pub fn parse_records(data: &[u8]) -> Result<Vec<(String, Option<Entry>)>, String> {
     let mut out = Vec::new();
     for rec in data.split(|b| *b == 0).filter(|r| !r.is_empty()) {
