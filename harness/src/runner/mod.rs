@@ -5,11 +5,13 @@
 mod docker_executor;
 mod events;
 pub mod lifecycle;
+mod sandbox_target;
 mod scheduler;
 pub mod setup_image;
 
-pub use docker_executor::{DockerExecutor, SandboxTarget};
+pub use docker_executor::DockerExecutor;
 pub use events::Event;
+pub use sandbox_target::SandboxTarget;
 pub use scheduler::run_plan;
 
 use crate::history::History;
