@@ -38,8 +38,10 @@ mkdir -p "$out"
 sed 's/^approaches = .*/approaches = ["apt", "pip", "nix"]/' scenarios/failed-install.toml >"$out/failed-install-3.toml"
 sed 's/^approaches = .*/approaches = ["pip-venv"]/' scenarios/failed-install.toml >"$out/failed-install-venv.toml"
 "$bin" images build >/dev/null
-# The loop builds its images and fixtures on first use: not timed.
+# Both sides warm up untimed: the loop builds its images and fixtures on
+# first use, the harness scans a new image's manifest once (then cached).
 bash "$naive" 1 >/dev/null
+"$bin" run "$out/failed-install-3.toml" --reps 1 --out "$out/warm-up" >/dev/null 2>&1
 
 now() { date +%s.%N; }
 timed() { # label command...
