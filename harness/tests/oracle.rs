@@ -13,6 +13,9 @@
 //!   here, against the residue's package list: equal, and of the exact size
 //!   each tool is known to produce.
 //!
+//! - pip's view: its direct read of the metadata equals what
+//!   `importlib.metadata` lists, in the state after each operation.
+//!
 //! The 30-package case makes the apt view (about 4,000 bytes in the bare
 //! image) far longer than the agent's 4096-byte output tail, which once
 //! invented package changes (`adduser` for a 7-chain).
@@ -328,6 +331,18 @@ async fn drive(
     let after = ex.snapshot(sb, a, base, &mut h).await.map_err(e)?;
     let engine_after = engine_considered(sb, base).await?;
     let packages_after = independent_packages(sb, kind).await?;
+    // pip's view reads the metadata itself in the common case: with
+    // `--both` it says whether that equals importlib.metadata's own listing
+    // (in the state after the operation, failed installs' egg-info included).
+    if kind.to_string().starts_with("pip") {
+        let both = plain(sb, &format!("{} --both", a.package_view())).await?;
+        if both.trim() != "same" {
+            return Err(format!(
+                "{kind} {}: pip's view differs from importlib.metadata's: {both}",
+                case.name()
+            ));
+        }
+    }
     let residue = snapshot::residue(&before, &after);
     if op.exit_code != 0 && case.succeeds() {
         return Err(format!(
