@@ -116,11 +116,24 @@ pub struct Template {
 /// and works out the image's manifest; the template is removed either way.
 pub async fn build(t: Template) -> Result<Committed, DockerError> {
     let mut sandbox = Sandbox::start(&t.docker, &t.run, &t.spec, &t.tracker).await?;
-    let built = commit_set_up(&sandbox, &t).await;
+    // The run closes its tracker when no trial is left or on Ctrl-C, then
+    // waits for it: a set-up image nobody will use must not hold it up.
+    let built = tokio::select! {
+        built = commit_set_up(&sandbox, &t) => built,
+        _ = run_closed(&t.tracker) => Err(DockerError::Other(
+            "the run ended before the set-up image was made".into(),
+        )),
+    };
     let removed = sandbox.remove().await;
     let built = built?;
     removed?;
     Ok(built)
+}
+
+async fn run_closed(tracker: &tokio_util::task::TaskTracker) {
+    while !tracker.is_closed() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn commit_set_up(sandbox: &Sandbox, t: &Template) -> Result<Committed, DockerError> {
