@@ -42,11 +42,7 @@ fn a_committed_set_up_measures_the_same_and_leaves_no_image() {
         String::from_utf8_lossy(&o.stderr)
     );
 
-    let rows: Vec<serde_json::Value> = std::fs::read_to_string(out.join("trials.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = common::read_jsonl(&out.join("trials.jsonl"));
     assert_eq!(rows.len(), 5);
     let reused = |r: &serde_json::Value| {
         r["history"]["timings"]["setup_reused_ms"]
@@ -97,9 +93,9 @@ fn a_committed_set_up_measures_the_same_and_leaves_no_image() {
 
     // The run's images are gone with it.
     let label = common::run_label(&out);
+    let filters = HashMap::from([("label".to_string(), vec![label])]);
+    let docker = common::docker();
     let left = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let docker = mistake_cost::docker::connect().await.unwrap();
-        let filters = HashMap::from([("label".to_string(), vec![label])]);
         docker
             .list_images(Some(
                 bollard::query_parameters::ListImagesOptionsBuilder::default()

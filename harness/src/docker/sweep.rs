@@ -96,21 +96,15 @@ async fn sweep_where(
                 .force(true)
                 .v(true)
                 .build();
-            match docker.remove_container(&id, Some(options)).await {
-                Ok(()) => report.containers += 1,
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => {}
-                // 409: removal already in progress (a drop guard got there first).
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 409, ..
-                }) => report.pending += 1,
-                Err(e) => {
-                    return Err(DockerError::Api {
-                        context: format!("removing container {id}"),
-                        source: e,
-                    })
-                }
+            let removed = docker
+                .remove_container(&id, Some(options))
+                .await
+                .map(|_| ());
+            match removal(removed, || format!("removing container {id}"))? {
+                Removal::Done => report.containers += 1,
+                Removal::Gone => {}
+                // Removal already in progress (a drop guard got there first).
+                Removal::Busy => report.pending += 1,
             }
         }
     }
@@ -173,21 +167,44 @@ async fn sweep_where(
             continue;
         }
         let options = RemoveImageOptionsBuilder::default().force(true).build();
-        match docker.remove_image(&i.id, Some(options), None).await {
-            Ok(_) => report.images += 1,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => report.pending += 1,
-            Err(e) => {
-                return Err(DockerError::Api {
-                    context: format!("removing image {}", i.id),
-                    source: e,
-                })
-            }
+        let removed = docker
+            .remove_image(&i.id, Some(options), None)
+            .await
+            .map(|_| ());
+        match removal(removed, || format!("removing image {}", i.id))? {
+            Removal::Done => report.images += 1,
+            Removal::Gone => {}
+            // Still used by a container being removed.
+            Removal::Busy => report.pending += 1,
         }
     }
     Ok(report)
+}
+
+/// How one removal went: the engine's 404 (already gone) and 409 (busy)
+/// are outcomes of a sweep, not errors.
+enum Removal {
+    Done,
+    Gone,
+    Busy,
+}
+
+fn removal(
+    result: Result<(), bollard::errors::Error>,
+    context: impl FnOnce() -> String,
+) -> Result<Removal, DockerError> {
+    use bollard::errors::Error::DockerResponseServerError as Server;
+    match result {
+        Ok(()) => Ok(Removal::Done),
+        Err(Server {
+            status_code: 404, ..
+        }) => Ok(Removal::Gone),
+        Err(Server {
+            status_code: 409, ..
+        }) => Ok(Removal::Busy),
+        Err(source) => Err(DockerError::Api {
+            context: context(),
+            source,
+        }),
+    }
 }
