@@ -153,12 +153,19 @@ pub struct ExploreArgs {
         default_value = "@create,@write,@rename,@unlink,@link,@mkdir,@metadata,@sync"
     )]
     pub syscalls: Vec<String>,
-    /// At most this many points per approach: all when there are fewer, else
-    /// a share per syscall family (each family with points gets at least
-    /// one), within a family the first, the last and a seeded pick from each
-    /// stratum between.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=MAX_POINTS))]
-    pub max_points: u32,
+    /// Points crashed per class (one process's changes of one syscall
+    /// family in one region of the file system, e.g. dpkg renaming one
+    /// package's files): all of a class this small, else its first, its
+    /// last and seeded picks between (1: one seeded pick). Every found point
+    /// is represented by its class's explored ones.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_POINTS))]
+    pub per_class: u32,
+    /// At most this many points per approach, chosen among the per-class
+    /// picks (a share per syscall family, within it the first, the last
+    /// and a seeded pick per stratum); classes left out are reported as not
+    /// represented. Default: no cap.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_POINTS))]
+    pub max_points: Option<u32>,
     /// Only these approaches (default: the scenario's).
     #[arg(long, value_delimiter = ',', value_parser = ApproachParser)]
     pub approaches: Vec<crate::approach::ApproachKind>,

@@ -36,7 +36,7 @@ async fn explore_inner(
     syscalls: &[String],
     loaded: Arc<scenario::LoadedScenario>,
 ) -> Result<i32> {
-    use crate::explore::{self, points};
+    use crate::explore::{self, classes, points};
     use crate::export::{CrashPointRecord, CsvWriter, Exporter, JsonlExporter};
     use futures_util::StreamExt;
     let fixtures = session.write_fixtures(std::slice::from_ref(&loaded))?;
@@ -80,30 +80,49 @@ async fn explore_inner(
         }
     }
 
-    // 1. One traced dry run per approach.
+    // 1. One traced dry run per approach (each from its committed set-up),
+    // `--jobs` at a time; then the points to crash: a seeded sample of each
+    // class, capped by --max-points if given.
     let bar = ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));
+    bar.set_message(format!(
+        "dry runs: {}",
+        approaches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+    ));
+    let runs = futures_util::stream::iter(approaches.iter().map(|&a| {
+        let (ex, loaded) = (ex.clone(), loaded.clone());
+        async move { explore::dry_run(&ex, &loaded, a, syscalls).await }
+    }))
+    .buffered(args.jobs as usize)
+    .collect::<Vec<_>>();
+    let runs = tokio::select! {
+        r = runs => r,
+        _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
+    };
     let mut dries = Vec::new();
-    for &a in &approaches {
-        bar.set_message(format!("dry run: {a}"));
-        let dry = tokio::select! {
-            d = explore::dry_run(&ex, &loaded, a, syscalls) => d?,
-            _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
+    for dry in runs {
+        let dry = dry?;
+        let a = dry.approach;
+        let sampled = classes::sample(&dry.points, &dry.classes, args.per_class as usize, args.seed);
+        let selected = match args.max_points {
+            Some(max) => points::select(&sampled, max as usize, args.seed),
+            None => sampled,
         };
-        let selected = points::select(&dry.points, args.max_points as usize, args.seed);
         let found = points::count_by_family(dry.points.iter().map(|p| p.family.as_str()));
-        let chosen = points::count_by_family(selected.iter().map(|p| p.family.as_str()));
+        let represented = represented(&dry, &selected);
         bar.suspend(|| {
             eprintln!(
-                "{a}: {} crash points found ({}); exploring {} of them{}{}",
+                "{a}: {} crash points found ({}) in {} classes; exploring {}, which represent {}{}{}",
                 dry.points.len(),
                 points::family_counts_line(&found),
+                dry.classes.len(),
                 selected.len(),
-                if selected.len() < dry.points.len() {
-                    format!(" ({})", points::family_counts_line(&chosen))
+                if represented == dry.points.len() {
+                    format!("all {represented}")
                 } else {
-                    " (all)".into()
+                    format!("{represented} (--max-points left classes out)")
                 },
+                if dry.setup.is_some() { "; set-up committed once" } else { "" },
                 if dry.new_state.is_some() {
                     ""
                 } else {
@@ -127,9 +146,12 @@ async fn explore_inner(
                 "approach": d.approach,
                 "syscalls": syscalls,
                 "max_points": args.max_points,
+                "per_class": args.per_class,
                 "seed": args.seed,
                 "families": families,
                 "selected": selected.iter().map(|p| p.index).collect::<Vec<_>>(),
+                "represented": represented(d, selected),
+                "classes": d.classes,
                 "points": d.points,
                 "dry_run": d.history,
             })
@@ -141,7 +163,8 @@ async fn explore_inner(
     )
     .map_err(|e| Error::io("writing points.json", e))?;
 
-    // 2. One crash per selected point, in fresh containers.
+    // 2. One crash per selected point, each in a fresh container from the
+    // committed set-up.
     let work: Vec<(Arc<explore::DryRun>, points::CrashPoint)> = dries
         .iter()
         .flat_map(|(d, selected)| selected.iter().cloned().map(move |p| (d.clone(), p)))
@@ -210,4 +233,14 @@ async fn explore_inner(
     } else {
         exit::OK
     })
+}
+
+/// How many found points the selected ones stand for: the sizes of the
+/// classes with at least one selected point.
+fn represented(dry: &crate::explore::DryRun, selected: &[crate::explore::points::CrashPoint]) -> usize {
+    dry.classes
+        .iter()
+        .filter(|c| selected.iter().any(|p| c.points.contains(&p.index)))
+        .map(|c| c.points.len())
+        .sum()
 }

@@ -1,11 +1,14 @@
 //! Systematic crash-point exploration (after ALICE and CrashMonkey): a
 //! traced dry run per approach finds every point where the chosen syscalls
-//! happen; each selected point is then crashed in a fresh container, the
-//! state classified old / new / inconsistent, and recovery timed.
+//! happen and groups them into classes; each selected point is then crashed
+//! in a fresh container started from the committed set-up, the state
+//! classified old / new / inconsistent, and recovery timed.
 
+pub mod classes;
 pub mod points;
 pub mod state;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::approach::{approach, ApproachKind};
@@ -18,9 +21,11 @@ use crate::history::{History, Phase};
 use crate::nemesis;
 use crate::nemesis::Fault;
 use crate::runner::lifecycle::{AfterOperation, Hooks, Request};
+use crate::runner::setup_image::Committed;
 use crate::runner::DockerExecutor;
 use crate::scenario::LoadedScenario;
 use crate::snapshot::Snapshot;
+use classes::PointClass;
 use points::CrashPoint;
 use state::State;
 
@@ -32,6 +37,18 @@ pub struct DryRun {
     /// passing checks; without it no state can classify as `new`.
     pub new_state: Option<Snapshot>,
     pub history: History,
+    /// The points' classes ([`classes::classes`]).
+    pub classes: Vec<PointClass>,
+    /// The state set-up as an image: the dry run and every crash point
+    /// start from it (`None`: nothing to set up, or not committable).
+    pub setup: Option<Arc<Committed>>,
+}
+
+impl DryRun {
+    /// The class `point` belongs to.
+    pub fn class_of(&self, point: &CrashPoint) -> Option<&PointClass> {
+        self.classes.iter().find(|c| c.points.contains(&point.index))
+    }
 }
 
 fn history(s: &LoadedScenario, a: ApproachKind, fault: String) -> History {
@@ -48,8 +65,9 @@ pub async fn dry_run(
 ) -> Result<DryRun, DockerError> {
     let a = approach(kind);
     let mut h = history(s, kind, "dry-run".into());
+    let setup = ex.commit_setup(a.as_ref(), &s.scenario).await?;
     let mut sandbox = ex
-        .sandbox(a.as_ref(), &s.scenario, &format!("dry-{kind}"))
+        .sandbox_from(a.as_ref(), &s.scenario, &format!("dry-{kind}"), setup.as_deref())
         .await?;
     let result = async {
         let fault = Fault::Trace {
@@ -60,7 +78,9 @@ pub async fn dry_run(
             scenario: &s.scenario,
             fault: &fault,
         };
-        let seen = ex.lifecycle(&sandbox, req, &DryRunHooks, &mut h).await?;
+        let seen = ex
+            .lifecycle_from(&sandbox, setup.as_deref(), req, &DryRunHooks, &mut h)
+            .await?;
         let op = h
             .steps_in(Phase::Operation)
             .last()
@@ -92,9 +112,11 @@ pub async fn dry_run(
     let (points, new_state) = result?;
     Ok(DryRun {
         approach: kind,
+        classes: classes::classes(&points),
         points,
         new_state,
         history: h,
+        setup,
     })
 }
 
@@ -135,6 +157,7 @@ pub async fn crash_at(
     let a = approach(dry.approach);
     let fault = format!("syscall:{}#{}:KILL", point.syscall, point.k);
     let mut h = history(s, dry.approach, fault.clone());
+    let class = dry.class_of(point);
     let t = Instant::now();
     let mut rec = CrashPointRecord {
         scenario: h.scenario.clone(),
@@ -145,6 +168,8 @@ pub async fn crash_at(
         point: point.k,
         index: point.index,
         process: point.process.clone(),
+        class: class.map(|c| c.label()).unwrap_or_default(),
+        class_points: class.map(|c| c.points.len()).unwrap_or(0),
         fired: false,
         state_after_crash: None,
         consistent: TriBool::Unknown,
@@ -161,11 +186,12 @@ pub async fn crash_at(
     };
     let result = async {
         let started = Instant::now();
-        let mut sandbox = ex
-            .sandbox(
+        let sandbox = ex
+            .sandbox_from(
                 a.as_ref(),
                 &s.scenario,
                 &format!("p-{}-{}", dry.approach, point.index),
+                dry.setup.as_deref(),
             )
             .await?;
         h.timings.container_start_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -176,9 +202,9 @@ pub async fn crash_at(
             fault: &fault,
         };
         let r = crash_in(ex, &sandbox, req, dry, &mut h, &mut rec).await;
-        let removing = Instant::now();
-        sandbox.remove().await?;
-        h.timings.container_remove_ms = removing.elapsed().as_secs_f64() * 1000.0;
+        // Removed in the background (the run waits for it at its end): the
+        // next point need not wait for this one's layers to go.
+        drop(sandbox);
         r
     }
     .await;
@@ -224,7 +250,9 @@ async fn crash_in(
     let hooks = CrashHooks {
         new_state: dry.new_state.as_ref(),
     };
-    let seen = ex.lifecycle(sandbox, req, &hooks, h).await?;
+    let seen = ex
+        .lifecycle_from(sandbox, dry.setup.as_deref(), req, &hooks, h)
+        .await?;
     rec.fired = !seen.killed.is_empty();
     if rec.fired {
         // The process this crash actually hit (the dry run's may differ).
@@ -283,8 +311,16 @@ pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
         .push(r);
     }
     let mut lines = vec![format!(
-        "{:<18} {:>6} {:>6} {:>6} {:>6} {:>13} {:>10} {:>12}",
-        "approach", "points", "fired", "old", "new", "inconsistent", "recovered", "recov_ms~"
+        "{:<18} {:>6} {:>11} {:>6} {:>6} {:>6} {:>13} {:>10} {:>12}",
+        "approach",
+        "points",
+        "represent",
+        "fired",
+        "old",
+        "new",
+        "inconsistent",
+        "recovered",
+        "recov_ms~"
     )];
     for ((a, _, family), rs) in by {
         let judged: Vec<&&CrashPointRecord> = rs.iter().filter(|r| r.error.is_empty()).collect();
@@ -311,9 +347,10 @@ pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
             format!("  {family}")
         };
         lines.push(format!(
-            "{:<18} {:>6} {:>6} {:>5.0}% {:>5.0}% {:>12.0}% {:>9.0}% {:>12}",
+            "{:<18} {:>6} {:>11} {:>6} {:>5.0}% {:>5.0}% {:>12.0}% {:>9.0}% {:>12}",
             label,
             rs.len(),
+            represents(&rs),
             judged.iter().filter(|r| r.fired).count(),
             pct(State::Old),
             pct(State::New),
@@ -323,4 +360,17 @@ pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// How many found points these rows stand for: each distinct class's size
+/// once (`-` when a row has no class: a file from before classes).
+fn represents(rows: &[&CrashPointRecord]) -> String {
+    if rows.iter().any(|r| r.class_points == 0) {
+        return "-".into();
+    }
+    let classes: std::collections::BTreeMap<&str, usize> = rows
+        .iter()
+        .map(|r| (r.class.as_str(), r.class_points))
+        .collect();
+    classes.values().sum::<usize>().to_string()
 }

@@ -383,6 +383,10 @@ pub struct CrashPoint {
     /// first. `None` when the state-changing call is the first to reach k.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_reached_by: Option<String>,
+    /// The file the state-changing call changed in the dry run
+    /// ([`super::classes::changed_path`]); its shape decides the point's class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// Every (syscall, k) at which some process's call changed state in the dry
@@ -414,6 +418,7 @@ pub fn points(calls: &[TracedCall]) -> Vec<CrashPoint> {
                 process: c.process.clone(),
                 change: n.1,
                 first_reached_by: reached_first.get(&key).map(|p| p.to_string()),
+                target: super::classes::changed_path(c),
             });
         }
     }
@@ -753,6 +758,7 @@ mod tests {
                 process: "p".into(),
                 change: i as u64 + 1,
                 first_reached_by: None,
+                target: None,
             })
             .collect()
     }

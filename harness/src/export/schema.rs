@@ -263,6 +263,14 @@ pub struct CrashPointRecord {
     /// The process that reached the point first in the dry run (the ones
     /// the crash actually hit, when it fired).
     pub process: String,
+    /// The point's class, `process family region` (`explore::classes`):
+    /// the explored point stands for the class's other points. Empty in
+    /// files written before classes existed.
+    #[serde(default)]
+    pub class: String,
+    /// How many points the dry run found in that class (0: no classes).
+    #[serde(default)]
+    pub class_points: usize,
     /// Whether the injected kill fired (a point the crash run never reached
     /// leaves the operation undisturbed).
     pub fired: bool,
@@ -386,6 +394,8 @@ impl Record for CrashPointRecord {
             col("point", Number),
             col("index", Number),
             col("process", Identity),
+            col("class", Identity),
+            col("class_points", Number),
             col("fired", Bool),
             col("state_after_crash", Words(STATE_WORDS)),
             col("consistent", Bool),
@@ -470,6 +480,8 @@ mod tests {
             point: 1,
             index: 0,
             process: "nix-env".into(),
+            class: "nix-env rename /nix/var/nix".into(),
+            class_points: 3,
             fired: true,
             state_after_crash: Some(State::Inconsistent),
             consistent: TriBool::True,

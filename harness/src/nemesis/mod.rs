@@ -249,7 +249,7 @@ mod tests {
         );
         assert_eq!(
             dry,
-            "strace -f -q -Y -y -s 0 -ttt -o /run/t.log -e 'trace=?rename,openat' -- sh -c 'true'"
+            "strace -f -q -Y --seccomp-bpf -y -s 0 -ttt -o /run/t.log -e 'trace=?rename,openat' -- sh -c 'true'"
         );
         // A worker is traced into its own log, attached before the client starts.
         let both = strace_count(
@@ -259,7 +259,8 @@ mod tests {
             Some(("/run/w.pid", "/run/w.log")),
         );
         assert!(both.starts_with("rm -f '/run/w.log'; w=$(cat /run/w.pid) || exit 125; strace -f -q -Y -y -s 0 -ttt -o /run/w.log -e trace=openat -p \"$w\" & s=$!;"), "{both}");
-        assert!(both.contains("; strace -f -q -Y -y -s 0 -ttt -o /run/t.log -e trace=openat -- sh -c 'true'; rc=$?; kill -INT $s"), "{both}");
+        // The worker is attached (`-p`): no --seccomp-bpf there.
+        assert!(both.contains("; strace -f -q -Y --seccomp-bpf -y -s 0 -ttt -o /run/t.log -e trace=openat -- sh -c 'true'; rc=$?; kill -INT $s"), "{both}");
     }
 
     /// The wrappers are shell built by hand: each must at least parse

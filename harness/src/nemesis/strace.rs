@@ -28,6 +28,11 @@ pub struct Strace<'a> {
     /// `-ttt`: a wall-clock time on every line, so two traces of one run
     /// (a client's and a worker's) merge in order.
     pub timestamps: bool,
+    /// `--seccomp-bpf`: only the traced syscalls stop the tracee, which
+    /// makes a traced pip install ~5× faster. For pure tracing only: strace
+    /// 6.1 drops an injected signal under it (`inject=…:signal=KILL` lets
+    /// the call through; checked in the images), and it cannot attach (`-p`).
+    pub seccomp_bpf: bool,
 }
 
 /// strace's arguments up to (not including) `--`.
@@ -38,6 +43,9 @@ pub fn strace_args(s: &Strace) -> Vec<String> {
         if s.quiet_exits { "-qq" } else { "-q" }.into(),
         "-Y".into(),
     ];
+    if s.seccomp_bpf && s.inject.is_none() {
+        a.push("--seccomp-bpf".into());
+    }
     if s.decode_fds {
         a.extend(["-y".into(), "-s".into(), "0".into()]);
     }

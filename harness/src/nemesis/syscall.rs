@@ -62,6 +62,7 @@ pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&s
             decode_fds: false,
             quiet_exits: true,
             timestamps: false,
+            seccomp_bpf: false,
         },
         command,
     )
@@ -95,6 +96,7 @@ pub fn strace_wrap_for(
                 decode_fds: false,
                 quiet_exits: true,
                 timestamps: false,
+                seccomp_bpf: false,
             },
             &client,
         ),

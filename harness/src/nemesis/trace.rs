@@ -48,17 +48,20 @@ pub fn strace_count(
     log: &str,
     worker: Option<(&str, &str)>,
 ) -> String {
-    let strace = |log| Strace {
+    let strace = |log, seccomp_bpf| Strace {
         log,
         trace: syscalls,
         inject: None,
         decode_fds: true,
         quiet_exits: false,
         timestamps: true,
+        seccomp_bpf,
     };
-    let client = strace_command(&strace(log), command);
+    let client = strace_command(&strace(log, true), command);
     match worker {
         None => client,
-        Some((pid_file, worker_log)) => around_worker(pid_file, &strace(worker_log), &client),
+        Some((pid_file, worker_log)) => {
+            around_worker(pid_file, &strace(worker_log, false), &client)
+        }
     }
 }

@@ -536,6 +536,8 @@ mod tests {
             point: index as u64 + 1,
             index,
             process: "dpkg".into(),
+            class: String::new(),
+            class_points: 0,
             fired,
             state_after_crash: state,
             consistent: TriBool::from(!inconsistent),

@@ -202,6 +202,64 @@ impl DockerExecutor {
         spec
     }
 
+    /// A fresh sandbox like [`Self::sandbox`], from `committed`'s image
+    /// when given.
+    pub async fn sandbox_from(
+        &self,
+        a: &dyn Approach,
+        scenario: &crate::scenario::Scenario,
+        suffix: &str,
+        committed: Option<&Committed>,
+    ) -> Result<Sandbox, DockerError> {
+        let mut spec = self.spec(a, scenario, suffix);
+        if let Some(c) = committed {
+            spec.image = c.image.clone();
+        }
+        Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
+    }
+
+    /// The pair's state set-up committed as an image now, for work that
+    /// starts many containers from one state (explore's dry run and every
+    /// crash point); `None` when the set-up is empty or cannot be committed
+    /// (a `[service]` runs processes an image does not keep).
+    pub async fn commit_setup(
+        &self,
+        a: &dyn Approach,
+        s: &crate::scenario::Scenario,
+    ) -> Result<Option<Arc<Committed>>, DockerError> {
+        let commands = lifecycle::state_setup(a, s);
+        if commands.is_empty() || !lifecycle::state_setup_is_committable(a, s) {
+            return Ok(None);
+        }
+        let base = self.base_manifest(a.family()).await?;
+        let template = self.template(a, s, commands, base);
+        Ok(Some(Arc::new(setup_image::build(template).await?)))
+    }
+
+    /// The template container a pair's set-up image is made in, numbered.
+    fn template(
+        &self,
+        a: &dyn Approach,
+        s: &crate::scenario::Scenario,
+        commands: Vec<String>,
+        base: Arc<Manifest>,
+    ) -> setup_image::Template {
+        let n = self
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        setup_image::Template {
+            docker: self.docker.clone(),
+            run: self.run.clone(),
+            tracker: self.tracker.clone(),
+            spec: self.spec(a, s, &format!("setup{n}")),
+            ready: a.ready(),
+            commands,
+            timeout: Duration::from_secs(s.scenario.step_timeout_s),
+            base,
+            tag: format!("{}-{n}", self.run),
+        }
+    }
+
     /// The trial's sandbox: the one warmed for it if there is one (waiting
     /// for it if it is still starting), else a fresh one, from the pair's
     /// committed set-up when there is one. A warm-up that failed is not the
@@ -267,20 +325,7 @@ impl DockerExecutor {
             Ok(b) => b,
             Err(e) => return self.setups.finish(&key, Err(e)),
         };
-        let n = self
-            .commits
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let template = setup_image::Template {
-            docker: self.docker.clone(),
-            run: self.run.clone(),
-            tracker: self.tracker.clone(),
-            spec: self.spec(a, s, &format!("setup{n}")),
-            ready,
-            commands: lifecycle::state_setup(a, s),
-            timeout: Duration::from_secs(s.scenario.step_timeout_s),
-            base,
-            tag: format!("{}-{n}", self.run),
-        };
+        let template = self.template(a, s, lifecycle::state_setup(a, s), base);
         let setups = self.setups.clone();
         self.tracker.spawn(async move {
             let built = setup_image::build(template).await;
@@ -312,8 +357,9 @@ impl DockerExecutor {
         self.lifecycle_from(sandbox, None, req, hooks, h).await
     }
 
-    /// The lifecycle in `sandbox`, started from `committed` set-up if given.
-    async fn lifecycle_from(
+    /// The lifecycle in `sandbox`, started from `committed` set-up if given
+    /// (the sandbox must have been made from its image).
+    pub async fn lifecycle_from(
         &self,
         sandbox: &Sandbox,
         committed: Option<&Committed>,

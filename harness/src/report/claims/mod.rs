@@ -742,6 +742,8 @@ pub(crate) mod tests {
             point: i as u64,
             index: i,
             process: "x".into(),
+            class: String::new(),
+            class_points: 0,
             fired,
             state_after_crash: Some(st),
             consistent: TriBool::True,
