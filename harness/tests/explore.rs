@@ -160,3 +160,82 @@ fn the_nix_daemon_is_traced_and_its_points_crashed() {
         "a daemon point was crashed, and the kill fired in the daemon's tree: {rows:?}"
     );
 }
+
+/// Without a cap every point found is represented: the classes partition
+/// the dry run's points, each class has `--per-class` crashed points (or
+/// all of a smaller class), and each row names its class and its size.
+#[test]
+fn every_point_found_is_represented_by_its_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny-explore.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let out = dir.path().join("classes");
+    let o = run(&[
+        "explore",
+        file.to_str().unwrap(),
+        "--approaches",
+        "apt,nix",
+        "--per-class",
+        "2",
+        "--syscalls",
+        "@rename,@mkdir",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let points: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("points.json")).unwrap()).unwrap();
+    let rows = read_csv(&out.join("crashpoints.csv"));
+    assert!(rows.iter().all(|r| r["error"].is_empty()), "{rows:?}");
+    for dry in points.as_array().unwrap() {
+        let approach = dry["approach"].as_str().unwrap();
+        let found = dry["points"].as_array().unwrap().len();
+        assert!(found > 0, "{approach}: points found");
+        let mut members: Vec<u64> = Vec::new();
+        for class in dry["classes"].as_array().unwrap() {
+            let ids: Vec<u64> = class["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap())
+                .collect();
+            let label = format!(
+                "{} {} {}",
+                class["process"].as_str().unwrap(),
+                class["family"].as_str().unwrap(),
+                class["region"].as_str().unwrap()
+            );
+            let crashed: Vec<&std::collections::HashMap<String, String>> = rows
+                .iter()
+                .filter(|r| r["approach"] == approach && r["class"] == label)
+                .collect();
+            assert_eq!(
+                crashed.len(),
+                ids.len().min(2),
+                "{approach} {label}: --per-class 2 crashes two points (all of a smaller class)"
+            );
+            for r in &crashed {
+                assert_eq!(r["class_points"], ids.len().to_string(), "{r:?}");
+                assert!(ids.contains(&r["index"].parse().unwrap()), "{r:?}");
+            }
+            members.extend(ids);
+        }
+        members.sort_unstable();
+        assert_eq!(
+            members,
+            (0..found as u64).collect::<Vec<_>>(),
+            "{approach}: the classes partition the points found"
+        );
+        assert_eq!(dry["represented"].as_u64(), Some(found as u64));
+        assert!(
+            stderr.contains(&format!("which represent all {found}")),
+            "{stderr}"
+        );
+    }
+}

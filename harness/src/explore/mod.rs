@@ -169,7 +169,7 @@ pub async fn crash_at(
         index: point.index,
         process: point.process.clone(),
         class: class.map(|c| c.label()).unwrap_or_default(),
-        class_points: class.map(|c| c.points.len()).unwrap_or(0),
+        class_points: class.map(|c| c.points.len()),
         fired: false,
         state_after_crash: None,
         consistent: TriBool::Unknown,
@@ -365,12 +365,12 @@ pub fn summary(records: &[CrashPointRecord]) -> Vec<String> {
 /// How many found points these rows stand for: each distinct class's size
 /// once (`-` when a row has no class: a file from before classes).
 fn represents(rows: &[&CrashPointRecord]) -> String {
-    if rows.iter().any(|r| r.class_points == 0) {
-        return "-".into();
+    let mut classes = std::collections::BTreeMap::new();
+    for r in rows {
+        match r.class_points {
+            Some(n) => classes.insert(r.class.as_str(), n),
+            None => return "-".into(),
+        };
     }
-    let classes: std::collections::BTreeMap<&str, usize> = rows
-        .iter()
-        .map(|r| (r.class.as_str(), r.class_points))
-        .collect();
     classes.values().sum::<usize>().to_string()
 }

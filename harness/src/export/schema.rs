@@ -263,14 +263,6 @@ pub struct CrashPointRecord {
     /// The process that reached the point first in the dry run (the ones
     /// the crash actually hit, when it fired).
     pub process: String,
-    /// The point's class, `process family region` (`explore::classes`):
-    /// the explored point stands for the class's other points. Empty in
-    /// files written before classes existed.
-    #[serde(default)]
-    pub class: String,
-    /// How many points the dry run found in that class (0: no classes).
-    #[serde(default)]
-    pub class_points: usize,
     /// Whether the injected kill fired (a point the crash run never reached
     /// leaves the operation undisturbed).
     pub fired: bool,
@@ -294,6 +286,14 @@ pub struct CrashPointRecord {
     pub point_wall_ms: f64,
     /// Why the point errored; empty for data.
     pub error: String,
+    /// The point's class, `process family region` (`explore::classes`):
+    /// the explored point stands for the class's other points. Empty in
+    /// files written before classes existed (columns added later go last).
+    #[serde(default)]
+    pub class: String,
+    /// How many points the dry run found in that class.
+    #[serde(default)]
+    pub class_points: Option<usize>,
 }
 
 /// What a column holds, for guarantees (`verify`) and readers.
@@ -394,8 +394,6 @@ impl Record for CrashPointRecord {
             col("point", Number),
             col("index", Number),
             col("process", Identity),
-            col("class", Identity),
-            col("class_points", Number),
             col("fired", Bool),
             col("state_after_crash", Words(STATE_WORDS)),
             col("consistent", Bool),
@@ -409,6 +407,8 @@ impl Record for CrashPointRecord {
             col("final_residue_files", Number),
             col("point_wall_ms", Number),
             col("error", Text),
+            col("class", Identity),
+            col("class_points", Number),
         ]
     };
 }
@@ -481,7 +481,7 @@ mod tests {
             index: 0,
             process: "nix-env".into(),
             class: "nix-env rename /nix/var/nix".into(),
-            class_points: 3,
+            class_points: Some(3),
             fired: true,
             state_after_crash: Some(State::Inconsistent),
             consistent: TriBool::True,

@@ -161,6 +161,9 @@ pub struct CrashStats<'a> {
     pub recovery_ci: Option<(f64, f64)>,
     pub residue_files: Option<Summary>,
     pub found: Option<usize>,
+    /// Found points the explored ones stand for through their classes
+    /// (each distinct class's size once); `None` for rows without classes.
+    pub represented: Option<usize>,
     /// Points found per syscall family (points.json).
     pub found_by_family: Option<BTreeMap<String, usize>>,
     pub dry_exit: Option<i64>,
@@ -224,6 +227,7 @@ impl<'a> CrashStats<'a> {
             ),
             residue_files: Summary::of(&residue),
             found,
+            represented: represented(&all),
             found_by_family: None,
             dry_exit,
             all,
@@ -256,10 +260,30 @@ impl<'a> CrashStats<'a> {
             .count()
     }
 
-    /// "all 12 found" or "8 of 1432 found (seeded sample)".
+    /// "all 12 found", "8 of 1432 found (seeded sample)", or with classes
+    /// "49 of 4109 found, representing all 4109 by class".
     pub fn explored_of_found(&self) -> String {
-        explored_of_found(self.all.len(), self.found)
+        match (self.found, self.represented) {
+            (Some(m), Some(r)) if self.all.len() < m => {
+                let r = if r >= m {
+                    format!("all {m}")
+                } else {
+                    format!("{r} of them")
+                };
+                format!("{} of {m} found, representing {r} by class", self.all.len())
+            }
+            _ => explored_of_found(self.all.len(), self.found),
+        }
     }
+}
+
+/// Each distinct class's size once; `None` when a row has no class.
+fn represented(rows: &[&CrashPointRecord]) -> Option<usize> {
+    let mut classes: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in rows {
+        classes.insert(r.class.as_str(), r.class_points?);
+    }
+    (!classes.is_empty()).then(|| classes.values().sum())
 }
 
 /// "all 12 found", "8 of 1432 found (seeded sample)", or without points.json
@@ -432,6 +456,24 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
         .map(|g| g.approach.to_string())
         .collect();
     let mut notes = Vec::new();
+    let by_class: Vec<String> = groups
+        .iter()
+        .filter(|g| g.found.is_some_and(|m| g.all.len() < m) && g.represented.is_some())
+        .map(|g| g.approach.to_string())
+        .collect();
+    if !by_class.is_empty() {
+        notes.push(format!(
+            "Pruned, not exhaustive, for {}: the dry run's points were grouped into classes (one process's changes of one \
+             syscall family in one region of the file system, e.g. dpkg writing one package's folder) and a seeded sample \
+             of each class was crashed; \"representing\" counts the points of the classes explored. A class is a claim of \
+             similarity: points of one class were not each crashed, and may differ.",
+            by_class.join(", ")
+        ));
+    }
+    let sampled: Vec<String> = sampled
+        .into_iter()
+        .filter(|a| !by_class.contains(a))
+        .collect();
     if !sampled.is_empty() {
         notes.push(format!(
             "Sampled, not exhaustive, for {}: --max-points chose a seeded sample stratified per syscall family (each family with points \
@@ -537,7 +579,7 @@ mod tests {
             index,
             process: "dpkg".into(),
             class: String::new(),
-            class_points: 0,
+            class_points: None,
             fired,
             state_after_crash: state,
             consistent: TriBool::from(!inconsistent),
@@ -581,6 +623,42 @@ mod tests {
         assert_eq!(g.not_fired_states(), "new 1");
         assert_eq!(frac(1, 2), "50% (1/2)");
         assert_eq!(frac(0, 0), "—");
+    }
+
+    #[test]
+    fn classes_count_each_class_once_toward_the_points_represented() {
+        let with_class = |i: usize, class: &str, size: usize| {
+            let mut r = point("apt", i, true, Some(State::Old), 0.0, "");
+            r.class = class.into();
+            r.class_points = Some(size);
+            r
+        };
+        let data = CrashData {
+            found: [(("kill-during-install".into(), "apt".into()), 40)].into(),
+            ..Default::default()
+        };
+        // Two picks of one class of 30, one of a class of 10.
+        let rs = [
+            with_class(0, "dpkg rename /usr/share/a", 30),
+            with_class(5, "dpkg rename /usr/share/a", 30),
+            with_class(31, "dpkg write /var/lib/dpkg", 10),
+        ];
+        let g = &by_approach(rs.iter(), &data)[0];
+        assert_eq!(g.represented, Some(40));
+        assert_eq!(
+            g.explored_of_found(),
+            "3 of 40 found, representing all 40 by class"
+        );
+        let g = &by_approach(rs[..2].iter(), &data)[0];
+        assert_eq!(
+            g.explored_of_found(),
+            "2 of 40 found, representing 30 of them by class"
+        );
+        // Rows from before classes: no claim of representation.
+        let old = [point("apt", 0, true, Some(State::Old), 0.0, "")];
+        let g = &by_approach(old.iter(), &data)[0];
+        assert_eq!(g.represented, None);
+        assert_eq!(g.explored_of_found(), "1 of 40 found (seeded sample)");
     }
 
     #[test]

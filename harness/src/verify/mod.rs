@@ -289,6 +289,9 @@ pub fn judge_rows(scenario: Option<&str>, g: Guarantee, input: &Input) -> Judgem
         col("point"),
     );
     let c_when: Vec<(Option<usize>, &Filter)> = g.when.iter().map(|w| (col(w.column), w)).collect();
+    let (c_class, c_class_points) = (col("class"), col("class_points"));
+    // (approach, class) → the class's points found, for rows judged.
+    let mut classes: std::collections::BTreeMap<(String, String), String> = Default::default();
     let mut seen = Vec::new();
     for row in &table.rows {
         if scenario.is_some_and(|s| table.cell(row, c_scenario) != s) {
@@ -312,6 +315,13 @@ pub fn judge_rows(scenario: Option<&str>, g: Guarantee, input: &Input) -> Judgem
                 table.cell(row, c_point)
             ),
         };
+        let class_points = table.cell(row, c_class_points);
+        if !class_points.is_empty() {
+            classes.insert(
+                (approach.to_string(), table.cell(row, c_class).to_string()),
+                class_points.to_string(),
+            );
+        }
         let value = table.cell(row, c_value);
         let error = table.cell(row, c_error);
         let mut ev = RowEvidence {
@@ -355,6 +365,14 @@ pub fn judge_rows(scenario: Option<&str>, g: Guarantee, input: &Input) -> Judgem
         }
     }
     j.verdict = verdict(g.share, j.counts);
+    if !classes.is_empty() {
+        let stand_for: usize = classes.values().filter_map(|n| n.parse::<usize>().ok()).sum();
+        j.notes.push(format!(
+            "the {} crash points judged are a per-class sample: they stand for the {stand_for} points of their {} classes, which were not each crashed",
+            j.counts.total(),
+            classes.len()
+        ));
+    }
     if j.counts.total() == 0 && !seen.is_empty() && !g.when.is_empty() {
         let when: Vec<String> = g.when.iter().map(|w| format!("`{w}`")).collect();
         j.notes

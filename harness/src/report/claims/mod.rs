@@ -743,7 +743,7 @@ pub(crate) mod tests {
             index: i,
             process: "x".into(),
             class: String::new(),
-            class_points: 0,
+            class_points: None,
             fired,
             state_after_crash: Some(st),
             consistent: TriBool::True,
