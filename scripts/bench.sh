@@ -8,16 +8,19 @@
 # pip-venv set-up per trial (committed once, reused after), and crash-point
 # exploration's time per point. Needs Docker's engine (scripts/setup-host.sh),
 # mmdebstrap and dpkg-dev for the loop's images, python3.
-#   bash scripts/bench.sh [--reps N] [--criterion]
+#   bash scripts/bench.sh [--reps N] [--criterion] [--explore-all]
 # --criterion also runs the criterion benches (cargo bench: pure snapshot
 # costs, and a bare container lifecycle against the harness's floor).
+# --explore-all explores every class of kill-during-install (all points
+# found represented; ~18 min on 2 cores) instead of a 10-point sample.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-reps=4 criterion=0
+reps=4 criterion=0 explore_all=0
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) reps=$2; shift 2 ;;
     --criterion) criterion=1; shift ;;
+    --explore-all) explore_all=1; shift ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -55,10 +58,14 @@ timed harness-jobs-1 "$bin" run "$out/failed-install-3.toml" --reps "$reps" --jo
 timed harness-default "$bin" run "$out/failed-install-3.toml" --reps "$reps" --out "$out/jobs-default"
 timed loop-2 bash "$naive" "$reps"
 timed pip-venv "$bin" run "$out/failed-install-venv.toml" --reps "$reps" --jobs 1 --out "$out/venv"
-# Crash-point exploration: a sample of kill-during-install's points (the
-# first 10 per approach), for the time per point; a full exploration of
-# every point is `mistake-cost explore scenarios/kill-during-install.toml`.
-timed explore "$bin" explore scenarios/kill-during-install.toml --max-points 10 --out "$out/explore"
+# Crash-point exploration of kill-during-install: by default a sample
+# (10 per approach, for the time per point); --explore-all crashes one
+# point per class, so every point found is represented.
+if [ $explore_all = 1 ]; then
+  timed explore "$bin" explore scenarios/kill-during-install.toml --out "$out/explore"
+else
+  timed explore "$bin" explore scenarios/kill-during-install.toml --max-points 10 --out "$out/explore"
+fi
 
 python3 - "$out" <<'PY'
 import csv, json, statistics as st, sys
@@ -101,7 +108,11 @@ for r in venv:
     print(f"  rep {r['record']['rep']}: set-up steps {ran:>7.0f} ms, {how}")
 
 points = list(csv.DictReader(open(f"{out}/explore/crashpoints.csv")))
+dries = json.load(open(f"{out}/explore/points.json"))
+found = sum(len(d["points"]) for d in dries)
+represented = sum(d.get("represented", 0) for d in dries)
 print(f"\nexplore: {len(points)} crash points in {walls['explore']:.0f} s wall, "
-      f"{walls['explore'] / max(len(points), 1):.1f} s a point (dry runs included; {out}/explore)")
+      f"{walls['explore'] / max(len(points), 1):.1f} s a point (dry runs included; {out}/explore); "
+      f"{found} found, {represented} represented by class")
 PY
 echo "results: $out"
