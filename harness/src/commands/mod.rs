@@ -168,9 +168,15 @@ async fn run_inner(
     let folders = session.write_fixture_folders(loaded)?;
     // One executor per engine: its containers, warm pool, committed set-up
     // images and fixtures volumes all live on that engine.
+    let volumes = futures_util::future::try_join_all(
+        session
+            .engines
+            .iter()
+            .map(|e| session.fixture_volumes(&e.docker, &folders)),
+    )
+    .await?;
     let mut engines = Vec::new();
-    for e in &session.engines {
-        let fixtures = session.fixture_volumes(&e.docker, &folders).await?;
+    for (e, fixtures) in session.engines.iter().zip(volumes) {
         let executor = DockerExecutor::new(
             e.docker.clone(),
             run.clone(),

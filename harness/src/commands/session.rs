@@ -211,23 +211,29 @@ impl Session {
         docker: &bollard::Docker,
         folders: &[FixtureFolder],
     ) -> Result<HashMap<String, String>> {
+        // All at once: each fill is a few round trips, mostly waiting.
+        let fills: Vec<_> = folders
+            .iter()
+            .map(|f| {
+                let volume = docker::fixtures::volume_name(&self.run, &f.scenario);
+                let (d, run, v, dir, image) = (
+                    docker.clone(),
+                    self.run.clone(),
+                    volume.clone(),
+                    f.dir.clone(),
+                    f.image.clone(),
+                );
+                let fill = self.tracker.spawn(async move {
+                    docker::fixtures::fill_volume(&d, &run, &v, &dir, &image).await
+                });
+                (f.scenario.clone(), volume, fill)
+            })
+            .collect();
         let mut volumes = HashMap::new();
-        for f in folders {
-            let volume = docker::fixtures::volume_name(&self.run, &f.scenario);
-            let (d, run, v, dir, image) = (
-                docker.clone(),
-                self.run.clone(),
-                volume.clone(),
-                f.dir.clone(),
-                f.image.clone(),
-            );
-            self.tracker
-                .spawn(
-                    async move { docker::fixtures::fill_volume(&d, &run, &v, &dir, &image).await },
-                )
-                .await
+        for (scenario, volume, fill) in fills {
+            fill.await
                 .map_err(|e| Error::Usage(format!("fixtures task failed: {e}")))??;
-            volumes.insert(f.scenario.clone(), volume);
+            volumes.insert(scenario, volume);
         }
         Ok(volumes)
     }
