@@ -321,7 +321,21 @@ fn trials_spread_over_two_engines_with_their_limits_and_leave_nothing() {
     let by_key = |rows: &[HashMap<String, String>]| -> BTreeMap<_, _> {
         rows.iter().map(|r| (key(r), measured(r))).collect()
     };
-    assert_eq!(by_key(&rows), by_key(&alone_rows));
+    let (spread_rows, alone_rows) = (by_key(&rows), by_key(&alone_rows));
+    assert_eq!(
+        spread_rows.keys().collect::<Vec<_>>(),
+        alone_rows.keys().collect::<Vec<_>>()
+    );
+    let mut differ = Vec::new();
+    for (k, row) in &spread_rows {
+        for (c, v) in row {
+            let one = alone_rows[k].get(c);
+            if one != Some(v) {
+                differ.push(format!("{k:?} {c}: {v} over two engines, {one:?} on one"));
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{differ:#?}");
 
     // Nothing labelled is left: on the second engine nothing at all, on
     // the main one (shared with other runs) nothing of these runs.
