@@ -166,6 +166,7 @@ pub fn judge(h: &History) -> TrialRecord {
         restore_ms: service.and_then(|t| t.restore_ms),
         healthy_after_recovery: service.and_then(|t| t.healthy_after_recovery),
         wanted_edit_lost: service.and_then(|t| t.wanted_edit_lost),
+        engine: String::new(),
     }
 }
 

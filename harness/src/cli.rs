@@ -117,9 +117,17 @@ pub struct RunArgs {
     /// Repetitions per scenario and approach (default: the scenario's `reps`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_REPS))]
     pub reps: Option<u32>,
-    /// Trials run at the same time.
+    /// Trials run at the same time (with `--engine`: on each engine that
+    /// sets no `jobs=` of its own).
     #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS))]
     pub jobs: u16,
+    /// A Docker engine to run trials on, repeatable:
+    /// `URL[,jobs=N][,name=NAME]`, URL `unix:///PATH`, `tcp://HOST:PORT` or
+    /// `http://HOST:PORT`; `jobs` its own limit (default: `--jobs`); `name`
+    /// the `engine` column's value (default: e1, e2, … in this order).
+    /// Without it: DOCKER_HOST, else the local socket, named `local`.
+    #[arg(long = "engine", value_name = "URL[,jobs=N][,name=NAME]")]
+    pub engine: Vec<crate::docker::engines::EngineSpec>,
     /// Seed of the plan (approach order, fault points): same seed, same plan.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -213,6 +221,17 @@ pub struct VerifyArgs {
     /// Trials run at the same time.
     #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS), conflicts_with = "from")]
     pub jobs: u16,
+    /// A Docker engine to run trials on, repeatable:
+    /// `URL[,jobs=N][,name=NAME]`, URL `unix:///PATH`, `tcp://HOST:PORT` or
+    /// `http://HOST:PORT`; `jobs` its own limit (default: `--jobs`); `name`
+    /// the `engine` column's value (default: e1, e2, … in this order).
+    /// Without it: DOCKER_HOST, else the local socket, named `local`.
+    #[arg(
+        long = "engine",
+        value_name = "URL[,jobs=N][,name=NAME]",
+        conflicts_with = "from"
+    )]
+    pub engine: Vec<crate::docker::engines::EngineSpec>,
     /// Results folder of the trials run (default: results/<run id>/).
     #[arg(long, conflicts_with = "from")]
     pub out: Option<PathBuf>,

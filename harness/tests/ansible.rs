@@ -50,7 +50,13 @@ fn ansible_playbook_renders_the_same_bytes_for_every_change() {
             SecurityProfile::Default,
             format!("mc-{run}-ansible-{name}"),
         );
-        sandbox_spec.fixtures = Some(fixtures.path().to_path_buf());
+        let volume = rt.block_on(common::FixturesVolume::fill(
+            &docker,
+            &run,
+            &format!("ansible-{name}"),
+            fixtures.path(),
+        ));
+        sandbox_spec.fixtures = Some(volume.name.clone());
         rt.block_on(async {
             let mut sandbox = Sandbox::start(&docker, &run, &sandbox_spec, &tracker)
                 .await

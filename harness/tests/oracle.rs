@@ -532,7 +532,16 @@ fn harness_measurement_agrees_with_an_independent_oracle() {
             .await
             .expect("docker engine (run scripts/setup-host.sh)");
         let tracker = TaskTracker::new();
-        let ex = DockerExecutor::new(docker, run.clone(), folders, tracker.clone());
+        let mut volumes = Vec::new();
+        for (name, dir) in &folders {
+            volumes.push(common::FixturesVolume::fill(&docker, &run, name, dir).await);
+        }
+        let mounts = volumes
+            .iter()
+            .zip(folders.keys())
+            .map(|(v, name)| (name.clone(), v.name.clone()))
+            .collect();
+        let ex = DockerExecutor::new(docker, run.clone(), mounts, tracker.clone());
         // Two sandboxes at a time (this machine kind has two cores), the
         // longest first (30 sdists for pip take over a minute).
         let jobs: Vec<(ApproachKind, Case)> = [Case::Thirty, Case::FailingTop, Case::Chain7]

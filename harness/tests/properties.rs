@@ -90,6 +90,8 @@ struct Env {
     /// Kept alive for the executor's fixture mounts.
     _fixtures: tempfile::TempDir,
     cases: RefCell<u32>,
+    /// Last: removed after the executor's sandboxes.
+    _volume: common::FixturesVolume,
 }
 
 /// One operation as run and judged.
@@ -120,10 +122,10 @@ impl Env {
         let fixtures = tempfile::tempdir().unwrap();
         mistake_cost::payload::write_fixtures(&scenario, fixtures.path()).expect("fixtures");
         let (run, tracker) = (RunId::new(), TaskTracker::new());
-        let mounts = HashMap::from([(
-            scenario.scenario.name.clone(),
-            fixtures.path().to_path_buf(),
-        )]);
+        let volume =
+            common::FixturesVolume::fill(&docker, &run, &scenario.scenario.name, fixtures.path())
+                .await;
+        let mounts = HashMap::from([(scenario.scenario.name.clone(), volume.name.clone())]);
         let ex = DockerExecutor::new(docker, run.clone(), mounts, tracker.clone());
         for f in families {
             ex.base_manifest(*f).await.expect("image scan");
@@ -135,6 +137,7 @@ impl Env {
             scenario,
             _fixtures: fixtures,
             cases: RefCell::new(0),
+            _volume: volume,
         }
     }
 

@@ -20,7 +20,8 @@ fn sandbox_is_isolated_limited_and_labelled() {
             mistake_cost::docker::images::Family::Apt.image(),
             format!("mc-{run}-sandbox-test"),
         );
-        spec.fixtures = Some(fixtures.path().to_path_buf());
+        let volume = common::FixturesVolume::fill(&docker, &run, "sandbox-test", fixtures.path()).await;
+        spec.fixtures = Some(volume.name.clone());
         let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker)
             .await
             .unwrap();

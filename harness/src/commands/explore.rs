@@ -39,7 +39,9 @@ async fn explore_inner(
     use crate::explore::{self, classes, points};
     use crate::export::{CrashPointRecord, CsvWriter, Exporter, JsonlExporter};
     use futures_util::StreamExt;
-    let fixtures = session.write_fixtures(std::slice::from_ref(&loaded))?;
+    let fixtures = session
+        .write_fixtures(std::slice::from_ref(&loaded))
+        .await?;
     let ex = Arc::new(
         DockerExecutor::new(
             session.docker.clone(),

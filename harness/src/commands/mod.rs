@@ -17,7 +17,7 @@ use crate::docker::images::{self, Family};
 use crate::docker::{self};
 use crate::error::{exit, Error, Result};
 use crate::export::{CsvWriter, Exporter, JsonlExporter};
-use crate::runner::{run_plan, DockerExecutor, Event};
+use crate::runner::{run_plan, DockerExecutor, Engine, Event};
 use crate::vocab::ApproachKind;
 use crate::{plan, scenario, verify};
 
@@ -99,6 +99,16 @@ pub async fn clean() -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// Whether every engine of the session still answers.
+async fn all_engines_answer(session: &Session) -> bool {
+    for e in &session.engines {
+        if !engine_answers(&e.docker).await {
+            return false;
+        }
+    }
+    true
+}
+
 /// Whether Docker's engine still answers a ping (within 10 s).
 async fn engine_answers(docker: &bollard::Docker) -> bool {
     matches!(
@@ -127,12 +137,13 @@ pub async fn run(mut args: RunArgs) -> Result<i32> {
         .map(Arc::new)
         .collect();
     check_trials(&loaded, args.reps)?;
-    let session = Session::open(
+    let engines = docker::engines::resolve(&args.engine, args.jobs).map_err(Error::Usage)?;
+    let session = Session::open_on(
+        engines,
         &loaded,
         args.out.clone(),
         args.seed,
         args.reps,
-        args.jobs,
         args.security,
         args.resume,
     )
@@ -154,22 +165,46 @@ async fn run_inner(
 ) -> Result<i32> {
     let (run, out, cancel) = (&session.run, session.out.as_path(), session.cancel.clone());
     let t = std::time::Instant::now();
-    let fixtures = session.write_fixtures(loaded)?;
-    let t = session::startup_phase("fixtures written", t);
-    let executor = Arc::new(
-        DockerExecutor::new(
-            session.docker.clone(),
+    let folders = session.write_fixture_folders(loaded)?;
+    // One executor per engine: its containers, warm pool, committed set-up
+    // images and fixtures volumes all live on that engine.
+    let volumes = futures_util::future::try_join_all(
+        session
+            .engines
+            .iter()
+            .map(|e| session.fixture_volumes(&e.docker, &folders)),
+    )
+    .await?;
+    let mut engines = Vec::new();
+    for (e, fixtures) in session.engines.iter().zip(volumes) {
+        let executor = DockerExecutor::new(
+            e.docker.clone(),
             run.clone(),
             fixtures,
             session.tracker.clone(),
         )
-        .with_security(session.security),
-    );
+        .with_security(session.security);
+        engines.push(Engine {
+            name: e.plan.name.clone(),
+            executor: Arc::new(executor),
+            jobs: e.plan.jobs as usize,
+        });
+    }
+    let t = session::startup_phase("fixtures written", t);
     // Before the first trial, so no trial's wall time includes a scan.
     // Scans (cache misses) of different images run side by side, at most
-    // --jobs at a time like the trials' containers.
-    let bases = futures_util::stream::iter(families_of(loaded))
-        .map(|f| executor.base_manifest(f))
+    // --jobs at a time like the trials' containers. Per engine: an image
+    // has its id on each (the same after a copy, so the cache serves both).
+    let pairs: Vec<(Arc<DockerExecutor>, Family)> = engines
+        .iter()
+        .flat_map(|e| {
+            families_of(loaded)
+                .into_iter()
+                .map(|f| (e.executor.clone(), f))
+        })
+        .collect();
+    let bases = futures_util::stream::iter(pairs)
+        .map(|(executor, f)| async move { executor.base_manifest(f).await })
         .buffer_unordered(args.jobs.max(1) as usize)
         .try_collect::<Vec<_>>();
     tokio::select! {
@@ -210,21 +245,26 @@ async fn run_inner(
         ),
     ];
     session::startup_phase("plan made, results files opened", t);
+    let jobs: usize = engines.iter().map(|e| e.jobs).sum();
+    let on = match session.engines.as_slice() {
+        [one] if one.plan.url.is_none() => String::new(),
+        several => format!(
+            " on {}",
+            several
+                .iter()
+                .map(|e| format!("{} ({} jobs)", e.plan.name, e.plan.jobs))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     eprintln!(
-        "run {run}: {total} trials, {} at a time, seed {} → {}",
-        args.jobs,
+        "run {run}: {total} trials, {jobs} at a time{on}, seed {} → {}",
         args.seed,
         out.display()
     );
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let runner = tokio::spawn(run_plan(
-        executor,
-        trials,
-        args.jobs as usize,
-        tx,
-        cancel.clone(),
-    ));
+    let runner = tokio::spawn(run_plan(engines, trials, tx, cancel.clone()));
 
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
@@ -255,7 +295,7 @@ async fn run_inner(
                 }
                 if record.outcome == Outcome::Errored
                     && !engine_lost
-                    && !engine_answers(&session.docker).await
+                    && !all_engines_answer(session).await
                 {
                     // Every remaining trial would error the same way: stop,
                     // keep the rows, and let --resume finish later.
@@ -285,10 +325,18 @@ async fn run_inner(
         }
         bar.set_message(running.values().next().cloned().unwrap_or_default());
     }
-    runner
+    let report = runner
         .await
         .map_err(|e| Error::Usage(format!("runner task failed: {e}")))?;
     bar.finish_and_clear();
+    if !on.is_empty() {
+        for e in &report.engines {
+            eprintln!(
+                "engine {}: {} trial(s), at most {} at a time (limit {})",
+                e.name, e.trials, e.peak, e.jobs
+            );
+        }
+    }
     let t = std::time::Instant::now();
     if let Some(e) = write_error {
         return Err(Error::io(

@@ -1,5 +1,6 @@
-//! The session every Docker-running command opens: engine, run id, results
-//! folder, run.json, signal handling, and the sweep on every way out.
+//! The session every Docker-running command opens: its engines (one, or
+//! several with `--engine`), run id, results folder, run.json, fixtures,
+//! signal handling, and the sweep of every engine on every way out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,17 +10,21 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::build_images;
-use crate::docker::images::Family;
+use crate::docker::engines::EnginePlan;
+use crate::docker::images::{self, Family};
 use crate::docker::{self, RunId};
 use crate::error::{exit, Error, Result};
-use crate::export::{RunMeta, RunStatus};
+use crate::export::{EngineMeta, RunMeta, RunStatus};
 use crate::{payload, scenario};
 
 /// What every Docker-running command shares: the engine, the run id and its
 /// results folder, signals caught from before the first container exists,
 /// tracked Docker calls, and the final sweep that every way out passes.
 pub(crate) struct Session {
+    /// The first engine's connection (explore's, and where images are built).
     pub docker: bollard::Docker,
+    /// Every engine of the run, the first one first.
+    pub engines: Vec<Engine>,
     pub run: RunId,
     pub out: PathBuf,
     pub fixtures_root: PathBuf,
@@ -34,7 +39,15 @@ pub(crate) struct Session {
     pub security: docker::SecurityProfile,
 }
 
+/// One engine of the session: its name (the `engine` column), where it
+/// is, its job limit and the connection.
+pub(crate) struct Engine {
+    pub plan: EnginePlan,
+    pub docker: bollard::Docker,
+}
+
 impl Session {
+    /// A session on the default engine (DOCKER_HOST, else the socket).
     pub async fn open(
         loaded: &[Arc<scenario::LoadedScenario>],
         out: Option<PathBuf>,
@@ -44,6 +57,22 @@ impl Session {
         security: docker::SecurityProfile,
         resume: bool,
     ) -> Result<Session> {
+        let engines = docker::engines::resolve(&[], jobs).map_err(Error::Usage)?;
+        Self::open_on(engines, loaded, out, seed, reps, security, resume).await
+    }
+
+    /// A session on `engines`: each connected and swept of dead runs, the
+    /// images built on the first and copied to the others.
+    pub async fn open_on(
+        engines: Vec<EnginePlan>,
+        loaded: &[Arc<scenario::LoadedScenario>],
+        out: Option<PathBuf>,
+        seed: u64,
+        reps: Option<u32>,
+        security: docker::SecurityProfile,
+        resume: bool,
+    ) -> Result<Session> {
+        let jobs: u16 = engines.iter().map(|e| e.jobs).sum();
         // The results folder first: a folder in use or holding another
         // run's rows is refused before anything starts.
         let t = Instant::now();
@@ -51,16 +80,9 @@ impl Session {
         let out = out.unwrap_or_else(|| PathBuf::from("results").join(&run.0));
         let (out_lock, previous) = claim_out(&out, resume)?;
         let t = startup_phase("results folder claimed", t);
-        let docker = docker::connect().await?;
-        let t = startup_phase("engine connected", t);
-        let swept = docker::sweep_dead_runs(&docker).await?;
-        let t = startup_phase("dead runs' containers swept", t);
-        if swept.total() > 0 {
-            eprintln!(
-                "swept {} container(s), {} network(s), {} volume(s), {} image(s) left by a dead run",
-                swept.containers, swept.networks, swept.volumes, swept.images
-            );
-        }
+        let engines = connect_all(engines).await?;
+        let docker = engines[0].docker.clone();
+        let t = startup_phase("engines connected, dead runs' objects swept", t);
         let scratch = super::scratch::sweep_dead();
         if !scratch.folders.is_empty() {
             eprintln!(
@@ -76,6 +98,15 @@ impl Session {
         }
         let t = startup_phase("scratch folders swept", t);
         build_images(&docker, &families_of(loaded), false).await?;
+        for e in &engines[1..] {
+            let copied = images::copy(&docker, &e.docker, &families_of(loaded), &|line| {
+                tracing::info!("{line}")
+            })
+            .await?;
+            if !copied.is_empty() {
+                eprintln!("engine {}: copied {}", e.plan.name, copied.join(", "));
+            }
+        }
         let t = startup_phase("images checked", t);
         let environment =
             crate::docker::environment::record(&docker, &run, &families_of(loaded), security)
@@ -128,12 +159,14 @@ impl Session {
             resumed_from: previous
                 .map(|p| p.resumed_from.into_iter().chain(p.run_id).collect())
                 .unwrap_or_default(),
+            engines: engines_meta(&engines),
         };
         meta.write(&out)?;
         let fixtures_root = super::scratch::create(&run, &out)?;
         startup_phase("run.json and scratch folder written", t);
         Ok(Session {
             docker,
+            engines,
             run,
             out,
             fixtures_root,
@@ -147,12 +180,13 @@ impl Session {
         })
     }
 
-    /// Fixtures of every scenario, each in its own folder.
-    pub fn write_fixtures(
+    /// Fixtures of every scenario, each in its own folder of the scratch
+    /// folder, with the image that fills its volume (one the engines have).
+    pub fn write_fixture_folders(
         &self,
         loaded: &[Arc<scenario::LoadedScenario>],
-    ) -> Result<HashMap<String, PathBuf>> {
-        let mut fixtures = HashMap::new();
+    ) -> Result<Vec<FixtureFolder>> {
+        let mut folders = Vec::new();
         for s in loaded {
             // Validated when loaded; checked again so no name can write
             // outside the run's scratch folder.
@@ -160,9 +194,57 @@ impl Session {
                 .map_err(Error::Usage)?;
             payload::write_fixtures(&s.scenario, &dir)
                 .map_err(|e| Error::io(format!("writing fixtures to {}", dir.display()), e))?;
-            fixtures.insert(s.scenario.scenario.name.clone(), dir);
+            folders.push(FixtureFolder {
+                scenario: s.scenario.scenario.name.clone(),
+                dir,
+                image: families_of(std::slice::from_ref(s))[0].image(),
+            });
         }
-        Ok(fixtures)
+        Ok(folders)
+    }
+
+    /// The fixtures' volumes on `docker` (scenario name → volume), filled
+    /// from `folders`. In a task of the tracker: an interrupted start-up
+    /// still finishes (or fails) the fill before the final sweep.
+    pub async fn fixture_volumes(
+        &self,
+        docker: &bollard::Docker,
+        folders: &[FixtureFolder],
+    ) -> Result<HashMap<String, String>> {
+        // All at once: each fill is a few round trips, mostly waiting.
+        let fills: Vec<_> = folders
+            .iter()
+            .map(|f| {
+                let volume = docker::fixtures::volume_name(&self.run, &f.scenario);
+                let (d, run, v, dir, image) = (
+                    docker.clone(),
+                    self.run.clone(),
+                    volume.clone(),
+                    f.dir.clone(),
+                    f.image.clone(),
+                );
+                let fill = self.tracker.spawn(async move {
+                    docker::fixtures::fill_volume(&d, &run, &v, &dir, &image).await
+                });
+                (f.scenario.clone(), volume, fill)
+            })
+            .collect();
+        let mut volumes = HashMap::new();
+        for (scenario, volume, fill) in fills {
+            fill.await
+                .map_err(|e| Error::Usage(format!("fixtures task failed: {e}")))??;
+            volumes.insert(scenario, volume);
+        }
+        Ok(volumes)
+    }
+
+    /// Fixtures of every scenario as volumes on the first engine.
+    pub async fn write_fixtures(
+        &self,
+        loaded: &[Arc<scenario::LoadedScenario>],
+    ) -> Result<HashMap<String, String>> {
+        let folders = self.write_fixture_folders(loaded)?;
+        self.fixture_volumes(&self.docker, &folders).await
     }
 
     /// Runs the command's body; after an interrupt it gets 30 s to stop
@@ -185,7 +267,12 @@ impl Session {
         // clean-up must still reach it (tokio never restores the default).
         self.tracker.close();
         self.tracker.wait().await;
-        let swept = docker::sweep(&self.docker, Some(&self.run)).await;
+        let mut swept = Ok(docker::SweepReport::default());
+        for e in &self.engines {
+            if let Err(err) = docker::sweep(&e.docker, Some(&self.run)).await {
+                swept = Err(err);
+            }
+        }
         std::fs::remove_dir_all(&self.fixtures_root).ok();
         self.meta.status = Some(match &result {
             Ok(c) if *c == exit::INTERRUPTED => RunStatus::Interrupted,
@@ -207,6 +294,52 @@ impl Session {
             Ok(_) => Ok(code),
         }
     }
+}
+
+/// A scenario's fixtures on the host, before they go into each engine's
+/// volume.
+pub(crate) struct FixtureFolder {
+    pub scenario: String,
+    pub dir: PathBuf,
+    /// An image of the scenario's, to fill the volume with.
+    pub image: String,
+}
+
+/// Connects every engine and sweeps what dead runs left on it.
+async fn connect_all(plans: Vec<EnginePlan>) -> Result<Vec<Engine>> {
+    let several = plans.len() > 1;
+    let mut engines = Vec::new();
+    for plan in plans {
+        let docker = docker::engines::connect_to(plan.url.as_deref()).await?;
+        let swept = docker::sweep_dead_runs(&docker).await?;
+        if swept.total() > 0 {
+            let on = if several {
+                format!(" on engine {}", plan.name)
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "swept {} container(s), {} network(s), {} volume(s), {} image(s) left by a dead run{on}",
+                swept.containers, swept.networks, swept.volumes, swept.images
+            );
+        }
+        engines.push(Engine { plan, docker });
+    }
+    Ok(engines)
+}
+
+/// run.json's engine list: empty for the one default engine.
+fn engines_meta(engines: &[Engine]) -> Vec<EngineMeta> {
+    engines
+        .iter()
+        .filter_map(|e| {
+            Some(EngineMeta {
+                name: e.plan.name.clone(),
+                url: e.plan.url.clone()?,
+                jobs: e.plan.jobs,
+            })
+        })
+        .collect()
 }
 
 /// Creates and locks the results folder. Refused: a folder another process

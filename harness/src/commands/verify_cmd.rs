@@ -79,18 +79,21 @@ async fn verify_inner(args: VerifyArgs) -> Result<i32> {
                     scenarios: needed.iter().map(|s| s.path.clone()).collect(),
                     reps: args.reps,
                     jobs: args.jobs,
+                    engine: args.engine.clone(),
                     seed: args.seed,
                     security: args.security,
                     out: args.out.clone(),
                     resume: false,
                 };
                 super::check_trials(&needed, args.reps)?;
-                let session = Session::open(
+                let engines = crate::docker::engines::resolve(&args.engine, args.jobs)
+                    .map_err(Error::Usage)?;
+                let session = Session::open_on(
+                    engines,
                     &needed,
                     args.out.clone(),
                     args.seed,
                     args.reps,
-                    args.jobs,
                     args.security,
                     false,
                 )

@@ -236,6 +236,50 @@ pub async fn ensure(
     Ok(built)
 }
 
+/// Puts `families`' images on engine `to` as they are on `from` (where
+/// `ensure` built them): `docker save` on one piped into `docker load` on
+/// the other through the API, skipped when `to` already has the same image
+/// id. Loading keeps ids, so a base manifest cached for one engine's image
+/// serves the other's. Returns the names copied.
+pub async fn copy(
+    from: &Docker,
+    to: &Docker,
+    families: &[Family],
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<Vec<String>, ImageError> {
+    let mut copied = Vec::new();
+    for &f in families {
+        let image = f.image();
+        let want = image_id(from, &image)
+            .await?
+            .ok_or_else(|| ImageError::Build {
+                image: image.clone(),
+                message: "not on the first engine, nothing to copy".into(),
+            })?
+            .0;
+        if image_id(to, &image).await?.map(|(id, _)| id) == Some(want) {
+            continue;
+        }
+        progress(format!("copying {image} to another engine"));
+        let saved = from.export_image(&image);
+        let mut loading = to.import_image_stream(
+            bollard::query_parameters::ImportImageOptionsBuilder::default()
+                .quiet(true)
+                .build(),
+            saved,
+            None,
+        );
+        while let Some(item) = loading.next().await {
+            item.map_err(|e| ImageError::Build {
+                image: image.clone(),
+                message: format!("copying to another engine: {e}"),
+            })?;
+        }
+        copied.push(image);
+    }
+    Ok(copied)
+}
+
 /// The host's apt sources, passed to mmdebstrap on stdin so no mirror
 /// address is ever written into the repository.
 fn host_apt_sources() -> Result<String, ImageError> {

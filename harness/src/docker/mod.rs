@@ -3,7 +3,9 @@
 //! the sweep that removes what a run left behind.
 
 pub mod changes;
+pub mod engines;
 pub mod environment;
+pub mod fixtures;
 pub mod images;
 mod labels;
 mod retry;
@@ -51,14 +53,8 @@ impl DockerError {
     }
 }
 
-/// Connects (honouring DOCKER_HOST), negotiates the API version (the engine
-/// here speaks 1.41 only) and checks the engine answers.
+/// Connects to the default engine (DOCKER_HOST, else the local socket);
+/// see `engines::connect_to`.
 pub async fn connect() -> Result<Docker, DockerError> {
-    let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {
-        message: e.to_string(),
-    };
-    let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
-    let docker = docker.negotiate_version().await.map_err(unreachable)?;
-    docker.ping().await.map_err(unreachable)?;
-    Ok(docker)
+    engines::connect_to(None).await
 }

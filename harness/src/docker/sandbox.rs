@@ -1,5 +1,5 @@
 //! A sandbox is one container for one trial: no network, memory and pid
-//! limits, not privileged, fixtures mounted read-only. It is removed
+//! limits, not privileged, fixtures (a volume) mounted read-only. It is removed
 //! explicitly at the end of a trial and, as a fallback, when dropped.
 
 use bollard::container::LogOutput;
@@ -22,8 +22,9 @@ use super::{DockerError, RunId, SecurityProfile};
 pub struct SandboxSpec {
     pub image: String,
     pub name: String,
-    /// Host folder mounted read-only at /fixtures.
-    pub fixtures: Option<PathBuf>,
+    /// Volume mounted read-only at /fixtures (`docker::fixtures`): filled
+    /// through the engine's API, so the engine may be remote.
+    pub fixtures: Option<String>,
     pub memory_bytes: i64,
     pub pids_limit: i64,
     /// CPU time, in billionths of a CPU (Docker's `NanoCpus`).
@@ -176,12 +177,12 @@ async fn create_and_start(
     run: &RunId,
     spec: &SandboxSpec,
 ) -> Result<String, DockerError> {
-    let binds = spec
+    let mounts = spec
         .fixtures
         .as_ref()
-        .map(|f| vec![format!("{}:/fixtures:ro", f.display())]);
+        .map(|volume| vec![super::fixtures::mount(volume, true)]);
     let host_config = HostConfig {
-        binds,
+        mounts,
         network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
         memory: Some(spec.memory_bytes),
         // Memory and swap together: the same limit, so no swap at all.

@@ -11,7 +11,7 @@ pub mod schema;
 
 pub use csv_exporter::CsvWriter;
 pub use jsonl::JsonlExporter;
-pub use run_meta::{RunMeta, RunStatus};
+pub use run_meta::{EngineMeta, RunMeta, RunStatus};
 pub use schema::{
     column, columns, ApproachKind, Column, ColumnKind, CrashPointRecord, FaultLabel, Outcome,
     Record, Source, State, TriBool, TrialRecord,

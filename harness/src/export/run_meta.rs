@@ -76,6 +76,18 @@ pub struct RunMeta {
     /// oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resumed_from: Vec<String>,
+    /// The engines trials ran on (`--engine`), when more than the default
+    /// one: the `engine` column's names, their URLs and job limits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<EngineMeta>,
+}
+
+/// One engine of a run, as run.json records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineMeta {
+    pub name: String,
+    pub url: String,
+    pub jobs: u16,
 }
 
 impl RunMeta {

@@ -239,6 +239,10 @@ pub struct TrialRecord {
     /// end. Empty unless the service serves at the end.
     #[serde(default)]
     pub wanted_edit_lost: Option<bool>,
+    /// The engine the trial ran on (`--engine`'s name: `local` without
+    /// it). Empty in files from before several engines.
+    #[serde(default)]
+    pub engine: String,
 }
 
 /// One row of crashpoints.csv.
@@ -377,6 +381,7 @@ impl Record for TrialRecord {
             col("restore_ms", Number),
             col("healthy_after_recovery", Bool),
             col("wanted_edit_lost", Bool),
+            col("engine", Text),
         ]
     };
 }
@@ -467,6 +472,7 @@ mod tests {
             restore_ms: None,
             healthy_after_recovery: None,
             wanted_edit_lost: None,
+            engine: String::new(),
         }
     }
 

@@ -3,11 +3,11 @@
 //! recovery playbook (timed inside) → snapshot + checks → remove. The next
 //! trial's sandbox starts while one runs (`warm`), and removal happens in
 //! the background: neither is on a trial's critical path. Each image's
-//! base manifest is scanned once and cached on disk by image id.
+//! base manifest is scanned once and cached on disk by image id. One
+//! executor per engine: its warm pool and committed set-ups live there.
 
 use bollard::Docker;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, OnceCell};
@@ -28,8 +28,8 @@ use crate::snapshot::{self, manifest, manifest::Manifest, Snapshot};
 pub struct DockerExecutor {
     docker: Docker,
     run: RunId,
-    /// Scenario name → its fixtures folder on the host.
-    fixtures: HashMap<String, PathBuf>,
+    /// Scenario name → its fixtures volume on this executor's engine.
+    fixtures: HashMap<String, String>,
     bases: HashMap<Family, OnceCell<Arc<Manifest>>>,
     /// Docker calls that must finish even if their trial is dropped.
     tracker: TaskTracker,
@@ -53,7 +53,7 @@ impl DockerExecutor {
     pub fn new(
         docker: Docker,
         run: RunId,
-        fixtures: HashMap<String, PathBuf>,
+        fixtures: HashMap<String, String>,
         tracker: TaskTracker,
     ) -> Self {
         let bases = Family::ALL

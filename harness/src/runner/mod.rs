@@ -1,6 +1,7 @@
 //! Running a plan: the `Executor` runs one trial (in Docker, or a mock in
-//! tests), the scheduler runs many with bounded concurrency, and events
-//! carry what happens to the progress bar and the exporters.
+//! tests), the scheduler runs many with bounded concurrency over one or
+//! more engines, and events carry what happens to the progress bar and the
+//! exporters.
 
 mod docker_executor;
 mod events;
@@ -12,7 +13,7 @@ pub mod setup_image;
 pub use docker_executor::DockerExecutor;
 pub use events::Event;
 pub use sandbox_target::SandboxTarget;
-pub use scheduler::run_plan;
+pub use scheduler::{run_plan, Engine, EngineTally, PlanReport};
 
 use crate::history::History;
 use crate::plan::Trial;

@@ -1,14 +1,17 @@
-//! Bounded-concurrency scheduling of a plan. Trials start in plan order,
-//! the next one warmed (`Executor::warm`) as each starts; each finished
-//! trial is judged and handed on at once, so results are
-//! written as they come. Cancellation stops starting new trials and drops
-//! the running ones (their sandboxes are removed by the run's sweep). A
-//! trial that panics becomes an `errored` row, never a missing one.
+//! Bounded-concurrency scheduling of a plan over one or more engines, each
+//! with its own job limit. Trials start in plan order, each on an engine
+//! with a free slot; each engine warms its next trial (`Executor::warm`)
+//! as one starts there. Each finished trial is judged, stamped with its
+//! engine and handed on at once, so results are written as they come.
+//! Cancellation stops starting new trials and drops the running ones
+//! (their sandboxes are removed by the run's sweep). A trial that panics
+//! becomes an `errored` row, never a missing one.
 
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Event, Executor};
@@ -16,33 +19,119 @@ use crate::checker::judge;
 use crate::history::History;
 use crate::plan::Trial;
 
-/// Runs every trial; returns how many finished (all of them unless cancelled).
+/// One engine's share of a run: its executor (containers, warm pool and
+/// committed set-ups all live on that engine) and its job limit.
+pub struct Engine<E> {
+    /// The `engine` column's value.
+    pub name: String,
+    pub executor: Arc<E>,
+    pub jobs: usize,
+}
+
+impl<E> Engine<E> {
+    /// The one engine of a run without `--engine`.
+    pub fn only(executor: Arc<E>, jobs: usize) -> Vec<Engine<E>> {
+        vec![Engine {
+            name: crate::docker::engines::DEFAULT_NAME.into(),
+            executor,
+            jobs,
+        }]
+    }
+}
+
+/// What each engine did: trials started there, and the most that ran
+/// there at the same time (never above its limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineTally {
+    pub name: String,
+    pub jobs: usize,
+    pub trials: usize,
+    pub peak: usize,
+}
+
+/// What `run_plan` did: trials finished (all of them unless cancelled),
+/// and each engine's tally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanReport {
+    pub finished: usize,
+    pub engines: Vec<EngineTally>,
+}
+
+/// A free slot on engine `.0`: the scheduler holds one per job an engine
+/// may run, takes one to start a trial, and the trial gives it back when it
+/// ends (also when it panics or is cancelled: on drop).
+struct Slot(usize, mpsc::UnboundedSender<usize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let _ = self.1.send(self.0);
+    }
+}
+
+/// Runs every trial on the engines, at most `jobs` at a time on each.
 pub async fn run_plan<E: Executor>(
-    executor: Arc<E>,
+    engines: Vec<Engine<E>>,
     trials: Vec<Trial>,
-    jobs: usize,
     events: mpsc::UnboundedSender<Event>,
     cancel: CancellationToken,
-) -> usize {
-    let permits = Arc::new(Semaphore::new(jobs.max(1)));
+) -> PlanReport {
+    let (free, mut freed) = mpsc::unbounded_channel();
+    // Slots interleaved (engine 0, 1, 0, 1, …) so that every engine gets
+    // work from the start.
+    let most = engines.iter().map(|e| e.jobs.max(1)).max().unwrap_or(0);
+    for round in 0..most {
+        for (i, e) in engines.iter().enumerate() {
+            if round < e.jobs.max(1) {
+                free.send(i).expect("receiver held here");
+            }
+        }
+    }
+    let in_flight: Vec<Arc<AtomicUsize>> = engines.iter().map(|_| Arc::default()).collect();
+    let mut tallies: Vec<EngineTally> = engines
+        .iter()
+        .map(|e| EngineTally {
+            name: e.name.clone(),
+            jobs: e.jobs.max(1),
+            trials: 0,
+            peak: 0,
+        })
+        .collect();
+    // Each engine's next trial, warmed there while its running ones run.
+    let mut next: Vec<Option<Trial>> = engines.iter().map(|_| None).collect();
     let mut set = tokio::task::JoinSet::new();
-    let mut trials = trials.into_iter().peekable();
-    while let Some(trial) = trials.next() {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+    let mut trials = trials.into_iter();
+    loop {
+        if trials.len() == 0 && next.iter().all(Option::is_none) {
+            break;
+        }
+        let engine = tokio::select! {
+            e = freed.recv() => e.expect("the scheduler holds a sender"),
             _ = cancel.cancelled() => break,
         };
-        // One trial ahead is warmed while this one runs: its container
-        // starts off the critical path, and at most one per running trial
-        // waits unused.
-        if let Some(next) = trials.peek() {
-            executor.warm(next);
+        // Its warmed trial, else the plan's next (a trial warmed on another
+        // engine stays there).
+        let Some(trial) = next[engine].take().or_else(|| trials.next()) else {
+            // Nothing left for this engine: its slot is not given back.
+            continue;
+        };
+        let slot = Slot(engine, free.clone());
+        let e = &engines[engine];
+        // One trial ahead is warmed on this engine while this one runs:
+        // its container starts off the critical path, and at most one per
+        // running trial waits unused.
+        next[engine] = trials.next();
+        if let Some(n) = &next[engine] {
+            e.executor.warm(n);
         }
-        let executor = executor.clone();
+        let now = in_flight[engine].fetch_add(1, Ordering::SeqCst) + 1;
+        tallies[engine].trials += 1;
+        tallies[engine].peak = tallies[engine].peak.max(now);
+        let running = in_flight[engine].clone();
+        let (executor, name) = (e.executor.clone(), e.name.clone());
         let events = events.clone();
         let cancel = cancel.clone();
         set.spawn(async move {
-            let _permit = permit;
+            let _slot = slot;
             let index = trial.index;
             let blank = History::new(
                 trial.scenario.scenario.scenario.name.clone(),
@@ -52,18 +141,23 @@ pub async fn run_plan<E: Executor>(
                 trial.seed,
             );
             let run = AssertUnwindSafe(executor.run(trial, events.clone())).catch_unwind();
-            tokio::select! {
+            let finished = tokio::select! {
                 history = run => {
                     let history = history.unwrap_or_else(|panic| History {
                         error: Some(format!("the harness panicked in this trial: {}", panic_message(&*panic))),
                         ..blank
                     });
-                    let record = judge(&history);
+                    let mut record = judge(&history);
+                    record.engine = name;
                     let _ = events.send(Event::TrialFinished { index, record: Box::new(record), history: Box::new(history) });
                     true
                 }
                 _ = cancel.cancelled() => false,
-            }
+            };
+            // Before the slot goes back (on return), so the count never
+            // exceeds the limit.
+            running.fetch_sub(1, Ordering::SeqCst);
+            finished
         });
     }
     let mut finished = 0;
@@ -72,7 +166,10 @@ pub async fn run_plan<E: Executor>(
             finished += 1;
         }
     }
-    finished
+    PlanReport {
+        finished,
+        engines: tallies,
+    }
 }
 
 /// A panic's payload as text (`panic!` gives a `&str` or a `String`).
@@ -168,7 +265,14 @@ mod tests {
     async fn respects_the_job_bound_and_reports_every_trial() {
         let mock = Arc::new(Mock::default());
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let n = run_plan(mock.clone(), trials(), 3, tx, CancellationToken::new()).await;
+        let n = run_plan(
+            Engine::only(mock.clone(), 3),
+            trials(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .finished;
         assert_eq!(n, 10);
         assert!(mock.peak.load(Ordering::SeqCst) <= 3);
         let mut outcomes = Vec::new();
@@ -191,7 +295,14 @@ mod tests {
         for jobs in [1, 3] {
             let mock = Arc::new(Mock::default());
             let (tx, _rx) = mpsc::unbounded_channel();
-            let n = run_plan(mock.clone(), trials(), jobs, tx, CancellationToken::new()).await;
+            let n = run_plan(
+                Engine::only(mock.clone(), jobs),
+                trials(),
+                tx,
+                CancellationToken::new(),
+            )
+            .await
+            .finished;
             assert_eq!(n, 10);
             let calls = mock.calls.lock().unwrap().clone();
             for i in 0..10 {
@@ -233,12 +344,84 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn several_engines_keep_their_limits_and_run_every_trial_once() {
+        for (a_jobs, b_jobs) in [(1, 2), (2, 1), (1, 1), (3, 2)] {
+            let (a, b) = (Arc::new(Mock::default()), Arc::new(Mock::default()));
+            let engines = vec![
+                Engine {
+                    name: "a".into(),
+                    executor: a.clone(),
+                    jobs: a_jobs,
+                },
+                Engine {
+                    name: "b".into(),
+                    executor: b.clone(),
+                    jobs: b_jobs,
+                },
+            ];
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let report = run_plan(engines, trials(), tx, CancellationToken::new()).await;
+            assert_eq!(report.finished, 10);
+            assert!(
+                a.peak.load(Ordering::SeqCst) <= a_jobs,
+                "engine a over its limit"
+            );
+            assert!(
+                b.peak.load(Ordering::SeqCst) <= b_jobs,
+                "engine b over its limit"
+            );
+            let ran = |m: &Mock| -> Vec<String> {
+                let calls = m.calls.lock().unwrap();
+                calls
+                    .iter()
+                    .filter(|c| c.starts_with("run "))
+                    .cloned()
+                    .collect()
+            };
+            let (ran_a, ran_b) = (ran(&a), ran(&b));
+            assert!(!ran_a.is_empty() && !ran_b.is_empty(), "both engines used");
+            let mut all: Vec<String> = ran_a.iter().chain(&ran_b).cloned().collect();
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), 10, "every trial ran exactly once");
+            assert_eq!(ran_a.len() + ran_b.len(), 10);
+            // A trial warmed on an engine runs there (its container is there).
+            for (m, ran) in [(&a, &ran_a), (&b, &ran_b)] {
+                for c in m.calls.lock().unwrap().iter() {
+                    if let Some(i) = c.strip_prefix("warm ") {
+                        assert!(ran.contains(&format!("run {i}")), "{c} ran elsewhere");
+                    }
+                }
+            }
+            // Each row names the engine that ran it.
+            let mut rows = 0;
+            while let Ok(ev) = rx.try_recv() {
+                if let Event::TrialFinished { index, record, .. } = ev {
+                    let on = if ran_a.contains(&format!("run {index}")) {
+                        "a"
+                    } else {
+                        "b"
+                    };
+                    assert_eq!(record.engine, on);
+                    rows += 1;
+                }
+            }
+            assert_eq!(rows, 10);
+            assert_eq!(report.engines.iter().map(|e| e.trials).sum::<usize>(), 10);
+            assert_eq!(report.engines[0].trials, ran_a.len());
+            assert!(report.engines[0].peak <= a_jobs && report.engines[1].peak <= b_jobs);
+        }
+    }
+
+    #[tokio::test]
     async fn cancellation_stops_the_run() {
         let mock = Arc::new(Mock::default());
         let (tx, _rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         cancel.cancel();
-        let n = run_plan(mock, trials(), 2, tx, cancel).await;
+        let n = run_plan(Engine::only(mock, 2), trials(), tx, cancel)
+            .await
+            .finished;
         assert_eq!(n, 0);
     }
 
@@ -249,7 +432,14 @@ mod tests {
             ..Mock::default()
         });
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let n = run_plan(mock, trials(), 2, tx, CancellationToken::new()).await;
+        let n = run_plan(
+            Engine::only(mock, 2),
+            trials(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .finished;
         assert_eq!(n, 10, "every trial is accounted for");
         let mut errored = Vec::new();
         while let Ok(ev) = rx.try_recv() {

@@ -110,3 +110,46 @@ pub fn run_label(out_dir: &Path) -> String {
         meta["run_id"].as_str().expect("run_id")
     )
 }
+
+/// A scenario's fixtures volume as a run makes it (`docker::fixtures`),
+/// labelled with `run`; removed when dropped, a panic included (after
+/// the sandboxes that mount it, so declare it before them).
+pub struct FixturesVolume {
+    pub name: String,
+}
+
+impl FixturesVolume {
+    pub async fn fill(
+        docker: &bollard::Docker,
+        run: &mistake_cost::docker::RunId,
+        scenario: &str,
+        dir: &Path,
+    ) -> FixturesVolume {
+        let name = mistake_cost::docker::fixtures::volume_name(run, scenario);
+        let image = mistake_cost::docker::images::Family::Apt.image();
+        mistake_cost::docker::fixtures::fill_volume(docker, run, &name, dir, &image)
+            .await
+            .expect("filling the fixtures volume");
+        FixturesVolume { name }
+    }
+}
+
+impl Drop for FixturesVolume {
+    fn drop(&mut self) {
+        // Its own thread and runtime: a drop may happen inside another runtime.
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let docker = mistake_cost::docker::connect().await?;
+                let force = bollard::query_parameters::RemoveVolumeOptionsBuilder::default()
+                    .force(true)
+                    .build();
+                docker
+                    .remove_volume(&name, Some(force))
+                    .await
+                    .map_err(|e| mistake_cost::docker::DockerError::Other(e.to_string()))
+            })
+        })
+        .join();
+    }
+}

@@ -553,6 +553,7 @@ pub(crate) mod tests {
             restore_ms: None,
             healthy_after_recovery: None,
             wanted_edit_lost: None,
+            engine: String::new(),
         }
     }
 
