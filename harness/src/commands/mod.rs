@@ -216,6 +216,7 @@ async fn run_inner(
     let mut trials = plan::plan(loaded, args.reps, args.seed);
     let csv_path = out.join("trials.csv");
     if args.resume {
+        resume::upgrade_header(out)?;
         let dropped = resume::drop_errored(out)?;
         if dropped > 0 {
             eprintln!(

@@ -78,6 +78,53 @@ pub fn take_plan_from_run_json(args: &mut RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// Brings trials.csv's header up to this harness's columns before rows are
+/// appended: a file from an older harness lacks the columns added since
+/// (they go last, e.g. `engine`), so each old row gets them empty (file
+/// rewritten atomically). Any other difference is an error: appending
+/// would misalign every new row.
+pub fn upgrade_header(out: &Path) -> Result<()> {
+    let csv_path = out.join("trials.csv");
+    if !csv_path.exists() {
+        return Ok(());
+    }
+    let t = Table::read(&csv_path)?;
+    let wanted: Vec<&str> = crate::export::columns(crate::export::Source::Trials)
+        .iter()
+        .map(|c| c.name)
+        .collect();
+    if t.headers.iter().map(String::as_str).eq(wanted.iter().copied()) {
+        return Ok(());
+    }
+    let is_prefix = t.headers.len() < wanted.len()
+        && t.headers.iter().zip(&wanted).all(|(h, w)| h == w);
+    if !is_prefix {
+        return Err(Error::Usage(format!(
+            "--resume: {} has other columns than this harness writes ({} against {}); resume into a new --out",
+            csv_path.display(),
+            t.headers.join(","),
+            wanted.join(",")
+        )));
+    }
+    let added = wanted.len() - t.headers.len();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io =
+        |e: csv::Error| Error::Usage(format!("--resume: rewriting {}: {e}", csv_path.display()));
+    w.write_record(&wanted).map_err(io)?;
+    for row in &t.rows {
+        let cells = row.cells.iter().map(String::as_str).chain(std::iter::repeat_n("", added));
+        w.write_record(cells).map_err(io)?;
+    }
+    let bytes = w.into_inner().map_err(|e| io(e.into_error().into()))?;
+    crate::export::write_atomic(&csv_path, &String::from_utf8_lossy(&bytes))?;
+    eprintln!(
+        "resuming: {} was written before the column(s) {}; its rows have them empty",
+        csv_path.display(),
+        wanted[t.headers.len()..].join(", ")
+    );
+    Ok(())
+}
+
 /// Removes errored rows from trials.csv and their lines from trials.jsonl
 /// (each file rewritten whole, atomically); returns how many rows went.
 pub fn drop_errored(out: &Path) -> Result<usize> {
@@ -166,6 +213,28 @@ pub fn finished_trials(csv: &Path) -> Result<HashSet<PlanKey>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_older_header_gains_the_new_columns_and_a_foreign_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<&str> = crate::export::columns(crate::export::Source::Trials)
+            .iter()
+            .map(|c| c.name)
+            .collect();
+        let old_header = names[..names.len() - 1].join(",");
+        let row = vec!["x"; names.len() - 1].join(",");
+        let path = dir.path().join("trials.csv");
+        std::fs::write(&path, format!("{old_header}\n{row}\n")).unwrap();
+        upgrade_header(dir.path()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, format!("{}\n{row},\n", names.join(",")));
+        upgrade_header(dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "idempotent");
+        std::fs::write(&path, "a,b\n1,2\n").unwrap();
+        let e = upgrade_header(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("other columns"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a,b\n1,2\n", "left alone");
+    }
 
     #[test]
     fn errored_rows_and_their_histories_are_dropped_others_kept() {
