@@ -32,7 +32,12 @@ impl SecondEngine {
         std::fs::write(root.join("daemon.json"), "{}").unwrap();
         let url = format!("unix://{}/docker.sock", root.display());
         let log = std::fs::File::create(root.join("dockerd.log")).unwrap();
-        let child = Command::new("dockerd")
+        // In a network namespace of its own: a dockerd started with
+        // `--bridge none` deletes the host's `docker0` (the main engine's
+        // default bridge; image builds then fail with "could not find
+        // bridge docker0"). `unshare` execs dockerd, so the pid is its own.
+        let child = Command::new("unshare")
+            .args(["--net", "--", "dockerd"])
             .arg("--host")
             .arg(&url)
             .arg("--config-file")
@@ -251,6 +256,8 @@ fn trials_spread_over_two_engines_with_their_limits_and_leave_nothing() {
         eprintln!("several_engines: skipped, starting a second dockerd needs root");
         return;
     }
+    let bridge = Path::new("/sys/class/net/docker0");
+    let had_bridge = bridge.exists();
     let second = SecondEngine::start();
     let main = main_url();
     let engines = [
@@ -390,6 +397,11 @@ fn trials_spread_over_two_engines_with_their_limits_and_leave_nothing() {
     let label = run_label(interrupted.path());
     assert_eq!(labelled(&main, &label), (0, 0, 0), "{stderr}");
     drop(second);
+    assert_eq!(
+        bridge.exists(),
+        had_bridge,
+        "the second engine must leave the main engine's docker0 alone"
+    );
 }
 
 /// trials.csv's rows, or none while it does not exist yet.
