@@ -91,8 +91,10 @@ fn attempt_counts(h: &History) -> (usize, usize) {
 
 pub fn judge(h: &History) -> TrialRecord {
     let consistent = Verdict::all(h.steps_in(Phase::CheckAfterFailure).map(check_verdict));
-    // Without a playbook the end state is the state after the operation.
-    let end_checks = if h.playbook_ran {
+    let retry_step = h.steps_in(Phase::Retry).last();
+    // Without a playbook (or a retry) the end state is the state after the
+    // operation.
+    let end_checks = if h.playbook_ran || retry_step.is_some() {
         Phase::CheckAfterRecovery
     } else {
         Phase::CheckAfterFailure
@@ -113,7 +115,9 @@ pub fn judge(h: &History) -> TrialRecord {
     // stays in trials.jsonl, and its row claims no result.
     let r1 = h.residue_after_failure.as_ref().filter(|_| !errored);
     let r2 = h.residue_after_recovery.as_ref().filter(|_| !errored);
+    let retry = (!errored).then_some(h.retry.as_ref()).flatten();
     let recovered = match (errored, r2) {
+        (false, Some(_)) if retry_step.is_some() => retry_recovered(retry, after_recovery),
         // A successful install's new state is the known-good one; a
         // configuration change (a trial with a service) is the mistake,
         // so only the old state is good there.
@@ -167,6 +171,40 @@ pub fn judge(h: &History) -> TrialRecord {
         healthy_after_recovery: service.and_then(|t| t.healthy_after_recovery),
         wanted_edit_lost: service.and_then(|t| t.wanted_edit_lost),
         engine: String::new(),
+        retry_outcome: retry_step.filter(|_| !errored).map(|s| step_outcome(s.exit_code)),
+        retry_ms: retry_step.filter(|_| !errored).map(|_| h.ms_in(Phase::Retry)),
+        retry_diff_files: retry.map(|r| r.difference.visible_files()),
+        retry_diff_packages: retry.map(|r| r.difference.packages.len()),
+    }
+}
+
+/// A command's outcome from its exit code (no fault fires in a retry).
+fn step_outcome(exit_code: i64) -> Outcome {
+    match exit_code {
+        0 => Outcome::Succeeded,
+        c if c == -1 || c > 128 => Outcome::Killed,
+        _ => Outcome::Failed,
+    }
+}
+
+/// A retry recovered when its end state is the clean install's (no visible
+/// difference, no package difference) with the checks passing. A clean
+/// install that failed or whose checks did not pass is no reference:
+/// unknown, unless the retry's own checks already fail.
+fn retry_recovered(
+    retry: Option<&crate::history::RetryComparison>,
+    checks: Verdict,
+) -> TriBool {
+    let Some(c) = retry else {
+        return TriBool::Unknown;
+    };
+    let same = c.difference.visible_files() == 0 && c.difference.packages.is_empty();
+    match (checks, c.clean_exit_code == 0 && c.clean_checks == Some(true)) {
+        (Verdict::Invalid, _) => TriBool::False,
+        (_, false) => TriBool::Unknown,
+        (Verdict::Valid, true) if same => TriBool::True,
+        (Verdict::Unknown, true) if same => TriBool::Unknown,
+        _ => TriBool::False,
     }
 }
 
@@ -209,6 +247,7 @@ mod tests {
             },
             error: None,
             service: None,
+            retry: None,
         }
     }
 

@@ -16,6 +16,11 @@ pub enum Phase {
     CheckAfterFailure,
     Recovery,
     CheckAfterRecovery,
+    /// A retry scenario's second install, right after the failure.
+    Retry,
+    /// The clean install a retry is compared with, in a fresh container:
+    /// its set-up, install and checks (never the trial's own state).
+    CleanInstall,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +156,23 @@ pub struct History {
     /// What the health probe saw (configure scenarios only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<crate::service::timeline::Timeline>,
+    /// Retry scenarios: the retry's end state against a clean install.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryComparison>,
+}
+
+/// A retry's end state against a clean install of the same packages in a
+/// fresh container from the same image: `difference` is what the failed
+/// attempt left that a clean install does not have (or lacks what it has).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryComparison {
+    /// Residue from the clean install's end state to the retry's.
+    pub difference: Residue,
+    /// The clean install's own exit code and checks: a clean install that
+    /// fails or is inconsistent is no reference (the comparison is unknown).
+    pub clean_exit_code: i64,
+    /// Its checks: true all passed, false one failed, None unknown.
+    pub clean_checks: Option<bool>,
 }
 
 impl History {
@@ -175,6 +197,7 @@ impl History {
             timings: Timings::default(),
             error: None,
             service: None,
+            retry: None,
         }
     }
 

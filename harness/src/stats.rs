@@ -94,6 +94,22 @@ pub fn bootstrap_median_ci(
     ))
 }
 
+/// Wilson score interval (95%) of a proportion `k` of `n`: unlike the
+/// normal approximation it stays inside [0, 1] and is honest at 0/n and
+/// n/n, which small retry samples often are. None for n = 0.
+pub fn wilson_95(k: usize, n: usize) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let (k, n) = (k.min(n) as f64, n as f64);
+    let z = 1.959_963_984_540_054_f64;
+    let p = k / n;
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * ((p * (1.0 - p) / n) + z * z / (4.0 * n * n)).sqrt() / denom;
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
 /// "(n=3, small sample)" below [`SMALL_SAMPLE`] trials, "(n=12)" otherwise.
 pub fn sample_label(n: usize) -> String {
     if n < SMALL_SAMPLE {
@@ -106,6 +122,18 @@ pub fn sample_label(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wilson_interval_matches_known_values() {
+        // Reference values: Wilson (1927) as in R's prop.test(correct=FALSE).
+        let (lo, hi) = wilson_95(0, 5).unwrap();
+        assert!(lo == 0.0 && (hi - 0.4345).abs() < 1e-3, "{lo} {hi}");
+        let (lo, hi) = wilson_95(5, 5).unwrap();
+        assert!((lo - 0.5655).abs() < 1e-3 && hi == 1.0, "{lo} {hi}");
+        let (lo, hi) = wilson_95(7, 10).unwrap();
+        assert!((lo - 0.3968).abs() < 1e-3 && (hi - 0.8922).abs() < 1e-3, "{lo} {hi}");
+        assert_eq!(wilson_95(0, 0), None);
+    }
 
     #[test]
     fn median_and_p95_on_known_data() {

@@ -347,6 +347,14 @@ pub fn repository_moves_on(a: &dyn Approach, s: &Scenario) -> Vec<String> {
     }
 }
 
+/// A retry scenario's second install, right after the failed operation
+/// (and alone, in a fresh container, as the clean install it is compared
+/// with): the same command the approach would use for these packages.
+pub fn retry_command(a: &dyn Approach, s: &Scenario) -> Option<String> {
+    let refs = s.retry_refs();
+    (!refs.is_empty()).then(|| a.install(&a.pins(s, &refs)))
+}
+
 /// The set-up's install command, if it installs anything.
 pub fn setup_command(a: &dyn Approach, s: &Scenario) -> Option<String> {
     let refs = s.setup_refs();

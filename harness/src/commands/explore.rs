@@ -12,6 +12,14 @@ use crate::{scenario, verify};
 
 pub async fn explore(args: ExploreArgs) -> Result<i32> {
     let loaded = Arc::new(verify::load_scenario(&args.scenario)?);
+    if loaded.scenario.retry.is_some() {
+        // A crash point's recovery is the playbook; a retry scenario's end
+        // state is judged against a clean install, which explore does not run.
+        return Err(Error::Usage(format!(
+            "{}: explore crashes an operation and recovers with the playbook; a scenario with [retry] is for `run` and `verify`",
+            args.scenario.display()
+        )));
+    }
     let syscalls = crate::explore::points::expand_syscalls(&args.syscalls)
         .map_err(|e| Error::Usage(format!("--syscalls: {e}")))?;
     let session = Session::open(

@@ -243,6 +243,20 @@ pub struct TrialRecord {
     /// it). Empty in files from before several engines.
     #[serde(default)]
     pub engine: String,
+    /// Retry scenarios (empty otherwise, and in files from before retries):
+    /// what the second install, right after the failure, did.
+    #[serde(default)]
+    pub retry_outcome: Option<Outcome>,
+    /// The retry's time inside the container.
+    #[serde(default)]
+    pub retry_ms: Option<f64>,
+    /// Visible paths in which the retry's end state differs from a clean
+    /// install of the same packages in a fresh container.
+    #[serde(default)]
+    pub retry_diff_files: Option<usize>,
+    /// Packages whose installed state differs from that clean install's.
+    #[serde(default)]
+    pub retry_diff_packages: Option<usize>,
 }
 
 /// One row of crashpoints.csv.
@@ -382,6 +396,10 @@ impl Record for TrialRecord {
             col("healthy_after_recovery", Bool),
             col("wanted_edit_lost", Bool),
             col("engine", Text),
+            col("retry_outcome", Words(OUTCOME_WORDS)),
+            col("retry_ms", Number),
+            col("retry_diff_files", Number),
+            col("retry_diff_packages", Number),
         ]
     };
 }
@@ -473,6 +491,10 @@ mod tests {
             healthy_after_recovery: None,
             wanted_edit_lost: None,
             engine: String::new(),
+            retry_outcome: None,
+            retry_ms: None,
+            retry_diff_files: None,
+            retry_diff_packages: None,
         }
     }
 

@@ -67,6 +67,15 @@ struct HistoryLine {
     residue_after_recovery: Option<ResidueView>,
     #[serde(default)]
     service: Option<ServiceView>,
+    #[serde(default)]
+    retry: Option<RetryView>,
+}
+
+/// What the report reads of a retry's comparison with a clean install.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct RetryView {
+    #[serde(default)]
+    difference: ResidueView,
 }
 
 /// What the report reads of a configure trial's probe timeline.
@@ -98,6 +107,23 @@ pub struct HistoryView {
     /// A configure trial's probe: the longest gap between two samples
     /// after the change, the resolution of its times.
     pub probe_max_gap_ms: Option<f64>,
+    /// A retry trial's difference from a clean install (visible paths and
+    /// packages); None for other trials.
+    pub retry_difference: Option<ResidueView>,
+}
+
+impl HistoryView {
+    /// The visible paths and packages (`package NAME`) in which a retry's
+    /// end state differs from a clean install's.
+    pub fn retry_difference(&self) -> Vec<String> {
+        let Some(d) = &self.retry_difference else {
+            return Vec::new();
+        };
+        d.visible_paths()
+            .map(str::to_string)
+            .chain(d.packages.iter().map(|p| format!("package {p}")))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -356,6 +382,7 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
             residue_after_failure: h.residue_after_failure,
             residue_after_recovery: h.residue_after_recovery,
             probe_max_gap_ms: h.service.and_then(|s| s.max_gap_ms),
+            retry_difference: h.retry.map(|r| r.difference),
             ..Default::default()
         };
         for step in &h.steps {

@@ -421,24 +421,63 @@ impl DockerExecutor {
             scenario,
             fault: &trial.fault,
         };
-        let result = self
+        let observed = self
             .lifecycle_from(&sandbox, committed.as_deref(), req, &hooks, h)
-            .await
-            .map(|_| ());
+            .await;
         if committed.is_none() {
             self.maybe_commit(trial, a.as_ref(), h).await;
         }
-        // Removed in the background: the run waits for the tracker before
-        // its final sweep, which also takes whatever a failed removal left.
         let t = Instant::now();
+        self.remove_in_background(sandbox);
+        h.timings.container_remove_ms = ms(t);
+        let observed = observed?;
+        if scenario.retry.is_some() {
+            hooks.phase(Phase::CleanInstall);
+            let suffix = format!("t{}-clean", trial.index);
+            self.clean_install(a.as_ref(), scenario, &suffix, committed.as_deref(), observed.final_snapshot(), h)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A retry's reference: a fresh sandbox from the trial's own image (its
+    /// committed set-up when it had one, so both snapshots share one base
+    /// manifest), where the retry's packages are installed alone
+    /// (`lifecycle::compare_with_clean_install`).
+    pub async fn clean_install(
+        &self,
+        a: &dyn Approach,
+        s: &crate::scenario::Scenario,
+        suffix: &str,
+        committed: Option<&Committed>,
+        retry_end: &Snapshot,
+        h: &mut History,
+    ) -> Result<(), DockerError> {
+        let t = Instant::now();
+        let sandbox = self.sandbox_from(a, s, suffix, committed).await?;
+        h.timings.container_start_ms += ms(t);
+        let compared = async {
+            let mut target = self.target(&sandbox, a).await?;
+            if let Some(c) = committed {
+                target.base = c.manifest.clone();
+                target.state_set_up = true;
+            }
+            lifecycle::compare_with_clean_install(&target, a, s, retry_end, h).await
+        }
+        .await;
+        self.remove_in_background(sandbox);
+        compared
+    }
+
+    /// Removed in the background: the run waits for the tracker before
+    /// its final sweep, which also takes whatever a failed removal left.
+    fn remove_in_background(&self, sandbox: Sandbox) {
         self.tracker.spawn(async move {
             let mut sandbox = sandbox;
             if let Err(e) = sandbox.remove().await {
                 tracing::warn!("{e}");
             }
         });
-        h.timings.container_remove_ms = ms(t);
-        result
     }
 
     /// One snapshot exactly as a trial takes it: the approach's package view,

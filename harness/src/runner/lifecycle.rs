@@ -110,12 +110,13 @@ pub struct Observed {
     pub verdict_after_operation: Verdict,
     /// The processes an injected kill ended (empty when none fired).
     pub killed: Vec<String>,
-    /// Present when the playbook ran.
+    /// Present when the playbook (or a retry scenario's retry) ran.
     pub recovery: Option<Recovery>,
 }
 
 pub struct Recovery {
-    /// The playbook's steps' time, measured inside the container.
+    /// The playbook's (or the retry's) steps' time, measured inside the
+    /// container.
     pub playbook_ms: f64,
     pub snapshot: Snapshot,
     pub verdict: Verdict,
@@ -136,12 +137,24 @@ pub async fn set_up<T: Target>(
     s: &Scenario,
     h: &mut History,
 ) -> Result<(), DockerError> {
+    set_up_in(t, Phase::Setup, a, s, h).await
+}
+
+/// [`set_up`], its steps recorded under `phase` (a clean install's set-up
+/// is not the trial's).
+async fn set_up_in<T: Target>(
+    t: &T,
+    phase: Phase,
+    a: &dyn Approach,
+    s: &Scenario,
+    h: &mut History,
+) -> Result<(), DockerError> {
     let timeout = Duration::from_secs(s.scenario.step_timeout_s);
     let mut setup: Vec<String> = a.ready().into_iter().collect();
     if !t.state_set_up() {
         setup.extend(state_setup(a, s));
     }
-    let steps = t.steps(Phase::Setup, &setup, &[], timeout).await?;
+    let steps = t.steps(phase, &setup, &[], timeout).await?;
     let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
     h.steps.extend(steps);
     match failed {
@@ -215,21 +228,29 @@ pub async fn run<T: Target>(
     let verdict = Verdict::all(check_steps.iter().map(check_verdict));
     h.steps.extend(check_steps);
     let residue = snapshot::residue(&before, &after);
-    let recover = hooks.needs_recovery(&AfterOperation {
-        before: &before,
-        after: &after,
-        residue: &residue,
-        verdict,
-        operation: &op,
-    });
+    // A retry scenario's person installs again at once, whatever the state:
+    // the retry takes the playbook's place, and nothing else runs between.
+    let retry = approach::retry_command(a, s);
+    let recover = retry.is_some()
+        || hooks.needs_recovery(&AfterOperation {
+            before: &before,
+            after: &after,
+            residue: &residue,
+            verdict,
+            operation: &op,
+        });
     h.residue_after_failure = Some(residue);
 
     let recovery = if recover {
-        hooks.phase(Phase::Recovery);
-        h.playbook_ran = true;
-        let steps = t
-            .steps(Phase::Recovery, &playbook(a, s), &[], timeout)
-            .await?;
+        let (phase, commands) = match retry {
+            Some(command) => (Phase::Retry, vec![command]),
+            None => {
+                h.playbook_ran = true;
+                (Phase::Recovery, playbook(a, s))
+            }
+        };
+        hooks.phase(phase);
+        let steps = t.steps(phase, &commands, &[], timeout).await?;
         let playbook_ms = steps.iter().map(|s| s.ms).sum();
         h.steps.extend(steps);
         hooks.phase(Phase::CheckAfterRecovery);
@@ -260,6 +281,45 @@ pub async fn run<T: Target>(
         h.service = service_timeline(t, h, *spec.settle_ms.get_ref()).await?;
     }
     Ok(observed)
+}
+
+/// A retry scenario's reference, in `t`, a fresh target from the same
+/// image as the trial's: the set-up, then the retry's packages installed
+/// alone, snapshot and checks (all recorded under `Phase::CleanInstall`).
+/// Its state is compared with `retry_end`, the trial's end state, into
+/// `h.retry`. Nothing to do for a scenario without a `[retry]`.
+pub async fn compare_with_clean_install<T: Target>(
+    t: &T,
+    a: &dyn Approach,
+    s: &Scenario,
+    retry_end: &Snapshot,
+    h: &mut History,
+) -> Result<(), DockerError> {
+    let Some(command) = approach::retry_command(a, s) else {
+        return Ok(());
+    };
+    let timeout = Duration::from_secs(s.scenario.step_timeout_s);
+    set_up_in(t, Phase::CleanInstall, a, s, h).await?;
+    let install = t
+        .steps(Phase::CleanInstall, &[command], &[], timeout)
+        .await?;
+    let clean_exit_code = install.first().map_or(-1, |s| s.exit_code);
+    h.steps.extend(install);
+    let clean = t.snapshot(&mut h.timings).await?;
+    let checks = approach::checks_and_probes(a, s);
+    let steps = run_checks(t, Phase::CleanInstall, &checks, timeout).await?;
+    let clean_checks = match Verdict::all(steps.iter().map(check_verdict)) {
+        Verdict::Valid => Some(true),
+        Verdict::Invalid => Some(false),
+        Verdict::Unknown => None,
+    };
+    h.steps.extend(steps);
+    h.retry = Some(crate::history::RetryComparison {
+        difference: snapshot::residue(&clean, retry_end),
+        clean_exit_code,
+        clean_checks,
+    });
+    Ok(())
 }
 
 /// The probe's samples around the operation and the recovery, on the

@@ -248,6 +248,7 @@ mod tests {
                 timings: Timings::default(),
                 error: None,
                 service: None,
+                retry: None,
             }
         }
     }

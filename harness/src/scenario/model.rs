@@ -22,6 +22,13 @@ pub struct Scenario {
     pub setup: Setup,
     /// The operation under test.
     pub operation: Operation,
+    /// "Just try again": right after the operation fails, install these
+    /// packages (the fixed version, or an alternative) with no clean-up in
+    /// between; the end state is compared with a clean install of the same
+    /// packages in a fresh container.
+    #[serde(default)]
+    #[schemars(with = "Option<Retry>")]
+    pub retry: Option<Spanned<Retry>>,
     /// The real service a `configure` operation changes (nginx).
     #[serde(default)]
     pub service: Option<ServiceSpec>,
@@ -378,6 +385,17 @@ pub enum OperationKind {
     Configure,
 }
 
+/// The install that follows a failed operation in a retry scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// What the person installs next: the fixed version (`name=version`
+    /// when the file declares several) or an alternative package.
+    #[serde(deserialize_with = "super::limits::packages")]
+    #[schemars(with = "Vec<String>")]
+    pub packages: Vec<Spanned<String>>,
+}
+
 /// A package as a scenario refers to it: `name`, or `name=version` when the
 /// file declares several versions of `name` (then the version is required,
 /// because apt, pip and Nix would each pick a different one otherwise).
@@ -507,6 +525,14 @@ impl Scenario {
     /// The operation's packages.
     pub fn operation_refs(&self) -> Vec<PackageRef> {
         Self::refs(&self.operation.packages)
+    }
+
+    /// The retry's packages (empty without a `[retry]`).
+    pub fn retry_refs(&self) -> Vec<PackageRef> {
+        self.retry
+            .as_ref()
+            .map(|r| Self::refs(&r.get_ref().packages))
+            .unwrap_or_default()
     }
 
     /// The packages `roots` bring in, dependencies first, each once, with

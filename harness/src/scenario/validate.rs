@@ -213,6 +213,7 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
     for r in s.setup.install.iter().chain(&s.operation.packages) {
         check_ref(s, r, "package")?;
     }
+    validate_retry(s)?;
     if *s.operation.kind.get_ref() == super::OperationKind::Upgrade {
         let before = s.closure_specs(&s.setup_refs());
         for r in &s.operation.packages {
@@ -316,6 +317,57 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
         }
         if playbook.commands.iter().any(|c| c.trim().is_empty()) {
             return Err(err(key, "recovery commands must not be empty"));
+        }
+    }
+    Ok(())
+}
+
+/// A `[retry]` needs a failure to retry (a package of the operation that
+/// fails, or a fault), and must itself install something that does not
+/// fail: it stands for "fix the cause, install again".
+fn validate_retry(s: &Scenario) -> Result<(), ParseError> {
+    use super::OperationKind;
+    let Some(retry) = &s.retry else {
+        return Ok(());
+    };
+    if *s.operation.kind.get_ref() == OperationKind::Configure {
+        return Err(err(
+            retry,
+            "[retry] installs packages again after a failed install or upgrade; a `configure` operation installs none",
+        ));
+    }
+    if s.service.is_some() {
+        return Err(err(
+            retry,
+            "[retry] with a [service] is not supported: the clean install it is compared with would need its own running service",
+        ));
+    }
+    for r in &retry.get_ref().packages {
+        check_ref(s, r, "package")?;
+    }
+    let before = s.closure_specs(&s.setup_refs());
+    let fails = s
+        .closure_specs(&s.operation_refs())
+        .into_iter()
+        .filter(|p| !before.iter().any(|b| std::ptr::eq(*b, *p)))
+        .any(|p| p.fail.is_some());
+    if !fails && s.faults.is_empty() {
+        return Err(err(
+            retry,
+            "[retry] retries a failed operation, but nothing makes this one fail: no package the operation installs has a [package.fail] and the scenario has no [[fault]]",
+        ));
+    }
+    for r in &retry.get_ref().packages {
+        let closure = s.closure_specs(&[PackageRef::parse(r.get_ref())]);
+        if let Some(p) = closure.iter().find(|p| p.fail.is_some()) {
+            return Err(err(
+                r,
+                format!(
+                    "the retry installs `{}={}`, which fails itself ([package.fail]); a retry installs the fixed version or an alternative",
+                    p.name.get_ref(),
+                    p.version
+                ),
+            ));
         }
     }
     Ok(())

@@ -88,6 +88,16 @@ const ROLLBACK: Spec = Spec {
     expect: &["restore_ms <= 1000", "healthy_after_recovery == true"],
 };
 
+/// "Just try again": in retry scenarios (rows with a `retry_outcome`),
+/// the second install succeeds and ends where a clean install of the same
+/// packages does (`recovered`, see `checker::retry_recovered`).
+const TRY_AGAIN: Spec = Spec {
+    name: "after a failure, installing again without clean-up ends where a clean install does",
+    source: Source::Trials,
+    when: &[r#"retry_outcome != """#, "outcome != errored"],
+    expect: &["retry_outcome == succeeded", "recovered == true"],
+};
+
 /// Which claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
@@ -96,6 +106,7 @@ pub enum Claim {
     InterruptedPoints,
     BadConfig,
     Rollback,
+    TryAgain,
 }
 
 impl Claim {
@@ -106,6 +117,7 @@ impl Claim {
             Claim::InterruptedPoints => &INTERRUPTED_POINTS,
             Claim::BadConfig => &BAD_CONFIG,
             Claim::Rollback => &ROLLBACK,
+            Claim::TryAgain => &TRY_AGAIN,
         }
     }
 
@@ -177,6 +189,7 @@ mod tests {
             Claim::InterruptedPoints,
             Claim::BadConfig,
             Claim::Rollback,
+            Claim::TryAgain,
         ] {
             assert!(!c.guarantees(a).is_empty());
         }
@@ -267,6 +280,25 @@ mod tests {
         assert_eq!(v, Verdict::Unknown);
         assert_eq!(js[0].counts.holding, 2);
         assert_eq!(js[2].counts.unknown, 1);
+    }
+
+    #[test]
+    fn try_again_is_judged_over_retry_rows_only() {
+        let (apt, nix) = (crate::approach::kind("apt"), crate::approach::kind("nix"));
+        let input = table(
+            "scenario,approach,fault,outcome,recovered,error,retry_outcome\n\
+             r,apt,none,failed,false,,failed\n\
+             r,apt,none,failed,true,,succeeded\n\
+             r,nix,none,failed,true,,succeeded\n\
+             r,nix,none,errored,unknown,engine gone,\n\
+             f,nix,none,failed,false,,\n",
+        );
+        let (v, js) = Claim::TryAgain.judge(apt, &input);
+        assert_eq!(v, Verdict::Violated);
+        assert_eq!(js[0].counts.violating, 1, "the failed retry");
+        let (v, js) = Claim::TryAgain.judge(nix, &input);
+        assert_eq!(v, Verdict::Holds, "rows without a retry are not evidence");
+        assert_eq!(js[1].counts.holding, 1);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::verify::{Input, Verdict};
 
 mod interrupted;
 mod service;
+mod try_again;
 use interrupted::interrupted_with_points;
 
 /// Records as the results file they come from, for `verify`'s judge.
@@ -78,8 +79,9 @@ pub fn answer_all(trials: &[Trial], points: &[CrashPointRecord]) -> Vec<Answer> 
         interrupted_with_points(trials, points),
         service::rollback(trials),
         service::bad_config(trials),
+        try_again::try_again(trials),
     ];
-    for claim in [ISOLATION, TRY_AGAIN, FLEET] {
+    for claim in [ISOLATION, FLEET] {
         out.push(not_covered(claim, "no trial in this run tests it."));
     }
     out
@@ -554,6 +556,10 @@ pub(crate) mod tests {
             healthy_after_recovery: None,
             wanted_edit_lost: None,
             engine: String::new(),
+            retry_outcome: None,
+            retry_ms: None,
+            retry_diff_files: None,
+            retry_diff_packages: None,
         }
     }
 

@@ -18,7 +18,7 @@ type Clauses = Vec<(String, String)>;
 /// The claim's status, short verdict and sentence from the approaches that
 /// hold, that contradict it and that are undecided; None when every
 /// approach is undecided. `scope`: "every approach" or a narrower set.
-fn assemble(
+pub(super) fn assemble(
     scope: &str,
     holds: &Clauses,
     broken: &Clauses,
