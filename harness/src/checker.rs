@@ -171,8 +171,12 @@ pub fn judge(h: &History) -> TrialRecord {
         healthy_after_recovery: service.and_then(|t| t.healthy_after_recovery),
         wanted_edit_lost: service.and_then(|t| t.wanted_edit_lost),
         engine: String::new(),
-        retry_outcome: retry_step.filter(|_| !errored).map(|s| step_outcome(s.exit_code)),
-        retry_ms: retry_step.filter(|_| !errored).map(|_| h.ms_in(Phase::Retry)),
+        retry_outcome: retry_step
+            .filter(|_| !errored)
+            .map(|s| step_outcome(s.exit_code)),
+        retry_ms: retry_step
+            .filter(|_| !errored)
+            .map(|_| h.ms_in(Phase::Retry)),
         retry_diff_files: retry.map(|r| r.difference.visible_files()),
         retry_diff_packages: retry.map(|r| r.difference.packages.len()),
     }
@@ -191,15 +195,15 @@ fn step_outcome(exit_code: i64) -> Outcome {
 /// difference, no package difference) with the checks passing. A clean
 /// install that failed or whose checks did not pass is no reference:
 /// unknown, unless the retry's own checks already fail.
-fn retry_recovered(
-    retry: Option<&crate::history::RetryComparison>,
-    checks: Verdict,
-) -> TriBool {
+fn retry_recovered(retry: Option<&crate::history::RetryComparison>, checks: Verdict) -> TriBool {
     let Some(c) = retry else {
         return TriBool::Unknown;
     };
     let same = c.difference.visible_files() == 0 && c.difference.packages.is_empty();
-    match (checks, c.clean_exit_code == 0 && c.clean_checks == Some(true)) {
+    match (
+        checks,
+        c.clean_exit_code == 0 && c.clean_checks == Some(true),
+    ) {
         (Verdict::Invalid, _) => TriBool::False,
         (_, false) => TriBool::Unknown,
         (Verdict::Valid, true) if same => TriBool::True,
@@ -407,6 +411,63 @@ mod tests {
         let mut h = history(steps, Residue::default(), Residue::default());
         h.service = Some(service);
         assert_eq!(judge(&h).recovered, TriBool::True);
+    }
+
+    #[test]
+    fn a_retry_is_recovered_only_when_it_matches_a_clean_install() {
+        use crate::history::RetryComparison;
+        let steps = vec![
+            step(Phase::Operation, 1, "", false),
+            step(Phase::CheckAfterFailure, 0, "", false),
+            step(Phase::Retry, 0, "", false),
+            step(Phase::CheckAfterRecovery, 0, "", false),
+        ];
+        let mut h = history(steps, Residue::default(), Residue::default());
+        h.playbook_ran = false;
+        let same = RetryComparison {
+            difference: Residue::default(),
+            clean_exit_code: 0,
+            clean_checks: Some(true),
+        };
+        h.retry = Some(same.clone());
+        let row = judge(&h);
+        assert_eq!(row.retry_outcome, Some(Outcome::Succeeded));
+        assert_eq!(
+            (row.retry_diff_files, row.retry_diff_packages),
+            (Some(0), Some(0))
+        );
+        assert_eq!(row.recovered, TriBool::True);
+        assert_eq!(row.recovery_ms, Some(0.0), "no playbook time");
+        assert_eq!(row.retry_ms, Some(10.0));
+
+        let mut differs = same.clone();
+        differs.difference.added = 1;
+        h.retry = Some(differs);
+        assert_eq!(judge(&h).recovered, TriBool::False);
+
+        // No reference: the clean install failed, or its checks did not pass.
+        let mut failed = same.clone();
+        failed.clean_exit_code = 100;
+        h.retry = Some(failed);
+        assert_eq!(judge(&h).recovered, TriBool::Unknown);
+        let mut unknown = same.clone();
+        unknown.clean_checks = None;
+        h.retry = Some(unknown);
+        assert_eq!(judge(&h).recovered, TriBool::Unknown);
+
+        // The comparison never happened (the trial errored before it).
+        h.retry = None;
+        assert_eq!(judge(&h).recovered, TriBool::Unknown);
+        assert_eq!(judge(&h).retry_diff_files, None);
+
+        // Rows of other scenarios leave the retry columns empty.
+        let plain = history(
+            vec![step(Phase::Operation, 1, "", false)],
+            Residue::default(),
+            Residue::default(),
+        );
+        let row = judge(&plain);
+        assert_eq!((row.retry_outcome, row.retry_ms), (None, None));
     }
 
     #[test]

@@ -131,7 +131,10 @@ mod tests {
         let (lo, hi) = wilson_95(5, 5).unwrap();
         assert!((lo - 0.5655).abs() < 1e-3 && hi == 1.0, "{lo} {hi}");
         let (lo, hi) = wilson_95(7, 10).unwrap();
-        assert!((lo - 0.3968).abs() < 1e-3 && (hi - 0.8922).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo - 0.3968).abs() < 1e-3 && (hi - 0.8922).abs() < 1e-3,
+            "{lo} {hi}"
+        );
         assert_eq!(wilson_95(0, 0), None);
     }
 

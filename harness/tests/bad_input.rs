@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 13 scenario(s), 197 trials in all"),
+        text.contains("valid: 16 scenario(s), 247 trials in all"),
         "{text}"
     );
     let o = bin()
@@ -381,5 +381,68 @@ fn a_service_site_is_checked() {
             err.contains(&format!("{}{want}", path.display())),
             "{name}: want {want} in: {err}"
         );
+    }
+}
+
+/// Issue 13: a `[retry]` needs a failure to retry and a retry that can
+/// succeed; a configure operation has nothing to install again. Each is
+/// exit 3 at `file:line:col`, from `validate` and before any engine.
+#[test]
+fn bad_retry_scenarios_are_pointed_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "[scenario]\nname = \"r\"\napproaches = [\"apt\", \"nix\"]\n";
+    let ok = "[[package]]\nname = \"a\"\nversion = \"1.0\"\n";
+    let failing =
+        "[[package]]\nname = \"b\"\nversion = \"1.0\"\n[package.fail]\nstep = \"build\"\n";
+    let install_b = "[operation]\nkind = \"install\"\npackages = [\"b\"]\n";
+    let cases = [
+        (
+            // Nothing fails and no fault: nothing to retry.
+            "no-failure",
+            format!("{head}{ok}[operation]\nkind = \"install\"\npackages = [\"a\"]\n[retry]\npackages = [\"a\"]\n"),
+            "[retry] retries a failed operation, but nothing makes this one fail",
+        ),
+        (
+            // The retry installs the same failing package again.
+            "retry-fails",
+            format!("{head}{ok}{failing}{install_b}[retry]\npackages = [\"b\"]\n"),
+            "the retry installs `b=1.0`, which fails itself",
+        ),
+        (
+            "undeclared",
+            format!("{head}{ok}{failing}{install_b}[retry]\npackages = [\"c\"]\n"),
+            "package `c` is not declared",
+        ),
+        (
+            "empty",
+            format!("{head}{ok}{failing}{install_b}[retry]\npackages = []\n"),
+            "packages: expected at least one package",
+        ),
+        (
+            "configure",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nport = 8080\nmarker = \"m\"\n[[package]]\nname = \"a\"\nversion = \"1.0\"\n[operation]\nkind = \"configure\"\nchange = \"wrong-root\"\n[retry]\npackages = [\"a\"]\n".to_string(),
+            "a `configure` operation installs none",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, &text).unwrap();
+        let (code, err, _) = refused(&["validate"], &path);
+        assert_eq!(code, Some(3), "{name}: {err}");
+        assert!(err.contains(want), "{name}: want {want} in: {err}");
+        // The error points into the [retry] table (its value, or the list).
+        let at = err
+            .split_once(&format!("{}:", path.display()))
+            .map(|(_, rest)| rest.split(':').next().unwrap_or("").to_string())
+            .unwrap_or_default();
+        let line: usize = at.parse().unwrap_or(0);
+        let retry_line = text.lines().position(|l| l == "[retry]").unwrap() + 1;
+        assert!(
+            line >= retry_line,
+            "{name}: expected a location at or after [retry] (line {retry_line}) in: {err}"
+        );
+        // explore refuses it too, and so does run: nothing reaches an engine.
+        let (code, _, _) = refused(&["run"], &path);
+        assert_eq!(code, Some(3), "{name}: run");
     }
 }

@@ -97,7 +97,11 @@ async fn explore_inner(
     bar.enable_steady_tick(Duration::from_millis(200));
     bar.set_message(format!(
         "dry runs: {}",
-        approaches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+        approaches
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     let runs = futures_util::stream::iter(approaches.iter().map(|&a| {
         let (ex, loaded) = (ex.clone(), loaded.clone());
@@ -113,7 +117,12 @@ async fn explore_inner(
     for dry in runs {
         let dry = dry?;
         let a = dry.approach;
-        let sampled = classes::sample(&dry.points, &dry.classes, args.per_class as usize, args.seed);
+        let sampled = classes::sample(
+            &dry.points,
+            &dry.classes,
+            args.per_class as usize,
+            args.seed,
+        );
         let selected = match args.max_points {
             Some(max) => points::select(&sampled, max as usize, args.seed),
             None => sampled,
@@ -247,7 +256,10 @@ async fn explore_inner(
 
 /// How many found points the selected ones stand for: the sizes of the
 /// classes with at least one selected point.
-fn represented(dry: &crate::explore::DryRun, selected: &[crate::explore::points::CrashPoint]) -> usize {
+fn represented(
+    dry: &crate::explore::DryRun,
+    selected: &[crate::explore::points::CrashPoint],
+) -> usize {
     dry.classes
         .iter()
         .filter(|c| selected.iter().any(|p| c.points.contains(&p.index)))

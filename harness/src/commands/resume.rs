@@ -93,11 +93,15 @@ pub fn upgrade_header(out: &Path) -> Result<()> {
         .iter()
         .map(|c| c.name)
         .collect();
-    if t.headers.iter().map(String::as_str).eq(wanted.iter().copied()) {
+    if t.headers
+        .iter()
+        .map(String::as_str)
+        .eq(wanted.iter().copied())
+    {
         return Ok(());
     }
-    let is_prefix = t.headers.len() < wanted.len()
-        && t.headers.iter().zip(&wanted).all(|(h, w)| h == w);
+    let is_prefix =
+        t.headers.len() < wanted.len() && t.headers.iter().zip(&wanted).all(|(h, w)| h == w);
     if !is_prefix {
         return Err(Error::Usage(format!(
             "--resume: {} has other columns than this harness writes ({} against {}); resume into a new --out",
@@ -112,7 +116,11 @@ pub fn upgrade_header(out: &Path) -> Result<()> {
         |e: csv::Error| Error::Usage(format!("--resume: rewriting {}: {e}", csv_path.display()));
     w.write_record(&wanted).map_err(io)?;
     for row in &t.rows {
-        let cells = row.cells.iter().map(String::as_str).chain(std::iter::repeat_n("", added));
+        let cells = row
+            .cells
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::repeat_n("", added));
         w.write_record(cells).map_err(io)?;
     }
     let bytes = w.into_inner().map_err(|e| io(e.into_error().into()))?;
@@ -233,7 +241,11 @@ mod tests {
         std::fs::write(&path, "a,b\n1,2\n").unwrap();
         let e = upgrade_header(dir.path()).unwrap_err().to_string();
         assert!(e.contains("other columns"), "{e}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a,b\n1,2\n", "left alone");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "a,b\n1,2\n",
+            "left alone"
+        );
     }
 
     #[test]

@@ -16,7 +16,11 @@ pub fn changed_path(c: &TracedCall) -> Option<String> {
     let arg = |i: usize| c.args.get(i).map(String::as_str).unwrap_or("");
     let at = |dir: usize, path: usize| join(arg(dir), arg(path));
     match c.syscall.as_str() {
-        "open" | "creat" => c.ret.as_deref().and_then(fd_path).or_else(|| unquote(arg(0))),
+        "open" | "creat" => c
+            .ret
+            .as_deref()
+            .and_then(fd_path)
+            .or_else(|| unquote(arg(0))),
         "openat" => c.ret.as_deref().and_then(fd_path).or_else(|| at(0, 1)),
         "copy_file_range" => fd_path(arg(2)),
         "write" | "pwrite64" | "writev" | "pwritev" | "pwritev2" | "sendfile" | "ftruncate"
@@ -223,23 +227,50 @@ mod tests {
     fn the_changed_file_is_read_from_each_call_shape() {
         let cases = [
             (
-                call("openat", &["AT_FDCWD</w>", "\"a\"", "O_WRONLY|O_CREAT"], "3</w/a>"),
+                call(
+                    "openat",
+                    &["AT_FDCWD</w>", "\"a\"", "O_WRONLY|O_CREAT"],
+                    "3</w/a>",
+                ),
                 Some("/w/a"),
             ),
             (
-                call("renameat2", &["AT_FDCWD</w>", "\"a\"", "AT_FDCWD</w>", "\"c\"", "0"], "0"),
+                call(
+                    "renameat2",
+                    &["AT_FDCWD</w>", "\"a\"", "AT_FDCWD</w>", "\"c\"", "0"],
+                    "0",
+                ),
                 Some("/w/c"),
             ),
-            (call("rename", &["\"/x/a.tmp\"", "\"/x/a\""], "0"), Some("/x/a")),
-            (call("write", &["1</w/a>", "\"\"...", "3"], "3"), Some("/w/a")),
             (
-                call("copy_file_range", &["3</etc/h>", "NULL", "4</w/z>", "NULL", "9", "0"], "3"),
+                call("rename", &["\"/x/a.tmp\"", "\"/x/a\""], "0"),
+                Some("/x/a"),
+            ),
+            (
+                call("write", &["1</w/a>", "\"\"...", "3"], "3"),
+                Some("/w/a"),
+            ),
+            (
+                call(
+                    "copy_file_range",
+                    &["3</etc/h>", "NULL", "4</w/z>", "NULL", "9", "0"],
+                    "3",
+                ),
                 Some("/w/z"),
             ),
-            (call("symlinkat", &["\"c\"", "AT_FDCWD</w>", "\"d\""], "0"), Some("/w/d")),
-            (call("unlinkat", &["5</w/x>", "\"y\"", "0"], "0"), Some("/w/x/y")),
+            (
+                call("symlinkat", &["\"c\"", "AT_FDCWD</w>", "\"d\""], "0"),
+                Some("/w/d"),
+            ),
+            (
+                call("unlinkat", &["5</w/x>", "\"y\"", "0"], "0"),
+                Some("/w/x/y"),
+            ),
             (call("mkdir", &["\"x\"", "0777"], "0"), Some("x")),
-            (call("utimensat", &["3</w/a>", "NULL", "[...]", "0"], "0"), Some("/w/a")),
+            (
+                call("utimensat", &["3</w/a>", "NULL", "[...]", "0"], "0"),
+                Some("/w/a"),
+            ),
             (call("fsync", &["3<pipe:[12]>"], "0"), None),
             (call("sync", &[], "0"), None),
         ];
@@ -260,7 +291,10 @@ mod tests {
         assert_eq!(region(Some("build/lib/app/data/f")), "build/lib/app");
         assert_eq!(region(Some("x")), ".");
         assert_eq!(region(None), "-");
-        assert_ne!(region(Some("/usr/share/liba/a")), region(Some("/usr/share/libb/a")));
+        assert_ne!(
+            region(Some("/usr/share/liba/a")),
+            region(Some("/usr/share/libb/a"))
+        );
     }
 
     #[test]

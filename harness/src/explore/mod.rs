@@ -47,7 +47,9 @@ pub struct DryRun {
 impl DryRun {
     /// The class `point` belongs to.
     pub fn class_of(&self, point: &CrashPoint) -> Option<&PointClass> {
-        self.classes.iter().find(|c| c.points.contains(&point.index))
+        self.classes
+            .iter()
+            .find(|c| c.points.contains(&point.index))
     }
 }
 
@@ -67,7 +69,12 @@ pub async fn dry_run(
     let mut h = history(s, kind, "dry-run".into());
     let setup = ex.commit_setup(a.as_ref(), &s.scenario).await?;
     let mut sandbox = ex
-        .sandbox_from(a.as_ref(), &s.scenario, &format!("dry-{kind}"), setup.as_deref())
+        .sandbox_from(
+            a.as_ref(),
+            &s.scenario,
+            &format!("dry-{kind}"),
+            setup.as_deref(),
+        )
         .await?;
     let result = async {
         let fault = Fault::Trace {

@@ -434,8 +434,15 @@ impl DockerExecutor {
         if scenario.retry.is_some() {
             hooks.phase(Phase::CleanInstall);
             let suffix = format!("t{}-clean", trial.index);
-            self.clean_install(a.as_ref(), scenario, &suffix, committed.as_deref(), observed.final_snapshot(), h)
-                .await?;
+            self.clean_install(
+                a.as_ref(),
+                scenario,
+                &suffix,
+                committed.as_deref(),
+                observed.final_snapshot(),
+                h,
+            )
+            .await?;
         }
         Ok(())
     }

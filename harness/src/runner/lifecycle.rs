@@ -582,6 +582,58 @@ packages = ["fastmath"]
         );
     }
 
+    /// A retry scenario: the retry takes the playbook's place, also when
+    /// nothing visible changed (the person installs again at once), and
+    /// the clean install compares its own state with the retry's end.
+    #[tokio::test]
+    async fn a_retry_replaces_the_playbook_and_is_compared_with_a_clean_install() {
+        let text = SCENARIO.replace(
+            "[operation]",
+            "[[package]]\nname = \"quickmath\"\nversion = \"1.0\"\nfiles = [{ path = \"lib/q.dat\", size = 10 }]\n[retry]\npackages = [\"quickmath\"]\n[operation]",
+        );
+        let scenario = crate::scenario::parse(&text).unwrap();
+        let a = approach(crate::approach::kind("apt"));
+        let t = fake(
+            fails_operation,
+            vec![snap(&[]), snap(&[]), snap(&["/etc/x", "/q"])],
+        );
+        let hooks = Phases::default();
+        let mut h = History::new("t", crate::approach::kind("apt"), "none", 0, 0);
+        let req = Request {
+            approach: a.as_ref(),
+            scenario: &scenario,
+            fault: &Fault::None,
+        };
+        let seen = run(&t, req, &hooks, &mut h).await.unwrap();
+        use Phase::*;
+        assert_eq!(
+            hooks.0.into_inner().unwrap(),
+            [
+                Prepare,
+                Operation,
+                CheckAfterFailure,
+                Retry,
+                CheckAfterRecovery
+            ]
+        );
+        assert!(!h.playbook_ran, "no playbook ran");
+        let retry: Vec<String> = h.steps_in(Retry).map(|s| s.command.clone()).collect();
+        assert_eq!(retry.len(), 1);
+        assert!(retry[0].contains("quickmath"), "{}", retry[0]);
+        assert_eq!(h.steps_in(Recovery).count(), 0);
+
+        // The clean install, in another target: set-up, the same command,
+        // its checks; its state lacks /etc/x, so that is the difference.
+        let clean = fake(|_, _| (0, ""), vec![snap(&["/q"])]);
+        compare_with_clean_install(&clean, a.as_ref(), &scenario, seen.final_snapshot(), &mut h)
+            .await
+            .unwrap();
+        let c = h.retry.as_ref().expect("compared");
+        assert_eq!((c.clean_exit_code, c.clean_checks), (0, Some(true)));
+        assert_eq!(c.difference.visible_files(), 1);
+        assert!(h.steps_in(CleanInstall).any(|s| s.command == retry[0]));
+    }
+
     #[tokio::test]
     async fn a_clean_success_or_an_unchanged_failure_needs_no_recovery() {
         let ok: Rule = Box::new(|_, _| (0, ""));

@@ -366,7 +366,10 @@ pub fn judge_rows(scenario: Option<&str>, g: Guarantee, input: &Input) -> Judgem
     }
     j.verdict = verdict(g.share, j.counts);
     if !classes.is_empty() {
-        let stand_for: usize = classes.values().filter_map(|n| n.parse::<usize>().ok()).sum();
+        let stand_for: usize = classes
+            .values()
+            .filter_map(|n| n.parse::<usize>().ok())
+            .sum();
         j.notes.push(format!(
             "the {} crash points judged are a per-class sample: they stand for the {stand_for} points of their {} classes, which were not each crashed",
             j.counts.total(),

@@ -14,11 +14,7 @@ use crate::verify::Verdict;
 /// "4/5 (95% CI 38–99%)".
 fn share(k: usize, n: usize) -> String {
     match stats::wilson_95(k, n) {
-        Some((lo, hi)) => format!(
-            "{k}/{n} (95% CI {:.0}–{:.0}%)",
-            lo * 100.0,
-            hi * 100.0
-        ),
+        Some((lo, hi)) => format!("{k}/{n} (95% CI {:.0}–{:.0}%)", lo * 100.0, hi * 100.0),
         None => format!("{k}/{n}"),
     }
 }
@@ -51,11 +47,18 @@ pub fn try_again(all: &[Trial]) -> Answer {
             .filter(|t| t.record.recovered == TriBool::True)
             .count();
         let median = |f: fn(&Trial) -> Option<usize>| {
-            let v: Vec<f64> = g.data.iter().filter_map(|t| f(t)).map(|x| x as f64).collect();
-            stats::median(&v).map(fmt_count).unwrap_or_else(|| "?".into())
+            let v: Vec<f64> = g
+                .data
+                .iter()
+                .filter_map(|t| f(t))
+                .map(|x| x as f64)
+                .collect();
+            stats::median(&v)
+                .map(fmt_count)
+                .unwrap_or_else(|| "?".into())
         };
         let clause = format!(
-            "{}: the retry succeeded in {} and ended where a clean install does in {} \
+            "{}'s retry succeeded in {} and ended where a clean install does in {} \
              (difference from the clean install, median: {} visible files, {} packages)",
             g.approach,
             share(ok, n),
@@ -71,6 +74,14 @@ pub fn try_again(all: &[Trial]) -> Answer {
                 undecided.push(undecided_clause(g.approach.as_str(), &judgements));
                 facts.push(format!("Undecided: {clause}."));
             }
+        }
+        let scenarios = per_scenario(&g.data);
+        if scenarios.len() > 1 {
+            facts.push(format!(
+                "{} by scenario (retry succeeded / ended where a clean install does): {}.",
+                g.approach,
+                scenarios.join("; ")
+            ));
         }
         let left = leftovers(&g.data);
         if !left.is_empty() {
@@ -127,4 +138,28 @@ fn leftovers(data: &[&Trial]) -> Vec<String> {
         out.push(format!("{} more", v.len() - 3));
     }
     out
+}
+
+/// "retry-alternative 0/3, 0/3" per scenario, in first-seen order.
+fn per_scenario(data: &[&Trial]) -> Vec<String> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut counts: std::collections::HashMap<&str, (usize, usize, usize)> =
+        std::collections::HashMap::new();
+    for t in data {
+        let s = t.record.scenario.as_str();
+        if !order.contains(&s) {
+            order.push(s);
+        }
+        let c = counts.entry(s).or_default();
+        c.0 += usize::from(t.record.retry_outcome == Some(Outcome::Succeeded));
+        c.1 += usize::from(t.record.recovered == TriBool::True);
+        c.2 += 1;
+    }
+    order
+        .into_iter()
+        .map(|s| {
+            let (ok, same, n) = counts[s];
+            format!("{s} {ok}/{n}, {same}/{n}")
+        })
+        .collect()
 }
