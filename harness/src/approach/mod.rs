@@ -13,8 +13,8 @@
 //! none of that: `approach::register(|| Box::new(MyApproach))` adds it at
 //! run time, after the built-ins (see `tests/approach_plugin.rs`).
 //!
-//! Not part of that one file: a new payload format (npm tarballs would be a
-//! new `scenario::Ecosystem`, a generator in `payload/` and its per-format
+//! Not part of that one file: a new payload format (as npm's tarballs were:
+//! a new `scenario::Ecosystem`, a generator in `payload/` and its per-format
 //! `[package.fail]` field) and a new image (a `docker::images::Family` and
 //! its recipe in `containers/`). An approach only names which of those it
 //! uses; several approaches share them (pip and pip-venv: one format, one
@@ -23,6 +23,7 @@
 mod ansible;
 mod apt;
 mod nix;
+mod npm;
 mod pip;
 mod registry;
 

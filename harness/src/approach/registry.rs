@@ -5,7 +5,7 @@
 
 use std::sync::{OnceLock, RwLock};
 
-use super::{ansible, apt, nix, pip, Approach, ApproachKind};
+use super::{ansible, apt, nix, npm, pip, Approach, ApproachKind};
 use crate::vocab::BUILTIN_APPROACHES;
 
 /// The built-ins, in the order the README, run.json and every report list
@@ -15,6 +15,7 @@ const BUILTINS: &[fn() -> Box<dyn Approach>] = &[
     || Box::new(ansible::Ansible),
     || Box::new(pip::Pip::global()),
     || Box::new(pip::Pip::venv()),
+    || Box::new(npm::NpmGlobal),
     || Box::new(nix::Nix::multi_user()),
     || Box::new(nix::Nix::single_user()),
 ];

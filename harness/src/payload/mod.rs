@@ -1,9 +1,11 @@
-//! Payloads: one scenario's packages built for apt (.debs), pip (sdists) and
-//! Nix (derivations), all shipping the same deterministic bytes. How each
-//! ecosystem maps a `fail` spec is told in the `deb`, `sdist` and `nix` files.
+//! Payloads: one scenario's packages built for apt (.debs), pip (sdists),
+//! Nix (derivations) and npm (`npm pack` tarballs), all shipping the same
+//! deterministic bytes. How each ecosystem maps a `fail` spec is told in
+//! the `deb`, `sdist`, `nix` and `npm` files.
 
 mod deb;
 mod nix;
+pub mod npm;
 
 pub use nix::versioned_attr as nix_attr;
 mod sdist;
@@ -53,15 +55,16 @@ pub struct FixtureSummary {
     pub files: usize,
     /// Their total size: what one ecosystem installs, give or take metadata.
     pub payload_bytes: u64,
-    /// Bytes written under `apt/`, `pip/` and `nix/` respectively.
+    /// Bytes written under `apt/`, `pip/`, `nix/` and `npm/` respectively.
     pub apt_bytes: u64,
     pub pip_bytes: u64,
     pub nix_bytes: u64,
+    pub npm_bytes: u64,
 }
 
 impl FixtureSummary {
     pub fn total_bytes(&self) -> u64 {
-        self.apt_bytes + self.pip_bytes + self.nix_bytes
+        self.apt_bytes + self.pip_bytes + self.nix_bytes + self.npm_bytes
     }
 }
 
@@ -69,13 +72,14 @@ impl fmt::Display for FixtureSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} packages, {} files ({} B payload); written: apt {} B, pip {} B, nix {} B",
+            "{} packages, {} files ({} B payload); written: apt {} B, pip {} B, nix {} B, npm {} B",
             self.packages,
             self.files,
             self.payload_bytes,
             self.apt_bytes,
             self.pip_bytes,
-            self.nix_bytes
+            self.nix_bytes,
+            self.npm_bytes
         )
     }
 }
@@ -87,7 +91,9 @@ impl fmt::Display for FixtureSummary {
 /// - `dir/pip/<name>-<version>.tar.gz`: sdists, installed with
 ///   `pip install --no-index --find-links /fixtures/pip <name>`;
 /// - `dir/nix/default.nix` and `dir/nix/src/<name>-<version>/…`, installed
-///   with `nix-env -f /fixtures/nix/default.nix -iA <name>`.
+///   with `nix-env -f /fixtures/nix/default.nix -iA <name>`;
+/// - `dir/npm/<name>-<version>.tgz`: `npm pack` tarballs whose dependencies
+///   are `file:` specs, installed with `npm install -g <tarball>`.
 ///
 /// Once installed, a package's files are at `/usr/share/<name>/<path>`
 /// (apt), `<site-packages>/<name>/data/<path>` (pip) and
@@ -135,12 +141,13 @@ pub fn newest_only(scenario: &Scenario) -> Scenario {
     }
 }
 
-/// `apt<suffix>/`, `pip<suffix>/` and `nix<suffix>/` under `dir`.
+/// `apt<suffix>/`, `pip<suffix>/`, `nix<suffix>/` and `npm<suffix>/` under `dir`.
 fn write_repositories(scenario: &Scenario, dir: &Path, suffix: &str) -> io::Result<FixtureSummary> {
     let apt_dir = dir.join(format!("apt{suffix}"));
     let pip_dir = dir.join(format!("pip{suffix}"));
     let nix_dir = dir.join(format!("nix{suffix}"));
-    for d in [&apt_dir, &pip_dir, &nix_dir] {
+    let npm_dir = dir.join(format!("npm{suffix}"));
+    for d in [&apt_dir, &pip_dir, &nix_dir, &npm_dir] {
         std::fs::create_dir_all(d)?;
     }
 
@@ -165,6 +172,10 @@ fn write_repositories(scenario: &Scenario, dir: &Path, suffix: &str) -> io::Resu
 
         summary.nix_bytes += nix::src_tree(pkg, &files)?
             .write_into(&nix_dir.join("src").join(nix::src_dir_name(pkg)))?;
+
+        let (tgz_name, tgz) = npm::build(scenario, pkg, &files)?;
+        std::fs::write(npm_dir.join(tgz_name), &tgz)?;
+        summary.npm_bytes += tgz.len() as u64;
     }
     let packages = index.join("\n");
     let release = deb::release(&packages);

@@ -260,6 +260,8 @@ pub struct FailSpec {
     pub pip: Option<FailStep>,
     #[serde(default)]
     pub nix: Option<FailStep>,
+    #[serde(default)]
+    pub npm: Option<FailStep>,
     /// Absolute paths outside the package that the failing script tries to
     /// create or overwrite before it fails. Every ecosystem's script (the
     /// postinst or preinst, setup.py, the Nix builder) attempts exactly
@@ -318,18 +320,20 @@ impl FailSpec {
             Ecosystem::Apt => self.apt,
             Ecosystem::Pip => self.pip,
             Ecosystem::Nix => self.nix,
+            Ecosystem::Npm => self.npm,
         }
         .unwrap_or(self.step)
     }
 }
 
-/// The three packaging formats a scenario's packages are built in (pip and
+/// The packaging formats a scenario's packages are built in (pip and
 /// pip-venv share one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ecosystem {
     Apt,
     Pip,
     Nix,
+    Npm,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]

@@ -36,7 +36,7 @@ fn under(path: &str, prefix: &str) -> bool {
 }
 
 /// Regenerable or unreferenced by anything installed, for every approach.
-const GARBAGE_PREFIXES: [&str; 15] = [
+const GARBAGE_PREFIXES: [&str; 16] = [
     // etckeeper's git history of /etc: history, like a profile's other
     // generations, not state (a checkout rewrites git's index).
     "/etc/.git",
@@ -48,6 +48,9 @@ const GARBAGE_PREFIXES: [&str; 15] = [
     "/var/backups",
     "/var/lib/apt/lists",
     "/root/.cache",
+    // npm's cache, logs and update-check stamp: regenerable, like pip's
+    // ~/.cache/pip.
+    "/root/.npm",
     "/tmp",
     "/var/tmp",
     // Nix bookkeeping: the store database and locks follow the store's

@@ -1,0 +1,222 @@
+//! npm global installs (`npm install -g`) with Debian's npm in the apt
+//! image, from the scenario's `npm pack` tarballs (payload/npm.rs): what
+//! people run for a command-line tool written in JavaScript. No registry:
+//! every dependency is a `file:` tarball, and npm is told not to reach
+//! for the network (audit, funding, update checks, `--offline`).
+
+use super::{upgrade_rollback, Approach, Check};
+use crate::docker::images::Family;
+use crate::docker::SecurityProfile;
+use crate::payload::npm::{file_name, REPOSITORY};
+use crate::scenario::{Ecosystem, PackageRef, Scenario};
+
+pub struct NpmGlobal;
+
+/// Debian's npm installs global packages under the `/usr/local` prefix.
+const GLOBAL_MODULES: &str = "/usr/local/lib/node_modules";
+
+/// `npm` with what a registry-less machine needs (the same for every
+/// command, so the cache and log folders are npm's defaults).
+const NPM: &str = "npm --offline --no-audit --no-fund --no-update-notifier";
+
+/// The global packages as `P<TAB>name<TAB>version` lines, from each
+/// top-level folder's package.json (what `npm ls -g --depth=0` lists); a
+/// folder without a readable package.json is listed as broken, by path.
+const NPM_VIEW: &str = r#"const fs = require("fs"), path = require("path");
+const root = process.argv[1];
+let names = [];
+try { names = fs.readdirSync(root); } catch (e) { process.exit(0); }
+const dirs = [];
+for (const n of names.sort()) {
+  if (n.startsWith("@")) {
+    for (const m of fs.readdirSync(path.join(root, n)).sort()) dirs.push(path.join(root, n, m));
+  } else if (!n.startsWith(".")) {
+    dirs.push(path.join(root, n));
+  }
+}
+for (const d of dirs) {
+  try {
+    const p = JSON.parse(fs.readFileSync(path.join(d, "package.json"), "utf8"));
+    console.log("P\t" + p.name + "\t" + p.version);
+  } catch (e) {
+    console.log("P\t?" + d + "\tbroken");
+  }
+}"#;
+
+/// Every global package's dependencies, recursively, found where node
+/// resolves them (its own `node_modules`, then its parents' up to the
+/// global root) at the version its `file:` spec names. `npm ls -g --all`
+/// cannot say this here: without a registry's metadata npm 9 calls every
+/// `file:` tarball dependency "invalid", on a clean install too (checked
+/// in the image). Prints one line per problem and exits 1 if any.
+const NPM_DEPS_CHECK: &str = r#"const fs = require("fs"), path = require("path");
+const root = process.argv[1];
+const bad = [], seen = new Set();
+function semver(v) {
+  const parts = v.split(".");
+  while (parts.length < 3) parts.push("0");
+  const rest = parts.slice(3);
+  return parts.slice(0, 3).join(".") + (rest.length ? "+" + rest.join(".") : "");
+}
+function read(dir) {
+  try { return JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")); }
+  catch (e) { bad.push("unreadable " + dir + "/package.json"); return null; }
+}
+function check(dir) {
+  if (seen.has(dir)) return;
+  seen.add(dir);
+  const p = read(dir);
+  if (!p) return;
+  for (const [name, spec] of Object.entries(p.dependencies || {})) {
+    let found = null;
+    for (let cur = dir; ; cur = path.dirname(cur)) {
+      const c = path.join(cur, "node_modules", name);
+      if (fs.existsSync(c)) { found = c; break; }
+      if (cur === root || cur === path.dirname(cur)) break;
+    }
+    if (!found) { bad.push("missing " + name + " (needed by " + p.name + ")"); continue; }
+    const want = /-([0-9.]+)[.]tgz$/.exec(spec);
+    const got = read(found);
+    if (got && want && got.version !== semver(want[1]))
+      bad.push(name + " " + got.version + " where " + p.name + " needs " + semver(want[1]));
+    check(found);
+  }
+}
+let names = [];
+try { names = fs.readdirSync(root); } catch (e) { process.exit(0); }
+for (const n of names.sort()) if (!n.startsWith(".")) check(path.join(root, n));
+for (const b of bad) console.log(b);
+process.exit(bad.length ? 1 : 0);"#;
+
+impl Approach for NpmGlobal {
+    fn name(&self) -> &'static str {
+        "npm-global"
+    }
+
+    fn description(&self) -> &'static str {
+        "npm install -g (Debian's npm) into /usr/local from local tarballs: a global install like pip's"
+    }
+
+    /// The traditional image: Debian's npm is installed there beside pip.
+    fn family(&self) -> Family {
+        Family::Apt
+    }
+
+    fn ecosystem(&self) -> Ecosystem {
+        Ecosystem::Npm
+    }
+
+    fn colour(&self) -> (u8, u8, u8) {
+        (0xa6, 0x56, 0x28)
+    }
+
+    fn configuration(&self, _: SecurityProfile) -> String {
+        format!("Debian's npm 9, npm install -g as root into /usr/local, from tarballs under {REPOSITORY} (file: dependencies), --offline --no-audit --no-fund")
+    }
+
+    /// Every reference pinned to a declared version: a tarball is named by
+    /// its version (a name alone is the highest, as for Nix and apt).
+    fn pins(&self, s: &Scenario, packages: &[PackageRef]) -> Vec<PackageRef> {
+        packages
+            .iter()
+            .map(|r| s.resolve(r).map_or_else(|| r.clone(), PackageRef::of))
+            .collect()
+    }
+
+    fn install(&self, packages: &[PackageRef]) -> String {
+        let tarballs: Vec<String> = packages
+            .iter()
+            .map(|p| {
+                format!(
+                    "{REPOSITORY}/{}",
+                    file_name(&p.name, p.version.as_deref().unwrap_or(""))
+                )
+            })
+            .collect();
+        format!("{NPM} install -g {}", tarballs.join(" "))
+    }
+
+    /// Uninstall the operation's packages (their dependencies are nested
+    /// inside them and go with them); after an upgrade, install the old
+    /// versions again.
+    fn default_playbook(&self, s: &Scenario) -> Vec<String> {
+        if let Some(old) = upgrade_rollback(s) {
+            let pins: Vec<PackageRef> = old.iter().map(|p| PackageRef::of(p)).collect();
+            return vec![self.install(&pins)];
+        }
+        let names: Vec<String> = s.operation_refs().into_iter().map(|r| r.name).collect();
+        vec![format!("{NPM} uninstall -g {}", names.join(" "))]
+    }
+
+    fn restore_packages(&self, remove: &[&str], pins: &[PackageRef]) -> Option<Vec<String>> {
+        let mut cmds = Vec::new();
+        if !remove.is_empty() {
+            cmds.push(format!("{NPM} uninstall -g {}", remove.join(" ")));
+        }
+        if !pins.is_empty() {
+            cmds.push(self.install(pins));
+        }
+        Some(cmds)
+    }
+
+    /// npm's own view of the global packages (`npm ls -g` exits non-zero
+    /// on a problem it sees there), and every dependency present at its
+    /// version (see [`NPM_DEPS_CHECK`]).
+    fn checks(&self, _: &Scenario) -> Vec<Check> {
+        vec![
+            Check {
+                name: "npm ls -g".into(),
+                command: format!("{NPM} ls -g"),
+                quiet: false,
+            },
+            Check {
+                name: "dependencies present".into(),
+                command: format!("node -e '{NPM_DEPS_CHECK}' {GLOBAL_MODULES}"),
+                quiet: false,
+            },
+        ]
+    }
+
+    fn package_view(&self) -> String {
+        format!("node -e '{NPM_VIEW}' {GLOBAL_MODULES}")
+    }
+
+    fn newest_only_repository(&self) -> Vec<String> {
+        vec![format!("ln -sfn /fixtures/npm-newest {REPOSITORY}")]
+    }
+
+    fn package_dir(&self, package: &str) -> Option<String> {
+        Some(format!(
+            "[ -d {GLOBAL_MODULES}/{package}/data ] && echo {GLOBAL_MODULES}/{package}/data"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_survives_single_quotes() {
+        assert!(!NPM_VIEW.contains('\''));
+        assert!(!NPM_DEPS_CHECK.contains('\''));
+    }
+
+    #[test]
+    fn installs_name_the_pinned_tarballs() {
+        let s = crate::scenario::parse(
+            "[scenario]\nname = \"t\"\napproaches = [\"apt\"]\n[[package]]\nname = \"a\"\nversion = \"1.0\"\n[[package]]\nname = \"a\"\nversion = \"2.0\"\n[operation]\nkind = \"install\"\npackages = [\"a=2.0\"]\n",
+        )
+        .unwrap();
+        let n = NpmGlobal;
+        let refs = n.pins(&s, &[PackageRef::parse("a=1.0")]);
+        assert_eq!(
+            n.install(&refs),
+            format!("{NPM} install -g /var/lib/mistake-cost/npm/a-1.0.tgz")
+        );
+        assert_eq!(
+            n.default_playbook(&s),
+            [format!("{NPM} uninstall -g a")]
+        );
+    }
+}
