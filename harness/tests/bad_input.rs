@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 16 scenario(s), 247 trials in all"),
+        text.contains("valid: 16 scenario(s), 257 trials in all"),
         "{text}"
     );
     let o = bin()

@@ -47,7 +47,7 @@ fn a_retry_is_compared_with_a_clean_install_for_every_approach() {
     );
     let rows = read_csv(&out.path().join("trials.csv"));
     let lines = read_jsonl(&out.path().join("trials.jsonl"));
-    let approaches = ["apt", "pip", "pip-venv", "nix", "nix-single-user"];
+    let approaches = ["apt", "pip", "pip-venv", "npm-global", "nix", "nix-single-user"];
     assert_eq!(rows.len(), approaches.len());
     let by: HashMap<&str, &HashMap<String, String>> =
         rows.iter().map(|r| (r["approach"].as_str(), r)).collect();
@@ -94,7 +94,8 @@ fn a_retry_is_compared_with_a_clean_install_for_every_approach() {
         assert_eq!(l["history"]["retry"]["clean_checks"], true, "{a}");
 
         // Measured: where the failed script's write landed (apt's postinst,
-        // setup.py, the single-user builder running as root), the retry
+        // setup.py, npm's lifecycle script, the single-user builder, all
+        // running as root), the retry
         // keeps it and that file is the only difference from a clean
         // install; multi-user Nix refused it, and its retry ends exactly
         // where a clean install does. Equal package views everywhere: the
@@ -108,6 +109,14 @@ fn a_retry_is_compared_with_a_clean_install_for_every_approach() {
         }
         assert_eq!(r["retry_diff_packages"], "0", "{a}");
     }
+    // npm rolls back what it unpacked for the failed global install: only
+    // the script's own write is left after the failure.
+    let npm = by["npm-global"];
+    assert_eq!(
+        (npm["residue_files"].as_str(), npm["residue_packages"].as_str()),
+        ("1", "0")
+    );
+    assert_eq!(npm["attempts_landed"], "1");
     assert_eq!(
         containers_with_label(&run_label(out.path())),
         0,
