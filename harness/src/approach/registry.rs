@@ -111,12 +111,13 @@ mod tests {
     fn the_builtins_come_first_in_report_order() {
         let names: Vec<&str> = registry().iter().map(|k| k.as_str()).collect();
         assert_eq!(
-            names[..6],
+            names[..7],
             [
                 "apt",
                 "ansible",
                 "pip",
                 "pip-venv",
+                "npm-global",
                 "nix",
                 "nix-single-user"
             ]
@@ -150,7 +151,7 @@ mod tests {
         assert!(by_name("yum").is_none());
         let e = "yum".parse::<ApproachKind>().unwrap_err();
         assert!(
-            e.contains("apt, ansible, pip, pip-venv, nix, nix-single-user"),
+            e.contains("apt, ansible, pip, pip-venv, npm-global, nix, nix-single-user"),
             "{e}"
         );
     }
