@@ -17,7 +17,8 @@ use std::sync::{LazyLock, RwLock};
 /// layer; what an approach *is* lives in `approach`.
 ///
 /// Ordered by registration rank, so every sorted output keeps the
-/// registry's order (apt, ansible, pip, pip-venv, nix, nix-single-user); serialised
+/// registry's order (apt, ansible, pip, pip-venv, nix, nix-single-user,
+/// nix-profile); serialised
 /// as the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ApproachKind {
@@ -29,13 +30,14 @@ pub struct ApproachKind {
 /// The built-in approaches, in the order the README, run.json and every
 /// report list them (a name's index is its rank). Adding one: its file in
 /// `approach/`, its line in `approach::registry`, its name here.
-pub const BUILTIN_APPROACHES: [&str; 6] = [
+pub const BUILTIN_APPROACHES: [&str; 7] = [
     "apt",
     "ansible",
     "pip",
     "pip-venv",
     "nix",
     "nix-single-user",
+    "nix-profile",
 ];
 
 /// The built-ins that manage a service's configuration (`configure`

@@ -322,9 +322,10 @@ fn value(table: &str, key: &str, clean: bool, r: &mut impl FnMut() -> usize) -> 
             "pip-venv",
             "nix",
             "nix-single-user",
+            "nix-profile",
             "yum",
         ],
-        6,
+        7,
     );
     if !clean && r().is_multiple_of(12) {
         return match r() % 4 {

@@ -5,7 +5,7 @@
 
 use std::sync::{OnceLock, RwLock};
 
-use super::{ansible, apt, nix, pip, Approach, ApproachKind};
+use super::{ansible, apt, nix, nix_profile, pip, Approach, ApproachKind};
 use crate::vocab::BUILTIN_APPROACHES;
 
 /// The built-ins, in the order the README, run.json and every report list
@@ -17,6 +17,7 @@ const BUILTINS: &[fn() -> Box<dyn Approach>] = &[
     || Box::new(pip::Pip::venv()),
     || Box::new(nix::Nix::multi_user()),
     || Box::new(nix::Nix::single_user()),
+    || Box::new(nix_profile::NixProfile),
 ];
 
 /// Makes a fresh approach value: approaches are cheap, stateless values,
@@ -110,14 +111,15 @@ mod tests {
     fn the_builtins_come_first_in_report_order() {
         let names: Vec<&str> = registry().iter().map(|k| k.as_str()).collect();
         assert_eq!(
-            names[..6],
+            names[..7],
             [
                 "apt",
                 "ansible",
                 "pip",
                 "pip-venv",
                 "nix",
-                "nix-single-user"
+                "nix-single-user",
+                "nix-profile"
             ]
         );
         // Ord is registration order, not name order.
@@ -149,7 +151,7 @@ mod tests {
         assert!(by_name("yum").is_none());
         let e = "yum".parse::<ApproachKind>().unwrap_err();
         assert!(
-            e.contains("apt, ansible, pip, pip-venv, nix, nix-single-user"),
+            e.contains("apt, ansible, pip, pip-venv, nix, nix-single-user, nix-profile"),
             "{e}"
         );
     }
