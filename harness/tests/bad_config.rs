@@ -150,7 +150,11 @@ fn a_bad_upgrade_breaks_the_site_until_the_way_back() {
         String::from_utf8_lossy(&o.stderr)
     );
     let rows = read_csv(&out.path().join("trials.csv"));
-    assert_eq!(rows.len(), 10, "two scenarios × apt, pip, pip-venv, nix, nix-profile");
+    assert_eq!(
+        rows.len(),
+        10,
+        "two scenarios × apt, pip, pip-venv, nix, nix-profile"
+    );
     for r in &rows {
         let who = format!("{} {}", r["scenario"], r["approach"]);
         assert_eq!(r["error"], "", "{who}");

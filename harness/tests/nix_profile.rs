@@ -58,7 +58,9 @@ fn nix_only(dir: &Path, file: &str, faults: &str) -> String {
     let mut out = String::new();
     let mut skipping = false;
     for l in text.lines() {
-        if l.starts_with("[[probe]]") || l.starts_with("[[guarantee]]") || l.starts_with("[[fault]]")
+        if l.starts_with("[[probe]]")
+            || l.starts_with("[[guarantee]]")
+            || l.starts_with("[[fault]]")
         {
             skipping = true;
         } else if l.starts_with('[') {
@@ -80,10 +82,7 @@ fn nix_only(dir: &Path, file: &str, faults: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
-fn run_rows(
-    scenario: &str,
-    out: &Path,
-) -> (Vec<HashMap<String, String>>, Vec<serde_json::Value>) {
+fn run_rows(scenario: &str, out: &Path) -> (Vec<HashMap<String, String>>, Vec<serde_json::Value>) {
     let o = run(&[
         "run",
         scenario,
@@ -134,7 +133,10 @@ fn failed_install_with_nix_profile_as_with_nix_env() {
     assert_eq!(num(np, "residue_files"), 0.0);
     assert_eq!(num(np, "residue_packages"), 0.0);
     assert_eq!(np["consistent"], "true");
-    assert_eq!(np["playbook_ran"], "false", "nothing changed: nothing to recover");
+    assert_eq!(
+        np["playbook_ran"], "false",
+        "nothing changed: nothing to recover"
+    );
     assert_eq!(np["recovered"], "true");
     assert_eq!(num(np, "recovery_ms"), 0.0);
     assert_eq!(num(np, "final_residue_packages"), 0.0);
@@ -155,7 +157,9 @@ fn failed_install_with_nix_profile_as_with_nix_env() {
     );
     // No generation was made: no profile link among the changed paths.
     assert!(
-        !garbage.iter().any(|p| p.starts_with("/nix/var/nix/profiles/")),
+        !garbage
+            .iter()
+            .any(|p| p.starts_with("/nix/var/nix/profiles/")),
         "{garbage:?}"
     );
     // Nix's own words, through the new CLI.
@@ -203,7 +207,11 @@ fn an_interrupted_upgrade_leaves_the_package_removed_until_the_rollback() {
     let np = row(&rows, "nix-profile");
     assert_eq!(np["outcome"], "killed", "{}", np["error"]);
     assert_eq!(np["consistent"], "true", "a smaller profile, still valid");
-    assert_eq!(num(np, "residue_packages"), 1.0, "app is gone from the profile");
+    assert_eq!(
+        num(np, "residue_packages"),
+        1.0,
+        "app is gone from the profile"
+    );
     assert_eq!(
         num(np, "residue_files"),
         3.0,

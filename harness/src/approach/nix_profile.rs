@@ -141,7 +141,13 @@ impl Approach for NixProfile {
             .setup_refs()
             .iter()
             .filter_map(|r| s.resolve(r))
-            .map(|p| format!("grep -q -- '-{}-{}\"' \"$l/manifest.json\"", p.name.get_ref(), p.version))
+            .map(|p| {
+                format!(
+                    "grep -q -- '-{}-{}\"' \"$l/manifest.json\"",
+                    p.name.get_ref(),
+                    p.version
+                )
+            })
             .collect();
         let test = if wanted.is_empty() {
             "true".to_string()
@@ -230,6 +236,9 @@ mod tests {
                 c.wait_with_output()
             });
         let Ok(out) = out else { return }; // no awk on this machine
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "fastmath|1.0\nlib-b|2.0.1\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "fastmath|1.0\nlib-b|2.0.1\n"
+        );
     }
 }
