@@ -17,7 +17,8 @@ use std::sync::{LazyLock, RwLock};
 /// layer; what an approach *is* lives in `approach`.
 ///
 /// Ordered by registration rank, so every sorted output keeps the
-/// registry's order (apt, ansible, pip, pip-venv, npm-global, nix, nix-single-user); serialised
+/// registry's order (apt, ansible, pip, pip-venv, npm-global, nix,
+/// nix-single-user, nix-profile); serialised
 /// as the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ApproachKind {
@@ -29,7 +30,7 @@ pub struct ApproachKind {
 /// The built-in approaches, in the order the README, run.json and every
 /// report list them (a name's index is its rank). Adding one: its file in
 /// `approach/`, its line in `approach::registry`, its name here.
-pub const BUILTIN_APPROACHES: [&str; 7] = [
+pub const BUILTIN_APPROACHES: [&str; 8] = [
     "apt",
     "ansible",
     "pip",
@@ -37,6 +38,7 @@ pub const BUILTIN_APPROACHES: [&str; 7] = [
     "npm-global",
     "nix",
     "nix-single-user",
+    "nix-profile",
 ];
 
 /// The built-ins that manage a service's configuration (`configure`

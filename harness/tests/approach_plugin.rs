@@ -58,26 +58,28 @@ fn copier() -> ApproachKind {
     *KIND.get_or_init(|| approach::register(|| Box::new(Copier)).expect("a free name"))
 }
 
-const BUILTINS: [&str; 6] = [
+const BUILTINS: [&str; 8] = [
     "apt",
     "ansible",
     "pip",
     "pip-venv",
+    "npm-global",
     "nix",
     "nix-single-user",
+    "nix-profile",
 ];
 
 #[test]
 fn it_comes_after_the_builtins_and_parses_from_its_name() {
     let kind = copier();
     let names: Vec<&str> = approach::registry().iter().map(|k| k.as_str()).collect();
-    assert_eq!(names[..6], BUILTINS);
-    assert_eq!(names[6], "test-copier");
-    assert_eq!(kind.rank(), 6);
+    assert_eq!(names[..8], BUILTINS);
+    assert_eq!(names[7], "test-copier");
+    assert_eq!(kind.rank(), 7);
     assert_eq!("test-copier".parse::<ApproachKind>(), Ok(kind));
     assert_eq!(kind.to_string(), "test-copier");
     assert_eq!(serde_json::to_string(&kind).unwrap(), "\"test-copier\"");
-    assert!(approach::kind("nix-single-user") < kind);
+    assert!(approach::kind("nix-profile") < kind);
     // A second registration of the name is refused, not shadowing it.
     assert_eq!(
         approach::register(|| Box::new(Copier)).unwrap_err(),
@@ -98,8 +100,8 @@ fn the_registry_returns_it_with_what_it_declared() {
     assert!(approach::by_name("test-copier").is_some());
     // The report: its colour, and its place after the built-ins.
     assert!(approach_colours().contains(&("test-copier", COLOUR)));
-    assert_eq!(approach_order("test-copier"), (6, "test-copier".into()));
-    assert!(approach_order("nix-single-user") < approach_order("test-copier"));
+    assert_eq!(approach_order("test-copier"), (7, "test-copier".into()));
+    assert!(approach_order("nix-profile") < approach_order("test-copier"));
     assert!(approach_order("test-copier") < approach_order("zypper"));
 }
 

@@ -256,16 +256,16 @@ fn validate_prints_the_plan_of_the_default_suite() {
     );
     assert!(
         text.contains(
-            "failed-install — approaches apt, pip, pip-venv, nix, nix-single-user; no fault; reps 3; 15 trials"
+            "failed-install — approaches apt, pip, pip-venv, nix, nix-single-user, nix-profile; no fault; reps 3; 18 trials"
         ),
         "{text}"
     );
     assert!(
-        text.contains("kill-during-install — approaches apt, pip, pip-venv, nix; 11 faults; reps 1; 44 trials"),
+        text.contains("kill-during-install — approaches apt, pip, pip-venv, nix, nix-profile; 11 faults; reps 1; 55 trials"),
         "{text}"
     );
     assert!(
-        text.contains("valid: 16 scenario(s), 257 trials in all"),
+        text.contains("valid: 16 scenario(s), 302 trials in all"),
         "{text}"
     );
     let o = bin()

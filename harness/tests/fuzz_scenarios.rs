@@ -320,11 +320,13 @@ fn value(table: &str, key: &str, clean: bool, r: &mut impl FnMut() -> usize) -> 
             "ansible",
             "pip",
             "pip-venv",
+            "npm-global",
             "nix",
             "nix-single-user",
+            "nix-profile",
             "yum",
         ],
-        6,
+        8,
     );
     if !clean && r().is_multiple_of(12) {
         return match r() % 4 {

@@ -23,6 +23,7 @@
 mod ansible;
 mod apt;
 mod nix;
+mod nix_profile;
 mod npm;
 mod pip;
 mod registry;

@@ -33,7 +33,7 @@ const SANDBOX_PATHS: &str = "/bin /usr /lib /lib64";
 
 /// The profile either has no generation yet or must resolve to a valid
 /// closure: a dangling or half-written profile fails here.
-const PROFILE_CHECK: &str = "if [ -e /nix/var/nix/profiles/default ] || [ -L /nix/var/nix/profiles/default ]; then \
+pub(super) const PROFILE_CHECK: &str = "if [ -e /nix/var/nix/profiles/default ] || [ -L /nix/var/nix/profiles/default ]; then \
     p=$(readlink -f /root/.nix-profile) && [ -e \"$p\" ] && nix-store -q --requisites \"$p\" >/dev/null; fi";
 
 /// Every package the profile lists is a valid store path.
@@ -238,7 +238,7 @@ impl Approach for Nix {
 /// The scenario's expression, through a link the nix image points at
 /// /fixtures/nix (containers/nix/Dockerfile), as a channel: a repository
 /// that drops old versions moves it to /fixtures/nix-newest.
-const EXPRESSIONS: &str = "/var/lib/mistake-cost/nix";
+pub(super) const EXPRESSIONS: &str = "/var/lib/mistake-cost/nix";
 
 /// The system profile of `configure` scenarios: one generation per switch.
 const SYSTEM_PROFILE: &str = "/nix/var/nix/profiles/system";

@@ -5,7 +5,7 @@
 
 use std::sync::{OnceLock, RwLock};
 
-use super::{ansible, apt, nix, npm, pip, Approach, ApproachKind};
+use super::{ansible, apt, nix, nix_profile, npm, pip, Approach, ApproachKind};
 use crate::vocab::BUILTIN_APPROACHES;
 
 /// The built-ins, in the order the README, run.json and every report list
@@ -18,6 +18,7 @@ const BUILTINS: &[fn() -> Box<dyn Approach>] = &[
     || Box::new(npm::NpmGlobal),
     || Box::new(nix::Nix::multi_user()),
     || Box::new(nix::Nix::single_user()),
+    || Box::new(nix_profile::NixProfile),
 ];
 
 /// Makes a fresh approach value: approaches are cheap, stateless values,
@@ -111,7 +112,7 @@ mod tests {
     fn the_builtins_come_first_in_report_order() {
         let names: Vec<&str> = registry().iter().map(|k| k.as_str()).collect();
         assert_eq!(
-            names[..7],
+            names[..8],
             [
                 "apt",
                 "ansible",
@@ -119,7 +120,8 @@ mod tests {
                 "pip-venv",
                 "npm-global",
                 "nix",
-                "nix-single-user"
+                "nix-single-user",
+                "nix-profile"
             ]
         );
         // Ord is registration order, not name order.
@@ -151,7 +153,7 @@ mod tests {
         assert!(by_name("yum").is_none());
         let e = "yum".parse::<ApproachKind>().unwrap_err();
         assert!(
-            e.contains("apt, ansible, pip, pip-venv, npm-global, nix, nix-single-user"),
+            e.contains("apt, ansible, pip, pip-venv, npm-global, nix, nix-single-user, nix-profile"),
             "{e}"
         );
     }
