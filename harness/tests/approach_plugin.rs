@@ -74,8 +74,8 @@ fn it_comes_after_the_builtins_and_parses_from_its_name() {
     let kind = copier();
     let names: Vec<&str> = approach::registry().iter().map(|k| k.as_str()).collect();
     assert_eq!(names[..8], BUILTINS);
-    assert_eq!(names[7], "test-copier");
-    assert_eq!(kind.rank(), 7);
+    assert_eq!(names[8], "test-copier");
+    assert_eq!(kind.rank(), 8);
     assert_eq!("test-copier".parse::<ApproachKind>(), Ok(kind));
     assert_eq!(kind.to_string(), "test-copier");
     assert_eq!(serde_json::to_string(&kind).unwrap(), "\"test-copier\"");
@@ -100,7 +100,7 @@ fn the_registry_returns_it_with_what_it_declared() {
     assert!(approach::by_name("test-copier").is_some());
     // The report: its colour, and its place after the built-ins.
     assert!(approach_colours().contains(&("test-copier", COLOUR)));
-    assert_eq!(approach_order("test-copier"), (7, "test-copier".into()));
+    assert_eq!(approach_order("test-copier"), (8, "test-copier".into()));
     assert!(approach_order("nix-profile") < approach_order("test-copier"));
     assert!(approach_order("test-copier") < approach_order("zypper"));
 }
