@@ -47,7 +47,15 @@ fn a_retry_is_compared_with_a_clean_install_for_every_approach() {
     );
     let rows = read_csv(&out.path().join("trials.csv"));
     let lines = read_jsonl(&out.path().join("trials.jsonl"));
-    let approaches = ["apt", "pip", "pip-venv", "npm-global", "nix", "nix-single-user"];
+    let approaches = [
+        "apt",
+        "pip",
+        "pip-venv",
+        "npm-global",
+        "nix",
+        "nix-single-user",
+        "nix-profile",
+    ];
     assert_eq!(rows.len(), approaches.len());
     let by: HashMap<&str, &HashMap<String, String>> =
         rows.iter().map(|r| (r["approach"].as_str(), r)).collect();
@@ -97,10 +105,10 @@ fn a_retry_is_compared_with_a_clean_install_for_every_approach() {
         // setup.py, npm's lifecycle script, the single-user builder, all
         // running as root), the retry
         // keeps it and that file is the only difference from a clean
-        // install; multi-user Nix refused it, and its retry ends exactly
+        // install; multi-user Nix (nix-env, nix profile) refused it, and its retry ends exactly
         // where a clean install does. Equal package views everywhere: the
         // comparison of two containers adds no noise of its own.
-        if a == "nix" {
+        if a == "nix" || a == "nix-profile" {
             assert!(visible.is_empty(), "{a}: {visible:?}");
             assert_eq!(r["recovered"], "true", "{a}");
         } else {
@@ -113,7 +121,10 @@ fn a_retry_is_compared_with_a_clean_install_for_every_approach() {
     // the script's own write is left after the failure.
     let npm = by["npm-global"];
     assert_eq!(
-        (npm["residue_files"].as_str(), npm["residue_packages"].as_str()),
+        (
+            npm["residue_files"].as_str(),
+            npm["residue_packages"].as_str()
+        ),
         ("1", "0")
     );
     assert_eq!(npm["attempts_landed"], "1");

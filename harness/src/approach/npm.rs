@@ -214,9 +214,6 @@ mod tests {
             n.install(&refs),
             format!("{NPM} install -g /var/lib/mistake-cost/npm/a-1.0.tgz")
         );
-        assert_eq!(
-            n.default_playbook(&s),
-            [format!("{NPM} uninstall -g a")]
-        );
+        assert_eq!(n.default_playbook(&s), [format!("{NPM} uninstall -g a")]);
     }
 }

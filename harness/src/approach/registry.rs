@@ -153,7 +153,9 @@ mod tests {
         assert!(by_name("yum").is_none());
         let e = "yum".parse::<ApproachKind>().unwrap_err();
         assert!(
-            e.contains("apt, ansible, pip, pip-venv, npm-global, nix, nix-single-user, nix-profile"),
+            e.contains(
+                "apt, ansible, pip, pip-venv, npm-global, nix, nix-single-user, nix-profile"
+            ),
             "{e}"
         );
     }

@@ -80,7 +80,11 @@ pub(super) fn build(
             super::sh_attempts(pkg, fail),
             fail.exit_code
         );
-        tree.add_file(&format!("package/{FAIL_SCRIPT}"), 0o755, script.into_bytes())?;
+        tree.add_file(
+            &format!("package/{FAIL_SCRIPT}"),
+            0o755,
+            script.into_bytes(),
+        )?;
     }
     Ok((file_name(name, version), tree.tar_gz(false)?))
 }
@@ -169,8 +173,7 @@ packages = ["app"]
         let json: serde_json::Value = serde_json::from_str(&package_json(&s, app)).unwrap();
         assert_eq!(json["version"], "1.0.0");
         assert_eq!(
-            json["dependencies"]["depa"],
-            "file:/var/lib/mistake-cost/npm/depa-1.0.tgz",
+            json["dependencies"]["depa"], "file:/var/lib/mistake-cost/npm/depa-1.0.tgz",
             "the pinned version, not the highest"
         );
         assert_eq!(json["scripts"]["install"], "sh ./mistake-cost-fail.sh");
@@ -191,6 +194,9 @@ packages = ["app"]
             .find(|m| m.0 == "package/mistake-cost-fail.sh")
             .unwrap();
         let text = String::from_utf8(script.3.clone()).unwrap();
-        assert!(text.contains("/etc/app.conf") && text.ends_with("exit 3\n"), "{text}");
+        assert!(
+            text.contains("/etc/app.conf") && text.ends_with("exit 3\n"),
+            "{text}"
+        );
     }
 }
