@@ -256,7 +256,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
     );
     assert!(
         text.contains(
-            "failed-install — approaches apt, pip, pip-venv, nix, nix-single-user, nix-profile; no fault; reps 3; 18 trials"
+            "failed-install — approaches apt, pip, pip-venv, npm-global, nix, nix-single-user, nix-profile; no fault; reps 3; 21 trials"
         ),
         "{text}"
     );
@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 16 scenario(s), 302 trials in all"),
+        text.contains("valid: 16 scenario(s), 305 trials in all"),
         "{text}"
     );
     let o = bin()

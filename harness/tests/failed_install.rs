@@ -50,9 +50,9 @@ fn same_rows_as_the_reference(rows: &[HashMap<String, String>]) {
     ];
     let reference = read_csv(&repo().join("results/reference/failed-install-r5/trials.csv"));
     for r in rows {
-        // nix-profile joined after the reference was made: its rows are
-        // checked by tests/nix_profile.rs instead.
-        if r["approach"] == "nix-profile" {
+        // nix-profile and npm-global joined after the reference was made:
+        // their rows are checked by tests/nix_profile.rs and below.
+        if r["approach"] == "nix-profile" || r["approach"] == "npm-global" {
             continue;
         }
         let before = reference
@@ -94,8 +94,8 @@ fn failed_install_measured_for_every_approach() {
     let rows = read_csv(&out.path().join("trials.csv"));
     let lines = read_jsonl(&out.path().join("trials.jsonl"));
     same_rows_as_the_reference(&rows);
-    assert_eq!(rows.len(), 6, "one trial per approach");
-    assert_eq!(lines.len(), 6);
+    assert_eq!(rows.len(), 7, "one trial per approach");
+    assert_eq!(lines.len(), 7);
     for r in &rows {
         assert_eq!(
             r["outcome"], "failed",
@@ -154,6 +154,20 @@ fn failed_install_measured_for_every_approach() {
     );
     assert_eq!(apt["recovered"], "false");
 
+    // npm -g: npm removes what it unpacked for the failed install (its own
+    // rollback), so only the postinstall script's write is left; the
+    // playbook (npm uninstall -g) does not know that file.
+    let npm = row(&rows, "npm-global");
+    assert_eq!(npm["consistent"], "true");
+    assert_eq!(num(npm, "residue_files"), 1.0);
+    assert_eq!(num(npm, "residue_packages"), 0.0);
+    assert_eq!(npm["playbook_ran"], "true");
+    assert_eq!(npm["recovered"], "false");
+    assert_eq!(
+        residue_paths(&lines, "npm-global", "residue_after_recovery"),
+        ["/etc/fastmath.conf"]
+    );
+
     // Nix: profile unchanged, nothing visible; the failed build's output
     // and the built dependencies are garbage until nix-store --gc.
     let nix = row(&rows, "nix");
@@ -184,10 +198,10 @@ fn failed_install_measured_for_every_approach() {
     );
 
     // Matched attempts (issue 8): every script tried to write the real
-    // /etc/fastmath.conf. As root (apt, pip, single-user Nix) it landed;
-    // a multi-user Nix build user (in the build sandbox under the default
-    // security profile) is refused, and the history says so.
-    for a in ["apt", "pip", "pip-venv", "nix-single-user"] {
+    // /etc/fastmath.conf. As root (apt, pip, npm, single-user Nix) it
+    // landed; a multi-user Nix build user (in the build sandbox under the
+    // default security profile) is refused, and the history says so.
+    for a in ["apt", "pip", "pip-venv", "npm-global", "nix-single-user"] {
         assert_eq!(num(row(&rows, a), "attempts_landed"), 1.0, "{a}");
         assert_eq!(num(row(&rows, a), "attempts_refused"), 0.0, "{a}");
         assert!(

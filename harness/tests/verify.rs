@@ -231,7 +231,7 @@ fn verify_runs_the_trials_it_needs() {
     );
     assert_eq!(
         read_csv(&out.join("trials.csv")).len(),
-        6,
+        7,
         "one trial per approach"
     );
     assert_eq!(
