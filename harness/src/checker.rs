@@ -92,6 +92,12 @@ fn attempt_counts(h: &History) -> (usize, usize) {
 pub fn judge(h: &History) -> TrialRecord {
     let consistent = Verdict::all(h.steps_in(Phase::CheckAfterFailure).map(check_verdict));
     let retry_step = h.steps_in(Phase::Retry).last();
+    let experiment =
+        h.steps_in(Phase::Operation).next().is_some() && h.experiment && h.error.is_none();
+    let op_ok = h
+        .steps_in(Phase::Operation)
+        .last()
+        .map(|s| s.exit_code == 0);
     // Without a playbook (or a retry) the end state is the state after the
     // operation.
     let end_checks = if h.playbook_ran || retry_step.is_some() {
@@ -118,6 +124,16 @@ pub fn judge(h: &History) -> TrialRecord {
     let retry = (!errored).then_some(h.retry.as_ref()).flatten();
     let recovered = match (errored, r2) {
         (false, Some(_)) if retry_step.is_some() => retry_recovered(retry, after_recovery),
+        // An experiment is "recovered" when leaving the project left the
+        // global system as it was: no global file, no package change.
+        (false, Some(r)) if experiment => {
+            let unchanged = global_files(r) == 0 && r.packages.is_empty();
+            match after_recovery {
+                Verdict::Valid if unchanged => TriBool::True,
+                Verdict::Unknown if unchanged => TriBool::Unknown,
+                _ => TriBool::False,
+            }
+        }
         // A successful install's new state is the known-good one; a
         // configuration change (a trial with a service) is the mistake,
         // so only the old state is good there.
@@ -179,7 +195,28 @@ pub fn judge(h: &History) -> TrialRecord {
             .map(|_| h.ms_in(Phase::Retry)),
         retry_diff_files: retry.map(|r| r.difference.visible_files()),
         retry_diff_packages: retry.map(|r| r.difference.packages.len()),
+        experiment_ok: experiment.then_some(op_ok).flatten(),
+        side_by_side: experiment.then(|| side_by_side(h)).flatten(),
+        global_residue_files: experiment.then(|| r1.map(global_files)).flatten(),
     }
+}
+
+/// An experiment's second project and the first used again beside it
+/// both worked (None without a second project).
+fn side_by_side(h: &History) -> Option<bool> {
+    let steps: Vec<&Step> = h.steps_in(Phase::SecondProject).collect();
+    (steps.len() == 2).then(|| steps.iter().all(|s| s.exit_code == 0))
+}
+
+/// Visible paths an experiment changed outside the projects and the store.
+fn global_files(r: &crate::snapshot::Residue) -> usize {
+    r.paths
+        .iter()
+        .filter(|p| {
+            p.class == crate::snapshot::classify::Class::Visible
+                && crate::vocab::is_global_path(&p.path)
+        })
+        .count()
 }
 
 /// A command's outcome from its exit code (no fault fires in a retry).
@@ -252,6 +289,7 @@ mod tests {
             error: None,
             service: None,
             retry: None,
+            experiment: false,
         }
     }
 

@@ -560,6 +560,9 @@ pub(crate) mod tests {
             retry_ms: None,
             retry_diff_files: None,
             retry_diff_packages: None,
+            experiment_ok: None,
+            side_by_side: None,
+            global_residue_files: None,
         }
     }
 
