@@ -509,6 +509,75 @@ mod tests {
     }
 
     #[test]
+    fn an_experiment_is_judged_by_its_global_residue_and_both_projects() {
+        use crate::snapshot::classify::Class;
+        use crate::snapshot::manifest::ChangeKind;
+        use crate::snapshot::ResiduePath;
+        let path = |p: &str, class| ResiduePath {
+            path: p.into(),
+            kind: ChangeKind::Added,
+            class,
+        };
+        let in_project = Residue {
+            added: 2,
+            paths: vec![
+                path("/srv/projects/first/venv/x", Class::Visible),
+                path("/nix/store/abc-libfoo-1.0", Class::Visible),
+                path("/root/.cache/pip/y", Class::Garbage),
+            ],
+            ..Default::default()
+        };
+        let steps = |second_ok: i64| {
+            vec![
+                step(Phase::Operation, 0, "", false),
+                step(Phase::SecondProject, 0, "", false),
+                step(Phase::SecondProject, second_ok, "", false),
+                step(Phase::CheckAfterFailure, 0, "", false),
+            ]
+        };
+        let mut h = history(steps(0), in_project.clone(), in_project.clone());
+        h.playbook_ran = false;
+        h.experiment = true;
+        let row = judge(&h);
+        assert_eq!(row.experiment_ok, Some(true));
+        assert_eq!(row.side_by_side, Some(true));
+        assert_eq!(
+            row.global_residue_files,
+            Some(0),
+            "projects and store are not global"
+        );
+        assert_eq!(row.recovered, TriBool::True);
+
+        let mut global = in_project.clone();
+        global
+            .paths
+            .push(path("/usr/share/libfoo/VERSION", Class::Visible));
+        let mut h = history(steps(1), global.clone(), global);
+        h.playbook_ran = false;
+        h.experiment = true;
+        let row = judge(&h);
+        assert_eq!(row.side_by_side, Some(false), "the first project broke");
+        assert_eq!(row.global_residue_files, Some(1));
+        assert_eq!(row.recovered, TriBool::False);
+
+        // Other rows leave the experiment columns empty.
+        let plain = history(
+            vec![step(Phase::Operation, 1, "", false)],
+            Residue::default(),
+            Residue::default(),
+        );
+        let row = judge(&plain);
+        assert_eq!(
+            (
+                row.experiment_ok,
+                row.side_by_side,
+                row.global_residue_files
+            ),
+            (None, None, None)
+        );
+    }
+
+    #[test]
     fn signals_are_kills_and_errors_are_not_data() {
         let mut h = history(
             vec![step(Phase::Operation, 137, "", false)],
