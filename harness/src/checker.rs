@@ -92,6 +92,12 @@ fn attempt_counts(h: &History) -> (usize, usize) {
 pub fn judge(h: &History) -> TrialRecord {
     let consistent = Verdict::all(h.steps_in(Phase::CheckAfterFailure).map(check_verdict));
     let retry_step = h.steps_in(Phase::Retry).last();
+    let experiment =
+        h.steps_in(Phase::Operation).next().is_some() && h.experiment && h.error.is_none();
+    let op_ok = h
+        .steps_in(Phase::Operation)
+        .last()
+        .map(|s| s.exit_code == 0);
     // Without a playbook (or a retry) the end state is the state after the
     // operation.
     let end_checks = if h.playbook_ran || retry_step.is_some() {
@@ -118,6 +124,16 @@ pub fn judge(h: &History) -> TrialRecord {
     let retry = (!errored).then_some(h.retry.as_ref()).flatten();
     let recovered = match (errored, r2) {
         (false, Some(_)) if retry_step.is_some() => retry_recovered(retry, after_recovery),
+        // An experiment is "recovered" when leaving the project left the
+        // global system as it was: no global file, no package change.
+        (false, Some(r)) if experiment => {
+            let unchanged = global_files(r) == 0 && r.packages.is_empty();
+            match after_recovery {
+                Verdict::Valid if unchanged => TriBool::True,
+                Verdict::Unknown if unchanged => TriBool::Unknown,
+                _ => TriBool::False,
+            }
+        }
         // A successful install's new state is the known-good one; a
         // configuration change (a trial with a service) is the mistake,
         // so only the old state is good there.
@@ -179,7 +195,28 @@ pub fn judge(h: &History) -> TrialRecord {
             .map(|_| h.ms_in(Phase::Retry)),
         retry_diff_files: retry.map(|r| r.difference.visible_files()),
         retry_diff_packages: retry.map(|r| r.difference.packages.len()),
+        experiment_ok: experiment.then_some(op_ok).flatten(),
+        side_by_side: experiment.then(|| side_by_side(h)).flatten(),
+        global_residue_files: experiment.then(|| r1.map(global_files)).flatten(),
     }
+}
+
+/// An experiment's second project and the first used again beside it
+/// both worked (None without a second project).
+fn side_by_side(h: &History) -> Option<bool> {
+    let steps: Vec<&Step> = h.steps_in(Phase::SecondProject).collect();
+    (steps.len() == 2).then(|| steps.iter().all(|s| s.exit_code == 0))
+}
+
+/// Visible paths an experiment changed outside the projects and the store.
+fn global_files(r: &crate::snapshot::Residue) -> usize {
+    r.paths
+        .iter()
+        .filter(|p| {
+            p.class == crate::snapshot::classify::Class::Visible
+                && crate::vocab::is_global_path(&p.path)
+        })
+        .count()
 }
 
 /// A command's outcome from its exit code (no fault fires in a retry).
@@ -252,6 +289,7 @@ mod tests {
             error: None,
             service: None,
             retry: None,
+            experiment: false,
         }
     }
 
@@ -468,6 +506,75 @@ mod tests {
         );
         let row = judge(&plain);
         assert_eq!((row.retry_outcome, row.retry_ms), (None, None));
+    }
+
+    #[test]
+    fn an_experiment_is_judged_by_its_global_residue_and_both_projects() {
+        use crate::snapshot::classify::Class;
+        use crate::snapshot::manifest::ChangeKind;
+        use crate::snapshot::ResiduePath;
+        let path = |p: &str, class| ResiduePath {
+            path: p.into(),
+            kind: ChangeKind::Added,
+            class,
+        };
+        let in_project = Residue {
+            added: 2,
+            paths: vec![
+                path("/srv/projects/first/venv/x", Class::Visible),
+                path("/nix/store/abc-libfoo-1.0", Class::Visible),
+                path("/root/.cache/pip/y", Class::Garbage),
+            ],
+            ..Default::default()
+        };
+        let steps = |second_ok: i64| {
+            vec![
+                step(Phase::Operation, 0, "", false),
+                step(Phase::SecondProject, 0, "", false),
+                step(Phase::SecondProject, second_ok, "", false),
+                step(Phase::CheckAfterFailure, 0, "", false),
+            ]
+        };
+        let mut h = history(steps(0), in_project.clone(), in_project.clone());
+        h.playbook_ran = false;
+        h.experiment = true;
+        let row = judge(&h);
+        assert_eq!(row.experiment_ok, Some(true));
+        assert_eq!(row.side_by_side, Some(true));
+        assert_eq!(
+            row.global_residue_files,
+            Some(0),
+            "projects and store are not global"
+        );
+        assert_eq!(row.recovered, TriBool::True);
+
+        let mut global = in_project.clone();
+        global
+            .paths
+            .push(path("/usr/share/libfoo/VERSION", Class::Visible));
+        let mut h = history(steps(1), global.clone(), global);
+        h.playbook_ran = false;
+        h.experiment = true;
+        let row = judge(&h);
+        assert_eq!(row.side_by_side, Some(false), "the first project broke");
+        assert_eq!(row.global_residue_files, Some(1));
+        assert_eq!(row.recovered, TriBool::False);
+
+        // Other rows leave the experiment columns empty.
+        let plain = history(
+            vec![step(Phase::Operation, 1, "", false)],
+            Residue::default(),
+            Residue::default(),
+        );
+        let row = judge(&plain);
+        assert_eq!(
+            (
+                row.experiment_ok,
+                row.side_by_side,
+                row.global_residue_files
+            ),
+            (None, None, None)
+        );
     }
 
     #[test]

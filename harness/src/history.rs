@@ -21,6 +21,9 @@ pub enum Phase {
     /// The clean install a retry is compared with, in a fresh container:
     /// its set-up, install and checks (never the trial's own state).
     CleanInstall,
+    /// An isolation experiment's second project, then the first project
+    /// used again beside it.
+    SecondProject,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +162,9 @@ pub struct History {
     /// Retry scenarios: the retry's end state against a clean install.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryComparison>,
+    /// An isolation experiment (its operation entered a project).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub experiment: bool,
 }
 
 /// A retry's end state against a clean install of the same packages in a
@@ -198,6 +204,7 @@ impl History {
             error: None,
             service: None,
             retry: None,
+            experiment: false,
         }
     }
 

@@ -17,8 +17,8 @@ use std::sync::{LazyLock, RwLock};
 /// layer; what an approach *is* lives in `approach`.
 ///
 /// Ordered by registration rank, so every sorted output keeps the
-/// registry's order (apt, ansible, pip, pip-venv, npm-global, nix,
-/// nix-single-user, nix-profile); serialised
+/// registry's order (apt, ansible, pip, pip-venv, npm-global, npm-local,
+/// nix, nix-single-user, nix-profile, nix-shell); serialised
 /// as the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ApproachKind {
@@ -30,15 +30,17 @@ pub struct ApproachKind {
 /// The built-in approaches, in the order the README, run.json and every
 /// report list them (a name's index is its rank). Adding one: its file in
 /// `approach/`, its line in `approach::registry`, its name here.
-pub const BUILTIN_APPROACHES: [&str; 8] = [
+pub const BUILTIN_APPROACHES: [&str; 10] = [
     "apt",
     "ansible",
     "pip",
     "pip-venv",
     "npm-global",
+    "npm-local",
     "nix",
     "nix-single-user",
     "nix-profile",
+    "nix-shell",
 ];
 
 /// The built-ins that manage a service's configuration (`configure`
@@ -51,6 +53,53 @@ pub const CONFIG_TOOLS: [(&str, &[&str]); 3] = [
     ("ansible", &["previous-vars"]),
     ("nix", &["rollback"]),
 ];
+
+/// Where an isolation experiment stands: what a built-in does in an
+/// `experiment` scenario (the registry checks each built-in's
+/// `Approach::experiment` agrees).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExperimentRole {
+    /// Installs globally, as its users do: the baseline an environment is
+    /// compared with.
+    Global,
+    /// Enters a project environment of its own (a venv, a project folder,
+    /// a Nix shell).
+    Environment,
+    /// Takes part in no experiment (manages configurations only).
+    None,
+}
+
+/// The built-ins' roles in experiment scenarios; a name not listed is
+/// `Global`. Environment-only approaches (`nix-shell`, `npm-local`) run
+/// nothing else: the scenario loader refuses them in other kinds.
+pub const EXPERIMENT_ROLES: [(&str, ExperimentRole); 4] = [
+    ("ansible", ExperimentRole::None),
+    ("pip-venv", ExperimentRole::Environment),
+    ("npm-local", ExperimentRole::Environment),
+    ("nix-shell", ExperimentRole::Environment),
+];
+
+/// Where an experiment's projects live: a global residue is a change
+/// outside these folders (and outside /nix/store).
+pub const PROJECTS_DIR: &str = "/srv/projects";
+
+/// Whether a changed path is global for an isolation experiment: outside
+/// the projects' folders and the Nix store (a store path the profile uses
+/// changes the profile too, and that change is outside the store).
+pub fn is_global_path(path: &str) -> bool {
+    let under = |dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
+    !under(PROJECTS_DIR) && !under("/nix/store")
+}
+
+/// Approaches that exist only as a project environment.
+pub const ENVIRONMENT_ONLY: [&str; 2] = ["npm-local", "nix-shell"];
+
+pub fn experiment_role(approach: &str) -> ExperimentRole {
+    EXPERIMENT_ROLES
+        .iter()
+        .find(|(name, _)| *name == approach)
+        .map_or(ExperimentRole::Global, |(_, r)| *r)
+}
 
 /// The recoveries a configuration tool offers (None: not one).
 pub fn config_recoveries(approach: &str) -> Option<&'static [&'static str]> {

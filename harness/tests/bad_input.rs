@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 16 scenario(s), 305 trials in all"),
+        text.contains("valid: 17 scenario(s), 323 trials in all"),
         "{text}"
     );
     let o = bin()
@@ -421,7 +421,7 @@ fn bad_retry_scenarios_are_pointed_at() {
         (
             "configure",
             "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nport = 8080\nmarker = \"m\"\n[[package]]\nname = \"a\"\nversion = \"1.0\"\n[operation]\nkind = \"configure\"\nchange = \"wrong-root\"\n[retry]\npackages = [\"a\"]\n".to_string(),
-            "a `configure` operation installs none",
+            "a `configure` or `experiment` operation has no failure to retry",
         ),
     ];
     for (name, text, want) in cases {
@@ -444,5 +444,58 @@ fn bad_retry_scenarios_are_pointed_at() {
         // explore refuses it too, and so does run: nothing reaches an engine.
         let (code, _, _) = refused(&["run"], &path);
         assert_eq!(code, Some(3), "{name}: run");
+    }
+}
+
+/// Issue 13: an isolation experiment names approaches that can set up a
+/// project, runs undisturbed, and its second project needs another
+/// version; the environment-only approaches run nowhere else. Each is exit
+/// 3 at `file:line:col`.
+#[test]
+fn bad_isolation_scenarios_are_pointed_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = "[[package]]\nname = \"a\"\nversion = \"1.0\"\n[[package]]\nname = \"a\"\nversion = \"2.0\"\n[[package]]\nname = \"b\"\nversion = \"1.0\"\n";
+    let experiment = "[operation]\nkind = \"experiment\"\npackages = [\"a=1.0\"]\n";
+    let cases = [
+        (
+            "ansible",
+            format!("[scenario]\nname = \"i\"\napproaches = [\"nix-shell\", \"ansible\"]\n{pkgs}{experiment}"),
+            ":3:28: approach `ansible` cannot enter an environment",
+        ),
+        (
+            "fault",
+            format!("[scenario]\nname = \"i\"\napproaches = [\"nix-shell\"]\n{pkgs}{experiment}[[fault]]\nkind = \"kill\"\nat_ms = [5]\n"),
+            ":17:8: an `experiment` runs undisturbed",
+        ),
+        (
+            "shell-in-install",
+            format!("[scenario]\nname = \"i\"\napproaches = [\"apt\", \"nix-shell\"]\n{pkgs}[operation]\nkind = \"install\"\npackages = [\"b\"]\n"),
+            ":3:22: approach `nix-shell` is a project environment: it runs in `experiment` scenarios only",
+        ),
+        (
+            "experiment-table-in-install",
+            format!("[scenario]\nname = \"i\"\napproaches = [\"apt\"]\n{pkgs}[operation]\nkind = \"install\"\npackages = [\"b\"]\n[experiment]\nsecond = [\"a=2.0\"]\n"),
+            ":16:1: [experiment] belongs to a scenario whose operation has `kind = \"experiment\"`",
+        ),
+        (
+            "same-version",
+            format!("[scenario]\nname = \"i\"\napproaches = [\"pip-venv\"]\n{pkgs}{experiment}[experiment]\nsecond = [\"b\"]\n"),
+            ":16:1: [experiment] second: the second project must need another version",
+        ),
+        (
+            "undeclared",
+            format!("[scenario]\nname = \"i\"\napproaches = [\"pip-venv\"]\n{pkgs}{experiment}[experiment]\nsecond = [\"c\"]\n"),
+            ":17:11: package `c` is not declared",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, &text).unwrap();
+        let (code, err, _) = refused(&["validate"], &path);
+        assert_eq!(code, Some(3), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{}{want}", path.display())),
+            "{name}: want {want} in: {err}"
+        );
     }
 }

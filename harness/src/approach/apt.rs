@@ -130,6 +130,12 @@ impl Approach for Apt {
         "apt-get + dpkg as root, a flat local repository (trusted=yes), no other sources".into()
     }
 
+    /// A global install: the project's packages land in /usr/share.
+    fn experiment(&self, _dir: &str, packages: &[PackageRef]) -> Option<super::Project> {
+        let check = super::versions_check(packages, |n| format!("/usr/share/{n}/VERSION"));
+        Some(super::global_project(self, packages, check))
+    }
+
     fn package_view(&self) -> String {
         r"dpkg-query -W -f='P\t${Package}\t${Version} ${db:Status-Abbrev}\n'".into()
     }

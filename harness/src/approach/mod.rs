@@ -24,6 +24,7 @@ mod ansible;
 mod apt;
 mod nix;
 mod nix_profile;
+mod nix_shell;
 mod npm;
 mod pip;
 mod registry;
@@ -172,6 +173,15 @@ pub trait Approach: Send + Sync {
         None
     }
 
+    /// An isolation experiment's project in folder `dir` needing
+    /// `packages` (pinned): set up the approach's way (a global install,
+    /// or an environment of the project's own) and used from inside it.
+    /// None: this approach takes part in no experiment (its role in
+    /// `vocab::EXPERIMENT_ROLES` is `None`; the registry checks this).
+    fn experiment(&self, _dir: &str, _packages: &[PackageRef]) -> Option<Project> {
+        None
+    }
+
     /// The recoveries from a bad configuration this approach offers, by
     /// name, its default first; empty when it manages no configuration
     /// (the registry checks this against `vocab::CONFIG_TOOLS`).
@@ -203,6 +213,61 @@ pub struct ConfigCommands {
     pub change: String,
     /// The default recovery: back to the good configuration, applied.
     pub recover: Vec<String>,
+}
+
+/// One project of an isolation experiment, as shell commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// Set the project up (install its packages, globally or into its
+    /// environment), then use them from inside: exit 0 when every package
+    /// is there at its version.
+    pub enter: String,
+    /// Enter again and use the packages, installing nothing: run after the
+    /// second project, to see whether the first still works beside it.
+    pub check: String,
+}
+
+pub use crate::vocab::PROJECTS_DIR;
+
+/// A POSIX sh test that, for every package, the file `path(name)` holds
+/// exactly its version; otherwise it says what it found and exits 1. No
+/// single quotes, so it can be nested in `'…'` (nix-shell's `--run`).
+pub fn versions_check(packages: &[PackageRef], path: impl Fn(&str) -> String) -> String {
+    let tests: Vec<String> = packages
+        .iter()
+        .map(|p| {
+            let (file, want) = (path(&p.name), p.version.clone().unwrap_or_default());
+            format!(
+                "v=$(cat \"{file}\" 2>/dev/null); [ \"$v\" = \"{want}\" ] || {{ echo \"{name}: wanted {want}, found ${{v:-nothing}} at {file}\" >&2; exit 1; }}",
+                name = p.name
+            )
+        })
+        .collect();
+    format!("( {} )", tests.join("; "))
+}
+
+/// A global approach's project: its ordinary install, then `check`.
+fn global_project(a: &dyn Approach, packages: &[PackageRef], check: String) -> Project {
+    Project {
+        enter: format!("{} && {check}", a.install(packages)),
+        check,
+    }
+}
+
+/// The experiment's first project (`[operation] packages`) and second
+/// (`[experiment] second`), for `a`: folders under [`PROJECTS_DIR`].
+pub fn experiment_projects(a: &dyn Approach, s: &Scenario) -> (Option<Project>, Option<Project>) {
+    let first = a.experiment(
+        &format!("{PROJECTS_DIR}/first"),
+        &a.pins(s, &s.operation_refs()),
+    );
+    let second = s.experiment.as_ref().and_then(|_| {
+        a.experiment(
+            &format!("{PROJECTS_DIR}/second"),
+            &a.pins(s, &s.second_refs()),
+        )
+    });
+    (first, second)
 }
 
 /// A sandbox for one approach: its image, environment and main process,
@@ -256,6 +321,8 @@ pub fn playbook(a: &dyn Approach, scenario: &Scenario) -> Vec<String> {
             OperationKind::Configure => config_of(a, scenario)
                 .map(|c| c.recover)
                 .unwrap_or_default(),
+            // An experiment has no playbook: its measure is what is left.
+            OperationKind::Experiment => Vec::new(),
             OperationKind::Install | OperationKind::Upgrade => a.default_playbook(scenario),
         })
 }
@@ -325,6 +392,15 @@ pub fn operation_command(a: &dyn Approach, s: &Scenario) -> String {
         OperationKind::Install | OperationKind::Upgrade => {
             a.install(&a.pins(s, &s.operation_refs()))
         }
+        OperationKind::Experiment => experiment_projects(a, s).0.map_or_else(
+            || {
+                format!(
+                    "echo 'approach {} takes part in no experiment' >&2; exit 2",
+                    a.name()
+                )
+            },
+            |p| p.enter,
+        ),
         // Loading refused configure scenarios naming an approach without
         // config commands; a plugged-in one that lies fails visibly here.
         OperationKind::Configure => config_of(a, s).map_or_else(

@@ -175,6 +175,14 @@ impl Approach for Nix {
         ]
     }
 
+    /// A global install into root's profile (nix-env -i).
+    fn experiment(&self, _dir: &str, packages: &[PackageRef]) -> Option<super::Project> {
+        let check = super::versions_check(packages, |n| {
+            format!("/root/.nix-profile/share/{n}/VERSION")
+        });
+        Some(super::global_project(self, packages, check))
+    }
+
     fn package_view(&self) -> String {
         // nix-env prints `name-version  out-path`: split the name from the
         // version so an upgrade is one changed package, as with dpkg and pip.

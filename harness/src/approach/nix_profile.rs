@@ -187,6 +187,14 @@ impl Approach for NixProfile {
     /// `nix profile list`'s store paths, split into name and version as
     /// `nix`'s view splits `nix-env -q`'s names, so the two compare; the
     /// live paths as `nix`'s.
+    /// A global install into root's profile (nix profile install).
+    fn experiment(&self, _dir: &str, packages: &[PackageRef]) -> Option<super::Project> {
+        let check = super::versions_check(packages, |n| {
+            format!("/root/.nix-profile/share/{n}/VERSION")
+        });
+        Some(super::global_project(self, packages, check))
+    }
+
     fn package_view(&self) -> String {
         format!(
             "{NIX} profile list 2>/dev/null | awk '{{for (i=4; i<=NF; i++) {{p=$i; {SPLIT_NAME} print \"P\\t\" n \"\\t\" v \" \" p}}}}'; \

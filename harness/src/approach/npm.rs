@@ -177,6 +177,12 @@ impl Approach for NpmGlobal {
         ]
     }
 
+    /// A global install into /usr/local/lib/node_modules.
+    fn experiment(&self, _dir: &str, packages: &[PackageRef]) -> Option<super::Project> {
+        let check = super::versions_check(packages, |n| format!("{GLOBAL_MODULES}/{n}/VERSION"));
+        Some(super::global_project(self, packages, check))
+    }
+
     fn package_view(&self) -> String {
         format!("node -e '{NPM_VIEW}' {GLOBAL_MODULES}")
     }
@@ -189,6 +195,80 @@ impl Approach for NpmGlobal {
         Some(format!(
             "[ -d {GLOBAL_MODULES}/{package}/data ] && echo {GLOBAL_MODULES}/{package}/data"
         ))
+    }
+}
+
+/// npm in a project folder (`npm install` without `-g`): the packages go
+/// to the project's own `node_modules`, and `package.json` and
+/// `package-lock.json` are written there. An environment only: it runs in
+/// `experiment` scenarios (the loader refuses it elsewhere); its package
+/// view and checks are the global npm's, which a project must not touch.
+pub struct NpmLocal;
+
+impl Approach for NpmLocal {
+    fn name(&self) -> &'static str {
+        "npm-local"
+    }
+
+    fn description(&self) -> &'static str {
+        "npm install in a project folder (Debian's npm): the project's own node_modules, the isolated way to use npm"
+    }
+
+    fn family(&self) -> Family {
+        Family::Apt
+    }
+
+    fn ecosystem(&self) -> Ecosystem {
+        Ecosystem::Npm
+    }
+
+    fn colour(&self) -> (u8, u8, u8) {
+        (0xf7, 0x81, 0xbf)
+    }
+
+    fn configuration(&self, _: SecurityProfile) -> String {
+        format!("Debian's npm 9, npm install (no -g) as root in the project's folder, from tarballs under {REPOSITORY}, --offline --no-audit --no-fund")
+    }
+
+    fn pins(&self, s: &Scenario, packages: &[PackageRef]) -> Vec<PackageRef> {
+        NpmGlobal.pins(s, packages)
+    }
+
+    /// Never run: the loader admits npm-local to experiments only.
+    fn install(&self, _packages: &[PackageRef]) -> String {
+        "echo 'npm-local installs into a project: experiment scenarios only' >&2; exit 2".into()
+    }
+
+    fn default_playbook(&self, _s: &Scenario) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn checks(&self, s: &Scenario) -> Vec<Check> {
+        NpmGlobal.checks(s)
+    }
+
+    fn package_view(&self) -> String {
+        NpmGlobal.package_view()
+    }
+
+    fn experiment(&self, dir: &str, packages: &[PackageRef]) -> Option<super::Project> {
+        let tarballs: Vec<String> = packages
+            .iter()
+            .map(|p| {
+                format!(
+                    "{REPOSITORY}/{}",
+                    file_name(&p.name, p.version.as_deref().unwrap_or(""))
+                )
+            })
+            .collect();
+        let check = super::versions_check(packages, |n| format!("{dir}/node_modules/{n}/VERSION"));
+        Some(super::Project {
+            enter: format!(
+                "mkdir -p {dir} && cd {dir} && {NPM} install {} && {check}",
+                tarballs.join(" ")
+            ),
+            check,
+        })
     }
 }
 

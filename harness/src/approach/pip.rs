@@ -197,6 +197,47 @@ impl Approach for Pip {
         ))
     }
 
+    /// pip: a global install into the system interpreter. pip-venv: the
+    /// project's own venv at `dir/venv`, as a project is set up with venvs.
+    fn experiment(&self, dir: &str, packages: &[PackageRef]) -> Option<super::Project> {
+        let python = match self.venv {
+            Some(_) => format!("{dir}/venv/bin/python"),
+            None => self.python(),
+        };
+        let wanted: Vec<String> = packages
+            .iter()
+            .map(|p| {
+                format!(
+                    "(\"{}\", \"{}\")",
+                    p.name,
+                    p.version.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        // Exits with a message naming the first package at another version.
+        let check = format!(
+            "PYTHONDONTWRITEBYTECODE=1 {python} -c 'import importlib.metadata as m, sys\nfor n, v in [{}]:\n    got = m.version(n)\n    if got != v: sys.exit(\"%s: wanted %s, found %s\" % (n, v, got))'",
+            wanted.join(", ")
+        );
+        let install = match self.venv {
+            Some(_) => {
+                let args: Vec<String> = packages
+                    .iter()
+                    .map(|p| format!("{}=={}", p.name, p.version.as_deref().unwrap_or("")))
+                    .collect();
+                format!(
+                    "mkdir -p {dir} && python3 -m venv {dir}/venv && {python} -m pip --disable-pip-version-check install --no-index --find-links {REPO} {}",
+                    args.join(" ")
+                )
+            }
+            None => self.install(packages),
+        };
+        Some(super::Project {
+            enter: format!("{install} && {check}"),
+            check,
+        })
+    }
+
     fn package_view(&self) -> String {
         format!(
             "PYTHONDONTWRITEBYTECODE=1 {} -c '{}'",

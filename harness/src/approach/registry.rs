@@ -5,7 +5,7 @@
 
 use std::sync::{OnceLock, RwLock};
 
-use super::{ansible, apt, nix, nix_profile, npm, pip, Approach, ApproachKind};
+use super::{ansible, apt, nix, nix_profile, nix_shell, npm, pip, Approach, ApproachKind};
 use crate::vocab::BUILTIN_APPROACHES;
 
 /// The built-ins, in the order the README, run.json and every report list
@@ -16,9 +16,11 @@ const BUILTINS: &[fn() -> Box<dyn Approach>] = &[
     || Box::new(pip::Pip::global()),
     || Box::new(pip::Pip::venv()),
     || Box::new(npm::NpmGlobal),
+    || Box::new(npm::NpmLocal),
     || Box::new(nix::Nix::multi_user()),
     || Box::new(nix::Nix::single_user()),
     || Box::new(nix_profile::NixProfile),
+    || Box::new(nix_shell::NixShell),
 ];
 
 /// Makes a fresh approach value: approaches are cheap, stateless values,
@@ -62,6 +64,11 @@ pub fn registry() -> Vec<ApproachKind> {
                 make().config_recoveries(),
                 crate::vocab::config_recoveries(name).unwrap_or_default(),
                 "vocab::CONFIG_TOOLS lists exactly the built-ins' recoveries ({name})"
+            );
+            assert_eq!(
+                make().experiment("/srv/projects/x", &[]).is_some(),
+                crate::vocab::experiment_role(name) != crate::vocab::ExperimentRole::None,
+                "vocab::EXPERIMENT_ROLES says which built-ins take part in experiments ({name})"
             );
             entries.push(*make);
         }
@@ -112,16 +119,18 @@ mod tests {
     fn the_builtins_come_first_in_report_order() {
         let names: Vec<&str> = registry().iter().map(|k| k.as_str()).collect();
         assert_eq!(
-            names[..8],
+            names[..10],
             [
                 "apt",
                 "ansible",
                 "pip",
                 "pip-venv",
                 "npm-global",
+                "npm-local",
                 "nix",
                 "nix-single-user",
-                "nix-profile"
+                "nix-profile",
+                "nix-shell"
             ]
         );
         // Ord is registration order, not name order.
@@ -154,7 +163,7 @@ mod tests {
         let e = "yum".parse::<ApproachKind>().unwrap_err();
         assert!(
             e.contains(
-                "apt, ansible, pip, pip-venv, npm-global, nix, nix-single-user, nix-profile"
+                "apt, ansible, pip, pip-venv, npm-global, npm-local, nix, nix-single-user, nix-profile, nix-shell"
             ),
             "{e}"
         );

@@ -12,6 +12,12 @@ use crate::{scenario, verify};
 
 pub async fn explore(args: ExploreArgs) -> Result<i32> {
     let loaded = Arc::new(verify::load_scenario(&args.scenario)?);
+    if *loaded.scenario.operation.kind.get_ref() == scenario::OperationKind::Experiment {
+        return Err(Error::Usage(format!(
+            "{}: explore crashes an install or upgrade; an `experiment` scenario is for `run` and `verify`",
+            args.scenario.display()
+        )));
+    }
     if loaded.scenario.retry.is_some() {
         // A crash point's recovery is the playbook; a retry scenario's end
         // state is judged against a clean install, which explore does not run.

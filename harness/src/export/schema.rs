@@ -257,6 +257,18 @@ pub struct TrialRecord {
     /// Packages whose installed state differs from that clean install's.
     #[serde(default)]
     pub retry_diff_packages: Option<usize>,
+    /// Isolation experiments (empty otherwise): the first project's
+    /// packages were usable at their versions from inside its environment.
+    #[serde(default)]
+    pub experiment_ok: Option<bool>,
+    /// A second project needing another version worked, and the first
+    /// still did beside it (empty without a second project).
+    #[serde(default)]
+    pub side_by_side: Option<bool>,
+    /// Visible paths changed outside the projects' folders and the Nix
+    /// store: what the experiment left on the global system.
+    #[serde(default)]
+    pub global_residue_files: Option<usize>,
 }
 
 /// One row of crashpoints.csv.
@@ -400,6 +412,9 @@ impl Record for TrialRecord {
             col("retry_ms", Number),
             col("retry_diff_files", Number),
             col("retry_diff_packages", Number),
+            col("experiment_ok", Bool),
+            col("side_by_side", Bool),
+            col("global_residue_files", Number),
         ]
     };
 }
@@ -495,6 +510,9 @@ mod tests {
             retry_ms: None,
             retry_diff_files: None,
             retry_diff_packages: None,
+            experiment_ok: None,
+            side_by_side: None,
+            global_residue_files: None,
         }
     }
 

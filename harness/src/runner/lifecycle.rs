@@ -220,6 +220,24 @@ pub async fn run<T: Target>(
         .await?;
     // Recorded at once: a failing snapshot below must not lose it.
     h.steps.push(op.clone());
+    let experiment = *s.operation.kind.get_ref() == crate::scenario::OperationKind::Experiment;
+    h.experiment = experiment;
+    if experiment {
+        // The second project, then the first used again beside it: two
+        // steps whose exit codes say whether both work side by side.
+        if let (Some(first), Some(second)) = approach::experiment_projects(a, s) {
+            hooks.phase(Phase::SecondProject);
+            let steps = t
+                .steps(
+                    Phase::SecondProject,
+                    &[second.enter, first.check],
+                    &[],
+                    timeout,
+                )
+                .await?;
+            h.steps.extend(steps);
+        }
+    }
 
     hooks.phase(Phase::CheckAfterFailure);
     let after = t.snapshot(&mut h.timings).await?;
@@ -231,14 +249,16 @@ pub async fn run<T: Target>(
     // A retry scenario's person installs again at once, whatever the state:
     // the retry takes the playbook's place, and nothing else runs between.
     let retry = approach::retry_command(a, s);
-    let recover = retry.is_some()
-        || hooks.needs_recovery(&AfterOperation {
-            before: &before,
-            after: &after,
-            residue: &residue,
-            verdict,
-            operation: &op,
-        });
+    // An experiment's measure is what leaving the project left: no playbook.
+    let recover = !experiment
+        && (retry.is_some()
+            || hooks.needs_recovery(&AfterOperation {
+                before: &before,
+                after: &after,
+                residue: &residue,
+                verdict,
+                operation: &op,
+            }));
     h.residue_after_failure = Some(residue);
 
     let recovery = if recover {

@@ -249,6 +249,7 @@ mod tests {
                 error: None,
                 service: None,
                 retry: None,
+                experiment: false,
             }
         }
     }

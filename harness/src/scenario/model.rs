@@ -29,6 +29,10 @@ pub struct Scenario {
     #[serde(default)]
     #[schemars(with = "Option<Retry>")]
     pub retry: Option<Spanned<Retry>>,
+    /// An `experiment` scenario's second project, needing other versions.
+    #[serde(default)]
+    #[schemars(with = "Option<Experiment>")]
+    pub experiment: Option<Spanned<Experiment>>,
     /// The real service a `configure` operation changes (nginx).
     #[serde(default)]
     pub service: Option<ServiceSpec>,
@@ -387,6 +391,10 @@ pub enum OperationKind {
     /// Apply a bad configuration (`change`) to the running `[service]`;
     /// the default recovery goes back to the good one.
     Configure,
+    /// An isolation experiment: enter a project environment with
+    /// `packages`, use them, leave (and, with `[experiment] second`, a
+    /// second project beside it); the global residue is the measure.
+    Experiment,
 }
 
 /// The install that follows a failed operation in a retry scenario.
@@ -398,6 +406,17 @@ pub struct Retry {
     #[serde(deserialize_with = "super::limits::packages")]
     #[schemars(with = "Vec<String>")]
     pub packages: Vec<Spanned<String>>,
+}
+
+/// An isolation experiment's second project: it needs other versions of
+/// (some of) the first project's packages, side by side with it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// The second project's packages (`name=version`).
+    #[serde(deserialize_with = "super::limits::packages")]
+    #[schemars(with = "Vec<String>")]
+    pub second: Vec<Spanned<String>>,
 }
 
 /// A package as a scenario refers to it: `name`, or `name=version` when the
@@ -529,6 +548,14 @@ impl Scenario {
     /// The operation's packages.
     pub fn operation_refs(&self) -> Vec<PackageRef> {
         Self::refs(&self.operation.packages)
+    }
+
+    /// The second project's packages (empty without `[experiment]`).
+    pub fn second_refs(&self) -> Vec<PackageRef> {
+        self.experiment
+            .as_ref()
+            .map(|e| Self::refs(&e.get_ref().second))
+            .unwrap_or_default()
     }
 
     /// The retry's packages (empty without a `[retry]`).

@@ -214,6 +214,7 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
         check_ref(s, r, "package")?;
     }
     validate_retry(s)?;
+    validate_experiment(s)?;
     if *s.operation.kind.get_ref() == super::OperationKind::Upgrade {
         let before = s.closure_specs(&s.setup_refs());
         for r in &s.operation.packages {
@@ -330,10 +331,13 @@ fn validate_retry(s: &Scenario) -> Result<(), ParseError> {
     let Some(retry) = &s.retry else {
         return Ok(());
     };
-    if *s.operation.kind.get_ref() == OperationKind::Configure {
+    if matches!(
+        s.operation.kind.get_ref(),
+        OperationKind::Configure | OperationKind::Experiment
+    ) {
         return Err(err(
             retry,
-            "[retry] installs packages again after a failed install or upgrade; a `configure` operation installs none",
+            "[retry] installs packages again after a failed install or upgrade; a `configure` or `experiment` operation has no failure to retry",
         ));
     }
     if s.service.is_some() {
@@ -373,15 +377,93 @@ fn validate_retry(s: &Scenario) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// An `experiment` (isolation) scenario: every approach takes part in
+/// experiments, nothing disturbs it, and a second project needs another
+/// version of one of the first project's packages. Environment-only
+/// approaches run experiments and nothing else.
+fn validate_experiment(s: &Scenario) -> Result<(), ParseError> {
+    use super::OperationKind;
+    use crate::vocab::{experiment_role, ExperimentRole, ENVIRONMENT_ONLY};
+    let is_experiment = *s.operation.kind.get_ref() == OperationKind::Experiment;
+    if !is_experiment {
+        if let Some(e) = &s.experiment {
+            return Err(err(
+                e,
+                "[experiment] belongs to a scenario whose operation has `kind = \"experiment\"`",
+            ));
+        }
+        if let Some(a) = s
+            .scenario
+            .approaches
+            .iter()
+            .find(|a| ENVIRONMENT_ONLY.contains(&a.get_ref().as_str()))
+        {
+            return Err(err(
+                a,
+                format!(
+                    "approach `{}` is a project environment: it runs in `experiment` scenarios only",
+                    a.get_ref()
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    for a in &s.scenario.approaches {
+        if experiment_role(a.get_ref().as_str()) == ExperimentRole::None {
+            return Err(err(
+                a,
+                format!(
+                    "approach `{}` cannot enter an environment or install a project's packages; an `experiment` scenario takes apt, pip, pip-venv, npm-global, npm-local, nix, nix-single-user, nix-profile or nix-shell",
+                    a.get_ref()
+                ),
+            ));
+        }
+    }
+    if let Some(f) = s.faults.first() {
+        return Err(err(
+            &f.kind,
+            "an `experiment` runs undisturbed: faults are for install and upgrade operations",
+        ));
+    }
+    if s.service.is_some() || s.setup.drop_old_versions {
+        return Err(err(
+            &s.operation.kind,
+            "an `experiment` takes no [service] and no `drop_old_versions`",
+        ));
+    }
+    let Some(e) = &s.experiment else {
+        return Ok(());
+    };
+    let first = s.closure_specs(&s.operation_refs());
+    for r in &e.get_ref().second {
+        check_ref(s, r, "package")?;
+    }
+    let conflict = s.closure_specs(&s.second_refs()).into_iter().any(|p| {
+        first
+            .iter()
+            .any(|f| f.name.get_ref() == p.name.get_ref() && f.version != p.version)
+    });
+    if !conflict {
+        return Err(err(
+            e,
+            "[experiment] second: the second project must need another version of a package the first one uses (that is what side by side tests)",
+        ));
+    }
+    Ok(())
+}
+
 /// The operation's own fields against its kind, and the `[service]` a
 /// `configure` needs.
 fn validate_operation(s: &Scenario) -> Result<(), ParseError> {
     use super::OperationKind;
     let op = &s.operation;
     match op.kind.get_ref() {
-        OperationKind::Install | OperationKind::Upgrade => {
+        OperationKind::Install | OperationKind::Upgrade | OperationKind::Experiment => {
             if op.packages.is_empty() {
-                return Err(err(&op.kind, "an install or upgrade names its `packages`"));
+                return Err(err(
+                    &op.kind,
+                    "an install, upgrade or experiment names its `packages`",
+                ));
             }
             if let Some(c) = &op.change {
                 return Err(err(c, "`change` belongs to a `configure` operation"));

@@ -98,6 +98,17 @@ const TRY_AGAIN: Spec = Spec {
     expect: &["retry_outcome == succeeded", "recovered == true"],
 };
 
+/// "Project shells do not touch the global system": in experiment rows,
+/// the projects left no visible path outside their folders and the store.
+/// (Side by side is reported beside it: it is the second half of the
+/// claim only where a scenario has a second project.)
+const ISOLATION: Spec = Spec {
+    name: "a project leaves nothing on the global system",
+    source: Source::Trials,
+    when: &[r#"experiment_ok != """#, "outcome != errored"],
+    expect: &["global_residue_files == 0", "experiment_ok == true"],
+};
+
 /// Which claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
@@ -107,6 +118,7 @@ pub enum Claim {
     BadConfig,
     Rollback,
     TryAgain,
+    Isolation,
 }
 
 impl Claim {
@@ -118,6 +130,7 @@ impl Claim {
             Claim::BadConfig => &BAD_CONFIG,
             Claim::Rollback => &ROLLBACK,
             Claim::TryAgain => &TRY_AGAIN,
+            Claim::Isolation => &ISOLATION,
         }
     }
 
@@ -190,6 +203,7 @@ mod tests {
             Claim::BadConfig,
             Claim::Rollback,
             Claim::TryAgain,
+            Claim::Isolation,
         ] {
             assert!(!c.guarantees(a).is_empty());
         }
