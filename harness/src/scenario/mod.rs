@@ -6,6 +6,7 @@ pub mod limits;
 mod model;
 mod service;
 mod validate;
+mod validate_operation;
 
 pub use model::*;
 pub use service::*;

@@ -1,0 +1,279 @@
+//! The rules of each operation kind, beyond the fields' own: what an
+//! install, upgrade, configure or experiment needs, and what a `[retry]`
+//! or an `[experiment]` table may say (see scenarios/README.md).
+
+use super::validate::{check_ref, err};
+use super::{PackageRef, ParseError, Scenario};
+
+/// A `[retry]` needs a failure to retry (a package of the operation that
+/// fails, or a fault), and must itself install something that does not
+/// fail: it stands for "fix the cause, install again".
+pub(super) fn validate_retry(s: &Scenario) -> Result<(), ParseError> {
+    use super::OperationKind;
+    let Some(retry) = &s.retry else {
+        return Ok(());
+    };
+    if matches!(
+        s.operation.kind.get_ref(),
+        OperationKind::Configure | OperationKind::Experiment
+    ) {
+        return Err(err(
+            retry,
+            "[retry] installs packages again after a failed install or upgrade; a `configure` or `experiment` operation has no failure to retry",
+        ));
+    }
+    if s.service.is_some() {
+        return Err(err(
+            retry,
+            "[retry] with a [service] is not supported: the clean install it is compared with would need its own running service",
+        ));
+    }
+    for r in &retry.get_ref().packages {
+        check_ref(s, r, "package")?;
+    }
+    let before = s.closure_specs(&s.setup_refs());
+    let fails = s
+        .closure_specs(&s.operation_refs())
+        .into_iter()
+        .filter(|p| !before.iter().any(|b| std::ptr::eq(*b, *p)))
+        .any(|p| p.fail.is_some());
+    if !fails && s.faults.is_empty() {
+        return Err(err(
+            retry,
+            "[retry] retries a failed operation, but nothing makes this one fail: no package the operation installs has a [package.fail] and the scenario has no [[fault]]",
+        ));
+    }
+    for r in &retry.get_ref().packages {
+        let closure = s.closure_specs(&[PackageRef::parse(r.get_ref())]);
+        if let Some(p) = closure.iter().find(|p| p.fail.is_some()) {
+            return Err(err(
+                r,
+                format!(
+                    "the retry installs `{}={}`, which fails itself ([package.fail]); a retry installs the fixed version or an alternative",
+                    p.name.get_ref(),
+                    p.version
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An `experiment` (isolation) scenario: every approach takes part in
+/// experiments, nothing disturbs it, and a second project needs another
+/// version of one of the first project's packages. Environment-only
+/// approaches run experiments and nothing else.
+pub(super) fn validate_experiment(s: &Scenario) -> Result<(), ParseError> {
+    use super::OperationKind;
+    use crate::vocab::{experiment_role, ExperimentRole, ENVIRONMENT_ONLY};
+    let is_experiment = *s.operation.kind.get_ref() == OperationKind::Experiment;
+    if !is_experiment {
+        if let Some(e) = &s.experiment {
+            return Err(err(
+                e,
+                "[experiment] belongs to a scenario whose operation has `kind = \"experiment\"`",
+            ));
+        }
+        if let Some(a) = s
+            .scenario
+            .approaches
+            .iter()
+            .find(|a| ENVIRONMENT_ONLY.contains(&a.get_ref().as_str()))
+        {
+            return Err(err(
+                a,
+                format!(
+                    "approach `{}` is a project environment: it runs in `experiment` scenarios only",
+                    a.get_ref()
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    for a in &s.scenario.approaches {
+        if experiment_role(a.get_ref().as_str()) == ExperimentRole::None {
+            return Err(err(
+                a,
+                format!(
+                    "approach `{}` cannot enter an environment or install a project's packages; an `experiment` scenario takes apt, pip, pip-venv, npm-global, npm-local, nix, nix-single-user, nix-profile or nix-shell",
+                    a.get_ref()
+                ),
+            ));
+        }
+    }
+    if let Some(f) = s.faults.first() {
+        return Err(err(
+            &f.kind,
+            "an `experiment` runs undisturbed: faults are for install and upgrade operations",
+        ));
+    }
+    if s.service.is_some() || s.setup.drop_old_versions {
+        return Err(err(
+            &s.operation.kind,
+            "an `experiment` takes no [service] and no `drop_old_versions`",
+        ));
+    }
+    let Some(e) = &s.experiment else {
+        return Ok(());
+    };
+    let first = s.closure_specs(&s.operation_refs());
+    for r in &e.get_ref().second {
+        check_ref(s, r, "package")?;
+    }
+    let conflict = s.closure_specs(&s.second_refs()).into_iter().any(|p| {
+        first
+            .iter()
+            .any(|f| f.name.get_ref() == p.name.get_ref() && f.version != p.version)
+    });
+    if !conflict {
+        return Err(err(
+            e,
+            "[experiment] second: the second project must need another version of a package the first one uses (that is what side by side tests)",
+        ));
+    }
+    Ok(())
+}
+
+/// The operation's own fields against its kind, and the `[service]` a
+/// `configure` needs.
+pub(super) fn validate_operation(s: &Scenario) -> Result<(), ParseError> {
+    use super::OperationKind;
+    let op = &s.operation;
+    match op.kind.get_ref() {
+        OperationKind::Install | OperationKind::Upgrade | OperationKind::Experiment => {
+            if op.packages.is_empty() {
+                return Err(err(
+                    &op.kind,
+                    "an install, upgrade or experiment names its `packages`",
+                ));
+            }
+            if let Some(c) = &op.change {
+                return Err(err(c, "`change` belongs to a `configure` operation"));
+            }
+        }
+        OperationKind::Configure => {
+            let Some(change) = &op.change else {
+                return Err(err(
+                    &op.kind,
+                    "a `configure` operation names its `change` (syntax-error, wrong-root, wrong-port, missing-include)",
+                ));
+            };
+            if let Some(p) = op.packages.first() {
+                return Err(err(p, "a `configure` operation installs no packages"));
+            }
+            let Some(service) = &s.service else {
+                return Err(err(
+                    change,
+                    "a `configure` operation needs a [service] table (the port and marker the health probe checks)",
+                ));
+            };
+            let tools: Vec<&str> = crate::vocab::CONFIG_TOOLS.iter().map(|(n, _)| *n).collect();
+            for a in &s.scenario.approaches {
+                if crate::vocab::config_recoveries(a.get_ref().as_str()).is_none() {
+                    return Err(err(
+                        a,
+                        format!(
+                            "approach `{}` does not manage a service's configuration; `configure` scenarios take {}",
+                            a.get_ref(),
+                            tools.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if let Some(site) = &service.site {
+                return Err(err(
+                    site,
+                    "`site` is for install and upgrade scenarios; a `configure` scenario serves its own page",
+                ));
+            }
+            validate_service(service)?;
+            for (approach, name) in &service.recovery {
+                if !s
+                    .scenario
+                    .approaches
+                    .iter()
+                    .any(|a| a.get_ref().as_str() == approach.get_ref())
+                {
+                    return Err(err(
+                        approach,
+                        format!(
+                            "recovery for `{}`, which this scenario does not run",
+                            approach.get_ref()
+                        ),
+                    ));
+                }
+                let offered =
+                    crate::vocab::config_recoveries(approach.get_ref()).unwrap_or_default();
+                if !offered.contains(&name.get_ref().as_str()) {
+                    return Err(err(
+                        name,
+                        format!(
+                            "unknown recovery `{}` for {}: expected one of {}",
+                            name.get_ref(),
+                            approach.get_ref(),
+                            offered.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if let (Some(service), OperationKind::Install | OperationKind::Upgrade) =
+        (&s.service, op.kind.get_ref())
+    {
+        let Some(site) = &service.site else {
+            return Err(err(
+                &service.port,
+                "an install or upgrade with a [service] names its `site`: the package whose files nginx serves",
+            ));
+        };
+        if !s
+            .packages
+            .iter()
+            .any(|p| p.name.get_ref() == site.get_ref())
+        {
+            return Err(err(
+                site,
+                format!("site: `{}` is not a declared package", site.get_ref()),
+            ));
+        }
+        if let Some((approach, _)) = service.recovery.iter().next() {
+            return Err(err(
+                approach,
+                "[service] recovery names a configuration recovery; an install or upgrade recovers with its playbook",
+            ));
+        }
+        validate_service(service)?;
+    }
+    Ok(())
+}
+
+fn validate_service(v: &super::ServiceSpec) -> Result<(), ParseError> {
+    let port = *v.port.get_ref();
+    if port == 0 || port == u16::MAX {
+        // The wrong-port change listens on port + 1.
+        return Err(err(&v.port, "port: expected 1 to 65534"));
+    }
+    let marker = v.marker.get_ref();
+    if marker.is_empty()
+        || marker.len() > 64
+        || !marker
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c))
+    {
+        return Err(err(
+            &v.marker,
+            "marker: expected 1 to 64 letters, digits, spaces, `.`, `_` or `-`",
+        ));
+    }
+    if *v.settle_ms.get_ref() > 60_000 {
+        return Err(err(&v.settle_ms, "settle_ms: expected at most 60000"));
+    }
+    if !(5..=50).contains(v.probe_interval_ms.get_ref()) {
+        return Err(err(
+            &v.probe_interval_ms,
+            "probe_interval_ms: expected 5 to 50 (downtime is measured to this resolution)",
+        ));
+    }
+    Ok(())
+}
