@@ -268,6 +268,35 @@ async fn independent_packages(
                 })
                 .collect())
         }
+        "nix-profile" => {
+            // Once `nix profile` has switched the profile, nix-env refuses
+            // it ("incompatible with 'nix-env'"): read its manifest.json,
+            // each element's store path `<hash>-<name>-<version>`. Before
+            // any switch there is no manifest (and nothing installed).
+            let text = plain(
+                sb,
+                "cat /nix/var/nix/profiles/default/manifest.json 2>/dev/null || echo '{\"elements\": []}'",
+            )
+            .await?;
+            let manifest = json(&text)?;
+            Ok(manifest["elements"]
+                .as_array()
+                .ok_or("manifest.json: no elements")?
+                .iter()
+                .flat_map(|e| e["storePaths"].as_array().cloned().unwrap_or_default())
+                .filter_map(|p| {
+                    let base = p
+                        .as_str()?
+                        .rsplit('/')
+                        .next()?
+                        .split_once('-')?
+                        .1
+                        .to_string();
+                    let (name, version) = base.rsplit_once('-')?;
+                    Some((name.to_string(), version.to_string()))
+                })
+                .collect())
+        }
         _ if approach(kind).family() == Family::Nix => {
             // A daemon-backed variant talks to its nix-daemon; both read
             // the same profile.
