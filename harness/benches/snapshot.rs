@@ -158,12 +158,14 @@ fn trial_residue(c: &mut Criterion) {
             overlay: BTreeMap::new(),
             packages: BTreeMap::new(),
             live: BTreeSet::new(),
+            commands: BTreeSet::new(),
         };
         let after = Snapshot {
             base,
             overlay,
             packages: BTreeMap::new(),
             live,
+            commands: BTreeSet::new(),
         };
         g.throughput(Throughput::Elements(after.overlay.len() as u64));
         g.bench_with_input(

@@ -127,7 +127,7 @@ pub fn judge(h: &History) -> TrialRecord {
         // An experiment is "recovered" when leaving the project left the
         // global system as it was: no global file, no package change.
         (false, Some(r)) if experiment => {
-            let unchanged = global_files(r) == 0 && r.packages.is_empty();
+            let unchanged = global_files(r) == 0 && r.packages.is_empty() && r.commands.is_empty();
             match after_recovery {
                 Verdict::Valid if unchanged => TriBool::True,
                 Verdict::Unknown if unchanged => TriBool::Unknown,
@@ -198,6 +198,7 @@ pub fn judge(h: &History) -> TrialRecord {
         experiment_ok: experiment.then_some(op_ok).flatten(),
         side_by_side: experiment.then(|| side_by_side(h)).flatten(),
         global_residue_files: experiment.then(|| r1.map(global_files)).flatten(),
+        path_commands: experiment.then(|| r1.map(|r| r.commands.len())).flatten(),
     }
 }
 

@@ -540,6 +540,7 @@ mod tests {
                 .map(|(n, s)| (n.to_string(), s.to_string()))
                 .collect(),
             live: BTreeSet::new(),
+            commands: BTreeSet::new(),
         }
     }
 

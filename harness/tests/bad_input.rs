@@ -487,6 +487,11 @@ fn bad_isolation_scenarios_are_pointed_at() {
             format!("[scenario]\nname = \"i\"\napproaches = [\"pip-venv\"]\n{pkgs}{experiment}[experiment]\nsecond = [\"c\"]\n"),
             ":17:11: package `c` is not declared",
         ),
+        (
+            "bad-command",
+            format!("[scenario]\nname = \"i\"\napproaches = [\"pip-venv\"]\n[[package]]\nname = \"a\"\nversion = \"1.0\"\nbin = [\"a\", \"../x\"]\n{experiment}"),
+            ":7:13: bin `../x`: expected a command name",
+        ),
     ];
     for (name, text, want) in cases {
         let path = dir.path().join(format!("{name}.toml"));

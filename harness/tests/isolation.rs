@@ -79,6 +79,10 @@ fn environments_leave_nothing_global_and_keep_versions_apart() {
             "{a}: {:?}",
             global_paths(&lines, a)
         );
+        assert_eq!(
+            r["path_commands"], "0",
+            "{a}: libfoo's command stays in the project"
+        );
         assert_eq!(r["side_by_side"], "true", "{a}");
         assert_eq!(r["recovered"], "true", "{a}");
     }
@@ -103,9 +107,11 @@ fn environments_leave_nothing_global_and_keep_versions_apart() {
             r["global_residue_files"].parse::<u64>().unwrap() > 0,
             "{a}: a global install changes the system"
         );
+        assert_eq!(r["path_commands"], "1", "{a}: `libfoo` is on root's PATH");
     }
     // For Nix the global change is the profile switch, nothing else: the
-    // packages themselves live in the store.
+    // packages themselves live in the store (their command reaches PATH
+    // through ~/.nix-profile/bin, counted in path_commands).
     for a in ["nix", "nix-single-user", "nix-profile"] {
         assert_eq!(
             global_paths(&lines, a),

@@ -77,7 +77,7 @@ impl Case {
     }
 
     fn toml(self) -> String {
-        let approaches: Vec<String> = mistake_cost::approach::registry()
+        let approaches: Vec<String> = installing_approaches()
             .iter()
             .map(|a| format!("\"{a}\""))
             .collect();
@@ -147,8 +147,22 @@ impl Case {
 
 /// The exact number of packages whose state the operation changes, as each
 /// package manager lists them.
+/// Every approach that installs packages: all but the environment-only
+/// ones (`npm-local`, `nix-shell`), which run in isolation experiments only.
+fn installing_approaches() -> Vec<ApproachKind> {
+    mistake_cost::approach::registry()
+        .into_iter()
+        .filter(|k| !mistake_cost::vocab::ENVIRONMENT_ONLY.contains(&k.as_str()))
+        .collect()
+}
+
 fn expected_packages(kind: ApproachKind, case: Case) -> usize {
     let n = case.packages().len();
+    if approach(kind).ecosystem() == mistake_cost::scenario::Ecosystem::Npm {
+        // npm -g lists the top package only (its dependencies are nested
+        // inside it), and removes what it unpacked when an install fails.
+        return if case.succeeds() { 1 } else { 0 };
+    }
     if approach(kind).family() == Family::Nix {
         // A Nix profile lists what was asked for, not its dependencies
         // (they are in the store, reachable from the profile): the one top
@@ -254,6 +268,35 @@ async fn independent_packages(
                 })
                 .collect())
         }
+        "nix-profile" => {
+            // Once `nix profile` has switched the profile, nix-env refuses
+            // it ("incompatible with 'nix-env'"): read its manifest.json,
+            // each element's store path `<hash>-<name>-<version>`. Before
+            // any switch there is no manifest (and nothing installed).
+            let text = plain(
+                sb,
+                "cat /nix/var/nix/profiles/default/manifest.json 2>/dev/null || echo '{\"elements\": []}'",
+            )
+            .await?;
+            let manifest = json(&text)?;
+            Ok(manifest["elements"]
+                .as_array()
+                .ok_or("manifest.json: no elements")?
+                .iter()
+                .flat_map(|e| e["storePaths"].as_array().cloned().unwrap_or_default())
+                .filter_map(|p| {
+                    let base = p
+                        .as_str()?
+                        .rsplit('/')
+                        .next()?
+                        .split_once('-')?
+                        .1
+                        .to_string();
+                    let (name, version) = base.rsplit_once('-')?;
+                    Some((name.to_string(), version.to_string()))
+                })
+                .collect())
+        }
         _ if approach(kind).family() == Family::Nix => {
             // A daemon-backed variant talks to its nix-daemon; both read
             // the same profile.
@@ -270,6 +313,19 @@ async fn independent_packages(
                     )
                 })
                 .collect())
+        }
+        "npm-global" => {
+            // npm's own listing of the global packages (depth 0: the
+            // dependencies are nested inside them).
+            let list = json(&plain(sb, "npm ls -g --depth=0 --json --offline").await?)?;
+            Ok(list["dependencies"]
+                .as_object()
+                .map(|deps| {
+                    deps.iter()
+                        .map(|(n, d)| (n.clone(), d["version"].as_str().unwrap_or("?").to_string()))
+                        .collect()
+                })
+                .unwrap_or_default())
         }
         other => Err(format!(
             "no independent package reader for approach {other}: add one to tests/oracle.rs"
@@ -547,7 +603,7 @@ fn harness_measurement_agrees_with_an_independent_oracle() {
         let jobs: Vec<(ApproachKind, Case)> = [Case::Thirty, Case::FailingTop, Case::Chain7]
             .into_iter()
             .flat_map(|c| {
-                mistake_cost::approach::registry()
+                installing_approaches()
                     .into_iter()
                     .rev()
                     .map(move |k| (k, c))

@@ -65,6 +65,7 @@ mod tests {
                 .map(|(n, s)| (n.to_string(), s.to_string()))
                 .collect::<BTreeMap<_, _>>(),
             live: BTreeSet::new(),
+            commands: BTreeSet::new(),
         }
     }
 

@@ -269,6 +269,10 @@ pub struct TrialRecord {
     /// store: what the experiment left on the global system.
     #[serde(default)]
     pub global_residue_files: Option<usize>,
+    /// Commands root's `PATH` finds that the experiment added or removed
+    /// (its folders and `~/.nix-profile/bin`).
+    #[serde(default)]
+    pub path_commands: Option<usize>,
 }
 
 /// One row of crashpoints.csv.
@@ -415,6 +419,7 @@ impl Record for TrialRecord {
             col("experiment_ok", Bool),
             col("side_by_side", Bool),
             col("global_residue_files", Number),
+            col("path_commands", Number),
         ]
     };
 }
@@ -513,6 +518,7 @@ mod tests {
             experiment_ok: None,
             side_by_side: None,
             global_residue_files: None,
+            path_commands: None,
         }
     }
 

@@ -46,6 +46,13 @@ pub(super) fn build(pkg: &PackageSpec, files: &PayloadFiles) -> io::Result<Deb> 
     for (path, content) in files {
         data.add_file(&format!("{share}/{path}"), 0o644, content.clone())?;
     }
+    for b in &pkg.bin {
+        data.add_file(
+            &format!("usr/bin/{}", b.get_ref()),
+            0o755,
+            pkg.bin_script().into_bytes(),
+        )?;
+    }
     let installed_bytes: u64 =
         files.iter().map(|(_, c)| c.len() as u64).sum::<u64>() + pkg.version.len() as u64 + 1;
 

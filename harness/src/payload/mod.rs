@@ -691,4 +691,53 @@ packages = ["fastmath"]
         let summary = write_fixtures(&parse(&text).unwrap(), &dir).unwrap();
         println!("{summary}");
     }
+
+    /// A package's commands reach every format as the same executable
+    /// script: /usr/bin in the .deb, `scripts=` in setup.py, npm's `bin`,
+    /// `$out/bin` in the Nix builder.
+    #[test]
+    fn commands_are_shipped_by_every_format() {
+        let s = parse(
+            "[scenario]\nname = \"t\"\napproaches = [\"apt\"]\n[[package]]\nname = \"tool\"\nversion = \"1.0\"\nbin = [\"tool-cli\"]\n[operation]\nkind = \"install\"\npackages = [\"tool\"]\n",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        write_fixtures(&s, dir.path()).unwrap();
+        let script = s.packages[0].bin_script();
+        assert_eq!(script, "#!/bin/sh\necho 'tool 1.0'\n");
+        let npm = untar(&std::fs::read(dir.path().join("npm/tool-1.0.tgz")).unwrap());
+        let bin = npm
+            .iter()
+            .find(|m| m.0 == "package/bin/tool-cli")
+            .expect("npm bin");
+        assert_eq!((bin.2, bin.3.as_slice()), (0o755, script.as_bytes()));
+        let json = npm.iter().find(|m| m.0 == "package/package.json").unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&json.3).unwrap();
+        assert_eq!(json["bin"]["tool-cli"], "bin/tool-cli");
+        let sdist = untar(&std::fs::read(dir.path().join("pip/tool-1.0.tar.gz")).unwrap());
+        let setup = sdist.iter().find(|m| m.0 == "tool-1.0/setup.py").unwrap();
+        assert!(String::from_utf8_lossy(&setup.3)
+            .contains("scripts=[\n        \"scripts/tool-cli\",\n    ],"));
+        assert!(sdist
+            .iter()
+            .any(|m| m.0 == "tool-1.0/scripts/tool-cli" && m.2 == 0o755));
+        let expr = std::fs::read_to_string(dir.path().join("nix/default.nix")).unwrap();
+        assert!(expr.contains("$out/bin"), "{expr}");
+        let deb = std::fs::read(dir.path().join("apt/tool_1.0_all.deb")).unwrap();
+        let data = deb
+            .windows(11)
+            .position(|w| w == b"data.tar.gz")
+            .expect("data member");
+        // The ar member's data starts after its 60-byte header.
+        let size: usize = String::from_utf8_lossy(&deb[data + 48..data + 58])
+            .trim()
+            .parse()
+            .unwrap();
+        let members = untar(&deb[data + 60..data + 60 + size]);
+        let cli = members
+            .iter()
+            .find(|m| m.0 == "./usr/bin/tool-cli")
+            .expect("deb bin");
+        assert_eq!((cli.2, cli.3.as_slice()), (0o755, script.as_bytes()));
+    }
 }

@@ -148,6 +148,16 @@ fn builder_script(pkg: &PackageSpec) -> String {
             PackageRef::parse(d.get_ref()).name
         );
     }
+    if !pkg.bin.is_empty() {
+        s += "mkdir -p \"$out/bin\"\n";
+    }
+    for b in &pkg.bin {
+        let target = format!("\"$out/bin/\"{}", sh_quote(b.get_ref()));
+        s += &format!(
+            "printf '%s' {} > {target}\nchmod 0555 {target}\n",
+            sh_quote(&pkg.bin_script())
+        );
+    }
     if let Some(f) = fail.filter(|f| f.step_for(Ecosystem::Nix) == FailStep::Configure) {
         s += &fail_block(pkg, f);
     }

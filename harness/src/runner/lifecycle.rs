@@ -491,6 +491,7 @@ packages = ["fastmath"]
                 .collect(),
             packages: BTreeMap::new(),
             live: BTreeSet::new(),
+            commands: BTreeSet::new(),
         })
     }
 

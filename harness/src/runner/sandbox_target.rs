@@ -137,9 +137,10 @@ pub(super) async fn snapshot_timed(
         // snapshot sees it in every snapshot alike.
         // Read whole with a direct exec, never through the agent's output
         // tail (a cut listing would invent package changes).
+        let command = format!("{{ {}\n}} && {}", a.package_view(), snapshot::PATH_COMMANDS);
         let view = snapshot::read_view(
             sandbox,
-            &a.package_view(),
+            &command,
             Duration::from_secs(120),
             ExecLimits::MEASUREMENT,
         )

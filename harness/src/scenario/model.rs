@@ -203,6 +203,23 @@ pub struct PackageSpec {
     /// Where and how this package fails, if it does.
     #[serde(default)]
     pub fail: Option<FailSpec>,
+    /// Commands the package puts on `PATH` (each prints the package's name
+    /// and version): /usr/bin for apt, pip's scripts folder, npm's `bin`,
+    /// `$out/bin` for Nix.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub bin: Vec<Spanned<String>>,
+}
+
+impl PackageSpec {
+    /// The content of each of its commands: the same bytes everywhere.
+    pub fn bin_script(&self) -> String {
+        format!(
+            "#!/bin/sh\necho '{} {}'\n",
+            self.name.get_ref(),
+            self.version
+        )
+    }
 }
 
 /// A file whose content is generated deterministically from

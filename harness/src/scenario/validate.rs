@@ -150,6 +150,19 @@ pub fn validate(s: &Scenario, check_guarantee: &GuaranteeCheck) -> Result<(), Pa
                 seen.insert(path);
             }
         }
+        let mut commands = BTreeSet::new();
+        for b in &p.bin {
+            let c = b.get_ref();
+            if !valid_command(c) {
+                return Err(err(b, format!("bin `{c}`: expected a command name of lowercase letters, digits and `-`, starting with a letter, at most 64 bytes")));
+            }
+            if !commands.insert(c.clone()) {
+                return Err(err(
+                    b,
+                    format!("bin `{c}` is listed twice in package `{name}`"),
+                ));
+            }
+        }
         if let Some(fail) = &p.fail {
             let mut attempted = BTreeSet::new();
             for (op, w) in fail.attempts() {
@@ -329,6 +342,13 @@ fn valid_name(n: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && n.len() <= 64
+}
+
+fn valid_command(c: &str) -> bool {
+    c.len() <= 64
+        && c.starts_with(|ch: char| ch.is_ascii_lowercase())
+        && c.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
 }
 
 fn valid_version(v: &str) -> bool {

@@ -27,7 +27,15 @@ pub struct Snapshot {
     pub packages: BTreeMap<String, String>,
     /// Store paths reachable from the Nix profile (empty elsewhere).
     pub live: BTreeSet<String>,
+    /// Commands root's `PATH` finds ([`PATH_COMMANDS`]).
+    pub commands: BTreeSet<String>,
 }
+
+/// Lists, as `X<TAB>name` lines, the executables in the folders of a root
+/// login shell's `PATH` on Debian, plus `~/.nix-profile/bin`, which Nix
+/// users put on it. Appended to every approach's package view, so it costs
+/// no exec of its own.
+pub const PATH_COMMANDS: &str = r#"for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin /root/.nix-profile/bin; do [ -d "$d" ] || continue; for f in "$d"/*; do [ -f "$f" ] && [ -x "$f" ] && printf 'X\t%s\n' "${f##*/}"; done; done; true"#;
 
 impl Snapshot {
     pub fn get(&self, path: &str) -> Option<&Entry> {
@@ -55,6 +63,9 @@ pub struct Residue {
     /// Packages whose state differs (added, removed or changed).
     pub packages: Vec<String>,
     pub paths: Vec<ResiduePath>,
+    /// Commands on `PATH` that appeared (`+name`) or went (`-name`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
 }
 
 impl Residue {
@@ -105,6 +116,17 @@ pub fn residue(before: &Snapshot, after: &Snapshot) -> Residue {
         .into_iter()
         .filter(|n| before.packages.get(*n) != after.packages.get(*n))
         .cloned()
+        .collect();
+    r.commands = after
+        .commands
+        .difference(&before.commands)
+        .map(|c| format!("+{c}"))
+        .chain(
+            before
+                .commands
+                .difference(&after.commands)
+                .map(|c| format!("-{c}")),
+        )
         .collect();
     r
 }
@@ -222,6 +244,7 @@ pub async fn capture(
             overlay,
             packages: view.packages,
             live: view.live,
+            commands: view.commands,
         },
         timings,
     ))
@@ -269,6 +292,8 @@ pub async fn read_view(
 pub struct PackageView {
     pub packages: BTreeMap<String, String>,
     pub live: BTreeSet<String>,
+    /// `X<TAB>name` lines: commands on PATH ([`PATH_COMMANDS`]).
+    pub commands: BTreeSet<String>,
 }
 
 impl PackageView {
@@ -283,6 +308,9 @@ impl PackageView {
                 }
                 (Some("L"), Some(path), _) => {
                     v.live.insert(path.to_string());
+                }
+                (Some("X"), Some(name), _) => {
+                    v.commands.insert(name.to_string());
                 }
                 _ => {}
             }
@@ -314,6 +342,7 @@ mod tests {
                 .collect(),
             packages: BTreeMap::new(),
             live: live.iter().map(|s| s.to_string()).collect(),
+            commands: BTreeSet::new(),
         }
     }
 

@@ -106,7 +106,11 @@ const ISOLATION: Spec = Spec {
     name: "a project leaves nothing on the global system",
     source: Source::Trials,
     when: &[r#"experiment_ok != """#, "outcome != errored"],
-    expect: &["global_residue_files == 0", "experiment_ok == true"],
+    expect: &[
+        "global_residue_files == 0",
+        "path_commands == 0",
+        "experiment_ok == true",
+    ],
 };
 
 /// Which claim.

@@ -563,6 +563,7 @@ pub(crate) mod tests {
             experiment_ok: None,
             side_by_side: None,
             global_residue_files: None,
+            path_commands: None,
         }
     }
 
