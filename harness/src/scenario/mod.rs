@@ -4,11 +4,13 @@
 
 pub mod limits;
 mod model;
+mod package_ref;
 mod service;
 mod validate;
 mod validate_operation;
 
 pub use model::*;
+pub use package_ref::{version_key, PackageRef};
 pub use service::*;
 
 use std::ops::Range;
