@@ -121,6 +121,8 @@ impl Env {
             .expect("the property scenario parses");
         let fixtures = tempfile::tempdir().unwrap();
         mistake_cost::payload::write_fixtures(&scenario, fixtures.path()).expect("fixtures");
+        // As a run ships it: crashes go through the kill injector.
+        assert!(mistake_cost::nemesis::injector::ship(fixtures.path()).expect("injector"));
         let (run, tracker) = (RunId::new(), TaskTracker::new());
         let volume =
             common::FixturesVolume::fill(&docker, &run, &scenario.scenario.name, fixtures.path())

@@ -108,10 +108,17 @@ impl Session {
             }
         }
         let t = startup_phase("images checked", t);
-        let environment =
+        let mut environment =
             crate::docker::environment::record(&docker, &run, &families_of(loaded), security)
                 .await?;
         let t = startup_phase("tool versions read", t);
+        if crate::nemesis::injector::host_binary().is_none() {
+            environment.warnings.push(format!(
+                "{} was not found next to the harness: syscall kills and crash points run under plain strace \
+                 (the same points, several times slower)",
+                crate::nemesis::injector::FILE_NAME
+            ));
+        }
         for w in &environment.warnings {
             eprintln!("warning: {w}");
         }
@@ -194,6 +201,9 @@ impl Session {
                 .map_err(Error::Usage)?;
             payload::write_fixtures(&s.scenario, &dir)
                 .map_err(|e| Error::io(format!("writing fixtures to {}", dir.display()), e))?;
+            crate::nemesis::injector::ship(&dir).map_err(|e| {
+                Error::io(format!("copying the kill injector to {}", dir.display()), e)
+            })?;
             folders.push(FixtureFolder {
                 scenario: s.scenario.scenario.name.clone(),
                 dir,

@@ -4,6 +4,7 @@
 //! the small `Sandboxed` interface, and its label in the results.
 
 mod container_kill;
+pub mod injector;
 mod signal;
 mod strace;
 mod syscall;
@@ -279,6 +280,9 @@ mod tests {
                 Some("ENOSPC"),
             ),
             strace_count(command, &set, "/run/t.log", None),
+            // One syscall, a kill: the injector, or strace without it.
+            strace_wrap_for(None, command, &set[..1], 3, None),
+            strace_wrap_for(Some("/run/w.pid"), command, &set[1..], 3, None),
             strace_count(
                 command,
                 &set,

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::injector;
 use super::strace::{around_worker, strace_command, Strace};
 use super::{Fault, Injected, Sandboxed};
 use crate::docker::DockerError;
@@ -52,9 +53,11 @@ pub async fn injected_kills<S: Sandboxed>(on: &S) -> Result<Vec<String>, DockerE
     Ok(killed_processes(&log))
 }
 
-/// The operation command with a syscall fault wrapped around it.
+/// The operation command with a syscall fault wrapped around it. A kill at
+/// one syscall the injector knows goes through it (only that syscall stops
+/// the tracee); errors, and several syscalls at once, through strace.
 pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&str>) -> String {
-    strace_command(
+    let strace = strace_command(
         &Strace {
             log: INJECT_LOG,
             trace: syscalls,
@@ -65,7 +68,13 @@ pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&s
             seccomp_bpf: false,
         },
         command,
-    )
+    );
+    match (syscalls, errno) {
+        ([one], None) if injector::syscall_number(one.trim_start_matches('?')).is_some() => {
+            injector::wrap(command, one.trim_start_matches('?'), at, INJECT_LOG, &strace)
+        }
+        _ => strace,
+    }
 }
 
 /// Where a syscall fault's strace writes its trace inside the container.

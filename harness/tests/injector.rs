@@ -1,0 +1,129 @@
+//! The kill injector (`mistake-cost-inject`) crashes a command exactly where
+//! strace's `inject=NAME:signal=KILL:when=K` does: for a multi-process
+//! workload of real coreutils, Python and dpkg-style renames, every (syscall,
+//! k) gives the same exit status, the same killed processes and the same
+//! files left behind under both. Runs in the apt image, as trials do.
+
+mod common;
+
+use mistake_cost::docker::{RunId, Sandbox, SandboxSpec};
+use mistake_cost::nemesis::{self, injector, Strace, INJECT_LOG};
+use std::time::Duration;
+
+/// Sequential (so the end state is deterministic), several processes, and
+/// each family's calls: the shell's own openat/write, mv's renameat2,
+/// mkdir, rm's unlinkat, ln's symlinkat, chmod's fchmodat, a Python
+/// process's rename, fsync and writes.
+const WORKLOAD: &str = "W=/tmp/w; rm -rf $W; mkdir -p $W/a $W/b; \
+    for i in 1 2 3 4 5; do echo v$i > $W/a/f$i; done; \
+    for i in 1 2 3; do mv $W/a/f$i $W/b/; done; \
+    mkdir $W/c $W/d; rm $W/a/f4; ln -s f5 $W/a/l5; chmod 600 $W/a/f5; \
+    python3 -c 'import os\nfor i in range(3):\n  p=\"/tmp/w/d/p%d\" % i\n  with open(p+\".tmp\",\"w\") as f:\n    f.write(\"x\"*i); f.flush(); os.fsync(f.fileno())\n  os.rename(p+\".tmp\", p)'; \
+    echo done > $W/c/end";
+
+/// What a crash left: the exit status, the processes killed, the files.
+const OUTCOME: &str = "rc=$?; echo rc=$rc; grep -o '<[^>]*> +++ killed' /run/mistake-cost/strace.log | sort; \
+    find /tmp/w -printf '%p %y %s %m\\n' | sort; cat /tmp/w/*/* 2>/dev/null | md5sum";
+
+#[test]
+fn the_injector_kills_where_strace_does() {
+    let o = common::run(&["images", "build"]);
+    assert_eq!(o.status.code(), Some(0));
+    let fixtures = tempfile::tempdir().unwrap();
+    assert!(
+        injector::ship(fixtures.path()).unwrap(),
+        "cargo builds {} next to the test binaries",
+        injector::FILE_NAME
+    );
+    let run = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.unwrap();
+        let run = RunId::new();
+        let tracker = tokio_util::task::TaskTracker::new();
+        let volume =
+            common::FixturesVolume::fill(&docker, &run, "injector-test", fixtures.path()).await;
+        let mut spec = SandboxSpec::new(
+            mistake_cost::docker::images::Family::Apt.image(),
+            format!("mc-{run}-injector-test"),
+        );
+        spec.fixtures = Some(volume.name.clone());
+        let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
+        let sh = |c: String| vec!["sh".to_string(), "-c".to_string(), c];
+        let t = Duration::from_secs(60);
+        sandbox
+            .exec(&sh("mkdir -p /run/mistake-cost".into()), None, t)
+            .await
+            .unwrap();
+
+        let cases: &[(&str, &[u64])] = &[
+            ("renameat2", &[1, 2, 3]),
+            ("rename", &[1, 3]),
+            ("openat", &[1, 4, 6, 9, 15, 40]),
+            ("write", &[1, 2, 3]),
+            ("mkdir", &[1, 2]),
+            ("unlinkat", &[1]),
+            ("symlinkat", &[1]),
+            ("fchmodat", &[1]),
+            ("fsync", &[1, 2, 3]),
+        ];
+        let mut killed_somewhere = 0;
+        for (syscall, ks) in cases {
+            for &k in *ks {
+                let strace = nemesis::strace_command(
+                    &Strace {
+                        log: INJECT_LOG,
+                        trace: &[syscall.to_string()],
+                        inject: Some((k, None)),
+                        decode_fds: false,
+                        quiet_exits: true,
+                        timestamps: false,
+                        seccomp_bpf: false,
+                    },
+                    WORKLOAD,
+                );
+                let ours = format!(
+                    "{} --syscall {syscall} --at {k} --log {INJECT_LOG} -- sh -c {}",
+                    injector::IN_CONTAINER,
+                    nemesis::shell_quote(WORKLOAD)
+                );
+                let mut outcomes = Vec::new();
+                for wrapped in [strace, ours] {
+                    let out = sandbox
+                        .exec(&sh(format!("rm -f {INJECT_LOG}; {wrapped}; {OUTCOME}")), None, t)
+                        .await
+                        .unwrap();
+                    outcomes.push(String::from_utf8_lossy(&out.stdout).into_owned());
+                }
+                assert_eq!(
+                    outcomes[0], outcomes[1],
+                    "{syscall}#{k}: strace (left) and the injector (right) differ"
+                );
+                if outcomes[1].contains("+++ killed") {
+                    killed_somewhere += 1;
+                }
+            }
+        }
+        // Most cases must actually crash something, or the comparison says little.
+        assert!(killed_somewhere >= 20, "only {killed_somewhere} cases killed a process");
+
+        // The wrapper the trials use picks the injector when the fixtures have it.
+        let wrapped = nemesis::strace_wrap("mv /tmp/w/b/f1 /tmp/w/b/g1", &["renameat2".into()], 1, None);
+        let out = sandbox
+            .exec(&sh(format!("{wrapped}; echo rc=$?; cat {INJECT_LOG}; ls /tmp/w/b")), None, t)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("rc=137"), "{text}");
+        assert_eq!(nemesis::killed_processes(&text), vec!["mv".to_string()], "{text}");
+        assert!(text.contains("f1") && !text.contains("g1"), "killed before the rename: {text}");
+
+        sandbox.remove().await.unwrap();
+        drop(volume);
+        tracker.close();
+        tracker.wait().await;
+        run
+    });
+    assert_eq!(
+        common::containers_with_label(&format!("mistake-cost.run={run}")),
+        0
+    );
+}
