@@ -305,8 +305,14 @@ async fn run_inner(
                         &bar,
                         format!(
                             "Docker's engine stopped answering: stopping the run. Finished rows are kept; \
-                             start dockerd again and finish with `mistake-cost run --resume --out {}`",
-                            out.display()
+                             start dockerd again and finish with `mistake-cost run --resume --out {}{}`",
+                            out.display(),
+                            session
+                                .engines
+                                .iter()
+                                .filter_map(|e| e.plan.as_argument())
+                                .map(|a| format!(" {a}"))
+                                .collect::<String>()
                         ),
                     );
                     cancel.cancel();

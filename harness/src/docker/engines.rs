@@ -81,6 +81,16 @@ pub struct EnginePlan {
     pub jobs: u16,
 }
 
+impl EnginePlan {
+    /// The `--engine` argument that gives this engine again (None for the
+    /// default engine, which needs none): what a `--resume` hint repeats.
+    pub fn as_argument(&self) -> Option<String> {
+        self.url
+            .as_ref()
+            .map(|url| format!("--engine {url},jobs={},name={}", self.jobs, self.name))
+    }
+}
+
 /// The engines a run uses: each `--engine` (names `e1`, `e2`, … unless
 /// given; its job limit `jobs=` or `default_jobs`), or the one default
 /// engine `local` with `default_jobs`. Names must differ.
@@ -153,6 +163,20 @@ mod tests {
         ] {
             assert!(bad.parse::<EngineSpec>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_engine_is_given_again_as_an_argument() {
+        let plans = resolve(&["unix:///run/b.sock,jobs=2".parse().unwrap()], 1).unwrap();
+        assert_eq!(
+            plans[0].as_argument().as_deref(),
+            Some("--engine unix:///run/b.sock,jobs=2,name=e1")
+        );
+        let again: EngineSpec = plans[0].as_argument().unwrap()["--engine ".len()..]
+            .parse()
+            .unwrap();
+        assert_eq!(resolve(&[again], 1).unwrap(), plans);
+        assert_eq!(resolve(&[], 1).unwrap()[0].as_argument(), None);
     }
 
     #[test]
