@@ -15,7 +15,11 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::io::Write;
 
-use mistake_cost::nemesis::injector::{seccomp_filter, syscall_number};
+#[path = "../nemesis/seccomp.rs"]
+#[allow(dead_code)]
+mod seccomp;
+
+use seccomp::{seccomp_filter, syscall_number};
 
 struct Args {
     syscall: String,

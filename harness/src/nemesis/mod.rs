@@ -5,6 +5,7 @@
 
 mod container_kill;
 pub mod injector;
+pub mod seccomp;
 mod signal;
 mod strace;
 mod syscall;
