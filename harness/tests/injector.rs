@@ -105,6 +105,37 @@ fn the_injector_kills_where_strace_does() {
         // Most cases must actually crash something, or the comparison says little.
         assert!(killed_somewhere >= 20, "only {killed_somewhere} cases killed a process");
 
+        // Explore's crash point names its process: at openat#4, where mkdir
+        // and rm both get killed untargeted, only rm is.
+        let both = sandbox
+            .exec(
+                &sh(format!(
+                    "rm -f {INJECT_LOG}; {} --syscall openat --at 4 --log {INJECT_LOG} -- sh -c {}; {OUTCOME}",
+                    injector::IN_CONTAINER,
+                    nemesis::shell_quote(WORKLOAD)
+                )),
+                None,
+                t,
+            )
+            .await
+            .unwrap();
+        let both = String::from_utf8_lossy(&both.stdout).into_owned();
+        assert!(both.contains("<mkdir> +++ killed") && both.contains("<rm> +++ killed"), "{both}");
+        let point = nemesis::Point {
+            syscall: "openat",
+            at: 4,
+            process: "rm",
+            in_worker: false,
+        };
+        let wrapped = nemesis::crash_point_wrap(None, WORKLOAD, &point).unwrap();
+        let one = sandbox
+            .exec(&sh(format!("rm -f {INJECT_LOG}; {wrapped}; {OUTCOME}")), None, t)
+            .await
+            .unwrap();
+        let one = String::from_utf8_lossy(&one.stdout).into_owned();
+        assert!(one.contains("<rm> +++ killed") && !one.contains("<mkdir>"), "{one}");
+        assert_ne!(one, both, "sparing mkdir leaves other files");
+
         // The wrapper the trials use picks the injector when the fixtures have it.
         let wrapped = nemesis::strace_wrap("mv /tmp/w/b/f1 /tmp/w/b/g1", &["renameat2".into()], 1, None);
         let out = sandbox

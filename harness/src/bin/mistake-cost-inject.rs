@@ -5,7 +5,10 @@
 //! injected signal under `--seccomp-bpf`). Copied into the containers
 //! through the fixtures volume; Linux x86_64 only.
 //!
-//! Usage: `mistake-cost-inject --syscall NAME --at K --log FILE -- PROGRAM [ARG...]`.
+//! Usage: `mistake-cost-inject --syscall NAME --at K [--comm NAME] --log FILE -- PROGRAM [ARG...]`.
+//! With `--comm`, only threads of that command name are killed (every
+//! thread's calls are still counted, as strace counts them): explore's
+//! crash point is one process's k-th call, not every process's.
 //! Every kill is logged as strace does (`TID<comm> +++ killed by SIGKILL +++`);
 //! the exit status is the program's (128 + signal when one ended it), after
 //! every traced process has ended, as with `strace -f`. Exit 125: bad
@@ -24,12 +27,13 @@ use seccomp::{seccomp_filter, syscall_number};
 struct Args {
     syscall: String,
     at: u64,
+    comm: Option<String>,
     log: String,
     program: Vec<String>,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
-    let (mut syscall, mut at, mut log) = (None, None, None);
+    let (mut syscall, mut at, mut log, mut comm) = (None, None, None, None);
     let mut i = 0;
     while i < args.len() {
         let value = || args.get(i + 1).cloned().ok_or(format!("{} needs a value", args[i]));
@@ -40,6 +44,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 at = Some(v.parse::<u64>().ok().filter(|&n| n > 0).ok_or(format!("--at {v}: not a positive number"))?)
             }
             "--log" => log = Some(value()?),
+            "--comm" => comm = Some(value()?),
             "--" => break,
             other => return Err(format!("unexpected argument {other}")),
         }
@@ -52,6 +57,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     Ok(Args {
         syscall: syscall.ok_or("--syscall is required")?,
         at: at.ok_or("--at is required")?,
+        comm,
         log: log.ok_or("--log is required")?,
         program,
     })
@@ -187,9 +193,10 @@ fn main() {
             if event == libc::PTRACE_EVENT_SECCOMP {
                 let n = calls.entry(tid).or_insert(0);
                 *n += 1;
-                if *n == args.at {
+                let name = if *n == args.at { Some(comm(tid)) } else { None };
+                if let Some(name) = name.filter(|n| args.comm.as_ref().is_none_or(|c| c == n)) {
                     // Killed in the seccomp stop: the call never runs.
-                    let _ = writeln!(log, "{tid}<{}> +++ killed by SIGKILL +++", comm(tid));
+                    let _ = writeln!(log, "{tid}<{name}> +++ killed by SIGKILL +++");
                     // SAFETY: signalling our tracee.
                     unsafe { libc::syscall(libc::SYS_tkill, tid, libc::SIGKILL) };
                     continue;
@@ -224,13 +231,14 @@ mod tests {
 
     #[test]
     fn parses_its_arguments() {
-        let a: Vec<String> = "--syscall rename --at 3 --log /run/l -- sh -c true"
+        let a: Vec<String> = "--syscall rename --at 3 --log /run/l --comm dpkg -- sh -c true"
             .split(' ')
             .map(String::from)
             .collect();
         let p = parse_args(&a).unwrap();
         assert_eq!((p.syscall.as_str(), p.at, p.log.as_str()), ("rename", 3, "/run/l"));
         assert_eq!(p.program, ["sh", "-c", "true"]);
+        assert_eq!(p.comm.as_deref(), Some("dpkg"));
         assert!(parse_args(&["--at".into(), "0".into(), "--".into(), "x".into()]).is_err());
         assert!(parse_args(&["--syscall".into(), "rename".into()]).is_err());
     }

@@ -28,6 +28,25 @@ pub async fn explore(args: ExploreArgs) -> Result<i32> {
     }
     let syscalls = crate::explore::points::expand_syscalls(&args.syscalls)
         .map_err(|e| Error::Usage(format!("--syscalls: {e}")))?;
+    // Crash runs kill one process at its k-th call through the kill
+    // injector: strace cannot limit a kill to one process.
+    use crate::nemesis::injector;
+    if let Some(unknown) = syscalls
+        .iter()
+        .find(|s| injector::syscall_number(s.trim_start_matches('?')).is_none())
+    {
+        return Err(Error::Usage(format!(
+            "--syscalls: `{unknown}` is not a syscall the kill injector ({}) can crash at; \
+             it takes those of the families (@create, @write, @rename, @unlink, @link, @mkdir, @metadata, @sync) and truncate, on x86_64",
+            injector::FILE_NAME
+        )));
+    }
+    if injector::host_binary().is_none() {
+        return Err(Error::Usage(format!(
+            "explore needs {} next to the harness binary (`cargo build --release` builds both)",
+            injector::FILE_NAME
+        )));
+    }
     let session = Session::open(
         std::slice::from_ref(&loaded),
         args.out.clone(),

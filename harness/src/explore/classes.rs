@@ -207,6 +207,7 @@ mod tests {
             args: args.iter().map(|a| a.to_string()).collect(),
             ret: Some(ret.into()),
             at: None,
+            worker: false,
         }
     }
 
@@ -220,6 +221,7 @@ mod tests {
             change: 0,
             first_reached_by: None,
             target: target.map(String::from),
+            in_worker: false,
         }
     }
 

@@ -162,7 +162,7 @@ pub async fn crash_at(
     point: &CrashPoint,
 ) -> (CrashPointRecord, History) {
     let a = approach(dry.approach);
-    let fault = format!("syscall:{}#{}:KILL", point.syscall, point.k);
+    let fault = point_fault(point).to_string();
     let mut h = history(s, dry.approach, fault.clone());
     let class = dry.class_of(point);
     let t = Instant::now();
@@ -236,13 +236,14 @@ impl Hooks for CrashHooks<'_> {
     }
 }
 
-/// The point's fault: SIGKILL at the k-th call of its syscall, in every
-/// traced process (and in the approach's worker, if it has one).
+/// The point's fault: SIGKILL at the k-th call of its syscall, in the
+/// process that made it (or anywhere in the worker's tree).
 fn point_fault(point: &CrashPoint) -> Fault {
-    Fault::Syscall {
-        syscalls: vec![point.syscall.clone()],
+    Fault::CrashPoint {
+        syscall: point.syscall.clone(),
         at: point.k,
-        errno: None,
+        process: point.process.clone(),
+        in_worker: point.in_worker,
     }
 }
 

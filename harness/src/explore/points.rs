@@ -139,6 +139,9 @@ pub struct TracedCall {
     pub ret: Option<String>,
     /// Wall-clock seconds when the call entered (`-ttt`), if logged.
     pub at: Option<f64>,
+    /// The call is from the worker's trace (the Nix daemon's tree), not
+    /// the operation's own process tree.
+    pub worker: bool,
 }
 
 /// Paths whose changes are not the system's state: devices, kernel views
@@ -238,9 +241,16 @@ fn split_time(rest: &str) -> (Option<f64>, &str) {
 /// within one operation would merge two processes' counts: pids wrap only
 /// after 4 million forks).
 pub fn merge_traces(texts: &[&str], syscalls: &[String]) -> Vec<TracedCall> {
+    // The first trace is the operation's; any other a worker's.
     let mut calls: Vec<TracedCall> = texts
         .iter()
-        .flat_map(|t| parse_trace(t, syscalls))
+        .enumerate()
+        .flat_map(|(i, t)| {
+            parse_trace(t, syscalls).into_iter().map(move |mut c| {
+                c.worker = i > 0;
+                c
+            })
+        })
         .collect();
     calls.sort_by(|a, b| {
         a.at.unwrap_or(f64::MAX)
@@ -349,6 +359,7 @@ pub fn parse_trace(text: &str, syscalls: &[String]) -> Vec<TracedCall> {
             args: Vec::new(),
             ret: None,
             at,
+            worker: false,
         };
         if let Some(head) = args.strip_suffix("<unfinished ...>") {
             pending.insert(pid, (out.len(), head.trim_end().to_string()));
@@ -387,23 +398,35 @@ pub struct CrashPoint {
     /// ([`super::classes::changed_path`]); its shape decides the point's class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The call was in the worker's tree (the Nix daemon and its builders),
+    /// where the crash run's kill reaches every process (strace attached);
+    /// else in the operation's tree, where only `process` is killed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_worker: bool,
 }
 
-/// Every (syscall, k) at which some process's call changed state in the dry
-/// run, in order of first occurrence; k counts all of that process's calls
-/// of the syscall, as strace's injection does.
+/// Every crash point of the dry run, in order of first occurrence: (syscall,
+/// k) where a process's k-th call of the syscall (all its calls counted, as
+/// strace and the injector count them) changed state. In the operation's
+/// tree the crash run kills only threads of that command name, so a point
+/// is also its process's name (dpkg's 695th write and apt-get's are two
+/// points); in a worker's tree every process is killed at its k-th call, so
+/// the point is (syscall, k) there, named after its first changer.
 pub fn points(calls: &[TracedCall]) -> Vec<CrashPoint> {
     // (pid, life, syscall) → (all calls, state-changing calls).
     let mut per_process: HashMap<(u32, u32, &str), (u64, u64)> = HashMap::new();
-    let mut seen: HashMap<(&str, u64), ()> = HashMap::new();
-    let mut reached_first: HashMap<(&str, u64), &str> = HashMap::new();
+    // (syscall, k, worker, the process name when the kill targets it).
+    type Key<'a> = (&'a str, u64, bool, &'a str);
+    let mut seen: HashMap<Key, ()> = HashMap::new();
+    let mut reached_first: HashMap<Key, &str> = HashMap::new();
     let mut out = Vec::new();
     for c in calls {
         let n = per_process
             .entry((c.pid, c.life, c.syscall.as_str()))
             .or_insert((0, 0));
         n.0 += 1;
-        let key = (c.syscall.as_str(), n.0);
+        let targeted = if c.worker { "" } else { c.process.as_str() };
+        let key = (c.syscall.as_str(), n.0, c.worker, targeted);
         if !c.changes_state() {
             reached_first.entry(key).or_insert(c.process.as_str());
             continue;
@@ -419,6 +442,7 @@ pub fn points(calls: &[TracedCall]) -> Vec<CrashPoint> {
                 change: n.1,
                 first_reached_by: reached_first.get(&key).map(|p| p.to_string()),
                 target: super::classes::changed_path(c),
+                in_worker: c.worker,
             });
         }
     }
@@ -710,7 +734,7 @@ mod tests {
                     };
                     Some((c, k))
                 })
-                .find(|(c, k)| *k == pt.k && c.changes_state())
+                .find(|(c, k)| *k == pt.k && c.changes_state() && c.process == pt.process)
                 .map(|(c, _)| c.process.clone());
             assert_eq!(first.as_deref(), Some(pt.process.as_str()), "{pt:?}");
         }
@@ -718,13 +742,14 @@ mod tests {
             p.iter().map(|c| c.index).collect::<Vec<_>>(),
             (0..p.len()).collect::<Vec<_>>()
         );
-        // sh's 1st write (to `a`) is python's 1st write too: one point; sh's `echo done` is its 2nd.
+        // sh's 1st write (to `a`) and python's 1st write are two points (the
+        // crash run kills one process name); sh's `echo done` is its 2nd.
         assert_eq!(
             p.iter()
                 .filter(|c| c.syscall == "write")
-                .map(|c| c.k)
+                .map(|c| (c.process.as_str(), c.k))
                 .collect::<Vec<_>>(),
-            vec![1, 2]
+            vec![("sh", 1), ("python3", 1), ("sh", 2)]
         );
     }
 
@@ -744,8 +769,12 @@ mod tests {
             .map(|c| (c.k, c.process.as_str(), c.first_reached_by.as_deref()))
             .collect();
         // Point 1 is pid 8's first openat, though pid 7 (a read) got there first;
-        // the reused pid 7's 2nd openat is point 2 again, not a 4th.
-        assert_eq!(keys, vec![(2, "sh", None), (1, "sh", Some("sh"))]);
+        // the reused pid 7, now cp, counts from 1 again: its 2nd openat is
+        // cp's point (2), not sh's (which exists already) nor a 4th.
+        assert_eq!(
+            keys,
+            vec![(2, "sh", None), (1, "sh", Some("sh")), (2, "cp", None)]
+        );
     }
 
     fn many(n: usize, family: &str, from: usize) -> Vec<CrashPoint> {
@@ -759,6 +788,7 @@ mod tests {
                 change: i as u64 + 1,
                 first_reached_by: None,
                 target: None,
+                in_worker: false,
             })
             .collect()
     }
@@ -838,13 +868,18 @@ mod tests {
         let order: Vec<(u32, &str)> = calls.iter().map(|c| (c.pid, c.syscall.as_str())).collect();
         assert_eq!(order, vec![(10, "openat"), (20, "openat"), (10, "rename")]);
         assert_eq!(calls[1].at, Some(100.0002));
-        // Both processes' first openat is a point; the same (syscall, k) counts once.
+        // Each tree's first openat is a point of its own: the crash run
+        // kills in one tree only.
         let p = points(&calls);
         assert_eq!(
             p.iter()
-                .map(|p| (p.syscall.as_str(), p.k, p.process.as_str()))
+                .map(|p| (p.syscall.as_str(), p.k, p.process.as_str(), p.in_worker))
                 .collect::<Vec<_>>(),
-            vec![("openat", 1, "nix-env"), ("rename", 1, "nix-env")]
+            vec![
+                ("openat", 1, "nix-env", false),
+                ("openat", 1, "nix-daemon", true),
+                ("rename", 1, "nix-env", false)
+            ]
         );
         // Untimed lines parse as before.
         assert_eq!(

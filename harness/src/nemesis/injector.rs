@@ -53,6 +53,20 @@ pub fn wrap(command: &str, syscall: &str, at: u64, log: &str, strace_fallback: &
     )
 }
 
+/// `command` with only threads named `process` killed at their `at`-th
+/// call of `syscall` (explore's crash points). No strace fallback: strace
+/// cannot tell processes apart, so a missing injector is exit 126, which
+/// the checker reads as "unknown", never as a crash that did not fire.
+pub fn targeted(command: &str, syscall: &str, at: u64, process: &str, log: &str) -> String {
+    format!(
+        "if [ -x {IN_CONTAINER} ]; then {IN_CONTAINER} --syscall {syscall} --at {at} --comm {} --log {} -- sh -c {}; \
+         else echo 'mistake-cost: {IN_CONTAINER} is missing' >&2; exit 126; fi",
+        shell_quote(process),
+        shell_quote(log),
+        shell_quote(command)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,8 @@ mod trace;
 
 pub use strace::{shell_quote, strace_args, strace_command, Strace, WORKER_STRACE_KILLED};
 pub use syscall::{
-    injected_kills, killed_processes, strace_wrap, strace_wrap_for, INJECT_LOG, WORKER_INJECT_LOG,
+    crash_point_wrap, injected_kills, killed_processes, strace_wrap, strace_wrap_for, Point,
+    INJECT_LOG, WORKER_INJECT_LOG,
 };
 pub use trace::{strace_count, TRACE_LOG, WORKER_TRACE_LOG};
 
@@ -46,6 +47,18 @@ pub enum Fault {
         syscalls: Vec<String>,
         at: u64,
         errno: Option<String>,
+    },
+    /// Explore's crash point: SIGKILL at the `at`-th call of `syscall`,
+    /// counted per thread. In the operation's own tree only threads named
+    /// `process` are killed (the kill injector); in the worker's tree
+    /// (`in_worker`: the Nix daemon and its builders) every process at its
+    /// `at`-th call (strace attached to the daemon), and the operation's
+    /// tree runs undisturbed. Never expanded from a scenario.
+    CrashPoint {
+        syscall: String,
+        at: u64,
+        process: String,
+        in_worker: bool,
     },
     /// The container is killed `at_ms` after the operation started, then
     /// started again.
@@ -92,6 +105,15 @@ impl fmt::Display for Fault {
                     syscalls.join("+"),
                     errno.as_deref().unwrap_or("KILL")
                 )
+            }
+            Fault::CrashPoint {
+                syscall,
+                at,
+                process,
+                in_worker,
+            } => {
+                let whom = if *in_worker { "worker" } else { process };
+                write!(f, "syscall:{syscall}#{at}:KILL@{whom}")
             }
             Fault::ContainerKill { at_ms } => write!(f, "container-kill@{at_ms}ms"),
             Fault::Trace { syscalls } => write!(f, "trace:{}", syscalls.join("+")),
@@ -175,6 +197,20 @@ pub async fn inject<S: Sandboxed>(
             at,
             errno,
         } => syscall::inject(on, syscalls, *at, errno.as_deref(), command, timeout).await,
+        Fault::CrashPoint {
+            syscall,
+            at,
+            process,
+            in_worker,
+        } => {
+            let point = syscall::Point {
+                syscall,
+                at: *at,
+                process,
+                in_worker: *in_worker,
+            };
+            syscall::inject_point(on, &point, command, timeout).await
+        }
         Fault::ContainerKill { at_ms } => {
             container_kill::inject(on, *at_ms, command, timeout).await
         }
@@ -236,6 +272,19 @@ mod tests {
     }
 
     #[test]
+    fn a_crash_point_in_a_worker_needs_one() {
+        let p = Point { syscall: "openat", at: 5, process: "nix-daemon", in_worker: true };
+        assert!(crash_point_wrap(None, "true", &p).unwrap_err().contains("no worker"));
+        let label = Fault::CrashPoint {
+            syscall: "openat".into(),
+            at: 5,
+            process: "dpkg".into(),
+            in_worker: false,
+        };
+        assert_eq!(label.to_string(), "syscall:openat#5:KILL@dpkg");
+    }
+
+    #[test]
     fn strace_wrapping_quotes_the_command() {
         let w = strace_wrap("echo 'hi'", &["rename".into(), "renameat2".into()], 4, None);
         assert_eq!(
@@ -283,6 +332,19 @@ mod tests {
             strace_count(command, &set, "/run/t.log", None),
             // One syscall, a kill: the injector, or strace without it.
             strace_wrap_for(None, command, &set[..1], 3, None),
+            // Explore's crash points: in the operation's tree, in the worker's.
+            crash_point_wrap(
+                None,
+                command,
+                &Point { syscall: "rename", at: 3, process: "it's", in_worker: false },
+            )
+            .unwrap(),
+            crash_point_wrap(
+                Some("/run/w.pid"),
+                command,
+                &Point { syscall: "rename", at: 3, process: "nix-daemon", in_worker: true },
+            )
+            .unwrap(),
             strace_wrap_for(Some("/run/w.pid"), command, &set[1..], 3, None),
             strace_count(
                 command,

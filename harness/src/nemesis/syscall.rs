@@ -46,6 +46,72 @@ pub(super) async fn inject<S: Sandboxed>(
     Ok(Injected { step, killed })
 }
 
+/// An explore crash point, as [`super::Fault::CrashPoint`] holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Point<'a> {
+    pub syscall: &'a str,
+    pub at: u64,
+    pub process: &'a str,
+    pub in_worker: bool,
+}
+
+/// Runs `command` crashed at `point`; the kill fired when a log says so.
+pub(super) async fn inject_point<S: Sandboxed>(
+    on: &S,
+    point: &Point<'_>,
+    command: String,
+    timeout: Duration,
+) -> Result<Injected, DockerError> {
+    let wrapped = crash_point_wrap(on.worker_pid_file(), &command, point)
+        .map_err(DockerError::Other)?;
+    let mut step = on.run(wrapped, timeout, None).await?;
+    let killed = injected_kills(on).await?;
+    if !killed.is_empty() {
+        step.fault_fired_ms = Some(step.ms);
+        step.command = format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
+    }
+    Ok(Injected { step, killed })
+}
+
+/// The operation with a crash point around it: the kill injector, limited
+/// to the point's process name, in the operation's tree; or strace's kill
+/// attached to the worker, the operation itself untraced.
+pub fn crash_point_wrap(
+    worker_pid_file: Option<&str>,
+    command: &str,
+    point: &Point,
+) -> Result<String, String> {
+    if !point.in_worker {
+        return Ok(injector::targeted(
+            command,
+            point.syscall,
+            point.at,
+            point.process,
+            INJECT_LOG,
+        ));
+    }
+    let pid_file = worker_pid_file.ok_or_else(|| {
+        format!(
+            "crash point {}#{} is in a worker's tree, but this approach has no worker",
+            point.syscall, point.at
+        )
+    })?;
+    let trace = [point.syscall.to_string()];
+    Ok(around_worker(
+        pid_file,
+        &Strace {
+            log: WORKER_INJECT_LOG,
+            trace: &trace,
+            inject: Some((point.at, None)),
+            decode_fds: false,
+            quiet_exits: true,
+            timestamps: false,
+            seccomp_bpf: false,
+        },
+        command,
+    ))
+}
+
 /// The processes a syscall fault's SIGKILL ended (empty: it never fired).
 pub async fn injected_kills<S: Sandboxed>(on: &S) -> Result<Vec<String>, DockerError> {
     // The worker's log exists only when the approach has a worker.
