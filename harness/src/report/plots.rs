@@ -551,7 +551,7 @@ pub fn crash_point_strip(rows: &[StripRow]) -> Figure {
         Ok(svg) => Figure::Drawn {
             title,
             svg,
-            caption: "Each cell is one explored crash point (strace's SIGKILL at the k-th call of a syscall), at its index among the \
+            caption: "Each cell is one explored crash point (SIGKILL at a process's k-th call of a syscall), at its index among the \
                       points the dry run found, coloured by the state right after the crash: old, new or inconsistent; grey when the \
                       kill never fired (the operation ran undisturbed); a cross when the point errored (no data). The thin grey line \
                       under a row spans the points its dry run found; the label says how many were explored."
