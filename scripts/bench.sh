@@ -12,7 +12,7 @@
 # --criterion also runs the criterion benches (cargo bench: pure snapshot
 # costs, and a bare container lifecycle against the harness's floor).
 # --explore-all explores every class of kill-during-install (all points
-# found represented; ~18 min on 2 cores) instead of a 10-point sample.
+# found represented; ~6.5 min on 2 cores) instead of a 10-point sample.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=4 criterion=0 explore_all=0
