@@ -399,23 +399,22 @@ pub struct CrashPoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// The call was in the worker's tree (the Nix daemon and its builders),
-    /// where the crash run's kill reaches every process (strace attached);
-    /// else in the operation's tree, where only `process` is killed.
+    /// where the crash run attaches the injector to the worker; else in the
+    /// operation's tree. Either way only `process` is killed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_worker: bool,
 }
 
 /// Every crash point of the dry run, in order of first occurrence: (syscall,
 /// k) where a process's k-th call of the syscall (all its calls counted, as
-/// strace and the injector count them) changed state. In the operation's
-/// tree the crash run kills only threads of that command name, so a point
-/// is also its process's name (dpkg's 695th write and apt-get's are two
-/// points); in a worker's tree every process is killed at its k-th call, so
-/// the point is (syscall, k) there, named after its first changer.
+/// strace and the injector count them) changed state. The crash run kills
+/// only threads of that command name, in that tree (the operation's, or a
+/// worker's), so a point is (syscall, k, tree, process name): dpkg's 695th
+/// write and apt-get's are two points.
 pub fn points(calls: &[TracedCall]) -> Vec<CrashPoint> {
     // (pid, life, syscall) → (all calls, state-changing calls).
     let mut per_process: HashMap<(u32, u32, &str), (u64, u64)> = HashMap::new();
-    // (syscall, k, worker, the process name when the kill targets it).
+    // (syscall, k, worker's tree or not, process name).
     type Key<'a> = (&'a str, u64, bool, &'a str);
     let mut seen: HashMap<Key, ()> = HashMap::new();
     let mut reached_first: HashMap<Key, &str> = HashMap::new();
@@ -425,8 +424,7 @@ pub fn points(calls: &[TracedCall]) -> Vec<CrashPoint> {
             .entry((c.pid, c.life, c.syscall.as_str()))
             .or_insert((0, 0));
         n.0 += 1;
-        let targeted = if c.worker { "" } else { c.process.as_str() };
-        let key = (c.syscall.as_str(), n.0, c.worker, targeted);
+        let key = (c.syscall.as_str(), n.0, c.worker, c.process.as_str());
         if !c.changes_state() {
             reached_first.entry(key).or_insert(c.process.as_str());
             continue;

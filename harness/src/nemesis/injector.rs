@@ -59,12 +59,28 @@ pub fn wrap(command: &str, syscall: &str, at: u64, log: &str, strace_fallback: &
 /// the checker reads as "unknown", never as a crash that did not fire.
 pub fn targeted(command: &str, syscall: &str, at: u64, process: &str, log: &str) -> String {
     format!(
-        "if [ -x {IN_CONTAINER} ]; then {IN_CONTAINER} --syscall {syscall} --at {at} --comm {} --log {} -- sh -c {}; \
-         else echo 'mistake-cost: {IN_CONTAINER} is missing' >&2; exit 126; fi",
+        "{} {IN_CONTAINER} --syscall {syscall} --at {at} --comm {} --log {} -- sh -c {}",
+        present_or_126(),
         shell_quote(process),
         shell_quote(log),
         shell_quote(command)
     )
+}
+
+/// The injector attached to a running worker whose pid is in `$w`
+/// (nemesis::strace's `around_worker_with` supplies it).
+pub fn attach_command(syscall: &str, at: u64, process: &str, log: &str) -> String {
+    format!(
+        "{IN_CONTAINER} --attach \"$w\" --syscall {syscall} --at {at} --comm {} --log {}",
+        shell_quote(process),
+        shell_quote(log)
+    )
+}
+
+/// A shell guard: exit 126 with a message when the container lacks the
+/// injector (its fixtures volume was filled without it).
+pub fn present_or_126() -> String {
+    format!("[ -x {IN_CONTAINER} ] || {{ echo 'mistake-cost: {IN_CONTAINER} is missing' >&2; exit 126; }};")
 }
 
 #[cfg(test)]

@@ -100,13 +100,19 @@ pub const WORKER_STRACE_KILLED: &str =
 /// an attach that never happens is exit 126, which the checker reads as
 /// "unknown" rather than as the operation's own failure.
 pub(super) fn around_worker(pid_file: &str, worker: &Strace, command: &str) -> String {
-    let args = quoted(strace_args(worker)).join(" ");
-    let log = shell_quote(worker.log);
+    let attach = format!("{} -p \"$w\"", quoted(strace_args(worker)).join(" "));
+    around_worker_with(pid_file, worker.log, &attach, command)
+}
+
+/// [`around_worker`] with any attaching tracer: `attach` is its command
+/// line, where `"$w"` is the worker's pid; `log` is removed first.
+pub(super) fn around_worker_with(pid_file: &str, log: &str, attach: &str, command: &str) -> String {
+    let log = shell_quote(log);
     let killed_note = shell_quote(WORKER_STRACE_KILLED);
     format!(
-        "rm -f {log}; w=$(cat {pid_file}) || exit 125; {args} -p \"$w\" & s=$!; \
+        "rm -f {log}; w=$(cat {pid_file}) || exit 125; {attach} & s=$!; \
          i=0; until grep -qs '^TracerPid:[[:space:]]*[1-9]' /proc/$w/status; do \
-         i=$((i+1)); [ $i -gt 500 ] && {{ echo \"strace did not attach to the worker (pid $w) within 5 s\" >&2; kill $s 2>/dev/null; exit 126; }}; sleep 0.01; done; \
+         i=$((i+1)); [ $i -gt 500 ] && {{ echo \"the tracer did not attach to the worker (pid $w) within 5 s\" >&2; kill $s 2>/dev/null; exit 126; }}; sleep 0.01; done; \
          {command}; rc=$?; kill -INT $s 2>/dev/null; \
          i=0; while kill -0 $s 2>/dev/null; do i=$((i+1)); [ $i -gt 500 ] && {{ echo {killed_note} >&2; kill -KILL $s; }}; sleep 0.01; done; \
          wait $s; exit $rc"

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::injector;
-use super::strace::{around_worker, strace_command, Strace};
+use super::strace::{around_worker, around_worker_with, strace_command, Strace};
 use super::{Fault, Injected, Sandboxed};
 use crate::docker::DockerError;
 use crate::scenario::FaultSpec;
@@ -74,8 +74,9 @@ pub(super) async fn inject_point<S: Sandboxed>(
 }
 
 /// The operation with a crash point around it: the kill injector, limited
-/// to the point's process name, in the operation's tree; or strace's kill
-/// attached to the worker, the operation itself untraced.
+/// to the point's process name, in the operation's tree; or, for a point in
+/// the worker's tree, the injector attached to the worker (every syscall
+/// stops it there, as under strace) and the operation itself untraced.
 pub fn crash_point_wrap(
     worker_pid_file: Option<&str>,
     command: &str,
@@ -96,19 +97,11 @@ pub fn crash_point_wrap(
             point.syscall, point.at
         )
     })?;
-    let trace = [point.syscall.to_string()];
-    Ok(around_worker(
-        pid_file,
-        &Strace {
-            log: WORKER_INJECT_LOG,
-            trace: &trace,
-            inject: Some((point.at, None)),
-            decode_fds: false,
-            quiet_exits: true,
-            timestamps: false,
-            seccomp_bpf: false,
-        },
-        command,
+    let attach = injector::attach_command(point.syscall, point.at, point.process, WORKER_INJECT_LOG);
+    Ok(format!(
+        "{} {}",
+        injector::present_or_126(),
+        around_worker_with(pid_file, WORKER_INJECT_LOG, &attach, command)
     ))
 }
 
