@@ -112,8 +112,8 @@ impl fmt::Display for Fault {
                 process,
                 in_worker,
             } => {
-                let whom = if *in_worker { "worker" } else { process };
-                write!(f, "syscall:{syscall}#{at}:KILL@{whom}")
+                let tree = if *in_worker { "worker/" } else { "" };
+                write!(f, "syscall:{syscall}#{at}:KILL@{tree}{process}")
             }
             Fault::ContainerKill { at_ms } => write!(f, "container-kill@{at_ms}ms"),
             Fault::Trace { syscalls } => write!(f, "trace:{}", syscalls.join("+")),
@@ -282,6 +282,14 @@ mod tests {
             in_worker: false,
         };
         assert_eq!(label.to_string(), "syscall:openat#5:KILL@dpkg");
+        // Two processes of a worker's tree at the same call are two points.
+        let in_worker = Fault::CrashPoint {
+            syscall: "openat".into(),
+            at: 5,
+            process: "cp".into(),
+            in_worker: true,
+        };
+        assert_eq!(in_worker.to_string(), "syscall:openat#5:KILL@worker/cp");
     }
 
     #[test]
