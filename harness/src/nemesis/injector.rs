@@ -47,9 +47,8 @@ pub fn ship(fixtures_dir: &Path) -> io::Result<bool> {
 /// same kill through strace). The log has strace's kill lines either way.
 pub fn wrap(command: &str, syscall: &str, at: u64, log: &str, strace_fallback: &str) -> String {
     format!(
-        "if [ -x {IN_CONTAINER} ]; then {IN_CONTAINER} --syscall {syscall} --at {at} --log {} -- sh -c {}; else {strace_fallback}; fi",
-        shell_quote(log),
-        shell_quote(command)
+        "if [ -x {IN_CONTAINER} ]; then {}; else {strace_fallback}; fi",
+        invocation(syscall, at, None, log, &format!("-- sh -c {}", shell_quote(command)))
     )
 }
 
@@ -59,20 +58,26 @@ pub fn wrap(command: &str, syscall: &str, at: u64, log: &str, strace_fallback: &
 /// the checker reads as "unknown", never as a crash that did not fire.
 pub fn targeted(command: &str, syscall: &str, at: u64, process: &str, log: &str) -> String {
     format!(
-        "{} {IN_CONTAINER} --syscall {syscall} --at {at} --comm {} --log {} -- sh -c {}",
+        "{} {}",
         present_or_126(),
-        shell_quote(process),
-        shell_quote(log),
-        shell_quote(command)
+        invocation(syscall, at, Some(process), log, &format!("-- sh -c {}", shell_quote(command)))
     )
 }
 
 /// The injector attached to a running worker whose pid is in `$w`
 /// (nemesis::strace's `around_worker_with` supplies it).
 pub fn attach_command(syscall: &str, at: u64, process: &str, log: &str) -> String {
+    invocation(syscall, at, Some(process), log, "--attach \"$w\"")
+}
+
+/// The one place the injector's command line is built; `target` is
+/// `-- sh -c …` or `--attach …`, last.
+fn invocation(syscall: &str, at: u64, process: Option<&str>, log: &str, target: &str) -> String {
+    let comm = process
+        .map(|p| format!(" --comm {}", shell_quote(p)))
+        .unwrap_or_default();
     format!(
-        "{IN_CONTAINER} --attach \"$w\" --syscall {syscall} --at {at} --comm {} --log {}",
-        shell_quote(process),
+        "{IN_CONTAINER} --syscall {syscall} --at {at}{comm} --log {} {target}",
         shell_quote(log)
     )
 }

@@ -38,12 +38,17 @@ pub(super) async fn inject<S: Sandboxed>(
     let mut killed = Vec::new();
     if errno.is_none() {
         killed = injected_kills(on).await?;
-        if !killed.is_empty() {
-            step.fault_fired_ms = Some(step.ms);
-            step.command = format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
-        }
+        mark_kills(&mut step, &killed);
     }
     Ok(Injected { step, killed })
+}
+
+/// A kill that fired is part of the operation's record: when, and whom.
+fn mark_kills(step: &mut crate::history::Step, killed: &[String]) {
+    if !killed.is_empty() {
+        step.fault_fired_ms = Some(step.ms);
+        step.command = format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
+    }
 }
 
 /// An explore crash point, as [`super::Fault::CrashPoint`] holds it.
@@ -66,10 +71,7 @@ pub(super) async fn inject_point<S: Sandboxed>(
         .map_err(DockerError::Other)?;
     let mut step = on.run(wrapped, timeout, None).await?;
     let killed = injected_kills(on).await?;
-    if !killed.is_empty() {
-        step.fault_fired_ms = Some(step.ms);
-        step.command = format!("{} [nemesis killed: {}]", step.command, killed.join(", "));
-    }
+    mark_kills(&mut step, &killed);
     Ok(Injected { step, killed })
 }
 
