@@ -46,6 +46,11 @@ pub enum Command {
     Images {
         #[command(subcommand)]
         action: Option<ImagesAction>,
+        /// On these engines (repeatable, `URL` as for `run`): `build` builds
+        /// on the first and copies to the others, `list` shows each.
+        /// Without it: DOCKER_HOST, else the local socket.
+        #[arg(long = "engine", value_name = "URL", global = true)]
+        engine: Vec<crate::docker::engines::EngineSpec>,
     },
     /// Check scenario files and print the plan (approaches, faults, reps, trials) without touching Docker.
     #[command(after_help = EXIT_CODES)]
@@ -54,7 +59,12 @@ pub enum Command {
     Schema,
     /// Remove every Docker object labelled mistake-cost.run (containers, networks, volumes).
     #[command(after_help = EXIT_CODES)]
-    Clean,
+    Clean {
+        /// Sweep these engines (repeatable, `URL` as for `run`). Without
+        /// it: DOCKER_HOST, else the local socket.
+        #[arg(long = "engine", value_name = "URL")]
+        engine: Vec<crate::docker::engines::EngineSpec>,
+    },
     /// Judge the scenarios' [[guarantee]] hypotheses: run the trials (or read --from RUN_DIR), print one verdict per guarantee.
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(VerifyArgs),
@@ -186,9 +196,16 @@ pub struct ExploreArgs {
     /// `default` keeps Docker's defaults and Nix builds without a sandbox.
     #[arg(long, value_enum, default_value_t = crate::docker::SecurityProfile::BuildSandbox)]
     pub security: crate::docker::SecurityProfile,
-    /// Points crashed at the same time.
+    /// Points crashed at the same time (with `--engine`: on each engine
+    /// that sets no `jobs` of its own).
     #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS))]
     pub jobs: u16,
+    /// A Docker engine to crash points on, repeatable, as for `run`:
+    /// `URL[,jobs=N][,name=NAME]`. The dry runs run on the first one; the
+    /// points are shared out as engines have free slots (crashpoints.csv's
+    /// `engine` column). Without it: DOCKER_HOST, else the local socket.
+    #[arg(long = "engine", value_name = "URL[,jobs=N][,name=NAME]")]
+    pub engine: Vec<crate::docker::engines::EngineSpec>,
     /// Results folder (default: results/<run id>/).
     #[arg(long)]
     pub out: Option<PathBuf>,

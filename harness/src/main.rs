@@ -32,8 +32,8 @@ fn main() {
         match cli.command {
             Command::Run(args) => commands::run(args).await,
             Command::Explore(args) => commands::explore(args).await,
-            Command::Images { action } => commands::images(action).await,
-            Command::Clean => commands::clean().await,
+            Command::Images { action, engine } => commands::images(action, &engine).await,
+            Command::Clean { engine } => commands::clean(&engine).await,
             Command::Validate(args) => commands::validate(args),
             Command::Schema => {
                 println!("{}", mistake_cost::scenario::json_schema());

@@ -1,13 +1,15 @@
 //! `mistake-cost explore`: dry runs, crash points, crashpoints.csv.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::Session;
 use crate::cli::ExploreArgs;
 use crate::error::{exit, Error, Result};
-use crate::runner::DockerExecutor;
+use crate::runner::{DockerExecutor, Engine};
 use crate::{scenario, verify};
 
 pub async fn explore(args: ExploreArgs) -> Result<i32> {
@@ -47,12 +49,13 @@ pub async fn explore(args: ExploreArgs) -> Result<i32> {
             injector::FILE_NAME
         )));
     }
-    let session = Session::open(
+    let engines = crate::docker::engines::resolve(&args.engine, args.jobs).map_err(Error::Usage)?;
+    let session = Session::open_on(
+        engines,
         std::slice::from_ref(&loaded),
         args.out.clone(),
         args.seed,
         None,
-        args.jobs,
         args.security,
         false,
     )
@@ -72,18 +75,9 @@ async fn explore_inner(
     use crate::explore::{self, classes, points};
     use crate::export::{CrashPointRecord, CsvWriter, Exporter, JsonlExporter};
     use futures_util::StreamExt;
-    let fixtures = session
-        .write_fixtures(std::slice::from_ref(&loaded))
-        .await?;
-    let ex = Arc::new(
-        DockerExecutor::new(
-            session.docker.clone(),
-            session.run.clone(),
-            fixtures,
-            session.tracker.clone(),
-        )
-        .with_security(session.security),
-    );
+    // Dry runs on the first engine; crash points on every engine.
+    let engines = session.executors(std::slice::from_ref(&loaded)).await?;
+    let ex = engines[0].executor.clone();
     let approaches = if args.approaches.is_empty() {
         loaded.scenario.approaches()
     } else {
@@ -91,7 +85,7 @@ async fn explore_inner(
     };
     let out = &session.out;
     eprintln!(
-        "explore {}: dry runs for {} (syscalls {}) → {}",
+        "explore {}: dry runs for {} (syscalls {}){} → {}",
         session.run,
         approaches
             .iter()
@@ -99,6 +93,7 @@ async fn explore_inner(
             .collect::<Vec<_>>()
             .join(", "),
         args.syscalls.join(","),
+        session.engines_line(),
         out.display()
     );
     let started = std::time::Instant::now();
@@ -108,11 +103,10 @@ async fn explore_inner(
         .iter()
         .map(|&a| crate::approach::approach(a).family())
         .collect();
-    for f in families {
-        tokio::select! {
-            r = ex.base_manifest(f) => { r?; }
-            _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
-        }
+    let families: Vec<_> = families.into_iter().collect();
+    tokio::select! {
+        r = super::session::base_manifests(&engines, &families, args.jobs) => { r?; }
+        _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
     }
 
     // 1. One traced dry run per approach (each from its committed set-up),
@@ -132,7 +126,7 @@ async fn explore_inner(
         let (ex, loaded) = (ex.clone(), loaded.clone());
         async move { explore::dry_run(&ex, &loaded, a, syscalls).await }
     }))
-    .buffered(args.jobs as usize)
+    .buffered(engines[0].jobs)
     .collect::<Vec<_>>();
     let runs = tokio::select! {
         r = runs => r,
@@ -177,6 +171,27 @@ async fn explore_inner(
         dries.push((Arc::new(dry), selected));
     }
     bar.finish_and_clear();
+    // Every crash point starts from its approach's committed set-up: the
+    // other engines get the very image (same id, same manifest).
+    let copies = async {
+        for (e, to) in session.engines.iter().enumerate().skip(1) {
+            for (d, _) in &dries {
+                if let Some(c) = &d.setup {
+                    crate::docker::images::transfer(&session.docker, &to.docker, &c.image)
+                        .await
+                        .map_err(|err| Error::Usage(format!(
+                            "copying the committed set-up of {} to engine {}: {err}",
+                            d.approach, session.engines[e].plan.name
+                        )))?;
+                }
+            }
+        }
+        Ok::<_, Error>(())
+    };
+    tokio::select! {
+        r = copies => r?,
+        _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
+    }
     let points_json: Vec<serde_json::Value> = dries
         .iter()
         .map(|(d, selected)| {
@@ -234,11 +249,8 @@ async fn explore_inner(
     ];
     let mut records: Vec<CrashPointRecord> = Vec::new();
     let total = work.len();
-    let mut stream = futures_util::stream::iter(work.into_iter().map(|(dry, p)| {
-        let (ex, loaded) = (ex.clone(), loaded.clone());
-        async move { explore::crash_at(&ex, &loaded, &dry, &p).await }
-    }))
-    .buffer_unordered(args.jobs as usize);
+    let shares = share_out(&engines, work, &loaded);
+    let mut stream = futures_util::stream::select_all(shares.streams);
     loop {
         let next = tokio::select! {
             n = stream.next() => n,
@@ -260,6 +272,17 @@ async fn explore_inner(
     }
     drop(stream);
     bar.finish_and_clear();
+    if !session.engines_line().is_empty() {
+        for (e, t) in engines.iter().zip(&shares.tallies) {
+            eprintln!(
+                "engine {}: {} point(s), at most {} at a time (limit {})",
+                e.name,
+                t.started.load(Ordering::Relaxed),
+                t.peak.load(Ordering::Relaxed),
+                e.jobs
+            );
+        }
+    }
     for line in explore::summary(&records) {
         println!("{line}");
     }
@@ -277,6 +300,71 @@ async fn explore_inner(
     } else {
         exit::OK
     })
+}
+
+/// Crash points shared out over the engines: each engine's stream takes
+/// the next point from one queue whenever it has a free slot (at most its
+/// `jobs` at a time), so a faster engine crashes more points.
+struct Shares<S> {
+    streams: Vec<S>,
+    tallies: Vec<Arc<Tally>>,
+}
+
+/// One engine's count of points started, and the most in flight at once.
+#[derive(Default)]
+struct Tally {
+    started: AtomicUsize,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+type Work = (
+    Arc<crate::explore::DryRun>,
+    crate::explore::points::CrashPoint,
+);
+type PointResult = (crate::export::CrashPointRecord, crate::history::History);
+
+fn share_out(
+    engines: &[Engine<DockerExecutor>],
+    work: Vec<Work>,
+    loaded: &Arc<scenario::LoadedScenario>,
+) -> Shares<std::pin::Pin<Box<dyn futures_util::Stream<Item = PointResult> + Send>>> {
+    use futures_util::StreamExt;
+    let queue = Arc::new(Mutex::new(VecDeque::from(work)));
+    let mut shares = Shares {
+        streams: Vec::new(),
+        tallies: Vec::new(),
+    };
+    for e in engines {
+        let tally = Arc::new(Tally::default());
+        let (ex, name, queue, loaded, t) = (
+            e.executor.clone(),
+            e.name.clone(),
+            queue.clone(),
+            loaded.clone(),
+            tally.clone(),
+        );
+        let next = futures_util::stream::poll_fn(move |_| {
+            std::task::Poll::Ready(queue.lock().expect("queue lock").pop_front())
+        });
+        let stream = next
+            .map(move |(dry, p): Work| {
+                let (ex, name, loaded, t) = (ex.clone(), name.clone(), loaded.clone(), t.clone());
+                async move {
+                    t.started.fetch_add(1, Ordering::Relaxed);
+                    let now = t.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+                    t.peak.fetch_max(now, Ordering::Relaxed);
+                    let (mut rec, history) = crate::explore::crash_at(&ex, &loaded, &dry, &p).await;
+                    t.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    rec.engine = name;
+                    (rec, history)
+                }
+            })
+            .buffer_unordered(e.jobs.max(1));
+        shares.streams.push(Box::pin(stream) as std::pin::Pin<Box<_>>);
+        shares.tallies.push(tally);
+    }
+    shares
 }
 
 /// How many found points the selected ones stand for: the sizes of the

@@ -4,7 +4,6 @@
 //! `verify_cmd`, `validate_cmd` are those subcommands; `run`, `images`,
 //! `clean` are here.
 
-use futures_util::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,11 +12,12 @@ use tokio::sync::mpsc;
 
 use crate::checker::{Outcome, TrialRecord};
 use crate::cli::{ImagesAction, RunArgs};
+use crate::docker::engines::EngineSpec;
 use crate::docker::images::{self, Family};
 use crate::docker::{self};
 use crate::error::{exit, Error, Result};
 use crate::export::{CsvWriter, Exporter, JsonlExporter};
-use crate::runner::{run_plan, DockerExecutor, Engine, Event};
+use crate::runner::{run_plan, Event};
 use crate::vocab::ApproachKind;
 use crate::{plan, scenario, verify};
 
@@ -34,29 +34,61 @@ pub(crate) use validate_cmd::check_trials;
 pub use validate_cmd::validate;
 pub use verify_cmd::verify;
 
-pub async fn images(action: Option<ImagesAction>) -> Result<i32> {
-    let docker = docker::connect().await?;
+pub async fn images(action: Option<ImagesAction>, engines: &[EngineSpec]) -> Result<i32> {
+    let engines = connect_each(engines).await?;
+    let several = engines.len() > 1;
     match action {
         None | Some(ImagesAction::List) => {
-            for s in images::status(&docker).await? {
-                let id =
-                    s.id.as_deref()
-                        .map(|i| i.trim_start_matches("sha256:"))
-                        .map(|i| &i[..12.min(i.len())])
-                        .unwrap_or("-");
-                println!("{:<40} {:<14} {}", s.name, id, s.detail);
+            for (name, docker) in &engines {
+                if several {
+                    println!("engine {name}:");
+                }
+                for s in images::status(docker).await? {
+                    let id =
+                        s.id.as_deref()
+                            .map(|i| i.trim_start_matches("sha256:"))
+                            .map(|i| &i[..12.min(i.len())])
+                            .unwrap_or("-");
+                    println!("{:<40} {:<14} {}", s.name, id, s.detail);
+                }
             }
         }
         Some(ImagesAction::Build { force }) => {
-            let built = build_images(&docker, &Family::ALL, force).await?;
+            let first = &engines[0].1;
+            let built = build_images(first, &Family::ALL, force).await?;
             if built.is_empty() {
                 println!("all images current");
             } else {
                 println!("built: {}", built.join(", "));
             }
+            // The others get the very images (same ids), not a rebuild
+            // that could differ by a package updated in between.
+            for (name, docker) in &engines[1..] {
+                let copied = images::copy(first, docker, &Family::ALL, &|line| {
+                    tracing::info!("{line}")
+                })
+                .await?;
+                if copied.is_empty() {
+                    println!("engine {name}: all images current");
+                } else {
+                    println!("engine {name}: copied {}", copied.join(", "));
+                }
+            }
         }
     }
     Ok(exit::OK)
+}
+
+/// `--engine` URLs of `images` and `clean` (their `jobs` mean nothing
+/// there), each connected; without any, the default engine.
+async fn connect_each(specs: &[EngineSpec]) -> Result<Vec<(String, bollard::Docker)>> {
+    let plans = docker::engines::resolve(specs, 1).map_err(Error::Usage)?;
+    let mut engines = Vec::new();
+    for plan in plans {
+        let docker = docker::engines::connect_to(plan.url.as_deref()).await?;
+        engines.push((plan.name, docker));
+    }
+    Ok(engines)
 }
 
 async fn build_images(
@@ -89,13 +121,17 @@ async fn build_images(
     Ok(built)
 }
 
-pub async fn clean() -> Result<i32> {
-    let docker = docker::connect().await?;
-    let r = docker::sweep(&docker, None).await?;
-    println!(
-        "removed {} container(s), {} network(s), {} volume(s), {} image(s)",
-        r.containers, r.networks, r.volumes, r.images
-    );
+pub async fn clean(engines: &[EngineSpec]) -> Result<i32> {
+    let engines = connect_each(engines).await?;
+    let several = engines.len() > 1;
+    for (name, docker) in &engines {
+        let r = docker::sweep(docker, None).await?;
+        println!(
+            "{}removed {} container(s), {} network(s), {} volume(s), {} image(s)",
+            if several { format!("engine {name}: ") } else { String::new() },
+            r.containers, r.networks, r.volumes, r.images
+        );
+    }
     Ok(exit::OK)
 }
 
@@ -165,50 +201,12 @@ async fn run_inner(
 ) -> Result<i32> {
     let (run, out, cancel) = (&session.run, session.out.as_path(), session.cancel.clone());
     let t = std::time::Instant::now();
-    let folders = session.write_fixture_folders(loaded)?;
-    // One executor per engine: its containers, warm pool, committed set-up
-    // images and fixtures volumes all live on that engine.
-    let volumes = futures_util::future::try_join_all(
-        session
-            .engines
-            .iter()
-            .map(|e| session.fixture_volumes(&e.docker, &folders)),
-    )
-    .await?;
-    let mut engines = Vec::new();
-    for (e, fixtures) in session.engines.iter().zip(volumes) {
-        let executor = DockerExecutor::new(
-            e.docker.clone(),
-            run.clone(),
-            fixtures,
-            session.tracker.clone(),
-        )
-        .with_security(session.security);
-        engines.push(Engine {
-            name: e.plan.name.clone(),
-            executor: Arc::new(executor),
-            jobs: e.plan.jobs as usize,
-        });
-    }
+    let engines = session.executors(loaded).await?;
     let t = session::startup_phase("fixtures written", t);
     // Before the first trial, so no trial's wall time includes a scan.
-    // Scans (cache misses) of different images run side by side, at most
-    // --jobs at a time like the trials' containers. Per engine: an image
-    // has its id on each (the same after a copy, so the cache serves both).
-    let pairs: Vec<(Arc<DockerExecutor>, Family)> = engines
-        .iter()
-        .flat_map(|e| {
-            families_of(loaded)
-                .into_iter()
-                .map(|f| (e.executor.clone(), f))
-        })
-        .collect();
-    let bases = futures_util::stream::iter(pairs)
-        .map(|(executor, f)| async move { executor.base_manifest(f).await })
-        .buffer_unordered(args.jobs.max(1) as usize)
-        .try_collect::<Vec<_>>();
+    let families = families_of(loaded);
     tokio::select! {
-        r = bases => { r?; }
+        r = session::base_manifests(&engines, &families, args.jobs) => { r?; }
         _ = cancel.cancelled() => return Ok(exit::INTERRUPTED),
     }
     let t = session::startup_phase("base manifests ready", t);
@@ -247,17 +245,7 @@ async fn run_inner(
     ];
     session::startup_phase("plan made, results files opened", t);
     let jobs: usize = engines.iter().map(|e| e.jobs).sum();
-    let on = match session.engines.as_slice() {
-        [one] if one.plan.url.is_none() => String::new(),
-        several => format!(
-            " on {}",
-            several
-                .iter()
-                .map(|e| format!("{} ({} jobs)", e.plan.name, e.plan.jobs))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
+    let on = session.engines_line();
     eprintln!(
         "run {run}: {total} trials, {jobs} at a time{on}, seed {} → {}",
         args.seed,

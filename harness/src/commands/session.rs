@@ -15,6 +15,7 @@ use crate::docker::images::{self, Family};
 use crate::docker::{self, RunId};
 use crate::error::{exit, Error, Result};
 use crate::export::{EngineMeta, RunMeta, RunStatus};
+use crate::runner::DockerExecutor;
 use crate::{payload, scenario};
 
 /// What every Docker-running command shares: the engine, the run id and its
@@ -47,20 +48,6 @@ pub(crate) struct Engine {
 }
 
 impl Session {
-    /// A session on the default engine (DOCKER_HOST, else the socket).
-    pub async fn open(
-        loaded: &[Arc<scenario::LoadedScenario>],
-        out: Option<PathBuf>,
-        seed: u64,
-        reps: Option<u32>,
-        jobs: u16,
-        security: docker::SecurityProfile,
-        resume: bool,
-    ) -> Result<Session> {
-        let engines = docker::engines::resolve(&[], jobs).map_err(Error::Usage)?;
-        Self::open_on(engines, loaded, out, seed, reps, security, resume).await
-    }
-
     /// A session on `engines`: each connected and swept of dead runs, the
     /// images built on the first and copied to the others.
     pub async fn open_on(
@@ -248,13 +235,52 @@ impl Session {
         Ok(volumes)
     }
 
-    /// Fixtures of every scenario as volumes on the first engine.
-    pub async fn write_fixtures(
+    /// One executor per engine, each with its fixtures volumes: its
+    /// containers, warm pool and committed set-up images all live there.
+    pub async fn executors(
         &self,
         loaded: &[Arc<scenario::LoadedScenario>],
-    ) -> Result<HashMap<String, String>> {
+    ) -> Result<Vec<crate::runner::Engine<DockerExecutor>>> {
         let folders = self.write_fixture_folders(loaded)?;
-        self.fixture_volumes(&self.docker, &folders).await
+        let volumes = futures_util::future::try_join_all(
+            self.engines
+                .iter()
+                .map(|e| self.fixture_volumes(&e.docker, &folders)),
+        )
+        .await?;
+        Ok(self
+            .engines
+            .iter()
+            .zip(volumes)
+            .map(|(e, fixtures)| crate::runner::Engine {
+                name: e.plan.name.clone(),
+                executor: Arc::new(
+                    DockerExecutor::new(
+                        e.docker.clone(),
+                        self.run.clone(),
+                        fixtures,
+                        self.tracker.clone(),
+                    )
+                    .with_security(self.security),
+                ),
+                jobs: e.plan.jobs as usize,
+            })
+            .collect())
+    }
+
+    /// ` on NAME (N jobs), …` for a run with `--engine`; empty without.
+    pub fn engines_line(&self) -> String {
+        match self.engines.as_slice() {
+            [one] if one.plan.url.is_none() => String::new(),
+            several => format!(
+                " on {}",
+                several
+                    .iter()
+                    .map(|e| format!("{} ({} jobs)", e.plan.name, e.plan.jobs))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
     }
 
     /// Runs the command's body; after an interrupt it gets 30 s to stop
@@ -304,6 +330,29 @@ impl Session {
             Ok(_) => Ok(code),
         }
     }
+}
+
+/// Every engine's base manifests of `families`, read from the cache or
+/// scanned, before the first container of the work: so no trial's or
+/// point's wall time includes a scan. Scans of different images run side by
+/// side, `jobs` at a time. An image has the same id on every engine (a copy
+/// keeps it), so the cache serves them all.
+pub(crate) async fn base_manifests(
+    engines: &[crate::runner::Engine<DockerExecutor>],
+    families: &[Family],
+    jobs: u16,
+) -> Result<()> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let pairs: Vec<(Arc<DockerExecutor>, Family)> = engines
+        .iter()
+        .flat_map(|e| families.iter().map(|&f| (e.executor.clone(), f)))
+        .collect();
+    futures_util::stream::iter(pairs)
+        .map(|(executor, f)| async move { executor.base_manifest(f).await })
+        .buffer_unordered(jobs.max(1) as usize)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
 }
 
 /// A scenario's fixtures on the host, before they go into each engine's

@@ -261,23 +261,32 @@ pub async fn copy(
             continue;
         }
         progress(format!("copying {image} to another engine"));
-        let saved = from.export_image(&image);
-        let mut loading = to.import_image_stream(
-            bollard::query_parameters::ImportImageOptionsBuilder::default()
-                .quiet(true)
-                .build(),
-            saved,
-            None,
-        );
-        while let Some(item) = loading.next().await {
-            item.map_err(|e| ImageError::Build {
-                image: image.clone(),
-                message: format!("copying to another engine: {e}"),
-            })?;
-        }
+        transfer(from, to, &image).await?;
         copied.push(image);
     }
     Ok(copied)
+}
+
+/// Copies one image (a name or an id) from one engine to another through
+/// the API, `docker save | docker load` without the CLI: the copy keeps the
+/// image's id and its labels (a run's label included, so it is swept with
+/// the run on that engine too).
+pub async fn transfer(from: &Docker, to: &Docker, image: &str) -> Result<(), ImageError> {
+    let saved = from.export_image(image);
+    let mut loading = to.import_image_stream(
+        bollard::query_parameters::ImportImageOptionsBuilder::default()
+            .quiet(true)
+            .build(),
+        saved,
+        None,
+    );
+    while let Some(item) = loading.next().await {
+        item.map_err(|e| ImageError::Build {
+            image: image.to_string(),
+            message: format!("copying to another engine: {e}"),
+        })?;
+    }
+    Ok(())
 }
 
 /// The host's apt sources, passed to mmdebstrap on stdin so no mirror

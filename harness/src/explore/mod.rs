@@ -177,6 +177,7 @@ pub async fn crash_at(
         process: point.process.clone(),
         class: class.map(|c| c.label()).unwrap_or_default(),
         class_points: class.map(|c| c.points.len()),
+        engine: String::new(),
         fired: false,
         state_after_crash: None,
         consistent: TriBool::Unknown,

@@ -328,6 +328,10 @@ pub struct CrashPointRecord {
     /// How many points the dry run found in that class.
     #[serde(default)]
     pub class_points: Option<usize>,
+    /// The engine the point was crashed on (`--engine`'s name: `local`
+    /// without it). Empty in files from before explore used several engines.
+    #[serde(default)]
+    pub engine: String,
 }
 
 /// What a column holds, for guarantees (`verify`) and readers.
@@ -452,6 +456,7 @@ impl Record for CrashPointRecord {
             col("error", Text),
             col("class", Identity),
             col("class_points", Number),
+            col("engine", Text),
         ]
     };
 }
@@ -534,6 +539,7 @@ mod tests {
             process: "nix-env".into(),
             class: "nix-env rename /nix/var/nix".into(),
             class_points: Some(3),
+            engine: "local".into(),
             fired: true,
             state_after_crash: Some(State::Inconsistent),
             consistent: TriBool::True,

@@ -581,6 +581,7 @@ mod tests {
             process: "dpkg".into(),
             class: String::new(),
             class_points: None,
+            engine: String::new(),
             fired,
             state_after_crash: state,
             consistent: TriBool::from(!inconsistent),

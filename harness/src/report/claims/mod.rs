@@ -755,6 +755,7 @@ pub(crate) mod tests {
             process: "x".into(),
             class: String::new(),
             class_points: None,
+            engine: String::new(),
             fired,
             state_after_crash: Some(st),
             consistent: TriBool::True,
