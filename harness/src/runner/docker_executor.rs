@@ -270,6 +270,9 @@ impl DockerExecutor {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&trial.index);
+        // A build of the pair's set-up under way: its image, not a second
+        // run of the same set-up beside it.
+        self.setups.settled(&setup_key(trial)).await;
         if let Some(rx) = warmed {
             match rx.await {
                 // Warmed before the pair's set-up image was ready: a new
@@ -303,10 +306,13 @@ impl DockerExecutor {
         (spec, committed)
     }
 
-    /// After a trial that ran its state set-up itself: if the set-up was
-    /// slow and can be committed, build the pair's image in the background
-    /// (the next trials use it once it is ready).
-    async fn maybe_commit(&self, trial: &Trial, a: &dyn Approach, h: &History) {
+    /// After a trial's set-up steps (the lifecycle's `set_up_done`), or
+    /// after the trial when the base manifest was not at hand then: if the
+    /// set-up was slow and can be committed, build the pair's image in the
+    /// background. Started as soon as the first trial's set-up is timed, it
+    /// is usually ready when the next trial of the pair starts (which waits
+    /// for it rather than run the same set-up again).
+    fn start_commit(&self, trial: &Trial, a: &dyn Approach, h: &History, base: Arc<Manifest>) {
         let s = &trial.scenario.scenario;
         if !lifecycle::state_setup_is_committable(a, s) || h.error.is_some() {
             return;
@@ -321,16 +327,30 @@ impl DockerExecutor {
         if !self.setups.should_build(&key, setup_ms) {
             return;
         }
-        let base = match self.base_manifest(a.family()).await {
-            Ok(b) => b,
-            Err(e) => return self.setups.finish(&key, Err(e)),
-        };
         let template = self.template(a, s, lifecycle::state_setup(a, s), base);
         let setups = self.setups.clone();
         self.tracker.spawn(async move {
             let built = setup_image::build(template).await;
             setups.finish(&key, built);
         });
+    }
+
+    /// [`Self::start_commit`] from within the lifecycle: only with the
+    /// base manifest already loaded (it always is once a run has started).
+    fn start_commit_now(&self, trial: &Trial, h: &History) {
+        let a = approach(trial.approach);
+        if let Some(base) = self.bases[&a.family()].get() {
+            self.start_commit(trial, a.as_ref(), h, base.clone());
+        }
+    }
+
+    /// [`Self::start_commit`] after the trial, loading the base manifest.
+    async fn maybe_commit(&self, trial: &Trial, a: &dyn Approach, h: &History) {
+        match self.base_manifest(a.family()).await {
+            Ok(base) => self.start_commit(trial, a, h, base),
+            // Undecided: the pair's next trial tries again.
+            Err(e) => tracing::warn!("no base manifest to commit a set-up against: {e}"),
+        }
     }
 
     /// Prepare and set-up steps, as the lifecycle runs them (for tests
@@ -412,9 +432,11 @@ impl DockerExecutor {
         let (sandbox, committed) = self.claim(trial, a.as_ref()).await?;
         h.timings.container_start_ms = ms(t);
 
+        let commit_early = |h: &History| self.start_commit_now(trial, h);
         let hooks = TrialHooks {
             index: trial.index,
             events,
+            set_up_done: committed.is_none().then_some(&commit_early as _),
         };
         let req = Request {
             approach: a.as_ref(),
@@ -507,6 +529,8 @@ impl DockerExecutor {
 struct TrialHooks<'a> {
     index: usize,
     events: &'a mpsc::UnboundedSender<Event>,
+    /// A trial that runs its own set-up: may start the pair's commit.
+    set_up_done: Option<&'a (dyn Fn(&History) + Sync)>,
 }
 
 impl Hooks for TrialHooks<'_> {
@@ -519,6 +543,12 @@ impl Hooks for TrialHooks<'_> {
 
     fn needs_recovery(&self, state: &super::lifecycle::AfterOperation) -> bool {
         super::lifecycle::trial_needs_recovery(state)
+    }
+
+    fn set_up_done(&self, h: &History) {
+        if let Some(f) = self.set_up_done {
+            f(h);
+        }
     }
 }
 

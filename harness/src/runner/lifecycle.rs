@@ -92,6 +92,9 @@ pub trait Hooks: Sync {
     fn phase(&self, _phase: Phase) {}
     /// Whether the recovery playbook runs.
     fn needs_recovery(&self, state: &AfterOperation) -> bool;
+    /// The set-up steps have run (recorded in `h`), the operation is next:
+    /// a slow set-up can be committed now, while the trial goes on.
+    fn set_up_done(&self, _h: &History) {}
 }
 
 /// A trial's rule: known-good states need no recovery — the old state
@@ -212,6 +215,7 @@ pub async fn run<T: Target>(
 
     hooks.phase(Phase::Prepare);
     set_up(t, a, s, h).await?;
+    hooks.set_up_done(h);
     let before = t.snapshot(&mut h.timings).await?;
 
     hooks.phase(Phase::Operation);

@@ -46,6 +46,8 @@ enum State {
 #[derive(Default)]
 pub struct SetupImages {
     states: Mutex<HashMap<Key, State>>,
+    /// Told whenever a build ends (ready or failed).
+    settled: tokio::sync::Notify,
 }
 
 impl SetupImages {
@@ -53,6 +55,26 @@ impl SetupImages {
         match self.lock().get(key) {
             Some(State::Ready(c)) => Some(c.clone()),
             _ => None,
+        }
+    }
+
+    /// The pair's committed set-up, waiting for it while it is being
+    /// built: the build runs the very set-up a trial would otherwise run
+    /// again beside it, so waiting costs no more and frees the cores.
+    /// `None`: no image (cheap set-up, not committable, or a failed build).
+    pub async fn settled(&self, key: &Key) -> Option<Arc<Committed>> {
+        loop {
+            // Registered before the state is read: a build that ends in
+            // between still wakes this wait.
+            let notified = self.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.lock().get(key) {
+                Some(State::Building) => {}
+                Some(State::Ready(c)) => return Some(c.clone()),
+                _ => return None,
+            }
+            notified.await;
         }
     }
 
@@ -87,6 +109,7 @@ impl SetupImages {
             }
         };
         self.lock().insert(key.clone(), state);
+        self.settled.notify_waiters();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, State>> {
