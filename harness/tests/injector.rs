@@ -158,3 +158,86 @@ fn the_injector_kills_where_strace_does() {
         0
     );
 }
+
+/// An injector that is there but cannot run in the container (built
+/// against a newer C library than the image's, say): a scenario's kill
+/// falls back to strace and still kills; an explore crash point (no strace
+/// fallback) exits 126, which the checker reads as unknown. Neither may
+/// pass for the program's own failure.
+#[test]
+fn an_injector_that_cannot_run_is_never_taken_for_the_program() {
+    let o = common::run(&["images", "build"]);
+    assert_eq!(o.status.code(), Some(0));
+    let fixtures = tempfile::tempdir().unwrap();
+    let tools = fixtures.path().join(injector::TOOLS_DIR);
+    std::fs::create_dir_all(&tools).unwrap();
+    // An ELF header and nothing else: exec fails as for a binary whose
+    // loader or C library version the container lacks.
+    let broken = tools.join(injector::FILE_NAME);
+    std::fs::write(&broken, b"\x7fELF\x02\x01\x01").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.unwrap();
+        let run = RunId::new();
+        let tracker = tokio_util::task::TaskTracker::new();
+        let volume =
+            common::FixturesVolume::fill(&docker, &run, "injector-broken", fixtures.path()).await;
+        let mut spec = SandboxSpec::new(
+            mistake_cost::docker::images::Family::Apt.image(),
+            format!("mc-{run}-injector-broken"),
+        );
+        spec.fixtures = Some(volume.name.clone());
+        let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
+        let sh = |c: String| vec!["sh".to_string(), "-c".to_string(), c];
+        let t = Duration::from_secs(60);
+        sandbox
+            .exec(&sh("mkdir -p /run/mistake-cost /tmp/w/b && echo x > /tmp/w/b/f1".into()), None, t)
+            .await
+            .unwrap();
+
+        let wrapped = nemesis::strace_wrap("mv /tmp/w/b/f1 /tmp/w/b/g1", &["renameat2".into()], 1, None);
+        let out = sandbox
+            .exec(&sh(format!("{wrapped}; echo rc=$?; cat {INJECT_LOG}; ls /tmp/w/b")), None, t)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("rc=137"), "strace killed mv instead: {text}");
+        assert_eq!(nemesis::killed_processes(&text), vec!["mv".to_string()], "{text}");
+        // (strace's log names g1 in the call it killed: the folder alone.)
+        assert_eq!(text.lines().last(), Some("f1"), "killed before the rename: {text}");
+
+        let point = nemesis::Point {
+            syscall: "renameat2",
+            at: 1,
+            process: "mv",
+            in_worker: false,
+        };
+        let wrapped = nemesis::crash_point_wrap(None, "mv /tmp/w/b/f1 /tmp/w/b/g1", &point).unwrap();
+        let out = sandbox
+            .exec(&sh(wrapped), None, t)
+            .await
+            .unwrap();
+        assert_eq!(out.exit_code, 126, "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot run in this container"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let files = sandbox
+            .exec(&sh("ls /tmp/w/b".into()), None, t)
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&files.stdout).trim(), "f1", "nothing ran");
+
+        sandbox.remove().await.unwrap();
+        drop(volume);
+        tracker.close();
+        tracker.wait().await;
+        run
+    });
+    assert_eq!(
+        common::containers_with_label(&format!("mistake-cost.run={run}")),
+        0
+    );
+}

@@ -43,11 +43,11 @@ pub fn ship(fixtures_dir: &Path) -> io::Result<bool> {
 }
 
 /// `command` killed at every thread's `at`-th call of `syscall`, by the
-/// injector when the container has it, else by `strace_fallback` (the
-/// same kill through strace). The log has strace's kill lines either way.
+/// injector when the container has it and it runs there (`--check`), else
+/// by `strace_fallback` (the same kill through strace). The log has strace's kill lines either way.
 pub fn wrap(command: &str, syscall: &str, at: u64, log: &str, strace_fallback: &str) -> String {
     format!(
-        "if [ -x {IN_CONTAINER} ]; then {}; else {strace_fallback}; fi",
+        "if {IN_CONTAINER} --check 2>/dev/null; then {}; else {strace_fallback}; fi",
         invocation(syscall, at, None, log, &format!("-- sh -c {}", shell_quote(command)))
     )
 }
@@ -85,7 +85,9 @@ fn invocation(syscall: &str, at: u64, process: Option<&str>, log: &str, target: 
 /// A shell guard: exit 126 with a message when the container lacks the
 /// injector (its fixtures volume was filled without it).
 pub fn present_or_126() -> String {
-    format!("[ -x {IN_CONTAINER} ] || {{ echo 'mistake-cost: {IN_CONTAINER} is missing' >&2; exit 126; }};")
+    format!(
+        "{IN_CONTAINER} --check 2>/dev/null || {{ echo 'mistake-cost: {IN_CONTAINER} is missing or cannot run in this container' >&2; exit 126; }};"
+    )
 }
 
 #[cfg(test)]
@@ -110,7 +112,7 @@ mod tests {
         let w = wrap("echo 'x'", "rename", 3, "/run/l", "strace X");
         assert_eq!(
             w,
-            "if [ -x /fixtures/.tools/mistake-cost-inject ]; then /fixtures/.tools/mistake-cost-inject --syscall rename --at 3 --log '/run/l' -- sh -c 'echo '\\''x'\\'''; else strace X; fi"
+            "if /fixtures/.tools/mistake-cost-inject --check 2>/dev/null; then /fixtures/.tools/mistake-cost-inject --syscall rename --at 3 --log '/run/l' -- sh -c 'echo '\\''x'\\'''; else strace X; fi"
         );
     }
 }
