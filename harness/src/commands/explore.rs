@@ -174,15 +174,11 @@ async fn explore_inner(
     // Every crash point starts from its approach's committed set-up: the
     // other engines get the very image (same id, same manifest).
     let copies = async {
-        for (e, to) in session.engines.iter().enumerate().skip(1) {
+        for to in &session.engines[1..] {
             for (d, _) in &dries {
                 if let Some(c) = &d.setup {
-                    crate::docker::images::transfer(&session.docker, &to.docker, &c.image)
-                        .await
-                        .map_err(|err| Error::Usage(format!(
-                            "copying the committed set-up of {} to engine {}: {err}",
-                            d.approach, session.engines[e].plan.name
-                        )))?;
+                    tracing::info!("copying {}'s committed set-up to engine {}", d.approach, to.plan.name);
+                    crate::docker::images::transfer(&session.docker, &to.docker, &c.image).await?;
                 }
             }
         }
