@@ -36,23 +36,10 @@ fn the_injector_kills_where_strace_does() {
         injector::FILE_NAME
     );
     let run = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let docker = mistake_cost::docker::connect().await.unwrap();
-        let run = RunId::new();
-        let tracker = tokio_util::task::TaskTracker::new();
-        let volume =
-            common::FixturesVolume::fill(&docker, &run, "injector-test", fixtures.path()).await;
-        let mut spec = SandboxSpec::new(
-            mistake_cost::docker::images::Family::Apt.image(),
-            format!("mc-{run}-injector-test"),
-        );
-        spec.fixtures = Some(volume.name.clone());
-        let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
+        let (run, tracker, volume, mut sandbox) =
+            apt_sandbox(fixtures.path(), "injector-test").await;
         let sh = |c: String| vec!["sh".to_string(), "-c".to_string(), c];
         let t = Duration::from_secs(60);
-        sandbox
-            .exec(&sh("mkdir -p /run/mistake-cost".into()), None, t)
-            .await
-            .unwrap();
 
         let cases: &[(&str, &[u64])] = &[
             ("renameat2", &[1, 2, 3]),
@@ -178,21 +165,12 @@ fn an_injector_that_cannot_run_is_never_taken_for_the_program() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).unwrap();
     let run = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let docker = mistake_cost::docker::connect().await.unwrap();
-        let run = RunId::new();
-        let tracker = tokio_util::task::TaskTracker::new();
-        let volume =
-            common::FixturesVolume::fill(&docker, &run, "injector-broken", fixtures.path()).await;
-        let mut spec = SandboxSpec::new(
-            mistake_cost::docker::images::Family::Apt.image(),
-            format!("mc-{run}-injector-broken"),
-        );
-        spec.fixtures = Some(volume.name.clone());
-        let mut sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
+        let (run, tracker, volume, mut sandbox) =
+            apt_sandbox(fixtures.path(), "injector-broken").await;
         let sh = |c: String| vec!["sh".to_string(), "-c".to_string(), c];
         let t = Duration::from_secs(60);
         sandbox
-            .exec(&sh("mkdir -p /run/mistake-cost /tmp/w/b && echo x > /tmp/w/b/f1".into()), None, t)
+            .exec(&sh("mkdir -p /tmp/w/b && echo x > /tmp/w/b/f1".into()), None, t)
             .await
             .unwrap();
 
@@ -240,4 +218,25 @@ fn an_injector_that_cannot_run_is_never_taken_for_the_program() {
         common::containers_with_label(&format!("mistake-cost.run={run}")),
         0
     );
+}
+
+/// A sandbox of the apt image, as trials get, with `fixtures` as its
+/// fixtures volume and the folder the kill logs go to.
+async fn apt_sandbox(
+    fixtures: &std::path::Path,
+    name: &str,
+) -> (RunId, tokio_util::task::TaskTracker, common::FixturesVolume, Sandbox) {
+    let docker = mistake_cost::docker::connect().await.unwrap();
+    let run = RunId::new();
+    let tracker = tokio_util::task::TaskTracker::new();
+    let volume = common::FixturesVolume::fill(&docker, &run, name, fixtures).await;
+    let mut spec = SandboxSpec::new(
+        mistake_cost::docker::images::Family::Apt.image(),
+        format!("mc-{run}-{name}"),
+    );
+    spec.fixtures = Some(volume.name.clone());
+    let sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
+    let mkdir = vec!["sh".into(), "-c".into(), "mkdir -p /run/mistake-cost".into()];
+    sandbox.exec(&mkdir, None, Duration::from_secs(60)).await.unwrap();
+    (run, tracker, volume, sandbox)
 }

@@ -44,7 +44,8 @@ pub fn ship(fixtures_dir: &Path) -> io::Result<bool> {
 
 /// `command` killed at every thread's `at`-th call of `syscall`, by the
 /// injector when the container has it and it runs there (`--check`), else
-/// by `strace_fallback` (the same kill through strace). The log has strace's kill lines either way.
+/// by `strace_fallback` (the same kill through strace). The log has
+/// strace's kill lines either way.
 pub fn wrap(command: &str, syscall: &str, at: u64, log: &str, strace_fallback: &str) -> String {
     format!(
         "if {IN_CONTAINER} --check 2>/dev/null; then {}; else {strace_fallback}; fi",

@@ -306,15 +306,19 @@ impl DockerExecutor {
         (spec, committed)
     }
 
-    /// After a trial's set-up steps (the lifecycle's `set_up_done`), or
-    /// after the trial when the base manifest was not at hand then: if the
-    /// set-up was slow and can be committed, build the pair's image in the
-    /// background. Started as soon as the first trial's set-up is timed, it
-    /// is usually ready when the next trial of the pair starts (which waits
-    /// for it rather than run the same set-up again).
-    fn start_commit(&self, trial: &Trial, a: &dyn Approach, h: &History, base: Arc<Manifest>) {
+    /// After a trial's own set-up steps (the lifecycle's `set_up_done`,
+    /// while the trial goes on): if the set-up was slow and can be
+    /// committed, build the pair's image in the background. Started this
+    /// early, it is usually ready when the pair's next trial starts (which
+    /// waits for it rather than run the same set-up again). The base
+    /// manifest is loaded by then: `target()` loads it before any step.
+    fn start_commit(&self, trial: &Trial, h: &History) {
+        let a = approach(trial.approach);
         let s = &trial.scenario.scenario;
-        if !lifecycle::state_setup_is_committable(a, s) || h.error.is_some() {
+        let Some(base) = self.bases[&a.family()].get().cloned() else {
+            return;
+        };
+        if !lifecycle::state_setup_is_committable(a.as_ref(), s) || h.error.is_some() {
             return;
         }
         let ready = a.ready();
@@ -327,30 +331,12 @@ impl DockerExecutor {
         if !self.setups.should_build(&key, setup_ms) {
             return;
         }
-        let template = self.template(a, s, lifecycle::state_setup(a, s), base);
+        let template = self.template(a.as_ref(), s, lifecycle::state_setup(a.as_ref(), s), base);
         let setups = self.setups.clone();
         self.tracker.spawn(async move {
             let built = setup_image::build(template).await;
             setups.finish(&key, built);
         });
-    }
-
-    /// [`Self::start_commit`] from within the lifecycle: only with the
-    /// base manifest already loaded (it always is once a run has started).
-    fn start_commit_now(&self, trial: &Trial, h: &History) {
-        let a = approach(trial.approach);
-        if let Some(base) = self.bases[&a.family()].get() {
-            self.start_commit(trial, a.as_ref(), h, base.clone());
-        }
-    }
-
-    /// [`Self::start_commit`] after the trial, loading the base manifest.
-    async fn maybe_commit(&self, trial: &Trial, a: &dyn Approach, h: &History) {
-        match self.base_manifest(a.family()).await {
-            Ok(base) => self.start_commit(trial, a, h, base),
-            // Undecided: the pair's next trial tries again.
-            Err(e) => tracing::warn!("no base manifest to commit a set-up against: {e}"),
-        }
     }
 
     /// Prepare and set-up steps, as the lifecycle runs them (for tests
@@ -432,7 +418,7 @@ impl DockerExecutor {
         let (sandbox, committed) = self.claim(trial, a.as_ref()).await?;
         h.timings.container_start_ms = ms(t);
 
-        let commit_early = |h: &History| self.start_commit_now(trial, h);
+        let commit_early = |h: &History| self.start_commit(trial, h);
         let hooks = TrialHooks {
             index: trial.index,
             events,
@@ -446,9 +432,6 @@ impl DockerExecutor {
         let observed = self
             .lifecycle_from(&sandbox, committed.as_deref(), req, &hooks, h)
             .await;
-        if committed.is_none() {
-            self.maybe_commit(trial, a.as_ref(), h).await;
-        }
         let t = Instant::now();
         self.remove_in_background(sandbox);
         h.timings.container_remove_ms = ms(t);
