@@ -79,6 +79,26 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Every claim family into one results folder: trials in rounds of repetitions (each scenario × approach stops once decided), crash-only scenarios explored, then summary.md and summary.html.
+    #[command(after_help = EXIT_CODES)]
+    Study(StudyArgs),
+    /// Print the README's findings block from a study folder (or check a file's block against it: exit 1 when it differs).
+    #[command(after_help = EXIT_CODES)]
+    Findings {
+        /// The study folder.
+        #[arg(default_value = "results/reference/study")]
+        study_dir: PathBuf,
+        /// Compare the block in this file (between the findings markers)
+        /// with the one printed: exit 0 when equal, 1 when not.
+        #[arg(long, value_name = "FILE")]
+        check: Option<PathBuf>,
+    },
+    /// Write a study folder's summary.md and summary.html again (e.g. after the harness's wording changed).
+    #[command(after_help = EXIT_CODES)]
+    Summary {
+        /// The study folder.
+        study_dir: PathBuf,
+    },
     /// Write RUN_DIR/report.md and RUN_DIR/report.html from a run's trials.csv (+ trials.jsonl, run.json).
     #[command(after_help = EXIT_CODES)]
     Report {
@@ -101,6 +121,9 @@ pub enum ImagesAction {
         force: bool,
     },
 }
+
+/// `explore --syscalls` without the option: every family.
+pub const DEFAULT_SYSCALLS: &str = "@create,@write,@rename,@unlink,@link,@mkdir,@metadata,@sync";
 
 /// `--reps` bound: the scenario file's own `reps` limit.
 const MAX_REPS: i64 = crate::scenario::limits::MAX_REPS as i64;
@@ -168,7 +191,7 @@ pub struct ExploreArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "@create,@write,@rename,@unlink,@link,@mkdir,@metadata,@sync"
+        default_value = DEFAULT_SYSCALLS
     )]
     pub syscalls: Vec<String>,
     /// Points crashed per class (one process's changes of one syscall
@@ -251,6 +274,35 @@ pub struct VerifyArgs {
     pub engine: Vec<crate::docker::engines::EngineSpec>,
     /// Results folder of the trials run (default: results/<run id>/).
     #[arg(long, conflicts_with = "from")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StudyArgs {
+    /// Scenario files or folders of *.toml files.
+    #[arg(default_value = "scenarios")]
+    pub scenarios: Vec<PathBuf>,
+    /// Repetitions every scenario × approach runs before it may stop (at
+    /// most the scenario's `reps`, which is also the most it runs).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=MAX_REPS))]
+    pub min_reps: u32,
+    /// Crash points per approach in each explored scenario.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=MAX_POINTS))]
+    pub max_points: u32,
+    /// Trials (or crash points) run at the same time.
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS))]
+    pub jobs: u16,
+    /// A Docker engine to run on, repeatable, as for `run`.
+    #[arg(long = "engine", value_name = "URL[,jobs=N][,name=NAME]")]
+    pub engine: Vec<crate::docker::engines::EngineSpec>,
+    /// Seed of the plans and point samples.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Security profile of every container, as for `run`.
+    #[arg(long, value_enum, default_value_t = crate::docker::SecurityProfile::BuildSandbox)]
+    pub security: crate::docker::SecurityProfile,
+    /// Results folder (default: results/study-<run id>/); must be empty or new.
+    #[arg(long)]
     pub out: Option<PathBuf>,
 }
 

@@ -39,6 +39,11 @@ fn main() {
                 println!("{}", mistake_cost::scenario::json_schema());
                 Ok(mistake_cost::error::exit::OK)
             }
+            Command::Study(args) => commands::study(args).await,
+            Command::Findings { study_dir, check } => {
+                mistake_cost::report::summary::findings_command(&study_dir, check.as_deref())
+            }
+            Command::Summary { study_dir } => mistake_cost::report::summary::summary_command(&study_dir),
             Command::Report { run_dir, format } => mistake_cost::report::command(&run_dir, &format),
             Command::Verify(args) => commands::verify(args).await,
             Command::Compare {

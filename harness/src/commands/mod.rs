@@ -25,10 +25,12 @@ mod explore;
 mod resume;
 mod scratch;
 mod session;
+mod study;
 mod validate_cmd;
 mod verify_cmd;
 
 pub use explore::explore;
+pub use study::study;
 pub(crate) use session::{families_of, Session};
 pub(crate) use validate_cmd::check_trials;
 pub use validate_cmd::validate;
@@ -252,6 +254,69 @@ async fn run_inner(
         out.display()
     );
 
+    let driven = drive(session, engines, trials, &mut exporters).await?;
+    let records = driven.records;
+    if !on.is_empty() {
+        for e in &driven.report.engines {
+            eprintln!(
+                "engine {}: {} trial(s), at most {} at a time (limit {})",
+                e.name, e.trials, e.peak, e.jobs
+            );
+        }
+    }
+    let t = std::time::Instant::now();
+    if let Some(e) = driven.write_error {
+        return Err(Error::io(
+            format!("writing results in {}", out.display()),
+            e,
+        ));
+    }
+    print_summary(&records);
+    eprintln!("results: {}", csv_path.display());
+    tracing::info!(
+        "wind-down: summary printed in {:.0} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    if driven.engine_lost {
+        return Ok(exit::DOCKER_UNREACHABLE);
+    }
+    if cancel.is_cancelled() {
+        eprintln!(
+            "interrupted after {} of {total} trials; complete rows are kept",
+            records.len()
+        );
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(if records.iter().any(|r| r.outcome == Outcome::Errored) {
+        exit::TRIAL_ERRORS
+    } else {
+        exit::OK
+    })
+}
+
+/// What one pass of the scheduler left: the rows (also written to the
+/// exporters as each trial finished), and why it stopped early, if it did.
+pub(crate) struct Driven {
+    pub records: Vec<TrialRecord>,
+    pub report: crate::runner::PlanReport,
+    /// An exporter failed: the run was cancelled after it.
+    pub write_error: Option<std::io::Error>,
+    /// Every engine stopped answering after an errored trial.
+    pub engine_lost: bool,
+}
+
+/// Runs `trials` on `engines` with a progress bar, writing each finished
+/// row to every exporter as it comes, and stops the run (rows kept) when an
+/// exporter fails or the engines stop answering. `run` drives its plan
+/// once; `study` once per round of repetitions.
+pub(crate) async fn drive(
+    session: &Session,
+    engines: Vec<crate::runner::Engine<crate::runner::DockerExecutor>>,
+    trials: Vec<plan::Trial>,
+    exporters: &mut [Box<dyn Exporter<TrialRecord>>],
+) -> Result<Driven> {
+    let (out, cancel) = (session.out.as_path(), session.cancel.clone());
+    let total = trials.len();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let runner = tokio::spawn(run_plan(engines, trials, tx, cancel.clone()));
 
@@ -262,7 +327,7 @@ async fn run_inner(
     );
     let mut running: BTreeMap<usize, String> = BTreeMap::new();
     let mut records: Vec<TrialRecord> = Vec::new();
-    let mut write_error = None;
+    let mut write_error: Option<std::io::Error> = None;
     let mut engine_lost = false;
     while let Some(event) = rx.recv().await {
         match event {
@@ -324,41 +389,11 @@ async fn run_inner(
         .await
         .map_err(|e| Error::Usage(format!("runner task failed: {e}")))?;
     bar.finish_and_clear();
-    if !on.is_empty() {
-        for e in &report.engines {
-            eprintln!(
-                "engine {}: {} trial(s), at most {} at a time (limit {})",
-                e.name, e.trials, e.peak, e.jobs
-            );
-        }
-    }
-    let t = std::time::Instant::now();
-    if let Some(e) = write_error {
-        return Err(Error::io(
-            format!("writing results in {}", out.display()),
-            e,
-        ));
-    }
-    print_summary(&records);
-    eprintln!("results: {}", csv_path.display());
-    tracing::info!(
-        "wind-down: summary printed in {:.0} ms",
-        t.elapsed().as_secs_f64() * 1000.0
-    );
-    if engine_lost {
-        return Ok(exit::DOCKER_UNREACHABLE);
-    }
-    if cancel.is_cancelled() {
-        eprintln!(
-            "interrupted after {} of {total} trials; complete rows are kept",
-            records.len()
-        );
-        return Ok(exit::INTERRUPTED);
-    }
-    Ok(if records.iter().any(|r| r.outcome == Outcome::Errored) {
-        exit::TRIAL_ERRORS
-    } else {
-        exit::OK
+    Ok(Driven {
+        records,
+        report,
+        write_error,
+        engine_lost,
     })
 }
 

@@ -8,10 +8,12 @@ mod csv_exporter;
 mod jsonl;
 pub mod run_meta;
 pub mod schema;
+pub mod study_meta;
 
 pub use csv_exporter::CsvWriter;
 pub use jsonl::JsonlExporter;
 pub use run_meta::{EngineMeta, RunMeta, RunStatus};
+pub use study_meta::StudyMeta;
 pub use schema::{
     column, columns, ApproachKind, Column, ColumnKind, CrashPointRecord, FaultLabel, Outcome,
     Record, Source, State, TriBool, TrialRecord,

@@ -13,6 +13,7 @@ pub mod load;
 pub mod markdown;
 pub mod plots;
 pub mod service;
+pub mod summary;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -28,6 +28,17 @@ pub struct Engine<E> {
     pub jobs: usize,
 }
 
+// By hand: a derive would ask `E: Clone`, and only the Arc is cloned.
+impl<E> Clone for Engine<E> {
+    fn clone(&self) -> Self {
+        Engine {
+            name: self.name.clone(),
+            executor: self.executor.clone(),
+            jobs: self.jobs,
+        }
+    }
+}
+
 impl<E> Engine<E> {
     /// The one engine of a run without `--engine`.
     pub fn only(executor: Arc<E>, jobs: usize) -> Vec<Engine<E>> {

@@ -2,6 +2,8 @@
 //! reading results back, and asking Docker what is left.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

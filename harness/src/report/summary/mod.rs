@@ -1,0 +1,765 @@
+//! A study's one-page summary: the claim × approach matrix (holds /
+//! contradicted / not applicable / unknown, k/n rows, the key figure with
+//! its 95% interval), who ran the attempted writes, and per claim the
+//! report's answer with its caveats. Every cell is judged by the built-in
+//! guarantees `verify` and the report use (`verify::builtin::Claim`).
+
+mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+pub use render::{findings_block, render_html, render_markdown};
+
+use super::claims::{self, Answer};
+use super::{Run, Trial};
+use crate::checker::Outcome;
+use crate::error::{Error, Result};
+use crate::explore::CrashPointRecord;
+use crate::export::{RunMeta, TrialRecord};
+use crate::stats;
+use crate::verify::builtin::Claim;
+use crate::verify::rows::Table;
+use crate::verify::{Input, Judgement, Verdict};
+use crate::vocab::ApproachKind;
+
+/// The folder of a study's explore runs, one subfolder per scenario.
+pub const EXPLORE_DIR: &str = "explore";
+
+/// A claim's row of the matrix: which claim, how it is judged, and how its
+/// key figure is read off the rows the claim judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimId {
+    Atomicity,
+    Interrupted,
+    Rollback,
+    BadConfig,
+    TryAgain,
+    Isolation,
+}
+
+impl ClaimId {
+    pub const ALL: [ClaimId; 6] = [
+        ClaimId::Atomicity,
+        ClaimId::Interrupted,
+        ClaimId::Rollback,
+        ClaimId::BadConfig,
+        ClaimId::TryAgain,
+        ClaimId::Isolation,
+    ];
+
+    /// The claim as the design notes word it.
+    pub fn text(self) -> &'static str {
+        match self {
+            ClaimId::Atomicity => claims::ATOMICITY,
+            ClaimId::Interrupted => claims::INTERRUPTED,
+            ClaimId::Rollback => claims::ROLLBACK,
+            ClaimId::BadConfig => claims::BAD_CONFIG,
+            ClaimId::TryAgain => claims::TRY_AGAIN,
+            ClaimId::Isolation => claims::ISOLATION,
+        }
+    }
+
+    /// A short name for the matrix's first column.
+    pub fn short(self) -> &'static str {
+        match self {
+            ClaimId::Atomicity => "A failed install changes nothing",
+            ClaimId::Interrupted => "An interrupted operation leaves old or new",
+            ClaimId::Rollback => "Rollback is instant (≤ 1 s)",
+            ClaimId::BadConfig => "A bad configuration is undone in seconds (≤ 10 s)",
+            ClaimId::TryAgain => "Just try again, no clean-up",
+            ClaimId::Isolation => "A project leaves the global system alone",
+        }
+    }
+
+    /// The HTML anchor of the claim's evidence section.
+    pub fn anchor(self) -> &'static str {
+        match self {
+            ClaimId::Atomicity => "atomicity",
+            ClaimId::Interrupted => "interrupted",
+            ClaimId::Rollback => "rollback",
+            ClaimId::BadConfig => "bad-config",
+            ClaimId::TryAgain => "try-again",
+            ClaimId::Isolation => "isolation",
+        }
+    }
+
+    /// The built-in guarantees that judge it (the interrupted claim over
+    /// trials and over crash points).
+    fn judged_by(self) -> &'static [Claim] {
+        match self {
+            ClaimId::Atomicity => &[Claim::Atomicity],
+            ClaimId::Interrupted => &[Claim::InterruptedTrials, Claim::InterruptedPoints],
+            ClaimId::Rollback => &[Claim::Rollback],
+            ClaimId::BadConfig => &[Claim::BadConfig],
+            ClaimId::TryAgain => &[Claim::TryAgain],
+            ClaimId::Isolation => &[Claim::Isolation],
+        }
+    }
+
+    /// What the key figure is, for the legend.
+    pub fn figure_label(self) -> &'static str {
+        match self {
+            ClaimId::Atomicity => "visible residue paths after the failure, median",
+            ClaimId::Interrupted => "states that are old or new, share",
+            ClaimId::Rollback | ClaimId::BadConfig => {
+                "recovery start → service answers again, median"
+            }
+            ClaimId::TryAgain => "paths differing from a clean install, median",
+            ClaimId::Isolation => "global paths changed, median",
+        }
+    }
+}
+
+/// A cell's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellStatus {
+    Holds,
+    Contradicted,
+    /// No row of this approach is evidence for the claim (it was not run,
+    /// or the claim does not apply: a rollback without generations).
+    NotApplicable,
+    /// Rows exist but leave it undecided (an unknown check, an errored trial).
+    Unknown,
+}
+
+impl CellStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellStatus::Holds => "holds",
+            CellStatus::Contradicted => "contradicted",
+            CellStatus::NotApplicable => "not applicable",
+            CellStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// How a key figure is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Ms,
+    /// A proportion in 0..=1, written as a percentage.
+    Share,
+}
+
+/// A key figure with its 95% interval (bootstrap of the median, or Wilson
+/// for a share).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figure {
+    pub value: f64,
+    pub ci: Option<(f64, f64)>,
+    pub unit: Unit,
+    pub n: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub status: CellStatus,
+    /// Rows judged that hold every guarantee of the claim…
+    pub holding: usize,
+    /// …of the rows the claim judges (errored rows included: they count
+    /// against a decision, never for it).
+    pub judged: usize,
+    pub figure: Option<Figure>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimRow {
+    pub claim: ClaimId,
+    pub cells: Vec<Cell>,
+}
+
+/// Who ran one approach's attempted side effects, and what became of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttemptsRow {
+    pub approach: String,
+    /// The uids the scripts ran as (`0`, `nixbld1`, …).
+    pub uids: BTreeSet<String>,
+    /// Trials with attempts, and how many attempts landed / were refused.
+    pub trials: usize,
+    pub landed: usize,
+    pub refused: usize,
+    /// One refusal as the script saw it.
+    pub example_error: Option<String>,
+}
+
+/// Everything the summary shows, computed from a study folder.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub dir: PathBuf,
+    pub meta: Option<RunMeta>,
+    pub approaches: Vec<ApproachKind>,
+    pub rows: Vec<ClaimRow>,
+    pub attempts: Vec<AttemptsRow>,
+    pub answers: Vec<Answer>,
+    /// Trials and crash points the study holds.
+    pub trials: usize,
+    pub points: usize,
+    pub errored: usize,
+    /// Explore folders read (relative to the study folder).
+    pub explores: Vec<String>,
+    /// study.json, when the folder was made by `study`.
+    pub study: Option<crate::export::StudyMeta>,
+}
+
+/// The trials of a study folder (its own trials.csv) and the crash points of
+/// its `explore/*/` folders.
+pub struct StudyData {
+    pub run: Option<Run>,
+    pub points: Vec<CrashPointRecord>,
+    pub explores: Vec<String>,
+}
+
+impl StudyData {
+    pub fn load(dir: &Path) -> Result<StudyData> {
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "summary: {} is not a folder (expected a study folder: trials.csv and explore/*/crashpoints.csv)",
+                dir.display()
+            )));
+        }
+        let run = if dir.join("trials.csv").is_file() || dir.join("crashpoints.csv").is_file() {
+            Some(Run::load(dir)?)
+        } else {
+            None
+        };
+        let mut points: Vec<CrashPointRecord> = run
+            .as_ref()
+            .and_then(|r| r.crash.as_ref())
+            .map(|c| c.records.clone())
+            .unwrap_or_default();
+        let mut explores = Vec::new();
+        let explore_dir = dir.join(EXPLORE_DIR);
+        if explore_dir.is_dir() {
+            let mut subs: Vec<PathBuf> = std::fs::read_dir(&explore_dir)
+                .map_err(|e| Error::io(format!("reading {}", explore_dir.display()), e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("crashpoints.csv").is_file())
+                .collect();
+            subs.sort();
+            for sub in subs {
+                let data = super::crashpoints::CrashData::load(&sub)?;
+                points.extend(data.records);
+                explores.push(format!(
+                    "{EXPLORE_DIR}/{}",
+                    sub.file_name().unwrap_or_default().to_string_lossy()
+                ));
+            }
+        }
+        if run.is_none() && explores.is_empty() {
+            return Err(Error::Usage(format!(
+                "summary: {} holds no trials.csv and no {EXPLORE_DIR}/*/crashpoints.csv",
+                dir.display()
+            )));
+        }
+        Ok(StudyData {
+            run,
+            points,
+            explores,
+        })
+    }
+}
+
+impl Summary {
+    pub fn load(dir: &Path) -> Result<Summary> {
+        let data = StudyData::load(dir)?;
+        let study = crate::export::StudyMeta::read_if_present(dir)?;
+        Ok(Summary::of(dir, data, study))
+    }
+
+    pub fn of(dir: &Path, data: StudyData, study: Option<crate::export::StudyMeta>) -> Summary {
+        let trials: &[Trial] = data.run.as_ref().map_or(&[], |r| &r.trials[..]);
+        let records: Vec<TrialRecord> = trials.iter().map(|t| t.record.clone()).collect();
+        let points = &data.points;
+        let mut approaches: BTreeSet<ApproachKind> = records.iter().map(|r| r.approach).collect();
+        approaches.extend(points.iter().map(|p| p.approach));
+        let approaches: Vec<ApproachKind> = approaches.into_iter().collect();
+        let trial_input = as_input("trials.csv", &records);
+        let point_input = as_input("crashpoints.csv", points);
+        let rows = ClaimId::ALL
+            .iter()
+            .map(|&claim| ClaimRow {
+                claim,
+                cells: approaches
+                    .iter()
+                    .map(|&a| cell(claim, a, &records, points, &trial_input, &point_input))
+                    .collect(),
+            })
+            .collect();
+        Summary {
+            dir: dir.to_path_buf(),
+            meta: data.run.as_ref().and_then(|r| r.meta.clone()),
+            attempts: attempts_rows(trials),
+            answers: claims::answer_all(trials, points),
+            trials: records.len(),
+            points: points.len(),
+            errored: records
+                .iter()
+                .filter(|r| r.outcome == Outcome::Errored)
+                .count()
+                + points.iter().filter(|p| !p.error.is_empty()).count(),
+            approaches,
+            rows,
+            explores: data.explores,
+            study,
+        }
+    }
+
+    /// The answer the report gives for a claim.
+    pub fn answer(&self, claim: ClaimId) -> Option<&Answer> {
+        self.answers.iter().find(|a| a.claim == claim.text())
+    }
+}
+
+/// `mistake-cost summary STUDY_DIR`: summary.md and summary.html again.
+pub fn summary_command(dir: &Path) -> Result<i32> {
+    let s = Summary::load(dir)?;
+    for (name, text) in [
+        ("summary.md", render_markdown(&s)),
+        ("summary.html", render_html(&s)),
+    ] {
+        let path = dir.join(name);
+        crate::export::write_atomic(&path, &text)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(crate::error::exit::OK)
+}
+
+/// `mistake-cost findings [STUDY_DIR] [--check FILE]`: prints the block,
+/// or compares `FILE`'s block with it (0 equal, 1 differs or is missing).
+pub fn findings_command(dir: &Path, check: Option<&Path>) -> Result<i32> {
+    let block = findings_block(&Summary::load(dir)?, &dir.display().to_string());
+    let Some(file) = check else {
+        print!("{block}");
+        return Ok(crate::error::exit::OK);
+    };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+    match block_in(&text) {
+        Some(found) if found == block => {
+            println!("{}: the findings block matches {}", file.display(), dir.display());
+            Ok(crate::error::exit::OK)
+        }
+        Some(found) => {
+            let line = found
+                .lines()
+                .zip(block.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(found.lines().count().min(block.lines().count()));
+            eprintln!(
+                "{}: the findings block differs from `mistake-cost findings {}` (first at its line {}); replace it with that output",
+                file.display(),
+                dir.display(),
+                line + 1
+            );
+            Ok(1)
+        }
+        None => {
+            eprintln!(
+                "{}: no block between `{}` and `{}`",
+                file.display(),
+                render::BEGIN,
+                render::END
+            );
+            Ok(1)
+        }
+    }
+}
+
+/// The text from the begin marker's line through the end marker's line.
+fn block_in(text: &str) -> Option<String> {
+    let start = text.find(render::BEGIN)?;
+    let end = start + text[start..].find(render::END)? + render::END.len();
+    let end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+    Some(text[start..end].to_string())
+}
+
+fn as_input<R: serde::Serialize>(file: &str, records: &[R]) -> Input {
+    match Table::from_records(Path::new(file), records) {
+        Ok(t) => Input::Table(t),
+        Err(e) => Input::Missing(e.to_string()),
+    }
+}
+
+/// Whether the claim is about `a` at all: a rollback claim is about the
+/// approaches that have a generation rollback.
+fn applies(claim: ClaimId, a: ApproachKind) -> bool {
+    match claim {
+        ClaimId::Rollback => crate::approach::by_name(a.as_str())
+            .and_then(|x| x.generation_rollback())
+            .is_some(),
+        _ => true,
+    }
+}
+
+/// One cell: the claim's guarantees judged over `a`'s rows, k/n as the rows
+/// that hold every guarantee of the rows judged, and the key figure.
+fn cell(
+    claim: ClaimId,
+    a: ApproachKind,
+    records: &[TrialRecord],
+    points: &[CrashPointRecord],
+    trials: &Input,
+    crash: &Input,
+) -> Cell {
+    let empty = Cell {
+        status: CellStatus::NotApplicable,
+        holding: 0,
+        judged: 0,
+        figure: None,
+    };
+    if !applies(claim, a) {
+        return empty;
+    }
+    let mut verdicts = Vec::new();
+    let (mut holding, mut judged) = (0, 0);
+    for c in claim.judged_by() {
+        let input = match c.source() {
+            crate::vocab::Source::Trials => trials,
+            crate::vocab::Source::Crashpoints => crash,
+        };
+        let (verdict, judgements) = c.judge(a, input);
+        let n = judgements
+            .iter()
+            .map(|j| j.counts.holding + j.counts.violating + j.counts.unknown)
+            .max()
+            .unwrap_or(0);
+        if n == 0 {
+            continue;
+        }
+        verdicts.push(verdict);
+        judged += n;
+        holding += n - rows_not_holding(&judgements);
+    }
+    if judged == 0 {
+        return empty;
+    }
+    let status = match crate::verify::builtin::merge(verdicts) {
+        Verdict::Holds => CellStatus::Holds,
+        Verdict::Violated => CellStatus::Contradicted,
+        Verdict::Unknown => CellStatus::Unknown,
+    };
+    Cell {
+        status,
+        holding,
+        judged,
+        figure: figure(claim, a, records, points),
+    }
+}
+
+/// Rows that violate or leave unknown at least one guarantee (each row
+/// counted once however many of its cells fail).
+fn rows_not_holding(judgements: &[Judgement]) -> usize {
+    judgements
+        .iter()
+        .flat_map(|j| j.violating.iter().chain(j.unknown.iter()))
+        .map(|e| e.at.as_str())
+        .collect::<BTreeSet<&str>>()
+        .len()
+}
+
+fn median_figure(values: Vec<f64>, unit: Unit) -> Option<Figure> {
+    let value = stats::median(&values)?;
+    Some(Figure {
+        value,
+        ci: stats::bootstrap_median_ci(
+            &values,
+            stats::BOOTSTRAP_SEED,
+            stats::BOOTSTRAP_RESAMPLES,
+            0.95,
+        ),
+        unit,
+        n: values.len(),
+    })
+}
+
+fn share_figure(k: usize, n: usize) -> Option<Figure> {
+    (n > 0).then(|| Figure {
+        value: k as f64 / n as f64,
+        ci: stats::wilson_95(k, n),
+        unit: Unit::Share,
+        n,
+    })
+}
+
+/// The rows of configure trials (the service columns are filled).
+fn configure_row(r: &TrialRecord) -> bool {
+    r.healthy_before.is_some() && r.outcome != Outcome::Errored
+}
+
+/// The claim's key figure over `a`'s rows that the claim judges.
+fn figure(
+    claim: ClaimId,
+    a: ApproachKind,
+    records: &[TrialRecord],
+    points: &[CrashPointRecord],
+) -> Option<Figure> {
+    let mine = records.iter().filter(|r| r.approach == a);
+    match claim {
+        ClaimId::Atomicity => median_figure(
+            mine.filter(|r| r.fault == "none" && r.outcome == Outcome::Failed)
+                .filter_map(|r| r.residue_files.map(|x| x as f64))
+                .collect(),
+            Unit::Count,
+        ),
+        ClaimId::Interrupted => {
+            // Old or new: a crash point's state, or a faulted trial whose
+            // own checks passed.
+            let trials: Vec<&TrialRecord> = mine
+                .filter(|r| {
+                    r.fault != "none"
+                        && r.outcome != Outcome::Succeeded
+                        && r.outcome != Outcome::Errored
+                })
+                .collect();
+            let crashed: Vec<&CrashPointRecord> = points
+                .iter()
+                .filter(|p| p.approach == a && p.fired && p.error.is_empty())
+                .collect();
+            let k = trials.iter().filter(|r| r.consistent.is_true()).count()
+                + crashed
+                    .iter()
+                    .filter(|p| {
+                        matches!(
+                            p.state_after_crash,
+                            Some(crate::export::State::Old | crate::export::State::New)
+                        )
+                    })
+                    .count();
+            share_figure(k, trials.len() + crashed.len())
+        }
+        ClaimId::Rollback | ClaimId::BadConfig => median_figure(
+            mine.filter(|r| configure_row(r))
+                .filter_map(|r| r.restore_ms)
+                .collect(),
+            Unit::Ms,
+        ),
+        ClaimId::TryAgain => median_figure(
+            mine.filter(|r| r.retry_outcome.is_some() && r.outcome != Outcome::Errored)
+                .filter_map(|r| r.retry_diff_files.map(|x| x as f64))
+                .collect(),
+            Unit::Count,
+        ),
+        ClaimId::Isolation => median_figure(
+            mine.filter(|r| r.experiment_ok.is_some() && r.outcome != Outcome::Errored)
+                .filter_map(|r| r.global_residue_files.map(|x| x as f64))
+                .collect(),
+            Unit::Count,
+        ),
+    }
+}
+
+/// Whether one (scenario, approach)'s rows have settled, for the study's
+/// adaptive repetitions: no row errored, every claim they test is decided,
+/// and each key figure's 95% interval is narrow (a count within
+/// max(1, 25% of the median), a time within max(250 ms, 50%)). A cell no
+/// claim judges (an upgrade) settles on its outcome, `recovered` and
+/// recovery time instead. `Err` says why it has not.
+pub fn settled(records: &[TrialRecord]) -> std::result::Result<(), String> {
+    let Some(a) = records.first().map(|r| r.approach) else {
+        return Err("no rows".into());
+    };
+    if let Some(r) = records.iter().find(|r| r.outcome == Outcome::Errored) {
+        return Err(format!("rep {} errored", r.rep));
+    }
+    let input = as_input("trials.csv", records);
+    let none = as_input("crashpoints.csv", &Vec::<CrashPointRecord>::new());
+    let mut judged_any = false;
+    for claim in ClaimId::ALL {
+        let c = cell(claim, a, records, &[], &input, &none);
+        if c.status == CellStatus::NotApplicable {
+            continue;
+        }
+        judged_any = true;
+        if c.status == CellStatus::Unknown {
+            return Err(format!("{}: undecided", claim.short()));
+        }
+        if let Some(f) = c.figure {
+            narrow(&f).map_err(|why| format!("{}: {why}", claim.short()))?;
+        }
+    }
+    if judged_any {
+        return Ok(());
+    }
+    let same = |f: &dyn Fn(&TrialRecord) -> String| {
+        records.iter().map(f).collect::<BTreeSet<_>>().len() == 1
+    };
+    if !same(&|r| r.outcome.as_str().to_string()) {
+        return Err("outcomes differ".into());
+    }
+    if !same(&|r| r.recovered.as_str().to_string()) {
+        return Err("`recovered` differs".into());
+    }
+    let times: Vec<f64> = records.iter().filter_map(|r| r.recovery_ms).collect();
+    match median_figure(times, Unit::Ms) {
+        Some(f) => narrow(&f).map_err(|why| format!("recovery time: {why}")),
+        None => Ok(()),
+    }
+}
+
+fn narrow(f: &Figure) -> std::result::Result<(), String> {
+    let Some((lo, hi)) = f.ci else { return Ok(()) };
+    let width = hi - lo;
+    let bound = match f.unit {
+        Unit::Count => (0.25 * f.value).max(1.0),
+        Unit::Ms => (0.5 * f.value).max(250.0),
+        Unit::Share => return Ok(()),
+    };
+    if width <= bound {
+        Ok(())
+    } else {
+        Err(format!(
+            "interval {lo:.0}–{hi:.0} wider than {bound:.0} (n={})",
+            f.n
+        ))
+    }
+}
+
+/// Per approach: who ran the attempted side effects of its operations and
+/// whether they landed (from trials.jsonl; empty without it).
+fn attempts_rows(trials: &[Trial]) -> Vec<AttemptsRow> {
+    let mut rows: BTreeMap<ApproachKind, AttemptsRow> = BTreeMap::new();
+    for t in trials.iter().filter(|t| !t.errored()) {
+        let Some(h) = &t.history else { continue };
+        let ops: Vec<_> = h
+            .attempts
+            .iter()
+            .filter(|(phase, _)| phase == "operation")
+            .map(|(_, a)| a)
+            .collect();
+        if ops.is_empty() {
+            continue;
+        }
+        let row = rows
+            .entry(t.record.approach)
+            .or_insert_with(|| AttemptsRow {
+                approach: t.record.approach.to_string(),
+                ..Default::default()
+            });
+        row.trials += 1;
+        for a in ops {
+            row.uids.insert(a.uid.clone());
+            if a.landed {
+                row.landed += 1;
+            } else {
+                row.refused += 1;
+                if row.example_error.is_none() && !a.error.is_empty() {
+                    row.example_error = Some(a.error.clone());
+                }
+            }
+        }
+    }
+    rows.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::{FaultLabel, TriBool};
+
+    fn row(approach: &str, fault: &str, outcome: Outcome, residue: usize) -> TrialRecord {
+        let mut r: TrialRecord = serde_json::from_value(serde_json::json!({
+            "scenario": "s", "approach": approach, "fault": fault, "rep": 0, "seed": 1,
+            "outcome": outcome.as_str(), "consistent": "true", "residue_files": residue,
+            "residue_added": residue, "residue_removed": 0, "residue_modified": 0,
+            "residue_packages": 0, "garbage_paths": 0, "playbook_ran": false,
+            "recovery_ms": 0.0, "recovered": "true", "final_residue_files": 0,
+            "final_residue_packages": 0, "final_garbage_paths": 0, "operation_ms": 1.0,
+            "trial_wall_ms": 1.0, "overhead_ms": 0.0, "error": ""
+        }))
+        .unwrap();
+        r.fault = FaultLabel::from(fault);
+        r
+    }
+
+    fn summary(records: Vec<TrialRecord>) -> Summary {
+        let trials = records
+            .into_iter()
+            .map(|record| Trial {
+                record,
+                history: None,
+            })
+            .collect();
+        let run = Run {
+            dir: PathBuf::from("x"),
+            meta: None,
+            trials,
+            trials_csv: true,
+            jsonl: super::super::JsonlState::Missing,
+            crash: None,
+        };
+        let data = StudyData {
+            run: Some(run),
+            points: Vec::new(),
+            explores: Vec::new(),
+        };
+        Summary::of(Path::new("x"), data, None)
+    }
+
+    #[test]
+    fn cells_follow_the_rows() {
+        let mut unknown = row("nix", "none", Outcome::Failed, 0);
+        unknown.consistent = TriBool::Unknown;
+        let s = summary(vec![
+            row("apt", "none", Outcome::Failed, 34),
+            row("apt", "none", Outcome::Failed, 30),
+            row("nix", "none", Outcome::Failed, 0),
+            unknown,
+            row("pip", "none", Outcome::Failed, 0),
+            row("pip", "none", Outcome::Failed, 2),
+        ]);
+        let names: Vec<&str> = s.approaches.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names, ["apt", "pip", "nix"], "the registry's order");
+        let atomicity = &s.rows[0];
+        assert_eq!(atomicity.claim, ClaimId::Atomicity);
+        let [apt, pip, nix] = &atomicity.cells[..] else {
+            panic!("three cells")
+        };
+        assert_eq!((apt.status, apt.holding, apt.judged), (CellStatus::Contradicted, 0, 2));
+        assert_eq!(apt.figure.unwrap().value, 32.0);
+        assert_eq!((pip.status, pip.holding, pip.judged), (CellStatus::Contradicted, 1, 2));
+        assert_eq!(
+            (nix.status, nix.holding, nix.judged),
+            (CellStatus::Unknown, 1, 2),
+            "an unknown check leaves it undecided, never held"
+        );
+        // No configure, retry, experiment or faulted rows: not applicable.
+        for r in &s.rows[1..] {
+            assert!(
+                r.cells.iter().all(|c| c.status == CellStatus::NotApplicable),
+                "{:?}",
+                r.claim
+            );
+        }
+    }
+
+    #[test]
+    fn a_cell_settles_once_decided_and_narrow() {
+        let apt = |residue| row("apt", "none", Outcome::Failed, residue);
+        assert_eq!(settled(&[apt(34), apt(34)]), Ok(()));
+        let wide = settled(&[apt(4), apt(40)]).unwrap_err();
+        assert!(wide.contains("interval"), "{wide}");
+        let mut unknown = apt(0);
+        unknown.consistent = TriBool::Unknown;
+        assert!(settled(&[apt(0), unknown]).unwrap_err().contains("undecided"));
+        let mut errored = apt(0);
+        errored.outcome = Outcome::Errored;
+        assert!(settled(&[apt(0), errored]).unwrap_err().contains("errored"));
+        // No claim judges a succeeded upgrade: outcome, recovered and the
+        // recovery time must agree.
+        let mut up = row("apt", "none", Outcome::Succeeded, 3);
+        up.recovery_ms = Some(400.0);
+        let mut slow = up.clone();
+        slow.recovery_ms = Some(4000.0);
+        assert_eq!(settled(&[up.clone(), up.clone()]), Ok(()));
+        assert!(settled(&[up, slow]).is_err());
+    }
+
+    #[test]
+    fn rollback_applies_only_where_generations_exist() {
+        assert!(!applies(ClaimId::Rollback, crate::approach::kind("apt")));
+        assert!(applies(ClaimId::Rollback, crate::approach::kind("nix")));
+        assert!(applies(ClaimId::BadConfig, crate::approach::kind("apt")));
+    }
+}

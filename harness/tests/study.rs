@@ -1,0 +1,276 @@
+//! The study end to end: `study` on two small scenarios (a failed install
+//! run as trials in rounds, a crash-only scenario explored) against the real
+//! engine; the committed reference study's summary rendered in headless
+//! Chromium (the matrix filled and in the first 1400×900 screen); and the
+//! README's findings block equal to what `findings` prints from it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+mod common;
+use common::browser::{chromium, decode_png, Shot};
+use common::{read_csv, repo, run};
+
+const STUDY_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/study-scenarios"
+);
+/// The first screen the summary is read at.
+const SCREEN: (u32, u32) = (1400, 900);
+
+fn reference() -> PathBuf {
+    repo().join("results/reference/study")
+}
+
+/// The cell colours of summary.html's matrix, by status.
+const COLOURS: [(&str, (u8, u8, u8)); 4] = [
+    ("holds", (0x2e, 0x8b, 0x57)),
+    ("contradicted", (0xc0, 0x39, 0x2b)),
+    ("unknown", (0xe6, 0xa7, 0x00)),
+    ("not applicable", (0xd9, 0xd9, 0xd9)),
+];
+
+/// Every `<td … data-status="S" …>` of the matrix, in order, with its k and n.
+fn cells_in(html: &str) -> Vec<(String, Option<usize>, Option<usize>)> {
+    let matrix = &html[html.find("id=\"matrix\"").expect("the matrix")..];
+    let matrix = &matrix[..matrix.find("</table>").expect("its end")];
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let at = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        Some(tag[at..at + tag[at..].find('"')?].to_string())
+    };
+    matrix
+        .split("<td ")
+        .skip(1)
+        .map(|td| {
+            let tag = &td[..td.find('>').unwrap()];
+            (
+                attr(tag, "data-status").expect("every cell has a status"),
+                attr(tag, "data-k").map(|k| k.parse().unwrap()),
+                attr(tag, "data-n").map(|n| n.parse().unwrap()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_reference_summary_shows_the_filled_matrix_on_its_first_screen() {
+    let study = reference();
+    assert!(
+        study.join("summary.html").is_file(),
+        "{} has no summary.html: make it with `mistake-cost study --out {}`",
+        study.display(),
+        study.display()
+    );
+    // The committed page is what the harness writes from the committed data.
+    let copy = tempfile::tempdir().unwrap();
+    let dir = copy.path().join("study");
+    copy_tree(&study, &dir);
+    let out = run(&["summary", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    let html = std::fs::read_to_string(dir.join("summary.html")).unwrap();
+    assert_eq!(
+        html,
+        std::fs::read_to_string(study.join("summary.html")).unwrap(),
+        "results/reference/study/summary.html is stale: run `mistake-cost summary results/reference/study`"
+    );
+
+    // Filled from the data: one cell per approach and claim, each with a
+    // status; the atomicity column's k/n recomputed here from trials.csv.
+    let cells = cells_in(&html);
+    let rows = read_csv(&study.join("trials.csv"));
+    let approaches: Vec<String> = {
+        let mut seen = Vec::new();
+        for r in &rows {
+            if !seen.contains(&r["approach"]) {
+                seen.push(r["approach"].clone());
+            }
+        }
+        seen
+    };
+    let claims = 6;
+    assert!(
+        cells.len() >= approaches.len() * claims,
+        "{} cells for {} approaches",
+        cells.len(),
+        approaches.len()
+    );
+    assert_eq!(cells.len() % claims, 0);
+    assert!(cells
+        .iter()
+        .all(|(s, _, _)| COLOURS.iter().any(|(name, _)| name == s)));
+    let by_row: Vec<&[(String, Option<usize>, Option<usize>)]> = cells.chunks(claims).collect();
+    let order: Vec<String> = html
+        .split("<tr data-approach=\"")
+        .skip(1)
+        .map(|t| t[..t.find('"').unwrap()].to_string())
+        .collect();
+    for (approach, row) in order.iter().zip(&by_row) {
+        let failed: Vec<_> = rows
+            .iter()
+            .filter(|r| &r["approach"] == approach && r["fault"] == "none" && r["outcome"] == "failed")
+            .collect();
+        let (status, k, n) = &row[0];
+        if failed.is_empty() {
+            assert_eq!(status, "not applicable", "{approach}");
+            continue;
+        }
+        let holding = failed
+            .iter()
+            .filter(|r| {
+                r["residue_files"] == "0"
+                    && r["residue_packages"] == "0"
+                    && r["consistent"] == "true"
+            })
+            .count();
+        assert_eq!((*k, *n), (Some(holding), Some(failed.len())), "{approach}");
+        let expected = if holding == failed.len() {
+            "holds"
+        } else if failed.iter().any(|r| {
+            r["residue_files"] != "0" || r["residue_packages"] != "0" || r["consistent"] == "false"
+        }) {
+            "contradicted"
+        } else {
+            "unknown"
+        };
+        assert_eq!(status, expected, "{approach}");
+    }
+
+    // In the first screen: every cell's colour block is drawn above 900 px.
+    let url = format!("file://{}", dir.join("summary.html").display());
+    let shot_path = copy.path().join("summary.png");
+    chromium(&[&format!("--screenshot={}", shot_path.display()), &url], SCREEN);
+    let (width, height, pixels) = decode_png(&shot_path);
+    assert_eq!((width, height), SCREEN);
+    let shot = Shot { width, pixels };
+    let mut want: BTreeMap<&str, usize> = BTreeMap::new();
+    for (s, _, _) in &cells {
+        *want.entry(s.as_str()).or_default() += 1;
+    }
+    for (name, colour) in COLOURS {
+        let expected = want.get(name).copied().unwrap_or(0);
+        // A cell is a solid block 30+ px high (its text never makes one).
+        let blocks = shot.rects(colour, height, 28..=200);
+        let wide: Vec<_> = blocks.iter().filter(|r| r.2 - r.0 >= 40).collect();
+        assert_eq!(
+            wide.len(),
+            expected,
+            "{name}: {expected} cells in the matrix, {} blocks of its colour in the first {}×{} screen: {wide:?}",
+            wide.len(),
+            SCREEN.0,
+            SCREEN.1
+        );
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_readme_findings_block_is_what_findings_prints() {
+    let out = run(&["findings", "results/reference/study", "--check", "README.md"]);
+    assert!(
+        out.status.success(),
+        "README.md's findings block differs from `mistake-cost findings results/reference/study`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = run(&["findings", "results/reference/study"]);
+    assert!(printed.status.success());
+    let block = String::from_utf8(printed.stdout).unwrap();
+    assert!(block.starts_with("<!-- findings:begin -->"));
+    assert!(block.trim_end().ends_with("<!-- findings:end -->"));
+    assert!(block.contains("results/reference/study"), "it names its folder");
+    // A changed block is caught, with the line.
+    let dir = tempfile::tempdir().unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let changed = readme.replacen("| `apt` |", "| `apt` | 1 |", 1);
+    assert_ne!(changed, readme, "the block has an apt row");
+    std::fs::write(dir.path().join("README.md"), changed).unwrap();
+    let out = run(&[
+        "findings",
+        "results/reference/study",
+        "--check",
+        dir.path().join("README.md").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("differs"));
+}
+
+#[test]
+fn a_study_runs_trials_in_rounds_explores_crash_only_scenarios_and_summarises() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("study");
+    let out = run(&[
+        "study",
+        STUDY_FIXTURE,
+        "--max-points",
+        "1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "study exit {:?}", out.status.code());
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("study.json")).unwrap()).unwrap();
+    // The failed install ran as trials: each approach at least min_reps
+    // (2) and at most the file's reps (3), with why it stopped.
+    let cells = meta["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2, "{cells:?}");
+    let rows = read_csv(&out_dir.join("trials.csv"));
+    for c in cells {
+        let reps = c["reps"].as_u64().unwrap();
+        assert!((2..=3).contains(&reps), "{c}");
+        assert_eq!(c["max_reps"], 3);
+        let why = c["stopped"].as_str().unwrap();
+        assert!(
+            why == "decided" || (why == "max reps" && reps == 3),
+            "{c}"
+        );
+        let n = rows
+            .iter()
+            .filter(|r| r["approach"] == c["approach"].as_str().unwrap())
+            .count() as u64;
+        assert_eq!(n, reps, "one row per rep: {c}");
+    }
+    assert!(rows.iter().all(|r| r["scenario"] == "study-install-fails"));
+    // The crash-only scenario was explored, not run.
+    let explore = out_dir.join("explore/tiny-kill");
+    let points = read_csv(&explore.join("crashpoints.csv"));
+    assert!(!points.is_empty());
+    assert_eq!(meta["explores"][0]["dir"], "explore/tiny-kill");
+    assert!(meta["wall_s"].as_f64().unwrap() > 0.0);
+    // The summary reads both: the atomicity and interrupted cells are filled.
+    let html = std::fs::read_to_string(out_dir.join("summary.html")).unwrap();
+    let cells = cells_in(&html);
+    assert_eq!(cells.len(), 2 * 6);
+    let order: Vec<String> = html
+        .split("<tr data-approach=\"")
+        .skip(1)
+        .map(|t| t[..t.find('"').unwrap()].to_string())
+        .collect();
+    assert_eq!(order, ["apt", "nix"]);
+    for (approach, row) in order.iter().zip(cells.chunks(6)) {
+        assert_ne!(row[0].0, "not applicable", "atomicity: {row:?}");
+        let fired = points
+            .iter()
+            .filter(|p| &p["approach"] == approach && p["fired"] == "true" && p["error"].is_empty())
+            .count();
+        assert_eq!(row[1].2, Some(fired), "interrupted, {approach}: every fired point judged");
+    }
+    assert!(out_dir.join("summary.md").is_file());
+    for dir in [&out_dir, &explore] {
+        let label = common::run_label(dir);
+        assert_eq!(common::containers_with_label(&label), 0, "nothing left");
+    }
+    // A second study into the same folder is refused.
+    let again = run(&["study", STUDY_FIXTURE, "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(3));
+}
