@@ -27,7 +27,7 @@ pub struct ApproachKind {
     name: &'static str,
 }
 
-/// The built-in approaches, in the order the README, run.json and every
+/// The built-in approaches, in the order docs/approaches.md, run.json and every
 /// report list them (a name's index is its rank). Adding one: its file in
 /// `approach/`, its line in `approach::registry`, its name here.
 pub const BUILTIN_APPROACHES: [&str; 10] = [

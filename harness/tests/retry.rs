@@ -2,7 +2,7 @@
 //! (its script writes /etc/fastmath.conf first), 1.1 is installed right
 //! after with no clean-up, and the end state is compared with a clean
 //! install of 1.1 in a fresh container. The expectations are what these
-//! tools did on this machine kind (measured 2026-11-26, README findings);
+//! tools did on this machine kind (measured 2026-11-26, docs/findings.md);
 //! if a tool changes its behaviour this test says so.
 
 mod common;

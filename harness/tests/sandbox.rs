@@ -1,4 +1,4 @@
-//! A trial's sandbox is what the README promises: no network, memory and
+//! A trial's sandbox is what docs/running.md (Containment) promises: no network, memory and
 //! pid limits, not privileged, fixtures read-only, labelled with the run.
 
 mod common;

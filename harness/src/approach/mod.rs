@@ -98,7 +98,7 @@ pub trait Approach: Send + Sync {
     }
 
     /// How this approach is configured under `profile`, in one line, for
-    /// run.json and the report (the README's approach table says more).
+    /// run.json and the report (docs/approaches.md's approach table says more).
     fn configuration(&self, profile: SecurityProfile) -> String;
 
     /// A pid file of the long-lived process that does this approach's work

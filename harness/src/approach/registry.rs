@@ -8,7 +8,7 @@ use std::sync::{OnceLock, RwLock};
 use super::{ansible, apt, nix, nix_profile, nix_shell, npm, pip, Approach, ApproachKind};
 use crate::vocab::BUILTIN_APPROACHES;
 
-/// The built-ins, in the order the README, run.json and every report list
+/// The built-ins, in the order docs/approaches.md, run.json and every report list
 /// them: this order is each approach's rank.
 const BUILTINS: &[fn() -> Box<dyn Approach>] = &[
     || Box::new(apt::Apt),

@@ -39,7 +39,7 @@ pub struct Environment {
     /// scenarios' failure mapping relies on (pip removed it in 23.1).
     pub pip_legacy_setup_py_install: Option<bool>,
     /// Anything that makes the numbers mean something other than the
-    /// README says.
+    /// docs say.
     #[serde(default)]
     pub warnings: Vec<String>,
 }
@@ -136,7 +136,7 @@ pub async fn record(
             if legacy != Some(true) {
                 env.warnings.push(format!(
                     "the {} image's pip is {pip}: it does not take the legacy `setup.py install` path the pip scenarios are written for \
-                     (pip ≥ 23.1 builds a wheel instead), so the pip figures measure a different install path than the README describes",
+                     (pip ≥ 23.1 builds a wheel instead), so the pip figures measure a different install path than scenarios/README.md describes",
                     f.name()
                 ));
             }

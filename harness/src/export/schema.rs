@@ -163,7 +163,7 @@ impl fmt::Display for State {
     }
 }
 
-/// One row of trials.csv. The README's column table says the same.
+/// One row of trials.csv. docs/results-format.md's column table says the same.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
     /// The scenario's name (its file's `[scenario] name`).

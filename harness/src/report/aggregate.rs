@@ -148,12 +148,12 @@ impl<'a> ApproachStats<'a> {
     }
 }
 
-/// An approach's place in the report: the registry's order (the README's).
+/// An approach's place in the report: the registry's order (docs/approaches.md's).
 pub fn approach_rank(a: ApproachKind) -> (usize, ApproachKind) {
     (a.rank(), a)
 }
 
-/// Registered approaches in the registry's order (the README's), others
+/// Registered approaches in the registry's order (docs/approaches.md's), others
 /// (from an older or newer harness) after them by name.
 pub fn approach_order(name: &str) -> (usize, String) {
     let rank = crate::approach::ApproachKind::lookup(name).map_or(usize::MAX, |k| k.rank());

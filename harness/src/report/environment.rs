@@ -81,7 +81,7 @@ pub fn blocks(meta: Option<&RunMeta>) -> Vec<Block> {
         ),
         Some(false) => facts.push(
             "pip does **not** take the legacy `setup.py install` path (removed in pip 23.1): the pip scenarios measure a build in an isolated \
-             environment instead of what the README describes."
+             environment instead of what scenarios/README.md describes."
                 .into(),
         ),
         None => {}
@@ -134,7 +134,7 @@ mod tests {
         let Block::Table { rows, .. } = tables[0] else {
             unreachable!()
         };
-        assert_eq!(rows[0][0], "`apt`", "approaches in the README's order");
+        assert_eq!(rows[0][0], "`apt`", "approaches in the registry's order");
         let Block::Table { head, rows } = tables[1] else {
             unreachable!()
         };

@@ -68,7 +68,7 @@ pub struct ServiceSpec {
     #[schemars(with = "Option<String>")]
     pub site: Option<Spanned<String>>,
     /// The recovery each approach runs, by name (`apt = "etckeeper"`);
-    /// an approach not named here runs its first (README: recoveries).
+    /// an approach not named here runs its first (docs/approaches.md: recoveries).
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub recovery: BTreeMap<Spanned<String>, Spanned<String>>,
