@@ -34,13 +34,12 @@ fn residue_paths(lines: &[serde_json::Value], approach: &str, which: &str) -> Ve
         .collect()
 }
 
-/// Same plan, same rows: the committed reference run (seed 1; re-made on
-/// 2026-11-27 when npm-global and nix-profile had joined, its other rows
-/// unchanged from the one made before the lifecycle was unified) and this
-/// run (seed 1, rep 0) agree on every
-/// column but the timings. A difference means the harness, an image or a
-/// tool changed what is measured: find out which before regenerating the
-/// reference (results/README.md has its command).
+/// Same plan, same rows: the committed reference study's failed-install
+/// rows (seed 1; a trial's seed depends only on the plan seed, the scenario,
+/// the fault and the rep, so the study's rep 0 is this run's) and this run
+/// agree on every column but the timings. A difference means the harness,
+/// an image or a tool changed what is measured: find out which before
+/// regenerating the reference (results/README.md has its command).
 fn same_rows_as_the_reference(rows: &[HashMap<String, String>]) {
     // Timings, and where the trial ran (`engine`): not what it measured.
     const TIMINGS: [&str; 5] = [
@@ -50,11 +49,13 @@ fn same_rows_as_the_reference(rows: &[HashMap<String, String>]) {
         "overhead_ms",
         "engine",
     ];
-    let reference = read_csv(&repo().join("results/reference/failed-install-r5/trials.csv"));
+    let reference = read_csv(&repo().join("results/reference/study/trials.csv"));
     for r in rows {
         let before = reference
             .iter()
-            .find(|b| b["approach"] == r["approach"] && b["rep"] == "0")
+            .find(|b| {
+                b["scenario"] == "failed-install" && b["approach"] == r["approach"] && b["rep"] == "0"
+            })
             .unwrap_or_else(|| panic!("the reference has no rep 0 of {}", r["approach"]));
         for (column, value) in r {
             if TIMINGS.contains(&column.as_str()) {
@@ -65,7 +66,7 @@ fn same_rows_as_the_reference(rows: &[HashMap<String, String>]) {
             assert_eq!(
                 Some(value),
                 before.get(column).or(value.is_empty().then_some(&empty)),
-                "{} column {column}: this run vs results/reference/failed-install-r5",
+                "{} column {column}: this run vs results/reference/study",
                 r["approach"]
             );
         }

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use mistake_cost::report::plots::{approach_colours, StripCell, KINDS};
 
 mod common;
-use common::browser::{self, decode_png, near, Shot};
+use common::browser::{self, decode_png, Shot};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

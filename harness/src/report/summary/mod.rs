@@ -275,15 +275,14 @@ impl Summary {
         let mut approaches: BTreeSet<ApproachKind> = records.iter().map(|r| r.approach).collect();
         approaches.extend(points.iter().map(|p| p.approach));
         let approaches: Vec<ApproachKind> = approaches.into_iter().collect();
-        let trial_input = as_input("trials.csv", &records);
-        let point_input = as_input("crashpoints.csv", points);
+        let inputs = Inputs::of(&records, points);
         let rows = ClaimId::ALL
             .iter()
             .map(|&claim| ClaimRow {
                 claim,
                 cells: approaches
                     .iter()
-                    .map(|&a| cell(claim, a, &records, points, &trial_input, &point_input))
+                    .map(|&a| cell(claim, a, &records, points, &inputs))
                     .collect(),
             })
             .collect();
@@ -375,6 +374,34 @@ fn block_in(text: &str) -> Option<String> {
     Some(text[start..end].to_string())
 }
 
+/// The rows each claim is judged over. A configure trial's failed change
+/// is a bad configuration, not a failed install: atomicity leaves those
+/// rows out, as the report does (`report::service::is_configure`).
+struct Inputs {
+    trials: Input,
+    installs: Input,
+    points: Input,
+}
+
+impl Inputs {
+    fn of(records: &[TrialRecord], points: &[CrashPointRecord]) -> Inputs {
+        let installs: Vec<TrialRecord> = records
+            .iter()
+            .filter(|r| !is_configure(r))
+            .cloned()
+            .collect();
+        Inputs {
+            trials: as_input("trials.csv", records),
+            installs: as_input("trials.csv", &installs),
+            points: as_input("crashpoints.csv", points),
+        }
+    }
+}
+
+fn is_configure(r: &TrialRecord) -> bool {
+    r.healthy_before.is_some() || r.downtime_ms.is_some()
+}
+
 fn as_input<R: serde::Serialize>(file: &str, records: &[R]) -> Input {
     match Table::from_records(Path::new(file), records) {
         Ok(t) => Input::Table(t),
@@ -400,8 +427,7 @@ fn cell(
     a: ApproachKind,
     records: &[TrialRecord],
     points: &[CrashPointRecord],
-    trials: &Input,
-    crash: &Input,
+    inputs: &Inputs,
 ) -> Cell {
     let empty = Cell {
         status: CellStatus::NotApplicable,
@@ -415,9 +441,10 @@ fn cell(
     let mut verdicts = Vec::new();
     let (mut holding, mut judged) = (0, 0);
     for c in claim.judged_by() {
-        let input = match c.source() {
-            crate::vocab::Source::Trials => trials,
-            crate::vocab::Source::Crashpoints => crash,
+        let input = match (c, c.source()) {
+            (Claim::Atomicity, _) => &inputs.installs,
+            (_, crate::vocab::Source::Trials) => &inputs.trials,
+            (_, crate::vocab::Source::Crashpoints) => &inputs.points,
         };
         let (verdict, judgements) = c.judge(a, input);
         let n = judgements
@@ -498,7 +525,7 @@ fn figure(
     let mine = records.iter().filter(|r| r.approach == a);
     match claim {
         ClaimId::Atomicity => median_figure(
-            mine.filter(|r| r.fault == "none" && r.outcome == Outcome::Failed)
+            mine.filter(|r| r.fault == "none" && r.outcome == Outcome::Failed && !is_configure(r))
                 .filter_map(|r| r.residue_files.map(|x| x as f64))
                 .collect(),
             Unit::Count,
@@ -563,11 +590,10 @@ pub fn settled(records: &[TrialRecord]) -> std::result::Result<(), String> {
     if let Some(r) = records.iter().find(|r| r.outcome == Outcome::Errored) {
         return Err(format!("rep {} errored", r.rep));
     }
-    let input = as_input("trials.csv", records);
-    let none = as_input("crashpoints.csv", &Vec::<CrashPointRecord>::new());
+    let inputs = Inputs::of(records, &[]);
     let mut judged_any = false;
     for claim in ClaimId::ALL {
-        let c = cell(claim, a, records, &[], &input, &none);
+        let c = cell(claim, a, records, &[], &inputs);
         if c.status == CellStatus::NotApplicable {
             continue;
         }
@@ -701,7 +727,10 @@ mod tests {
     fn cells_follow_the_rows() {
         let mut unknown = row("nix", "none", Outcome::Failed, 0);
         unknown.consistent = TriBool::Unknown;
+        let mut bad_config = row("ansible", "none", Outcome::Failed, 1);
+        bad_config.healthy_before = Some(true);
         let s = summary(vec![
+            bad_config,
             row("apt", "none", Outcome::Failed, 34),
             row("apt", "none", Outcome::Failed, 30),
             row("nix", "none", Outcome::Failed, 0),
@@ -710,12 +739,17 @@ mod tests {
             row("pip", "none", Outcome::Failed, 2),
         ]);
         let names: Vec<&str> = s.approaches.iter().map(|a| a.as_str()).collect();
-        assert_eq!(names, ["apt", "pip", "nix"], "the registry's order");
+        assert_eq!(names, ["apt", "ansible", "pip", "nix"], "the registry's order");
         let atomicity = &s.rows[0];
         assert_eq!(atomicity.claim, ClaimId::Atomicity);
-        let [apt, pip, nix] = &atomicity.cells[..] else {
-            panic!("three cells")
+        let [apt, ansible, pip, nix] = &atomicity.cells[..] else {
+            panic!("four cells")
         };
+        assert_eq!(
+            ansible.status,
+            CellStatus::NotApplicable,
+            "a failed configuration change is no failed install"
+        );
         assert_eq!((apt.status, apt.holding, apt.judged), (CellStatus::Contradicted, 0, 2));
         assert_eq!(apt.figure.unwrap().value, 32.0);
         assert_eq!((pip.status, pip.holding, pip.judged), (CellStatus::Contradicted, 1, 2));
@@ -724,8 +758,8 @@ mod tests {
             (CellStatus::Unknown, 1, 2),
             "an unknown check leaves it undecided, never held"
         );
-        // No configure, retry, experiment or faulted rows: not applicable.
-        for r in &s.rows[1..] {
+        // No retry, experiment or faulted rows: not applicable.
+        for r in [&s.rows[1], &s.rows[4], &s.rows[5]] {
             assert!(
                 r.cells.iter().all(|c| c.status == CellStatus::NotApplicable),
                 "{:?}",
