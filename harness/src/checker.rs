@@ -7,7 +7,7 @@ use std::fmt;
 
 use crate::export::FaultLabel;
 pub use crate::export::{Outcome, TriBool, TrialRecord};
-use crate::history::{History, Phase, Step};
+use crate::history::{CheckKind, History, Phase, Step};
 
 /// A check's verdict on the system's state. Not `verify::Verdict`: that one
 /// judges a guarantee over many rows (with shares), this one one state.
@@ -74,6 +74,20 @@ pub fn check_verdict(step: &Step) -> Verdict {
     }
 }
 
+/// The verdict of the checks of `kind` among `steps` (None: no check of
+/// that kind ran). Only checks are counted; other steps are skipped.
+pub fn verdict_of_kind<'a>(
+    steps: impl IntoIterator<Item = &'a Step>,
+    kind: CheckKind,
+) -> Option<Verdict> {
+    let verdicts: Vec<Verdict> = steps
+        .into_iter()
+        .filter(|s| s.kind_of_check() == Some(kind))
+        .map(check_verdict)
+        .collect();
+    (!verdicts.is_empty()).then(|| Verdict::all(verdicts))
+}
+
 /// Distinct attempted side effects (op, path) that landed at least once /
 /// never: pip runs a failing setup.py twice when `wheel` is present, which
 /// is one attempted side effect made twice.
@@ -89,8 +103,16 @@ fn attempt_counts(h: &History) -> (usize, usize) {
     (landed, by_path.len() - landed)
 }
 
+/// A trial's row. `consistent` is the package manager's own checks right
+/// after the operation, `probes_ok` the scenario's probes there; the
+/// service's health has its own columns (`healthy_*`, from the probe's
+/// timeline). `recovered` asks for a known-good state, so it takes every
+/// check at the end (a service still down is not recovered).
 pub fn judge(h: &History) -> TrialRecord {
-    let consistent = Verdict::all(h.steps_in(Phase::CheckAfterFailure).map(check_verdict));
+    let after_operation = || h.steps_in(Phase::CheckAfterFailure);
+    let consistent =
+        verdict_of_kind(after_operation(), CheckKind::Own).unwrap_or(Verdict::Unknown);
+    let probes = verdict_of_kind(after_operation(), CheckKind::Probe);
     let retry_step = h.steps_in(Phase::Retry).last();
     let experiment =
         h.steps_in(Phase::Operation).next().is_some() && h.experiment && h.error.is_none();
@@ -127,7 +149,8 @@ pub fn judge(h: &History) -> TrialRecord {
         // An experiment is "recovered" when leaving the project left the
         // global system as it was: no global file, no package change.
         (false, Some(r)) if experiment => {
-            let unchanged = global_files(r) == 0 && r.packages.is_empty() && r.commands.is_empty();
+            let unchanged =
+                global_paths(r, true) == 0 && r.packages.is_empty() && r.commands.is_empty();
             match after_recovery {
                 Verdict::Valid if unchanged => TriBool::True,
                 Verdict::Unknown if unchanged => TriBool::Unknown,
@@ -141,8 +164,10 @@ pub fn judge(h: &History) -> TrialRecord {
             after_recovery.as_tri()
         }
         (false, Some(r)) => match after_recovery {
-            Verdict::Valid if r.visible_files() == 0 && r.packages.is_empty() => TriBool::True,
-            Verdict::Unknown if r.visible_files() == 0 && r.packages.is_empty() => TriBool::Unknown,
+            Verdict::Valid if r.visible_changes() == 0 && r.packages.is_empty() => TriBool::True,
+            Verdict::Unknown if r.visible_changes() == 0 && r.packages.is_empty() => {
+                TriBool::Unknown
+            }
             _ => TriBool::False,
         },
         _ => TriBool::Unknown,
@@ -197,8 +222,15 @@ pub fn judge(h: &History) -> TrialRecord {
         retry_diff_packages: retry.map(|r| r.difference.packages.len()),
         experiment_ok: experiment.then_some(op_ok).flatten(),
         side_by_side: experiment.then(|| side_by_side(h)).flatten(),
-        global_residue_files: experiment.then(|| r1.map(global_files)).flatten(),
+        global_residue_files: experiment
+            .then(|| r1.map(|r| global_paths(r, false)))
+            .flatten(),
         path_commands: experiment.then(|| r1.map(|r| r.commands.len())).flatten(),
+        probes_ok: probes.filter(|_| !errored).map(Verdict::as_tri),
+        residue_dirs: r1.map(|r| r.dirs),
+        final_residue_dirs: r2.map(|r| r.dirs),
+        change_ms: service.and_then(|t| t.change_ms),
+        downtime_censored: service.and_then(|t| t.downtime_censored),
     }
 }
 
@@ -209,12 +241,14 @@ fn side_by_side(h: &History) -> Option<bool> {
     (steps.len() == 2).then(|| steps.iter().all(|s| s.exit_code == 0))
 }
 
-/// Visible paths an experiment changed outside the projects and the store.
-fn global_files(r: &crate::snapshot::Residue) -> usize {
+/// Visible paths an experiment changed outside the projects and the store
+/// (directories only with `dirs`).
+fn global_paths(r: &crate::snapshot::Residue, dirs: bool) -> usize {
     r.paths
         .iter()
         .filter(|p| {
             p.class == crate::snapshot::classify::Class::Visible
+                && (dirs || !p.dir)
                 && crate::vocab::is_global_path(&p.path)
         })
         .count()
@@ -237,7 +271,7 @@ fn retry_recovered(retry: Option<&crate::history::RetryComparison>, checks: Verd
     let Some(c) = retry else {
         return TriBool::Unknown;
     };
-    let same = c.difference.visible_files() == 0 && c.difference.packages.is_empty();
+    let same = c.difference.visible_changes() == 0 && c.difference.packages.is_empty();
     match (
         checks,
         c.clean_exit_code == 0 && c.clean_checks == Some(true),
@@ -269,6 +303,7 @@ mod tests {
             attempts: Vec::new(),
             started_ns: None,
             check: None,
+            check_kind: None,
         }
     }
 
@@ -452,6 +487,77 @@ mod tests {
         assert_eq!(judge(&h).recovered, TriBool::True);
     }
 
+    /// A check step of `kind`, named as the lifecycle names it.
+    fn check(phase: Phase, kind: CheckKind, name: &str, exit_code: i64) -> Step {
+        Step {
+            check: Some(name.into()),
+            check_kind: Some(kind),
+            ..step(phase, exit_code, "", false)
+        }
+    }
+
+    #[test]
+    fn consistent_is_the_package_managers_own_checks_only() {
+        // A bad configuration took the service down; dpkg is content. The
+        // outage is the health columns' to say, not `consistent`'s.
+        let health = crate::service::HEALTH_CHECK;
+        let steps = vec![
+            step(Phase::Operation, 0, "", false),
+            check(Phase::CheckAfterFailure, CheckKind::Own, "dpkg --audit", 0),
+            check(Phase::CheckAfterFailure, CheckKind::Health, health, 1),
+            step(Phase::Recovery, 0, "", false),
+            check(Phase::CheckAfterRecovery, CheckKind::Own, "dpkg --audit", 0),
+            check(Phase::CheckAfterRecovery, CheckKind::Health, health, 0),
+        ];
+        let mut h = history(steps, Residue::default(), Residue::default());
+        h.service = Some(crate::service::timeline::Timeline {
+            healthy_before: Some(true),
+            healthy_after_change: Some(false),
+            healthy_after_recovery: Some(true),
+            ..Default::default()
+        });
+        let row = judge(&h);
+        assert_eq!(row.consistent, TriBool::True);
+        assert_eq!(row.probes_ok, None, "no probe in this scenario");
+        assert_eq!(
+            (row.healthy_after_change, row.healthy_after_recovery),
+            (Some(false), Some(true))
+        );
+        assert_eq!(row.recovered, TriBool::True);
+
+        // A service still down at the end is not recovered, whatever dpkg says.
+        let mut down = h.clone();
+        down.steps[5].exit_code = 1;
+        assert_eq!(judge(&down).recovered, TriBool::False);
+
+        // A history from before kinds were recorded: the health check is
+        // told by its name.
+        let mut old = h.clone();
+        for s in &mut old.steps {
+            s.check_kind = None;
+        }
+        assert_eq!(judge(&old).consistent, TriBool::True);
+
+        // A scenario probe failing goes to `probes_ok`, not `consistent`;
+        // one that could not run is unknown.
+        let steps = vec![
+            step(Phase::Operation, 1, "", false),
+            check(Phase::CheckAfterFailure, CheckKind::Own, "pip check", 0),
+            check(Phase::CheckAfterFailure, CheckKind::Probe, "imports", 1),
+        ];
+        let mut h = history(steps, Residue::default(), Residue::default());
+        h.playbook_ran = false;
+        let row = judge(&h);
+        assert_eq!(
+            (row.consistent, row.probes_ok),
+            (TriBool::True, Some(TriBool::False))
+        );
+        h.steps[2].exit_code = 127;
+        assert_eq!(judge(&h).probes_ok, Some(TriBool::Unknown));
+        h.error = Some("gone".into());
+        assert_eq!(judge(&h).probes_ok, None, "an errored row claims nothing");
+    }
+
     #[test]
     fn a_retry_is_recovered_only_when_it_matches_a_clean_install() {
         use crate::history::RetryComparison;
@@ -518,6 +624,7 @@ mod tests {
             path: p.into(),
             kind: ChangeKind::Added,
             class,
+            dir: false,
         };
         let in_project = Residue {
             added: 2,

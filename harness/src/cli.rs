@@ -26,8 +26,17 @@ Exit codes (verify):
   5    building the matched images failed (without --from)
   130  interrupted (Ctrl-C / SIGTERM); the run's containers were removed";
 
+/// `--version`: the crate's version and the git commit it was built from
+/// (`build.rs`), e.g. `0.1.0 (3f2a…-dirty)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MISTAKE_COST_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
-#[command(name = "mistake-cost", version, about = "Measures what a mistake costs with apt, pip and Nix, in matched Docker containers", after_help = EXIT_CODES)]
+#[command(name = "mistake-cost", version = VERSION, about = "Measures what a mistake costs with apt, pip and Nix, in matched Docker containers", after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -162,7 +171,7 @@ pub struct RunArgs {
     #[arg(long = "engine", value_name = "URL[,jobs=N][,name=NAME]")]
     pub engine: Vec<crate::docker::engines::EngineSpec>,
     /// Seed of the plan (approach order, fault points): same seed, same plan.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::vocab::parse_seed)]
     pub seed: u64,
     /// Security profile of every container of the run (the same for all
     /// approaches): `build-sandbox` lets Nix's build sandbox run
@@ -211,7 +220,7 @@ pub struct ExploreArgs {
     #[arg(long, value_delimiter = ',', value_parser = ApproachParser)]
     pub approaches: Vec<crate::approach::ApproachKind>,
     /// Seed of the point sample.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::vocab::parse_seed)]
     pub seed: u64,
     /// Security profile of every container of the run (the same for all
     /// approaches): `build-sandbox` lets Nix's build sandbox run
@@ -250,7 +259,7 @@ pub struct VerifyArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_REPS), conflicts_with = "from")]
     pub reps: Option<u32>,
     /// Seed of the plan.
-    #[arg(long, default_value_t = 1, conflicts_with = "from")]
+    #[arg(long, default_value_t = 1, value_parser = crate::vocab::parse_seed, conflicts_with = "from")]
     pub seed: u64,
     /// Security profile of every container of the run (the same for all
     /// approaches): `build-sandbox` lets Nix's build sandbox run

@@ -136,6 +136,18 @@ pub fn render(base: &Run, new: &Run) -> String {
         id(new),
         new.trials.len()
     );
+    // Runs of two results formats define some columns differently.
+    let format = |r: &Run| r.meta.as_ref().map_or(1, |m| m.format());
+    if format(base) != format(new) {
+        let _ = writeln!(
+            md,
+            "\n**Warning:** the runs are in results formats {} and {}: `consistent`, `residue_files` (and the other \
+             `*_files` columns) and `detect_ms` mean different things in them, so a move there may be the definition's, not \
+             the tools'.",
+            format(base),
+            format(new)
+        );
+    }
     let _ = writeln!(
         md,
         "\nMedians over the trials that did not error, with a percentile bootstrap 95% CI ({BOOTSTRAP_RESAMPLES} resamples, \

@@ -32,6 +32,10 @@ pub struct Step {
     /// For checks: the approach's name for it (`dpkg --audit`, `import + RECORD`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,
+    /// For checks: whose check it is. Absent in histories from before
+    /// kinds were recorded (see [`Step::kind_of_check`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_kind: Option<CheckKind>,
     pub command: String,
     /// Exit status as a shell reports it: 128+N for signal N, -1 when the
     /// agent's timeout killed it.
@@ -55,6 +59,44 @@ pub struct Step {
     /// the health probe stamps its samples with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_ns: Option<u64>,
+}
+
+/// Whose check a check step is: each kind is judged into its own columns
+/// (`consistent`, the `healthy_*` columns, `probes_ok`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    /// The package manager's own consistency check (`dpkg --audit`,
+    /// `pip check`, `nix-store --verify`).
+    Own,
+    /// The service's health check (`service::HEALTH_CHECK`).
+    Health,
+    /// One of the scenario's `[[probe]]`s.
+    Probe,
+}
+
+impl Step {
+    /// The kind of a check step (None for other steps). A check recorded
+    /// before kinds were is the health check by its name, else counted as
+    /// the approach's own (probes were not told apart then); every step of
+    /// the two check phases is a check, named or not.
+    pub fn kind_of_check(&self) -> Option<CheckKind> {
+        if let Some(kind) = self.check_kind {
+            return Some(kind);
+        }
+        match self.check.as_deref() {
+            Some(crate::service::HEALTH_CHECK) => Some(CheckKind::Health),
+            Some(_) => Some(CheckKind::Own),
+            None if matches!(
+                self.phase,
+                Phase::CheckAfterFailure | Phase::CheckAfterRecovery
+            ) =>
+            {
+                Some(CheckKind::Own)
+            }
+            None => None,
+        }
+    }
 }
 
 /// One side effect a failing package script attempted (a write, append or

@@ -56,10 +56,11 @@ pub fn plan(scenarios: &[Arc<LoadedScenario>], reps: Option<u32>, seed: u64) -> 
 }
 
 /// The seed of (scenario, rep): independent of the approach and of the
-/// other scenarios in the run, so a trial can be reproduced alone.
+/// other scenarios in the run, so a trial can be reproduced alone. Its low
+/// 53 bits (`vocab::MAX_SEED`): every reader of trials.csv loads it exactly.
 pub fn trial_seed(run_seed: u64, scenario: &str, rep: u32) -> u64 {
     let h = blake3::hash(format!("{run_seed}\0{scenario}\0{rep}").as_bytes());
-    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")) & crate::vocab::MAX_SEED
 }
 
 #[cfg(test)]
@@ -97,6 +98,20 @@ packages = ["a"]
             assert!(seeds.iter().all(|s| *s == seeds[0]));
         }
         assert_ne!(t[0].seed, t[4].seed);
+    }
+
+    #[test]
+    fn trial_seeds_stay_below_2_pow_53() {
+        let seeds: Vec<u64> = (0..200)
+            .map(|rep| trial_seed(u64::MAX, "t", rep))
+            .collect();
+        assert!(seeds.iter().all(|s| *s <= crate::vocab::MAX_SEED));
+        // Not all small: the mask keeps the high bits' spread below 2^53.
+        assert!(seeds.iter().any(|s| *s > 1 << 52));
+        assert!(crate::vocab::parse_seed("9007199254740991").is_ok());
+        let e = crate::vocab::parse_seed("9007199254740992").unwrap_err();
+        assert!(e.contains("2^53") && e.contains("R, pandas and DuckDB"), "{e}");
+        assert!(crate::vocab::parse_seed("-1").is_err());
     }
 
     #[test]

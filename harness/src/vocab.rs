@@ -81,6 +81,27 @@ pub const EXPERIMENT_ROLES: [(&str, ExperimentRole); 4] = [
 
 /// Where an experiment's projects live: a global residue is a change
 /// outside these folders (and outside /nix/store).
+/// The largest seed the harness writes (2^53 - 1): plan seeds (`--seed`),
+/// trial seeds and sample seeds all lie in 0..2^53, so every results reader
+/// loads them exactly (R and JavaScript read numbers as doubles, exact only
+/// to 2^53; pandas and DuckDB as signed 64-bit integers).
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+
+/// A `--seed` argument: a whole number in 0..=[`MAX_SEED`].
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    let v: u64 = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("`{s}` is not a whole number from 0 to {MAX_SEED}: {e}"))?;
+    if v > MAX_SEED {
+        return Err(format!(
+            "{v} is above {MAX_SEED} (2^53 - 1): seeds are kept below 2^53 so that R, \
+             pandas and DuckDB read them exactly; pick a smaller seed"
+        ));
+    }
+    Ok(v)
+}
+
 pub const PROJECTS_DIR: &str = "/srv/projects";
 
 /// Whether a changed path is global for an isolation experiment: outside

@@ -100,11 +100,19 @@ fn the_probe_sees_outages_and_reloads_that_keep_serving() {
         match r["scenario"].as_str() {
             "bad-config-wrong-root" | "bad-config-restart" | "bad-config-wrong-root-etckeeper" => {
                 assert_eq!(r["healthy_after_change"], "false", "{who}");
+                // The outage is the health columns'; `consistent` is the
+                // package manager's own checks, which a site config passes.
+                assert_eq!(r["consistent"], "true", "{who}: own checks only");
+                assert_eq!(r["probes_ok"], "", "{who}: no scenario probe");
                 assert!(
                     num(r, "downtime_ms") > 0.0,
                     "{who}: the probe saw the outage"
                 );
-                assert!(num(r, "detect_ms") > 0.0, "{who}");
+                // From the change command's return: 0 when the probe
+                // already failed while the command ran (a restart).
+                assert!(num(r, "detect_ms") >= 0.0, "{who}");
+                assert!(num(r, "change_ms") > 0.0, "{who}: the tool's own time");
+                assert_eq!(r["downtime_censored"], "false", "{who}: it came back");
                 assert!(num(r, "restore_ms") > 0.0, "{who}");
             }
             "bad-config-syntax-error" => {

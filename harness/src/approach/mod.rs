@@ -34,6 +34,7 @@ pub use registry::{approach, by_name, register, registry, Constructor, RegistryE
 
 use crate::docker::images::Family;
 use crate::docker::{SandboxSpec, SecurityProfile};
+pub use crate::history::CheckKind;
 use crate::scenario::{Ecosystem, OperationKind, PackageRef, PackageSpec, Scenario};
 
 /// The approach of a name known when the code was written (tests, examples):
@@ -285,15 +286,34 @@ pub fn sandbox_spec(
     spec
 }
 
-/// The approach's own checks followed by the scenario's probes for it
-/// (and, with a `[service]`, the health check).
-pub fn checks_and_probes(a: &dyn Approach, scenario: &Scenario) -> Vec<Check> {
-    let mut checks = a.checks(scenario);
-    checks.extend(scenario.service.as_ref().map(|spec| Check {
-        name: crate::service::HEALTH_CHECK.into(),
-        command: crate::service::health_command(spec),
-        quiet: false,
-    }));
+/// A check as a trial runs it: the check and whose it is, so the checker
+/// judges each kind into its own columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrialCheck {
+    pub kind: CheckKind,
+    pub check: Check,
+}
+
+/// The approach's own checks followed by (with a `[service]`) the health
+/// check and the scenario's probes for it, each with its kind.
+pub fn checks_and_probes(a: &dyn Approach, scenario: &Scenario) -> Vec<TrialCheck> {
+    let of = |kind| move |check| TrialCheck { kind, check };
+    let mut checks: Vec<TrialCheck> = a
+        .checks(scenario)
+        .into_iter()
+        .map(of(CheckKind::Own))
+        .collect();
+    checks.extend(
+        scenario
+            .service
+            .as_ref()
+            .map(|spec| Check {
+                name: crate::service::HEALTH_CHECK.into(),
+                command: crate::service::health_command(spec),
+                quiet: false,
+            })
+            .map(of(CheckKind::Health)),
+    );
     checks.extend(
         scenario
             .probes
@@ -305,7 +325,8 @@ pub fn checks_and_probes(a: &dyn Approach, scenario: &Scenario) -> Vec<Check> {
                 name: p.name.clone(),
                 command: p.command.clone(),
                 quiet: false,
-            }),
+            })
+            .map(of(CheckKind::Probe)),
     );
     checks
 }

@@ -40,6 +40,16 @@ pub fn take_plan_from_run_json(args: &mut RunArgs) -> Result<()> {
         )));
     }
     let meta = RunMeta::read(&out)?;
+    let format = crate::export::run_meta::FORMAT_VERSION;
+    if meta.format() != format {
+        // Its columns mean other things (and its seeds were drawn another
+        // way): appended rows would mix two definitions in one file.
+        return Err(Error::Usage(format!(
+            "--resume: the run in {} was written in results format {}; this harness writes format {format}              (`consistent`, `residue_files`, `detect_ms` and the seeds changed meaning): start a new run",
+            out.display(),
+            meta.format()
+        )));
+    }
     let recorded: Vec<PathBuf> = meta.scenarios.iter().map(PathBuf::from).collect();
     let default_scenarios = args.scenarios == [PathBuf::from("scenarios")];
     if recorded.is_empty() {

@@ -154,6 +154,8 @@ impl Session {
                 .map(|p| p.resumed_from.into_iter().chain(p.run_id).collect())
                 .unwrap_or_default(),
             engines: engines_meta(&engines),
+            format_version: Some(crate::export::run_meta::FORMAT_VERSION),
+            harness_commit: Some(crate::export::run_meta::HARNESS_COMMIT.to_string()),
         };
         meta.write(&out)?;
         let fixtures_root = super::scratch::create(&run, &out)?;

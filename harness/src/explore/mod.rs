@@ -238,7 +238,7 @@ impl Hooks for CrashHooks<'_> {
 }
 
 /// The point's fault: SIGKILL at the k-th call of its syscall, in the
-/// process that made it (or anywhere in the worker's tree).
+/// process that made it (in the operation's tree or the worker's).
 fn point_fault(point: &CrashPoint) -> Fault {
     Fault::CrashPoint {
         syscall: point.syscall.clone(),
@@ -271,7 +271,14 @@ async fn crash_in(
         .residue_after_failure
         .as_ref()
         .expect("the lifecycle records it");
-    rec.consistent = seen.verdict_after_operation.as_tri();
+    // The package manager's own checks, as trials.csv's `consistent`; the
+    // state below is judged with the probes too (`explore::state`).
+    rec.consistent = crate::checker::verdict_of_kind(
+        h.steps_in(Phase::CheckAfterFailure),
+        crate::history::CheckKind::Own,
+    )
+    .unwrap_or(Verdict::Unknown)
+    .as_tri();
     rec.residue_files = Some(residue.visible_files());
     rec.residue_packages = Some(residue.packages.len());
     rec.garbage_paths = Some(residue.garbage);

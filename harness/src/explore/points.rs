@@ -8,7 +8,9 @@
 //! syscall in each process (thread, to be exact), reads included, so a point
 //! is (syscall, N) with N the overall call number of a state-changing call in
 //! the process that made it: the crash run re-executes the same operation and
-//! every process reaching its N-th call of that syscall is killed there.
+//! a process of that name (the kill injector's `--comm`, in the operation's
+//! tree or attached to the worker's) reaching its N-th call of that syscall
+//! is killed there; processes of other names run on.
 //! Points are ordered by when the dry run first reached them, which is the
 //! order a crash would meet them.
 

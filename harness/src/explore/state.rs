@@ -1,6 +1,9 @@
 //! Classifying the state after a crash against two references: the state
 //! before the operation (`old`) and a clean successful run's result (`new`).
-//! Anything else, or a failing consistency check, is `inconsistent`.
+//! Anything else, or a failing check, is `inconsistent`. The checks here
+//! are all of them: the approach's own and the scenario's probes (a state
+//! whose software no longer works is neither), while crashpoints.csv's
+//! `consistent` column, as trials.csv's, reports the approach's own alone.
 
 use crate::checker::Verdict;
 use crate::snapshot::{residue, Snapshot};
@@ -21,7 +24,7 @@ pub fn classify(
     }
     let same = |reference: &Snapshot| {
         let r = residue(reference, state);
-        r.visible_files() == 0 && r.packages.is_empty()
+        r.visible_changes() == 0 && r.packages.is_empty()
     };
     if same(old) {
         State::Old

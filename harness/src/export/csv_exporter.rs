@@ -43,8 +43,10 @@ impl<R: Record> CsvWriter<R> {
 }
 
 impl<R: Record> Exporter<R> for CsvWriter<R> {
+    /// A new row: its times rounded to µs (`export::round_times`). `write`
+    /// itself writes a record as it is (rows read back from older files).
     fn export(&mut self, record: &R, _: &History) -> io::Result<()> {
-        self.write(record)
+        self.write(&super::with_times_rounded(record)?)
     }
 }
 

@@ -39,7 +39,9 @@ struct Line<'a, R> {
 
 impl<R: Record> Exporter<R> for JsonlExporter<R> {
     fn export(&mut self, record: &R, history: &History) -> io::Result<()> {
-        let mut line = serde_json::to_vec(&Line { record, history }).map_err(io::Error::other)?;
+        let mut value = serde_json::to_value(Line { record, history }).map_err(io::Error::other)?;
+        super::round_times(&mut value);
+        let mut line = serde_json::to_vec(&value).map_err(io::Error::other)?;
         line.push(b'\n');
         // One write per line: a line is either wholly there or not at all.
         self.file.write_all(&line)?;

@@ -80,7 +80,28 @@ pub struct RunMeta {
     /// one: the `engine` column's names, their URLs and job limits.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub engines: Vec<EngineMeta>,
+    /// The results format of this folder's files ([`FORMAT_VERSION`] when
+    /// written by this harness); absent: 1. Read it with [`RunMeta::format`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_version: Option<u32>,
+    /// The harness's git commit ([`HARNESS_COMMIT`]); absent in older runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_commit: Option<String>,
 }
+
+/// The results format this harness writes. 1: files without a
+/// `format_version`. 2: `consistent` is the package manager's own checks
+/// alone (probes in `probes_ok`, the service's health in `healthy_*`);
+/// `residue_files` (and every `*_files` column) counts non-directory
+/// paths, directories in `residue_dirs`; `detect_ms` starts when the change
+/// command returned (`change_ms` is the command's own time) and a service
+/// that never came back is `downtime_censored`; seeds are below 2^53; times
+/// are rounded to µs (3 decimals of ms).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The harness's git commit at build time (`build.rs`): `unknown` without
+/// git, `-dirty` when its tracked files differed from the commit.
+pub const HARNESS_COMMIT: &str = env!("MISTAKE_COST_COMMIT");
 
 /// One engine of a run, as run.json records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +112,11 @@ pub struct EngineMeta {
 }
 
 impl RunMeta {
+    /// The results format of the folder (1 when run.json does not say).
+    pub fn format(&self) -> u32 {
+        self.format_version.unwrap_or(1)
+    }
+
     /// Reads `dir/run.json`.
     pub fn read(dir: &Path) -> Result<RunMeta> {
         let path = dir.join("run.json");
@@ -121,13 +147,18 @@ mod tests {
         assert_eq!(old.status, Some(RunStatus::Finished));
         assert_eq!((old.seed, old.reps, old.jobs), (Some(1), None, Some(2)));
         assert!(old.security_profile.is_none() && old.environment.is_none());
+        assert_eq!(old.format(), 1, "no format_version: format 1");
         let new = RunMeta {
+            format_version: Some(FORMAT_VERSION),
+            harness_commit: Some(HARNESS_COMMIT.into()),
             security_profile: Some(SecurityProfile::Default),
             approaches: [("apt".to_string(), "apt-get".to_string())].into(),
             ..old
         };
         let text = serde_json::to_string(&new).unwrap();
         assert!(text.contains(r#""security_profile":"default""#), "{text}");
+        assert!(text.contains(r#""format_version":2"#), "{text}");
+        assert!(!HARNESS_COMMIT.is_empty());
         assert_eq!(serde_json::from_str::<RunMeta>(&text).unwrap(), new);
     }
 

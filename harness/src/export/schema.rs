@@ -175,10 +175,16 @@ pub struct TrialRecord {
     /// The trial's seed, drawn from the plan seed.
     pub seed: u64,
     pub outcome: Outcome,
-    /// The consistency checks right after the operation all passed.
+    /// The package manager's own consistency checks (`dpkg --audit`, `pip
+    /// check`, `nix-store --verify`, ...) right after the operation all
+    /// passed. Not the service's health (`healthy_*`) nor the scenario's
+    /// probes (`probes_ok`); files from before format 2 counted those too.
     pub consistent: TriBool,
-    /// Visible paths added + removed + modified by the operation.
+    /// Visible paths that are not directories (files, symlinks, others)
+    /// added + removed + modified by the operation; directories are
+    /// `residue_dirs` (before format 2 this counted them too).
     pub residue_files: Option<usize>,
+    /// The three parts of `residue_files` (non-directory paths).
     pub residue_added: Option<usize>,
     pub residue_removed: Option<usize>,
     pub residue_modified: Option<usize>,
@@ -201,7 +207,8 @@ pub struct TrialRecord {
     pub recovery_ms: Option<f64>,
     /// Back to a known-good state: checks pass and nothing visible is left.
     pub recovered: TriBool,
-    /// The same counts after recovery.
+    /// The same counts after recovery (`final_residue_files`: non-directory
+    /// paths, as `residue_files`).
     pub final_residue_files: Option<usize>,
     pub final_residue_packages: Option<usize>,
     pub final_garbage_paths: Option<usize>,
@@ -222,13 +229,19 @@ pub struct TrialRecord {
     /// …when the change had settled (the last sample before the recovery).
     #[serde(default)]
     pub healthy_after_change: Option<bool>,
-    /// Change start → first failing probe, ms (empty: it never failed).
+    /// The change command's return (the tool done: nix-build, ansible,
+    /// apply) → first failing probe, ms; 0 when the probe already failed
+    /// while the tool ran (empty: it never failed). Before format 2 it
+    /// counted from the change's start, the tool's own time included.
     #[serde(default)]
     pub detect_ms: Option<f64>,
-    /// Total time the probe failed after the change started, ms.
+    /// Time the probe failed after the change started, ms (during the
+    /// change and the reaction window, and from the recovery's start). A
+    /// lower bound when `downtime_censored` is true.
     #[serde(default)]
     pub downtime_ms: Option<f64>,
-    /// Recovery start → first healthy probe, ms (0: it was serving).
+    /// Recovery start → first healthy probe, ms (0: it was serving; empty:
+    /// it never came back, see `downtime_censored`).
     #[serde(default)]
     pub restore_ms: Option<f64>,
     /// The service answered at the end of the trial.
@@ -250,8 +263,8 @@ pub struct TrialRecord {
     /// The retry's time inside the container.
     #[serde(default)]
     pub retry_ms: Option<f64>,
-    /// Visible paths in which the retry's end state differs from a clean
-    /// install of the same packages in a fresh container.
+    /// Visible non-directory paths in which the retry's end state differs
+    /// from a clean install of the same packages in a fresh container.
     #[serde(default)]
     pub retry_diff_files: Option<usize>,
     /// Packages whose installed state differs from that clean install's.
@@ -265,14 +278,38 @@ pub struct TrialRecord {
     /// still did beside it (empty without a second project).
     #[serde(default)]
     pub side_by_side: Option<bool>,
-    /// Visible paths changed outside the projects' folders and the Nix
-    /// store: what the experiment left on the global system.
+    /// Visible non-directory paths changed outside the projects' folders
+    /// and the Nix store: what the experiment left on the global system.
     #[serde(default)]
     pub global_residue_files: Option<usize>,
     /// Commands root's `PATH` finds that the experiment added or removed
     /// (its folders and `~/.nix-profile/bin`).
     #[serde(default)]
     pub path_commands: Option<usize>,
+    /// The scenario's `[[probe]]`s for this approach right after the
+    /// operation all passed (`unknown`: one could not run or timed out;
+    /// empty: the scenario has no probe for the approach, or the trial
+    /// errored, or the file is from before format 2).
+    #[serde(default)]
+    pub probes_ok: Option<TriBool>,
+    /// Visible directories added, removed or changed (kind, mode, owner)
+    /// by the operation: apart from `residue_files` (empty before format 2).
+    #[serde(default)]
+    pub residue_dirs: Option<usize>,
+    /// …and after recovery.
+    #[serde(default)]
+    pub final_residue_dirs: Option<usize>,
+    /// Configure and service rows: the change command's own time, start to
+    /// return, ms, inside the container (the tool's run time; `detect_ms`
+    /// starts where it ends). Empty in other rows and before format 2.
+    #[serde(default)]
+    pub change_ms: Option<f64>,
+    /// Service rows: the service was still failing at the probe's last
+    /// sample, so it never came back (`restore_ms` empty, `downtime_ms` a
+    /// lower bound); false when it came back. Empty in other rows and
+    /// before format 2.
+    #[serde(default)]
+    pub downtime_censored: Option<bool>,
 }
 
 /// One row of crashpoints.csv.
@@ -300,11 +337,14 @@ pub struct CrashPointRecord {
     /// Whether the injected kill fired (a point the crash run never reached
     /// leaves the operation undisturbed).
     pub fired: bool,
+    /// Judged with every check (the approach's own and the scenario's
+    /// probes): a state whose software no longer works is neither old nor new.
     pub state_after_crash: Option<State>,
-    /// The consistency checks right after the crash all passed.
+    /// The package manager's own consistency checks right after the crash
+    /// all passed (as trials.csv's `consistent`: no probe counted).
     pub consistent: TriBool,
-    /// Visible paths changed, packages changed and garbage paths after the
-    /// crash.
+    /// Visible non-directory paths changed, packages changed and garbage
+    /// paths after the crash.
     pub residue_files: Option<usize>,
     pub residue_packages: Option<usize>,
     pub garbage_paths: Option<usize>,
@@ -424,6 +464,11 @@ impl Record for TrialRecord {
             col("side_by_side", Bool),
             col("global_residue_files", Number),
             col("path_commands", Number),
+            col("probes_ok", Bool),
+            col("residue_dirs", Number),
+            col("final_residue_dirs", Number),
+            col("change_ms", Number),
+            col("downtime_censored", Bool),
         ]
     };
 }
@@ -524,6 +569,11 @@ mod tests {
             side_by_side: None,
             global_residue_files: None,
             path_commands: None,
+            probes_ok: None,
+            residue_dirs: None,
+            final_residue_dirs: None,
+            change_ms: None,
+            downtime_censored: None,
         }
     }
 

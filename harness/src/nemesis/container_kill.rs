@@ -41,6 +41,7 @@ pub(super) async fn inject<S: Sandboxed>(
                     attempts: Vec::new(),
                     started_ns: None,
                     check: None,
+                    check_kind: None,
                 },
                 killed: Vec::new(),
             })

@@ -49,11 +49,11 @@ pub enum Fault {
         errno: Option<String>,
     },
     /// Explore's crash point: SIGKILL at the `at`-th call of `syscall`,
-    /// counted per thread. In the operation's own tree only threads named
-    /// `process` are killed (the kill injector); in the worker's tree
-    /// (`in_worker`: the Nix daemon and its builders) every process at its
-    /// `at`-th call (strace attached to the daemon), and the operation's
-    /// tree runs undisturbed. Never expanded from a scenario.
+    /// counted per thread. Only threads named `process` are killed (the
+    /// kill injector's `--comm`): in the operation's own tree, or in the
+    /// worker's (`in_worker`: the Nix daemon and its builders; the injector
+    /// attached to the daemon), where the operation's tree then runs
+    /// undisturbed. Never expanded from a scenario.
     CrashPoint {
         syscall: String,
         at: u64,

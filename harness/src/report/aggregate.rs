@@ -61,6 +61,9 @@ pub struct ApproachStats<'a> {
     /// succeeded, failed, killed, errored.
     pub outcomes: [usize; 4],
     pub consistent: Tally,
+    /// The scenario's probes right after the operation, over the trials
+    /// that ran one (empty tally: no probe for this approach).
+    pub probes_ok: Tally,
     pub recovered: Tally,
     pub residue_files: Option<Summary>,
     pub residue_packages: Option<Summary>,
@@ -118,6 +121,7 @@ impl<'a> ApproachStats<'a> {
             approach,
             outcomes,
             consistent: Tally::of(data.iter().map(|t| t.record.consistent)),
+            probes_ok: Tally::of(data.iter().filter_map(|t| t.record.probes_ok)),
             recovered: Tally::of(data.iter().map(|t| t.record.recovered)),
             residue_files: col(&|r| r.residue_files.map(|v| v as f64)),
             residue_packages: col(&|r| r.residue_packages.map(|v| v as f64)),

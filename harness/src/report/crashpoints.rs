@@ -346,8 +346,8 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
         "Crash points explored, from crashpoints.csv: {}. A crash point is a call that changed state in the traced dry run \
          (a file created or truncated, bytes written to a regular file, a rename, unlink, link, mkdir, metadata change or sync; \
          reads and failed calls are not points); each explored one was crashed (SIGKILL to the process that made the call, at its k-th call of \
-         that syscall, all calls counted; in a worker's tree to every process at its k-th call; results whose fault label has no \
-         `@process` come from older runs, where every process was killed at its k-th call) in a fresh container; \
+         that syscall, all calls counted; in a worker's tree too only processes of that name are killed, by the injector attached to \
+         the worker; results whose fault label has no `@process` come from older runs, where every process was killed at its k-th call) in a fresh container; \
          the state after it is `old` (visible files and packages identical to before, checks passing), `new` (identical to the dry run's \
          clean result) or `inconsistent` (anything else, or a failing check). Percentages count the points whose kill fired.",
         groups.iter().map(|g| format!("{} {}", g.approach, g.explored_of_found())).collect::<Vec<_>>().join(", ")

@@ -412,6 +412,11 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
             let Ok(step) = serde_json::from_value::<Step>(step.clone()) else {
                 continue;
             };
+            // The checks `consistent` counts: the package manager's own
+            // (the health and the probes have their own columns).
+            if step.kind_of_check() != Some(crate::history::CheckKind::Own) {
+                continue;
+            }
             let name = step
                 .check
                 .clone()

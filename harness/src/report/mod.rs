@@ -236,8 +236,12 @@ fn run_summary(run: &Run) -> String {
                 about.push(format!("{j} jobs"));
             }
             if let Some(v) = &m.harness_version {
-                about.push(format!("harness {v}"));
+                match &m.harness_commit {
+                    Some(c) => about.push(format!("harness {v} ({c})")),
+                    None => about.push(format!("harness {v}")),
+                }
             }
+            about.push(format!("results format {}", m.format()));
             if !m.scenarios.is_empty() {
                 about.push(format!(
                     "scenario files {}",
@@ -357,9 +361,14 @@ fn scenario_blocks(
             .collect::<Vec<_>>()
             .join(" / ")
     });
-    row("consistent right after the operation", &|g| {
+    row("consistent right after the operation (own checks)", &|g| {
         g.consistent.percent()
     });
+    if groups.iter().any(|g| g.probes_ok.total() > 0) {
+        row("scenario probes passed right after the operation", &|g| {
+            g.probes_ok.percent()
+        });
+    }
     row("residue files, median / max", &|g| {
         g.residue_files
             .map(|s| format!("{} / {}", fmt_count(s.median), fmt_count(s.max)))

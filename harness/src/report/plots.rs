@@ -474,8 +474,12 @@ pub fn crash_point_strip(rows: &[StripRow]) -> Figure {
             .draw()
             .map_err(err)?;
         // Thin cells stay visible when a dry run found thousands of points.
-        let unit_px =
-            (chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0) as f64;
+        // One point's width in pixels, from the whole axis in f64: the
+        // pixel distance of one index is 0 in integers once there are more
+        // points than pixels (every cell was then drawn the row's width).
+        let axis_px = (chart.backend_coord(&(span - 0.5, 0.0)).0
+            - chart.backend_coord(&(-0.5, 0.0)).0) as f64;
+        let unit_px = axis_px / span;
         let half = if unit_px * 0.8 < 6.0 {
             3.0 / unit_px.max(1e-9)
         } else {
@@ -636,6 +640,28 @@ mod tests {
             svg.matches("<polyline").count() + svg.matches("<path").count() >= 4,
             "crosses are drawn as lines"
         );
+        // Each cell at its own x, a few pixels wide: apt's `old` cell at 0
+        // and `inconsistent` cell at 1500 of 3000 (the legend's keys are
+        // above the plot, y < 30).
+        let cells = |colour: (u8, u8, u8)| -> Vec<(f64, f64)> {
+            svg.split("<rect")
+                .skip(1)
+                .filter(|r| r.to_ascii_uppercase().contains(&hex(colour)))
+                .filter_map(|r| {
+                    let attr = |name: &str| -> Option<f64> {
+                        let rest = &r[r.find(&format!(" {name}=\""))? + name.len() + 3..];
+                        rest[..rest.find('"')?].parse().ok()
+                    };
+                    (attr("y")? > 30.0).then_some((attr("x")?, attr("width")?))
+                })
+                .collect()
+        };
+        let colour = |c: StripCell| c.colour();
+        let (old, mixed) = (cells(colour(StripCell::Old)), cells(colour(StripCell::Inconsistent)));
+        assert_eq!((old.len(), mixed.len()), (1, 1), "{old:?} {mixed:?}");
+        let ((x0, w0), (x1, w1)) = (old[0], mixed[0]);
+        assert!(x1 > x0 + 100.0, "cells at their own x: {x0} vs {x1}");
+        assert!(w0 < 20.0 && w1 < 20.0, "a cell is not the row's width: {w0}, {w1}");
         let empty = crash_point_strip(&[StripRow {
             approach: "nix".into(),
             found: Some(3),

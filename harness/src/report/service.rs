@@ -15,22 +15,34 @@ pub fn is_configure(t: &Trial) -> bool {
 }
 
 /// One time column over a set of trials: its summary and the bootstrap CI
-/// of its median (the report's one way, `stats`), and how many trials left
-/// it empty.
+/// of its median (the report's one way, `stats`), how many trials left it
+/// empty, and how many of its values are lower bounds (`censored`: the
+/// service never came back, so its `downtime_ms` went on past the probe's
+/// last sample). With any censored value the median and its CI are lower
+/// bounds too, and the text says so with "≥".
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Metric {
     pub summary: Option<Summary>,
     pub ci: Option<(f64, f64)>,
     pub empty: usize,
+    pub censored: usize,
 }
 
 impl Metric {
     fn of(values: impl IntoIterator<Item = Option<f64>>) -> Metric {
+        Metric::censored_of(values.into_iter().map(|v| (v, false)))
+    }
+
+    /// Values each with whether it is only a lower bound.
+    fn censored_of(values: impl IntoIterator<Item = (Option<f64>, bool)>) -> Metric {
         let mut v = Vec::new();
-        let mut empty = 0;
-        for x in values {
+        let (mut empty, mut censored) = (0, 0);
+        for (x, lower_bound) in values {
             match x {
-                Some(x) => v.push(x),
+                Some(x) => {
+                    v.push(x);
+                    censored += usize::from(lower_bound);
+                }
                 None => empty += 1,
             }
         }
@@ -38,19 +50,43 @@ impl Metric {
             summary: Summary::of(&v),
             ci: stats::bootstrap_median_ci(&v, BOOTSTRAP_SEED, BOOTSTRAP_RESAMPLES, 0.95),
             empty,
+            censored,
         }
     }
 
-    /// "74 ms [57 – 96 ms] (n=15)", or `none` when nothing was measured.
+    /// "≥ " when the figures are lower bounds.
+    fn bound(&self) -> &'static str {
+        if self.censored > 0 {
+            "≥ "
+        } else {
+            ""
+        }
+    }
+
+    /// "; 2 never came back" inside the sample label, when censored.
+    fn censored_note(&self) -> String {
+        match self.censored {
+            0 => String::new(),
+            k => format!("; {k} never came back"),
+        }
+    }
+
+    /// "74 ms [57 – 96 ms] (n=15)", "≥ 2.1 s [...] (n=3, small sample; 1
+    /// never came back)", or `none` when nothing was measured.
     pub fn text(&self, none: &str) -> String {
         match (self.summary, self.ci) {
-            (Some(s), Some((lo, hi))) => format!(
-                "{} [{} – {}] {}",
-                fmt_ms(s.median),
-                fmt_ms(lo),
-                fmt_ms(hi),
-                stats::sample_label(s.n)
-            ),
+            (Some(s), Some((lo, hi))) => {
+                let label = stats::sample_label(s.n);
+                format!(
+                    "{b}{} [{b}{} – {}] {}{})",
+                    fmt_ms(s.median),
+                    fmt_ms(lo),
+                    fmt_ms(hi),
+                    label.trim_end_matches(')'),
+                    self.censored_note(),
+                    b = self.bound(),
+                )
+            }
             _ => none.to_string(),
         }
     }
@@ -59,13 +95,24 @@ impl Metric {
     pub fn sentence(&self) -> Option<String> {
         let (s, (lo, hi)) = (self.summary?, self.ci?);
         Some(format!(
-            "{} (median; 95% CI {} – {}, {})",
+            "{b}{} (median; 95% CI {b}{} – {}, {}{})",
             fmt_ms(s.median),
             fmt_ms(lo),
             fmt_ms(hi),
-            stats::sample_label(s.n).trim_matches(['(', ')'])
+            stats::sample_label(s.n).trim_matches(['(', ')']),
+            self.censored_note(),
+            b = self.bound(),
         ))
     }
+}
+
+/// The row's `downtime_ms` is a lower bound: the service never came back.
+/// Files from before `downtime_censored` say it by a service unhealthy at
+/// the end of a recovery.
+fn censored(t: &Trial) -> bool {
+    t.record
+        .downtime_censored
+        .unwrap_or(t.record.healthy_after_recovery == Some(false))
 }
 
 fn tri(v: Option<bool>) -> TriBool {
@@ -141,7 +188,9 @@ impl ServiceStats {
                         data.iter().map(|t| tri(t.record.healthy_after_change)),
                     ),
                     detect_ms: rec(&|t| t.record.detect_ms),
-                    downtime_ms: rec(&|t| t.record.downtime_ms),
+                    downtime_ms: Metric::censored_of(
+                        data.iter().map(|t| (t.record.downtime_ms, censored(t))),
+                    ),
                     restore_ms: rec(&|t| t.record.restore_ms),
                     restore_when_down_ms: Metric::of(
                         data.iter()
@@ -248,9 +297,11 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
     doc.push(Block::Para(format!(
         "{} configure trials in {} scenarios (one bad configuration each): the service (nginx) starts on a good configuration \
          and a health probe samples it (HTTP status 200 and the page's marker){gap}; the bad configuration is applied, \
-         then the approach's recovery runs. `detect_ms`: change start → first failing probe (empty when it never failed); \
-         `downtime_ms`: time the probe failed during the change and the reaction window, and after the recovery started; `restore_ms`: recovery start → \
-         first healthy probe (0 when the service was still serving); wanted edit lost: the recovery dropped an earlier good change \
+         then the approach's recovery runs. `detect_ms`: the change command's return → first failing probe (0 when it failed while the \
+         command ran, empty when it never failed); \
+         `downtime_ms`: time the probe failed during the change and the reaction window, and after the recovery started (\"≥\": some service \
+         never came back, so its downtime is a lower bound and so are the median and CI); `restore_ms`: recovery start → \
+         first healthy probe (0 when the service was still serving, empty when it never came back); wanted edit lost: the recovery dropped an earlier good change \
          made after apt's backup copy was taken (configure scenarios; unknown for a package site). Times are medians [95% CI]. Note: {DOWNTIME_CAVEAT}.",
         configure.len(),
         scenarios.len()
@@ -429,6 +480,29 @@ mod tests {
         let html = crate::report::html::render(&document(&run));
         assert!(html.contains("<h2>Bad configurations of a real service</h2>"));
         assert!(html.contains("<td>196 ms [180 ms – 204 ms] (n=3, small sample)</td>"));
+    }
+
+    #[test]
+    fn a_service_that_never_came_back_shows_its_downtime_as_a_lower_bound() {
+        let mut run = fixture();
+        run.trials.retain(|t| {
+            t.record.scenario == "bad-config-wrong-root" && t.record.approach.as_str() == "apt"
+        });
+        let plain = markdown::render(&blocks(&run.trials));
+        assert!(!plain.contains("| ≥ "), "{plain}");
+        run.trials[0].record.restore_ms = None;
+        run.trials[0].record.downtime_censored = Some(true);
+        let s = &ServiceStats::of(run.trials.iter())[0];
+        assert_eq!(s.downtime_ms.censored, 1);
+        let text = s.downtime_ms.text("—");
+        assert!(text.starts_with("≥ ") && text.contains("; 1 never came back)"), "{text}");
+        assert!(s.downtime_ms.sentence().unwrap().starts_with("≥ "));
+        let md = markdown::render(&blocks(&run.trials));
+        assert!(md.contains("| ≥ "), "{md}");
+        // A file from before the column: unhealthy at the end says it.
+        run.trials[0].record.downtime_censored = None;
+        run.trials[0].record.healthy_after_recovery = Some(false);
+        assert_eq!(ServiceStats::of(run.trials.iter())[0].downtime_ms.censored, 1);
     }
 
     #[test]

@@ -19,7 +19,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::approach::{self, playbook, Approach, Check};
+use crate::approach::{self, playbook, Approach, TrialCheck};
 use crate::checker::{check_verdict, Verdict};
 use crate::docker::DockerError;
 use crate::history::{History, Phase, Step, Timings};
@@ -102,7 +102,7 @@ pub trait Hooks: Sync {
 /// the new one — with the checks passing either way.
 pub fn trial_needs_recovery(s: &AfterOperation) -> bool {
     let succeeded = s.operation.exit_code == 0 && s.operation.fault_fired_ms.is_none();
-    let unchanged = s.residue.visible_files() == 0 && s.residue.packages.is_empty();
+    let unchanged = s.residue.visible_changes() == 0 && s.residue.packages.is_empty();
     s.verdict != Verdict::Valid || !(unchanged || succeeded)
 }
 
@@ -186,18 +186,19 @@ pub fn state_setup_is_committable(a: &dyn Approach, s: &Scenario) -> bool {
     s.service.is_none() && !state_setup(a, s).is_empty()
 }
 
-/// Runs `checks`, each step named after its check.
+/// Runs `checks`, each step named after its check and marked with its kind.
 pub async fn run_checks<T: Target>(
     t: &T,
     phase: Phase,
-    checks: &[Check],
+    checks: &[TrialCheck],
     timeout: Duration,
 ) -> Result<Vec<Step>, DockerError> {
-    let commands: Vec<String> = checks.iter().map(|c| c.command.clone()).collect();
-    let quiet: Vec<bool> = checks.iter().map(|c| c.quiet).collect();
+    let commands: Vec<String> = checks.iter().map(|c| c.check.command.clone()).collect();
+    let quiet: Vec<bool> = checks.iter().map(|c| c.check.quiet).collect();
     let mut steps = t.steps(phase, &commands, &quiet, timeout).await?;
-    for (step, check) in steps.iter_mut().zip(checks) {
-        step.check = Some(check.name.clone());
+    for (step, c) in steps.iter_mut().zip(checks) {
+        step.check = Some(c.check.name.clone());
+        step.check_kind = Some(c.kind);
     }
     Ok(steps)
 }
@@ -361,9 +362,11 @@ async fn service_timeline<T: Target>(
     let Some(change) = op.started_ns else {
         return Ok(None);
     };
+    let change_end = change + (op.ms * 1e6) as u64;
     let at = timeline::Moments {
         change,
-        reaction_end: change + (op.ms * 1e6) as u64 + settle_ms * 1_000_000,
+        change_end,
+        reaction_end: change_end + settle_ms * 1_000_000,
         recovery: h
             .steps_in(Phase::Recovery)
             .next()
@@ -419,6 +422,7 @@ packages = ["fastmath"]
         Step {
             phase,
             check: None,
+            check_kind: None,
             command: command.into(),
             exit_code: code,
             ms: 1.0,

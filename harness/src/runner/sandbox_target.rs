@@ -283,6 +283,7 @@ async fn run_agent_steps(
             fault_fired_ms: r.fired_ns.map(|ns| ns as f64 / 1e6),
             attempts: r.attempts,
             check: None,
+            check_kind: None,
             started_ns: Some(r.started_ns),
         })
         .collect())

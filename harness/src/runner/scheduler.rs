@@ -252,6 +252,7 @@ mod tests {
                     attempts: Vec::new(),
                     started_ns: None,
                     check: None,
+                    check_kind: None,
                 }],
                 residue_after_failure: None,
                 residue_after_recovery: None,

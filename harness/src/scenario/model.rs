@@ -46,8 +46,9 @@ pub struct Scenario {
     #[serde(rename = "fault", default)]
     pub faults: Vec<FaultSpec>,
     /// Extra checks, run beside the package manager's own after the
-    /// operation and after recovery; a non-zero exit makes the state
-    /// inconsistent.
+    /// operation and after recovery; a non-zero exit after the operation
+    /// makes `probes_ok` false (`consistent` is the package manager's own
+    /// checks alone), after recovery the trial not `recovered`.
     #[serde(rename = "probe", default)]
     pub probes: Vec<Probe>,
     /// Hypotheses about this scenario's results, judged by `verify`.

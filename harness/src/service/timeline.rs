@@ -1,7 +1,9 @@
 //! The health probe's samples turned into what a configure trial reports:
 //! was the service healthy before, right after the change and after the
-//! recovery; how long the change took to show (`detect_ms`), how long the
-//! service was down in all (`downtime_ms`) and how long the recovery took to
+//! recovery; how long the tool took to make the change (`change_ms`), how
+//! long the change took to show once the tool returned (`detect_ms`), how
+//! long the service was down in all (`downtime_ms`, a lower bound when it
+//! never came back: `downtime_censored`) and how long the recovery took to
 //! bring it back (`restore_ms`). Pure: the samples and the step start times
 //! come from the container's monotonic clock, read by the caller.
 
@@ -56,7 +58,13 @@ pub struct Timeline {
     /// The last sample before the recovery started (or the last sample,
     /// when no recovery ran): the state the change settled into.
     pub healthy_after_change: Option<bool>,
-    /// Change start → first failing sample (before any recovery).
+    /// The change command's own time (the tool: nix-build, ansible, a
+    /// copy and reload), start to return. Absent before format 2.
+    #[serde(default)]
+    pub change_ms: Option<f64>,
+    /// The change command's return → first failing sample (before any
+    /// recovery); 0 when a sample had already failed while the tool ran.
+    /// Before format 2: from the change command's start.
     pub detect_ms: Option<f64>,
     /// Time the probe failed (each failing sample counts until the next
     /// one) during the change and the reaction window after it (the same
@@ -64,7 +72,15 @@ pub struct Timeline {
     /// The harness's own snapshot and checks between the two are not
     /// counted: they take longer for some approaches than for others
     /// (hashing etckeeper's git objects) and are no operator's doing.
+    /// A lower bound when `downtime_censored`: the outage went on past
+    /// the last sample.
     pub downtime_ms: Option<f64>,
+    /// The last sample after the change failed: the service never came
+    /// back while the probe watched (then `restore_ms` is empty and
+    /// `downtime_ms` a lower bound). None without samples after the
+    /// change; absent before format 2.
+    #[serde(default)]
+    pub downtime_censored: Option<bool>,
     /// Every failing moment after the change start, the harness's
     /// inspection included (trials.jsonl only).
     pub failing_total_ms: Option<f64>,
@@ -90,6 +106,8 @@ fn ms(ns: u64) -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Moments {
     pub change: u64,
+    /// The change command's return (the tool's own time after `change`).
+    pub change_end: u64,
     /// The change's end plus the reaction window (`settle_ms`).
     pub reaction_end: u64,
     /// The recovery's start, if one ran.
@@ -116,7 +134,7 @@ pub fn judge(samples: &[Sample], at: Moments) -> Timeline {
         .iter()
         .take_while(until_recovery)
         .find(|s| !s.healthy)
-        .map(|s| ms(s.ns - change_ns));
+        .map(|s| ms(s.ns.saturating_sub(at.change_end)));
     let (mut downtime, mut failing_total, mut max_gap) = (0u64, 0u64, 0u64);
     for pair in after.windows(2) {
         let (a, b) = (pair[0].ns, pair[1].ns);
@@ -144,8 +162,10 @@ pub fn judge(samples: &[Sample], at: Moments) -> Timeline {
     Timeline {
         healthy_before: before.map(|s| s.healthy),
         healthy_after_change: settled.map(|s| s.healthy),
+        change_ms: Some(ms(at.change_end.saturating_sub(change_ns))),
         detect_ms: detect,
         downtime_ms: (!after.is_empty()).then(|| ms(downtime)),
+        downtime_censored: after.last().map(|s| !s.healthy),
         failing_total_ms: (!after.is_empty()).then(|| ms(failing_total)),
         restore_ms: restore,
         healthy_after_recovery: recovery_ns.and(after.last().map(|s| s.healthy)),
@@ -164,10 +184,12 @@ pub fn judge(samples: &[Sample], at: Moments) -> Timeline {
 mod tests {
     use super::*;
 
-    /// A change at `change` ns whose reaction window ends 100 ms later.
+    /// A change at `change` ns whose command returns 10 ms later and
+    /// whose reaction window ends 100 ms after the change.
     fn at(change: u64, recovery: Option<u64>) -> Moments {
         Moments {
             change,
+            change_end: change + 10_000_000,
             reaction_end: change + 100_000_000,
             recovery,
         }
@@ -211,7 +233,9 @@ mod tests {
         let t = judge(&s, at(100_000_000, Some(300_000_000)));
         assert_eq!(t.healthy_before, Some(true));
         assert_eq!(t.healthy_after_change, Some(false));
-        assert_eq!(t.detect_ms, Some(20.0));
+        assert_eq!(t.change_ms, Some(10.0));
+        assert_eq!(t.detect_ms, Some(10.0), "from the change's return at 110 ms");
+        assert_eq!(t.downtime_censored, Some(false));
         // Failing 120..340: counted 120..200 (the reaction window) and
         // 300..340 (after the recovery started); 200..300 is the harness's.
         assert_eq!(t.downtime_ms, Some(120.0));
@@ -237,9 +261,26 @@ mod tests {
         let t = judge(&s, at(100_000_000, Some(300_000_000)));
         assert_eq!(t.restore_ms, None);
         assert_eq!(t.healthy_after_recovery, Some(false));
-        // Down from 120 to the last sample at 490: 120..200 and 300..490.
+        // Down from 120 to the last sample at 490: 120..200 and 300..490,
+        // and on after it: a lower bound.
         assert_eq!(t.downtime_ms, Some(270.0));
+        assert_eq!(t.downtime_censored, Some(true));
         assert_eq!(t.failing_total_ms, Some(370.0));
+    }
+
+    #[test]
+    fn a_failure_while_the_tool_still_ran_is_detected_at_0() {
+        // The change command runs 100..150 ms; the service fails from 120.
+        let s = every_10ms(500, |t| (120..340).contains(&t));
+        let mut m = at(100_000_000, Some(300_000_000));
+        m.change_end = 150_000_000;
+        let t = judge(&s, m);
+        assert_eq!((t.change_ms, t.detect_ms), (Some(50.0), Some(0.0)));
+        // It fails 30 ms after the command returned.
+        m.change_end = 90_000_000;
+        m.change = 80_000_000;
+        let t = judge(&s, m);
+        assert_eq!((t.change_ms, t.detect_ms), (Some(10.0), Some(30.0)));
     }
 
     #[test]

@@ -52,13 +52,23 @@ pub struct ResiduePath {
     pub path: String,
     pub kind: ChangeKind,
     pub class: Class,
+    /// A directory (counted in `Residue::dirs`, not in the file counts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dir: bool,
 }
 
+/// What changed between two snapshots. `added`, `removed` and `modified`
+/// count visible paths that are not directories (files, symlinks, others);
+/// visible directories are counted apart in `dirs` (histories from before
+/// format 2 counted them in the three).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Residue {
     pub added: usize,
     pub removed: usize,
     pub modified: usize,
+    /// Visible directories added, removed or changed (kind, mode, owner).
+    #[serde(default)]
+    pub dirs: usize,
     pub garbage: usize,
     /// Packages whose state differs (added, removed or changed).
     pub packages: Vec<String>,
@@ -69,8 +79,15 @@ pub struct Residue {
 }
 
 impl Residue {
+    /// Visible paths changed that are not directories.
     pub fn visible_files(&self) -> usize {
         self.added + self.removed + self.modified
+    }
+
+    /// Every visible path changed, directories too: what "nothing visible
+    /// changed" means when a state is compared with another.
+    pub fn visible_changes(&self) -> usize {
+        self.visible_files() + self.dirs
     }
 }
 
@@ -94,9 +111,15 @@ pub fn residue(before: &Snapshot, after: &Snapshot) -> Residue {
             }
             class => class,
         };
+        // A directory after the change (a removed one: before it).
+        let dir = after
+            .get(&c.path)
+            .or_else(|| before.get(&c.path))
+            .is_some_and(|e| e.kind == EntryKind::Dir);
         match (class, c.kind) {
             (Class::Ignored, _) => continue,
             (Class::Garbage, _) => r.garbage += 1,
+            (Class::Visible, _) if dir => r.dirs += 1,
             (Class::Visible, ChangeKind::Added) => r.added += 1,
             (Class::Visible, ChangeKind::Removed) => r.removed += 1,
             (Class::Visible, ChangeKind::Modified) => r.modified += 1,
@@ -105,6 +128,7 @@ pub fn residue(before: &Snapshot, after: &Snapshot) -> Residue {
             path: c.path,
             kind: c.kind,
             class,
+            dir,
         });
     }
     let names: BTreeSet<&String> = before
@@ -383,6 +407,43 @@ mod tests {
         assert_eq!((r.added, r.removed, r.modified, r.garbage), (1, 0, 1, 1));
         let back = residue(&after, &before);
         assert_eq!((back.added, back.removed, back.modified), (0, 1, 1));
+    }
+
+    #[test]
+    fn directories_are_counted_apart_from_files() {
+        let dir = |mode| Entry {
+            kind: EntryKind::Dir,
+            mode,
+            owner: "0:0".into(),
+            size: 0,
+            hash: None,
+        };
+        let base: Arc<Manifest> = Arc::new(
+            [
+                ("/etc/old".to_string(), dir(0o755)),
+                ("/etc/mode".to_string(), dir(0o755)),
+            ]
+            .into(),
+        );
+        let before = snap(&base, &[], &[]);
+        // Added: a folder and a file in it; removed: a folder; a folder's
+        // mode changed.
+        let after = snap(
+            &base,
+            &[
+                ("/etc/new", Some(dir(0o755))),
+                ("/etc/new/x.conf", Some(file("1"))),
+                ("/etc/old", None),
+                ("/etc/mode", Some(dir(0o700))),
+            ],
+            &[],
+        );
+        let r = residue(&before, &after);
+        assert_eq!((r.added, r.removed, r.modified), (1, 0, 0), "one file");
+        assert_eq!(r.dirs, 3);
+        assert_eq!((r.visible_files(), r.visible_changes()), (1, 4));
+        let back = residue(&after, &before);
+        assert_eq!((back.removed, back.dirs), (1, 3), "a removed folder is a folder");
     }
 
     #[test]

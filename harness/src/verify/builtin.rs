@@ -18,7 +18,9 @@ struct Spec {
 
 /// "A failed install leaves the system unchanged": failed installs without
 /// an injected fault leave no visible file, no package change, and no
-/// check that calls the state broken.
+/// own check of the package manager that calls the state broken
+/// (`consistent`; a scenario's probes are `probes_ok`, a service's health
+/// the `healthy_*` columns, and neither is part of this claim).
 const ATOMICITY: Spec = Spec {
     name: "a failed install leaves the system unchanged",
     source: Source::Trials,
@@ -31,7 +33,8 @@ const ATOMICITY: Spec = Spec {
 };
 
 /// "An interrupted operation leaves the old state or the new": trials the
-/// fault stopped (killed, or failed under it) pass their checks after it.
+/// fault stopped (killed, or failed under it) pass the package manager's
+/// own checks after it (`consistent`).
 const INTERRUPTED_TRIALS: Spec = Spec {
     name: "an interrupted operation leaves a consistent state",
     source: Source::Trials,

@@ -564,6 +564,11 @@ pub(crate) mod tests {
             side_by_side: None,
             global_residue_files: None,
             path_commands: None,
+            probes_ok: None,
+            residue_dirs: None,
+            final_residue_dirs: None,
+            change_ms: None,
+            downtime_censored: None,
         }
     }
 

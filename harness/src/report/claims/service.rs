@@ -490,6 +490,14 @@ mod tests {
             "{}",
             bc.sentence
         );
+        // That service never came back: apt's downtime is a lower bound.
+        assert!(
+            bc.facts
+                .iter()
+                .any(|f| f.contains("Downtime: apt ≥ ") && f.contains("1 never came back")),
+            "{:?}",
+            bc.facts
+        );
     }
 
     #[test]
