@@ -292,12 +292,24 @@ fn failed_install_measured_for_every_approach() {
         assert_eq!(num(r, "attempts_landed"), 0.0, "{a}");
         assert_eq!(num(r, "attempts_refused"), 1.0, "{a}");
     }
-    // The user's venv holds what pip left: the dependencies, as in root's.
+    // The user's venv holds what pip left: the dependencies, as in root's;
+    // a new venv undoes it all (nothing landed outside it).
     let user_venv = row(&rows, "pip-venv-user");
     assert_eq!(num(user_venv, "residue_packages"), 3.0);
     assert!(residue_paths(&lines, "pip-venv-user", "residue_after_failure")
         .iter()
         .all(|p| p.starts_with("/home/alice/venv/")));
+    assert_eq!(user_venv["recovered"], "true");
+    // Measured: the user's npm rolls back the package as root's does, but
+    // leaves the `lib` folder it made in the fresh prefix (npm's documented
+    // set-up makes only ~/.npm-global); `npm uninstall -g` keeps it too.
+    let user_npm = row(&rows, "npm-global-user");
+    assert_eq!(num(user_npm, "residue_packages"), 0.0);
+    assert_eq!(
+        residue_paths(&lines, "npm-global-user", "residue_after_failure"),
+        ["/home/alice/.npm-global/lib"]
+    );
+    assert_eq!(user_npm["recovered"], "false");
 
     let meta = std::fs::read_to_string(out.path().join("run.json")).unwrap();
     assert!(

@@ -178,13 +178,15 @@ impl Approach for NpmGlobal {
         }
     }
 
-    /// As the user: the user, the prefix in npm's configuration
-    /// (`~/.npmrc`) and its `bin` on the login `PATH` (`~/.profile`), as
-    /// npm's documentation sets them up. Nothing for root.
+    /// As the user, the steps of npm's documentation ("Resolving EACCES
+    /// permissions errors"): the prefix's folder made, set in npm's
+    /// configuration (`~/.npmrc`), its `bin` on the login `PATH`
+    /// (`~/.profile`). Nothing for root.
     fn prepare(&self) -> Vec<String> {
         let mut steps = self.run_as.create();
         if let Some(p) = self.prefix() {
             let profile = format!("{}/.profile", self.run_as.home());
+            steps.push(format!("{}mkdir {p}", self.run_as.prefix()));
             steps.push(self.npm(&format!("config set prefix {p}")));
             steps.push(format!(
                 "{}sh -c 'echo \"export PATH={p}/bin:\\$PATH\" >> {profile}'",
