@@ -21,7 +21,7 @@ fn num(r: &HashMap<String, String>, col: &str) -> f64 {
 }
 
 /// Every attempt record of an approach's trial, from trials.jsonl.
-fn attempts(lines: &[serde_json::Value], approach: &str) -> Vec<serde_json::Value> {
+fn attempt_records(lines: &[serde_json::Value], approach: &str) -> Vec<serde_json::Value> {
     let line = lines
         .iter()
         .find(|l| l["record"]["approach"] == approach)
@@ -261,7 +261,7 @@ fn failed_install_measured_for_every_approach() {
     // write and whether it landed; the residue says what is on disk.
     for a in ["pip-venv-user", "npm-global-user"] {
         let r = row(&rows, a);
-        let seen = attempts(&lines, a);
+        let seen = attempt_records(&lines, a);
         eprintln!(
             "{a}: attempts_landed {} attempts_refused {}: {seen:?}",
             r["attempts_landed"], r["attempts_refused"]
