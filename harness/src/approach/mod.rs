@@ -267,11 +267,12 @@ impl RunAs {
         }
     }
 
-    /// The user's `PATH` as Debian sets it for a login shell: /etc/profile's
-    /// folders for a user who is not root, then those the default
-    /// `~/.profile` adds when they exist (`~/bin`, `~/.local/bin`), then
-    /// `extra` (what the approach's set-up put on it). Root's is
-    /// `snapshot::ROOT_PATH`, after `extra`.
+    /// The folders of the user's `PATH` as Debian sets it for a login
+    /// shell: `~/bin` and `~/.local/bin` (the default `~/.profile` adds
+    /// them when they exist), `extra` (what the approach's set-up put on
+    /// it), then /etc/profile's folders for a user who is not root. Root's:
+    /// `extra`, then `snapshot::ROOT_PATH`. Order does not matter to the
+    /// count of commands found.
     pub fn path_dirs(self, extra: &[&str]) -> Vec<String> {
         let home = crate::vocab::USER_HOME;
         let (own, system): (Vec<String>, &[&str]) = match self {
