@@ -318,15 +318,15 @@ async fn independent_packages(
         "npm-global" | "npm-global-user" => {
             // npm's own listing of the global packages (depth 0: the
             // dependencies are nested inside them); the user's npm finds
-            // its prefix in the user's ~/.npmrc.
-            let user = if kind.as_str() == "npm-global" {
-                ""
+            // its prefix in the user's ~/.npmrc. Before the user's first
+            // global install the prefix has no lib folder, and `npm ls -g`
+            // fails (ENOENT) where there is simply nothing installed.
+            let command = if kind.as_str() == "npm-global" {
+                "npm ls -g --depth=0 --json --offline"
             } else {
-                "runuser -u alice -- "
+                "if [ -d /home/alice/.npm-global/lib ]; then runuser -u alice -- npm ls -g --depth=0 --json --offline; else echo '{}'; fi"
             };
-            let list = json(
-                &plain(sb, &format!("{user}npm ls -g --depth=0 --json --offline")).await?,
-            )?;
+            let list = json(&plain(sb, command).await?)?;
             Ok(list["dependencies"]
                 .as_object()
                 .map(|deps| {
