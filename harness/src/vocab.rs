@@ -17,9 +17,9 @@ use std::sync::{LazyLock, RwLock};
 /// layer; what an approach *is* lives in `approach`.
 ///
 /// Ordered by registration rank, so every sorted output keeps the
-/// registry's order (apt, ansible, pip, pip-venv, npm-global, npm-local,
-/// nix, nix-single-user, nix-profile, nix-shell); serialised
-/// as the name.
+/// registry's order (apt, ansible, pip, pip-venv, pip-venv-user,
+/// npm-global, npm-global-user, npm-local, nix, nix-single-user,
+/// nix-profile, nix-shell); serialised as the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ApproachKind {
     // Field order matters: the derived `Ord` compares the rank first.
@@ -30,12 +30,14 @@ pub struct ApproachKind {
 /// The built-in approaches, in the order docs/approaches.md, run.json and every
 /// report list them (a name's index is its rank). Adding one: its file in
 /// `approach/`, its line in `approach::registry`, its name here.
-pub const BUILTIN_APPROACHES: [&str; 10] = [
+pub const BUILTIN_APPROACHES: [&str; 12] = [
     "apt",
     "ansible",
     "pip",
     "pip-venv",
+    "pip-venv-user",
     "npm-global",
+    "npm-global-user",
     "npm-local",
     "nix",
     "nix-single-user",
@@ -72,9 +74,10 @@ pub enum ExperimentRole {
 /// The built-ins' roles in experiment scenarios; a name not listed is
 /// `Global`. Environment-only approaches (`nix-shell`, `npm-local`) run
 /// nothing else: the scenario loader refuses them in other kinds.
-pub const EXPERIMENT_ROLES: [(&str, ExperimentRole); 4] = [
+pub const EXPERIMENT_ROLES: [(&str, ExperimentRole); 5] = [
     ("ansible", ExperimentRole::None),
     ("pip-venv", ExperimentRole::Environment),
+    ("pip-venv-user", ExperimentRole::Environment),
     ("npm-local", ExperimentRole::Environment),
     ("nix-shell", ExperimentRole::Environment),
 ];
@@ -111,6 +114,15 @@ pub fn is_global_path(path: &str) -> bool {
     let under = |dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
     !under(PROJECTS_DIR) && !under("/nix/store")
 }
+
+/// The unprivileged user of the `*-user` approaches (a venv and an npm
+/// prefix in a home folder, run without sudo): the traditional baseline
+/// beside multi-user Nix's build users, so "not root" and "Nix" can be
+/// told apart. Created by those approaches' set-up; uid 1000 is the
+/// first a Debian installer gives a person.
+pub const USER: &str = "alice";
+pub const USER_UID: u32 = 1000;
+pub const USER_HOME: &str = "/home/alice";
 
 /// Approaches that exist only as a project environment.
 pub const ENVIRONMENT_ONLY: [&str; 2] = ["npm-local", "nix-shell"];

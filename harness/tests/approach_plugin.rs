@@ -58,12 +58,14 @@ fn copier() -> ApproachKind {
     *KIND.get_or_init(|| approach::register(|| Box::new(Copier)).expect("a free name"))
 }
 
-const BUILTINS: [&str; 10] = [
+const BUILTINS: [&str; 12] = [
     "apt",
     "ansible",
     "pip",
     "pip-venv",
+    "pip-venv-user",
     "npm-global",
+    "npm-global-user",
     "npm-local",
     "nix",
     "nix-single-user",
@@ -75,9 +77,9 @@ const BUILTINS: [&str; 10] = [
 fn it_comes_after_the_builtins_and_parses_from_its_name() {
     let kind = copier();
     let names: Vec<&str> = approach::registry().iter().map(|k| k.as_str()).collect();
-    assert_eq!(names[..10], BUILTINS);
-    assert_eq!(names[10], "test-copier");
-    assert_eq!(kind.rank(), 10);
+    assert_eq!(names[..12], BUILTINS);
+    assert_eq!(names[12], "test-copier");
+    assert_eq!(kind.rank(), 12);
     assert_eq!("test-copier".parse::<ApproachKind>(), Ok(kind));
     assert_eq!(kind.to_string(), "test-copier");
     assert_eq!(serde_json::to_string(&kind).unwrap(), "\"test-copier\"");
@@ -102,7 +104,7 @@ fn the_registry_returns_it_with_what_it_declared() {
     assert!(approach::by_name("test-copier").is_some());
     // The report: its colour, and its place after the built-ins.
     assert!(approach_colours().contains(&("test-copier", COLOUR)));
-    assert_eq!(approach_order("test-copier"), (10, "test-copier".into()));
+    assert_eq!(approach_order("test-copier"), (12, "test-copier".into()));
     assert!(approach_order("nix-profile") < approach_order("test-copier"));
     assert!(approach_order("test-copier") < approach_order("zypper"));
 }

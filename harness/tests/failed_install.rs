@@ -20,6 +20,20 @@ fn num(r: &HashMap<String, String>, col: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{col} = {:?} is not a number", r[col]))
 }
 
+/// Every attempt record of an approach's trial, from trials.jsonl.
+fn attempt_records(lines: &[serde_json::Value], approach: &str) -> Vec<serde_json::Value> {
+    let line = lines
+        .iter()
+        .find(|l| l["record"]["approach"] == approach)
+        .expect("jsonl line");
+    line["history"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .flat_map(|s| s["attempts"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
 fn residue_paths(lines: &[serde_json::Value], approach: &str, which: &str) -> Vec<String> {
     let line = lines
         .iter()
@@ -93,8 +107,8 @@ fn failed_install_measured_for_every_approach() {
     let rows = read_csv(&out.path().join("trials.csv"));
     let lines = read_jsonl(&out.path().join("trials.jsonl"));
     same_rows_as_the_reference(&rows);
-    assert_eq!(rows.len(), 7, "one trial per approach");
-    assert_eq!(lines.len(), 7);
+    assert_eq!(rows.len(), 9, "one trial per approach");
+    assert_eq!(lines.len(), 9);
     for r in &rows {
         assert_eq!(
             r["outcome"], "failed",
@@ -238,6 +252,62 @@ fn failed_install_measured_for_every_approach() {
             .contains("Permission denied"),
         "{attempts:?}"
     );
+    // The unprivileged baseline (issue 24): the same setup.py and the same
+    // npm install script, run by pip and npm as the user (uid 1000) into
+    // their own venv and prefix. The attempt records say who ran the
+    // write and whether it landed; the residue says what is on disk.
+    for a in ["pip-venv-user", "npm-global-user"] {
+        let r = row(&rows, a);
+        let seen = attempt_records(&lines, a);
+        eprintln!(
+            "{a}: attempts_landed {} attempts_refused {}: {seen:?}",
+            r["attempts_landed"], r["attempts_refused"]
+        );
+        assert!(!seen.is_empty(), "{a}: the script's attempt was recorded");
+        for t in &seen {
+            assert_eq!(t["path"], "/etc/fastmath.conf", "{a}: {t}");
+            assert_eq!(t["uid"], "1000", "{a}: the user's script, not root's: {t}");
+        }
+        let landed = seen.iter().filter(|t| t["landed"] == true).count();
+        assert_eq!(
+            residue_paths(&lines, a, "residue_after_failure")
+                .contains(&"/etc/fastmath.conf".to_string()),
+            landed > 0,
+            "{a}: /etc/fastmath.conf is residue exactly when the write landed"
+        );
+        // Measured: /etc is root's (0755), so the user's write is refused
+        // with the shell's or Python's own "Permission denied".
+        assert_eq!(landed, 0, "{a}: the user's write landed: {seen:?}");
+        assert!(
+            seen.iter().all(|t| t["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Permission denied")),
+            "{a}: {seen:?}"
+        );
+        // The columns count distinct attempted paths.
+        assert_eq!(num(r, "attempts_landed"), 0.0, "{a}");
+        assert_eq!(num(r, "attempts_refused"), 1.0, "{a}");
+    }
+    // The user's venv holds what pip left: the dependencies, as in root's;
+    // a new venv undoes it all (nothing landed outside it).
+    let user_venv = row(&rows, "pip-venv-user");
+    assert_eq!(num(user_venv, "residue_packages"), 3.0);
+    assert!(residue_paths(&lines, "pip-venv-user", "residue_after_failure")
+        .iter()
+        .all(|p| p.starts_with("/home/alice/venv/")));
+    assert_eq!(user_venv["recovered"], "true");
+    // Measured: the user's npm rolls back the package as root's does, but
+    // leaves the `lib` folder it made in the fresh prefix (npm's documented
+    // set-up makes only ~/.npm-global); `npm uninstall -g` keeps it too.
+    let user_npm = row(&rows, "npm-global-user");
+    assert_eq!(num(user_npm, "residue_packages"), 0.0);
+    assert_eq!(
+        residue_paths(&lines, "npm-global-user", "residue_after_failure"),
+        ["/home/alice/.npm-global/lib"]
+    );
+    assert_eq!(user_npm["recovered"], "false");
+
     let meta = std::fs::read_to_string(out.path().join("run.json")).unwrap();
     assert!(
         meta.contains("\"security_profile\": \"build-sandbox\"") && meta.contains("sandbox = true"),

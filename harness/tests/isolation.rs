@@ -1,7 +1,8 @@
 //! Isolation through the real tools: a project using libfoo 1.0, then a
 //! second one using libfoo 2.0, set up by every approach its way (global
-//! installs by apt, pip, npm -g, nix-env, nix profile; environments by a
-//! venv per project, npm in the project folder, nix-shell). The
+//! installs by apt, pip, npm -g (root's and the user's prefix), nix-env,
+//! nix profile; environments by a venv per project (root's, or the
+//! unprivileged user's), npm in the project folder, nix-shell). The
 //! expectations are what these tools did on this machine kind (measured
 //! 2026-11-27); if a tool changes its behaviour this test says so.
 
@@ -48,7 +49,7 @@ fn environments_leave_nothing_global_and_keep_versions_apart() {
     let lines = read_jsonl(&out.path().join("trials.jsonl"));
     let by: HashMap<&str, &HashMap<String, String>> =
         rows.iter().map(|r| (r["approach"].as_str(), r)).collect();
-    assert_eq!(rows.len(), 9);
+    assert_eq!(rows.len(), 11);
 
     for r in &rows {
         let a = r["approach"].as_str();
@@ -71,7 +72,7 @@ fn environments_leave_nothing_global_and_keep_versions_apart() {
 
     // Environments: nothing outside the projects (and the store), both
     // versions usable side by side, and the global system "recovered".
-    for a in ["pip-venv", "npm-local", "nix-shell"] {
+    for a in ["pip-venv", "pip-venv-user", "npm-local", "nix-shell"] {
         let r = by[a];
         assert_eq!(
             r["global_residue_files"],
@@ -89,6 +90,7 @@ fn environments_leave_nothing_global_and_keep_versions_apart() {
     // The venvs and node_modules are in the projects' folders: residue,
     // but not global.
     assert!(by["pip-venv"]["residue_files"].parse::<u64>().unwrap() > 100);
+    assert!(by["pip-venv-user"]["residue_files"].parse::<u64>().unwrap() > 100);
 
     // Global installs: the second project's libfoo 2.0 replaced 1.0, so
     // the first project no longer finds its version.
@@ -96,6 +98,7 @@ fn environments_leave_nothing_global_and_keep_versions_apart() {
         "apt",
         "pip",
         "npm-global",
+        "npm-global-user",
         "nix",
         "nix-single-user",
         "nix-profile",
@@ -107,8 +110,20 @@ fn environments_leave_nothing_global_and_keep_versions_apart() {
             r["global_residue_files"].parse::<u64>().unwrap() > 0,
             "{a}: a global install changes the system"
         );
-        assert_eq!(r["path_commands"], "1", "{a}: `libfoo` is on root's PATH");
+        assert_eq!(
+            r["path_commands"], "1",
+            "{a}: `libfoo` is on the PATH of whoever installed it"
+        );
     }
+    // npm-global-user's global is the user's prefix, whose bin is on the
+    // user's PATH (npm's documented set-up): nothing of root's changed.
+    let user_global = global_paths(&lines, "npm-global-user");
+    assert!(
+        user_global
+            .iter()
+            .all(|p| p.starts_with("/home/alice/.npm-global/")),
+        "{user_global:?}"
+    );
     // For Nix the global change is the profile switch, nothing else: the
     // packages themselves live in the store (their command reaches PATH
     // through ~/.nix-profile/bin, counted in path_commands).
@@ -139,7 +154,7 @@ fn environments_leave_nothing_global_and_keep_versions_apart() {
     );
     let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(
-        report.contains("**Holds only for pip-venv, npm-local and nix-shell.**"),
+        report.contains("**Holds only for pip-venv, pip-venv-user, npm-local and nix-shell.**"),
         "{report}"
     );
     assert!(

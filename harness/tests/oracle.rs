@@ -248,12 +248,13 @@ async fn independent_packages(
                 .map(|(n, state)| (n.to_string(), state.trim_end().to_string()))
                 .collect())
         }
-        "pip" | "pip-venv" => {
-            // pip-venv's interpreter: where approach/pip.rs makes the venv.
-            let python = if kind.as_str() == "pip" {
-                "python3"
-            } else {
-                "/opt/venv/bin/python"
+        "pip" | "pip-venv" | "pip-venv-user" => {
+            // The venvs' interpreters: where approach/pip.rs makes them
+            // (pip-venv-user's in the user's home, read by the user).
+            let python = match kind.as_str() {
+                "pip" => "python3",
+                "pip-venv" => "/opt/venv/bin/python",
+                _ => "runuser -u alice -- /home/alice/venv/bin/python",
             };
             let list = json(&plain(sb, &pip_list(python)).await?)?;
             Ok(list
@@ -314,10 +315,18 @@ async fn independent_packages(
                 })
                 .collect())
         }
-        "npm-global" => {
+        "npm-global" | "npm-global-user" => {
             // npm's own listing of the global packages (depth 0: the
-            // dependencies are nested inside them).
-            let list = json(&plain(sb, "npm ls -g --depth=0 --json --offline").await?)?;
+            // dependencies are nested inside them); the user's npm finds
+            // its prefix in the user's ~/.npmrc. Before the user's first
+            // global install the prefix has no lib folder, and `npm ls -g`
+            // fails (ENOENT) where there is simply nothing installed.
+            let command = if kind.as_str() == "npm-global" {
+                "npm ls -g --depth=0 --json --offline"
+            } else {
+                "if [ -d /home/alice/.npm-global/lib ]; then runuser -u alice -- npm ls -g --depth=0 --json --offline; else echo '{}'; fi"
+            };
+            let list = json(&plain(sb, command).await?)?;
             Ok(list["dependencies"]
                 .as_object()
                 .map(|deps| {

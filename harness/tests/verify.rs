@@ -85,10 +85,11 @@ fn the_shipped_apt_guarantee_is_violated_with_evidence() {
         violated[0]
     );
     let (text, cases, failures, errors) = junit(&xml);
-    // The fixture predates the nix-single-user approach and the attempt
-    // columns: the all-approach and the single-user guarantees have no rows
-    // for it and the attempts guarantee no column, so all three are unknown.
-    assert_eq!((failures, errors), (1, 3));
+    // The fixture predates the nix-single-user and the *-user approaches
+    // and the attempt columns: the all-approach, the single-user and the
+    // unprivileged-user guarantees have no rows for them and the attempts
+    // guarantee no column, so all four are unknown.
+    assert_eq!((failures, errors), (1, 4));
     assert_eq!(cases, stdout.lines().count());
     assert!(
         text.contains("classname=\"failed-install\" name=\"apt&apos;s playbook"),

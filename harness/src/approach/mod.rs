@@ -92,6 +92,13 @@ pub trait Approach: Send + Sync {
         vec!["sleep".into(), "infinity".into()]
     }
 
+    /// The folders of the `PATH` its user's shell searches, where the
+    /// `path_commands` column finds commands: a root login shell's (and
+    /// `~/.nix-profile/bin`) unless the approach runs as another user.
+    fn path_dirs(&self) -> Vec<String> {
+        RunAs::Root.path_dirs(&[])
+    }
+
     /// A command that waits until those services answer: run before the
     /// set-up and after a container restart.
     fn ready(&self) -> Option<String> {
@@ -214,6 +221,73 @@ pub struct ConfigCommands {
     pub change: String,
     /// The default recovery: back to the good configuration, applied.
     pub recover: Vec<String>,
+}
+
+/// Who runs an approach's commands: root (as the harness's exec does), or
+/// the unprivileged [`vocab::USER`](crate::vocab::USER) in their home, as
+/// a person runs pip in their venv or npm with a prefix of their own,
+/// without sudo. The same package scripts run either way; the privilege
+/// decides whether their absolute writes land.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunAs {
+    Root,
+    User,
+}
+
+impl RunAs {
+    /// The prefix that runs a simple command (`[NAME=value ...] program
+    /// args`, no shell operators) as this user. runuser keeps the
+    /// environment (a `NAME=value` before it reaches the program) and sets
+    /// HOME, USER and LOGNAME to the user's.
+    pub fn prefix(self) -> String {
+        match self {
+            RunAs::Root => String::new(),
+            RunAs::User => format!("runuser -u {} -- ", crate::vocab::USER),
+        }
+    }
+
+    /// The user's home folder (where `~` points for their commands).
+    pub fn home(self) -> &'static str {
+        match self {
+            RunAs::Root => "/root",
+            RunAs::User => crate::vocab::USER_HOME,
+        }
+    }
+
+    /// Set-up: the user exists, with a home folder, and owns the
+    /// experiments' projects folder (a person's projects are theirs).
+    /// Nothing for root.
+    pub fn create(self) -> Vec<String> {
+        use crate::vocab::{USER, USER_HOME, USER_UID};
+        match self {
+            RunAs::Root => Vec::new(),
+            RunAs::User => vec![
+                format!("id -u {USER} >/dev/null 2>&1 || useradd --create-home --home-dir {USER_HOME} --uid {USER_UID} --shell /bin/bash {USER}"),
+                format!("install -d -o {USER} -g {USER} {PROJECTS_DIR}"),
+            ],
+        }
+    }
+
+    /// The folders of the user's `PATH` as Debian sets it for a login
+    /// shell: `~/bin` and `~/.local/bin` (the default `~/.profile` adds
+    /// them when they exist), `extra` (what the approach's set-up put on
+    /// it), then /etc/profile's folders for a user who is not root. Root's:
+    /// `extra`, then `snapshot::ROOT_PATH`. Order does not matter to the
+    /// count of commands found.
+    pub fn path_dirs(self, extra: &[&str]) -> Vec<String> {
+        let home = crate::vocab::USER_HOME;
+        let (own, system): (Vec<String>, &[&str]) = match self {
+            RunAs::Root => (Vec::new(), &crate::snapshot::ROOT_PATH),
+            RunAs::User => (
+                vec![format!("{home}/bin"), format!("{home}/.local/bin")],
+                &["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/games", "/usr/games"],
+            ),
+        };
+        own.into_iter()
+            .chain(extra.iter().map(|d| d.to_string()))
+            .chain(system.iter().map(|d| d.to_string()))
+            .collect()
+    }
 }
 
 /// One project of an isolation experiment, as shell commands.

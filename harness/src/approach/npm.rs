@@ -2,18 +2,28 @@
 //! image, from the scenario's `npm pack` tarballs (payload/npm.rs): what
 //! people run for a command-line tool written in JavaScript. No registry:
 //! every dependency is a `file:` tarball, and npm is told not to reach
-//! for the network (audit, funding, update checks, `--offline`).
+//! for the network (audit, funding, update checks, `--offline`). As root
+//! into /usr/local, or as an unprivileged user into a prefix in their home,
+//! the way npm's documentation says to avoid sudo.
 
-use super::{upgrade_rollback, Approach, Check};
+use super::{upgrade_rollback, Approach, Check, RunAs};
 use crate::docker::images::Family;
 use crate::docker::SecurityProfile;
 use crate::payload::npm::{file_name, REPOSITORY};
 use crate::scenario::{Ecosystem, PackageRef, Scenario};
 
-pub struct NpmGlobal;
+pub struct NpmGlobal {
+    /// Root (prefix /usr/local) or the user (prefix [`USER_PREFIX`]).
+    run_as: RunAs,
+}
 
 /// Debian's npm installs global packages under the `/usr/local` prefix.
 const GLOBAL_MODULES: &str = "/usr/local/lib/node_modules";
+
+/// The user's global prefix, as npm's documentation sets it up to avoid
+/// sudo ("Resolving EACCES permissions errors"): `npm config set prefix
+/// ~/.npm-global`, and `~/.npm-global/bin` on `PATH` (in `~/.profile`).
+const USER_PREFIX: &str = ".npm-global";
 
 /// `npm` with what a registry-less machine needs (the same for every
 /// command, so the cache and log folders are npm's defaults).
@@ -88,13 +98,52 @@ for (const n of names.sort()) if (!n.startsWith(".")) check(path.join(root, n));
 for (const b of bad) console.log(b);
 process.exit(bad.length ? 1 : 0);"#;
 
+impl NpmGlobal {
+    pub fn root() -> Self {
+        NpmGlobal {
+            run_as: RunAs::Root,
+        }
+    }
+    /// `npm install -g` as the unprivileged user, into a prefix in their home.
+    pub fn user() -> Self {
+        NpmGlobal {
+            run_as: RunAs::User,
+        }
+    }
+
+    /// The global prefix's folder (npm's own default for root).
+    fn prefix(&self) -> Option<String> {
+        match self.run_as {
+            RunAs::Root => None,
+            RunAs::User => Some(format!("{}/{USER_PREFIX}", self.run_as.home())),
+        }
+    }
+
+    /// Where the global packages go.
+    fn modules(&self) -> String {
+        self.prefix()
+            .map_or_else(|| GLOBAL_MODULES.into(), |p| format!("{p}/lib/node_modules"))
+    }
+
+    /// `npm ARGS`, run as the approach's user.
+    fn npm(&self, args: &str) -> String {
+        format!("{}{NPM} {args}", self.run_as.prefix())
+    }
+}
+
 impl Approach for NpmGlobal {
     fn name(&self) -> &'static str {
-        "npm-global"
+        match self.run_as {
+            RunAs::Root => "npm-global",
+            RunAs::User => "npm-global-user",
+        }
     }
 
     fn description(&self) -> &'static str {
-        "npm install -g (Debian's npm) into /usr/local from local tarballs: a global install like pip's"
+        match self.run_as {
+            RunAs::Root => "npm install -g (Debian's npm) into /usr/local from local tarballs: a global install like pip's",
+            RunAs::User => "npm install -g (Debian's npm) as an unprivileged user into a prefix in their home (~/.npm-global, no sudo): tells \"not root\" from Nix's build users",
+        }
     }
 
     /// The traditional image: Debian's npm is installed there beside pip.
@@ -107,11 +156,44 @@ impl Approach for NpmGlobal {
     }
 
     fn colour(&self) -> (u8, u8, u8) {
-        (0xa6, 0x56, 0x28)
+        match self.run_as {
+            RunAs::Root => (0xa6, 0x56, 0x28),
+            RunAs::User => (0xd9, 0xa4, 0x6c),
+        }
     }
 
     fn configuration(&self, _: SecurityProfile) -> String {
-        format!("Debian's npm 9, npm install -g as root into /usr/local, from tarballs under {REPOSITORY} (file: dependencies), --offline --no-audit --no-fund")
+        use crate::vocab::{USER, USER_UID};
+        match self.prefix() {
+            None => format!("Debian's npm 9, npm install -g as root into /usr/local, from tarballs under {REPOSITORY} (file: dependencies), --offline --no-audit --no-fund"),
+            Some(p) => format!("Debian's npm 9, npm install -g as {USER} (uid {USER_UID}, runuser, no sudo) into the prefix {p} (npm config set prefix; {p}/bin on PATH), from tarballs under {REPOSITORY} (file: dependencies), --offline --no-audit --no-fund"),
+        }
+    }
+
+    /// The user's `PATH` has the prefix's `bin` (npm's documented set-up).
+    fn path_dirs(&self) -> Vec<String> {
+        match self.prefix() {
+            None => self.run_as.path_dirs(&[]),
+            Some(p) => self.run_as.path_dirs(&[&format!("{p}/bin")]),
+        }
+    }
+
+    /// As the user, the steps of npm's documentation ("Resolving EACCES
+    /// permissions errors"): the prefix's folder made, set in npm's
+    /// configuration (`~/.npmrc`), its `bin` on the login `PATH`
+    /// (`~/.profile`). Nothing for root.
+    fn prepare(&self) -> Vec<String> {
+        let mut steps = self.run_as.create();
+        if let Some(p) = self.prefix() {
+            let profile = format!("{}/.profile", self.run_as.home());
+            steps.push(format!("{}mkdir {p}", self.run_as.prefix()));
+            steps.push(self.npm(&format!("config set prefix {p}")));
+            steps.push(format!(
+                "{}sh -c 'echo \"export PATH={p}/bin:\\$PATH\" >> {profile}'",
+                self.run_as.prefix()
+            ));
+        }
+        steps
     }
 
     /// Every reference pinned to a declared version: a tarball is named by
@@ -133,7 +215,7 @@ impl Approach for NpmGlobal {
                 )
             })
             .collect();
-        format!("{NPM} install -g {}", tarballs.join(" "))
+        self.npm(&format!("install -g {}", tarballs.join(" ")))
     }
 
     /// Uninstall the operation's packages (their dependencies are nested
@@ -145,13 +227,13 @@ impl Approach for NpmGlobal {
             return vec![self.install(&pins)];
         }
         let names: Vec<String> = s.operation_refs().into_iter().map(|r| r.name).collect();
-        vec![format!("{NPM} uninstall -g {}", names.join(" "))]
+        vec![self.npm(&format!("uninstall -g {}", names.join(" ")))]
     }
 
     fn restore_packages(&self, remove: &[&str], pins: &[PackageRef]) -> Option<Vec<String>> {
         let mut cmds = Vec::new();
         if !remove.is_empty() {
-            cmds.push(format!("{NPM} uninstall -g {}", remove.join(" ")));
+            cmds.push(self.npm(&format!("uninstall -g {}", remove.join(" "))));
         }
         if !pins.is_empty() {
             cmds.push(self.install(pins));
@@ -166,25 +248,35 @@ impl Approach for NpmGlobal {
         vec![
             Check {
                 name: "npm ls -g".into(),
-                command: format!("{NPM} ls -g"),
+                command: self.npm("ls -g"),
                 quiet: false,
             },
             Check {
                 name: "dependencies present".into(),
-                command: format!("node -e '{NPM_DEPS_CHECK}' {GLOBAL_MODULES}"),
+                command: format!(
+                    "{}node -e '{NPM_DEPS_CHECK}' {}",
+                    self.run_as.prefix(),
+                    self.modules()
+                ),
                 quiet: false,
             },
         ]
     }
 
-    /// A global install into /usr/local/lib/node_modules.
+    /// A global install into the prefix's node_modules (/usr/local's, or
+    /// the user's).
     fn experiment(&self, _dir: &str, packages: &[PackageRef]) -> Option<super::Project> {
-        let check = super::versions_check(packages, |n| format!("{GLOBAL_MODULES}/{n}/VERSION"));
+        let modules = self.modules();
+        let check = super::versions_check(packages, |n| format!("{modules}/{n}/VERSION"));
         Some(super::global_project(self, packages, check))
     }
 
     fn package_view(&self) -> String {
-        format!("node -e '{NPM_VIEW}' {GLOBAL_MODULES}")
+        format!(
+            "{}node -e '{NPM_VIEW}' {}",
+            self.run_as.prefix(),
+            self.modules()
+        )
     }
 
     fn newest_only_repository(&self) -> Vec<String> {
@@ -192,8 +284,9 @@ impl Approach for NpmGlobal {
     }
 
     fn package_dir(&self, package: &str) -> Option<String> {
+        let modules = self.modules();
         Some(format!(
-            "[ -d {GLOBAL_MODULES}/{package}/data ] && echo {GLOBAL_MODULES}/{package}/data"
+            "[ -d {modules}/{package}/data ] && echo {modules}/{package}/data"
         ))
     }
 }
@@ -231,7 +324,7 @@ impl Approach for NpmLocal {
     }
 
     fn pins(&self, s: &Scenario, packages: &[PackageRef]) -> Vec<PackageRef> {
-        NpmGlobal.pins(s, packages)
+        NpmGlobal::root().pins(s, packages)
     }
 
     /// Never run: the loader admits npm-local to experiments only.
@@ -244,11 +337,11 @@ impl Approach for NpmLocal {
     }
 
     fn checks(&self, s: &Scenario) -> Vec<Check> {
-        NpmGlobal.checks(s)
+        NpmGlobal::root().checks(s)
     }
 
     fn package_view(&self) -> String {
-        NpmGlobal.package_view()
+        NpmGlobal::root().package_view()
     }
 
     fn experiment(&self, dir: &str, packages: &[PackageRef]) -> Option<super::Project> {
@@ -288,7 +381,7 @@ mod tests {
             "[scenario]\nname = \"t\"\napproaches = [\"apt\"]\n[[package]]\nname = \"a\"\nversion = \"1.0\"\n[[package]]\nname = \"a\"\nversion = \"2.0\"\n[operation]\nkind = \"install\"\npackages = [\"a=2.0\"]\n",
         )
         .unwrap();
-        let n = NpmGlobal;
+        let n = NpmGlobal::root();
         let refs = n.pins(&s, &[PackageRef::parse("a=1.0")]);
         assert_eq!(
             n.install(&refs),

@@ -1,14 +1,17 @@
 //! pip, either into the system interpreter (the worst case Debian warns
-//! about, `--break-system-packages`) or into a venv (the fair baseline).
+//! about, `--break-system-packages`) or into a venv (the fair baseline),
+//! as root or as an unprivileged user in their own home (no sudo).
 
-use super::{upgrade_rollback, Approach, Check};
+use super::{upgrade_rollback, Approach, Check, RunAs};
 use crate::docker::images::Family;
 use crate::docker::SecurityProfile;
 use crate::scenario::{Ecosystem, PackageRef, Scenario};
 
 pub struct Pip {
     /// None: the system interpreter.
-    venv: Option<&'static str>,
+    venv: Option<String>,
+    /// Who runs every pip command (and owns the venv).
+    run_as: RunAs,
 }
 
 const VENV: &str = "/opt/venv";
@@ -19,21 +22,35 @@ const REPO: &str = "/var/lib/mistake-cost/pip";
 
 impl Pip {
     pub fn global() -> Self {
-        Pip { venv: None }
+        Pip {
+            venv: None,
+            run_as: RunAs::Root,
+        }
     }
     pub fn venv() -> Self {
-        Pip { venv: Some(VENV) }
+        Pip {
+            venv: Some(VENV.into()),
+            run_as: RunAs::Root,
+        }
+    }
+    /// A venv in the unprivileged user's home, made and used by them.
+    pub fn venv_user() -> Self {
+        Pip {
+            venv: Some(format!("{}/venv", RunAs::User.home())),
+            run_as: RunAs::User,
+        }
     }
 
     fn python(&self) -> String {
-        match self.venv {
+        match &self.venv {
             Some(v) => format!("{v}/bin/python"),
             None => "python3".into(),
         }
     }
 
-    /// `pip SUBCOMMAND`, with the flag PEP 668 demands for the system
-    /// interpreter (it is an option of install/uninstall, not of pip itself).
+    /// `pip SUBCOMMAND` run as the approach's user, with the flag PEP 668
+    /// demands for the system interpreter (it is an option of
+    /// install/uninstall, not of pip itself).
     fn pip(&self, subcommand: &str) -> String {
         let extra = if self.venv.is_none() {
             " --break-system-packages"
@@ -41,26 +58,42 @@ impl Pip {
             ""
         };
         format!(
-            "{} -m pip --disable-pip-version-check {subcommand}{extra}",
+            "{}{} -m pip --disable-pip-version-check {subcommand}{extra}",
+            self.run_as.prefix(),
             self.python()
         )
+    }
+
+    /// A Python snippet run by the approach's interpreter, as its user,
+    /// writing no bytecode (a view or check must leave no trace).
+    fn python_c(&self, python: &str, snippet: &str) -> String {
+        format!(
+            "PYTHONDONTWRITEBYTECODE=1 {}{python} -c '{snippet}'",
+            self.run_as.prefix()
+        )
+    }
+
+    /// The venv made anew: what a careful person does with a disposable one.
+    fn new_venv(&self, v: &str) -> Vec<String> {
+        let p = self.run_as.prefix();
+        vec![format!("{p}rm -rf {v}"), format!("{p}python3 -m venv {v}")]
     }
 }
 
 impl Approach for Pip {
     fn name(&self) -> &'static str {
-        if self.venv.is_some() {
-            "pip-venv"
-        } else {
-            "pip"
+        match (&self.venv, self.run_as) {
+            (None, _) => "pip",
+            (Some(_), RunAs::Root) => "pip-venv",
+            (Some(_), RunAs::User) => "pip-venv-user",
         }
     }
 
     fn description(&self) -> &'static str {
-        if self.venv.is_some() {
-            "pip into a virtual environment: the fair baseline for pip"
-        } else {
-            "pip into the system interpreter (`--break-system-packages`): the worst case"
+        match (&self.venv, self.run_as) {
+            (None, _) => "pip into the system interpreter (`--break-system-packages`): the worst case",
+            (Some(_), RunAs::Root) => "pip into a virtual environment: the fair baseline for pip",
+            (Some(_), RunAs::User) => "pip into a virtual environment in an unprivileged user's home, run as that user without sudo: tells \"not root\" from Nix's build users",
         }
     }
 
@@ -74,18 +107,23 @@ impl Approach for Pip {
     }
 
     fn colour(&self) -> (u8, u8, u8) {
-        if self.venv.is_some() {
-            (0x98, 0x4e, 0xa3)
-        } else {
-            (0xff, 0x7f, 0x00)
+        match (&self.venv, self.run_as) {
+            (None, _) => (0xff, 0x7f, 0x00),
+            (Some(_), RunAs::Root) => (0x98, 0x4e, 0xa3),
+            (Some(_), RunAs::User) => (0xca, 0xb2, 0xd6),
         }
     }
 
+    fn path_dirs(&self) -> Vec<String> {
+        self.run_as.path_dirs(&[])
+    }
+
     fn prepare(&self) -> Vec<String> {
-        match self.venv {
-            Some(v) => vec![format!("python3 -m venv {v}")],
-            None => Vec::new(),
+        let mut steps = self.run_as.create();
+        if let Some(v) = &self.venv {
+            steps.push(format!("{}python3 -m venv {v}", self.run_as.prefix()));
         }
+        steps
     }
 
     fn install(&self, packages: &[PackageRef]) -> String {
@@ -108,16 +146,16 @@ impl Approach for Pip {
         // (pip downgrades when pinned); a venv is made anew first.
         if let Some(old) = upgrade_rollback(s) {
             let pins: Vec<PackageRef> = old.iter().map(|p| PackageRef::of(p)).collect();
-            let mut cmds = match self.venv {
-                Some(v) => vec![format!("rm -rf {v}"), format!("python3 -m venv {v}")],
+            let mut cmds = match &self.venv {
+                Some(v) => self.new_venv(v),
                 None => Vec::new(),
             };
             cmds.push(self.install(&pins));
             return cmds;
         }
-        match self.venv {
+        match &self.venv {
             // A venv is disposable: the careful undo is to make it anew.
-            Some(v) => vec![format!("rm -rf {v}"), format!("python3 -m venv {v}")],
+            Some(v) => self.new_venv(v),
             // Uninstall what pip said it was installing: the operation's
             // packages and their new dependencies.
             None => vec![format!(
@@ -133,16 +171,7 @@ impl Approach for Pip {
     fn restore_packages(&self, remove: &[&str], pins: &[PackageRef]) -> Option<Vec<String>> {
         let mut cmds = Vec::new();
         if !remove.is_empty() {
-            let flag = if self.venv.is_none() {
-                " --break-system-packages"
-            } else {
-                ""
-            };
-            cmds.push(format!(
-                "{} -m pip --disable-pip-version-check uninstall -y{flag} {}",
-                self.python(),
-                remove.join(" ")
-            ));
+            cmds.push(format!("{} -y {}", self.pip("uninstall"), remove.join(" ")));
         }
         if !pins.is_empty() {
             cmds.push(self.install(pins));
@@ -155,7 +184,8 @@ impl Approach for Pip {
             Check {
                 name: "pip check".into(),
                 command: format!(
-                    "PYTHONDONTWRITEBYTECODE=1 {} -m pip --disable-pip-version-check check",
+                    "PYTHONDONTWRITEBYTECODE=1 {}{} -m pip --disable-pip-version-check check",
+                    self.run_as.prefix(),
                     self.python()
                 ),
                 quiet: false,
@@ -163,9 +193,8 @@ impl Approach for Pip {
             Check {
                 name: "import + RECORD".into(),
                 command: format!(
-                    "PYTHONDONTWRITEBYTECODE=1 {} -c '{}' {}",
-                    self.python(),
-                    PIP_IMPORT_RECORD,
+                    "{} {}",
+                    self.python_c(&self.python(), PIP_IMPORT_RECORD),
                     s.package_names().join(" ")
                 ),
                 quiet: false,
@@ -173,14 +202,12 @@ impl Approach for Pip {
         ]
     }
 
-    /// The distributions the interpreter sees (what `pip list` shows),
-    /// read with importlib.metadata: a fifth of pip's start-up time. A
-    /// half-written one (a crash mid-install) is listed as broken, by path,
-    /// rather than failing the whole view.
     fn configuration(&self, _: SecurityProfile) -> String {
-        match self.venv {
-            Some(v) => format!("pip in a venv at {v} (python3 -m venv), --no-index --find-links {REPO}, as root"),
-            None => format!("pip into the system interpreter as root, --break-system-packages, --no-index --find-links {REPO}"),
+        use crate::vocab::{USER, USER_UID};
+        match (&self.venv, self.run_as) {
+            (None, _) => format!("pip into the system interpreter as root, --break-system-packages, --no-index --find-links {REPO}"),
+            (Some(v), RunAs::Root) => format!("pip in a venv at {v} (python3 -m venv), --no-index --find-links {REPO}, as root"),
+            (Some(v), RunAs::User) => format!("pip in a venv at {v} (python3 -m venv) owned by {USER} (uid {USER_UID}), every pip command run as {USER} (runuser, no sudo), --no-index --find-links {REPO}"),
         }
     }
 
@@ -192,13 +219,15 @@ impl Approach for Pip {
     /// distribution lives (an import could pick a standard module's name).
     fn package_dir(&self, package: &str) -> Option<String> {
         Some(format!(
-            "l=$({} -m pip show {package} 2>/dev/null | sed -n 's/^Location: //p') && [ -n \"$l\" ] && echo \"$l/{package}/data\"",
+            "l=$({}{} -m pip show {package} 2>/dev/null | sed -n 's/^Location: //p') && [ -n \"$l\" ] && echo \"$l/{package}/data\"",
+            self.run_as.prefix(),
             self.python()
         ))
     }
 
-    /// pip: a global install into the system interpreter. pip-venv: the
-    /// project's own venv at `dir/venv`, as a project is set up with venvs.
+    /// pip: a global install into the system interpreter. pip-venv (and
+    /// pip-venv-user, as the user): the project's own venv at `dir/venv`,
+    /// as a project is set up with venvs.
     fn experiment(&self, dir: &str, packages: &[PackageRef]) -> Option<super::Project> {
         let python = match self.venv {
             Some(_) => format!("{dir}/venv/bin/python"),
@@ -215,9 +244,12 @@ impl Approach for Pip {
             })
             .collect();
         // Exits with a message naming the first package at another version.
-        let check = format!(
-            "PYTHONDONTWRITEBYTECODE=1 {python} -c 'import importlib.metadata as m, sys\nfor n, v in [{}]:\n    got = m.version(n)\n    if got != v: sys.exit(\"%s: wanted %s, found %s\" % (n, v, got))'",
-            wanted.join(", ")
+        let check = self.python_c(
+            &python,
+            &format!(
+                "import importlib.metadata as m, sys\nfor n, v in [{}]:\n    got = m.version(n)\n    if got != v: sys.exit(\"%s: wanted %s, found %s\" % (n, v, got))",
+                wanted.join(", ")
+            ),
         );
         let install = match self.venv {
             Some(_) => {
@@ -225,8 +257,9 @@ impl Approach for Pip {
                     .iter()
                     .map(|p| format!("{}=={}", p.name, p.version.as_deref().unwrap_or("")))
                     .collect();
+                let p = self.run_as.prefix();
                 format!(
-                    "mkdir -p {dir} && python3 -m venv {dir}/venv && {python} -m pip --disable-pip-version-check install --no-index --find-links {REPO} {}",
+                    "{p}mkdir -p {dir} && {p}python3 -m venv {dir}/venv && {p}{python} -m pip --disable-pip-version-check install --no-index --find-links {REPO} {}",
                     args.join(" ")
                 )
             }
@@ -238,12 +271,12 @@ impl Approach for Pip {
         })
     }
 
+    /// The distributions the interpreter sees (what `pip list` shows),
+    /// read with importlib.metadata: a fifth of pip's start-up time. A
+    /// half-written one (a crash mid-install) is listed as broken, by path,
+    /// rather than failing the whole view.
     fn package_view(&self) -> String {
-        format!(
-            "PYTHONDONTWRITEBYTECODE=1 {} -c '{}'",
-            self.python(),
-            PIP_VIEW
-        )
+        self.python_c(&self.python(), PIP_VIEW)
     }
 }
 

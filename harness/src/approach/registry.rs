@@ -15,7 +15,9 @@ const BUILTINS: &[fn() -> Box<dyn Approach>] = &[
     || Box::new(ansible::Ansible),
     || Box::new(pip::Pip::global()),
     || Box::new(pip::Pip::venv()),
-    || Box::new(npm::NpmGlobal),
+    || Box::new(pip::Pip::venv_user()),
+    || Box::new(npm::NpmGlobal::root()),
+    || Box::new(npm::NpmGlobal::user()),
     || Box::new(npm::NpmLocal),
     || Box::new(nix::Nix::multi_user()),
     || Box::new(nix::Nix::single_user()),
@@ -119,13 +121,15 @@ mod tests {
     fn the_builtins_come_first_in_report_order() {
         let names: Vec<&str> = registry().iter().map(|k| k.as_str()).collect();
         assert_eq!(
-            names[..10],
+            names[..12],
             [
                 "apt",
                 "ansible",
                 "pip",
                 "pip-venv",
+                "pip-venv-user",
                 "npm-global",
+                "npm-global-user",
                 "npm-local",
                 "nix",
                 "nix-single-user",
@@ -163,7 +167,7 @@ mod tests {
         let e = "yum".parse::<ApproachKind>().unwrap_err();
         assert!(
             e.contains(
-                "apt, ansible, pip, pip-venv, npm-global, npm-local, nix, nix-single-user, nix-profile, nix-shell"
+                "apt, ansible, pip, pip-venv, pip-venv-user, npm-global, npm-global-user, npm-local, nix, nix-single-user, nix-profile, nix-shell"
             ),
             "{e}"
         );

@@ -137,7 +137,11 @@ pub(super) async fn snapshot_timed(
         // snapshot sees it in every snapshot alike.
         // Read whole with a direct exec, never through the agent's output
         // tail (a cut listing would invent package changes).
-        let command = format!("{{ {}\n}} && {}", a.package_view(), snapshot::PATH_COMMANDS);
+        let command = format!(
+            "{{ {}\n}} && {}",
+            a.package_view(),
+            snapshot::path_commands(&a.path_dirs())
+        );
         let view = snapshot::read_view(
             sandbox,
             &command,

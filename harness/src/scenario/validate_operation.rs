@@ -95,8 +95,9 @@ pub(super) fn validate_experiment(s: &Scenario) -> Result<(), ParseError> {
             return Err(err(
                 a,
                 format!(
-                    "approach `{}` cannot enter an environment or install a project's packages; an `experiment` scenario takes apt, pip, pip-venv, npm-global, npm-local, nix, nix-single-user, nix-profile or nix-shell",
-                    a.get_ref()
+                    "approach `{}` cannot enter an environment or install a project's packages; an `experiment` scenario takes {}",
+                    a.get_ref(),
+                    experiment_takers()
                 ),
             ));
         }
@@ -246,6 +247,20 @@ pub(super) fn validate_operation(s: &Scenario) -> Result<(), ParseError> {
         validate_service(service)?;
     }
     Ok(())
+}
+
+/// The built-ins an `experiment` scenario takes, for messages:
+/// `apt, pip, … or nix-shell`.
+fn experiment_takers() -> String {
+    use crate::vocab::{experiment_role, ExperimentRole, BUILTIN_APPROACHES};
+    let names: Vec<&str> = BUILTIN_APPROACHES
+        .into_iter()
+        .filter(|n| experiment_role(n) != ExperimentRole::None)
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(", "),
+    }
 }
 
 fn validate_service(v: &super::ServiceSpec) -> Result<(), ParseError> {

@@ -36,7 +36,7 @@ fn under(path: &str, prefix: &str) -> bool {
 }
 
 /// Regenerable or unreferenced by anything installed, for every approach.
-const GARBAGE_PREFIXES: [&str; 16] = [
+const GARBAGE_PREFIXES: [&str; 18] = [
     // etckeeper's git history of /etc: history, like a profile's other
     // generations, not state (a checkout rewrites git's index).
     "/etc/.git",
@@ -51,6 +51,9 @@ const GARBAGE_PREFIXES: [&str; 16] = [
     // npm's cache, logs and update-check stamp: regenerable, like pip's
     // ~/.cache/pip.
     "/root/.npm",
+    // The same two of the `*-user` approaches' user (`vocab::USER_HOME`).
+    "/home/alice/.cache",
+    "/home/alice/.npm",
     "/tmp",
     "/var/tmp",
     // Nix bookkeeping: the store database and locks follow the store's
@@ -124,6 +127,18 @@ pub fn classify(path: &str, live: &BTreeSet<String>) -> Class {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_users_caches_are_garbage_like_roots() {
+        let none = BTreeSet::new();
+        for dir in [".cache/pip/http/x", ".npm/_cacache/index"] {
+            let home = crate::vocab::USER_HOME;
+            assert_eq!(classify(&format!("{home}/{dir}"), &none), Class::Garbage);
+            assert_eq!(classify(&format!("/root/{dir}"), &none), Class::Garbage);
+        }
+        // The user's own files are not.
+        assert_eq!(classify("/home/alice/venv/bin/python", &none), Class::Visible);
+    }
 
     #[test]
     fn generation_links_name_their_profile() {

@@ -27,15 +27,32 @@ pub struct Snapshot {
     pub packages: BTreeMap<String, String>,
     /// Store paths reachable from the Nix profile (empty elsewhere).
     pub live: BTreeSet<String>,
-    /// Commands root's `PATH` finds ([`PATH_COMMANDS`]).
+    /// Commands the approach's `PATH` finds ([`path_commands`]).
     pub commands: BTreeSet<String>,
 }
 
-/// Lists, as `X<TAB>name` lines, the executables in the folders of a root
-/// login shell's `PATH` on Debian, plus `~/.nix-profile/bin`, which Nix
-/// users put on it. Appended to every approach's package view, so it costs
-/// no exec of its own.
-pub const PATH_COMMANDS: &str = r#"for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin /root/.nix-profile/bin; do [ -d "$d" ] || continue; for f in "$d"/*; do [ -f "$f" ] && [ -x "$f" ] && printf 'X\t%s\n' "${f##*/}"; done; done; true"#;
+/// The folders of a root login shell's `PATH` on Debian (/etc/profile),
+/// plus `~/.nix-profile/bin`, which Nix users put on it: where the
+/// approaches run as root find their commands.
+pub const ROOT_PATH: [&str; 7] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+    "/root/.nix-profile/bin",
+];
+
+/// Lists, as `X<TAB>name` lines, the executables in `dirs` (an approach's
+/// `PATH`: `Approach::path_dirs`). Appended to every approach's package
+/// view, so it costs no exec of its own.
+pub fn path_commands(dirs: &[String]) -> String {
+    format!(
+        r#"for d in {}; do [ -d "$d" ] || continue; for f in "$d"/*; do [ -f "$f" ] && [ -x "$f" ] && printf 'X\t%s\n' "${{f##*/}}"; done; done; true"#,
+        dirs.join(" ")
+    )
+}
 
 impl Snapshot {
     pub fn get(&self, path: &str) -> Option<&Entry> {
@@ -316,7 +333,7 @@ pub async fn read_view(
 pub struct PackageView {
     pub packages: BTreeMap<String, String>,
     pub live: BTreeSet<String>,
-    /// `X<TAB>name` lines: commands on PATH ([`PATH_COMMANDS`]).
+    /// `X<TAB>name` lines: commands on PATH ([`path_commands`]).
     pub commands: BTreeSet<String>,
 }
 
