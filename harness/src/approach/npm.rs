@@ -248,7 +248,13 @@ impl Approach for NpmGlobal {
         vec![
             Check {
                 name: "npm ls -g".into(),
-                command: self.npm("ls -g"),
+                // A user's prefix has no lib/ before its first global
+                // install, and `npm ls -g` then fails with ENOENT: nothing
+                // is installed there, which is consistent, not broken.
+                command: match self.prefix() {
+                    None => self.npm("ls -g"),
+                    Some(p) => format!("test ! -d {p}/lib || {}", self.npm("ls -g")),
+                },
                 quiet: false,
             },
             Check {

@@ -77,7 +77,11 @@ pub async fn study(args: StudyArgs) -> Result<i32> {
     );
     let mut meta = StudyMeta {
         format_version: crate::export::study_meta::FORMAT_VERSION,
-        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        harness_version: format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            crate::export::run_meta::HARNESS_COMMIT
+        ),
         seed: args.seed,
         scenarios: args
             .scenarios

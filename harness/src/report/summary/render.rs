@@ -80,8 +80,14 @@ fn provenance(s: &Summary) -> String {
         s.trials, s.points, s.errored
     )];
     if let Some(m) = &s.meta {
-        if let Some(v) = m.harness_version.as_deref() {
-            parts.push(format!("harness {v}"));
+        match (m.harness_commit.as_deref(), m.harness_version.as_deref()) {
+            (Some(c), _) => {
+                let (hash, dirty) = c.split_once('-').unwrap_or((c, ""));
+                let dirty = if dirty.is_empty() { String::new() } else { format!("-{dirty}") };
+                parts.push(format!("harness {}{dirty}", &hash[..hash.len().min(12)]));
+            }
+            (None, Some(v)) => parts.push(format!("harness {v}")),
+            (None, None) => {}
         }
         if let Some(started) = m.started.as_deref() {
             parts.push(format!("started {started}"));
