@@ -256,7 +256,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
     );
     assert!(
         text.contains(
-            "failed-install — approaches apt, pip, pip-venv, npm-global, nix, nix-single-user, nix-profile; no fault; reps 3; 21 trials"
+            "failed-install — approaches apt, pip, pip-venv, pip-venv-user, npm-global, npm-global-user, nix, nix-single-user, nix-profile; no fault; reps 3; 27 trials"
         ),
         "{text}"
     );
@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 17 scenario(s), 323 trials in all"),
+        text.contains("valid: 18 scenario(s), 356 trials in all"),
         "{text}"
     );
     let o = bin()

@@ -213,9 +213,9 @@ fn an_interrupted_upgrade_leaves_the_package_removed_until_the_rollback() {
         "app is gone from the profile"
     );
     assert_eq!(
-        num(np, "residue_files"),
-        3.0,
-        "the new profile store path, its manifest.json, the profile link"
+        (num(np, "residue_files"), num(np, "residue_dirs")),
+        (2.0, 1.0),
+        "the new profile store path (a directory), its manifest.json, the profile link"
     );
     let hp = history(&lines, "nix-profile");
     let visible = paths(hp, "residue_after_failure", "visible");
