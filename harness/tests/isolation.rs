@@ -23,6 +23,8 @@ fn global_paths(lines: &[serde_json::Value], approach: &str) -> Vec<String> {
         .expect("paths")
         .iter()
         .filter(|p| p["class"] == "visible")
+        // Results format 2: directories are counted apart (`dir`).
+        .filter(|p| p["dir"] != true)
         .map(|p| p["path"].as_str().unwrap().to_string())
         .filter(|p| !p.starts_with("/srv/projects") && !p.starts_with("/nix/store"))
         .collect()

@@ -222,7 +222,7 @@ fn verify_runs_the_trials_it_needs() {
     let code = o.status.code();
     assert!(matches!(code, Some(0..=2)), "{code:?}");
     let (_, cases, _, errors) = junit(&xml);
-    assert_eq!(cases, 8);
+    assert_eq!(cases, 9);
     assert_eq!(
         code == Some(2),
         errors > 0
@@ -232,7 +232,7 @@ fn verify_runs_the_trials_it_needs() {
     );
     assert_eq!(
         read_csv(&out.join("trials.csv")).len(),
-        7,
+        9,
         "one trial per approach"
     );
     assert_eq!(
