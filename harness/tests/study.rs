@@ -109,7 +109,9 @@ fn the_reference_summary_shows_the_filled_matrix_on_its_first_screen() {
     for (approach, row) in order.iter().zip(&by_row) {
         let failed: Vec<_> = rows
             .iter()
-            .filter(|r| &r["approach"] == approach && r["fault"] == "none" && r["outcome"] == "failed")
+            .filter(|r| {
+                &r["approach"] == approach && r["fault"] == "none" && r["outcome"] == "failed"
+            })
             // A configure trial's failed change is a bad configuration,
             // judged by its own claims, not a failed install.
             .filter(|r| r["healthy_before"].is_empty() && r["downtime_ms"].is_empty())
@@ -155,7 +157,11 @@ fn the_reference_summary_shows_the_filled_matrix_on_its_first_screen() {
     )
     .unwrap();
     let dom = String::from_utf8(
-        chromium(&["--dump-dom", &format!("file://{}", probe.display())], SCREEN).stdout,
+        chromium(
+            &["--dump-dom", &format!("file://{}", probe.display())],
+            SCREEN,
+        )
+        .stdout,
     )
     .unwrap();
     let boxes: Vec<[u32; 4]> = dom
@@ -172,7 +178,10 @@ fn the_reference_summary_shows_the_filled_matrix_on_its_first_screen() {
     assert_eq!(boxes.len(), cells.len(), "every cell laid out");
     let url = format!("file://{}", dir.join("summary.html").display());
     let shot_path = copy.path().join("summary.png");
-    chromium(&[&format!("--screenshot={}", shot_path.display()), &url], SCREEN);
+    chromium(
+        &[&format!("--screenshot={}", shot_path.display()), &url],
+        SCREEN,
+    );
     let (width, height, pixels) = decode_png(&shot_path);
     assert_eq!((width, height), SCREEN);
     let shot = Shot { width, pixels };
@@ -208,7 +217,12 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn the_readme_findings_block_is_what_findings_prints() {
-    let out = run(&["findings", "results/reference/study", "--check", "README.md"]);
+    let out = run(&[
+        "findings",
+        "results/reference/study",
+        "--check",
+        "README.md",
+    ]);
     assert!(
         out.status.success(),
         "README.md's findings block differs from `mistake-cost findings results/reference/study`: {}",
@@ -219,7 +233,10 @@ fn the_readme_findings_block_is_what_findings_prints() {
     let block = String::from_utf8(printed.stdout).unwrap();
     assert!(block.starts_with("<!-- findings:begin -->"));
     assert!(block.trim_end().ends_with("<!-- findings:end -->"));
-    assert!(block.contains("results/reference/study"), "it names its folder");
+    assert!(
+        block.contains("results/reference/study"),
+        "it names its folder"
+    );
     // A changed block is caught, with the line.
     let dir = tempfile::tempdir().unwrap();
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
@@ -250,7 +267,8 @@ fn a_study_runs_trials_in_rounds_explores_crash_only_scenarios_and_summarises() 
     ]);
     assert!(out.status.success(), "study exit {:?}", out.status.code());
     let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("study.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("study.json")).unwrap())
+            .unwrap();
     // The failed install ran as trials: each approach at least min_reps
     // (2) and at most the file's reps (3), with why it stopped.
     let cells = meta["cells"].as_array().unwrap();
@@ -261,10 +279,7 @@ fn a_study_runs_trials_in_rounds_explores_crash_only_scenarios_and_summarises() 
         assert!((2..=3).contains(&reps), "{c}");
         assert_eq!(c["max_reps"], 3);
         let why = c["stopped"].as_str().unwrap();
-        assert!(
-            why == "decided" || (why == "max reps" && reps == 3),
-            "{c}"
-        );
+        assert!(why == "decided" || (why == "max reps" && reps == 3), "{c}");
         let n = rows
             .iter()
             .filter(|r| r["approach"] == c["approach"].as_str().unwrap())
@@ -294,7 +309,11 @@ fn a_study_runs_trials_in_rounds_explores_crash_only_scenarios_and_summarises() 
             .iter()
             .filter(|p| &p["approach"] == approach && p["fired"] == "true" && p["error"].is_empty())
             .count();
-        assert_eq!(row[1].2, Some(fired), "interrupted, {approach}: every fired point judged");
+        assert_eq!(
+            row[1].2,
+            Some(fired),
+            "interrupted, {approach}: every fired point judged"
+        );
     }
     assert!(out_dir.join("summary.md").is_file());
     for dir in [&out_dir, &explore] {

@@ -114,7 +114,13 @@ pub async fn study(args: StudyArgs) -> Result<i32> {
         .await?;
         let mut cells = Vec::new();
         let result = session
-            .guard(run_rounds(&session, &args, &to_run, &mut meta.rounds, &mut cells))
+            .guard(run_rounds(
+                &session,
+                &args,
+                &to_run,
+                &mut meta.rounds,
+                &mut cells,
+            ))
             .await;
         code = session.close(result).await?;
         meta.cells = cells;
@@ -177,7 +183,8 @@ async fn images_missing(args: &StudyArgs) -> Result<bool> {
 fn finish(out: &Path, mut meta: StudyMeta, started: Instant, code: i32) -> Result<i32> {
     meta.finished = Some(now_rfc3339());
     meta.wall_s = started.elapsed().as_secs_f64();
-    std::fs::create_dir_all(out).map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
     meta.write(out)?;
     match Summary::load(out) {
         Ok(s) => {
@@ -224,8 +231,10 @@ async fn run_rounds(
         })
         .collect();
     let mut done_reps: BTreeMap<CellKey, u32> = max_reps.keys().map(|k| (k.clone(), 0)).collect();
-    let mut open: BTreeMap<CellKey, String> =
-        max_reps.keys().map(|k| (k.clone(), String::new())).collect();
+    let mut open: BTreeMap<CellKey, String> = max_reps
+        .keys()
+        .map(|k| (k.clone(), String::new()))
+        .collect();
     let mut rows: BTreeMap<CellKey, Vec<TrialRecord>> = BTreeMap::new();
     let csv_path = out.join("trials.csv");
     let mut exporters: Vec<Box<dyn Exporter<TrialRecord>>> = vec![
@@ -270,7 +279,10 @@ async fn run_rounds(
         let engines_now = engines.clone();
         let driven = super::drive(session, engines_now, batch.clone(), &mut exporters).await?;
         if let Some(e) = driven.write_error {
-            return Err(Error::io(format!("writing results in {}", out.display()), e));
+            return Err(Error::io(
+                format!("writing results in {}", out.display()),
+                e,
+            ));
         }
         for r in driven.records {
             rows.entry((r.scenario.clone(), r.approach))
@@ -325,7 +337,11 @@ async fn run_rounds(
         })
         .collect();
     let all: Vec<TrialRecord> = rows.into_values().flatten().collect();
-    if code == exit::OK && all.iter().any(|r| r.outcome == crate::checker::Outcome::Errored) {
+    if code == exit::OK
+        && all
+            .iter()
+            .any(|r| r.outcome == crate::checker::Outcome::Errored)
+    {
         code = exit::TRIAL_ERRORS;
     }
     eprintln!("results: {}", csv_path.display());

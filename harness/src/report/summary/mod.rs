@@ -4,12 +4,16 @@
 //! report's answer with its caveats. Every cell is judged by the built-in
 //! guarantees `verify` and the report use (`verify::builtin::Claim`).
 
+mod commands;
 mod render;
+mod settle;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+pub use commands::{findings_command, summary_command};
 pub use render::{findings_block, render_html, render_markdown};
+pub use settle::settled;
 
 use super::claims::{self, Answer};
 use super::{Run, Trial};
@@ -311,69 +315,6 @@ impl Summary {
     }
 }
 
-/// `mistake-cost summary STUDY_DIR`: summary.md and summary.html again.
-pub fn summary_command(dir: &Path) -> Result<i32> {
-    let s = Summary::load(dir)?;
-    for (name, text) in [
-        ("summary.md", render_markdown(&s)),
-        ("summary.html", render_html(&s)),
-    ] {
-        let path = dir.join(name);
-        crate::export::write_atomic(&path, &text)?;
-        println!("wrote {}", path.display());
-    }
-    Ok(crate::error::exit::OK)
-}
-
-/// `mistake-cost findings [STUDY_DIR] [--check FILE]`: prints the block,
-/// or compares `FILE`'s block with it (0 equal, 1 differs or is missing).
-pub fn findings_command(dir: &Path, check: Option<&Path>) -> Result<i32> {
-    let block = findings_block(&Summary::load(dir)?, &dir.display().to_string());
-    let Some(file) = check else {
-        print!("{block}");
-        return Ok(crate::error::exit::OK);
-    };
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
-    match block_in(&text) {
-        Some(found) if found == block => {
-            println!("{}: the findings block matches {}", file.display(), dir.display());
-            Ok(crate::error::exit::OK)
-        }
-        Some(found) => {
-            let line = found
-                .lines()
-                .zip(block.lines())
-                .position(|(a, b)| a != b)
-                .unwrap_or(found.lines().count().min(block.lines().count()));
-            eprintln!(
-                "{}: the findings block differs from `mistake-cost findings {}` (first at its line {}); replace it with that output",
-                file.display(),
-                dir.display(),
-                line + 1
-            );
-            Ok(1)
-        }
-        None => {
-            eprintln!(
-                "{}: no block between `{}` and `{}`",
-                file.display(),
-                render::BEGIN,
-                render::END
-            );
-            Ok(1)
-        }
-    }
-}
-
-/// The text from the begin marker's line through the end marker's line.
-fn block_in(text: &str) -> Option<String> {
-    let start = text.find(render::BEGIN)?;
-    let end = start + text[start..].find(render::END)? + render::END.len();
-    let end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
-    Some(text[start..end].to_string())
-}
-
 /// The rows each claim is judged over. A configure trial's failed change
 /// is a bad configuration, not a failed install: atomicity leaves those
 /// rows out, as the report does (`report::service::is_configure`).
@@ -577,71 +518,6 @@ fn figure(
     }
 }
 
-/// Whether one (scenario, approach)'s rows have settled, for the study's
-/// adaptive repetitions: no row errored, every claim they test is decided,
-/// and each key figure's 95% interval is narrow (a count within
-/// max(1, 25% of the median), a time within max(250 ms, 50%)). A cell no
-/// claim judges (an upgrade) settles on its outcome, `recovered` and
-/// recovery time instead. `Err` says why it has not.
-pub fn settled(records: &[TrialRecord]) -> std::result::Result<(), String> {
-    let Some(a) = records.first().map(|r| r.approach) else {
-        return Err("no rows".into());
-    };
-    if let Some(r) = records.iter().find(|r| r.outcome == Outcome::Errored) {
-        return Err(format!("rep {} errored", r.rep));
-    }
-    let inputs = Inputs::of(records, &[]);
-    let mut judged_any = false;
-    for claim in ClaimId::ALL {
-        let c = cell(claim, a, records, &[], &inputs);
-        if c.status == CellStatus::NotApplicable {
-            continue;
-        }
-        judged_any = true;
-        if c.status == CellStatus::Unknown {
-            return Err(format!("{}: undecided", claim.short()));
-        }
-        if let Some(f) = c.figure {
-            narrow(&f).map_err(|why| format!("{}: {why}", claim.short()))?;
-        }
-    }
-    if judged_any {
-        return Ok(());
-    }
-    let same = |f: &dyn Fn(&TrialRecord) -> String| {
-        records.iter().map(f).collect::<BTreeSet<_>>().len() == 1
-    };
-    if !same(&|r| r.outcome.as_str().to_string()) {
-        return Err("outcomes differ".into());
-    }
-    if !same(&|r| r.recovered.as_str().to_string()) {
-        return Err("`recovered` differs".into());
-    }
-    let times: Vec<f64> = records.iter().filter_map(|r| r.recovery_ms).collect();
-    match median_figure(times, Unit::Ms) {
-        Some(f) => narrow(&f).map_err(|why| format!("recovery time: {why}")),
-        None => Ok(()),
-    }
-}
-
-fn narrow(f: &Figure) -> std::result::Result<(), String> {
-    let Some((lo, hi)) = f.ci else { return Ok(()) };
-    let width = hi - lo;
-    let bound = match f.unit {
-        Unit::Count => (0.25 * f.value).max(1.0),
-        Unit::Ms => (0.5 * f.value).max(250.0),
-        Unit::Share => return Ok(()),
-    };
-    if width <= bound {
-        Ok(())
-    } else {
-        Err(format!(
-            "interval {lo:.0}–{hi:.0} wider than {bound:.0} (n={})",
-            f.n
-        ))
-    }
-}
-
 /// Per approach: who ran the attempted side effects of its operations and
 /// whether they landed (from trials.jsonl; empty without it).
 fn attempts_rows(trials: &[Trial]) -> Vec<AttemptsRow> {
@@ -680,120 +556,4 @@ fn attempts_rows(trials: &[Trial]) -> Vec<AttemptsRow> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::export::{FaultLabel, TriBool};
-
-    fn row(approach: &str, fault: &str, outcome: Outcome, residue: usize) -> TrialRecord {
-        let mut r: TrialRecord = serde_json::from_value(serde_json::json!({
-            "scenario": "s", "approach": approach, "fault": fault, "rep": 0, "seed": 1,
-            "outcome": outcome.as_str(), "consistent": "true", "residue_files": residue,
-            "residue_added": residue, "residue_removed": 0, "residue_modified": 0,
-            "residue_packages": 0, "garbage_paths": 0, "playbook_ran": false,
-            "recovery_ms": 0.0, "recovered": "true", "final_residue_files": 0,
-            "final_residue_packages": 0, "final_garbage_paths": 0, "operation_ms": 1.0,
-            "trial_wall_ms": 1.0, "overhead_ms": 0.0, "error": ""
-        }))
-        .unwrap();
-        r.fault = FaultLabel::from(fault);
-        r
-    }
-
-    fn summary(records: Vec<TrialRecord>) -> Summary {
-        let trials = records
-            .into_iter()
-            .map(|record| Trial {
-                record,
-                history: None,
-            })
-            .collect();
-        let run = Run {
-            dir: PathBuf::from("x"),
-            meta: None,
-            trials,
-            trials_csv: true,
-            jsonl: super::super::JsonlState::Missing,
-            crash: None,
-        };
-        let data = StudyData {
-            run: Some(run),
-            points: Vec::new(),
-            explores: Vec::new(),
-        };
-        Summary::of(Path::new("x"), data, None)
-    }
-
-    #[test]
-    fn cells_follow_the_rows() {
-        let mut unknown = row("nix", "none", Outcome::Failed, 0);
-        unknown.consistent = TriBool::Unknown;
-        let mut bad_config = row("ansible", "none", Outcome::Failed, 1);
-        bad_config.healthy_before = Some(true);
-        let s = summary(vec![
-            bad_config,
-            row("apt", "none", Outcome::Failed, 34),
-            row("apt", "none", Outcome::Failed, 30),
-            row("nix", "none", Outcome::Failed, 0),
-            unknown,
-            row("pip", "none", Outcome::Failed, 0),
-            row("pip", "none", Outcome::Failed, 2),
-        ]);
-        let names: Vec<&str> = s.approaches.iter().map(|a| a.as_str()).collect();
-        assert_eq!(names, ["apt", "ansible", "pip", "nix"], "the registry's order");
-        let atomicity = &s.rows[0];
-        assert_eq!(atomicity.claim, ClaimId::Atomicity);
-        let [apt, ansible, pip, nix] = &atomicity.cells[..] else {
-            panic!("four cells")
-        };
-        assert_eq!(
-            ansible.status,
-            CellStatus::NotApplicable,
-            "a failed configuration change is no failed install"
-        );
-        assert_eq!((apt.status, apt.holding, apt.judged), (CellStatus::Contradicted, 0, 2));
-        assert_eq!(apt.figure.unwrap().value, 32.0);
-        assert_eq!((pip.status, pip.holding, pip.judged), (CellStatus::Contradicted, 1, 2));
-        assert_eq!(
-            (nix.status, nix.holding, nix.judged),
-            (CellStatus::Unknown, 1, 2),
-            "an unknown check leaves it undecided, never held"
-        );
-        // No retry, experiment or faulted rows: not applicable.
-        for r in [&s.rows[1], &s.rows[4], &s.rows[5]] {
-            assert!(
-                r.cells.iter().all(|c| c.status == CellStatus::NotApplicable),
-                "{:?}",
-                r.claim
-            );
-        }
-    }
-
-    #[test]
-    fn a_cell_settles_once_decided_and_narrow() {
-        let apt = |residue| row("apt", "none", Outcome::Failed, residue);
-        assert_eq!(settled(&[apt(34), apt(34)]), Ok(()));
-        let wide = settled(&[apt(4), apt(40)]).unwrap_err();
-        assert!(wide.contains("interval"), "{wide}");
-        let mut unknown = apt(0);
-        unknown.consistent = TriBool::Unknown;
-        assert!(settled(&[apt(0), unknown]).unwrap_err().contains("undecided"));
-        let mut errored = apt(0);
-        errored.outcome = Outcome::Errored;
-        assert!(settled(&[apt(0), errored]).unwrap_err().contains("errored"));
-        // No claim judges a succeeded upgrade: outcome, recovered and the
-        // recovery time must agree.
-        let mut up = row("apt", "none", Outcome::Succeeded, 3);
-        up.recovery_ms = Some(400.0);
-        let mut slow = up.clone();
-        slow.recovery_ms = Some(4000.0);
-        assert_eq!(settled(&[up.clone(), up.clone()]), Ok(()));
-        assert!(settled(&[up, slow]).is_err());
-    }
-
-    #[test]
-    fn rollback_applies_only_where_generations_exist() {
-        assert!(!applies(ClaimId::Rollback, crate::approach::kind("apt")));
-        assert!(applies(ClaimId::Rollback, crate::approach::kind("nix")));
-        assert!(applies(ClaimId::BadConfig, crate::approach::kind("apt")));
-    }
-}
+mod tests;

@@ -83,7 +83,11 @@ fn provenance(s: &Summary) -> String {
         match (m.harness_commit.as_deref(), m.harness_version.as_deref()) {
             (Some(c), _) => {
                 let (hash, dirty) = c.split_once('-').unwrap_or((c, ""));
-                let dirty = if dirty.is_empty() { String::new() } else { format!("-{dirty}") };
+                let dirty = if dirty.is_empty() {
+                    String::new()
+                } else {
+                    format!("-{dirty}")
+                };
                 parts.push(format!("harness {}{dirty}", &hash[..hash.len().min(12)]));
             }
             (None, Some(v)) => parts.push(format!("harness {v}")),
