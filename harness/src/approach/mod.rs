@@ -425,8 +425,25 @@ pub fn playbook(a: &dyn Approach, scenario: &Scenario) -> Vec<String> {
 /// The service's part of the set-up in a `configure` scenario: the page,
 /// the approach's good configuration, nginx and the probe started.
 pub fn service_setup(a: &dyn Approach, s: &Scenario) -> Vec<String> {
+    let parts = service_setup_parts(a, s);
+    parts.files.into_iter().chain(parts.live).collect()
+}
+
+/// A set-up cut where processes begin. An image committed after `files`
+/// is the same state (`runner::setup_image`); `live` starts what an image
+/// cannot hold (nginx, the probe) and what must follow it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SetupParts {
+    pub files: Vec<String>,
+    pub live: Vec<String>,
+}
+
+/// [`service_setup`] cut where the service starts: before it, files only
+/// (the site, the approach's install of its configuration and tools);
+/// from it on, processes.
+pub fn service_setup_parts(a: &dyn Approach, s: &Scenario) -> SetupParts {
     let Some(spec) = &s.service else {
-        return Vec::new();
+        return SetupParts::default();
     };
     if let Some(site) = &spec.site {
         // An install or upgrade changes what nginx serves: the site's root
@@ -437,22 +454,23 @@ pub fn service_setup(a: &dyn Approach, s: &Scenario) -> Vec<String> {
                 a.name()
             )
         });
-        let mut steps = crate::service::prepare_package_site(&dir);
-        steps.extend(crate::service::start(spec));
-        return steps;
+        return SetupParts {
+            files: crate::service::prepare_package_site(&dir),
+            live: crate::service::start(spec),
+        };
     }
     let config = config_of(a, s);
-    let mut steps = crate::service::prepare();
-    steps.extend(config.iter().flat_map(|c| c.install.iter().cloned()));
-    steps.extend(crate::service::start(spec));
+    let mut files = crate::service::prepare();
+    files.extend(config.iter().flat_map(|c| c.install.iter().cloned()));
+    let mut live = crate::service::start(spec);
     let wanted: Vec<String> = config.into_iter().flat_map(|c| c.wanted).collect();
     if !wanted.is_empty() {
-        steps.extend(wanted);
+        live.extend(wanted);
         // The set-up ends when the wanted edit is served: a reload's new
         // workers take a moment, and the change must not race them.
-        steps.push(crate::service::wait_for_wanted_edit());
+        live.push(crate::service::wait_for_wanted_edit());
     }
-    steps
+    SetupParts { files, live }
 }
 
 /// The approach's configuration commands for the recovery the scenario

@@ -62,7 +62,8 @@ pub trait Target: Sync {
     }
 
     /// True when the target starts from a committed image of the state
-    /// set-up (`state_setup`): only the approach's `ready` runs then.
+    /// set-up's files ([`approach::SetupParts::files`]): only the approach's `ready`
+    /// and the live part run then.
     fn state_set_up(&self) -> bool {
         false
     }
@@ -154,9 +155,11 @@ async fn set_up_in<T: Target>(
 ) -> Result<(), DockerError> {
     let timeout = Duration::from_secs(s.scenario.step_timeout_s);
     let mut setup: Vec<String> = a.ready().into_iter().collect();
+    let parts = state_setup_parts(a, s);
     if !t.state_set_up() {
-        setup.extend(state_setup(a, s));
+        setup.extend(parts.files);
     }
+    setup.extend(parts.live);
     let steps = t.steps(phase, &setup, &[], timeout).await?;
     let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
     h.steps.extend(steps);
@@ -172,18 +175,34 @@ async fn set_up_in<T: Target>(
 /// The set-up after the approach's `ready`, in order: what a trial's
 /// container must hold before the snapshot before the operation.
 pub fn state_setup(a: &dyn Approach, s: &Scenario) -> Vec<String> {
-    let mut setup = a.prepare();
-    setup.extend(approach::setup_command(a, s));
-    setup.extend(approach::service_setup(a, s));
-    setup.extend(approach::repository_moves_on(a, s));
-    setup
+    let parts = state_setup_parts(a, s);
+    parts.files.into_iter().chain(parts.live).collect()
 }
 
-/// Whether the state set-up leaves only files behind, so that an image
-/// committed after it is the same state (`runner::setup_image`). A service
-/// leaves running processes (nginx, the probe), which an image cannot hold.
+/// [`state_setup`] in its two parts; the live part runs in every trial,
+/// also in one started from the committed files.
+pub fn state_setup_parts(a: &dyn Approach, s: &Scenario) -> approach::SetupParts {
+    let mut files = a.prepare();
+    files.extend(approach::setup_command(a, s));
+    let service = approach::service_setup_parts(a, s);
+    files.extend(service.files);
+    let mut live = service.live;
+    // After the service has started, as it always ran: a repository that
+    // moves on is a change the running service must not see first.
+    let moves_on = approach::repository_moves_on(a, s);
+    if live.is_empty() {
+        files.extend(moves_on);
+    } else {
+        live.extend(moves_on);
+    }
+    approach::SetupParts { files, live }
+}
+
+/// Whether part of the state set-up can be committed as an image: it
+/// leaves files behind (a venv, old versions, etckeeper's repository of
+/// /etc) before any process starts.
 pub fn state_setup_is_committable(a: &dyn Approach, s: &Scenario) -> bool {
-    s.service.is_none() && !state_setup(a, s).is_empty()
+    !state_setup_parts(a, s).files.is_empty()
 }
 
 /// Runs `checks`, each step named after its check and marked with its kind.
@@ -793,5 +812,34 @@ packages = ["fastmath"]
         assert!(dropped.is_err(), "the operation hangs until cancelled");
         assert_eq!(step_phases(&h), [Phase::Setup]);
         assert!(!h.playbook_ran && h.residue_after_failure.is_none());
+    }
+
+    /// A service's set-up is cut where the service starts: what comes
+    /// before is files an image can hold (here etckeeper's install), what
+    /// comes after runs in every trial; together, the set-up in its order.
+    #[test]
+    fn a_service_set_up_is_cut_where_the_service_starts() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/bad-config-wrong-root-etckeeper.toml"
+        ))
+        .unwrap();
+        let scenario = crate::scenario::parse(&text).unwrap();
+        let apt = approach(crate::vocab::ApproachKind::lookup("apt").unwrap());
+        let parts = state_setup_parts(apt.as_ref(), &scenario);
+        assert!(parts.files.iter().any(|c| c.contains("dpkg -i")), "{parts:?}");
+        assert!(!parts.files.iter().any(|c| c.contains("nginx -t")), "{parts:?}");
+        assert!(parts.live[0].contains("nginx"), "{parts:?}");
+        assert_eq!(
+            state_setup(apt.as_ref(), &scenario),
+            [parts.files.clone(), parts.live].concat()
+        );
+        assert!(state_setup_is_committable(apt.as_ref(), &scenario));
+
+        // Without a service everything is files.
+        let plain = crate::scenario::parse(SCENARIO).unwrap();
+        let parts = state_setup_parts(apt.as_ref(), &plain);
+        assert!(parts.live.is_empty());
+        assert_eq!(parts.files, state_setup(apt.as_ref(), &plain));
     }
 }

@@ -1,8 +1,10 @@
-//! Set-up states committed once as an image. When a trial's state set-up
-//! (`lifecycle::state_setup`: a venv made, old versions installed…) took at
-//! least `COMMIT_AFTER_MS`, the scenario × approach pair's later trials
-//! start from an image of that state instead of running it again. The
-//! image carries the run's label and is swept with its containers.
+//! Set-up states committed once as an image. When the files part of a
+//! trial's state set-up (`lifecycle::state_setup_parts`: a venv made, old
+//! versions installed, etckeeper installed…) took at least
+//! `COMMIT_AFTER_MS`, the scenario × approach pair's later trials start
+//! from an image of that state and run only its live part (a service's
+//! start). The image carries the run's label and is swept with its
+//! containers.
 
 use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;

@@ -155,3 +155,12 @@ impl Drop for FixturesVolume {
         .join();
     }
 }
+
+/// How many approaches a scenario file (relative to the repository) names:
+/// a plan's size follows the file, so adding an approach does not silently
+/// shrink what a test checks.
+pub fn approach_count(scenario: &str) -> usize {
+    let text = std::fs::read_to_string(repo().join(scenario)).unwrap();
+    let file: toml::Value = toml::from_str(&text).unwrap();
+    file["scenario"]["approaches"].as_array().unwrap().len()
+}
