@@ -24,17 +24,28 @@ pub struct Trial {
     pub fault: Fault,
 }
 
+/// Repetition-major: every scenario's first repetition, then every
+/// scenario's second, and so on. A pair's repetitions are then far apart, so
+/// the set-up image its first trial starts (`runner::setup_image`) is
+/// usually ready for the next; a run stopped early has every scenario.
 pub fn plan(scenarios: &[Arc<LoadedScenario>], reps: Option<u32>, seed: u64) -> Vec<Trial> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let cells: Vec<(&Arc<LoadedScenario>, u32, Vec<Fault>)> = scenarios
+        .iter()
+        .map(|s| {
+            let name = &s.scenario.scenario.name;
+            let faults = nemesis::expand(&s.scenario.faults, trial_seed(seed, name, u32::MAX));
+            (s, reps.unwrap_or(s.scenario.scenario.reps), faults)
+        })
+        .collect();
+    let most = cells.iter().map(|(_, r, _)| *r).max().unwrap_or(0);
     let mut trials = Vec::new();
-    for s in scenarios {
-        let reps = reps.unwrap_or(s.scenario.scenario.reps);
-        let faults = nemesis::expand(
-            &s.scenario.faults,
-            trial_seed(seed, &s.scenario.scenario.name, u32::MAX),
-        );
-        for fault in faults {
-            for rep in 0..reps {
+    for rep in 0..most {
+        for (s, reps, faults) in &cells {
+            if rep >= *reps {
+                continue;
+            }
+            for fault in faults {
                 let trial_seed =
                     trial_seed(seed, &format!("{}\0{fault}", s.scenario.scenario.name), rep);
                 let mut order = s.scenario.approaches();
@@ -42,7 +53,7 @@ pub fn plan(scenarios: &[Arc<LoadedScenario>], reps: Option<u32>, seed: u64) -> 
                 for approach in order {
                     trials.push(Trial {
                         index: trials.len(),
-                        scenario: s.clone(),
+                        scenario: (*s).clone(),
                         approach,
                         rep,
                         seed: trial_seed,
@@ -127,5 +138,24 @@ packages = ["a"]
         assert_eq!(key(&a), key(&b));
         let c = plan(&[scenario()], None, 43);
         assert_ne!(key(&a), key(&c));
+    }
+
+    #[test]
+    fn repetitions_come_in_rounds_across_scenarios() {
+        let mut other = (*scenario()).clone();
+        other.scenario.scenario.name = "u".into();
+        other.scenario.scenario.reps = 3;
+        let t = plan(&[scenario(), Arc::new(other)], None, 1);
+        // t: 2 reps × 4 approaches, u: 3 × 4.
+        assert_eq!(t.len(), 20);
+        let reps: Vec<u32> = t.iter().map(|x| x.rep).collect();
+        assert!(reps.windows(2).all(|w| w[0] <= w[1]), "{reps:?}");
+        let names: Vec<&str> = t[..8]
+            .iter()
+            .map(|x| x.scenario.scenario.scenario.name.as_str())
+            .collect();
+        assert_eq!(names, ["t", "t", "t", "t", "u", "u", "u", "u"]);
+        assert!(t[16..].iter().all(|x| x.scenario.scenario.scenario.name == "u"));
+        assert!(t.iter().enumerate().all(|(i, x)| x.index == i));
     }
 }
