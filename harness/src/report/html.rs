@@ -57,7 +57,7 @@ pub fn escape(s: &str) -> String {
 }
 
 /// Escapes text and turns `code spans` into `<code>`.
-fn inline(s: &str) -> String {
+pub fn inline(s: &str) -> String {
     s.split('`')
         .enumerate()
         .map(|(i, part)| {

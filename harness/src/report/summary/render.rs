@@ -3,6 +3,7 @@
 //! README's findings block (`mistake-cost findings`).
 
 use super::{AttemptsRow, Cell, CellStatus, ClaimId, Figure, Summary, Unit};
+use crate::report::html::{escape as esc, inline};
 use crate::report::{fmt_count, fmt_ms};
 
 /// The lines around the README's generated block.
@@ -222,17 +223,41 @@ pub fn render_markdown(s: &Summary) -> String {
     out
 }
 
-fn cost_markdown(s: &Summary) -> String {
-    let Some(st) = &s.study else {
-        return String::new();
-    };
-    let mut out = format!(
-        "\n## What the study cost\n\n{:.1} min in all ({:.1} min of trials in {} round(s), {} explore run(s)); every cell ran at least {} repetition(s) and stopped once its verdicts were decided and its key figure's interval narrow, or at the scenario's `reps`.\n\n| scenario | approach | reps | of | stopped |\n|---|---|---|---|---|\n",
+/// The study's cost in one sentence and its explore runs, one line each:
+/// the same words in summary.md and summary.html.
+fn cost_text(st: &crate::export::StudyMeta) -> (String, Vec<String>) {
+    let sentence = format!(
+        "{:.1} min in all ({:.1} min of trials in {} round(s), {} explore run(s)); every cell ran at least {} repetition(s) and stopped once its verdicts were decided and its key figure's interval narrow, or at the scenario's `reps`.",
         st.wall_s / 60.0,
         st.trials_wall_s / 60.0,
         st.rounds,
         st.explores.len(),
         st.min_reps
+    );
+    let explores = st
+        .explores
+        .iter()
+        .map(|e| {
+            format!(
+                "explore {} (`--max-points {}`): {:.1} min, exit {}, `{}`",
+                e.scenario,
+                e.max_points,
+                e.wall_s / 60.0,
+                e.exit_code,
+                e.dir
+            )
+        })
+        .collect();
+    (sentence, explores)
+}
+
+fn cost_markdown(s: &Summary) -> String {
+    let Some(st) = &s.study else {
+        return String::new();
+    };
+    let (sentence, explores) = cost_text(st);
+    let mut out = format!(
+        "\n## What the study cost\n\n{sentence}\n\n| scenario | approach | reps | of | stopped |\n|---|---|---|---|---|\n"
     );
     for c in &st.cells {
         out.push_str(&format!(
@@ -240,15 +265,8 @@ fn cost_markdown(s: &Summary) -> String {
             c.scenario, c.approach, c.reps, c.max_reps, c.stopped
         ));
     }
-    for e in &st.explores {
-        out.push_str(&format!(
-            "\nexplore {} (`--max-points {}`): {:.1} min, exit {}, `{}`",
-            e.scenario,
-            e.max_points,
-            e.wall_s / 60.0,
-            e.exit_code,
-            e.dir
-        ));
+    for e in explores {
+        out.push_str(&format!("\n{e}"));
     }
     out.push('\n');
     out
@@ -286,26 +304,6 @@ pub fn findings_block(s: &Summary, shown_dir: &str) -> String {
 }
 
 // ---------------------------------------------------------------- HTML
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// `code` spans in backticks → <code>.
-fn inline(s: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in esc(s).split('`').enumerate() {
-        if i % 2 == 1 {
-            out.push_str(&format!("<code>{part}</code>"));
-        } else {
-            out.push_str(part);
-        }
-    }
-    out
-}
 
 fn class(s: CellStatus) -> &'static str {
     match s {
@@ -436,13 +434,10 @@ pub fn render_html(s: &Summary) -> String {
         out.push_str("</ul>\n");
     }
     if let Some(st) = &s.study {
+        let (sentence, explores) = cost_text(st);
         out.push_str(&format!(
-            "<h2 id=\"cost\">What the study cost</h2><p>{:.1} min in all ({:.1} min of trials in {} round(s), {} explore run(s)); every cell ran at least {} repetition(s) and stopped once its verdicts were decided and its key figure's interval narrow, or at the scenario's <code>reps</code>.</p><table class=\"cost\"><tr><th>scenario</th><th>approach</th><th>reps</th><th>of</th><th>stopped</th></tr>",
-            st.wall_s / 60.0,
-            st.trials_wall_s / 60.0,
-            st.rounds,
-            st.explores.len(),
-            st.min_reps
+            "<h2 id=\"cost\">What the study cost</h2><p>{}</p><table class=\"cost\"><tr><th>scenario</th><th>approach</th><th>reps</th><th>of</th><th>stopped</th></tr>",
+            inline(&sentence)
         ));
         for c in &st.cells {
             out.push_str(&format!(
@@ -455,6 +450,9 @@ pub fn render_html(s: &Summary) -> String {
             ));
         }
         out.push_str("</table>\n");
+        for e in explores {
+            out.push_str(&format!("<p>{}</p>\n", inline(&e)));
+        }
     }
     out.push_str("</body></html>\n");
     out
