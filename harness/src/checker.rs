@@ -143,9 +143,10 @@ pub fn judge(h: &History) -> TrialRecord {
     // stays in trials.jsonl, and its row claims no result.
     let r1 = h.residue_after_failure.as_ref().filter(|_| !errored);
     let r2 = h.residue_after_recovery.as_ref().filter(|_| !errored);
-    let retry = (!errored).then_some(h.retry.as_ref()).flatten();
+    let clean = (!errored).then_some(h.clean.as_ref()).flatten();
+    let retry = clean.filter(|_| retry_step.is_some());
     let recovered = match (errored, r2) {
-        (false, Some(_)) if retry_step.is_some() => retry_recovered(retry, after_recovery),
+        (false, Some(_)) if retry_step.is_some() => matches_clean_install(clean, after_recovery),
         // An experiment is "recovered" when leaving the project left the
         // global system as it was: no global file, no package change.
         (false, Some(r)) if experiment => {
@@ -157,11 +158,12 @@ pub fn judge(h: &History) -> TrialRecord {
                 _ => TriBool::False,
             }
         }
-        // A successful install's new state is the known-good one; a
-        // configuration change (a trial with a service) is the mistake,
-        // so only the old state is good there.
+        // A successful install's new state is the known-good one: it must
+        // equal a clean install of it (`runner::clean_install`). A
+        // configuration change (a trial with a service) is the mistake, so
+        // only the old state is good there.
         (false, Some(_)) if outcome == Outcome::Succeeded && h.service.is_none() => {
-            after_recovery.as_tri()
+            matches_clean_install(clean, after_recovery)
         }
         (false, Some(r)) => match after_recovery {
             Verdict::Valid if r.visible_changes() == 0 && r.packages.is_empty() => TriBool::True,
@@ -231,6 +233,8 @@ pub fn judge(h: &History) -> TrialRecord {
         final_residue_dirs: r2.map(|r| r.dirs),
         change_ms: service.and_then(|t| t.change_ms),
         downtime_censored: service.and_then(|t| t.downtime_censored),
+        clean_diff_files: clean.map(|c| c.difference.visible_files()),
+        clean_diff_packages: clean.map(|c| c.difference.packages.len()),
     }
 }
 
@@ -263,12 +267,19 @@ fn step_outcome(exit_code: i64) -> Outcome {
     }
 }
 
-/// A retry recovered when its end state is the clean install's (no visible
-/// difference, no package difference) with the checks passing. A clean
-/// install that failed or whose checks did not pass is no reference:
-/// unknown, unless the retry's own checks already fail.
-fn retry_recovered(retry: Option<&crate::history::RetryComparison>, checks: Verdict) -> TriBool {
-    let Some(c) = retry else {
+/// A retry, or a successful install, recovered when its end state is the
+/// clean install's (no visible difference, no package difference) with the
+/// checks passing. A clean install that failed or whose checks did not
+/// pass is no reference, and no clean install is none: unknown, unless the
+/// trial's own checks already fail.
+fn matches_clean_install(
+    clean: Option<&crate::history::CleanComparison>,
+    checks: Verdict,
+) -> TriBool {
+    let Some(c) = clean else {
+        if checks == Verdict::Invalid {
+            return TriBool::False;
+        }
         return TriBool::Unknown;
     };
     let same = c.difference.visible_changes() == 0 && c.difference.packages.is_empty();
@@ -324,7 +335,7 @@ mod tests {
             },
             error: None,
             service: None,
-            retry: None,
+            clean: None,
             experiment: false,
         }
     }
@@ -425,7 +436,8 @@ mod tests {
     }
 
     #[test]
-    fn a_successful_operation_is_recovered_when_its_checks_pass() {
+    fn a_successful_install_is_recovered_when_it_equals_a_clean_install() {
+        use crate::history::CleanComparison;
         let r = Residue {
             added: 400,
             packages: vec!["app".into()],
@@ -440,9 +452,32 @@ mod tests {
             r,
         );
         h.playbook_ran = false;
+        // Checks passing say nothing about what else the install left.
         let row = judge(&h);
         assert_eq!(row.outcome, Outcome::Succeeded);
+        assert_eq!(row.recovered, TriBool::Unknown, "nothing to compare with");
+        let same = CleanComparison {
+            difference: Residue::default(),
+            clean_exit_code: 0,
+            clean_checks: Some(true),
+            reused: true,
+        };
+        h.clean = Some(same.clone());
+        let row = judge(&h);
         assert_eq!(row.recovered, TriBool::True);
+        assert_eq!((row.clean_diff_files, row.clean_diff_packages), (Some(0), Some(0)));
+        assert_eq!(row.retry_diff_files, None, "not a retry");
+        let mut differs = same;
+        differs.difference.added = 2;
+        h.clean = Some(differs);
+        let row = judge(&h);
+        assert_eq!(row.recovered, TriBool::False);
+        assert_eq!(row.clean_diff_files, Some(2));
+        // A failing check is not recovered, reference or not.
+        h.steps[1].exit_code = 1;
+        h.clean = None;
+        assert_eq!(judge(&h).recovered, TriBool::False);
+
         let mut fired = step(Phase::Operation, 0, "", false);
         fired.fault_fired_ms = Some(3.0);
         let h = history(vec![fired], Residue::default(), Residue::default());
@@ -560,7 +595,7 @@ mod tests {
 
     #[test]
     fn a_retry_is_recovered_only_when_it_matches_a_clean_install() {
-        use crate::history::RetryComparison;
+        use crate::history::CleanComparison;
         let steps = vec![
             step(Phase::Operation, 1, "", false),
             step(Phase::CheckAfterFailure, 0, "", false),
@@ -569,12 +604,13 @@ mod tests {
         ];
         let mut h = history(steps, Residue::default(), Residue::default());
         h.playbook_ran = false;
-        let same = RetryComparison {
+        let same = CleanComparison {
             difference: Residue::default(),
             clean_exit_code: 0,
             clean_checks: Some(true),
+            reused: false,
         };
-        h.retry = Some(same.clone());
+        h.clean = Some(same.clone());
         let row = judge(&h);
         assert_eq!(row.retry_outcome, Some(Outcome::Succeeded));
         assert_eq!(
@@ -587,21 +623,21 @@ mod tests {
 
         let mut differs = same.clone();
         differs.difference.added = 1;
-        h.retry = Some(differs);
+        h.clean = Some(differs);
         assert_eq!(judge(&h).recovered, TriBool::False);
 
         // No reference: the clean install failed, or its checks did not pass.
         let mut failed = same.clone();
         failed.clean_exit_code = 100;
-        h.retry = Some(failed);
+        h.clean = Some(failed);
         assert_eq!(judge(&h).recovered, TriBool::Unknown);
         let mut unknown = same.clone();
         unknown.clean_checks = None;
-        h.retry = Some(unknown);
+        h.clean = Some(unknown);
         assert_eq!(judge(&h).recovered, TriBool::Unknown);
 
         // The comparison never happened (the trial errored before it).
-        h.retry = None;
+        h.clean = None;
         assert_eq!(judge(&h).recovered, TriBool::Unknown);
         assert_eq!(judge(&h).retry_diff_files, None);
 

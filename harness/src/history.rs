@@ -174,10 +174,15 @@ pub struct Timings {
     pub snapshot_hash_ms: f64,
     pub container_remove_ms: f64,
     /// The state set-up's time when the trial started from a committed
-    /// image of it (`runner::setup_image`): measured once, in the template,
-    /// not during this trial. 0 when the trial ran its set-up itself.
+    /// image of it (`runner::setup_image`): measured once, in the trial (or
+    /// explore's template) that made the image, not during this trial. 0 when the trial ran its set-up itself.
     #[serde(default)]
     pub setup_reused_ms: f64,
+    /// Committing this trial's own set-up as the pair's image
+    /// (`runner::setup_image::commit_in_place`): the harness's time, spent
+    /// before the operation. 0 when it made no image.
+    #[serde(default)]
+    pub setup_commit_ms: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -201,26 +206,32 @@ pub struct History {
     /// What the health probe saw (configure scenarios only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<crate::service::timeline::Timeline>,
-    /// Retry scenarios: the retry's end state against a clean install.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<RetryComparison>,
+    /// The end state against a clean install of the new state in a fresh
+    /// container: a retry's, and a successful install's or upgrade's.
+    /// (Called `retry` in results before format 3.)
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "retry")]
+    pub clean: Option<CleanComparison>,
     /// An isolation experiment (its operation entered a project).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub experiment: bool,
 }
 
-/// A retry's end state against a clean install of the same packages in a
-/// fresh container from the same image: `difference` is what the failed
-/// attempt left that a clean install does not have (or lacks what it has).
+/// A trial's end state against a clean install of the same packages in a
+/// fresh container from the same image: `difference` is what the trial
+/// left that a clean install does not have (or lacks what it has).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RetryComparison {
-    /// Residue from the clean install's end state to the retry's.
+pub struct CleanComparison {
+    /// Residue from the clean install's end state to the trial's.
     pub difference: Residue,
     /// The clean install's own exit code and checks: a clean install that
     /// fails or is inconsistent is no reference (the comparison is unknown).
     pub clean_exit_code: i64,
     /// Its checks: true all passed, false one failed, None unknown.
     pub clean_checks: Option<bool>,
+    /// The clean install was made once for the pair's trials, by another
+    /// trial (its steps are in that trial's history), not by this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
 }
 
 impl History {
@@ -245,7 +256,7 @@ impl History {
             timings: Timings::default(),
             error: None,
             service: None,
-            retry: None,
+            clean: None,
             experiment: false,
         }
     }

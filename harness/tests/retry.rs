@@ -82,7 +82,7 @@ fn a_retry_is_compared_with_a_clean_install_for_every_approach() {
         assert!(commands(l, "recovery").is_empty(), "{a}: no playbook step");
 
         // The columns are the comparison's counts.
-        let diff = &l["history"]["retry"]["difference"];
+        let diff = &l["history"]["clean"]["difference"];
         let visible: Vec<&str> = diff["paths"]
             .as_array()
             .unwrap()
@@ -100,8 +100,10 @@ fn a_retry_is_compared_with_a_clean_install_for_every_approach() {
             diff["packages"].as_array().unwrap().len().to_string(),
             "{a}"
         );
-        assert_eq!(l["history"]["retry"]["clean_exit_code"], 0, "{a}");
-        assert_eq!(l["history"]["retry"]["clean_checks"], true, "{a}");
+        assert_eq!(r["clean_diff_files"], r["retry_diff_files"], "{a}");
+        assert_eq!(r["clean_diff_packages"], r["retry_diff_packages"], "{a}");
+        assert_eq!(l["history"]["clean"]["clean_exit_code"], 0, "{a}");
+        assert_eq!(l["history"]["clean"]["clean_checks"], true, "{a}");
 
         // Measured: where the failed script's write landed (apt's postinst,
         // setup.py, npm's lifecycle script, the single-user builder, all

@@ -96,8 +96,11 @@ pub struct RunMeta {
 /// paths, directories in `residue_dirs`; `detect_ms` starts when the change
 /// command returned (`change_ms` is the command's own time) and a service
 /// that never came back is `downtime_censored`; seeds are below 2^53; times
-/// are rounded to µs (3 decimals of ms).
-pub const FORMAT_VERSION: u32 = 2;
+/// are rounded to µs (3 decimals of ms). 3: a successful install's or
+/// upgrade's `recovered` compares its end state with a clean install of
+/// the new state (columns `clean_diff_files`, `clean_diff_packages`; the
+/// history's `retry` comparison is now `clean`).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The harness's git commit at build time (`build.rs`): `unknown` without
 /// git, `-dirty` when its tracked files differed from the commit.
@@ -157,7 +160,7 @@ mod tests {
         };
         let text = serde_json::to_string(&new).unwrap();
         assert!(text.contains(r#""security_profile":"default""#), "{text}");
-        assert!(text.contains(r#""format_version":2"#), "{text}");
+        assert!(text.contains(&format!(r#""format_version":{FORMAT_VERSION}"#)), "{text}");
         assert!(!HARNESS_COMMIT.is_empty());
         assert_eq!(serde_json::from_str::<RunMeta>(&text).unwrap(), new);
     }

@@ -310,6 +310,16 @@ pub struct TrialRecord {
     /// before format 2.
     #[serde(default)]
     pub downtime_censored: Option<bool>,
+    /// The end state against a clean install of the same packages in a
+    /// fresh container from the pair's image, for every row compared with
+    /// one: a retry's (equal to `retry_diff_files`) and a successful
+    /// install's or upgrade's. Visible non-directory paths that differ
+    /// (empty: not compared, or a file from before format 3).
+    #[serde(default)]
+    pub clean_diff_files: Option<usize>,
+    /// Packages whose installed state differs from that clean install's.
+    #[serde(default)]
+    pub clean_diff_packages: Option<usize>,
 }
 
 /// One row of crashpoints.csv.
@@ -469,6 +479,8 @@ impl Record for TrialRecord {
             col("final_residue_dirs", Number),
             col("change_ms", Number),
             col("downtime_censored", Bool),
+            col("clean_diff_files", Number),
+            col("clean_diff_packages", Number),
         ]
     };
 }
@@ -574,6 +586,8 @@ mod tests {
             final_residue_dirs: None,
             change_ms: None,
             downtime_censored: None,
+            clean_diff_files: None,
+            clean_diff_packages: None,
         }
     }
 

@@ -67,8 +67,8 @@ struct HistoryLine {
     residue_after_recovery: Option<ResidueView>,
     #[serde(default)]
     service: Option<ServiceView>,
-    #[serde(default)]
-    retry: Option<RetryView>,
+    #[serde(default, alias = "retry")]
+    clean: Option<RetryView>,
 }
 
 /// What the report reads of a retry's comparison with a clean install.
@@ -382,7 +382,7 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
             residue_after_failure: h.residue_after_failure,
             residue_after_recovery: h.residue_after_recovery,
             probe_max_gap_ms: h.service.and_then(|s| s.max_gap_ms),
-            retry_difference: h.retry.map(|r| r.difference),
+            retry_difference: h.clean.map(|r| r.difference),
             ..Default::default()
         };
         for step in &h.steps {

@@ -15,6 +15,8 @@ use tokio_util::task::TaskTracker;
 
 use super::lifecycle::{self, Hooks, Observed, Request};
 use super::sandbox_target::{run_steps, snapshot_timed, SandboxTarget};
+use super::clean_install::CleanInstalls;
+use super::lifecycle::CleanInstall;
 use super::setup_image::{self, Committed, SetupImages};
 use super::{Event, Executor};
 use crate::approach::{approach, Approach};
@@ -40,6 +42,8 @@ pub struct DockerExecutor {
     warm: std::sync::Mutex<HashMap<usize, oneshot::Receiver<Result<Claimed, DockerError>>>>,
     /// Set-up states committed as images, per scenario × approach.
     setups: Arc<SetupImages>,
+    /// Clean installs, made once per pair and image.
+    clean_installs: CleanInstalls,
     /// Numbers the committed images' tags.
     commits: std::sync::atomic::AtomicUsize,
     /// Base manifests of earlier runs, by image id.
@@ -69,6 +73,7 @@ impl DockerExecutor {
             security: SecurityProfile::default(),
             warm: std::sync::Mutex::new(HashMap::new()),
             setups: Arc::new(SetupImages::default()),
+            clean_installs: CleanInstalls::default(),
             commits: std::sync::atomic::AtomicUsize::new(0),
             manifest_cache: manifest_cache_from_env(),
         }
@@ -306,43 +311,6 @@ impl DockerExecutor {
         (spec, committed)
     }
 
-    /// After a trial's own set-up steps (the lifecycle's `set_up_done`,
-    /// while the trial goes on): if the set-up was slow and can be
-    /// committed, build the pair's image in the background. Started this
-    /// early, it is usually ready when the pair's next trial starts (which
-    /// waits for it rather than run the same set-up again). The base
-    /// manifest is loaded by then: `target()` loads it before any step.
-    fn start_commit(&self, trial: &Trial, h: &History) {
-        let a = approach(trial.approach);
-        let s = &trial.scenario.scenario;
-        let Some(base) = self.bases[&a.family()].get().cloned() else {
-            return;
-        };
-        let files = lifecycle::state_setup_parts(a.as_ref(), s).files;
-        if files.is_empty() || h.error.is_some() {
-            return;
-        }
-        // What committing saves: the file steps' time (they ran first, after
-        // `ready`); the live part runs in every trial either way.
-        let ready = a.ready();
-        let setup_ms: f64 = h
-            .steps_in(Phase::Setup)
-            .filter(|step| Some(&step.command) != ready.as_ref())
-            .take(files.len())
-            .map(|step| step.ms)
-            .sum();
-        let key = setup_key(trial);
-        if !self.setups.should_build(&key, setup_ms) {
-            return;
-        }
-        let template = self.template(a.as_ref(), s, files, base);
-        let setups = self.setups.clone();
-        self.tracker.spawn(async move {
-            let built = setup_image::build(template).await;
-            setups.finish(&key, built);
-        });
-    }
-
     /// Prepare and set-up steps, as the lifecycle runs them (for tests
     /// that drive a sandbox step by step).
     pub async fn set_up(
@@ -377,11 +345,44 @@ impl DockerExecutor {
         hooks: &dyn Hooks,
         h: &mut History,
     ) -> Result<Observed, DockerError> {
+        self.lifecycle_in(sandbox, committed, None, req, hooks, h)
+            .await
+    }
+
+    /// [`Self::lifecycle_from`]; a trial that runs its own set-up passes
+    /// its pair's `key`, and commits the set-up's files part as the pair's
+    /// image when it is slow (`setup_image::commit_in_place`).
+    async fn lifecycle_in(
+        &self,
+        sandbox: &Sandbox,
+        committed: Option<&Committed>,
+        key: Option<setup_image::Key>,
+        req: Request<'_>,
+        hooks: &dyn Hooks,
+        h: &mut History,
+    ) -> Result<Observed, DockerError> {
         let mut target = self.target(sandbox, req.approach).await?;
         if let Some(c) = committed {
             target.base = c.manifest.clone();
             target.state_set_up = true;
             h.timings.setup_reused_ms = c.setup_ms;
+        } else if let Some(key) = key {
+            let a = req.approach;
+            let files = lifecycle::state_setup_parts(a, req.scenario).files.len();
+            if files > 0 {
+                let n = self
+                    .commits
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                target.commit = Some(setup_image::InPlace {
+                    setups: self.setups.clone(),
+                    key,
+                    run: self.run.clone(),
+                    tag: format!("{}-{n}", self.run),
+                    base: target.base.clone(),
+                    ready: a.ready(),
+                    files,
+                });
+            }
         }
         // A container kill is a machine's crash: at its "boot" the
         // scenario's service starts again from the configuration on disk.
@@ -407,6 +408,7 @@ impl DockerExecutor {
             base: self.base_manifest(a.family()).await?,
             boot: Vec::new(),
             state_set_up: false,
+            commit: None,
         })
     }
 
@@ -422,67 +424,72 @@ impl DockerExecutor {
         let (sandbox, committed) = self.claim(trial, a.as_ref()).await?;
         h.timings.container_start_ms = ms(t);
 
-        let commit_early = |h: &History| self.start_commit(trial, h);
         let hooks = TrialHooks {
             index: trial.index,
             events,
-            set_up_done: committed.is_none().then_some(&commit_early as _),
         };
         let req = Request {
             approach: a.as_ref(),
             scenario,
             fault: &trial.fault,
         };
+        let key = committed.is_none().then(|| setup_key(trial));
         let observed = self
-            .lifecycle_from(&sandbox, committed.as_deref(), req, &hooks, h)
+            .lifecycle_in(&sandbox, committed.as_deref(), key, req, &hooks, h)
             .await;
         let t = Instant::now();
         self.remove_in_background(sandbox);
         h.timings.container_remove_ms = ms(t);
         let observed = observed?;
-        if scenario.retry.is_some() {
+        if let Some(command) = lifecycle::clean_install_command(a.as_ref(), scenario, h) {
             hooks.phase(Phase::CleanInstall);
+            // The pair's image once it exists (this trial may have just
+            // made it): every later trial compares with the same install.
+            let image = self.setups.settled(&setup_key(trial)).await;
+            let key = (
+                scenario.scenario.name.clone(),
+                trial.approach,
+                image.as_ref().map(|c| c.image.clone()),
+                command.clone(),
+            );
             let suffix = format!("t{}-clean", trial.index);
-            self.clean_install(
-                a.as_ref(),
-                scenario,
-                &suffix,
-                committed.as_deref(),
-                observed.final_snapshot(),
-                h,
-            )
-            .await?;
+            let (reference, reused) = self
+                .clean_installs
+                .get_or_make(key, || {
+                    self.clean_install(a.as_ref(), scenario, &suffix, image.as_deref(), command, h)
+                })
+                .await?;
+            h.clean = Some(reference.compare(observed.final_snapshot(), reused));
         }
         Ok(())
     }
 
-    /// A retry's reference: a fresh sandbox from the trial's own image (its
-    /// committed set-up when it had one, so both snapshots share one base
-    /// manifest), where the retry's packages are installed alone
-    /// (`lifecycle::compare_with_clean_install`).
+    /// A clean install: a fresh sandbox from `committed` (the pair's set-up
+    /// image) or else the approach's image, where `command` runs alone
+    /// after the set-up (`lifecycle::clean_install`; its steps go to `h`).
     pub async fn clean_install(
         &self,
         a: &dyn Approach,
         s: &crate::scenario::Scenario,
         suffix: &str,
         committed: Option<&Committed>,
-        retry_end: &Snapshot,
+        command: String,
         h: &mut History,
-    ) -> Result<(), DockerError> {
+    ) -> Result<CleanInstall, DockerError> {
         let t = Instant::now();
         let sandbox = self.sandbox_from(a, s, suffix, committed).await?;
         h.timings.container_start_ms += ms(t);
-        let compared = async {
+        let made = async {
             let mut target = self.target(&sandbox, a).await?;
             if let Some(c) = committed {
                 target.base = c.manifest.clone();
                 target.state_set_up = true;
             }
-            lifecycle::compare_with_clean_install(&target, a, s, retry_end, h).await
+            lifecycle::clean_install(&target, a, s, command, h).await
         }
         .await;
         self.remove_in_background(sandbox);
-        compared
+        made
     }
 
     /// Removed in the background: the run waits for the tracker before
@@ -516,8 +523,6 @@ impl DockerExecutor {
 struct TrialHooks<'a> {
     index: usize,
     events: &'a mpsc::UnboundedSender<Event>,
-    /// A trial that runs its own set-up: may start the pair's commit.
-    set_up_done: Option<&'a (dyn Fn(&History) + Sync)>,
 }
 
 impl Hooks for TrialHooks<'_> {
@@ -530,12 +535,6 @@ impl Hooks for TrialHooks<'_> {
 
     fn needs_recovery(&self, state: &super::lifecycle::AfterOperation) -> bool {
         super::lifecycle::trial_needs_recovery(state)
-    }
-
-    fn set_up_done(&self, h: &History) {
-        if let Some(f) = self.set_up_done {
-            f(h);
-        }
     }
 }
 

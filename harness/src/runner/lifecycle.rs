@@ -67,6 +67,16 @@ pub trait Target: Sync {
     fn state_set_up(&self) -> bool {
         false
     }
+
+    /// The state set-up's files part has just run here (recorded in `h`),
+    /// before any of its processes start: the moment a slow set-up can be
+    /// committed as the pair's image. Nothing by default.
+    fn files_set_up(
+        &self,
+        _h: &mut History,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// What one lifecycle runs: which approach, in which scenario, under which fault.
@@ -93,9 +103,6 @@ pub trait Hooks: Sync {
     fn phase(&self, _phase: Phase) {}
     /// Whether the recovery playbook runs.
     fn needs_recovery(&self, state: &AfterOperation) -> bool;
-    /// The set-up steps have run (recorded in `h`), the operation is next:
-    /// a slow set-up can be committed now, while the trial goes on.
-    fn set_up_done(&self, _h: &History) {}
 }
 
 /// A trial's rule: known-good states need no recovery — the old state
@@ -154,13 +161,30 @@ async fn set_up_in<T: Target>(
     h: &mut History,
 ) -> Result<(), DockerError> {
     let timeout = Duration::from_secs(s.scenario.step_timeout_s);
-    let mut setup: Vec<String> = a.ready().into_iter().collect();
+    let mut first: Vec<String> = a.ready().into_iter().collect();
     let parts = state_setup_parts(a, s);
-    if !t.state_set_up() {
-        setup.extend(parts.files);
+    let from_image = t.state_set_up();
+    if !from_image {
+        first.extend(parts.files);
     }
-    setup.extend(parts.live);
-    let steps = t.steps(phase, &setup, &[], timeout).await?;
+    run_set_up_steps(t, phase, &first, timeout, h).await?;
+    if !from_image {
+        t.files_set_up(h).await?;
+    }
+    run_set_up_steps(t, phase, &parts.live, timeout, h).await
+}
+
+async fn run_set_up_steps<T: Target>(
+    t: &T,
+    phase: Phase,
+    commands: &[String],
+    timeout: Duration,
+    h: &mut History,
+) -> Result<(), DockerError> {
+    if commands.is_empty() {
+        return Ok(());
+    }
+    let steps = t.steps(phase, commands, &[], timeout).await?;
     let failed = steps.iter().find(|s| s.exit_code != 0).cloned();
     h.steps.extend(steps);
     match failed {
@@ -235,7 +259,6 @@ pub async fn run<T: Target>(
 
     hooks.phase(Phase::Prepare);
     set_up(t, a, s, h).await?;
-    hooks.set_up_done(h);
     let before = t.snapshot(&mut h.timings).await?;
 
     hooks.phase(Phase::Operation);
@@ -327,43 +350,78 @@ pub async fn run<T: Target>(
     Ok(observed)
 }
 
-/// A retry scenario's reference, in `t`, a fresh target from the same
-/// image as the trial's: the set-up, then the retry's packages installed
-/// alone, snapshot and checks (all recorded under `Phase::CleanInstall`).
-/// Its state is compared with `retry_end`, the trial's end state, into
-/// `h.retry`. Nothing to do for a scenario without a `[retry]`.
-pub async fn compare_with_clean_install<T: Target>(
+/// The command whose clean install a trial's end state must equal: a
+/// retry scenario's retry; the operation itself when it is an install or
+/// an upgrade that succeeded undisturbed (its new state is the good one).
+/// None when the state to equal is the one before (a failed or interrupted
+/// operation, a configuration change) or an experiment's.
+pub fn clean_install_command(a: &dyn Approach, s: &Scenario, h: &History) -> Option<String> {
+    use crate::scenario::OperationKind;
+    if s.retry.is_some() {
+        return approach::retry_command(a, s);
+    }
+    let op = h.steps_in(Phase::Operation).last()?;
+    let installs = matches!(
+        s.operation.kind.get_ref(),
+        OperationKind::Install | OperationKind::Upgrade
+    );
+    let undisturbed = op.exit_code == 0 && op.fault_fired_ms.is_none();
+    (installs && undisturbed && s.service.is_none() && h.error.is_none())
+        .then(|| approach::operation_command(a, s))
+}
+
+/// A clean install's end state and whether it is a reference at all.
+#[derive(Debug, Clone)]
+pub struct CleanInstall {
+    pub snapshot: Snapshot,
+    pub exit_code: i64,
+    /// Its checks: true all passed, false one failed, None unknown.
+    pub checks: Option<bool>,
+}
+
+impl CleanInstall {
+    /// `end` (a trial's end state) against this clean install.
+    pub fn compare(&self, end: &Snapshot, reused: bool) -> crate::history::CleanComparison {
+        crate::history::CleanComparison {
+            difference: snapshot::residue(&self.snapshot, end),
+            clean_exit_code: self.exit_code,
+            clean_checks: self.checks,
+            reused,
+        }
+    }
+}
+
+/// A clean install in `t`, a fresh target from the same image as the
+/// trial's: the set-up, then `command` alone, snapshot and checks (all
+/// recorded in `h` under `Phase::CleanInstall`).
+pub async fn clean_install<T: Target>(
     t: &T,
     a: &dyn Approach,
     s: &Scenario,
-    retry_end: &Snapshot,
+    command: String,
     h: &mut History,
-) -> Result<(), DockerError> {
-    let Some(command) = approach::retry_command(a, s) else {
-        return Ok(());
-    };
+) -> Result<CleanInstall, DockerError> {
     let timeout = Duration::from_secs(s.scenario.step_timeout_s);
     set_up_in(t, Phase::CleanInstall, a, s, h).await?;
     let install = t
         .steps(Phase::CleanInstall, &[command], &[], timeout)
         .await?;
-    let clean_exit_code = install.first().map_or(-1, |s| s.exit_code);
+    let exit_code = install.first().map_or(-1, |s| s.exit_code);
     h.steps.extend(install);
-    let clean = t.snapshot(&mut h.timings).await?;
+    let snapshot = t.snapshot(&mut h.timings).await?;
     let checks = approach::checks_and_probes(a, s);
     let steps = run_checks(t, Phase::CleanInstall, &checks, timeout).await?;
-    let clean_checks = match Verdict::all(steps.iter().map(check_verdict)) {
+    let checks = match Verdict::all(steps.iter().map(check_verdict)) {
         Verdict::Valid => Some(true),
         Verdict::Invalid => Some(false),
         Verdict::Unknown => None,
     };
     h.steps.extend(steps);
-    h.retry = Some(crate::history::RetryComparison {
-        difference: snapshot::residue(&clean, retry_end),
-        clean_exit_code,
-        clean_checks,
-    });
-    Ok(())
+    Ok(CleanInstall {
+        snapshot,
+        exit_code,
+        checks,
+    })
 }
 
 /// The probe's samples around the operation and the recovery, on the
@@ -673,10 +731,12 @@ packages = ["fastmath"]
         // The clean install, in another target: set-up, the same command,
         // its checks; its state lacks /etc/x, so that is the difference.
         let clean = fake(|_, _| (0, ""), vec![snap(&["/q"])]);
-        compare_with_clean_install(&clean, a.as_ref(), &scenario, seen.final_snapshot(), &mut h)
+        let command = clean_install_command(a.as_ref(), &scenario, &h).expect("a retry");
+        assert_eq!(command, retry[0]);
+        let reference = clean_install(&clean, a.as_ref(), &scenario, command, &mut h)
             .await
             .unwrap();
-        let c = h.retry.as_ref().expect("compared");
+        let c = reference.compare(seen.final_snapshot(), false);
         assert_eq!((c.clean_exit_code, c.clean_checks), (0, Some(true)));
         assert_eq!(c.difference.visible_files(), 1);
         assert!(h.steps_in(CleanInstall).any(|s| s.command == retry[0]));

@@ -3,6 +3,7 @@
 //! more engines, and events carry what happens to the progress bar and the
 //! exporters.
 
+mod clean_install;
 mod docker_executor;
 mod events;
 pub mod lifecycle;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::lifecycle::Target;
 use crate::approach::Approach;
 use crate::docker::{DockerError, ExecLimits, Sandbox};
-use crate::history::{Phase, Step, Timings};
+use crate::history::{History, Phase, Step, Timings};
 use crate::nemesis::{self, Fault};
 use crate::snapshot::{self, manifest::Manifest, Snapshot, AGENT};
 
@@ -22,6 +22,9 @@ pub struct SandboxTarget<'a> {
     pub(super) boot: Vec<String>,
     /// The container starts from a committed image of the state set-up.
     pub(super) state_set_up: bool,
+    /// A trial that runs its own set-up: may commit its files part as the
+    /// pair's image.
+    pub(super) commit: Option<super::setup_image::InPlace>,
 }
 
 impl Target for SandboxTarget<'_> {
@@ -51,6 +54,13 @@ impl Target for SandboxTarget<'_> {
 
     fn state_set_up(&self) -> bool {
         self.state_set_up
+    }
+
+    async fn files_set_up(&self, h: &mut History) -> Result<(), DockerError> {
+        if let Some(plan) = &self.commit {
+            super::setup_image::commit_in_place(self.sandbox, plan, h).await;
+        }
+        Ok(())
     }
 
     async fn probe_log(&self) -> Result<String, DockerError> {

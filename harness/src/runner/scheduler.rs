@@ -260,7 +260,7 @@ mod tests {
                 timings: Timings::default(),
                 error: None,
                 service: None,
-                retry: None,
+                clean: None,
                 experiment: false,
             }
         }

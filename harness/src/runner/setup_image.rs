@@ -1,10 +1,12 @@
 //! Set-up states committed once as an image. When the files part of a
 //! trial's state set-up (`lifecycle::state_setup_parts`: a venv made, old
 //! versions installed, etckeeper installed…) took at least
-//! `COMMIT_AFTER_MS`, the scenario × approach pair's later trials start
-//! from an image of that state and run only its live part (a service's
-//! start). The image carries the run's label and is swept with its
-//! containers.
+//! `COMMIT_AFTER_MS`, that trial's container is committed right there,
+//! before the live part starts (`commit_in_place`), and the scenario ×
+//! approach pair's later trials and clean installs start from the image and
+//! run only the live part (a service's start). Explore builds the image in
+//! a template container instead (`build`). The image carries the run's
+//! label and is swept with its containers.
 
 use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
@@ -12,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::docker::{DockerError, RunId, Sandbox, SandboxSpec};
-use crate::history::Phase;
+use crate::history::{History, Phase};
 use crate::snapshot::manifest::Manifest;
 use crate::snapshot::{self, PackageView};
 use crate::vocab::ApproachKind;
@@ -165,11 +167,61 @@ async fn commit_set_up(sandbox: &Sandbox, t: &Template) -> Result<Committed, Doc
     let ready: Vec<String> = t.ready.iter().cloned().collect();
     run_all(sandbox, &ready, t.timeout, "ready").await?;
     let setup_ms = run_all(sandbox, &t.commands, t.timeout, "set-up").await?;
-    let (state, _) = snapshot::capture(sandbox, &t.base, PackageView::default()).await?;
+    commit(sandbox, &t.base, &t.tag, &t.run, setup_ms).await
+}
+
+/// What a trial needs to commit its own files part as the pair's image.
+pub struct InPlace {
+    pub setups: Arc<SetupImages>,
+    pub key: Key,
+    pub run: RunId,
+    /// The image's tag (unique in the run).
+    pub tag: String,
+    /// The approach image's manifest.
+    pub base: Arc<Manifest>,
+    /// The approach's `ready`, not part of the set-up's time.
+    pub ready: Option<String>,
+    /// How many set-up steps (after `ready`) are the files part.
+    pub files: usize,
+}
+
+/// The files part of the state set-up has just run in `sandbox`, a trial's
+/// container (its steps are in `h`): when it took long enough and no other
+/// trial of the pair got there first, commit the container as the pair's
+/// image now, before any process of the live part starts. The trial goes
+/// on either way; a failed commit only means the pair's trials keep
+/// running the set-up themselves. The time it took is
+/// `h.timings.setup_commit_ms`.
+pub async fn commit_in_place(sandbox: &Sandbox, plan: &InPlace, h: &mut History) {
+    let setup_ms: f64 = h
+        .steps_in(Phase::Setup)
+        .filter(|step| Some(&step.command) != plan.ready.as_ref())
+        .take(plan.files)
+        .map(|step| step.ms)
+        .sum();
+    if h.error.is_some() || !plan.setups.should_build(&plan.key, setup_ms) {
+        return;
+    }
+    let t = std::time::Instant::now();
+    let built = commit(sandbox, &plan.base, &plan.tag, &plan.run, setup_ms).await;
+    plan.setups.finish(&plan.key, built);
+    h.timings.setup_commit_ms = t.elapsed().as_secs_f64() * 1000.0;
+}
+
+/// Commits `sandbox` as a set-up image and works out its manifest: `base`
+/// with the changes found in the container.
+async fn commit(
+    sandbox: &Sandbox,
+    base: &Arc<Manifest>,
+    tag: &str,
+    run: &RunId,
+    setup_ms: f64,
+) -> Result<Committed, DockerError> {
+    let (state, _) = snapshot::capture(sandbox, base, PackageView::default()).await?;
     let image = sandbox
-        .commit("mistake-cost/setup", &t.tag, t.run.labels())
+        .commit("mistake-cost/setup", tag, run.labels())
         .await?;
-    let mut manifest = (*t.base).clone();
+    let mut manifest = (**base).clone();
     for (path, entry) in state.overlay {
         match entry {
             Some(e) => manifest.insert(path, e),

@@ -569,6 +569,8 @@ pub(crate) mod tests {
             final_residue_dirs: None,
             change_ms: None,
             downtime_censored: None,
+            clean_diff_files: None,
+            clean_diff_packages: None,
         }
     }
 
