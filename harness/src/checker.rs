@@ -110,8 +110,7 @@ fn attempt_counts(h: &History) -> (usize, usize) {
 /// check at the end (a service still down is not recovered).
 pub fn judge(h: &History) -> TrialRecord {
     let after_operation = || h.steps_in(Phase::CheckAfterFailure);
-    let consistent =
-        verdict_of_kind(after_operation(), CheckKind::Own).unwrap_or(Verdict::Unknown);
+    let consistent = verdict_of_kind(after_operation(), CheckKind::Own).unwrap_or(Verdict::Unknown);
     let probes = verdict_of_kind(after_operation(), CheckKind::Probe);
     let retry_step = h.steps_in(Phase::Retry).last();
     let experiment =
@@ -465,7 +464,10 @@ mod tests {
         h.clean = Some(same.clone());
         let row = judge(&h);
         assert_eq!(row.recovered, TriBool::True);
-        assert_eq!((row.clean_diff_files, row.clean_diff_packages), (Some(0), Some(0)));
+        assert_eq!(
+            (row.clean_diff_files, row.clean_diff_packages),
+            (Some(0), Some(0))
+        );
         assert_eq!(row.retry_diff_files, None, "not a retry");
         let mut differs = same;
         differs.difference.added = 2;

@@ -11,14 +11,30 @@ use std::collections::HashMap;
 
 /// `scenario` narrowed to `approach`, run `reps` times one at a time: its
 /// trials' histories.
-fn run_one_approach(scenario: &str, approach: &str, reps: u32) -> (Vec<serde_json::Value>, std::path::PathBuf, tempfile::TempDir) {
+fn run_one_approach(
+    scenario: &str,
+    approach: &str,
+    reps: u32,
+) -> (
+    Vec<serde_json::Value>,
+    std::path::PathBuf,
+    tempfile::TempDir,
+) {
     let text = std::fs::read_to_string(common::repo().join(scenario)).unwrap();
     run_text(&text, approach, reps)
 }
 
 /// A scenario's `text` narrowed to `approach`, run `reps` times one at a
 /// time: its trials' histories.
-fn run_text(text: &str, approach: &str, reps: u32) -> (Vec<serde_json::Value>, std::path::PathBuf, tempfile::TempDir) {
+fn run_text(
+    text: &str,
+    approach: &str,
+    reps: u32,
+) -> (
+    Vec<serde_json::Value>,
+    std::path::PathBuf,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let text = text
         .lines()
@@ -128,10 +144,18 @@ fn a_committed_set_up_measures_the_same_and_leaves_no_image() {
     // The first trial made the venv itself and committed its container
     // right after; every later one starts from that image.
     assert_eq!(reused(&rows[0]), 0.0);
-    assert!(committed_here(&rows[0]) > 0.0, "{}", rows[0]["history"]["timings"]);
+    assert!(
+        committed_here(&rows[0]) > 0.0,
+        "{}",
+        rows[0]["history"]["timings"]
+    );
     assert!(!setup_steps(&rows[0]).is_empty());
     for r in &rows[1..] {
-        assert!(reused(r) > 0.0, "not from the committed set-up: {}", r["record"]);
+        assert!(
+            reused(r) > 0.0,
+            "not from the committed set-up: {}",
+            r["record"]
+        );
         assert_eq!(committed_here(r), 0.0);
         assert!(setup_steps(r).is_empty(), "the venv is not made again");
     }
@@ -153,7 +177,11 @@ fn a_service_set_up_commits_its_files_and_starts_the_service_in_every_trial() {
         "the first trial installs etckeeper itself: {first:?}"
     );
     for r in &rows[1..] {
-        assert!(reused(r) > 0.0, "not from the committed set-up: {}", r["record"]);
+        assert!(
+            reused(r) > 0.0,
+            "not from the committed set-up: {}",
+            r["record"]
+        );
         let steps = setup_steps(r);
         // The live part only: nginx started, the wanted edit applied and
         // committed to etckeeper's repository (which the image holds).
@@ -162,7 +190,10 @@ fn a_service_set_up_commits_its_files_and_starts_the_service_in_every_trial() {
             "etckeeper is not installed again: {steps:?}"
         );
         assert!(steps.iter().any(|c| c.contains("nginx")), "{steps:?}");
-        assert!(first.ends_with(&steps), "{first:?} does not end with {steps:?}");
+        assert!(
+            first.ends_with(&steps),
+            "{first:?} does not end with {steps:?}"
+        );
         assert_eq!(r["record"]["healthy_before"], true, "{}", r["record"]);
         // Runtime files the probe's timing decides (nginx's logs) vary
         // from trial to trial without any commit: apt's bad-config-wrong-root
@@ -185,7 +216,8 @@ fn a_service_set_up_commits_its_files_and_starts_the_service_in_every_trial() {
 #[test]
 fn a_pair_compares_with_one_clean_install_made_from_its_image() {
     // fastmath without its failing script: the install succeeds.
-    let text = std::fs::read_to_string(common::repo().join("scenarios/failed-install.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(common::repo().join("scenarios/failed-install.toml")).unwrap();
     let mut succeeding = String::new();
     let mut skipping = false;
     for l in text.lines() {
@@ -202,13 +234,21 @@ fn a_pair_compares_with_one_clean_install_made_from_its_image() {
         let made: Vec<usize> = (0..rows.len())
             .filter(|&i| !steps_in(&rows[i], "clean-install").is_empty())
             .collect();
-        assert_eq!(made, [0], "{approach}: one clean install, the first trial's");
+        assert_eq!(
+            made,
+            [0],
+            "{approach}: one clean install, the first trial's"
+        );
         for (i, r) in rows.iter().enumerate() {
             let rec = &r["record"];
             assert_eq!(rec["outcome"], "succeeded", "{approach}: {rec}");
             // Measured: the same install twice leaves the same visible
             // files and packages, for apt and for pip in a venv.
-            assert_eq!(rec["clean_diff_files"], 0, "{approach}: {}", r["history"]["clean"]);
+            assert_eq!(
+                rec["clean_diff_files"], 0,
+                "{approach}: {}",
+                r["history"]["clean"]
+            );
             assert_eq!(rec["clean_diff_packages"], 0, "{approach}");
             assert_eq!(rec["recovered"], "true", "{approach}: {rec}");
             assert_eq!(rec["retry_diff_files"], serde_json::Value::Null);

@@ -160,7 +160,10 @@ mod tests {
         };
         let text = serde_json::to_string(&new).unwrap();
         assert!(text.contains(r#""security_profile":"default""#), "{text}");
-        assert!(text.contains(&format!(r#""format_version":{FORMAT_VERSION}"#)), "{text}");
+        assert!(
+            text.contains(&format!(r#""format_version":{FORMAT_VERSION}"#)),
+            "{text}"
+        );
         assert!(!HARNESS_COMMIT.is_empty());
         assert_eq!(serde_json::from_str::<RunMeta>(&text).unwrap(), new);
     }

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, OnceCell};
 use tokio_util::task::TaskTracker;
 
-use super::lifecycle::{self, Hooks, Observed, Request};
-use super::sandbox_target::{run_steps, snapshot_timed, SandboxTarget};
 use super::clean_install::CleanInstalls;
 use super::lifecycle::CleanInstall;
+use super::lifecycle::{self, Hooks, Observed, Request};
+use super::sandbox_target::{run_steps, snapshot_timed, SandboxTarget};
 use super::setup_image::{self, Committed, SetupImages};
 use super::{Event, Executor};
 use crate::approach::{approach, Approach};

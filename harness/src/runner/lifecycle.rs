@@ -887,8 +887,14 @@ packages = ["fastmath"]
         let scenario = crate::scenario::parse(&text).unwrap();
         let apt = approach(crate::vocab::ApproachKind::lookup("apt").unwrap());
         let parts = state_setup_parts(apt.as_ref(), &scenario);
-        assert!(parts.files.iter().any(|c| c.contains("dpkg -i")), "{parts:?}");
-        assert!(!parts.files.iter().any(|c| c.contains("nginx -t")), "{parts:?}");
+        assert!(
+            parts.files.iter().any(|c| c.contains("dpkg -i")),
+            "{parts:?}"
+        );
+        assert!(
+            !parts.files.iter().any(|c| c.contains("nginx -t")),
+            "{parts:?}"
+        );
         assert!(parts.live[0].contains("nginx"), "{parts:?}");
         assert_eq!(
             state_setup(apt.as_ref(), &scenario),
