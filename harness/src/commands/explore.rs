@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::Session;
 use crate::cli::ExploreArgs;
 use crate::error::{exit, Error, Result};
+use crate::explore::points_file::{self, DryRunRecord, FamilyCount};
 use crate::runner::{DockerExecutor, Engine};
 use crate::{scenario, verify};
 
@@ -177,7 +178,11 @@ async fn explore_inner(
         for to in &session.engines[1..] {
             for (d, _) in &dries {
                 if let Some(c) = &d.setup {
-                    tracing::info!("copying {}'s committed set-up to engine {}", d.approach, to.plan.name);
+                    tracing::info!(
+                        "copying {}'s committed set-up to engine {}",
+                        d.approach,
+                        to.plan.name
+                    );
                     crate::docker::images::transfer(&session.docker, &to.docker, &c.image).await?;
                 }
             }
@@ -188,35 +193,39 @@ async fn explore_inner(
         r = copies => r?,
         _ = session.cancel.cancelled() => return Ok(exit::INTERRUPTED),
     }
-    let points_json: Vec<serde_json::Value> = dries
+    let records: Vec<DryRunRecord> = dries
         .iter()
         .map(|(d, selected)| {
             let found = points::count_by_family(d.points.iter().map(|p| p.family.as_str()));
             let chosen = points::count_by_family(selected.iter().map(|p| p.family.as_str()));
-            let families: serde_json::Map<String, serde_json::Value> = found
-                .iter()
-                .map(|(k, n)| (k.1.clone(), serde_json::json!({"found": n, "selected": chosen.get(k).copied().unwrap_or(0)})))
-                .collect();
-            serde_json::json!({
-                "approach": d.approach,
-                "syscalls": syscalls,
-                "max_points": args.max_points,
-                "per_class": args.per_class,
-                "seed": args.seed,
-                "families": families,
-                "selected": selected.iter().map(|p| p.index).collect::<Vec<_>>(),
-                "represented": represented(d, selected),
-                "classes": d.classes,
-                "points": d.points,
-                "dry_run": d.history,
-            })
+            DryRunRecord {
+                approach: d.approach,
+                syscalls: syscalls.to_vec(),
+                max_points: args.max_points,
+                per_class: Some(args.per_class),
+                seed: Some(args.seed),
+                families: found
+                    .iter()
+                    .map(|(k, n)| {
+                        let selected = chosen.get(k).copied().unwrap_or(0);
+                        (
+                            k.1.clone(),
+                            FamilyCount {
+                                found: *n,
+                                selected,
+                            },
+                        )
+                    })
+                    .collect(),
+                selected: selected.iter().map(|p| p.index).collect(),
+                represented: Some(represented(d, selected)),
+                classes: d.classes.clone(),
+                points: d.points.clone(),
+                dry_run: Some(d.history.clone()),
+            }
         })
         .collect();
-    std::fs::write(
-        out.join("points.json"),
-        serde_json::to_vec_pretty(&points_json).expect("plain data"),
-    )
-    .map_err(|e| Error::io("writing points.json", e))?;
+    points_file::write(out, &records)?;
 
     // 2. One crash per selected point, each in a fresh container from the
     // committed set-up.
@@ -357,7 +366,9 @@ fn share_out(
                 }
             })
             .buffer_unordered(e.jobs.max(1));
-        shares.streams.push(Box::pin(stream) as std::pin::Pin<Box<_>>);
+        shares
+            .streams
+            .push(Box::pin(stream) as std::pin::Pin<Box<_>>);
         shares.tallies.push(tally);
     }
     shares

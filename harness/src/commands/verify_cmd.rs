@@ -27,8 +27,7 @@ fn verify_scenario_paths(args: &VerifyArgs) -> Vec<PathBuf> {
         return args.scenarios.clone();
     }
     let from_meta = args.from.as_ref().and_then(|dir| {
-        let text = std::fs::read_to_string(dir.join("run.json")).ok()?;
-        let meta: crate::report::RunMeta = serde_json::from_str(&text).ok()?;
+        let meta = crate::report::RunMeta::read(dir).ok()?;
         let paths: Vec<PathBuf> = meta.scenarios.iter().map(PathBuf::from).collect();
         (!paths.is_empty() && paths.iter().all(|p| p.is_file())).then_some(paths)
     });

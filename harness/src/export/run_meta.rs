@@ -120,13 +120,28 @@ impl RunMeta {
         self.format_version.unwrap_or(1)
     }
 
-    /// Reads `dir/run.json`.
+    /// Reads `dir/run.json`; the one reader every command uses.
     pub fn read(dir: &Path) -> Result<RunMeta> {
         let path = dir.join("run.json");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| crate::error::Error::io(format!("reading {}", path.display()), e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| crate::error::Error::Usage(format!("garbled {}: {e}", path.display())))
+        serde_json::from_str(&text).map_err(|e| {
+            crate::error::Error::Usage(format!(
+                "garbled {}:{}:{}: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+
+    /// [`RunMeta::read`], or None when the folder has no run.json.
+    pub fn read_if_present(dir: &Path) -> Result<Option<RunMeta>> {
+        if dir.join("run.json").is_file() {
+            Self::read(dir).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Writes `dir/run.json` atomically: never half-written.

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{ApproachStats, Block};
+use crate::history::Phase;
 
 /// What one approach's trials did with one attempted side effect.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,7 +32,7 @@ pub fn tally(g: &ApproachStats) -> Tallies {
         // Per trial: an attempt counts once however often the script ran
         // (pip runs setup.py twice on its legacy path).
         let mut seen: BTreeMap<(String, String), bool> = BTreeMap::new();
-        for (_, a) in h.attempts.iter().filter(|(p, _)| p == "operation") {
+        for (_, a) in h.attempts.iter().filter(|(p, _)| *p == Phase::Operation) {
             let key = (a.op.clone(), a.path.clone());
             let t = out.entry(key.clone()).or_default();
             t.uids.insert(a.uid.clone());
@@ -52,7 +53,7 @@ pub fn tally(g: &ApproachStats) -> Tallies {
         let later: BTreeSet<(String, String)> = h
             .attempts
             .iter()
-            .filter(|(p, _)| p != "operation")
+            .filter(|(p, _)| *p != Phase::Operation)
             .map(|(_, a)| (a.op.clone(), a.path.clone()))
             .collect();
         for key in later {
@@ -172,7 +173,8 @@ mod tests {
                     uid: if *landed { "0" } else { "30001" }.into(),
                     error: error.to_string(),
                 };
-                (phase.to_string(), a)
+                let phase: Phase = serde_json::from_str(&format!("\"{phase}\"")).unwrap();
+                (phase, a)
             })
             .collect();
         Trial {

@@ -9,6 +9,7 @@ use super::plots::{self, StripCell, StripRow};
 use super::{approach_rank, fmt_count, fmt_ms, Block, Tally};
 use crate::error::{Error, Result};
 use crate::explore::points::{family_of, family_rank};
+use crate::explore::points_file;
 use crate::explore::state::State;
 use crate::explore::CrashPointRecord;
 use crate::export::ApproachKind;
@@ -53,64 +54,31 @@ impl CrashData {
             names.dedup();
             (names.len() == 1).then(|| names[0].to_string())
         };
-        let points_path = dir.join("points.json");
-        if points_path.is_file() {
-            let text = std::fs::read_to_string(&points_path)
-                .map_err(|e| Error::io(format!("reading {}", points_path.display()), e))?;
-            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                Error::Usage(format!(
-                    "report: garbled points.json: {}:{}: {e}",
-                    points_path.display(),
-                    e.line()
-                ))
-            })?;
-            let entries = value.as_array().ok_or_else(|| {
-                Error::Usage(format!(
-                    "report: garbled points.json: {}: expected a list of dry runs",
-                    points_path.display()
-                ))
-            })?;
-            for (i, e) in entries.iter().enumerate() {
-                let approach = e.get("approach").and_then(|a| a.as_str());
-                let points = e.get("points").and_then(|p| p.as_array());
-                let (Some(approach), Some(points)) = (approach, points) else {
-                    return Err(Error::Usage(format!(
-                        "report: garbled points.json: {}: entry {i} lacks `approach` or `points`",
-                        points_path.display()
-                    )));
-                };
-                let dry = e.get("dry_run");
+        let entries = points_file::read_if_present(dir).map_err(|e| match e {
+            Error::Usage(m) => Error::Usage(format!("report: {m}")),
+            e => e,
+        })?;
+        if let Some(entries) = entries {
+            for e in &entries {
                 // Explore crashes one scenario; older files may not name it.
-                let scenario = dry
-                    .and_then(|d| d.get("scenario"))
-                    .and_then(|s| s.as_str())
+                let scenario = e
+                    .scenario()
                     .map(str::to_string)
                     .or_else(|| only_scenario.clone())
                     .unwrap_or_default();
-                let key = (scenario, approach.to_string());
-                data.found.insert(key.clone(), points.len());
+                let key = (scenario, e.approach.to_string());
+                data.found.insert(key.clone(), e.points.len());
                 let mut families = BTreeMap::new();
-                for p in points {
+                for p in &e.points {
                     // Files from before families name only the syscall.
-                    let family = match p.get("family").and_then(|f| f.as_str()) {
-                        Some(f) if !f.is_empty() => f.to_string(),
-                        _ => family_of(p.get("syscall").and_then(|s| s.as_str()).unwrap_or(""))
-                            .to_string(),
+                    let family = match p.family.as_str() {
+                        "" => family_of(&p.syscall).to_string(),
+                        f => f.to_string(),
                     };
                     *families.entry(family).or_insert(0) += 1;
                 }
                 data.found_by_family.insert(key.clone(), families);
-                let exit = dry
-                    .and_then(|d| d.get("steps"))
-                    .and_then(|s| s.as_array())
-                    .and_then(|steps| {
-                        steps
-                            .iter()
-                            .find(|s| s.get("phase").and_then(|p| p.as_str()) == Some("operation"))
-                    })
-                    .and_then(|s| s.get("exit_code"))
-                    .and_then(|c| c.as_i64());
-                if let Some(exit) = exit {
+                if let Some(exit) = e.dry_exit() {
                     data.dry_exit.insert(key, exit);
                 }
             }
@@ -311,7 +279,6 @@ pub fn by_approach<'a>(
     groups
         .into_iter()
         .map(|((_, a), rs)| {
-            // points.json is read as plain JSON: its keys are names.
             let key = (scenario.clone(), a.to_string());
             let mut g = CrashStats::of(
                 a,
@@ -672,11 +639,19 @@ mod tests {
         w.serialize(point("nix", 2, false, None, 0.0, "boom"))
             .unwrap();
         w.flush().unwrap();
-        std::fs::write(
-            dir.path().join("points.json"),
-            r#"[{"approach":"nix","points":[{"family":"rename"},{"family":"write"},{"syscall":"renameat"}],"dry_run":{"scenario":"kill-during-install","steps":[{"phase":"operation","exit_code":0}]}}]"#,
-        )
-        .unwrap();
+        // The oldest files: approach, points (without `family`) and the dry run.
+        let nix = crate::approach::kind("nix");
+        let dry = crate::history::History::new("kill-during-install", nix, "none", 0, 0);
+        let mut dry = serde_json::to_value(dry).unwrap();
+        dry["steps"] = serde_json::json!([{"phase": "operation", "command": "nix-env -i app",
+            "exit_code": 0, "ms": 1.0, "stdout_tail": "", "stderr_tail": ""}]);
+        let point = |index, syscall: &str, family: &str| serde_json::json!({"index": index, "syscall": syscall, "family": family, "k": 1, "process": "nix"});
+        let entry = serde_json::json!([{
+            "approach": "nix",
+            "points": [point(0, "rename", "rename"), point(1, "write", "write"), point(2, "renameat", "")],
+            "dry_run": dry,
+        }]);
+        std::fs::write(dir.path().join("points.json"), entry.to_string()).unwrap();
         let d = CrashData::load(dir.path()).unwrap();
         assert_eq!(d.records.len(), 2);
         assert_eq!(d.records[1].state_after_crash, None);

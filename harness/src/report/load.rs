@@ -10,106 +10,41 @@ use super::crashpoints;
 use crate::checker::{check_verdict, Outcome, TrialRecord, Verdict};
 use crate::error::{Error, Result};
 use crate::export::{ApproachKind, FaultLabel};
-use crate::history::{Attempt, Step};
+use crate::history::{Attempt, CheckKind, History, Phase};
+use crate::snapshot::Residue;
 
 /// run.json, one type for its writer and its readers.
 pub use crate::export::RunMeta;
 
-/// One residue path as trials.jsonl writes it.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ResiduePathView {
-    pub path: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub class: String,
-}
-
-/// A residue as trials.jsonl writes it. Read with a view of its own, so the
-/// report keeps reading old runs when the snapshot types grow.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ResidueView {
-    #[serde(default)]
-    pub added: usize,
-    #[serde(default)]
-    pub removed: usize,
-    #[serde(default)]
-    pub modified: usize,
-    #[serde(default)]
-    pub garbage: usize,
-    #[serde(default)]
-    pub packages: Vec<String>,
-    #[serde(default)]
-    pub paths: Vec<ResiduePathView>,
-}
-
-impl ResidueView {
-    pub fn visible_paths(&self) -> impl Iterator<Item = &str> {
-        self.paths
-            .iter()
-            .filter(|p| p.class == "visible")
-            .map(|p| p.path.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct HistoryLine {
-    scenario: String,
-    approach: ApproachKind,
-    fault: FaultLabel,
-    rep: u32,
-    seed: u64,
-    #[serde(default)]
-    steps: Vec<serde_json::Value>,
-    #[serde(default)]
-    residue_after_failure: Option<ResidueView>,
-    #[serde(default)]
-    residue_after_recovery: Option<ResidueView>,
-    #[serde(default)]
-    service: Option<ServiceView>,
-    #[serde(default, alias = "retry")]
-    clean: Option<RetryView>,
-}
-
-/// What the report reads of a retry's comparison with a clean install.
-#[derive(Debug, Clone, Default, Deserialize)]
-struct RetryView {
-    #[serde(default)]
-    difference: ResidueView,
-}
-
-/// What the report reads of a configure trial's probe timeline.
-#[derive(Debug, Clone, Default, Deserialize)]
-struct ServiceView {
-    #[serde(default)]
-    max_gap_ms: Option<f64>,
-}
-
+/// A trials.jsonl line: its `history` read as the writer's own type (every
+/// field added since format 1 has a default, so old runs load too; a test
+/// loads every committed trials.jsonl).
 #[derive(Debug, Deserialize)]
 struct JsonlLine {
-    history: HistoryLine,
+    history: History,
 }
 
-/// What the report uses of a trial's history in trials.jsonl.
+/// What the report uses of a trial's history in trials.jsonl, worked out
+/// once from the typed [`History`].
 #[derive(Debug, Clone, Default)]
 pub struct HistoryView {
-    pub residue_after_failure: Option<ResidueView>,
-    pub residue_after_recovery: Option<ResidueView>,
+    pub residue_after_failure: Option<Residue>,
+    pub residue_after_recovery: Option<Residue>,
     /// Short names of the checks run right after the operation…
     pub checks_run: Vec<String>,
     /// …and of those that judged the state invalid.
     pub checks_failed: Vec<String>,
     /// Side effects the package's scripts attempted, with the phase of the
-    /// step that printed them (`operation`, `recovery`, …).
-    pub attempts: Vec<(String, Attempt)>,
+    /// step that printed them (the operation, the recovery, …).
+    pub attempts: Vec<(Phase, Attempt)>,
     /// The commands of the recovery phase, in order (empty: none ran).
     pub recovery_commands: Vec<String>,
     /// A configure trial's probe: the longest gap between two samples
     /// after the change, the resolution of its times.
     pub probe_max_gap_ms: Option<f64>,
-    /// A retry trial's difference from a clean install (visible paths and
-    /// packages); None for other trials.
-    pub retry_difference: Option<ResidueView>,
+    /// The difference from a clean install (a retry's, or a successful
+    /// install's); None for other trials.
+    pub retry_difference: Option<Residue>,
 }
 
 impl HistoryView {
@@ -228,16 +163,10 @@ impl Run {
                 "report: {what} (only a header or nothing)"
             )));
         }
-        let meta_path = dir.join("run.json");
-        let meta = if meta_path.is_file() {
-            let text = std::fs::read_to_string(&meta_path)
-                .map_err(|e| Error::io(format!("reading {}", meta_path.display()), e))?;
-            Some(serde_json::from_str::<RunMeta>(&text).map_err(|e| {
-                Error::Usage(format!("report: {}:{}: {e}", meta_path.display(), e.line()))
-            })?)
-        } else {
-            None
-        };
+        let meta = RunMeta::read_if_present(dir).map_err(|e| match e {
+            Error::Usage(m) => Error::Usage(format!("report: {m}")),
+            e => e,
+        })?;
         let jsonl_path = dir.join("trials.jsonl");
         let (mut histories, jsonl) = if jsonl_path.is_file() {
             let h = read_jsonl(&jsonl_path)?;
@@ -379,54 +308,36 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
         })?;
         let h = parsed.history;
         let mut view = HistoryView {
-            residue_after_failure: h.residue_after_failure,
-            residue_after_recovery: h.residue_after_recovery,
-            probe_max_gap_ms: h.service.and_then(|s| s.max_gap_ms),
-            retry_difference: h.clean.map(|r| r.difference),
+            probe_max_gap_ms: h.service.as_ref().map(|s| s.max_gap_ms),
+            retry_difference: h.clean.as_ref().map(|c| c.difference.clone()),
             ..Default::default()
         };
         for step in &h.steps {
-            let phase = step
-                .get("phase")
-                .and_then(|p| p.as_str())
-                .unwrap_or_default();
-            if let Some(list) = step.get("attempts") {
-                let list: Vec<Attempt> = serde_json::from_value(list.clone()).map_err(|e| {
-                    Error::Usage(format!(
-                        "report: garbled attempts in trials.jsonl: {}:{}: {e}",
-                        path.display(),
-                        i + 1
-                    ))
-                })?;
-                view.attempts
-                    .extend(list.into_iter().map(|a| (phase.to_string(), a)));
+            view.attempts
+                .extend(step.attempts.iter().map(|a| (step.phase, a.clone())));
+            if step.phase == Phase::Recovery {
+                view.recovery_commands.push(step.command.clone());
             }
-            if phase == "recovery" {
-                if let Some(c) = step.get("command").and_then(|c| c.as_str()) {
-                    view.recovery_commands.push(c.to_string());
-                }
-            }
-            if phase != "check-after-failure" {
-                continue;
-            }
-            let Ok(step) = serde_json::from_value::<Step>(step.clone()) else {
-                continue;
-            };
             // The checks `consistent` counts: the package manager's own
             // (the health and the probes have their own columns).
-            if step.kind_of_check() != Some(crate::history::CheckKind::Own) {
+            if step.phase != Phase::CheckAfterFailure
+                || step.kind_of_check() != Some(CheckKind::Own)
+            {
                 continue;
             }
             let name = step
                 .check
                 .clone()
                 .unwrap_or_else(|| short_command(&step.command));
-            if check_verdict(&step) == Verdict::Invalid {
+            if check_verdict(step) == Verdict::Invalid {
                 view.checks_failed.push(name.clone());
             }
             view.checks_run.push(name);
         }
-        out.push(((h.scenario, h.approach, h.fault, h.rep, h.seed), view));
+        view.residue_after_failure = h.residue_after_failure;
+        view.residue_after_recovery = h.residue_after_recovery;
+        let key = (h.scenario, h.approach, FaultLabel(h.fault), h.rep, h.seed);
+        out.push((key, view));
     }
     Ok(out)
 }
@@ -484,5 +395,35 @@ pub fn short_command(cmd: &str) -> String {
     {
         Some(arg) => format!("{program} {arg}"),
         None => program.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report reads trials.jsonl as `History`: every committed one,
+    /// old formats included, must load, with a view for every line.
+    #[test]
+    fn every_committed_trials_jsonl_loads_as_history() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for dir in ["../results/reference", "tests/fixtures"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path().join("trials.jsonl");
+                if !p.is_file() {
+                    continue;
+                }
+                let views = read_jsonl(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let lines = std::fs::read_to_string(&p)
+                    .unwrap()
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .count();
+                assert_eq!(views.len(), lines, "{}", p.display());
+                seen += 1;
+            }
+        }
+        assert!(seen > 0, "no trials.jsonl found");
     }
 }

@@ -106,6 +106,14 @@ impl Residue {
     pub fn visible_changes(&self) -> usize {
         self.visible_files() + self.dirs
     }
+
+    /// The visible paths changed, directories too.
+    pub fn visible_paths(&self) -> impl Iterator<Item = &str> {
+        self.paths
+            .iter()
+            .filter(|p| p.class == Class::Visible)
+            .map(|p| p.path.as_str())
+    }
 }
 
 /// Residue between two snapshots of the same image. Store paths are judged

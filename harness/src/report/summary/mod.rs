@@ -527,7 +527,7 @@ fn attempts_rows(trials: &[Trial]) -> Vec<AttemptsRow> {
         let ops: Vec<_> = h
             .attempts
             .iter()
-            .filter(|(phase, _)| phase == "operation")
+            .filter(|(phase, _)| *phase == crate::history::Phase::Operation)
             .map(|(_, a)| a)
             .collect();
         if ops.is_empty() {
