@@ -20,8 +20,9 @@ pub struct SweepReport {
     pub volumes: usize,
     /// Committed set-up images (`runner::setup_image`).
     pub images: usize,
-    /// Containers whose removal was already in progress, and images still
-    /// used by a container being removed.
+    /// Containers whose removal was already in progress, and images,
+    /// volumes and networks still used by a container being removed: the
+    /// next pass takes them.
     pub pending: usize,
 }
 
@@ -122,11 +123,13 @@ async fn sweep_where(
             continue;
         }
         if let Some(id) = n.id {
-            docker
-                .remove_network(&id)
-                .await
-                .map_err(DockerError::api(format!("removing network {id}")))?;
-            report.networks += 1;
+            let removed = docker.remove_network(&id).await;
+            match removal(removed, || format!("removing network {id}"))? {
+                Removal::Done => report.networks += 1,
+                Removal::Gone => {}
+                // Still used by a container being removed.
+                Removal::Busy => report.pending += 1,
+            }
         }
     }
 
@@ -142,14 +145,19 @@ async fn sweep_where(
         if !keep_if_dead(&v.labels) {
             continue;
         }
-        docker
+        let removed = docker
             .remove_volume(
                 &v.name,
                 Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
             )
-            .await
-            .map_err(DockerError::api(format!("removing volume {}", v.name)))?;
-        report.volumes += 1;
+            .await;
+        match removal(removed, || format!("removing volume {}", v.name))? {
+            Removal::Done => report.volumes += 1,
+            Removal::Gone => {}
+            // Still mounted by a container whose removal (or a commit of
+            // it, cut short by the kill) is under way: the next pass.
+            Removal::Busy => report.pending += 1,
+        }
     }
 
     // Images last: a container made from one holds it until removed.
