@@ -9,17 +9,17 @@ mod common;
 
 use std::collections::HashMap;
 
+/// A run's trials.jsonl lines, its results folder and the temporary
+/// folder that holds it.
+type Ran = (Vec<serde_json::Value>, std::path::PathBuf, tempfile::TempDir);
+
 /// `scenario` narrowed to `approach`, run `reps` times one at a time: its
 /// trials' histories.
 fn run_one_approach(
     scenario: &str,
     approach: &str,
     reps: u32,
-) -> (
-    Vec<serde_json::Value>,
-    std::path::PathBuf,
-    tempfile::TempDir,
-) {
+) -> Ran {
     let text = std::fs::read_to_string(common::repo().join(scenario)).unwrap();
     run_text(&text, approach, reps)
 }
@@ -30,11 +30,7 @@ fn run_text(
     text: &str,
     approach: &str,
     reps: u32,
-) -> (
-    Vec<serde_json::Value>,
-    std::path::PathBuf,
-    tempfile::TempDir,
-) {
+) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let text = text
         .lines()
