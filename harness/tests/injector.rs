@@ -22,7 +22,8 @@ const WORKLOAD: &str = "W=/tmp/w; rm -rf $W; mkdir -p $W/a $W/b; \
     echo done > $W/c/end";
 
 /// What a crash left: the exit status, the processes killed, the files.
-const OUTCOME: &str = "rc=$?; echo rc=$rc; grep -o '<[^>]*> +++ killed' /run/mistake-cost/strace.log | sort; \
+const OUTCOME: &str =
+    "rc=$?; echo rc=$rc; grep -o '<[^>]*> +++ killed' /run/mistake-cost/strace.log | sort; \
     find /tmp/w -printf '%p %y %s %m\\n' | sort; cat /tmp/w/*/* 2>/dev/null | md5sum";
 
 #[test]
@@ -112,6 +113,7 @@ fn the_injector_kills_where_strace_does() {
             syscall: "openat",
             at: 4,
             process: "rm",
+            label: "",
             in_worker: false,
         };
         let wrapped = nemesis::crash_point_wrap(None, WORKLOAD, &point).unwrap();
@@ -134,6 +136,101 @@ fn the_injector_kills_where_strace_does() {
         assert_eq!(nemesis::killed_processes(&text), vec!["mv".to_string()], "{text}");
         assert!(text.contains("f1") && !text.contains("g1"), "killed before the rename: {text}");
 
+        sandbox.remove().await.unwrap();
+        drop(volume);
+        tracker.close();
+        tracker.wait().await;
+        run
+    });
+    assert_eq!(
+        common::containers_with_label(&format!("mistake-cost.run={run}")),
+        0
+    );
+}
+
+/// Explore's dry run traces the workload with strace `-y`; every point it
+/// finds is then crashed by the injector, which must find the same
+/// operation from the stopped thread alone (string arguments from its
+/// memory, descriptors and working directory from /proc): each kill fires
+/// and the injector's log names the dry run's operation. Counting per file
+/// must matter here: some points' k differ from the process's raw call
+/// number of the syscall.
+#[test]
+fn the_injector_finds_each_dry_run_operation_by_its_files() {
+    use mistake_cost::explore::points;
+    let o = common::run(&["images", "build"]);
+    assert_eq!(o.status.code(), Some(0));
+    let fixtures = tempfile::tempdir().unwrap();
+    assert!(injector::ship(fixtures.path()).unwrap());
+    let run = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let (run, tracker, volume, mut sandbox) =
+            apt_sandbox(fixtures.path(), "injector-labels").await;
+        let sh = |c: String| vec!["sh".to_string(), "-c".to_string(), c];
+        let t = Duration::from_secs(60);
+        let syscalls = points::expand_syscalls(
+            &points::family_names()
+                .iter()
+                .map(|f| format!("@{f}"))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let traced = nemesis::strace_count(WORKLOAD, &syscalls, nemesis::TRACE_LOG, None);
+        let out = sandbox
+            .exec(
+                &sh(format!(
+                    "{traced} >/dev/null 2>&1; cat {}",
+                    nemesis::TRACE_LOG
+                )),
+                None,
+                t,
+            )
+            .await
+            .unwrap();
+        let calls = points::parse_trace(&String::from_utf8_lossy(&out.stdout), &syscalls);
+        let found = points::points(&calls);
+        assert!(found.len() >= 25, "{} points", found.len());
+        let raw_k_differs = found.iter().any(|p| {
+            let raw = calls
+                .iter()
+                .filter(|c| c.syscall == p.syscall && c.process == p.process)
+                .count();
+            p.k as usize != raw && raw > 1
+        });
+        assert!(
+            raw_k_differs,
+            "the workload must have calls on other files in between"
+        );
+        for p in &found {
+            let point = nemesis::Point {
+                syscall: &p.syscall,
+                at: p.k,
+                process: &p.process,
+                label: &p.label,
+                in_worker: false,
+            };
+            let wrapped = nemesis::crash_point_wrap(None, WORKLOAD, &point).unwrap();
+            let out = sandbox
+                .exec(
+                    &sh(format!(
+                        "rm -f {INJECT_LOG}; {wrapped} >/dev/null 2>&1; cat {INJECT_LOG}"
+                    )),
+                    None,
+                    t,
+                )
+                .await
+                .unwrap();
+            let log = String::from_utf8_lossy(&out.stdout).into_owned();
+            let hits: Vec<String> = nemesis::hit_operations(&log)
+                .into_iter()
+                .map(|h| h.operation)
+                .collect();
+            assert_eq!(hits, vec![p.operation()], "{p:?}\n{log}");
+            assert_eq!(
+                nemesis::killed_processes(&log),
+                vec![p.process.clone()],
+                "{log}"
+            );
+        }
         sandbox.remove().await.unwrap();
         drop(volume);
         tracker.close();
@@ -170,33 +267,56 @@ fn an_injector_that_cannot_run_is_never_taken_for_the_program() {
         let sh = |c: String| vec!["sh".to_string(), "-c".to_string(), c];
         let t = Duration::from_secs(60);
         sandbox
-            .exec(&sh("mkdir -p /tmp/w/b && echo x > /tmp/w/b/f1".into()), None, t)
+            .exec(
+                &sh("mkdir -p /tmp/w/b && echo x > /tmp/w/b/f1".into()),
+                None,
+                t,
+            )
             .await
             .unwrap();
 
-        let wrapped = nemesis::strace_wrap("mv /tmp/w/b/f1 /tmp/w/b/g1", &["renameat2".into()], 1, None);
+        let wrapped =
+            nemesis::strace_wrap("mv /tmp/w/b/f1 /tmp/w/b/g1", &["renameat2".into()], 1, None);
         let out = sandbox
-            .exec(&sh(format!("{wrapped}; echo rc=$?; cat {INJECT_LOG}; ls /tmp/w/b")), None, t)
+            .exec(
+                &sh(format!(
+                    "{wrapped}; echo rc=$?; cat {INJECT_LOG}; ls /tmp/w/b"
+                )),
+                None,
+                t,
+            )
             .await
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("rc=137"), "strace killed mv instead: {text}");
-        assert_eq!(nemesis::killed_processes(&text), vec!["mv".to_string()], "{text}");
+        assert_eq!(
+            nemesis::killed_processes(&text),
+            vec!["mv".to_string()],
+            "{text}"
+        );
         // (strace's log names g1 in the call it killed: the folder alone.)
-        assert_eq!(text.lines().last(), Some("f1"), "killed before the rename: {text}");
+        assert_eq!(
+            text.lines().last(),
+            Some("f1"),
+            "killed before the rename: {text}"
+        );
 
         let point = nemesis::Point {
             syscall: "renameat2",
             at: 1,
             process: "mv",
+            label: "",
             in_worker: false,
         };
-        let wrapped = nemesis::crash_point_wrap(None, "mv /tmp/w/b/f1 /tmp/w/b/g1", &point).unwrap();
-        let out = sandbox
-            .exec(&sh(wrapped), None, t)
-            .await
-            .unwrap();
-        assert_eq!(out.exit_code, 126, "{}", String::from_utf8_lossy(&out.stderr));
+        let wrapped =
+            nemesis::crash_point_wrap(None, "mv /tmp/w/b/f1 /tmp/w/b/g1", &point).unwrap();
+        let out = sandbox.exec(&sh(wrapped), None, t).await.unwrap();
+        assert_eq!(
+            out.exit_code,
+            126,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("cannot run in this container"),
             "{}",
@@ -206,7 +326,11 @@ fn an_injector_that_cannot_run_is_never_taken_for_the_program() {
             .exec(&sh("ls /tmp/w/b".into()), None, t)
             .await
             .unwrap();
-        assert_eq!(String::from_utf8_lossy(&files.stdout).trim(), "f1", "nothing ran");
+        assert_eq!(
+            String::from_utf8_lossy(&files.stdout).trim(),
+            "f1",
+            "nothing ran"
+        );
 
         sandbox.remove().await.unwrap();
         drop(volume);
@@ -225,7 +349,12 @@ fn an_injector_that_cannot_run_is_never_taken_for_the_program() {
 async fn apt_sandbox(
     fixtures: &std::path::Path,
     name: &str,
-) -> (RunId, tokio_util::task::TaskTracker, common::FixturesVolume, Sandbox) {
+) -> (
+    RunId,
+    tokio_util::task::TaskTracker,
+    common::FixturesVolume,
+    Sandbox,
+) {
     let docker = mistake_cost::docker::connect().await.unwrap();
     let run = RunId::new();
     let tracker = tokio_util::task::TaskTracker::new();
@@ -235,8 +364,17 @@ async fn apt_sandbox(
         format!("mc-{run}-{name}"),
     );
     spec.fixtures = Some(volume.name.clone());
-    let sandbox = Sandbox::start(&docker, &run, &spec, &tracker).await.unwrap();
-    let mkdir = vec!["sh".into(), "-c".into(), "mkdir -p /run/mistake-cost".into()];
-    sandbox.exec(&mkdir, None, Duration::from_secs(60)).await.unwrap();
+    let sandbox = Sandbox::start(&docker, &run, &spec, &tracker)
+        .await
+        .unwrap();
+    let mkdir = vec![
+        "sh".into(),
+        "-c".into(),
+        "mkdir -p /run/mistake-cost".into(),
+    ];
+    sandbox
+        .exec(&mkdir, None, Duration::from_secs(60))
+        .await
+        .unwrap();
     (run, tracker, volume, sandbox)
 }

@@ -5,7 +5,7 @@
 //! injected signal under `--seccomp-bpf`). Copied into the containers
 //! through the fixtures volume; Linux x86_64 only.
 //!
-//! Usage: `mistake-cost-inject --syscall NAME --at K [--comm NAME] --log FILE -- PROGRAM [ARG...]`,
+//! Usage: `mistake-cost-inject --syscall NAME --at K [--comm NAME] [--label LABEL] --log FILE -- PROGRAM [ARG...]`,
 //! or `… --attach PID` for a running process (the Nix daemon) and what it
 //! forks: no seccomp filter can be added to it from outside, so there every
 //! syscall stops it (as `strace -p` does); SIGINT detaches (ptrace lets a
@@ -13,7 +13,16 @@
 //! With `--comm`, only threads of that command name are killed (every
 //! thread's calls are still counted, as strace counts them): explore's
 //! crash point is one process's k-th call, not every process's.
-//! Every kill is logged as strace does (`TID<comm> +++ killed by SIGKILL +++`);
+//! With `--once`, the first kill is the only one: a crash point is one
+//! crash, not also the retry a tool makes after it (pip rebuilding a
+//! package another way reaches the same call again).
+//! With `--label`, only calls whose file or files have that label count
+//! (`call_label.rs`: the paths read from the stopped thread's arguments,
+//! its descriptors and working directory, normalised): K is then the k-th
+//! call of NAME on that label, the operation explore's dry run found.
+//! Every kill is logged as strace does (`TID<comm> +++ killed by SIGKILL +++`),
+//! followed by what it hit (`TID<comm> hit NAME LABEL #K`, a tab, the raw
+//! paths);
 //! the exit status is the program's (128 + signal when one ended it), after
 //! every traced process has ended, as with `strace -f`. Exit 125: bad
 //! usage or a tracing failure before the program ran. `--check` alone
@@ -27,12 +36,20 @@ use std::io::Write;
 #[allow(dead_code)]
 mod seccomp;
 
+#[path = "../nemesis/call_label.rs"]
+#[allow(dead_code)]
+mod call_label;
+
 use seccomp::{seccomp_filter, syscall_number};
 
 struct Args {
     syscall: String,
     at: u64,
     comm: Option<String>,
+    /// `--label`: count only calls on this label.
+    label: Option<String>,
+    /// `--once`: kill at the first thread that reaches the point, no other.
+    once: bool,
     log: String,
     /// `--attach PID`: a running process (the Nix daemon) and everything it
     /// forks from now on, instead of a program to start.
@@ -42,20 +59,42 @@ struct Args {
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let (mut syscall, mut at, mut log, mut comm, mut attach) = (None, None, None, None, None);
+    let mut label = None;
+    let mut once = false;
     let mut i = 0;
     while i < args.len() {
-        let value = || args.get(i + 1).cloned().ok_or(format!("{} needs a value", args[i]));
+        let value = || {
+            args.get(i + 1)
+                .cloned()
+                .ok_or(format!("{} needs a value", args[i]))
+        };
         match args[i].as_str() {
             "--syscall" => syscall = Some(value()?),
             "--at" => {
                 let v = value()?;
-                at = Some(v.parse::<u64>().ok().filter(|&n| n > 0).ok_or(format!("--at {v}: not a positive number"))?)
+                at = Some(
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or(format!("--at {v}: not a positive number"))?,
+                )
             }
             "--log" => log = Some(value()?),
             "--comm" => comm = Some(value()?),
+            "--label" => label = Some(value()?),
             "--attach" => {
                 let v = value()?;
-                attach = Some(v.parse::<libc::pid_t>().ok().filter(|&p| p > 0).ok_or(format!("--attach {v}: not a pid"))?)
+                attach = Some(
+                    v.parse::<libc::pid_t>()
+                        .ok()
+                        .filter(|&p| p > 0)
+                        .ok_or(format!("--attach {v}: not a pid"))?,
+                )
+            }
+            "--once" => {
+                once = true;
+                i += 1;
+                continue;
             }
             "--" => break,
             other => return Err(format!("unexpected argument {other}")),
@@ -70,6 +109,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         syscall: syscall.ok_or("--syscall is required")?,
         at: at.ok_or("--at is required")?,
         comm,
+        label,
+        once,
         attach,
         log: log.ok_or("--log is required")?,
         program,
@@ -92,7 +133,9 @@ fn spawn(program: &[String], nr: i64) -> libc::pid_t {
     // async-signal-safe calls.
     let argv: Vec<CString> = program
         .iter()
-        .map(|a| CString::new(a.as_bytes()).unwrap_or_else(|_| fail("an argument holds a NUL byte")))
+        .map(|a| {
+            CString::new(a.as_bytes()).unwrap_or_else(|_| fail("an argument holds a NUL byte"))
+        })
         .collect();
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
@@ -109,7 +152,8 @@ fn spawn(program: &[String], nr: i64) -> libc::pid_t {
         len: prog.len() as u16,
         filter: prog.as_mut_ptr(),
     };
-    let message = b"mistake-cost-inject: could not install the seccomp filter or exec the program\n";
+    let message =
+        b"mistake-cost-inject: could not install the seccomp filter or exec the program\n";
     // SAFETY: the child calls only async-signal-safe functions before exec
     // or _exit; the parent continues as a single-threaded program.
     unsafe {
@@ -149,18 +193,37 @@ fn cont(tid: libc::pid_t, signal: libc::c_int) {
 
 /// strace's `when=K`, per traced thread: a new thread or process starts at
 /// zero, exec keeps the count. Kills (and logs) at the k-th call when the
-/// thread has the wanted name.
+/// thread has the wanted name; with a label, only calls on it count.
 struct Counter {
+    syscall: String,
     at: u64,
     comm: Option<String>,
+    label: Option<String>,
+    /// Kill no more once one kill fired (`--once`).
+    once: bool,
+    fired: bool,
     calls: HashMap<libc::pid_t, u64>,
     log: std::fs::File,
 }
 
 impl Counter {
-    /// One call of the syscall by `tid`, stopped before it runs; true when
-    /// the thread was killed there (it must then not be resumed).
-    fn call(&mut self, tid: libc::pid_t) -> bool {
+    /// One call of the syscall by `tid`, stopped before it runs, with its
+    /// arguments; true when the thread was killed there (it must then not
+    /// be resumed).
+    fn call(&mut self, tid: libc::pid_t, args: &[u64; 6]) -> bool {
+        if self.once && self.fired {
+            return false;
+        }
+        let names = match &self.label {
+            Some(want) => {
+                let names = read_names(tid, &self.syscall, args);
+                if call_label::label(&names) != *want {
+                    return false;
+                }
+                names
+            }
+            None => Vec::new(),
+        };
         let n = self.calls.entry(tid).or_insert(0);
         *n += 1;
         if *n != self.at {
@@ -170,11 +233,153 @@ impl Counter {
         if self.comm.as_ref().is_some_and(|c| *c != name) {
             return false;
         }
+        let operation =
+            call_label::operation_text(&self.syscall, self.label.as_deref().unwrap_or(""), self.at);
         let _ = writeln!(self.log, "{tid}<{name}> +++ killed by SIGKILL +++");
+        let _ = writeln!(
+            self.log,
+            "{tid}<{name}> hit {operation}\t{}",
+            names.join(" -> ")
+        );
         // SAFETY: signalling our own tracee, stopped before its call.
         unsafe { libc::syscall(libc::SYS_tkill, tid, libc::SIGKILL) };
+        self.fired = true;
         true
     }
+}
+
+/// The call's names as strace's `-y` shows them (`call_label::names` says
+/// which arguments): strings read from the thread's memory, descriptors
+/// and the working directory through /proc. What cannot be read is `?`.
+fn read_names(tid: libc::pid_t, syscall: &str, args: &[u64; 6]) -> Vec<String> {
+    use call_label::Name;
+    let fd = |i: usize| link(tid, &format!("fd/{}", args[i] as i32));
+    let at = |d: usize, p: usize| {
+        let path = read_string(tid, args[p]).unwrap_or_else(|| "?".into());
+        if path.starts_with('/') {
+            return call_label::lexical(&path);
+        }
+        let dir = if args[d] as i32 == libc::AT_FDCWD {
+            link(tid, "cwd")
+        } else {
+            link(tid, &format!("fd/{}", args[d] as i32))
+        };
+        call_label::join((dir != "?").then_some(dir.as_str()), &path)
+    };
+    call_label::names(syscall)
+        .iter()
+        .map(|n| match *n {
+            Name::Path(i) => {
+                call_label::lexical(&read_string(tid, args[i]).unwrap_or_else(|| "?".into()))
+            }
+            Name::Text(i) => read_string(tid, args[i]).unwrap_or_else(|| "?".into()),
+            Name::Fd(i) => fd(i),
+            Name::AtOrFd(d, p) if args[p] == 0 => fd(d),
+            Name::At(d, p) | Name::AtOrFd(d, p) => at(d, p),
+        })
+        .collect()
+}
+
+/// `/proc/TID/<what>`'s target (an fd's file, the working directory).
+fn link(tid: libc::pid_t, what: &str) -> String {
+    std::fs::read_link(format!("/proc/{tid}/{what}"))
+        .map(|p| {
+            String::from_utf8_lossy(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))
+                .into_owned()
+        })
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// A NUL-terminated string at `addr` in the thread's memory (at most
+/// PATH_MAX bytes), read as strace reads it: `process_vm_readv` a page at a
+/// time (so an unmapped next page does not fail the read), and where that
+/// is refused (Docker's default seccomp profile allows it only with
+/// CAP_SYS_PTRACE) word by word with PTRACE_PEEKDATA, which a tracer may
+/// always use. `None` where strace, too, would print the bare address.
+fn read_string(tid: libc::pid_t, addr: u64) -> Option<String> {
+    if addr == 0 {
+        return None;
+    }
+    let bytes = match read_vm(tid, addr) {
+        Ok(b) => b,
+        Err(e) if matches!(e, libc::EPERM | libc::ENOSYS) => read_peek(tid, addr)?,
+        Err(_) => return None,
+    };
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn read_vm(tid: libc::pid_t, addr: u64) -> Result<Vec<u8>, i32> {
+    const PAGE: u64 = 4096;
+    let mut out: Vec<u8> = Vec::new();
+    let mut at = addr;
+    while out.len() < libc::PATH_MAX as usize {
+        let len = (PAGE - at % PAGE) as usize;
+        let mut buf = vec![0u8; len];
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        let remote = libc::iovec {
+            iov_base: at as *mut libc::c_void,
+            iov_len: len,
+        };
+        // SAFETY: reading another process's memory into our own buffer of `len` bytes.
+        let got = unsafe { libc::process_vm_readv(tid, &local, 1, &remote, 1, 0) };
+        if got <= 0 {
+            return Err(if got == 0 { libc::EFAULT } else { errno() });
+        }
+        let got = &buf[..got as usize];
+        match got.iter().position(|&b| b == 0) {
+            Some(end) => {
+                out.extend_from_slice(&got[..end]);
+                return Ok(out);
+            }
+            None => out.extend_from_slice(got),
+        }
+        at += got.len() as u64;
+    }
+    Err(libc::ENAMETOOLONG)
+}
+
+fn read_peek(tid: libc::pid_t, addr: u64) -> Option<Vec<u8>> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut at = addr;
+    while out.len() < libc::PATH_MAX as usize {
+        // PEEKDATA returns the word itself: -1 is a valid word, so errno tells.
+        // SAFETY: clearing errno, then a plain ptrace read of our stopped tracee.
+        let word = unsafe {
+            *libc::__errno_location() = 0;
+            libc::ptrace(libc::PTRACE_PEEKDATA, tid, at as *mut libc::c_void, 0)
+        };
+        if word == -1 && errno() != 0 {
+            return None;
+        }
+        for b in word.to_ne_bytes() {
+            if b == 0 {
+                return Some(out);
+            }
+            out.push(b);
+        }
+        at += std::mem::size_of::<libc::c_long>() as u64;
+    }
+    None
+}
+
+/// The stopped thread's syscall arguments (`PTRACE_GET_SYSCALL_INFO`, at a
+/// syscall-entry or seccomp stop), with the syscall number.
+fn syscall_args(tid: libc::pid_t) -> Option<(u64, [u64; 6])> {
+    let mut info = SyscallInfo::default();
+    // SAFETY: info is large enough for the entry and seccomp forms the kernel writes.
+    let got = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GET_SYSCALL_INFO,
+            tid,
+            std::mem::size_of::<SyscallInfo>(),
+            &mut info,
+        )
+    };
+    (got > 0 && (info.op == PTRACE_SYSCALL_INFO_ENTRY || info.op == PTRACE_SYSCALL_INFO_SECCOMP))
+        .then_some((info.nr, info.args))
 }
 
 fn main() {
@@ -192,8 +397,12 @@ fn main() {
     let log = std::fs::File::create(&args.log)
         .unwrap_or_else(|e| fail(&format!("creating {}: {e}", args.log)));
     let counter = Counter {
+        syscall: args.syscall.clone(),
         at: args.at,
         comm: args.comm.clone(),
+        label: args.label.clone(),
+        once: args.once,
+        fired: false,
         calls: HashMap::new(),
         log,
     };
@@ -231,7 +440,10 @@ fn run_program(program: &[String], nr: i64, mut counter: Counter) -> ! {
             | libc::PTRACE_O_TRACEEXEC
             | libc::PTRACE_O_EXITKILL;
         if libc::ptrace(libc::PTRACE_SETOPTIONS, root, 0, options as libc::c_long) == -1 {
-            fail(&format!("PTRACE_SETOPTIONS: {}", std::io::Error::last_os_error()));
+            fail(&format!(
+                "PTRACE_SETOPTIONS: {}",
+                std::io::Error::last_os_error()
+            ));
         }
     }
     cont(root, 0);
@@ -262,8 +474,12 @@ fn run_program(program: &[String], nr: i64, mut counter: Counter) -> ! {
         let signal = libc::WSTOPSIG(status);
         let event = (status >> 16) & 0xffff;
         if signal == libc::SIGTRAP && event != 0 {
-            if event == libc::PTRACE_EVENT_SECCOMP && counter.call(tid) {
-                continue;
+            // Only the filtered syscall stops here; its arguments come with it.
+            if event == libc::PTRACE_EVENT_SECCOMP {
+                let args = syscall_args(tid).map(|(_, a)| a).unwrap_or_default();
+                if counter.call(tid, &args) {
+                    continue;
+                }
             }
             cont(tid, 0);
             continue;
@@ -283,7 +499,8 @@ fn run_program(program: &[String], nr: i64, mut counter: Counter) -> ! {
     std::process::exit(code)
 }
 
-/// `struct ptrace_syscall_info` up to the entry's syscall number.
+/// `struct ptrace_syscall_info`'s entry and seccomp forms (the same layout
+/// up to the arguments).
 #[repr(C)]
 #[derive(Default)]
 struct SyscallInfo {
@@ -294,9 +511,13 @@ struct SyscallInfo {
     stack_pointer: u64,
     nr: u64,
     args: [u64; 6],
+    /// The seccomp form's filter data (the entry form ends before it).
+    ret_data: u32,
+    pad2: u32,
 }
 
 const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
+const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
 
 fn resume(tid: libc::pid_t, signal: libc::c_int) {
     // SAFETY: plain ptrace request on a tracee; ESRCH (it died meanwhile) is fine.
@@ -326,7 +547,10 @@ fn attach(pid: libc::pid_t, nr: i64, mut counter: Counter) -> ! {
         // SAFETY: attaching to a process of this container (we are root).
         unsafe {
             if libc::ptrace(libc::PTRACE_SEIZE, tid, 0, options as libc::c_long) == -1 {
-                fail(&format!("PTRACE_SEIZE {tid}: {}", std::io::Error::last_os_error()));
+                fail(&format!(
+                    "PTRACE_SEIZE {tid}: {}",
+                    std::io::Error::last_os_error()
+                ));
             }
             libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0);
         }
@@ -351,22 +575,10 @@ fn attach(pid: libc::pid_t, nr: i64, mut counter: Counter) -> ! {
         let signal = libc::WSTOPSIG(status);
         let event = (status >> 16) & 0xffff;
         if signal == (libc::SIGTRAP | 0x80) {
-            let mut info = SyscallInfo::default();
-            // SAFETY: info is large enough for the entry form the kernel writes.
-            let got = unsafe {
-                libc::ptrace(
-                    libc::PTRACE_GET_SYSCALL_INFO,
-                    tid,
-                    std::mem::size_of::<SyscallInfo>(),
-                    &mut info,
-                )
-            };
-            if got > 0
-                && info.op == PTRACE_SYSCALL_INFO_ENTRY
-                && info.nr == nr as u64
-                && counter.call(tid)
-            {
-                continue;
+            if let Some((call_nr, args)) = syscall_args(tid) {
+                if call_nr == nr as u64 && counter.call(tid, &args) {
+                    continue;
+                }
             }
             resume(tid, 0);
         } else if event != 0 {
@@ -386,14 +598,20 @@ mod tests {
 
     #[test]
     fn parses_its_arguments() {
-        let a: Vec<String> = "--syscall rename --at 3 --log /run/l --comm dpkg -- sh -c true"
-            .split(' ')
-            .map(String::from)
-            .collect();
+        let a: Vec<String> =
+            "--syscall rename --at 3 --once --log /run/l --comm dpkg --label /a -- sh -c true"
+                .split(' ')
+                .map(String::from)
+                .collect();
         let p = parse_args(&a).unwrap();
-        assert_eq!((p.syscall.as_str(), p.at, p.log.as_str()), ("rename", 3, "/run/l"));
+        assert_eq!(
+            (p.syscall.as_str(), p.at, p.log.as_str()),
+            ("rename", 3, "/run/l")
+        );
         assert_eq!(p.program, ["sh", "-c", "true"]);
         assert_eq!(p.comm.as_deref(), Some("dpkg"));
+        assert_eq!(p.label.as_deref(), Some("/a"));
+        assert!(p.once);
         assert!(parse_args(&["--at".into(), "0".into(), "--".into(), "x".into()]).is_err());
         assert!(parse_args(&["--syscall".into(), "rename".into()]).is_err());
     }

@@ -137,12 +137,12 @@ async fn explore_inner(
     for dry in runs {
         let dry = dry?;
         let a = dry.approach;
-        let sampled = classes::sample(
-            &dry.points,
-            &dry.classes,
-            args.per_class as usize,
-            args.seed,
-        );
+        // Only points a second dry run reproduced: the same seed must crash
+        // the same operations in every explore.
+        let steady: Vec<points::CrashPoint> =
+            dry.points.iter().filter(|p| !p.unsteady).cloned().collect();
+        let unsteady = dry.points.len() - steady.len();
+        let sampled = classes::sample(&steady, &dry.classes, args.per_class as usize, args.seed);
         let selected = match args.max_points {
             Some(max) => points::select(&sampled, max as usize, args.seed),
             None => sampled,
@@ -151,10 +151,15 @@ async fn explore_inner(
         let represented = represented(&dry, &selected);
         bar.suspend(|| {
             eprintln!(
-                "{a}: {} crash points found ({}) in {} classes; exploring {}, which represent {}{}{}",
+                "{a}: {} crash points found ({}) in {} classes{}; exploring {}, which represent {}{}{}",
                 dry.points.len(),
                 points::family_counts_line(&found),
                 dry.classes.len(),
+                if unsteady > 0 {
+                    format!(", {unsteady} unsteady (not in the second dry run; not sampled)")
+                } else {
+                    String::new()
+                },
                 selected.len(),
                 if represented == dry.points.len() {
                     format!("all {represented}")

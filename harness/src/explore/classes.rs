@@ -143,7 +143,13 @@ pub fn classes(points: &[CrashPoint]) -> Vec<PointClass> {
         let key = (
             p.process.clone(),
             p.family.clone(),
-            region(p.target.as_deref()),
+            // Normalised: a temporary folder's random name is one region in every run.
+            region(
+                p.target
+                    .as_deref()
+                    .map(crate::nemesis::call_label::normalise)
+                    .as_deref(),
+            ),
         );
         let next = out.len();
         let i = *by_key.entry(key.clone()).or_insert(next);
@@ -163,8 +169,9 @@ pub fn classes(points: &[CrashPoint]) -> Vec<PointClass> {
 
 /// Up to `per_class` points of each class: all when the class is that
 /// small, else its first, its last and seeded picks between (one seeded
-/// pick when `per_class` is 1), the seed derived from `seed` and the
-/// class's id so adding a class does not reshuffle the others.
+/// pick when `per_class` is 1; [`select_within`]), the seed derived from
+/// `seed` and the class's label so adding a class does not reshuffle the
+/// others.
 pub fn sample(
     points: &[CrashPoint],
     classes: &[PointClass],
@@ -179,7 +186,11 @@ pub fn sample(
             .iter()
             .filter_map(|i| by_index.get(i).map(|p| (*p).clone()))
             .collect();
-        let class_seed = seed ^ (c.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // From the class's label, not its rank: a class another run finds
+        // earlier or later keeps its picks.
+        let class_seed = c.label().bytes().fold(seed, |h, b| {
+            h.wrapping_mul(0x100_0000_01B3).wrapping_add(b as u64)
+        });
         out.extend(select_within(&members, per_class.max(1), class_seed));
     }
     out.sort_by_key(|p| p.index);
@@ -222,6 +233,8 @@ mod tests {
             first_reached_by: None,
             target: target.map(String::from),
             in_worker: false,
+            label: String::new(),
+            unsteady: false,
         }
     }
 

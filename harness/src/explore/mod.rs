@@ -58,8 +58,12 @@ fn history(s: &LoadedScenario, a: ApproachKind, fault: String) -> History {
     History::new(s.scenario.scenario.name.clone(), a, fault, 0, 0)
 }
 
-/// Traces the undisturbed operation; its state-changing calls of the chosen
-/// syscalls are the crash points.
+/// Traces the undisturbed operation twice, in two containers from the same
+/// set-up; the first trace's state-changing calls of the chosen syscalls
+/// are the crash points, and the second says which of them are steady
+/// ([`points::mark_unsteady`]): a point only one run makes (the Nix
+/// daemon's database checkpoint comes and goes with its connections'
+/// timing) cannot be crashed reproducibly, so it is not sampled.
 pub async fn dry_run(
     ex: &DockerExecutor,
     s: &LoadedScenario,
@@ -68,14 +72,39 @@ pub async fn dry_run(
 ) -> Result<DryRun, DockerError> {
     let a = approach(kind);
     let mut h = history(s, kind, "dry-run".into());
+    let mut again = history(s, kind, "dry-run".into());
     let setup = ex.commit_setup(a.as_ref(), &s.scenario).await?;
+    let (first, second) = tokio::join!(
+        traced_run(ex, s, kind, setup.as_deref(), syscalls, "dry", &mut h),
+        traced_run(ex, s, kind, setup.as_deref(), syscalls, "dry2", &mut again),
+    );
+    let (mut points, new_state) = first?;
+    let (other, _) = second?;
+    points::mark_unsteady(&mut points, &other);
+    Ok(DryRun {
+        approach: kind,
+        classes: classes::classes(&points),
+        points,
+        new_state,
+        history: h,
+        setup,
+    })
+}
+
+/// One traced run of the undisturbed operation in a fresh container: its
+/// crash points and, when it succeeded with passing checks, its end state.
+async fn traced_run(
+    ex: &DockerExecutor,
+    s: &LoadedScenario,
+    kind: ApproachKind,
+    setup: Option<&Committed>,
+    syscalls: &[String],
+    name: &str,
+    h: &mut History,
+) -> Result<(Vec<CrashPoint>, Option<Snapshot>), DockerError> {
+    let a = approach(kind);
     let mut sandbox = ex
-        .sandbox_from(
-            a.as_ref(),
-            &s.scenario,
-            &format!("dry-{kind}"),
-            setup.as_deref(),
-        )
+        .sandbox_from(a.as_ref(), &s.scenario, &format!("{name}-{kind}"), setup)
         .await?;
     let result = async {
         let fault = Fault::Trace {
@@ -87,7 +116,7 @@ pub async fn dry_run(
             fault: &fault,
         };
         let seen = ex
-            .lifecycle_from(&sandbox, setup.as_deref(), req, &DryRunHooks, &mut h)
+            .lifecycle_from(&sandbox, setup, req, &DryRunHooks, h)
             .await?;
         let op = h
             .steps_in(Phase::Operation)
@@ -117,15 +146,7 @@ pub async fn dry_run(
     }
     .await;
     sandbox.remove().await?;
-    let (points, new_state) = result?;
-    Ok(DryRun {
-        approach: kind,
-        classes: classes::classes(&points),
-        points,
-        new_state,
-        history: h,
-        setup,
-    })
+    result
 }
 
 /// The dry run records the undisturbed operation's state; nothing recovers.
@@ -176,6 +197,9 @@ pub async fn crash_at(
         point: point.k,
         index: point.index,
         process: point.process.clone(),
+        operation: point.operation(),
+        hit: String::new(),
+        mismatch: String::new(),
         class: class.map(|c| c.label()).unwrap_or_default(),
         class_points: class.map(|c| c.points.len()),
         engine: String::new(),
@@ -238,14 +262,15 @@ impl Hooks for CrashHooks<'_> {
     }
 }
 
-/// The point's fault: SIGKILL at the k-th call of its syscall, in the
-/// process that made it (in the operation's tree or the worker's).
+/// The point's fault: SIGKILL at the k-th call of its syscall on its label,
+/// in the process that made it (in the operation's tree or the worker's).
 fn point_fault(point: &CrashPoint) -> Fault {
     Fault::CrashPoint {
         syscall: point.syscall.clone(),
         at: point.k,
         process: point.process.clone(),
         in_worker: point.in_worker,
+        label: point.label.clone(),
     }
 }
 
@@ -267,6 +292,12 @@ async fn crash_in(
     if rec.fired {
         // The process this crash actually hit (the dry run's may differ).
         rec.process = seen.killed.join(",");
+    }
+    rec.hit = seen.hit.join("; ");
+    if let Some(why) = mismatch(&rec.operation, &seen.hit, rec.fired) {
+        // The state is measured, but it cannot be put down to this point:
+        // every verdict of the row is unknown, with the reason.
+        rec.mismatch = why;
     }
     let residue = h
         .residue_after_failure
@@ -308,7 +339,32 @@ async fn crash_in(
     rec.final_residue_files = Some(final_residue.visible_files());
     rec.state_after_recovery = Some(final_state);
     rec.recovered = TriBool::from(final_state != State::Inconsistent);
+    if !rec.mismatch.is_empty() {
+        rec.state_after_crash = None;
+        rec.state_after_recovery = None;
+        rec.consistent = TriBool::Unknown;
+        rec.recovered = TriBool::Unknown;
+    }
     Ok(())
+}
+
+/// Why a fired kill cannot be attributed to the dry run's operation: the
+/// injector hit another one (or logged none). `None` when they agree or
+/// nothing fired.
+fn mismatch(operation: &str, hit: &[String], fired: bool) -> Option<String> {
+    if !fired {
+        return None;
+    }
+    match hit {
+        [one] if one == operation => None,
+        [] => Some(format!(
+            "the kill fired but the injector logged no operation (the dry run chose {operation})"
+        )),
+        _ => Some(format!(
+            "the kill hit {} where the dry run chose {operation}",
+            hit.join("; ")
+        )),
+    }
 }
 
 /// Summary lines for the terminal: per approach, then per syscall family.
@@ -390,4 +446,32 @@ fn represents(rows: &[&CrashPointRecord]) -> String {
         };
     }
     classes.values().sum::<usize>().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mismatch;
+
+    #[test]
+    fn a_kill_is_attributed_only_to_the_operation_it_hit() {
+        let op = "renameat /a/x.tmp-#-# -> /a/x #2";
+        assert_eq!(mismatch(op, &[op.to_string()], true), None);
+        assert_eq!(
+            mismatch(op, &[], false),
+            None,
+            "nothing fired: nothing to attribute"
+        );
+        let other = mismatch(op, &["renameat /a/y -> /a/x #2".into()], true).unwrap();
+        assert!(
+            other.contains("hit renameat /a/y") && other.contains(op),
+            "{other}"
+        );
+        assert!(mismatch(op, &[], true)
+            .unwrap()
+            .contains("logged no operation"));
+        assert!(
+            mismatch(op, &[op.into(), op.into()], true).is_some(),
+            "two kills are not one point"
+        );
+    }
 }

@@ -14,10 +14,10 @@
 //! Points are ordered by when the dry run first reached them, which is the
 //! order a crash would meet them.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+
+use crate::nemesis::call_label;
 
 /// Syscall families: each tool's ways of changing state, grouped for
 /// reporting and for stratified sampling. A family's syscalls whose name
@@ -150,6 +150,13 @@ pub struct TracedCall {
 /// and the agent's own files (the operation's stdout and stderr land there).
 const NOT_STATE: [&str; 4] = ["/dev/", "/proc/", "/sys/", "/run/mistake-cost/"];
 
+/// `3</tmp/a>` or `AT_FDCWD</w>` → what `-y` decoded (any file: a path,
+/// `pipe:[12]`), strace's escapes read.
+fn decoded(arg: &str) -> Option<String> {
+    let (_, rest) = arg.split_once('<')?;
+    Some(call_label::unescape(rest.strip_suffix('>')?))
+}
+
 /// `3</tmp/a>` → `/tmp/a`: the path strace's `-y` decodes for an fd.
 fn fd_path(arg: &str) -> Option<&str> {
     let (_, rest) = arg.split_once('<')?;
@@ -169,6 +176,39 @@ fn is_state_file(path: &str) -> bool {
 impl TracedCall {
     pub fn family(&self) -> &'static str {
         family_of(&self.syscall)
+    }
+
+    /// The files the call names at its entry, as strace's `-y` printed them
+    /// ([`call_label::names`] says which arguments): a path argument joined to
+    /// its decoded directory descriptor, a descriptor's file. An fd strace
+    /// could not decode reads `?`, as the injector reads one it cannot.
+    pub fn names(&self) -> Vec<String> {
+        use call_label::Name;
+        let arg = |i: usize| self.args.get(i).map(String::as_str).unwrap_or("");
+        let fd = |i: usize| decoded(arg(i)).unwrap_or_else(|| "?".into());
+        let at = |d: usize, p: usize| {
+            let path = call_label::unquote(arg(p)).unwrap_or_else(|| "?".into());
+            call_label::join(decoded(arg(d)).as_deref(), &path)
+        };
+        call_label::names(&self.syscall)
+            .iter()
+            .map(|n| match *n {
+                Name::Path(i) => {
+                    call_label::lexical(&call_label::unquote(arg(i)).unwrap_or_else(|| "?".into()))
+                }
+                Name::Text(i) => call_label::unquote(arg(i)).unwrap_or_else(|| "?".into()),
+                Name::Fd(i) => fd(i),
+                Name::At(d, p) => at(d, p),
+                Name::AtOrFd(d, p) if arg(p) == "NULL" => fd(d),
+                Name::AtOrFd(d, p) => at(d, p),
+            })
+            .collect()
+    }
+
+    /// [`Self::names`] normalised into the label that names this operation
+    /// in every run ([`call_label::label`]).
+    pub fn label(&self) -> String {
+        call_label::label(&self.names())
     }
 
     /// Whether the call changed state in the dry run: it succeeded (a failed
@@ -381,14 +421,15 @@ pub struct CrashPoint {
     /// The syscall's family (`create`, `write`, ...; `other` outside them).
     #[serde(default)]
     pub family: String,
-    /// The call number strace counts and injects at: the k-th call of
-    /// `syscall` in a process, every call counted (reads and failures too).
+    /// The call number the crash run kills at: the k-th call of `syscall`
+    /// on [`Self::label`] in a process, every call counted (reads and
+    /// failures too).
     pub k: u64,
     /// The process whose k-th call changed state, first in the dry run (its
     /// command name).
     pub process: String,
-    /// Which of that process's state-changing calls of `syscall` it was
-    /// (the 3rd openat that created a file may be its 250th openat).
+    /// Which of that process's state-changing calls of `syscall` on the
+    /// label it was (the 1st that created a file may be its 3rd openat of it).
     #[serde(default)]
     pub change: u64,
     /// A process that reached its own k-th call of `syscall` earlier in the
@@ -405,48 +446,103 @@ pub struct CrashPoint {
     /// operation's tree. Either way only `process` is killed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_worker: bool,
+    /// The call's file or files as the crash run finds them again
+    /// ([`TracedCall::label`]): `k` counts calls on this label. Empty for a
+    /// call naming nothing, and in files from before labels, where `k` is
+    /// the process's call number of `syscall`.
+    #[serde(default)]
+    pub label: String,
+    /// Another dry run of the same operation did not make this point: it
+    /// is not sampled ([`mark_unsteady`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsteady: bool,
 }
 
-/// Every crash point of the dry run, in order of first occurrence: (syscall,
-/// k) where a process's k-th call of the syscall (all its calls counted, as
-/// strace and the injector count them) changed state. The crash run kills
-/// only threads of that command name, in that tree (the operation's, or a
-/// worker's), so a point is (syscall, k, tree, process name): dpkg's 695th
-/// write and apt-get's are two points.
+impl CrashPoint {
+    /// Tree, process and operation: what makes two runs' points the same.
+    fn identity(&self) -> (bool, &str, String) {
+        (self.in_worker, self.process.as_str(), self.operation())
+    }
+    /// The operation, as crash records name it: `renameat /a/x.tmp -> /a/x #2`
+    /// (the k-th call on that label), or `sync #3` for a call naming nothing.
+    pub fn operation(&self) -> String {
+        operation_text(&self.syscall, &self.label, self.k)
+    }
+}
+
+/// [`CrashPoint::operation`]'s text (`call_label::operation_text`, which
+/// the kill injector's log uses too).
+pub use crate::nemesis::call_label::operation_text;
+
+/// Every crash point of the dry run, in order of first occurrence. A point
+/// is an operation: (tree, process name, syscall, label, k) where the label
+/// names the file or files of the call ([`TracedCall::label`]) and k counts
+/// that process's calls of the syscall on that label, every call counted
+/// (reads and failures too), as the kill injector counts them at each call's
+/// entry. Other files' calls do not move k, so a worker whose call counts
+/// vary from run to run (the Nix daemon) still has the same points. A
+/// syscall that names nothing (`sync`) has an empty label: k is then the
+/// process's call number of that syscall, as strace counts. The crash run
+/// kills only threads of that command name, in that tree (the operation's,
+/// or a worker's): dpkg's and apt-get's writes to one file are two points.
 pub fn points(calls: &[TracedCall]) -> Vec<CrashPoint> {
-    // (pid, life, syscall) → (all calls, state-changing calls).
-    let mut per_process: HashMap<(u32, u32, &str), (u64, u64)> = HashMap::new();
-    // (syscall, k, worker's tree or not, process name).
-    type Key<'a> = (&'a str, u64, bool, &'a str);
+    // (pid, life, syscall, label) → (all calls, state-changing calls).
+    let mut per_process: HashMap<(u32, u32, &str, String), (u64, u64)> = HashMap::new();
+    // (syscall, label, k, worker's tree or not, process name).
+    type Key<'a> = (&'a str, String, u64, bool, &'a str);
     let mut seen: HashMap<Key, ()> = HashMap::new();
     let mut reached_first: HashMap<Key, &str> = HashMap::new();
     let mut out = Vec::new();
     for c in calls {
+        let label = c.label();
         let n = per_process
-            .entry((c.pid, c.life, c.syscall.as_str()))
+            .entry((c.pid, c.life, c.syscall.as_str(), label.clone()))
             .or_insert((0, 0));
         n.0 += 1;
-        let key = (c.syscall.as_str(), n.0, c.worker, c.process.as_str());
+        let key = (c.syscall.as_str(), label, n.0, c.worker, c.process.as_str());
         if !c.changes_state() {
             reached_first.entry(key).or_insert(c.process.as_str());
             continue;
         }
         n.1 += 1;
-        if seen.insert(key, ()).is_none() {
+        let (k, change) = *n;
+        if seen.insert(key.clone(), ()).is_none() {
             out.push(CrashPoint {
                 index: out.len(),
                 syscall: c.syscall.clone(),
                 family: c.family().to_string(),
-                k: n.0,
+                k,
                 process: c.process.clone(),
-                change: n.1,
+                change,
                 first_reached_by: reached_first.get(&key).map(|p| p.to_string()),
                 target: super::classes::changed_path(c),
                 in_worker: c.worker,
+                label: key.1,
+                unsteady: false,
             });
         }
     }
     out
+}
+
+/// Marks the points of `first` that a second dry run (`second`) does not
+/// make (the same tree, process and operation): when the Nix daemon
+/// checkpoints its database in one run and not the other, or writes its
+/// log a few more times, those calls are unsteady. Only the missing points
+/// are: marking every point on a file whose counts differ would take a
+/// busy file's hundred steady writes out in one explore and not the next,
+/// moving the sample more than the few it guards against. Returns how many
+/// were marked.
+pub fn mark_unsteady(first: &mut [CrashPoint], second: &[CrashPoint]) -> usize {
+    let other: std::collections::HashSet<(bool, &str, String)> =
+        second.iter().map(|p| p.identity()).collect();
+    let mut n = 0;
+    for p in first.iter_mut() {
+        let (w, pr, op) = p.identity();
+        p.unsteady = !other.contains(&(w, pr, op));
+        n += p.unsteady as usize;
+    }
+    n
 }
 
 /// Points per family, in report order.
@@ -507,30 +603,47 @@ pub fn select(points: &[CrashPoint], max: usize, seed: u64) -> Vec<CrashPoint> {
     out
 }
 
-/// All points when there are at most `max`; else the first, the last, and
-/// one seeded pick from each of `max - 2` equal strata in between (`max`
-/// 1: one seeded pick among all, not always the first).
+/// All points when there are at most `max`; else the first, the last and
+/// the `max - 2` others that rank first by [`seeded_rank`] (`max` 1: the
+/// one that ranks first among all, not always the first point). A rank is
+/// a hash of the seed and the point's operation, not its position, so a
+/// point another run adds or lacks (the Nix daemon's database checkpoints
+/// vary) changes the pick only when it ranks first itself.
 pub fn select_within(points: &[CrashPoint], max: usize, seed: u64) -> Vec<CrashPoint> {
     if points.len() <= max {
         return points.to_vec();
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let by_rank = |ps: &[CrashPoint], n: usize| {
+        let mut ranked: Vec<&CrashPoint> = ps.iter().collect();
+        ranked.sort_by_key(|p| (seeded_rank(seed, p), p.index));
+        ranked.into_iter().take(n).cloned().collect::<Vec<_>>()
+    };
     if max <= 1 {
-        return vec![points[rng.random_range(0..points.len())].clone()];
+        return by_rank(points, 1);
     }
-    if max == 2 {
-        return vec![points[0].clone(), points[points.len() - 1].clone()];
-    }
-    let inner = &points[1..points.len() - 1];
-    let strata = max - 2;
-    let mut out = vec![points[0].clone()];
-    for s in 0..strata {
-        let lo = s * inner.len() / strata;
-        let hi = ((s + 1) * inner.len() / strata).max(lo + 1);
-        out.push(inner[rng.random_range(lo..hi)].clone());
-    }
-    out.push(points[points.len() - 1].clone());
+    let mut out = vec![points[0].clone(), points[points.len() - 1].clone()];
+    out.extend(by_rank(&points[1..points.len() - 1], max - 2));
+    out.sort_by_key(|p| p.index);
     out
+}
+
+/// A point's place in a seeded sample: FNV-1a of its identity (tree,
+/// process, operation), mixed with the seed (SplitMix64's finaliser).
+pub fn seeded_rank(seed: u64, p: &CrashPoint) -> u64 {
+    let identity = format!(
+        "{}{}\0{}",
+        if p.in_worker { "worker/" } else { "" },
+        p.process,
+        p.operation()
+    );
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in identity.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    let mut z = h ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -709,68 +822,73 @@ mod tests {
     }
 
     #[test]
-    fn the_kth_state_changing_call_maps_to_its_overall_call_number() {
-        // Per process: sh's 3rd openat is its first that creates a file;
-        // cp's 4th openat (ld.so, libs, the source, then `z`) creates z.
+    fn a_point_is_the_kth_call_on_its_label_in_its_process() {
         let calls = parse_trace(LOG, &default_set());
         let p = points(&calls);
-        let openat: Vec<(&str, u64, u64)> = p
-            .iter()
-            .filter(|c| c.syscall == "openat")
-            .map(|c| (c.process.as_str(), c.k, c.change))
-            .collect();
-        assert_eq!(openat[0], ("sh", 3, 1));
-        // Every point's k is the overall number: count all of that process's calls again.
+        // Every point's k counts again: that process's calls of the syscall
+        // on the same label, reads and failures included.
         for pt in &p {
-            let first = calls
+            let found = calls
                 .iter()
+                .filter(|c| c.syscall == pt.syscall && c.label() == pt.label)
                 .scan(HashMap::new(), |n: &mut HashMap<(u32, u32), u64>, c| {
-                    let k = if c.syscall == pt.syscall {
-                        let e = n.entry((c.pid, c.life)).or_insert(0);
-                        *e += 1;
-                        *e
-                    } else {
-                        0
-                    };
-                    Some((c, k))
+                    let e = n.entry((c.pid, c.life)).or_insert(0);
+                    *e += 1;
+                    Some((c, *e))
                 })
-                .find(|(c, k)| *k == pt.k && c.changes_state() && c.process == pt.process)
-                .map(|(c, _)| c.process.clone());
-            assert_eq!(first.as_deref(), Some(pt.process.as_str()), "{pt:?}");
+                .find(|(c, k)| *k == pt.k && c.changes_state() && c.process == pt.process);
+            assert!(found.is_some(), "{pt:?}");
         }
         assert_eq!(
             p.iter().map(|c| c.index).collect::<Vec<_>>(),
             (0..p.len()).collect::<Vec<_>>()
         );
-        // sh's 1st write (to `a`) and python's 1st write are two points (the
-        // crash run kills one process name); sh's `echo done` is its 2nd.
+        // The shell's and python's writes are points of their files; the
+        // shell's `echo done` into out4 is another file's first write.
         assert_eq!(
             p.iter()
-                .filter(|c| c.syscall == "write")
-                .map(|c| (c.process.as_str(), c.k))
+                .filter(|c| c.family == "write")
+                .map(|c| (c.process.as_str(), c.operation()))
                 .collect::<Vec<_>>(),
-            vec![("sh", 1), ("python3", 1), ("sh", 2)]
+            vec![
+                ("sh", "write /tmp/st-*/w/a #1".to_string()),
+                ("cp", "copy_file_range /tmp/st-*/w/z #1".to_string()),
+                ("python3", "write /tmp/st-*/w/t# #1".to_string()),
+                ("python3", "sendfile /tmp/st-*/w/t# #1".to_string()),
+                ("sh", "write /tmp/st-*/out# #1".to_string()),
+            ]
+        );
+        // Two paths for a rename; a legacy call's relative path stays as written.
+        let ops: Vec<String> = p.iter().map(|c| c.operation()).collect();
+        assert!(
+            ops.contains(&"renameat2 /tmp/st-*/w/a -> /tmp/st-*/w/c #1".to_string()),
+            "{ops:?}"
+        );
+        assert!(ops.contains(&"rename t# -> t# #1".to_string()), "{ops:?}");
+        assert!(
+            ops.contains(&"symlinkat c -> /tmp/st-*/w/d #1".to_string()),
+            "{ops:?}"
         );
     }
 
     #[test]
     fn counting_is_per_process_and_restarts_for_a_reused_pid() {
         let log = "\
-7<sh> openat(AT_FDCWD</>, \"/etc/ld.so.cache\", O_RDONLY|O_CLOEXEC) = 3</etc/ld.so.cache>
+7<sh> openat(AT_FDCWD</>, \"a\", O_RDONLY|O_CLOEXEC) = 3</a>
 7<sh> openat(AT_FDCWD</>, \"a\", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 3</a>
-8<sh> openat(AT_FDCWD</>, \"b\", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 3</b>
+8<sh> openat(AT_FDCWD</>, \"a\", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 3</a>
 7<sh> +++ exited with 0 +++
-7<cp> openat(AT_FDCWD</>, \"/etc/ld.so.cache\", O_RDONLY|O_CLOEXEC) = 3</etc/ld.so.cache>
-7<cp> openat(AT_FDCWD</>, \"c\", O_WRONLY|O_CREAT|O_EXCL, 0755) = 4</c>
+7<cp> openat(AT_FDCWD</>, \"/a\", O_RDONLY|O_CLOEXEC) = 3</a>
+7<cp> openat(AT_FDCWD</>, \"a\", O_WRONLY|O_CREAT|O_EXCL, 0755) = 4</a>
 ";
         let p = points(&parse_trace(log, &default_set()));
         let keys: Vec<(u64, &str, Option<&str>)> = p
             .iter()
             .map(|c| (c.k, c.process.as_str(), c.first_reached_by.as_deref()))
             .collect();
-        // Point 1 is pid 8's first openat, though pid 7 (a read) got there first;
-        // the reused pid 7, now cp, counts from 1 again: its 2nd openat is
-        // cp's point (2), not sh's (which exists already) nor a 4th.
+        // Point 1 is pid 8's first openat of /a, though pid 7 (a read) got
+        // there first; the reused pid 7, now cp, counts from 1 again: its
+        // 2nd openat of /a is cp's point (2), not sh's nor a 4th.
         assert_eq!(
             keys,
             vec![(2, "sh", None), (1, "sh", Some("sh")), (2, "cp", None)]
@@ -789,26 +907,70 @@ mod tests {
                 first_reached_by: None,
                 target: None,
                 in_worker: false,
+                label: String::new(),
+                unsteady: false,
             })
             .collect()
     }
 
     #[test]
-    fn sampling_within_a_family_is_stratified_seeded_and_keeps_the_ends() {
+    fn points_another_dry_run_does_not_reproduce_are_unsteady() {
+        let point = |index: usize, syscall: &str, label: &str, k: u64| CrashPoint {
+            index,
+            syscall: syscall.into(),
+            family: family_of(syscall).into(),
+            k,
+            process: "nix-daemon".into(),
+            change: k,
+            first_reached_by: None,
+            target: None,
+            in_worker: true,
+            label: label.into(),
+            unsteady: false,
+        };
+        let db = "/nix/var/nix/db/db.sqlite";
+        let mut first = vec![
+            point(0, "pwrite64", "/nix/var/nix/db/db.sqlite-wal", 1),
+            point(1, "pwrite64", db, 1),
+            point(2, "pwrite64", db, 2),
+            point(3, "pwrite64", db, 3),
+            point(4, "fdatasync", db, 1),
+            point(5, "sync", "", 1),
+        ];
+        // The other run checkpointed fewer pages and made no sync.
+        let second = vec![
+            point(0, "pwrite64", "/nix/var/nix/db/db.sqlite-wal", 1),
+            point(1, "pwrite64", db, 1),
+            point(2, "pwrite64", db, 2),
+            point(3, "fdatasync", db, 1),
+        ];
+        assert_eq!(mark_unsteady(&mut first, &second), 2);
+        let steady: Vec<usize> = first
+            .iter()
+            .filter(|p| !p.unsteady)
+            .map(|p| p.index)
+            .collect();
+        assert_eq!(
+            steady,
+            vec![0, 1, 2, 4],
+            "the third page and the sync are unsteady"
+        );
+        let mut same = second.clone();
+        assert_eq!(mark_unsteady(&mut same, &second), 0);
+    }
+
+    #[test]
+    fn sampling_within_a_family_is_seeded_keeps_the_ends_and_survives_added_points() {
         let all = many(100, "rename", 0);
         assert_eq!(select_within(&all, 200, 1), all);
         let a = select_within(&all, 12, 7);
         assert_eq!(a.len(), 12);
         assert_eq!(a[0].index, 0);
         assert_eq!(a[11].index, 99);
-        // One per stratum: strictly increasing, each in its tenth.
-        for (s, p) in a[1..11].iter().enumerate() {
-            assert!(
-                p.index > s * 98 / 10 && p.index <= (s + 1) * 98 / 10,
-                "stratum {s}: {}",
-                p.index
-            );
-        }
+        assert!(
+            a.windows(2).all(|w| w[0].index < w[1].index),
+            "dry-run order"
+        );
         assert_eq!(a, select_within(&all, 12, 7), "same seed, same points");
         assert_ne!(a, select_within(&all, 12, 8));
         assert_eq!(
@@ -825,6 +987,32 @@ mod tests {
             ones.iter().any(|&i| i != ones[0]),
             "one point is a seeded pick, not always the first: {ones:?}"
         );
+        // Another run finds 5 more operations in the middle (another file's
+        // writes): every pick that is not one of them stays.
+        let mut more = all.clone();
+        for (i, p) in more.iter_mut().enumerate() {
+            p.index = if i < 50 { i } else { i + 5 };
+        }
+        more.extend((0..5).map(|i| CrashPoint {
+            index: 50 + i,
+            label: "/elsewhere".into(),
+            ..all[0].clone()
+        }));
+        more.sort_by_key(|p| p.index);
+        for seed in 0..20 {
+            let picks = |ps: &[CrashPoint]| -> Vec<String> {
+                select_within(ps, 4, seed)
+                    .iter()
+                    .map(|p| p.operation())
+                    .filter(|o| !o.contains("/elsewhere"))
+                    .collect()
+            };
+            let (before, after) = (picks(&all), picks(&more));
+            assert!(
+                after.iter().all(|o| before.contains(o)),
+                "seed {seed}: {before:?} / {after:?}"
+            );
+        }
     }
 
     #[test]

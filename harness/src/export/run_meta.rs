@@ -99,8 +99,11 @@ pub struct RunMeta {
 /// are rounded to µs (3 decimals of ms). 3: a successful install's or
 /// upgrade's `recovered` compares its end state with a clean install of
 /// the new state (columns `clean_diff_files`, `clean_diff_packages`; the
-/// history's `retry` comparison is now `clean`).
-pub const FORMAT_VERSION: u32 = 3;
+/// history's `retry` comparison is now `clean`). 4: a crash point is an
+/// operation: crashpoints.csv's `point` counts the process's calls of the
+/// syscall on the operation's file (named in the new `operation` column,
+/// with `hit` and `mismatch`), no longer all its calls of the syscall.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The harness's git commit at build time (`build.rs`): `unknown` without
 /// git, `-dirty` when its tracked files differed from the commit.

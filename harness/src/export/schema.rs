@@ -336,8 +336,9 @@ pub struct CrashPointRecord {
     #[serde(default)]
     pub family: String,
     pub syscall: String,
-    /// strace's call number k: each process's k-th call of `syscall`, every
-    /// call counted (the dry run found a state-changing one there).
+    /// The call number k: each process's k-th call of `syscall` on the
+    /// operation's file, every call counted (the dry run found a
+    /// state-changing one there).
     pub point: u64,
     /// Rank of the point by first occurrence in the dry run.
     pub index: usize,
@@ -382,6 +383,21 @@ pub struct CrashPointRecord {
     /// without it). Empty in files from before explore used several engines.
     #[serde(default)]
     pub engine: String,
+    /// The operation the dry run chose: `syscall label #k`, the k-th call
+    /// of the syscall on that file (or files: `a -> b`), paths normalised
+    /// (`nemesis::call_label`); `syscall #k` for a call naming nothing.
+    /// Empty in files from before format 4, where `point` was the
+    /// process's call number of the syscall.
+    #[serde(default)]
+    pub operation: String,
+    /// The operation the kill hit, as the injector logged it (same form);
+    /// empty when it did not fire.
+    #[serde(default)]
+    pub hit: String,
+    /// Why the hit is not the chosen operation; such a row's states and
+    /// verdicts are unknown. Empty when they agree.
+    #[serde(default)]
+    pub mismatch: String,
 }
 
 /// What a column holds, for guarantees (`verify`) and readers.
@@ -514,6 +530,9 @@ impl Record for CrashPointRecord {
             col("class", Identity),
             col("class_points", Number),
             col("engine", Text),
+            col("operation", Identity),
+            col("hit", Text),
+            col("mismatch", Text),
         ]
     };
 }
@@ -604,6 +623,9 @@ mod tests {
             class: "nix-env rename /nix/var/nix".into(),
             class_points: Some(3),
             engine: "local".into(),
+            operation: "rename /usr/share/liba/x.dpkg-new -> /usr/share/liba/x #1".into(),
+            hit: "rename /usr/share/liba/x.dpkg-new -> /usr/share/liba/x #1".into(),
+            mismatch: String::new(),
             fired: true,
             state_after_crash: Some(State::Inconsistent),
             consistent: TriBool::True,

@@ -24,7 +24,7 @@ pub(super) async fn inject<S: Sandboxed>(
 ) -> Result<Injected, DockerError> {
     let started = Instant::now();
     tokio::select! {
-        r = on.run(command.clone(), timeout, None) => Ok(Injected { step: r?, killed: Vec::new() }),
+        r = on.run(command.clone(), timeout, None) => Ok(Injected { step: r?, killed: Vec::new(), hit: Vec::new() }),
         _ = tokio::time::sleep(Duration::from_millis(at_ms)) => {
             let fired = started.elapsed().as_secs_f64() * 1000.0;
             on.kill_and_restart(timeout).await?;
@@ -44,6 +44,7 @@ pub(super) async fn inject<S: Sandboxed>(
                     check_kind: None,
                 },
                 killed: Vec::new(),
+                hit: Vec::new(),
             })
         }
     }

@@ -1,6 +1,7 @@
 //! The kill injector (`mistake-cost-inject`, src/bin): SIGKILL at a
-//! thread's k-th call of one syscall, as `strace -e inject=…:signal=KILL`
-//! does, but under a seccomp filter so only that syscall stops the tracee.
+//! thread's k-th call of one syscall (on one file, for explore's points),
+//! as `strace -e inject=…:signal=KILL` does, but under a seccomp filter so
+//! only that syscall stops the tracee.
 //! Here: how it is shipped into containers (the fixtures volume) and the
 //! command around it; its syscall table and filter are in `seccomp.rs`.
 
@@ -49,36 +50,72 @@ pub fn ship(fixtures_dir: &Path) -> io::Result<bool> {
 pub fn wrap(command: &str, syscall: &str, at: u64, log: &str, strace_fallback: &str) -> String {
     format!(
         "if {IN_CONTAINER} --check 2>/dev/null; then {}; else {strace_fallback}; fi",
-        invocation(syscall, at, None, log, &format!("-- sh -c {}", shell_quote(command)))
+        invocation(
+            syscall,
+            at,
+            None,
+            log,
+            &format!("-- sh -c {}", shell_quote(command))
+        )
     )
 }
 
-/// `command` with only threads named `process` killed at their `at`-th
-/// call of `syscall` (explore's crash points). No strace fallback: strace
-/// cannot tell processes apart, so a missing injector is exit 126, which
-/// the checker reads as "unknown", never as a crash that did not fire.
-pub fn targeted(command: &str, syscall: &str, at: u64, process: &str, log: &str) -> String {
+/// Explore's crash point as the injector takes it: the first thread named
+/// `process` to reach its `at`-th call of `syscall` on `label` (every call
+/// of it counted when the label is empty) is killed, and no other.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub syscall: &'a str,
+    pub at: u64,
+    pub process: &'a str,
+    pub label: &'a str,
+}
+
+/// `command` crashed at `target` (explore's crash points). No strace
+/// fallback: strace can neither tell processes apart nor count per file,
+/// so a missing injector is exit 126, which the checker reads as
+/// "unknown", never as a crash that did not fire.
+pub fn targeted(command: &str, target: &Target, log: &str) -> String {
     format!(
         "{} {}",
         present_or_126(),
-        invocation(syscall, at, Some(process), log, &format!("-- sh -c {}", shell_quote(command)))
+        invocation(
+            target.syscall,
+            target.at,
+            Some(target),
+            log,
+            &format!("-- sh -c {}", shell_quote(command))
+        )
     )
 }
 
 /// The injector attached to a running worker whose pid is in `$w`
 /// (nemesis::strace's `around_worker_with` supplies it).
-pub fn attach_command(syscall: &str, at: u64, process: &str, log: &str) -> String {
-    invocation(syscall, at, Some(process), log, "--attach \"$w\"")
+pub fn attach_command(target: &Target, log: &str) -> String {
+    invocation(
+        target.syscall,
+        target.at,
+        Some(target),
+        log,
+        "--attach \"$w\"",
+    )
 }
 
-/// The one place the injector's command line is built; `target` is
+/// The one place the injector's command line is built; `to` is
 /// `-- sh -c …` or `--attach …`, last.
-fn invocation(syscall: &str, at: u64, process: Option<&str>, log: &str, target: &str) -> String {
-    let comm = process
-        .map(|p| format!(" --comm {}", shell_quote(p)))
+fn invocation(syscall: &str, at: u64, target: Option<&Target>, log: &str, to: &str) -> String {
+    let comm = target
+        .map(|t| format!(" --comm {}", shell_quote(t.process)))
         .unwrap_or_default();
+    let label = target
+        .filter(|t| !t.label.is_empty())
+        .map(|t| format!(" --label {}", shell_quote(t.label)))
+        .unwrap_or_default();
+    // A crash point is one crash; a scenario's fault kills every process
+    // reaching its k-th call, as strace does.
+    let once = if target.is_some() { " --once" } else { "" };
     format!(
-        "{IN_CONTAINER} --syscall {syscall} --at {at}{comm} --log {} {target}",
+        "{IN_CONTAINER} --syscall {syscall} --at {at}{once}{comm}{label} --log {} {to}",
         shell_quote(log)
     )
 }
@@ -99,10 +136,7 @@ mod tests {
     fn knows_every_family_syscall() {
         for (_, calls) in crate::explore::points::FAMILIES {
             for c in calls {
-                assert!(
-                    syscall_number(c.trim_start_matches('?')).is_some(),
-                    "{c}"
-                );
+                assert!(syscall_number(c.trim_start_matches('?')).is_some(), "{c}");
             }
         }
         assert_eq!(syscall_number("getdents64"), None);

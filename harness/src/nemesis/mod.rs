@@ -4,6 +4,7 @@
 //! the small `Sandboxed` interface, and its label in the results.
 
 mod container_kill;
+pub mod call_label;
 pub mod injector;
 pub mod seccomp;
 mod signal;
@@ -13,7 +14,7 @@ mod trace;
 
 pub use strace::{shell_quote, strace_args, strace_command, Strace, WORKER_STRACE_KILLED};
 pub use syscall::{
-    crash_point_wrap, injected_kills, killed_processes, strace_wrap, strace_wrap_for, Point,
+    crash_point_wrap, hit_operations, Hit, injected_kills, killed_processes, strace_wrap, strace_wrap_for, Point,
     INJECT_LOG, WORKER_INJECT_LOG,
 };
 pub use trace::{strace_count, TRACE_LOG, WORKER_TRACE_LOG};
@@ -59,6 +60,10 @@ pub enum Fault {
         at: u64,
         process: String,
         in_worker: bool,
+        /// The file or files of the call (`call_label`): `at` counts the
+        /// calls on it. Empty: every call of the syscall counts.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        label: String,
     },
     /// The container is killed `at_ms` after the operation started, then
     /// started again.
@@ -111,9 +116,14 @@ impl fmt::Display for Fault {
                 at,
                 process,
                 in_worker,
+                label,
             } => {
                 let tree = if *in_worker { "worker/" } else { "" };
-                write!(f, "syscall:{syscall}#{at}:KILL@{tree}{process}")
+                write!(f, "syscall:{syscall}#{at}:KILL@{tree}{process}")?;
+                if !label.is_empty() {
+                    write!(f, ":{label}")?;
+                }
+                Ok(())
             }
             Fault::ContainerKill { at_ms } => write!(f, "container-kill@{at_ms}ms"),
             Fault::Trace { syscalls } => write!(f, "trace:{}", syscalls.join("+")),
@@ -145,6 +155,9 @@ pub struct Injected {
     pub step: Step,
     /// The processes an injected kill ended (empty when none fired).
     pub killed: Vec<String>,
+    /// What explore's crash-point kill hit, as the injector logged it
+    /// (`syscall label #k`); empty for other faults.
+    pub hit: Vec<String>,
 }
 
 /// What a fault needs from the sandbox the operation runs in. The runner
@@ -188,6 +201,7 @@ pub async fn inject<S: Sandboxed>(
         Fault::None => Ok(Injected {
             step: on.run(command, timeout, None).await?,
             killed: Vec::new(),
+            hit: Vec::new(),
         }),
         Fault::Kill { signal, at_ms } => {
             signal::inject(on, *signal, *at_ms, command, timeout).await
@@ -202,11 +216,13 @@ pub async fn inject<S: Sandboxed>(
             at,
             process,
             in_worker,
+            label,
         } => {
             let point = syscall::Point {
                 syscall,
                 at: *at,
                 process,
+                label,
                 in_worker: *in_worker,
             };
             syscall::inject_point(on, &point, command, timeout).await
@@ -269,25 +285,34 @@ mod tests {
         let log = "12<dpkg> rename(\"a\", \"b\") = ? <INJECTED>\n12<dpkg> +++ killed by SIGKILL +++\n11<apt-get> +++ exited with 100 +++\n";
         assert_eq!(killed_processes(log), vec!["dpkg".to_string()]);
         assert!(killed_processes("11<apt-get> +++ exited with 0 +++\n").is_empty());
+        let injector = "12<dpkg> +++ killed by SIGKILL +++\n12<dpkg> hit renameat /a/x.tmp-#-# -> /a/x #2\t/a/x.tmp-5-77 -> /a/x\n";
+        let hits = syscall::hit_operations(injector);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].operation, "renameat /a/x.tmp-#-# -> /a/x #2");
+        assert_eq!(hits[0].paths, "/a/x.tmp-5-77 -> /a/x");
     }
 
     #[test]
     fn a_crash_point_in_a_worker_needs_one() {
-        let p = Point { syscall: "openat", at: 5, process: "nix-daemon", in_worker: true };
+        let p = Point { syscall: "openat", at: 5, process: "nix-daemon", label: "/nix/store/*-a", in_worker: true };
         assert!(crash_point_wrap(None, "true", &p).unwrap_err().contains("no worker"));
+        let attached = crash_point_wrap(Some("/run/w.pid"), "true", &p).unwrap();
+        assert!(attached.contains("--once --comm 'nix-daemon' --label '/nix/store/*-a' --log"), "{attached}");
         let label = Fault::CrashPoint {
             syscall: "openat".into(),
             at: 5,
             process: "dpkg".into(),
             in_worker: false,
+            label: "/var/lib/dpkg/status-new".into(),
         };
-        assert_eq!(label.to_string(), "syscall:openat#5:KILL@dpkg");
+        assert_eq!(label.to_string(), "syscall:openat#5:KILL@dpkg:/var/lib/dpkg/status-new");
         // Two processes of a worker's tree at the same call are two points.
         let in_worker = Fault::CrashPoint {
             syscall: "openat".into(),
             at: 5,
             process: "cp".into(),
             in_worker: true,
+            label: String::new(),
         };
         assert_eq!(in_worker.to_string(), "syscall:openat#5:KILL@worker/cp");
     }
@@ -344,13 +369,13 @@ mod tests {
             crash_point_wrap(
                 None,
                 command,
-                &Point { syscall: "rename", at: 3, process: "it's", in_worker: false },
+                &Point { syscall: "rename", at: 3, process: "it's", label: "/a b/it's #x", in_worker: false },
             )
             .unwrap(),
             crash_point_wrap(
                 Some("/run/w.pid"),
                 command,
-                &Point { syscall: "rename", at: 3, process: "nix-daemon", in_worker: true },
+                &Point { syscall: "rename", at: 3, process: "nix-daemon", label: "", in_worker: true },
             )
             .unwrap(),
             strace_wrap_for(Some("/run/w.pid"), command, &set[1..], 3, None),

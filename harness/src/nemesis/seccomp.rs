@@ -95,9 +95,15 @@ mod tests {
     fn the_table_agrees_with_libc() {
         assert_eq!(syscall_number("renameat2"), Some(libc::SYS_renameat2));
         assert_eq!(syscall_number("openat"), Some(libc::SYS_openat));
-        assert_eq!(syscall_number("copy_file_range"), Some(libc::SYS_copy_file_range));
+        assert_eq!(
+            syscall_number("copy_file_range"),
+            Some(libc::SYS_copy_file_range)
+        );
         assert_eq!(syscall_number("utimensat"), Some(libc::SYS_utimensat));
-        assert_eq!(syscall_number("sync_file_range"), Some(libc::SYS_sync_file_range));
+        assert_eq!(
+            syscall_number("sync_file_range"),
+            Some(libc::SYS_sync_file_range)
+        );
     }
 
     #[test]
@@ -108,8 +114,14 @@ mod tests {
         assert_eq!(f[2 + f[1].jf as usize].k, SECCOMP_RET_ALLOW);
         assert_eq!(f[4 + f[3].jf as usize].k, SECCOMP_RET_ALLOW);
         assert_eq!(f[4].k, SECCOMP_RET_TRACE);
-        assert_eq!(f[0].code, libc::BPF_LD as u16 | libc::BPF_W as u16 | libc::BPF_ABS as u16);
-        assert_eq!(f[1].code, libc::BPF_JMP as u16 | libc::BPF_JEQ as u16 | libc::BPF_K as u16);
+        assert_eq!(
+            f[0].code,
+            libc::BPF_LD as u16 | libc::BPF_W as u16 | libc::BPF_ABS as u16
+        );
+        assert_eq!(
+            f[1].code,
+            libc::BPF_JMP as u16 | libc::BPF_JEQ as u16 | libc::BPF_K as u16
+        );
         assert_eq!(f[4].code, libc::BPF_RET as u16 | libc::BPF_K as u16);
     }
 }

@@ -41,5 +41,6 @@ pub(super) async fn inject<S: Sandboxed>(
     Ok(Injected {
         step,
         killed: Vec::new(),
+        hit: Vec::new(),
     })
 }

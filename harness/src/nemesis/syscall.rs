@@ -40,7 +40,11 @@ pub(super) async fn inject<S: Sandboxed>(
         killed = injected_kills(on).await?;
         mark_kills(&mut step, &killed);
     }
-    Ok(Injected { step, killed })
+    Ok(Injected {
+        step,
+        killed,
+        hit: Vec::new(),
+    })
 }
 
 /// A kill that fired is part of the operation's record: when, and whom.
@@ -57,7 +61,21 @@ pub struct Point<'a> {
     pub syscall: &'a str,
     pub at: u64,
     pub process: &'a str,
+    /// The file or files the call names (`call_label`); empty: every call
+    /// of the syscall counts.
+    pub label: &'a str,
     pub in_worker: bool,
+}
+
+impl<'a> Point<'a> {
+    fn target(&self) -> injector::Target<'a> {
+        injector::Target {
+            syscall: self.syscall,
+            at: self.at,
+            process: self.process,
+            label: self.label,
+        }
+    }
 }
 
 /// Runs `command` crashed at `point`; the kill fired when a log says so.
@@ -67,12 +85,51 @@ pub(super) async fn inject_point<S: Sandboxed>(
     command: String,
     timeout: Duration,
 ) -> Result<Injected, DockerError> {
-    let wrapped = crash_point_wrap(on.worker_pid_file(), &command, point)
-        .map_err(DockerError::Other)?;
+    let wrapped =
+        crash_point_wrap(on.worker_pid_file(), &command, point).map_err(DockerError::Other)?;
     let mut step = on.run(wrapped, timeout, None).await?;
-    let killed = injected_kills(on).await?;
+    let log = on.read_files(&[INJECT_LOG, WORKER_INJECT_LOG]).await?;
+    let killed = killed_processes(&log);
+    let hit = hit_operations(&log);
     mark_kills(&mut step, &killed);
-    Ok(Injected { step, killed })
+    if !hit.is_empty() {
+        step.command = format!(
+            "{} [hit: {}]",
+            step.command,
+            hit.iter()
+                .map(|h| format!("{} ({})", h.operation, h.paths))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    Ok(Injected {
+        step,
+        killed,
+        hit: hit.into_iter().map(|h| h.operation).collect(),
+    })
+}
+
+/// What the injector's log says a kill hit: `TID<comm> hit OPERATION`, a
+/// tab, the raw paths.
+pub struct Hit {
+    /// `syscall label #k`, as explore names a crash point's operation.
+    pub operation: String,
+    /// The call's paths before normalisation.
+    pub paths: String,
+}
+
+/// Every hit line of an injector's log, in order.
+pub fn hit_operations(log: &str) -> Vec<Hit> {
+    log.lines()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("> hit ")?;
+            let (operation, paths) = rest.split_once('\t').unwrap_or((rest, ""));
+            Some(Hit {
+                operation: operation.to_string(),
+                paths: paths.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// The operation with a crash point around it: the kill injector, limited
@@ -85,13 +142,7 @@ pub fn crash_point_wrap(
     point: &Point,
 ) -> Result<String, String> {
     if !point.in_worker {
-        return Ok(injector::targeted(
-            command,
-            point.syscall,
-            point.at,
-            point.process,
-            INJECT_LOG,
-        ));
+        return Ok(injector::targeted(command, &point.target(), INJECT_LOG));
     }
     let pid_file = worker_pid_file.ok_or_else(|| {
         format!(
@@ -99,7 +150,7 @@ pub fn crash_point_wrap(
             point.syscall, point.at
         )
     })?;
-    let attach = injector::attach_command(point.syscall, point.at, point.process, WORKER_INJECT_LOG);
+    let attach = injector::attach_command(&point.target(), WORKER_INJECT_LOG);
     Ok(format!(
         "{} {}",
         injector::present_or_126(),
@@ -132,7 +183,13 @@ pub fn strace_wrap(command: &str, syscalls: &[String], at: u64, errno: Option<&s
     );
     match (syscalls, errno) {
         ([one], None) if injector::syscall_number(one.trim_start_matches('?')).is_some() => {
-            injector::wrap(command, one.trim_start_matches('?'), at, INJECT_LOG, &strace)
+            injector::wrap(
+                command,
+                one.trim_start_matches('?'),
+                at,
+                INJECT_LOG,
+                &strace,
+            )
         }
         _ => strace,
     }

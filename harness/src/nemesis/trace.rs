@@ -34,6 +34,7 @@ pub(super) async fn inject<S: Sandboxed>(
     Ok(Injected {
         step,
         killed: Vec::new(),
+        hit: Vec::new(),
     })
 }
 

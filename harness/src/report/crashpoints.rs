@@ -34,6 +34,9 @@ pub struct CrashData {
     pub found_by_family: BTreeMap<(String, String), BTreeMap<String, usize>>,
     /// (scenario, approach) → exit code of the undisturbed (traced) operation.
     pub dry_exit: BTreeMap<(String, String), i64>,
+    /// (scenario, approach) → points the second dry run did not reproduce
+    /// (never sampled).
+    pub unsteady: BTreeMap<(String, String), usize>,
     pub points_json: bool,
     /// Lines of crashpoints.jsonl, when present.
     pub jsonl_lines: Option<usize>,
@@ -68,6 +71,8 @@ impl CrashData {
                     .unwrap_or_default();
                 let key = (scenario, e.approach.to_string());
                 data.found.insert(key.clone(), e.points.len());
+                data.unsteady
+                    .insert(key.clone(), e.points.iter().filter(|p| p.unsteady).count());
                 let mut families = BTreeMap::new();
                 for p in &e.points {
                     // Files from before families name only the syscall.
@@ -121,6 +126,9 @@ pub struct CrashStats<'a> {
     pub fired: Vec<&'a CrashPointRecord>,
     pub not_fired: Vec<&'a CrashPointRecord>,
     pub errored: Vec<&'a CrashPointRecord>,
+    /// Fired, but the kill hit another operation than the dry run's
+    /// (`mismatch`): not attributed to the point, counted apart.
+    pub mismatched: Vec<&'a CrashPointRecord>,
     /// old, new, inconsistent, unjudged among `fired`.
     pub states: [usize; 4],
     pub recovered: Tally,
@@ -135,6 +143,8 @@ pub struct CrashStats<'a> {
     /// Points found per syscall family (points.json).
     pub found_by_family: Option<BTreeMap<String, usize>>,
     pub dry_exit: Option<i64>,
+    /// Found points a second dry run did not reproduce (points.json).
+    pub unsteady: usize,
 }
 
 fn state_slot(s: Option<State>) -> usize {
@@ -161,7 +171,12 @@ impl<'a> CrashStats<'a> {
         let fired: Vec<&CrashPointRecord> = all
             .iter()
             .copied()
-            .filter(|r| r.error.is_empty() && r.fired)
+            .filter(|r| r.error.is_empty() && r.fired && r.mismatch.is_empty())
+            .collect();
+        let mismatched: Vec<&CrashPointRecord> = all
+            .iter()
+            .copied()
+            .filter(|r| r.error.is_empty() && r.fired && !r.mismatch.is_empty())
             .collect();
         let not_fired: Vec<&CrashPointRecord> = all
             .iter()
@@ -198,10 +213,12 @@ impl<'a> CrashStats<'a> {
             represented: represented(&all),
             found_by_family: None,
             dry_exit,
+            unsteady: 0,
             all,
             fired,
             not_fired,
             errored,
+            mismatched,
         }
     }
 
@@ -287,6 +304,7 @@ pub fn by_approach<'a>(
                 data.dry_exit.get(&key).copied(),
             );
             g.found_by_family = data.found_by_family.get(&key).cloned();
+            g.unsteady = data.unsteady.get(&key).copied().unwrap_or(0);
             g
         })
         .collect()
@@ -312,9 +330,11 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
     doc.push(Block::Para(format!(
         "Crash points explored, from crashpoints.csv: {}. A crash point is a call that changed state in the traced dry run \
          (a file created or truncated, bytes written to a regular file, a rename, unlink, link, mkdir, metadata change or sync; \
-         reads and failed calls are not points); each explored one was crashed (SIGKILL to the process that made the call, at its k-th call of \
-         that syscall, all calls counted; in a worker's tree too only processes of that name are killed, by the injector attached to \
-         the worker; results whose fault label has no `@process` come from older runs, where every process was killed at its k-th call) in a fresh container; \
+         reads and failed calls are not points); a point is an operation: the k-th call of a syscall on one file (or two: a rename's) by one \
+         process, the paths with what changes between runs masked (`*` for random names and hashes, `#` for numbers outside versions). \
+         Each explored one was crashed (SIGKILL to the process that made the call, at its k-th call of that syscall on that file, all \
+         its calls on the file counted; in a worker's tree too only processes of that name are killed, by the injector attached to the \
+         worker; rows without an operation come from older runs, where k counted all the process's calls of the syscall) in a fresh container; \
          the state after it is `old` (visible files and packages identical to before, checks passing), `new` (identical to the dry run's \
          clean result) or `inconsistent` (anything else, or a failing check). Percentages count the points whose kill fired.",
         groups.iter().map(|g| format!("{} {}", g.approach, g.explored_of_found())).collect::<Vec<_>>().join(", ")
@@ -334,6 +354,12 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
         None if data.points_json => "— (not in points.json)".into(),
         None => "— (no points.json)".into(),
     });
+    if groups.iter().any(|g| g.unsteady > 0) {
+        row(
+            "unsteady points (a second dry run differed; not sampled)",
+            &|g| g.unsteady.to_string(),
+        );
+    }
     row("undisturbed operation (dry run) exit code", &|g| {
         g.dry_exit.map(|c| c.to_string()).unwrap_or_else(dash)
     });
@@ -371,6 +397,11 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
             g.errored.len()
         )
     });
+    if groups.iter().any(|g| !g.mismatched.is_empty()) {
+        row("kill hit another operation (unknown)", &|g| {
+            g.mismatched.len().to_string()
+        });
+    }
     row("old after the crash", &|g| frac(g.states[0], g.fired.len()));
     row("new after the crash", &|g| frac(g.states[1], g.fired.len()));
     row("inconsistent after the crash", &|g| {
@@ -444,8 +475,9 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
         .collect();
     if !sampled.is_empty() {
         notes.push(format!(
-            "Sampled, not exhaustive, for {}: --max-points chose a seeded sample stratified per syscall family (each family with points \
-             gets a share, within it the first, the last and one point per stratum); the other points found were not crashed.",
+            "Sampled, not exhaustive, for {}: --max-points chose a seeded sample per syscall family (each family with points \
+             gets a share, within it the first, the last and the points that rank first by a hash of the seed and their operation); \
+             the other points found were not crashed.",
             sampled.join(", ")
         ));
     }
@@ -521,6 +553,54 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
         })
         .collect();
     doc.push(Block::Figures(vec![plots::crash_point_strip(&strip)]));
+    doc.push(Block::Subheading("Each point explored".into()));
+    doc.push(Block::Table {
+        head: [
+            "approach",
+            "#",
+            "process",
+            "operation",
+            "after the crash",
+            "after recovery",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: groups
+            .iter()
+            .flat_map(|g| g.all.iter().map(|r| point_row(r)))
+            .collect(),
+    });
+}
+
+/// One explored point: who, which operation (syscall and paths), and the
+/// states it left.
+fn point_row(r: &CrashPointRecord) -> Vec<String> {
+    let state = |s: Option<State>| s.map(|s| s.to_string()).unwrap_or_else(|| "—".into());
+    let operation = if r.operation.is_empty() {
+        format!("{} (call {} of the process)", r.syscall, r.point)
+    } else {
+        format!("`{}`", r.operation)
+    };
+    let (after, end) = if !r.error.is_empty() {
+        (format!("errored: {}", r.error), "—".into())
+    } else if !r.mismatch.is_empty() {
+        (format!("unknown: {}", r.mismatch), "—".into())
+    } else if !r.fired {
+        (
+            format!("{} (kill never fired)", state(r.state_after_crash)),
+            state(r.state_after_recovery),
+        )
+    } else {
+        (state(r.state_after_crash), state(r.state_after_recovery))
+    };
+    vec![
+        r.approach.to_string(),
+        r.index.to_string(),
+        r.process.clone(),
+        operation,
+        after,
+        end,
+    ]
 }
 
 #[cfg(test)]
@@ -549,6 +629,9 @@ mod tests {
             class: String::new(),
             class_points: None,
             engine: String::new(),
+            operation: String::new(),
+            hit: String::new(),
+            mismatch: String::new(),
             fired,
             state_after_crash: state,
             consistent: TriBool::from(!inconsistent),

@@ -40,14 +40,14 @@ pub trait Target: Sync {
         timeout: Duration,
     ) -> impl Future<Output = Result<Vec<Step>, DockerError>> + Send;
 
-    /// The operation under `fault`: its step, and the processes an
-    /// injected kill ended (empty when none fired).
+    /// The operation under `fault`: its step, the processes an injected
+    /// kill ended (empty when none fired) and what a crash point's kill hit.
     fn operation(
         &self,
         fault: &Fault,
         command: String,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(Step, Vec<String>), DockerError>> + Send;
+    ) -> impl Future<Output = Result<crate::nemesis::Injected, DockerError>> + Send;
 
     /// The approach's package view and the changed files, timed into `timings`.
     fn snapshot(
@@ -121,6 +121,8 @@ pub struct Observed {
     pub verdict_after_operation: Verdict,
     /// The processes an injected kill ended (empty when none fired).
     pub killed: Vec<String>,
+    /// What a crash point's kill hit, as the injector logged it.
+    pub hit: Vec<String>,
     /// Present when the playbook (or a retry scenario's retry) ran.
     pub recovery: Option<Recovery>,
 }
@@ -262,7 +264,11 @@ pub async fn run<T: Target>(
     let before = t.snapshot(&mut h.timings).await?;
 
     hooks.phase(Phase::Operation);
-    let (op, killed) = t
+    let crate::nemesis::Injected {
+        step: op,
+        killed,
+        hit,
+    } = t
         .operation(req.fault, approach::operation_command(a, s), timeout)
         .await?;
     // Recorded at once: a failing snapshot below must not lose it.
@@ -338,6 +344,7 @@ pub async fn run<T: Target>(
         after,
         verdict_after_operation: verdict,
         killed,
+        hit,
         recovery,
     };
     h.residue_after_recovery = Some(snapshot::residue(
@@ -537,16 +544,17 @@ packages = ["fastmath"]
             _: &Fault,
             command: String,
             _: Duration,
-        ) -> Result<(Step, Vec<String>), DockerError> {
+        ) -> Result<crate::nemesis::Injected, DockerError> {
             self.log.lock().unwrap().push("Operation".into());
             if self.hang {
                 std::future::pending::<()>().await;
             }
             let (code, out) = (self.rule)(Phase::Operation, &command);
-            Ok((
-                step(Phase::Operation, &command, code, out, false),
-                Vec::new(),
-            ))
+            Ok(crate::nemesis::Injected {
+                step: step(Phase::Operation, &command, code, out, false),
+                killed: Vec::new(),
+                hit: Vec::new(),
+            })
         }
 
         async fn snapshot(&self, _: &mut Timings) -> Result<Snapshot, DockerError> {

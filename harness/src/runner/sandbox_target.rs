@@ -43,9 +43,8 @@ impl Target for SandboxTarget<'_> {
         fault: &Fault,
         command: String,
         timeout: Duration,
-    ) -> Result<(Step, Vec<String>), DockerError> {
-        let injected = nemesis::inject(self, fault, command, timeout).await?;
-        Ok((injected.step, injected.killed))
+    ) -> Result<nemesis::Injected, DockerError> {
+        nemesis::inject(self, fault, command, timeout).await
     }
 
     async fn snapshot(&self, timings: &mut Timings) -> Result<Snapshot, DockerError> {

@@ -81,9 +81,11 @@ fn interrupted_points(points: &[CrashPointRecord]) -> Result<(Evidence, Vec<Stri
     if points.is_empty() {
         return Err("no crash point was explored.".into());
     }
+    // A kill that hit another operation than the dry run's is not this
+    // point's evidence (its row is unknown).
     let fired: Vec<&CrashPointRecord> = points
         .iter()
-        .filter(|p| p.error.is_empty() && p.fired)
+        .filter(|p| p.error.is_empty() && p.fired && p.mismatch.is_empty())
         .collect();
     let not_fired = points
         .iter()
