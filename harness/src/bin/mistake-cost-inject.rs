@@ -302,7 +302,7 @@ fn read_string(tid: libc::pid_t, addr: u64) -> Option<String> {
     }
     let bytes = match read_vm(tid, addr) {
         Ok(b) => b,
-        Err(e) if matches!(e, libc::EPERM | libc::ENOSYS) => read_peek(tid, addr)?,
+        Err(libc::EPERM | libc::ENOSYS) => read_peek(tid, addr)?,
         Err(_) => return None,
     };
     Some(String::from_utf8_lossy(&bytes).into_owned())
