@@ -205,14 +205,15 @@ pub struct ExploreArgs {
     pub syscalls: Vec<String>,
     /// Points crashed per class (one process's changes of one syscall
     /// family in one region of the file system, e.g. dpkg renaming one
-    /// package's files): all of a class this small, else its first, its
-    /// last and seeded picks between (1: one seeded pick). Every found point
+    /// package's files): all of a class this small, else its first point
+    /// and seeded picks, one per file before a second call on a file (1:
+    /// one seeded pick). Every found point
     /// is represented by its class's explored ones.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_POINTS))]
     pub per_class: u32,
     /// At most this many points per approach, chosen among the per-class
-    /// picks (a share per syscall family, within it the first, the last
-    /// and a seeded pick per stratum); classes left out are reported as not
+    /// picks (a share per syscall family, within it the first point and
+    /// seeded picks, one per file first); classes left out are reported as not
     /// represented. Default: no cap.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_POINTS))]
     pub max_points: Option<u32>,

@@ -110,10 +110,12 @@ fn the_injector_kills_where_strace_does() {
         let both = String::from_utf8_lossy(&both.stdout).into_owned();
         assert!(both.contains("<mkdir> +++ killed") && both.contains("<rm> +++ killed"), "{both}");
         let point = nemesis::Point {
-            syscall: "openat",
-            at: 4,
-            process: "rm",
-            label: "",
+            target: nemesis::Target {
+                syscall: "openat",
+                at: 4,
+                process: "rm",
+                label: "",
+            },
             in_worker: false,
         };
         let wrapped = nemesis::crash_point_wrap(None, WORKLOAD, &point).unwrap();
@@ -202,10 +204,12 @@ fn the_injector_finds_each_dry_run_operation_by_its_files() {
         );
         for p in &found {
             let point = nemesis::Point {
-                syscall: &p.syscall,
-                at: p.k,
-                process: &p.process,
-                label: &p.label,
+                target: nemesis::Target {
+                    syscall: &p.syscall,
+                    at: p.k,
+                    process: &p.process,
+                    label: &p.label,
+                },
                 in_worker: false,
             };
             let wrapped = nemesis::crash_point_wrap(None, WORKLOAD, &point).unwrap();
@@ -302,10 +306,12 @@ fn an_injector_that_cannot_run_is_never_taken_for_the_program() {
         );
 
         let point = nemesis::Point {
-            syscall: "renameat2",
-            at: 1,
-            process: "mv",
-            label: "",
+            target: nemesis::Target {
+                syscall: "renameat2",
+                at: 1,
+                process: "mv",
+                label: "",
+            },
             in_worker: false,
         };
         let wrapped =

@@ -168,8 +168,9 @@ pub fn classes(points: &[CrashPoint]) -> Vec<PointClass> {
 }
 
 /// Up to `per_class` points of each class: all when the class is that
-/// small, else its first, its last and seeded picks between (one seeded
-/// pick when `per_class` is 1; [`select_within`]), the seed derived from
+/// small, else its first point and seeded picks, one file before a second
+/// call on a file (one seeded pick when `per_class` is 1;
+/// [`select_within`]), the seed derived from
 /// `seed` and the class's label so adding a class does not reshuffle the
 /// others.
 pub fn sample(
@@ -233,7 +234,7 @@ mod tests {
             first_reached_by: None,
             target: target.map(String::from),
             in_worker: false,
-            label: String::new(),
+            label: target.unwrap_or_default().into(),
             unsteady: false,
         }
     }
@@ -355,8 +356,8 @@ mod tests {
         assert_eq!(one, sample(&pts, &cs, 1, 7));
         let three = sample(&pts, &cs, 3, 7);
         assert_eq!(three.len(), 3);
-        assert_eq!(three[0].index, 0);
-        assert_eq!(three[2].index, 49);
+        assert_eq!(three[0].index, 0, "the class's first point");
+        assert_ne!(three, sample(&pts, &cs, 3, 8), "the others are seeded");
         let all = sample(&pts, &cs, 100, 7);
         assert_eq!(all.len(), 50);
         let m = membership(&cs);

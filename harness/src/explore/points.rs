@@ -603,39 +603,76 @@ pub fn select(points: &[CrashPoint], max: usize, seed: u64) -> Vec<CrashPoint> {
     out
 }
 
-/// All points when there are at most `max`; else the first, the last and
-/// the `max - 2` others that rank first by [`seeded_rank`] (`max` 1: the
-/// one that ranks first among all, not always the first point). A rank is
-/// a hash of the seed and the point's operation, not its position, so a
-/// point another run adds or lacks (the Nix daemon's database checkpoints
-/// vary) changes the pick only when it ranks first itself.
+/// All points when there are at most `max`; else the first point, then one
+/// point per file (label) — the file's first point — in the seeded order of
+/// the files ([`seeded_rank`] of tree, process, syscall and label), then, when
+/// every file has one, further calls on a file in the seeded order of their
+/// operations. The picks depend on which files a process touches, not on
+/// how many times: a run that makes one more call on a file (the Nix
+/// daemon syncs its database's WAL once or twice) picks the same points
+/// unless the budget reaches past the files. The class's last point is not
+/// kept for that reason: a tail that comes and goes would move it. `max` 1:
+/// the file that ranks first.
 pub fn select_within(points: &[CrashPoint], max: usize, seed: u64) -> Vec<CrashPoint> {
     if points.len() <= max {
         return points.to_vec();
     }
-    let by_rank = |ps: &[CrashPoint], n: usize| {
-        let mut ranked: Vec<&CrashPoint> = ps.iter().collect();
-        ranked.sort_by_key(|p| (seeded_rank(seed, p), p.index));
-        ranked.into_iter().take(n).cloned().collect::<Vec<_>>()
-    };
-    if max <= 1 {
-        return by_rank(points, 1);
+    let mut files: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let (mut firsts, mut later): (Vec<&CrashPoint>, Vec<&CrashPoint>) = (Vec::new(), Vec::new());
+    for p in points {
+        if files.insert(file_identity(p)) {
+            firsts.push(p);
+        } else {
+            later.push(p);
+        }
     }
-    let mut out = vec![points[0].clone(), points[points.len() - 1].clone()];
-    out.extend(by_rank(&points[1..points.len() - 1], max - 2));
+    fn ranked(
+        mut ps: Vec<&CrashPoint>,
+        seed: u64,
+        key: fn(&CrashPoint) -> String,
+    ) -> Vec<&CrashPoint> {
+        ps.sort_by_key(|p| (seeded_rank(seed, &key(p)), p.index));
+        ps
+    }
+    let mut order: Vec<&CrashPoint> = Vec::with_capacity(points.len());
+    let rest_of_firsts = if max >= 2 {
+        order.push(firsts[0]);
+        firsts[1..].to_vec()
+    } else {
+        firsts
+    };
+    order.extend(ranked(rest_of_firsts, seed, file_identity));
+    order.extend(ranked(later, seed, operation_identity));
+    let mut out: Vec<CrashPoint> = order.into_iter().take(max).cloned().collect();
     out.sort_by_key(|p| p.index);
     out
 }
 
-/// A point's place in a seeded sample: FNV-1a of its identity (tree,
-/// process, operation), mixed with the seed (SplitMix64's finaliser).
-pub fn seeded_rank(seed: u64, p: &CrashPoint) -> u64 {
-    let identity = format!(
+/// Tree, process, syscall and file: the calls a file's occurrences share.
+fn file_identity(p: &CrashPoint) -> String {
+    format!(
+        "{}{}\0{} {}",
+        if p.in_worker { "worker/" } else { "" },
+        p.process,
+        p.syscall,
+        p.label
+    )
+}
+
+/// Tree, process and operation (the file and which call on it).
+fn operation_identity(p: &CrashPoint) -> String {
+    format!(
         "{}{}\0{}",
         if p.in_worker { "worker/" } else { "" },
         p.process,
         p.operation()
-    );
+    )
+}
+
+/// A place in a seeded sample: FNV-1a of an identity (a file's or an
+/// operation's), mixed with the seed (SplitMix64's finaliser), so a rank
+/// depends on what is ranked, not on its position among others.
+pub fn seeded_rank(seed: u64, identity: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in identity.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
@@ -959,55 +996,85 @@ mod tests {
         assert_eq!(mark_unsteady(&mut same, &second), 0);
     }
 
+    /// `files` files of `calls` writes each, interleaved (f0 #1, f1 #1, …,
+    /// f0 #2, …).
+    fn files(files: usize, calls: u64) -> Vec<CrashPoint> {
+        let mut out = Vec::new();
+        for k in 1..=calls {
+            for f in 0..files {
+                out.push(CrashPoint {
+                    index: out.len(),
+                    k,
+                    label: format!("/f{f}"),
+                    ..many(1, "write", 0)[0].clone()
+                });
+            }
+        }
+        out
+    }
+
     #[test]
-    fn sampling_within_a_family_is_seeded_keeps_the_ends_and_survives_added_points() {
-        let all = many(100, "rename", 0);
+    fn sampling_within_a_family_is_seeded_by_file_and_survives_added_calls() {
+        let all = files(10, 10);
         assert_eq!(select_within(&all, 200, 1), all);
         let a = select_within(&all, 12, 7);
         assert_eq!(a.len(), 12);
-        assert_eq!(a[0].index, 0);
-        assert_eq!(a[11].index, 99);
+        assert_eq!(a[0].index, 0, "the first point is kept");
+        let firsts = a.iter().filter(|p| p.k == 1).count();
+        assert_eq!(firsts, 10, "every file before a second call on one: {a:?}");
         assert!(
             a.windows(2).all(|w| w[0].index < w[1].index),
             "dry-run order"
         );
         assert_eq!(a, select_within(&all, 12, 7), "same seed, same points");
         assert_ne!(a, select_within(&all, 12, 8));
-        assert_eq!(
-            select_within(&all, 2, 1)
-                .iter()
-                .map(|p| p.index)
-                .collect::<Vec<_>>(),
-            vec![0, 99]
-        );
-        let ones: Vec<usize> = (0..8)
-            .map(|seed| select_within(&all, 1, seed)[0].index)
+        let ones: Vec<String> = (0..8)
+            .map(|seed| select_within(&all, 1, seed)[0].operation())
             .collect();
         assert!(
-            ones.iter().any(|&i| i != ones[0]),
+            ones.iter().all(|o| o.ends_with("#1")),
+            "one point is a file's first call: {ones:?}"
+        );
+        assert!(
+            ones.iter().any(|o| *o != ones[0]),
             "one point is a seeded pick, not always the first: {ones:?}"
         );
-        // Another run finds 5 more operations in the middle (another file's
-        // writes): every pick that is not one of them stays.
-        let mut more = all.clone();
-        for (i, p) in more.iter_mut().enumerate() {
-            p.index = if i < 50 { i } else { i + 5 };
-        }
-        more.extend((0..5).map(|i| CrashPoint {
-            index: 50 + i,
-            label: "/elsewhere".into(),
-            ..all[0].clone()
-        }));
-        more.sort_by_key(|p| p.index);
+        let ops = |ps: &[CrashPoint], seed: u64| -> Vec<String> {
+            select_within(ps, 6, seed)
+                .iter()
+                .map(|p| p.operation())
+                .collect()
+        };
         for seed in 0..20 {
-            let picks = |ps: &[CrashPoint]| -> Vec<String> {
-                select_within(ps, 4, seed)
-                    .iter()
-                    .map(|p| p.operation())
-                    .filter(|o| !o.contains("/elsewhere"))
-                    .collect()
-            };
-            let (before, after) = (picks(&all), picks(&more));
+            // Another run calls on two files once or twice more at the end
+            // (a database's WAL synced again): the same picks.
+            let mut longer = all.clone();
+            for (f, k) in [(3, 11), (3, 12), (7, 11)] {
+                longer.push(CrashPoint {
+                    index: longer.len(),
+                    k,
+                    label: format!("/f{f}"),
+                    ..all[0].clone()
+                });
+            }
+            assert_eq!(ops(&all, seed), ops(&longer, seed), "seed {seed}");
+            // Another run touches five more files: every pick that is not
+            // one of them was picked before.
+            let mut more = all.clone();
+            for p in more.iter_mut() {
+                p.index += 5;
+            }
+            more.extend((0..5).map(|i| CrashPoint {
+                index: i,
+                label: format!("/elsewhere{i}"),
+                ..all[0].clone()
+            }));
+            more.sort_by_key(|p| p.index);
+            let before = ops(&all[..], seed);
+            let after: Vec<String> = ops(&more, seed)
+                .into_iter()
+                .filter(|o| !o.contains("/elsewhere"))
+                .collect();
             assert!(
                 after.iter().all(|o| before.contains(o)),
                 "seed {seed}: {before:?} / {after:?}"

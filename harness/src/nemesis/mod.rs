@@ -17,6 +17,7 @@ pub use syscall::{
     crash_point_wrap, hit_operations, Hit, injected_kills, killed_processes, strace_wrap, strace_wrap_for, Point,
     INJECT_LOG, WORKER_INJECT_LOG,
 };
+pub use injector::Target;
 pub use trace::{strace_count, TRACE_LOG, WORKER_TRACE_LOG};
 
 use serde::{Deserialize, Serialize};
@@ -219,10 +220,12 @@ pub async fn inject<S: Sandboxed>(
             label,
         } => {
             let point = syscall::Point {
-                syscall,
-                at: *at,
-                process,
-                label,
+                target: injector::Target {
+                    syscall,
+                    at: *at,
+                    process,
+                    label,
+                },
                 in_worker: *in_worker,
             };
             syscall::inject_point(on, &point, command, timeout).await
@@ -294,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_crash_point_in_a_worker_needs_one() {
-        let p = Point { syscall: "openat", at: 5, process: "nix-daemon", label: "/nix/store/*-a", in_worker: true };
+        let p = Point { target: injector::Target { syscall: "openat", at: 5, process: "nix-daemon", label: "/nix/store/*-a" }, in_worker: true };
         assert!(crash_point_wrap(None, "true", &p).unwrap_err().contains("no worker"));
         let attached = crash_point_wrap(Some("/run/w.pid"), "true", &p).unwrap();
         assert!(attached.contains("--once --comm 'nix-daemon' --label '/nix/store/*-a' --log"), "{attached}");
@@ -369,13 +372,13 @@ mod tests {
             crash_point_wrap(
                 None,
                 command,
-                &Point { syscall: "rename", at: 3, process: "it's", label: "/a b/it's #x", in_worker: false },
+                &Point { target: injector::Target { syscall: "rename", at: 3, process: "it's", label: "/a b/it's #x" }, in_worker: false },
             )
             .unwrap(),
             crash_point_wrap(
                 Some("/run/w.pid"),
                 command,
-                &Point { syscall: "rename", at: 3, process: "nix-daemon", label: "", in_worker: true },
+                &Point { target: injector::Target { syscall: "rename", at: 3, process: "nix-daemon", label: "" }, in_worker: true },
             )
             .unwrap(),
             strace_wrap_for(Some("/run/w.pid"), command, &set[1..], 3, None),

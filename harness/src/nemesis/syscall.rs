@@ -58,24 +58,11 @@ fn mark_kills(step: &mut crate::history::Step, killed: &[String]) {
 /// An explore crash point, as [`super::Fault::CrashPoint`] holds it.
 #[derive(Debug, Clone, Copy)]
 pub struct Point<'a> {
-    pub syscall: &'a str,
-    pub at: u64,
-    pub process: &'a str,
-    /// The file or files the call names (`call_label`); empty: every call
-    /// of the syscall counts.
-    pub label: &'a str,
+    /// The call the injector kills at.
+    pub target: injector::Target<'a>,
+    /// In the worker's tree (the injector attaches to the worker), else in
+    /// the operation's.
     pub in_worker: bool,
-}
-
-impl<'a> Point<'a> {
-    fn target(&self) -> injector::Target<'a> {
-        injector::Target {
-            syscall: self.syscall,
-            at: self.at,
-            process: self.process,
-            label: self.label,
-        }
-    }
 }
 
 /// Runs `command` crashed at `point`; the kill fired when a log says so.
@@ -142,15 +129,15 @@ pub fn crash_point_wrap(
     point: &Point,
 ) -> Result<String, String> {
     if !point.in_worker {
-        return Ok(injector::targeted(command, &point.target(), INJECT_LOG));
+        return Ok(injector::targeted(command, &point.target, INJECT_LOG));
     }
     let pid_file = worker_pid_file.ok_or_else(|| {
         format!(
             "crash point {}#{} is in a worker's tree, but this approach has no worker",
-            point.syscall, point.at
+            point.target.syscall, point.target.at
         )
     })?;
-    let attach = injector::attach_command(&point.target(), WORKER_INJECT_LOG);
+    let attach = injector::attach_command(&point.target, WORKER_INJECT_LOG);
     Ok(format!(
         "{} {}",
         injector::present_or_126(),

@@ -476,7 +476,7 @@ pub fn scenario_blocks(doc: &mut Vec<Block>, scenario: &str, data: &CrashData, w
     if !sampled.is_empty() {
         notes.push(format!(
             "Sampled, not exhaustive, for {}: --max-points chose a seeded sample per syscall family (each family with points \
-             gets a share, within it the first, the last and the points that rank first by a hash of the seed and their operation); \
+             gets a share, within it the first point, then one point per file in the order of a hash of the seed and the file, then further calls on a file by a hash of their operation); \
              the other points found were not crashed.",
             sampled.join(", ")
         ));
