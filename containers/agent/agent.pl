@@ -20,18 +20,17 @@
 #   agent.pl stat                   read NUL-separated paths on stdin, print
 #                                   one NUL-terminated record per path
 #   agent.pl scan ROOT              the same record for every path under ROOT
-#   agent.pl probe PORT MARKER MS [HEADER]
-#                                   start the health prober in the background:
-#                                   every MS ms an HTTP GET on 127.0.0.1:PORT,
-#                                   healthy when the status is 200 and the body
-#                                   holds MARKER; one line per sample appended
-#                                   to /run/mistake-cost/probe.log:
-#                                   start-ns<TAB>1|0<TAB>1|0<TAB>reason, the
-#                                   second flag: the response had HEADER
-#   agent.pl settle MS [wanted]     wait MS ms, then exit 0 if the prober's
-#                                   last sample was healthy (1 if not, 2 if no
-#                                   prober runs); prints the sample's reason;
-#                                   with `wanted`, healthy means with HEADER
+#   agent.pl probe SPEC MS          start the health prober in the background:
+#                                   every MS ms (or when the last sample is
+#                                   done) every probe of the SPEC file (HTTP
+#                                   GET, TCP connect, command; see read_probes),
+#                                   healthy when all pass; one line per sample
+#                                   appended to /run/mistake-cost/probe.log:
+#                                   start-ns<TAB>1|0<TAB>0<TAB>reason
+#   agent.pl settle MS              wait MS ms, then for a sample that started
+#                                   after the call; exit 0 if it was healthy
+#                                   (1 if not, 2 if no prober runs or no fresh
+#                                   sample within 5 s); prints its reason
 #   agent.pl serve                  a session: one docker exec carries every
 #                                   later request of a trial (an exec costs
 #                                   ~60 ms of runc here; a request ~1 ms).
@@ -253,40 +252,120 @@ sub cmd_scan {
     }
 }
 
-# One health sample: (1, "ok") or (0, why). Bounded in time (connect and
+# One HTTP probe: (1, "ok") or (0, why). Bounded in time (connect and
 # read together within 500 ms) and in bytes read (64 KiB), so a hung or
 # chatty service cannot stall the prober's clock.
-sub probe_once {
-    my ($port, $marker, $header) = @_;
+sub probe_http {
+    my ($port, $path, $want_status, $body) = @_;
     require IO::Socket::INET;
     require IO::Select;
     my $deadline = clock_gettime(CLOCK_MONOTONIC) + 0.5;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                      Proto => 'tcp', Timeout => 0.5)
-        or return (0, 0, "connect: $!");
-    print $sock "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        or return (0, "connect: $!");
+    print $sock "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
     my ($resp, $sel) = ("", IO::Select->new($sock));
     while (length($resp) < 65536) {
         my $left = $deadline - clock_gettime(CLOCK_MONOTONIC);
-        return (0, 0, "timeout") if $left <= 0 || !$sel->can_read($left);
+        return (0, "timeout") if $left <= 0 || !$sel->can_read($left);
         my $n = sysread($sock, my $buf, 8192);
-        return (0, 0, "read: $!") unless defined $n;
+        return (0, "read: $!") unless defined $n;
         last if $n == 0;
         $resp .= $buf;
     }
     close $sock;
     my ($status) = $resp =~ m{\AHTTP/\d\.\d (\d{3})};
-    my ($head) = split /\r?\n\r?\n/, $resp, 2;
-    my $has = (defined $header && $head =~ /^\Q$header\E:/mi) ? 1 : 0;
-    return (0, $has, "no HTTP status") unless defined $status;
-    return (0, $has, "status $status") unless $status eq '200';
-    return (0, $has, "marker missing") unless index($resp, $marker) >= 0;
-    return (1, $has, "ok");
+    return (0, "no HTTP status") unless defined $status;
+    return (0, "status $status") unless $status eq $want_status;
+    return (0, "body lacks the expected text") if length($body) && index($resp, $body) < 0;
+    return (1, "ok");
+}
+
+# A TCP connect within 500 ms.
+sub probe_tcp {
+    my ($port) = @_;
+    require IO::Socket::INET;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                     Proto => 'tcp', Timeout => 0.5)
+        or return (0, "connect: $!");
+    close $sock;
+    return (1, "ok");
+}
+
+# A command (sh -c) within 2 s, its process group killed after; passes on
+# exit 0 and, when $want is not empty, a trimmed stdout holding it.
+sub probe_command {
+    my ($cmd, $want) = @_;
+    pipe(my $r, my $w) or return (0, "pipe: $!");
+    my $pid = fork() // return (0, "fork: $!");
+    if ($pid == 0) {
+        setpgrp(0, 0);
+        close $r;
+        open(STDIN, '<', '/dev/null'); open(STDOUT, '>&', $w); open(STDERR, '>', '/dev/null');
+        exec('/bin/sh', '-c', $cmd) or exit 127;
+    }
+    setpgrp($pid, $pid);
+    close $w;
+    require IO::Select;
+    my ($out, $sel) = ("", IO::Select->new($r));
+    my $deadline = clock_gettime(CLOCK_MONOTONIC) + 2;
+    my $timed_out = 0;
+    while (1) {
+        my $left = $deadline - clock_gettime(CLOCK_MONOTONIC);
+        if ($left <= 0 || !$sel->can_read($left)) { $timed_out = 1; last }
+        my $n = sysread($r, my $buf, 8192);
+        last unless $n;
+        $out .= $buf if length($out) < 65536;
+    }
+    close $r;
+    kill('KILL', -$pid) if $timed_out;
+    waitpid($pid, 0);
+    my $status = $?;
+    return (0, "timeout") if $timed_out;
+    my $code = WIFEXITED($status) ? WEXITSTATUS($status) : 128 + WTERMSIG($status);
+    return (0, "exit $code") if $code != 0;
+    $out =~ s/\A\s+|\s+\z//g;
+    return (0, "output lacks the expected text") if length($want) && index($out, $want) < 0;
+    return (1, "ok");
+}
+
+# One health sample over every probe of the spec: healthy when all pass;
+# the reason names the first that failed (1-based).
+sub probe_all {
+    my ($probes) = @_;
+    for my $i (0 .. $#$probes) {
+        my ($kind, @args) = @{ $probes->[$i] };
+        my ($ok, $why) = $kind eq 'http' ? probe_http(@args)
+                       : $kind eq 'tcp' ? probe_tcp(@args)
+                       : probe_command(@args);
+        return (0, "probe " . ($i + 1) . " ($kind): $why") unless $ok;
+    }
+    return (1, "ok");
+}
+
+# The probe spec: one probe per line, tab-separated:
+#   http PORT PATH STATUS hex(BODY) | tcp PORT | command hex(CMD) hex(STDOUT)
+sub read_probes {
+    my ($file) = @_;
+    open(my $fh, '<', $file) or die "probe: $file: $!\n";
+    my @probes;
+    while (my $line = <$fh>) {
+        chomp $line;
+        next unless length $line;
+        my ($kind, @f) = split /\t/, $line, -1;
+        if ($kind eq 'http') { push @probes, ['http', $f[0], $f[1], $f[2], pack("H*", $f[3] // '')] }
+        elsif ($kind eq 'tcp') { push @probes, ['tcp', $f[0]] }
+        elsif ($kind eq 'command') { push @probes, ['command', pack("H*", $f[0]), pack("H*", $f[1] // '')] }
+        else { die "probe: $file: unknown probe kind `$kind`\n" }
+    }
+    die "probe: $file: no probe\n" unless @probes;
+    return \@probes;
 }
 
 sub cmd_probe {
-    my ($port, $marker, $ms, $header) = @_;
-    die "usage: agent.pl probe PORT MARKER MS [HEADER]\n" unless defined $ms && $ms > 0;
+    my ($spec, $ms) = @_;
+    die "usage: agent.pl probe SPEC MS\n" unless defined $ms && $ms > 0;
+    my $probes = read_probes($spec);
     mkdir $SCRATCH;
     my $log = "$SCRATCH/probe.log";
     # Detached twice, so the prober outlives the exec that started it and
@@ -301,31 +380,44 @@ sub cmd_probe {
     $fh->autoflush(1);
     while (1) {
         my $t = clock_gettime(CLOCK_MONOTONIC);
-        my ($ok, $has, $why) = probe_once($port, $marker, $header);
+        my ($ok, $why) = probe_all($probes);
         $why =~ s/[\t\n]/ /g;
-        print $fh int($t * 1e9), "\t$ok\t$has\t$why\n";
+        # The third field is kept for the log's readers (it was a header flag).
+        print $fh int($t * 1e9), "\t$ok\t0\t$why\n";
         my $left = $t + $ms / 1000 - clock_gettime(CLOCK_MONOTONIC);
         Time::HiRes::sleep($left) if $left > 0;
     }
 }
 
+# The last complete line of the probe log, split (undef when none).
+sub last_sample {
+    open(my $fh, '<', "$SCRATCH/probe.log") or return;
+    my $last;
+    while (my $l = <$fh>) { $last = $l if $l =~ /\n\z/ }
+    return unless defined $last;
+    chomp $last;
+    return split /\t/, $last, 4;
+}
+
 sub cmd_settle {
-    my ($ms, $want) = @_;
+    my ($ms) = @_;
+    my $t0 = clock_gettime(CLOCK_MONOTONIC);
     Time::HiRes::sleep(($ms // 0) / 1000);
     # A stale log (the prober died with a restarted container) says nothing.
     my $pid;
     if (open(my $pf, '<', "$SCRATCH/probe.pid")) { $pid = <$pf>; close $pf }
     chomp $pid if defined $pid;
     unless (defined $pid && $pid =~ /^\d+$/ && kill(0, $pid)) { print "no prober\n"; exit 2 }
-    open(my $fh, '<', "$SCRATCH/probe.log") or do { print "no prober\n"; exit 2 };
-    my $last;
-    while (my $l = <$fh>) { $last = $l if $l =~ /\n\z/ }
-    exit 2 unless defined $last;
-    chomp $last;
-    my (undef, $ok, $has, $why) = split /\t/, $last, 4;
+    # Only a sample that started after this call began says how the service
+    # is now: a slow probe (a login) may need a moment more (at most 5 s).
+    my ($at, $ok, undef, $why);
+    while (1) {
+        ($at, $ok, undef, $why) = last_sample();
+        last if defined $at && $at >= int($t0 * 1e9);
+        if (clock_gettime(CLOCK_MONOTONIC) - $t0 > ($ms // 0) / 1000 + 5) { print "no fresh sample\n"; exit 2 }
+        Time::HiRes::sleep(0.005);
+    }
     print "$why\n" unless $ok;
-    # `wanted`: healthy is not enough, the response must carry the header.
-    if ($ok && defined $want && $want eq 'wanted' && !$has) { print "no wanted header yet\n"; exit 1 }
     exit($ok ? 0 : 1);
 }
 
@@ -443,7 +535,7 @@ sub dispatch {
     elsif ($mode eq 'probe') { cmd_probe(@_) }
     elsif ($mode eq 'settle') { cmd_settle(@_) }
     elsif ($mode eq 'serve') { cmd_serve() }
-    else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT | probe PORT MARKER MS [HEADER] | settle MS | serve\n" }
+    else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT | probe SPEC MS | settle MS | serve\n" }
 }
 
 dispatch(@ARGV);

@@ -212,6 +212,8 @@ pub fn judge(h: &History) -> TrialRecord {
         restore_ms: service.and_then(|t| t.restore_ms),
         healthy_after_recovery: service.and_then(|t| t.healthy_after_recovery),
         wanted_edit_lost: service.and_then(|t| t.wanted_edit_lost),
+        data_lost: service.and_then(|t| t.data_lost),
+        recovery: h.recovery.clone().unwrap_or_default(),
         engine: String::new(),
         retry_outcome: retry_step
             .filter(|_| !errored)
@@ -324,6 +326,7 @@ mod tests {
             fault: "none".into(),
             rep: 0,
             seed: 1,
+            recovery: None,
             steps,
             residue_after_failure: Some(r1),
             residue_after_recovery: Some(r2),

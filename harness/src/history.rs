@@ -73,6 +73,10 @@ pub enum CheckKind {
     Health,
     /// One of the scenario's `[[probe]]`s.
     Probe,
+    /// The harness's inspection of the service after the recovery (the
+    /// wanted edit kept, the known rows intact): judged into its own
+    /// columns (`wanted_edit_lost`, `data_lost`).
+    Service,
 }
 
 impl Step {
@@ -193,6 +197,10 @@ pub struct History {
     pub fault: String,
     pub rep: u32,
     pub seed: u64,
+    /// The configuration recovery this trial runs (`backup`,
+    /// `etckeeper`, …): configure scenarios only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<String>,
     pub steps: Vec<Step>,
     /// Between the snapshot before the operation and the one after it.
     pub residue_after_failure: Option<Residue>,
@@ -249,6 +257,7 @@ impl History {
             fault: fault.into(),
             rep,
             seed,
+            recovery: None,
             steps: Vec::new(),
             residue_after_failure: None,
             residue_after_recovery: None,

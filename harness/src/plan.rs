@@ -22,6 +22,73 @@ pub struct Trial {
     pub seed: u64,
     /// The injected fault, the same for every approach.
     pub fault: Fault,
+    /// A configure trial's recovery (`backup`, `rollback`, …); None for
+    /// other operations. When a scenario lists several for an approach,
+    /// each gets trials of its own, and `scenario` names only that one.
+    pub recovery: Option<&'static str>,
+}
+
+impl Trial {
+    /// A history holding who the trial is and nothing else yet.
+    pub fn blank_history(&self) -> crate::history::History {
+        let mut h = crate::history::History::new(
+            self.scenario.scenario.scenario.name.clone(),
+            self.approach,
+            self.fault.to_string(),
+            self.rep,
+            self.seed,
+        );
+        h.recovery = self.recovery.map(String::from);
+        h
+    }
+
+    /// `scenario approach (recovery) rep N`, for progress lines.
+    pub fn label(&self) -> String {
+        let recovery = self.recovery.map_or(String::new(), |r| format!(" ({r})"));
+        format!(
+            "{} {}{recovery} rep {}",
+            self.scenario.scenario.scenario.name, self.approach, self.rep
+        )
+    }
+}
+
+/// The approach's variants in `s`: one per recovery a configure scenario
+/// names for it (each with a scenario naming only that recovery, so
+/// everything downstream runs it), else the approach as it is.
+fn variants(
+    s: &Arc<LoadedScenario>,
+    approach: ApproachKind,
+) -> Vec<(Option<&'static str>, Arc<LoadedScenario>)> {
+    use crate::scenario::{OperationKind, Recoveries};
+    let name = approach.as_str();
+    let Some(spec) = s
+        .scenario
+        .service
+        .as_ref()
+        .filter(|_| *s.scenario.operation.kind.get_ref() == OperationKind::Configure)
+    else {
+        return vec![(None, s.clone())];
+    };
+    let named = spec.named_recoveries(name);
+    if named.len() <= 1 {
+        return vec![(spec.recovery_for(name), s.clone())];
+    }
+    let offered = crate::vocab::config_recoveries(name).unwrap_or_default();
+    named
+        .iter()
+        .filter_map(|n| offered.iter().find(|o| *o == n).copied())
+        .map(|r| {
+            let mut one = (**s).clone();
+            if let Some(spec) = one.scenario.service.as_mut() {
+                for (k, v) in spec.recovery.iter_mut() {
+                    if k.get_ref() == name {
+                        *v = serde_spanned::Spanned::new(v.span(), Recoveries::One(r.to_string()));
+                    }
+                }
+            }
+            (Some(r), Arc::new(one))
+        })
+        .collect()
 }
 
 /// Repetition-major: every scenario's first repetition, then every
@@ -48,16 +115,22 @@ pub fn plan(scenarios: &[Arc<LoadedScenario>], reps: Option<u32>, seed: u64) -> 
             for fault in faults {
                 let trial_seed =
                     trial_seed(seed, &format!("{}\0{fault}", s.scenario.scenario.name), rep);
-                let mut order = s.scenario.approaches();
+                let mut order: Vec<(ApproachKind, Option<&'static str>, Arc<LoadedScenario>)> = s
+                    .scenario
+                    .approaches()
+                    .into_iter()
+                    .flat_map(|a| variants(s, a).into_iter().map(move |(r, s)| (a, r, s)))
+                    .collect();
                 order.shuffle(&mut rng);
-                for approach in order {
+                for (approach, recovery, scenario) in order {
                     trials.push(Trial {
                         index: trials.len(),
-                        scenario: (*s).clone(),
+                        scenario,
                         approach,
                         rep,
                         seed: trial_seed,
                         fault: fault.clone(),
+                        recovery,
                     });
                 }
             }
@@ -113,15 +186,16 @@ packages = ["a"]
 
     #[test]
     fn trial_seeds_stay_below_2_pow_53() {
-        let seeds: Vec<u64> = (0..200)
-            .map(|rep| trial_seed(u64::MAX, "t", rep))
-            .collect();
+        let seeds: Vec<u64> = (0..200).map(|rep| trial_seed(u64::MAX, "t", rep)).collect();
         assert!(seeds.iter().all(|s| *s <= crate::vocab::MAX_SEED));
         // Not all small: the mask keeps the high bits' spread below 2^53.
         assert!(seeds.iter().any(|s| *s > 1 << 52));
         assert!(crate::vocab::parse_seed("9007199254740991").is_ok());
         let e = crate::vocab::parse_seed("9007199254740992").unwrap_err();
-        assert!(e.contains("2^53") && e.contains("R, pandas and DuckDB"), "{e}");
+        assert!(
+            e.contains("2^53") && e.contains("R, pandas and DuckDB"),
+            "{e}"
+        );
         assert!(crate::vocab::parse_seed("-1").is_err());
     }
 
@@ -155,7 +229,9 @@ packages = ["a"]
             .map(|x| x.scenario.scenario.scenario.name.as_str())
             .collect();
         assert_eq!(names, ["t", "t", "t", "t", "u", "u", "u", "u"]);
-        assert!(t[16..].iter().all(|x| x.scenario.scenario.scenario.name == "u"));
+        assert!(t[16..]
+            .iter()
+            .all(|x| x.scenario.scenario.scenario.name == "u"));
         assert!(t.iter().enumerate().all(|(i, x)| x.index == i));
     }
 }

@@ -65,8 +65,8 @@ fn the_probe_sees_outages_and_reloads_that_keep_serving() {
             assert_eq!(r["restore_ms"], "", "{who}");
             assert_eq!(r["recovered"], "false", "{who}");
             assert_eq!(
-                r["wanted_edit_lost"], "",
-                "{who}: not serving: nothing to say"
+                r["wanted_edit_lost"], "true",
+                "{who}: the package's default site replaced it"
             );
             assert_eq!(num(r, "final_residue_files"), 1.0, "{who}");
             continue;

@@ -265,7 +265,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 18 scenario(s), 356 trials in all"),
+        text.contains("valid: 24 scenario(s), 428 trials in all"),
         "{text}"
     );
     let o = bin()
@@ -291,8 +291,11 @@ fn huge_scenario_files_are_refused_unread() {
 }
 
 /// Configure scenarios: no `[service]` to probe, an approach that manages
-/// no configuration, a port the wrong-port change cannot move past, a
-/// change on an install. Each is exit 3 at the field's file:line:col.
+/// no configuration, a port the wrong-port change cannot move past, no
+/// mistake, an unknown service, an edit whose `find` is not in the declared
+/// file, an edit outside the service's configuration, a probe of two
+/// kinds, an edit doing nothing. Each is exit 3 at the field's
+/// file:line:col.
 #[test]
 fn bad_configure_scenarios_are_pointed_at() {
     let dir = tempfile::tempdir().unwrap();
@@ -316,7 +319,7 @@ fn bad_configure_scenarios_are_pointed_at() {
         (
             "no-change",
             format!("[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n{service}[operation]\nkind = \"configure\"\n"),
-            ":8:8: a `configure` operation names its `change`",
+            ":8:8: a `configure` operation names its mistake",
         ),
         (
             "unknown-recovery",
@@ -327,6 +330,30 @@ fn bad_configure_scenarios_are_pointed_at() {
             "unknown-change",
             format!("[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n{service}[operation]\nkind = \"configure\"\nchange = \"typo\"\n"),
             ":9:10: unknown variant `typo`",
+        ),        (
+            "unknown-service",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nname = \"mysql\"\n[operation]\nkind = \"configure\"\n[[operation.edit]]\npath = \"/etc/x\"\ndelete = true\n".to_string(),
+            ":5:8: unknown variant `mysql`",
+        ),
+        (
+            "find-absent",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nname = \"nginx\"\n[[service.file]]\npath = \"/etc/nginx/conf.d/a.conf\"\ntext = \"listen 80;\"\n[operation]\nkind = \"configure\"\n[[operation.edit]]\npath = \"/etc/nginx/conf.d/a.conf\"\nreplace = { find = \"listen 81;\", with = \"x\" }\n".to_string(),
+            ":13:11: /etc/nginx/conf.d/a.conf: `find` text \"listen 81;\" does not occur in it",
+        ),
+        (
+            "outside",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nname = \"nginx\"\n[[service.file]]\npath = \"/srv/site/index.html\"\ntext = \"v1\"\n[operation]\nkind = \"configure\"\n[[operation.edit]]\npath = \"/srv/site/index.html\"\ntext = \"v2\"\n".to_string(),
+            ":12:8: path `/srv/site/index.html` is outside nginx's configuration",
+        ),
+        (
+            "probe-two-kinds",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nname = \"sshd\"\n[[service.probe]]\ntcp = true\ncommand = \"true\"\n[operation]\nkind = \"configure\"\n[[operation.edit]]\npath = \"/etc/ssh/sshd_config\"\ndelete = true\n".to_string(),
+            ":7:7: a [[service.probe]] is exactly one of",
+        ),
+        (
+            "edit-no-action",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nname = \"sshd\"\n[operation]\nkind = \"configure\"\n[[operation.edit]]\npath = \"/etc/ssh/sshd_config\"\n".to_string(),
+            ":9:8: an edit is exactly one of",
         ),
     ];
     for (name, text, want) in cases {

@@ -1,6 +1,7 @@
-//! Ansible (Debian's ansible-core) managing the site's configuration: a
-//! template applied with `ansible-playbook` on the local connection, the
-//! way a host configured by Ansible is. Its packages are apt's: every
+//! Ansible (Debian's ansible-core) managing the service's configuration:
+//! a playbook copying the files of the configuration its variables name,
+//! applied with `ansible-playbook` on the local connection, the way a host
+//! configured by Ansible is. Its packages are apt's: every
 //! package operation (install, checks, package view, the default playbook)
 //! is `apt`'s, delegated, in an image of its own (`Family::Ansible`: the
 //! base plus ansible-core).
@@ -13,11 +14,11 @@ use crate::scenario::{Ecosystem, PackageRef, Scenario};
 
 pub struct Ansible;
 
-/// `ansible-playbook` on this host with one variables file: no inventory
+/// `ansible-playbook` on this host for one configuration: no inventory
 /// file, no SSH, no network, no galaxy (the playbook uses builtins only).
-fn playbook(vars: &str) -> String {
+fn playbook(stage: &str) -> String {
     use crate::service::FIXTURES;
-    format!("ansible-playbook -c local -i localhost, {FIXTURES}/site.yml -e @{FIXTURES}/{vars}")
+    format!("ansible-playbook -c local -i localhost, {FIXTURES}/config.yml -e stage={stage}")
 }
 
 impl Approach for Ansible {
@@ -93,18 +94,30 @@ impl Approach for Ansible {
         &["previous-vars"]
     }
 
-    /// The playbook with the good variables (set-up: nginx is not running
-    /// yet, so its apply handler is skipped), then with the wanted edit's
-    /// variables, with the bad ones (the mistake), and with the wanted
+    /// The playbook with the good configuration (set-up: the service is
+    /// not running yet, so its apply handler is skipped), then with the
+    /// wanted edit's, with the bad one (the mistake), and with the wanted
     /// edit's again (recovery: the previous variables, which an Ansible
-    /// user has in version control, applied; the template changes the
-    /// file back and the handler applies it).
-    fn config_commands(&self, recovery: &str) -> Option<ConfigCommands> {
+    /// user has in version control, applied; the files change back and
+    /// the handler applies them).
+    fn config_commands(
+        &self,
+        recovery: &str,
+        plan: &crate::service::ConfigPlan,
+    ) -> Option<ConfigCommands> {
+        let previous = if plan.wanted.is_empty() {
+            "good"
+        } else {
+            "wanted"
+        };
         (recovery == "previous-vars").then(|| ConfigCommands {
-            install: vec![format!("{} -e site_apply=false", playbook("good.yml"))],
-            wanted: vec![playbook("wanted.yml")],
-            change: playbook("bad.yml"),
-            recover: vec![playbook("wanted.yml")],
+            install: vec![format!("{} -e apply=false", playbook("good"))],
+            wanted: (!plan.wanted.is_empty())
+                .then(|| playbook("wanted"))
+                .into_iter()
+                .collect(),
+            change: playbook("bad"),
+            recover: vec![playbook(previous)],
         })
     }
 }

@@ -155,58 +155,98 @@ impl Approach for Apt {
         &["backup", "etckeeper", "reinstall"]
     }
 
-    /// Edit in place, the traditional way. `backup`: the operator copied
-    /// the working file when the site was set up (the diligent case) and
-    /// copies it back. `etckeeper`: /etc is in git (Debian's etckeeper,
-    /// installed long before; the best traditional tool, the fair
-    /// baseline); the operator committed the wanted edit and checks the
-    /// broken file out again. `reinstall`: no copy was kept, and the
-    /// package's default is all there is to go back to.
-    fn config_commands(&self, recovery: &str) -> Option<ConfigCommands> {
-        use crate::service::{APPLY, FIXTURES, SITE_CONF};
-        let (file, install, commit, recover) = match recovery {
-            "backup" => (
-                SITE_CONF,
-                format!("cp -p {SITE_CONF} {BACKUP}"),
-                None,
-                vec![format!("cp {BACKUP} {SITE_CONF}")],
-            ),
-            "etckeeper" => (
-                SITE_CONF,
+    /// Edit in place, the traditional way: each file written over by hand
+    /// (`service::put_stage`). `backup`: the operator copied the managed
+    /// files when the service was set up (the diligent case) and copies
+    /// them back (removing a file the backup did not have). `etckeeper`:
+    /// /etc is in git (Debian's etckeeper, installed long before; the best
+    /// traditional tool, the fair baseline); the operator committed the
+    /// wanted edit and checks the files out again (removing one git does
+    /// not know). `reinstall`: no copy was kept, and the package's default
+    /// is all there is to go back to: the built-in nginx mistakes only,
+    /// whose site then lives in Debian's default-site conffile.
+    fn config_commands(
+        &self,
+        recovery: &str,
+        plan: &crate::service::ConfigPlan,
+    ) -> Option<ConfigCommands> {
+        use crate::service::{put_stage, quote, APPLY, SITE_CONF, STAGES};
+        let paths = plan.paths();
+        let put = |stage: &str| put_stage(&paths, stage);
+        let applied = |stage: &str| format!("{} && {APPLY}", put(stage));
+        let wanted = |extra: Option<String>| -> Vec<String> {
+            let edit = (!plan.wanted.is_empty()).then(|| applied("wanted"));
+            edit.into_iter().chain(extra).collect()
+        };
+        let for_each = |f: &dyn Fn(&str) -> String| -> String {
+            paths.iter().map(|p| f(p)).collect::<Vec<_>>().join(" && ")
+        };
+        match recovery {
+            "backup" => Some(ConfigCommands {
+                install: vec![
+                    put("good"),
+                    for_each(&|p| {
+                        let (from, to) = (quote(p), quote(&format!("{BACKUP}{p}")));
+                        format!("if [ -e {from} ]; then mkdir -p \"$(dirname {to})\" && cp -p {from} {to}; fi")
+                    }),
+                ],
+                wanted: wanted(None),
+                change: applied("bad"),
+                recover: vec![
+                    for_each(&|p| {
+                        let (from, to) = (quote(&format!("{BACKUP}{p}")), quote(p));
+                        format!("if [ -e {from} ]; then cp {from} {to}; else rm -f {to}; fi")
+                    }),
+                    APPLY.to_string(),
+                ],
+            }),
+            "etckeeper" => Some(ConfigCommands {
                 // Its postinst runs `etckeeper init` and commits /etc.
-                format!("DEBIAN_FRONTEND=noninteractive dpkg -i {ETCKEEPER_DEBS}/*.deb"),
-                Some("etckeeper commit 'site: wanted edit' >/dev/null".to_string()),
-                vec![format!(
-                    "etckeeper vcs checkout -- {}",
-                    SITE_CONF.trim_start_matches("/etc/")
-                )],
-            ),
+                install: vec![
+                    put("good"),
+                    format!("DEBIAN_FRONTEND=noninteractive dpkg -i {ETCKEEPER_DEBS}/*.deb"),
+                ],
+                wanted: wanted(Some(
+                    "etckeeper commit 'the wanted edit' >/dev/null || true".to_string(),
+                )),
+                change: applied("bad"),
+                recover: vec![
+                    for_each(&|p| {
+                        let rel = quote(p.trim_start_matches("/etc/"));
+                        format!(
+                            "if git -C /etc cat-file -e HEAD:{rel} 2>/dev/null; then etckeeper vcs checkout HEAD -- {rel}; else rm -f {}; fi",
+                            quote(p)
+                        )
+                    }),
+                    APPLY.to_string(),
+                ],
+            }),
             // The site lives in Debian's own default-site conffile, edited
             // in place with no copy kept; the way back is the package's
             // version of that file (what `apt-get install --reinstall -o
             // Dpkg::Options::=--force-confmiss nginx-common` runs, from the
             // image's copy of the .deb: the trial has no network).
-            "reinstall" => (
-                DEFAULT_SITE,
-                format!("ln -sfn {DEFAULT_SITE} /etc/nginx/sites-enabled/default"),
-                None,
-                vec![
-                    format!("rm -f {DEFAULT_SITE}"),
-                    format!("DEBIAN_FRONTEND=noninteractive dpkg -i --force-confmiss {NGINX_COMMON_DEB}/nginx-common_*.deb"),
-                ],
-            ),
-            _ => return None,
-        };
-        let edit = |fixture: &str| format!("cp {FIXTURES}/{fixture} {file}");
-        Some(ConfigCommands {
-            install: vec![edit("good.conf"), install],
-            wanted: [Some(format!("{} && {APPLY}", edit("wanted.conf"))), commit]
-                .into_iter()
-                .flatten()
-                .collect(),
-            change: format!("{} && {APPLY}", edit("bad.conf")),
-            recover: recover.into_iter().chain([APPLY.to_string()]).collect(),
-        })
+            "reinstall" if paths == [SITE_CONF] => {
+                let stage = |s: &str| format!("cp {STAGES}/{s}{SITE_CONF} {DEFAULT_SITE}");
+                Some(ConfigCommands {
+                    install: vec![
+                        stage("good"),
+                        format!("ln -sfn {DEFAULT_SITE} /etc/nginx/sites-enabled/default"),
+                    ],
+                    wanted: (!plan.wanted.is_empty())
+                        .then(|| format!("{} && {APPLY}", stage("wanted")))
+                        .into_iter()
+                        .collect(),
+                    change: format!("{} && {APPLY}", stage("bad")),
+                    recover: vec![
+                        format!("rm -f {DEFAULT_SITE}"),
+                        format!("DEBIAN_FRONTEND=noninteractive dpkg -i --force-confmiss {NGINX_COMMON_DEB}/nginx-common_*.deb"),
+                        APPLY.to_string(),
+                    ],
+                })
+            }
+            _ => None,
+        }
     }
 }
 
@@ -215,8 +255,8 @@ const DEFAULT_SITE: &str = "/etc/nginx/sites-available/default";
 /// nginx-common's .deb in the apt image (containers/apt/Dockerfile).
 const NGINX_COMMON_DEB: &str = "/var/cache/mistake-cost/nginx-common";
 
-/// The operator's backup of the site's configuration.
-const BACKUP: &str = "/root/site.conf.bak";
+/// The operator's backup copies of the managed files, under their own paths.
+const BACKUP: &str = "/root/config-backup";
 /// etckeeper and git as .debs in the apt image (containers/apt/Dockerfile).
 const ETCKEEPER_DEBS: &str = "/var/cache/mistake-cost/etckeeper";
 

@@ -197,25 +197,31 @@ pub trait Approach: Send + Sync {
         &[]
     }
 
-    /// How this approach manages the site's configuration in `configure`
-    /// scenarios, set up for `recovery` (one of `config_recoveries`).
-    fn config_commands(&self, _recovery: &str) -> Option<ConfigCommands> {
+    /// How this approach manages the service's configuration (`plan`'s
+    /// files) in `configure` scenarios, set up for `recovery` (one of
+    /// `config_recoveries`). None: not this way (validation says why).
+    fn config_commands(
+        &self,
+        _recovery: &str,
+        _plan: &crate::service::ConfigPlan,
+    ) -> Option<ConfigCommands> {
         None
     }
 }
 
 /// How an approach manages a service's configuration, as its users do.
-/// The fixtures hold the good and bad configuration (`service::FIXTURES`)
-/// and the apply script (`service::APPLY`: reload or restart, the same for
-/// every approach); each command here ends by running it where the
-/// approach's users would.
+/// The set-up has rendered the good, wanted and bad configurations
+/// (`service::STAGES`); the fixtures hold the apply script
+/// (`service::APPLY`: reload or restart, the same for every approach);
+/// each command here ends by running it where the approach's users would.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigCommands {
-    /// Set-up: the good configuration in place, before nginx starts.
+    /// Set-up: the good configuration in place, before the service starts.
     pub install: Vec<String>,
-    /// Set-up, nginx running: the wanted edit (`service::WANTED_HEADER`)
-    /// made and applied the approach's way, after any backup was taken —
-    /// the change a recovery may lose.
+    /// Set-up, the service running: the wanted edit made and applied the
+    /// approach's way, after any backup was taken — the change a recovery
+    /// may lose. Empty when the scenario has none (the approach's own
+    /// bookkeeping, an etckeeper commit, may still run).
     pub wanted: Vec<String>,
     /// The operation: the bad configuration in place and applied.
     pub change: String,
@@ -280,7 +286,13 @@ impl RunAs {
             RunAs::Root => (Vec::new(), &crate::snapshot::ROOT_PATH),
             RunAs::User => (
                 vec![format!("{home}/bin"), format!("{home}/.local/bin")],
-                &["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/games", "/usr/games"],
+                &[
+                    "/usr/local/bin",
+                    "/usr/bin",
+                    "/bin",
+                    "/usr/local/games",
+                    "/usr/games",
+                ],
             ),
         };
         own.into_iter()
@@ -405,6 +417,35 @@ pub fn checks_and_probes(a: &dyn Approach, scenario: &Scenario) -> Vec<TrialChec
     checks
 }
 
+/// The harness's inspection of the service after the recovery, beside the
+/// checks: whether the wanted edit is still in the files it changed, and
+/// whether a data-holding service still has the rows written at set-up.
+pub fn service_state_checks(s: &Scenario) -> Vec<TrialCheck> {
+    let Some(spec) = &s.service else {
+        return Vec::new();
+    };
+    let wanted = crate::service::config::plan(s)
+        .and_then(|plan| crate::service::wanted_check(&plan))
+        .map(|command| Check {
+            name: crate::service::WANTED_CHECK.into(),
+            command,
+            quiet: false,
+        });
+    let data = crate::service::kinds::data_check(spec.service()).map(|command| Check {
+        name: crate::service::DATA_CHECK.into(),
+        command,
+        quiet: false,
+    });
+    wanted
+        .into_iter()
+        .chain(data)
+        .map(|check| TrialCheck {
+            kind: CheckKind::Service,
+            check,
+        })
+        .collect()
+}
+
 /// The playbook a trial runs: the scenario's override or the default.
 pub fn playbook(a: &dyn Approach, scenario: &Scenario) -> Vec<String> {
     scenario
@@ -455,20 +496,21 @@ pub fn service_setup_parts(a: &dyn Approach, s: &Scenario) -> SetupParts {
             )
         });
         return SetupParts {
-            files: crate::service::prepare_package_site(&dir),
+            files: crate::service::prepare_package_site(spec, &dir),
             live: crate::service::start(spec),
         };
     }
     let config = config_of(a, s);
-    let mut files = crate::service::prepare();
+    let mut files = crate::service::prepare(s);
     files.extend(config.iter().flat_map(|c| c.install.iter().cloned()));
     let mut live = crate::service::start(spec);
     let wanted: Vec<String> = config.into_iter().flat_map(|c| c.wanted).collect();
     if !wanted.is_empty() {
         live.extend(wanted);
-        // The set-up ends when the wanted edit is served: a reload's new
-        // workers take a moment, and the change must not race them.
-        live.push(crate::service::wait_for_wanted_edit());
+        // The set-up ends when the service is healthy on the wanted edit:
+        // a reload's new workers take a moment, and the change must not
+        // race them.
+        live.push(crate::service::wait_until_healthy());
     }
     SetupParts { files, live }
 }
@@ -481,7 +523,7 @@ pub fn config_of(a: &dyn Approach, s: &Scenario) -> Option<ConfigCommands> {
         .as_ref()
         .and_then(|spec| spec.recovery_for(a.name()))
         .or_else(|| a.config_recoveries().first().copied())?;
-    a.config_commands(recovery)
+    a.config_commands(recovery, &crate::service::config::plan(s)?)
 }
 
 fn op_packages(s: &Scenario) -> Vec<String> {

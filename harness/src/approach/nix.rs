@@ -220,23 +220,43 @@ impl Approach for Nix {
         }
     }
 
-    fn config_commands(&self, recovery: &str) -> Option<ConfigCommands> {
-        use crate::service::{APPLY, FIXTURES, SITE_CONF};
+    /// NixOS's way, simulated: each configuration is a generation of the
+    /// system profile holding its files, switched to and activated (each
+    /// managed file a link into the profile, one the generation lacks
+    /// removed, as activation does for /etc); the way back is the
+    /// profile's previous generation, activated again.
+    fn config_commands(
+        &self,
+        recovery: &str,
+        plan: &crate::service::ConfigPlan,
+    ) -> Option<ConfigCommands> {
+        use crate::service::{quote, APPLY, FIXTURES};
         if !self.config_recoveries().contains(&recovery) {
             return None;
         }
-        let switch = |nix_file: &str| {
-            format!("p=$(nix-build --no-out-link {FIXTURES}/{nix_file}) && nix-env -p {SYSTEM_PROFILE} --set \"$p\"")
+        let switch = |stage: &str| {
+            format!("p=$(nix-build --no-out-link {FIXTURES}/{stage}.nix) && nix-env -p {SYSTEM_PROFILE} --set \"$p\"")
         };
+        let activate = plan
+            .paths()
+            .iter()
+            .map(|p| {
+                let (from, to) = (quote(&format!("{SYSTEM_PROFILE}{p}")), quote(p));
+                format!("if [ -e {from} ]; then mkdir -p \"$(dirname {to})\" && ln -sfn {from} {to}; else rm -f {to}; fi")
+            })
+            .collect::<Vec<_>>()
+            .join(" && ");
+        let applied = |stage: &str| format!("{} && {activate} && {APPLY}", switch(stage));
         Some(ConfigCommands {
-            install: vec![
-                switch("good.nix"),
-                format!("ln -sfn {SYSTEM_PROFILE}/etc/nginx/conf.d/site.conf {SITE_CONF}"),
-            ],
-            wanted: vec![format!("{} && {APPLY}", switch("wanted.nix"))],
-            change: format!("{} && {APPLY}", switch("bad.nix")),
+            install: vec![format!("{} && {activate}", switch("good"))],
+            wanted: (!plan.wanted.is_empty())
+                .then(|| applied("wanted"))
+                .into_iter()
+                .collect(),
+            change: applied("bad"),
             recover: vec![
                 format!("nix-env -p {SYSTEM_PROFILE} --rollback"),
+                activate.clone(),
                 APPLY.into(),
             ],
         })

@@ -121,8 +121,10 @@ impl NpmGlobal {
 
     /// Where the global packages go.
     fn modules(&self) -> String {
-        self.prefix()
-            .map_or_else(|| GLOBAL_MODULES.into(), |p| format!("{p}/lib/node_modules"))
+        self.prefix().map_or_else(
+            || GLOBAL_MODULES.into(),
+            |p| format!("{p}/lib/node_modules"),
+        )
     }
 
     /// `npm ARGS`, run as the approach's user.

@@ -14,13 +14,15 @@ use crate::export::RunMeta;
 use crate::plan::Trial;
 use crate::verify::rows::Table;
 
-/// A trial's identity across runs of the same plan.
-pub type PlanKey = (String, String, String, u32);
+/// A trial's identity across runs of the same plan: scenario, approach,
+/// recovery (empty but for configure trials), fault, rep.
+pub type PlanKey = (String, String, String, String, u32);
 
 pub fn key_of(t: &Trial) -> PlanKey {
     (
         t.scenario.scenario.scenario.name.clone(),
         t.approach.as_str().to_string(),
+        t.recovery.unwrap_or_default().to_string(),
         t.fault.to_string(),
         t.rep,
     )
@@ -221,6 +223,8 @@ pub fn finished_trials(csv: &Path) -> Result<HashSet<PlanKey>> {
             Ok((
                 t.cell(row, Some(s)).to_string(),
                 t.cell(row, Some(a)).to_string(),
+                // Absent in files from before recoveries were rows' own.
+                t.cell(row, t.column("recovery")).to_string(),
                 t.cell(row, Some(f)).to_string(),
                 rep,
             ))
@@ -274,8 +278,8 @@ mod tests {
         assert_eq!(drop_errored(dir.path()).unwrap(), 1);
         let keys = finished_trials(&dir.path().join("trials.csv")).unwrap();
         let expected: HashSet<PlanKey> = [
-            ("s".into(), "apt".into(), "none".into(), 0),
-            ("s".into(), "pip".into(), "none".into(), 1),
+            ("s".into(), "apt".into(), String::new(), "none".into(), 0),
+            ("s".into(), "pip".into(), String::new(), "none".into(), 1),
         ]
         .into();
         assert_eq!(keys, expected);

@@ -13,11 +13,11 @@ pub mod study_meta;
 pub use csv_exporter::CsvWriter;
 pub use jsonl::JsonlExporter;
 pub use run_meta::{EngineMeta, RunMeta, RunStatus};
-pub use study_meta::StudyMeta;
 pub use schema::{
     column, columns, ApproachKind, Column, ColumnKind, CrashPointRecord, FaultLabel, Outcome,
     Record, Source, State, TriBool, TrialRecord,
 };
+pub use study_meta::StudyMeta;
 
 use std::path::Path;
 
@@ -44,7 +44,9 @@ pub fn round_times(v: &mut serde_json::Value) {
                         if let Some(r) = n
                             .as_f64()
                             .filter(|x| n.is_f64() && x.is_finite())
-                            .and_then(|x| serde_json::Number::from_f64((x * 1000.0).round() / 1000.0))
+                            .and_then(|x| {
+                                serde_json::Number::from_f64((x * 1000.0).round() / 1000.0)
+                            })
                         {
                             *n = r;
                         }
@@ -194,7 +196,10 @@ mod tests {
             .unwrap();
         let csv = std::fs::read_to_string(&csv_path).unwrap();
         let row = csv.lines().nth(1).unwrap();
-        assert!(row.contains(",15.725,") && row.contains(",1085.675,"), "{row}");
+        assert!(
+            row.contains(",15.725,") && row.contains(",1085.675,"),
+            "{row}"
+        );
         let line = std::fs::read_to_string(&jsonl_path).unwrap();
         for want in [
             "\"operation_ms\":15.725",

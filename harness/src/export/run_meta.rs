@@ -103,7 +103,10 @@ pub struct RunMeta {
 /// operation: crashpoints.csv's `point` counts the process's calls of the
 /// syscall on the operation's file (named in the new `operation` column,
 /// with `hit` and `mismatch`), no longer all its calls of the syscall.
-pub const FORMAT_VERSION: u32 = 4;
+/// 5: configure scenarios from files: `wanted_edit_lost` is read in the
+/// files the wanted edit changed (not in nginx's response headers), new
+/// columns `recovery` and `data_lost`.
+pub const FORMAT_VERSION: u32 = 5;
 
 /// The harness's git commit at build time (`build.rs`): `unknown` without
 /// git, `-dirty` when its tracked files differed from the commit.

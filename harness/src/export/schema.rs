@@ -248,8 +248,10 @@ pub struct TrialRecord {
     #[serde(default)]
     pub healthy_after_recovery: Option<bool>,
     /// The recovery lost the wanted edit (an earlier good change, made
-    /// after the backup was taken): served before the change, not at the
-    /// end. Empty unless the service serves at the end.
+    /// after the backup was taken): a file it changed does not hold its
+    /// result after the recovery. Empty without a wanted edit or a
+    /// recovery (before format 5: the header nginx served, empty unless it
+    /// served at the end).
     #[serde(default)]
     pub wanted_edit_lost: Option<bool>,
     /// The engine the trial ran on (`--engine`'s name: `local` without
@@ -320,6 +322,16 @@ pub struct TrialRecord {
     /// Packages whose installed state differs from that clean install's.
     #[serde(default)]
     pub clean_diff_packages: Option<usize>,
+    /// Configure rows: the recovery the trial ran (`backup`, `etckeeper`,
+    /// `previous-vars`, `rollback`, …); a scenario listing several for an
+    /// approach has rows of each. Empty in other rows and before format 5.
+    #[serde(default)]
+    pub recovery: String,
+    /// Rows of a service holding data (PostgreSQL): a known row written at
+    /// set-up was missing or changed after the recovery. Empty for other
+    /// services, when the server could not be asked, and before format 5.
+    #[serde(default)]
+    pub data_lost: Option<bool>,
 }
 
 /// One row of crashpoints.csv.
@@ -497,6 +509,8 @@ impl Record for TrialRecord {
             col("downtime_censored", Bool),
             col("clean_diff_files", Number),
             col("clean_diff_packages", Number),
+            col("recovery", Identity),
+            col("data_lost", Bool),
         ]
     };
 }
@@ -607,6 +621,8 @@ mod tests {
             downtime_censored: None,
             clean_diff_files: None,
             clean_diff_packages: None,
+            recovery: String::new(),
+            data_lost: None,
         }
     }
 

@@ -143,6 +143,9 @@ pub struct ServiceStats {
     /// The recovery lost the wanted edit (configure scenarios; unknown for
     /// a package site, which has none).
     pub wanted_edit_lost: Tally,
+    /// A known row was missing or changed after the recovery (a service
+    /// holding data; unknown elsewhere).
+    pub data_lost: Tally,
     pub final_files: Option<Summary>,
     pub final_packages: Option<Summary>,
     /// Trials whose probe never failed (no `detect_ms`).
@@ -204,6 +207,7 @@ impl ServiceStats {
                     wanted_edit_lost: Tally::of(
                         data.iter().map(|t| tri(t.record.wanted_edit_lost)),
                     ),
+                    data_lost: Tally::of(data.iter().map(|t| tri(t.record.data_lost))),
                     final_files: summary(&|t| t.record.final_residue_files),
                     final_packages: summary(&|t| t.record.final_residue_packages),
                     never_failed: data.iter().filter(|t| t.record.detect_ms.is_none()).count(),
@@ -295,14 +299,17 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
         .map(|g| format!(" (the longest gap between two samples after a change: {}, the resolution of the times below)", fmt_ms(g)))
         .unwrap_or_else(|| " (trials.jsonl not found: the probe's resolution is unknown)".into());
     doc.push(Block::Para(format!(
-        "{} configure trials in {} scenarios (one bad configuration each): the service (nginx) starts on a good configuration \
-         and a health probe samples it (HTTP status 200 and the page's marker){gap}; the bad configuration is applied, \
+        "{} configure trials in {} scenarios (one bad configuration each): the service (nginx, sshd or PostgreSQL) starts on its good \
+         configuration and a health probe samples it (the scenario's probes: an HTTP request, a TCP connect or a command such as an \
+         SSH login){gap}; the bad configuration is applied, \
          then the approach's recovery runs. `detect_ms`: the change command's return → first failing probe (0 when it failed while the \
          command ran, empty when it never failed); \
          `downtime_ms`: time the probe failed during the change and the reaction window, and after the recovery started (\"≥\": some service \
          never came back, so its downtime is a lower bound and so are the median and CI); `restore_ms`: recovery start → \
          first healthy probe (0 when the service was still serving, empty when it never came back); wanted edit lost: the recovery dropped an earlier good change \
-         made after apt's backup copy was taken (configure scenarios; unknown for a package site). Times are medians [95% CI]. Note: {DOWNTIME_CAVEAT}.",
+         made after apt's backup copy was taken (unknown without one); data lost: a row PostgreSQL held was missing or changed after the \
+         recovery (unknown for services without data). An approach with several recoveries has a row for each. Times are medians [95% CI]. \
+         Note: {DOWNTIME_CAVEAT}.",
         configure.len(),
         scenarios.len()
     )));
@@ -317,18 +324,48 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
         "healthy after recovery",
         "recovered",
         "wanted edit lost",
+        "data lost",
         "left after recovery: files / packages, median (max files)",
     ]
     .map(String::from)
     .to_vec();
     let mut rows = Vec::new();
     for scenario in &scenarios {
-        for s in ServiceStats::of(
-            configure
+        let of_scenario: Vec<&Trial> = configure
+            .iter()
+            .copied()
+            .filter(|t| t.record.scenario == *scenario)
+            .collect();
+        let mut recoveries: Vec<&str> = Vec::new();
+        for t in &of_scenario {
+            if !recoveries.contains(&t.record.recovery.as_str()) {
+                recoveries.push(&t.record.recovery);
+            }
+        }
+        // An approach run with several recoveries gets a row for each.
+        let mut cells = Vec::new();
+        for (approach, recovery) in ServiceStats::of(of_scenario.iter().copied())
+            .iter()
+            .flat_map(|s| recoveries.iter().map(move |r| (s.approach, *r)))
+        {
+            let several = of_scenario
+                .iter()
+                .filter(|t| t.record.approach == approach)
+                .any(|t| t.record.recovery != recovery);
+            let group = of_scenario
                 .iter()
                 .copied()
-                .filter(|t| t.record.scenario == *scenario),
-        ) {
+                .filter(|t| t.record.approach == approach && t.record.recovery == recovery);
+            for s in ServiceStats::of(group) {
+                let label = if several {
+                    format!("{} ({recovery})", s.approach)
+                } else {
+                    s.approach.to_string()
+                };
+                cells.push((label, s));
+            }
+        }
+        for (label, s) in cells {
             let never = match (s.detect_ms.summary, s.never_failed) {
                 (_, 0) => String::new(),
                 (None, k) => format!("— (never failed: {k}/{})", s.n),
@@ -349,7 +386,7 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
             };
             rows.push(vec![
                 format!("`{scenario}`"),
-                s.approach.to_string(),
+                label,
                 s.n.to_string(),
                 s.healthy_after_change.percent(),
                 detect,
@@ -358,6 +395,7 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
                 s.healthy_after_recovery.percent(),
                 s.recovered.percent(),
                 s.wanted_edit_lost.percent(),
+                s.data_lost.percent(),
                 left,
             ]);
         }
@@ -446,7 +484,7 @@ mod tests {
             md.contains(
                 "| `bad-config-wrong-root` | nix | 3 | 0% (0/3) | 347 ms [345 ms – 369 ms] (n=3, small sample) \
                  | 1.73 s [1.72 s – 1.74 s] (n=3, small sample) | 196 ms [180 ms – 204 ms] (n=3, small sample) \
-                 | 100% (3/3) | 100% (3/3) | 0% (0/3, 3 unknown) | 0 / 0 (0) |"
+                 | 100% (3/3) | 100% (3/3) | 0% (0/3, 3 unknown) | 0% (0/3, 3 unknown) | 0 / 0 (0) |"
             ),
             "{md}"
         );
@@ -495,14 +533,20 @@ mod tests {
         let s = &ServiceStats::of(run.trials.iter())[0];
         assert_eq!(s.downtime_ms.censored, 1);
         let text = s.downtime_ms.text("—");
-        assert!(text.starts_with("≥ ") && text.contains("; 1 never came back)"), "{text}");
+        assert!(
+            text.starts_with("≥ ") && text.contains("; 1 never came back)"),
+            "{text}"
+        );
         assert!(s.downtime_ms.sentence().unwrap().starts_with("≥ "));
         let md = markdown::render(&blocks(&run.trials));
         assert!(md.contains("| ≥ "), "{md}");
         // A file from before the column: unhealthy at the end says it.
         run.trials[0].record.downtime_censored = None;
         run.trials[0].record.healthy_after_recovery = Some(false);
-        assert_eq!(ServiceStats::of(run.trials.iter())[0].downtime_ms.censored, 1);
+        assert_eq!(
+            ServiceStats::of(run.trials.iter())[0].downtime_ms.censored,
+            1
+        );
     }
 
     #[test]

@@ -538,9 +538,14 @@ impl Hooks for TrialHooks<'_> {
     }
 }
 
+/// A recovery's set-up differs (etckeeper installed, a backup taken): its
+/// own image.
 fn setup_key(trial: &Trial) -> setup_image::Key {
+    let name = &trial.scenario.scenario.scenario.name;
     (
-        trial.scenario.scenario.scenario.name.clone(),
+        trial
+            .recovery
+            .map_or(name.clone(), |r| format!("{name} ({r})")),
         trial.approach,
     )
 }
@@ -587,22 +592,13 @@ impl Executor for DockerExecutor {
     }
 
     async fn run(&self, trial: Trial, events: mpsc::UnboundedSender<Event>) -> History {
-        let label = format!(
-            "{} {} rep {}",
-            trial.scenario.scenario.scenario.name, trial.approach, trial.rep
-        );
+        let label = trial.label();
         let _ = events.send(Event::TrialStarted {
             index: trial.index,
             label,
         });
         let t = Instant::now();
-        let mut h = History::new(
-            trial.scenario.scenario.scenario.name.clone(),
-            trial.approach,
-            trial.fault.to_string(),
-            trial.rep,
-            trial.seed,
-        );
+        let mut h = trial.blank_history();
         if let Err(e) = self.trial(&trial, &mut h, &events).await {
             h.error = Some(e.to_string());
         }

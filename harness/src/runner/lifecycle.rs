@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::approach::{self, playbook, Approach, TrialCheck};
 use crate::checker::{check_verdict, Verdict};
 use crate::docker::DockerError;
-use crate::history::{History, Phase, Step, Timings};
+use crate::history::{CheckKind, History, Phase, Step, Timings};
 use crate::nemesis::Fault;
 use crate::scenario::Scenario;
 use crate::snapshot::{self, Residue, Snapshot};
@@ -328,7 +328,9 @@ pub async fn run<T: Target>(
         h.steps.extend(steps);
         hooks.phase(Phase::CheckAfterRecovery);
         let snapshot = t.snapshot(&mut h.timings).await?;
-        let steps = run_checks(t, Phase::CheckAfterRecovery, &checks, timeout).await?;
+        let mut end_checks = checks.clone();
+        end_checks.extend(approach::service_state_checks(s));
+        let steps = run_checks(t, Phase::CheckAfterRecovery, &end_checks, timeout).await?;
         let verdict = Verdict::all(steps.iter().map(check_verdict));
         h.steps.extend(steps);
         Some(Recovery {
@@ -457,7 +459,23 @@ async fn service_timeline<T: Target>(
             .and_then(|s| s.started_ns),
     };
     let samples = timeline::parse(&t.probe_log().await?).map_err(DockerError::Other)?;
-    Ok(Some(timeline::judge(&samples, at)))
+    let mut judged = timeline::judge(&samples, at);
+    // The harness's inspections after the recovery: 0 kept / intact, 1
+    // lost; anything else (the server cannot be asked) says nothing.
+    let inspected = |name: &str| {
+        h.steps_in(Phase::CheckAfterRecovery)
+            .find(|s| {
+                s.kind_of_check() == Some(CheckKind::Service) && s.check.as_deref() == Some(name)
+            })
+            .and_then(|s| match s.exit_code {
+                0 => Some(false),
+                1 => Some(true),
+                _ => None,
+            })
+    };
+    judged.wanted_edit_lost = inspected(crate::service::WANTED_CHECK);
+    judged.data_lost = inspected(crate::service::DATA_CHECK);
+    Ok(Some(judged))
 }
 
 #[cfg(test)]

@@ -144,13 +144,7 @@ pub async fn run_plan<E: Executor>(
         set.spawn(async move {
             let _slot = slot;
             let index = trial.index;
-            let blank = History::new(
-                trial.scenario.scenario.scenario.name.clone(),
-                trial.approach,
-                trial.fault.to_string(),
-                trial.rep,
-                trial.seed,
-            );
+            let blank = trial.blank_history();
             let run = AssertUnwindSafe(executor.run(trial, events.clone())).catch_unwind();
             let finished = tokio::select! {
                 history = run => {
@@ -240,6 +234,7 @@ mod tests {
                 fault: trial.fault.to_string(),
                 rep: trial.rep,
                 seed: trial.seed,
+                recovery: None,
                 steps: vec![Step {
                     phase: Phase::Operation,
                     command: "op".into(),

@@ -8,6 +8,7 @@ mod package_ref;
 mod service;
 mod validate;
 mod validate_operation;
+mod validate_service;
 
 pub use model::*;
 pub use package_ref::{version_key, PackageRef};

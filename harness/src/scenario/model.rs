@@ -7,7 +7,7 @@ use serde_spanned::Spanned;
 use std::collections::BTreeMap;
 
 use super::package_ref::{version_key, PackageRef};
-use super::{ConfigChange, ServiceSpec};
+use super::{ConfigChange, Edit, ServiceSpec};
 use crate::vocab::{ApproachKind, Source};
 
 /// One scenario file.
@@ -393,10 +393,15 @@ pub struct Operation {
     #[serde(default, deserialize_with = "super::limits::packages")]
     #[schemars(with = "Vec<String>")]
     pub packages: Vec<Spanned<String>>,
-    /// What a `configure` operation gets wrong (only for `configure`).
+    /// What a `configure` operation gets wrong, as one of four built-in
+    /// mistakes of the nginx site (a shorthand for `edit`s).
     #[serde(default)]
     #[schemars(with = "Option<ConfigChange>")]
     pub change: Option<Spanned<ConfigChange>>,
+    /// What a `configure` operation gets wrong: edits of the service's
+    /// configuration files, applied as one change.
+    #[serde(default)]
+    pub edit: Vec<Edit>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
@@ -575,7 +580,20 @@ impl Scenario {
     /// overrides the file's, as `run --reps` does).
     pub fn trial_count(&self, reps: Option<u32>) -> u64 {
         let reps = u64::from(reps.unwrap_or(self.scenario.reps));
-        (self.scenario.approaches.len() as u64)
+        // A configure scenario naming several recoveries for an approach
+        // runs each (`plan::variants`).
+        let variants: u64 = self
+            .scenario
+            .approaches
+            .iter()
+            .map(|a| match (&self.service, self.operation.kind.get_ref()) {
+                (Some(spec), OperationKind::Configure) => {
+                    spec.named_recoveries(a.get_ref().as_str()).len().max(1) as u64
+                }
+                _ => 1,
+            })
+            .sum();
+        variants
             .saturating_mul(self.fault_count())
             .saturating_mul(reps)
     }

@@ -35,19 +35,56 @@ impl ConfigChange {
     }
 }
 
-/// The service of a bad-configuration scenario: Debian's nginx (the same
-/// binary in every image) serving a one-page site inside the container,
-/// watched by the agent's health probe.
+/// The real services a scenario can watch: Debian's packages, the same
+/// binary in every image (`service::kinds` says how each starts, applies a
+/// change and where its configuration lives).
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceName {
+    /// nginx serving a site (port 80 unless `port` says otherwise).
+    #[default]
+    Nginx,
+    /// OpenSSH's server (port 22); root logs in with its own key pair.
+    Sshd,
+    /// PostgreSQL 15's `main` cluster (port 5432); root has a role and a
+    /// database of its own name.
+    Postgresql,
+}
+
+impl ServiceName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Nginx => "nginx",
+            ServiceName::Sshd => "sshd",
+            ServiceName::Postgresql => "postgresql",
+        }
+    }
+}
+
+/// The service a `configure` scenario changes (or an install or upgrade
+/// scenario's site watches), its good configuration and the probes that
+/// say it is healthy.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
-    /// The port the good configuration listens on, inside the container.
-    #[schemars(with = "u16", range(min = 1, max = 65534))]
-    pub port: Spanned<u16>,
-    /// Text the site's page holds: a probe is healthy when the status is
-    /// 200 and the body holds it. Letters, digits, space, `.`, `_`, `-`.
-    #[schemars(with = "String", regex(pattern = r"^[A-Za-z0-9 ._-]{1,64}$"))]
-    pub marker: Spanned<String>,
+    /// Which service (default nginx).
+    #[serde(default)]
+    #[schemars(with = "Option<ServiceName>")]
+    pub name: Option<Spanned<ServiceName>>,
+    /// The port the good configuration listens on, inside the container
+    /// (default: the service's own, 80, 22 or 5432). `http` and `tcp`
+    /// probes connect to it.
+    #[serde(default)]
+    #[schemars(with = "Option<u16>", range(min = 1, max = 65534))]
+    pub port: Option<Spanned<u16>>,
+    /// nginx: the text of the page at /srv/site/index.html (default
+    /// `mistake-cost site v1`), and, without `[[service.probe]]`, what the
+    /// probe expects in the body. Letters, digits, space, `.`, `_`, `-`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = r"^[A-Za-z0-9 ._-]{1,64}$"))]
+    pub marker: Option<Spanned<String>>,
     /// How a configuration takes effect, the same for every approach.
     #[serde(default)]
     pub apply: Apply,
@@ -68,22 +105,161 @@ pub struct ServiceSpec {
     #[schemars(with = "Option<String>")]
     pub site: Option<Spanned<String>>,
     /// The recovery each approach runs, by name (`apt = "etckeeper"`);
-    /// an approach not named here runs its first (docs/approaches.md: recoveries).
+    /// an approach not named here runs its first (docs/approaches.md:
+    /// recoveries). A list (`apt = ["backup", "etckeeper"]`) names the
+    /// first; `mistake-cost` runs one recovery per approach and trial.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, String>")]
-    pub recovery: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[schemars(with = "BTreeMap<String, Recoveries>")]
+    pub recovery: BTreeMap<Spanned<String>, Spanned<Recoveries>>,
+    /// The good configuration, in place before the mistake: files under
+    /// the service's configuration folder are managed by each approach its
+    /// own way; others (a site's page) are written as they are, the same
+    /// for every approach.
+    #[serde(default)]
+    pub file: Vec<ServiceFile>,
+    /// The service is healthy when every probe passes (default for nginx:
+    /// `GET /` answers 200 with the marker in the body).
+    #[serde(default)]
+    pub probe: Vec<ServiceProbe>,
+    /// A good change made after the set-up (after apt's backup copy),
+    /// which a recovery may lose: `wanted_edit_lost` says whether the
+    /// files it changed hold its result after the recovery.
+    #[serde(default)]
+    pub wanted_edit: Vec<Edit>,
+}
+
+/// `recovery = "etckeeper"` or `recovery = ["backup", "etckeeper"]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(untagged)]
+pub enum Recoveries {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Recoveries {
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Recoveries::One(n) => vec![n.as_str()],
+            Recoveries::Many(ns) => ns.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// One file of the good configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceFile {
+    /// An absolute path.
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// The whole content.
+    #[schemars(with = "String")]
+    pub text: Spanned<String>,
+}
+
+/// One health probe: exactly one of `http`, `tcp` and `command`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceProbe {
+    /// `GET http://127.0.0.1:<port><http>`: a path starting with `/`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub http: Option<Spanned<String>>,
+    /// The HTTP status an `http` probe wants (default 200).
+    #[serde(default)]
+    #[schemars(with = "Option<u16>", range(min = 100, max = 599))]
+    pub expect_status: Option<Spanned<u16>>,
+    /// Text the response body must hold (an `http` probe).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub expect_body: Option<Spanned<String>>,
+    /// `true`: a TCP connect to the service's port.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub tcp: Option<Spanned<bool>>,
+    /// A shell command run as root in the container; passes on exit 0
+    /// (within 2 s).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub command: Option<Spanned<String>>,
+    /// Text the command's trimmed standard output must hold.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub expect_stdout: Option<Spanned<String>>,
+}
+
+/// One edit of one file: exactly one of `replace`, `text` and `delete`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    /// An absolute path under the service's configuration folder.
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// Every occurrence of `find` becomes `with`.
+    #[serde(default)]
+    #[schemars(with = "Option<Replace>")]
+    pub replace: Option<Spanned<Replace>>,
+    /// The whole new content.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub text: Option<Spanned<String>>,
+    /// `true`: the file is removed.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub delete: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Replace {
+    /// The text to find (not empty); every occurrence is replaced.
+    pub find: String,
+    /// What replaces it.
+    pub with: String,
 }
 
 impl ServiceSpec {
-    /// The recovery `approach` runs: the one named for it, else its default.
+    /// The service (nginx unless `name` says otherwise).
+    pub fn service(&self) -> ServiceName {
+        self.name.as_ref().map(|n| *n.get_ref()).unwrap_or_default()
+    }
+
+    /// The port probes connect to: `port`, else the service's own.
+    pub fn port(&self) -> u16 {
+        self.port
+            .as_ref()
+            .map(|p| *p.get_ref())
+            .unwrap_or_else(|| crate::service::kinds::definition(self.service()).default_port)
+    }
+
+    /// nginx's page text (and the default probe's expected body).
+    pub fn marker(&self) -> &str {
+        self.marker
+            .as_ref()
+            .map_or(DEFAULT_MARKER, |m| m.get_ref().as_str())
+    }
+
+    /// The recoveries named for `approach`, in order (empty: none named).
+    pub fn named_recoveries(&self, approach: &str) -> Vec<&str> {
+        self.recovery
+            .iter()
+            .find(|(k, _)| k.get_ref() == approach)
+            .map(|(_, v)| v.get_ref().names())
+            .unwrap_or_default()
+    }
+
+    /// The recovery `approach` runs: the first named for it, else its default.
     pub fn recovery_for(&self, approach: &str) -> Option<&'static str> {
         let offered = crate::vocab::config_recoveries(approach)?;
-        match self.recovery.iter().find(|(k, _)| k.get_ref() == approach) {
-            Some((_, v)) => offered.iter().find(|r| **r == v.get_ref()).copied(),
+        match self.named_recoveries(approach).first() {
+            Some(v) => offered.iter().find(|r| *r == v).copied(),
             None => offered.first().copied(),
         }
     }
 }
+
+/// nginx's page when the scenario names no marker.
+pub const DEFAULT_MARKER: &str = "mistake-cost site v1";
 
 fn default_settle_ms() -> Spanned<u64> {
     Spanned::new(0..0, 1000)

@@ -151,100 +151,19 @@ pub(super) fn validate_operation(s: &Scenario) -> Result<(), ParseError> {
             if let Some(c) = &op.change {
                 return Err(err(c, "`change` belongs to a `configure` operation"));
             }
-        }
-        OperationKind::Configure => {
-            let Some(change) = &op.change else {
+            if let Some(e) = op.edit.first() {
                 return Err(err(
-                    &op.kind,
-                    "a `configure` operation names its `change` (syntax-error, wrong-root, wrong-port, missing-include)",
+                    &e.path,
+                    "`[[operation.edit]]` belongs to a `configure` operation",
                 ));
-            };
-            if let Some(p) = op.packages.first() {
-                return Err(err(p, "a `configure` operation installs no packages"));
-            }
-            let Some(service) = &s.service else {
-                return Err(err(
-                    change,
-                    "a `configure` operation needs a [service] table (the port and marker the health probe checks)",
-                ));
-            };
-            let tools: Vec<&str> = crate::vocab::CONFIG_TOOLS.iter().map(|(n, _)| *n).collect();
-            for a in &s.scenario.approaches {
-                if crate::vocab::config_recoveries(a.get_ref().as_str()).is_none() {
-                    return Err(err(
-                        a,
-                        format!(
-                            "approach `{}` does not manage a service's configuration; `configure` scenarios take {}",
-                            a.get_ref(),
-                            tools.join(", ")
-                        ),
-                    ));
-                }
-            }
-            if let Some(site) = &service.site {
-                return Err(err(
-                    site,
-                    "`site` is for install and upgrade scenarios; a `configure` scenario serves its own page",
-                ));
-            }
-            validate_service(service)?;
-            for (approach, name) in &service.recovery {
-                if !s
-                    .scenario
-                    .approaches
-                    .iter()
-                    .any(|a| a.get_ref().as_str() == approach.get_ref())
-                {
-                    return Err(err(
-                        approach,
-                        format!(
-                            "recovery for `{}`, which this scenario does not run",
-                            approach.get_ref()
-                        ),
-                    ));
-                }
-                let offered =
-                    crate::vocab::config_recoveries(approach.get_ref()).unwrap_or_default();
-                if !offered.contains(&name.get_ref().as_str()) {
-                    return Err(err(
-                        name,
-                        format!(
-                            "unknown recovery `{}` for {}: expected one of {}",
-                            name.get_ref(),
-                            approach.get_ref(),
-                            offered.join(", ")
-                        ),
-                    ));
-                }
             }
         }
+        OperationKind::Configure => super::validate_service::validate_configure(s)?,
     }
     if let (Some(service), OperationKind::Install | OperationKind::Upgrade) =
         (&s.service, op.kind.get_ref())
     {
-        let Some(site) = &service.site else {
-            return Err(err(
-                &service.port,
-                "an install or upgrade with a [service] names its `site`: the package whose files nginx serves",
-            ));
-        };
-        if !s
-            .packages
-            .iter()
-            .any(|p| p.name.get_ref() == site.get_ref())
-        {
-            return Err(err(
-                site,
-                format!("site: `{}` is not a declared package", site.get_ref()),
-            ));
-        }
-        if let Some((approach, _)) = service.recovery.iter().next() {
-            return Err(err(
-                approach,
-                "[service] recovery names a configuration recovery; an install or upgrade recovers with its playbook",
-            ));
-        }
-        validate_service(service)?;
+        super::validate_service::validate_site(s, service)?;
     }
     Ok(())
 }
@@ -261,34 +180,4 @@ fn experiment_takers() -> String {
         Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
         _ => names.join(", "),
     }
-}
-
-fn validate_service(v: &super::ServiceSpec) -> Result<(), ParseError> {
-    let port = *v.port.get_ref();
-    if port == 0 || port == u16::MAX {
-        // The wrong-port change listens on port + 1.
-        return Err(err(&v.port, "port: expected 1 to 65534"));
-    }
-    let marker = v.marker.get_ref();
-    if marker.is_empty()
-        || marker.len() > 64
-        || !marker
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c))
-    {
-        return Err(err(
-            &v.marker,
-            "marker: expected 1 to 64 letters, digits, spaces, `.`, `_` or `-`",
-        ));
-    }
-    if *v.settle_ms.get_ref() > 60_000 {
-        return Err(err(&v.settle_ms, "settle_ms: expected at most 60000"));
-    }
-    if !(5..=50).contains(v.probe_interval_ms.get_ref()) {
-        return Err(err(
-            &v.probe_interval_ms,
-            "probe_interval_ms: expected 5 to 50 (downtime is measured to this resolution)",
-        ));
-    }
-    Ok(())
 }

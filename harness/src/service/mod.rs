@@ -1,209 +1,315 @@
-//! The real service of the bad-configuration scenarios: nginx (Debian's, the
-//! same binary in every image) serving a one-page site. Here: the good and
-//! bad site configurations, rendered once so every approach gets the same
-//! bytes; the fixture files; the commands every approach shares around the
-//! service; and the health probe's timeline (`timeline.rs`).
+//! The real services of the bad-configuration scenarios (nginx, sshd,
+//! PostgreSQL; `kinds.rs`) and their configurations as files
+//! (`config.rs`): the fixtures every approach reads (the plan `render.pl`
+//! turns into three configurations inside the container, the apply
+//! script, the probes), the set-up every approach shares around the
+//! service, and the health probe's timeline (`timeline.rs`).
 
-pub mod ansible;
+pub mod config;
+pub mod kinds;
 pub mod timeline;
 
 use std::io;
 use std::path::Path;
 
-use crate::scenario::{Apply, ConfigChange, Scenario, ServiceSpec};
+use crate::scenario::{Scenario, ServiceName, ServiceSpec};
 use crate::snapshot::AGENT;
 
-/// Where every approach's configuration of the site ends up (a file for
-/// apt, a link into the system profile for Nix): Debian's nginx.conf
-/// includes `conf.d/*.conf`.
-pub const SITE_CONF: &str = "/etc/nginx/conf.d/site.conf";
+pub use config::{ConfigPlan, SITE_CONF, SITE_ROOT, WANTED_HEADER};
+
 /// The service fixtures, as containers see them.
 pub const FIXTURES: &str = "/fixtures/service";
-/// The apply script every approach runs to make nginx take a change.
+/// The apply script every approach runs to make the service take a change.
 pub const APPLY: &str = "sh /fixtures/service/apply.sh";
-const SITE_ROOT: &str = "/srv/site";
-/// The check every configure scenario adds after the change and after the
+/// Where the set-up renders the three configurations (`render.pl`):
+/// `STAGES/{good,wanted,bad}/<path>` and `STAGES/<stage>.absent`.
+pub const STAGES: &str = "/var/lib/mistake-cost/config";
+/// The check every service scenario adds after the change and after the
 /// recovery: the probe's state once `settle_ms` has passed.
 pub const HEALTH_CHECK: &str = "service healthy (probe)";
+/// The harness's inspection after the recovery: the files the wanted
+/// edit changed hold its result.
+pub const WANTED_CHECK: &str = "wanted edit kept";
+/// The harness's inspection after the recovery: the known rows are there.
+pub const DATA_CHECK: &str = "known rows intact";
 
-/// The header the wanted edit adds: an earlier, good change that the
-/// operator wants to keep (made after the backup copy was taken). The probe
-/// records whether responses carry it, so a recovery that loses it shows.
-pub const WANTED_HEADER: &str = "X-Mistake-Cost-Wanted";
-
-/// The site's configuration: the good one (`change` None) or one broken by
-/// `change`; `wanted`: with the wanted edit.
-pub fn render(spec: &ServiceSpec, change: Option<ConfigChange>, wanted: bool) -> String {
-    let port = *spec.port.get_ref();
-    let (listen, root, extra) = match change {
-        None => (
-            format!("listen {port};"),
-            format!("root {SITE_ROOT};"),
-            String::new(),
-        ),
-        // The `;` after listen is missing: nginx reads `listen PORT root ...`.
-        Some(ConfigChange::SyntaxError) => (
-            format!("listen {port}"),
-            format!("root {SITE_ROOT};"),
-            String::new(),
-        ),
-        Some(ConfigChange::WrongRoot) => (
-            format!("listen {port};"),
-            format!("root {SITE_ROOT}-missing;"),
-            String::new(),
-        ),
-        Some(ConfigChange::WrongPort) => (
-            format!("listen {};", port + 1),
-            format!("root {SITE_ROOT};"),
-            String::new(),
-        ),
-        Some(ConfigChange::MissingInclude) => (
-            format!("listen {port};"),
-            format!("root {SITE_ROOT};"),
-            "    include /etc/nginx/snippets/site-extra.conf;\n".to_string(),
-        ),
-    };
-    let wanted_line = if wanted {
-        format!("    add_header {WANTED_HEADER} \"kept\";\n")
-    } else {
-        String::new()
-    };
-    format!(
-        "# The mistake-cost site ({}).\nserver {{\n    {listen}\n    {root}\n{wanted_line}{extra}    location / {{\n        index index.html;\n    }}\n}}\n",
-        match (change, wanted) {
-            (Some(c), _) => c.as_str(),
-            (None, true) => "good, with the wanted edit",
-            (None, false) => "good",
-        }
-    )
+/// A shell word.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// `systemctl reload nginx` and `systemctl restart nginx` as Debian's unit
-/// runs them, without systemd: the same script for every approach.
-fn apply_script(apply: Apply) -> &'static str {
-    match apply {
-        Apply::Reload => "# systemctl reload nginx: test the configuration, then signal a reload\n\
-             # (old workers keep serving when the new configuration fails).\n\
-             nginx -t -q && nginx -s reload\n",
-        Apply::Restart => "# systemctl restart nginx: stop the master by its pid file (Debian's unit:\n\
-             # start-stop-daemon --stop --retry QUIT/5), then test and start.\n\
-             if [ -s /run/nginx.pid ]; then\n\
-             \x20 pid=$(cat /run/nginx.pid); kill -QUIT \"$pid\"\n\
-             \x20 i=0; while kill -0 \"$pid\" 2>/dev/null && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done\n\
-             \x20 kill -KILL \"$pid\" 2>/dev/null\n\
-             fi\n\
-             nginx -t -q && nginx\n",
-    }
+/// `stage`'s files in place, each written into the existing file (its
+/// owner and mode kept, as an editor saves), the stage's absent ones
+/// removed: how an operator edits /etc by hand.
+pub fn put_stage(paths: &[String], stage: &str) -> String {
+    paths
+        .iter()
+        .map(|p| {
+            let (from, to) = (quote(&format!("{STAGES}/{stage}{p}")), quote(p));
+            format!("if [ -e {from} ]; then mkdir -p \"$(dirname {to})\" && cp {from} {to}; else rm -f {to}; fi")
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
 }
 
-/// A system generation holding the site's configuration, built the way
-/// `nixos-rebuild` builds one (simulated: only this file in `etc/`).
-fn system_nix(conf_file: &str) -> String {
-    format!(
-        "# Generated by mistake-cost: a system generation with the site's nginx\n\
-         # configuration at etc/nginx/conf.d/site.conf.\n\
-         derivation {{\n\
-         \x20 name = \"mistake-cost-system\";\n\
-         \x20 system = builtins.currentSystem;\n\
-         \x20 builder = \"/bin/sh\";\n\
-         \x20 args = [ \"-c\" \"mkdir -p $out/etc/nginx/conf.d && cp $site $out/etc/nginx/conf.d/site.conf\" ];\n\
-         \x20 PATH = \"/usr/bin:/bin\";\n\
-         \x20 site = ./{conf_file};\n\
-         \x20 preferLocalBuild = true;\n\
-         \x20 allowSubstitutes = false;\n\
-         }}\n"
-    )
-}
-
-/// Writes `service/` under the fixtures folder: the configurations (good,
-/// good + the wanted edit, and bad = the wanted edit + the mistake), their
-/// Nix generations, the apply script and the page.
-/// Nothing for scenarios without a service.
+/// Writes `service/` under the fixtures folder: the plan `render.pl`
+/// reads and the script itself, the apply script, the probes, the shared
+/// content files (nginx's page), each approach's own files (Ansible's
+/// playbook, Nix's generations). Nothing for scenarios without a service.
 pub fn write_fixtures(s: &Scenario, dir: &Path) -> io::Result<()> {
     let Some(spec) = &s.service else {
         return Ok(());
     };
     let dir = dir.join("service");
     std::fs::create_dir_all(&dir)?;
-    let change = s.operation.change.as_ref().map(|c| *c.get_ref());
-    for (name, text) in [
-        ("good", render(spec, None, false)),
-        ("wanted", render(spec, None, true)),
-        ("bad", render(spec, change, true)),
-    ] {
-        std::fs::write(dir.join(format!("{name}.conf")), text)?;
+    let def = kinds::definition(spec.service());
+    std::fs::write(dir.join("apply.sh"), def.apply_script(spec.apply))?;
+    std::fs::write(dir.join("probes"), probe_spec(spec))?;
+    if spec.service() == ServiceName::Nginx {
         std::fs::write(
-            dir.join(format!("{name}.nix")),
-            system_nix(&format!("{name}.conf")),
+            dir.join("index.html"),
+            format!("<html><body>{}</body></html>\n", spec.marker()),
         )?;
     }
-    std::fs::write(dir.join("apply.sh"), apply_script(spec.apply))?;
-    ansible::write_fixtures(spec, change, &dir)?;
-    std::fs::write(
-        dir.join("index.html"),
-        format!("<html><body>{}</body></html>\n", spec.marker.get_ref()),
-    )?;
+    let Some(plan) = config::plan(s) else {
+        return Ok(());
+    };
+    std::fs::write(dir.join("config.json"), plan.json())?;
+    std::fs::write(dir.join("render.pl"), RENDER)?;
+    for (i, (_, text)) in plan.content.iter().enumerate() {
+        std::fs::write(dir.join(format!("content-{i}")), text)?;
+    }
+    for stage in ["good", "wanted", "bad"] {
+        std::fs::write(dir.join(format!("{stage}.nix")), system_nix(stage))?;
+    }
+    std::fs::write(dir.join("config.yml"), ansible_playbook(&plan.paths()))?;
     Ok(())
 }
 
-/// Before the approach installs its configuration: the site's page, and
-/// Debian's default site out of the way (it would also listen on 80).
-pub fn prepare() -> Vec<String> {
-    vec![
-        "rm -f /etc/nginx/sites-enabled/default".into(),
-        format!("mkdir -p {SITE_ROOT} && cp {FIXTURES}/index.html {SITE_ROOT}/index.html"),
-    ]
+const RENDER: &str = include_str!("render.pl");
+
+/// The probe spec `agent.pl probe` reads: the scenario's probes, or
+/// without any, nginx's `GET /` answering 200 with the marker and another
+/// service's TCP connect to its port.
+fn probe_spec(spec: &ServiceSpec) -> String {
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let port = spec.port();
+    if spec.probe.is_empty() {
+        return match spec.service() {
+            ServiceName::Nginx => format!("http\t{port}\t/\t200\t{}\n", hex(spec.marker())),
+            _ => format!("tcp\t{port}\n"),
+        };
+    }
+    let mut out = String::new();
+    for p in &spec.probe {
+        let text = |v: &Option<serde_spanned::Spanned<String>>| {
+            v.as_ref().map_or(String::new(), |t| hex(t.get_ref()))
+        };
+        if let Some(path) = &p.http {
+            let status = p.expect_status.as_ref().map_or(200, |s| *s.get_ref());
+            out.push_str(&format!(
+                "http\t{port}\t{}\t{status}\t{}\n",
+                path.get_ref(),
+                text(&p.expect_body)
+            ));
+        } else if p.tcp.is_some() {
+            out.push_str(&format!("tcp\t{port}\n"));
+        } else if let Some(c) = &p.command {
+            out.push_str(&format!(
+                "command\t{}\t{}\n",
+                hex(c.get_ref()),
+                text(&p.expect_stdout)
+            ));
+        }
+    }
+    out
+}
+
+/// A system generation holding `stage`'s files, built the way
+/// `nixos-rebuild` builds one (simulated: only these files, under their
+/// own paths: `etc/nginx/...`).
+fn system_nix(stage: &str) -> String {
+    format!(
+        "# Generated by mistake-cost: a system generation holding the {stage}\n\
+         # configuration's files under their own paths.\n\
+         derivation {{\n\
+         \x20 name = \"mistake-cost-system\";\n\
+         \x20 system = builtins.currentSystem;\n\
+         \x20 builder = \"/bin/sh\";\n\
+         \x20 args = [ \"-c\" \"cp -r $files $out\" ];\n\
+         \x20 PATH = \"/usr/bin:/bin\";\n\
+         \x20 files = {STAGES}/{stage};\n\
+         \x20 preferLocalBuild = true;\n\
+         \x20 allowSubstitutes = false;\n\
+         }}\n"
+    )
+}
+
+/// The Ansible way: one playbook for every configuration, the stage
+/// chosen with `-e stage=…` (an operator's variables): each managed file
+/// copied from the stage (`copy` keeps an existing file's owner and mode),
+/// the stage's absent files removed, and the apply script as a handler, so
+/// the service is told only when something changed. `-e apply=false`
+/// skips the handler (the set-up, before the service runs).
+fn ansible_playbook(paths: &[String]) -> String {
+    let yaml = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let mut list = String::new();
+    for p in paths {
+        list.push_str(&format!("      - {}\n", yaml(p)));
+    }
+    format!(
+        "# Generated by mistake-cost: the service's configuration, the Ansible way.\n\
+         # ansible-playbook -c local -i localhost, config.yml -e stage=good (or wanted, bad)\n\
+         - hosts: localhost\n\
+         \x20 gather_facts: false\n\
+         \x20 vars:\n\
+         \x20   files:\n{list}\
+         \x20   absent: \"{{{{ lookup('ansible.builtin.file', '{STAGES}/' ~ stage ~ '.absent').splitlines() }}}}\"\n\
+         \x20 tasks:\n\
+         \x20   - name: folders\n\
+         \x20     ansible.builtin.file:\n\
+         \x20       path: \"{{{{ item | dirname }}}}\"\n\
+         \x20       state: directory\n\
+         \x20     loop: \"{{{{ files | difference(absent) }}}}\"\n\
+         \x20   - name: configuration files\n\
+         \x20     ansible.builtin.copy:\n\
+         \x20       src: \"{STAGES}/{{{{ stage }}}}{{{{ item }}}}\"\n\
+         \x20       dest: \"{{{{ item }}}}\"\n\
+         \x20     loop: \"{{{{ files | difference(absent) }}}}\"\n\
+         \x20     notify: apply the configuration\n\
+         \x20   - name: files this configuration does not have\n\
+         \x20     ansible.builtin.file:\n\
+         \x20       path: \"{{{{ item }}}}\"\n\
+         \x20       state: absent\n\
+         \x20     loop: \"{{{{ absent }}}}\"\n\
+         \x20     notify: apply the configuration\n\
+         \x20 handlers:\n\
+         \x20   - name: apply the configuration\n\
+         \x20     ansible.builtin.command: {APPLY}\n\
+         \x20     when: apply | default(true) | bool\n"
+    )
+}
+
+/// The set-up every approach shares before its own install of the
+/// configuration: the service's own preparation, nginx's page and
+/// Debian's default site out of the way (it would listen on 80 too) unless
+/// the scenario manages it, the shared content files, and the three
+/// configurations rendered from what is on disk now.
+pub fn prepare(s: &Scenario) -> Vec<String> {
+    let Some(spec) = &s.service else {
+        return Vec::new();
+    };
+    let def = kinds::definition(spec.service());
+    // A container without a network gets no /etc/hosts from the engine,
+    // and a service resolving `localhost` (PostgreSQL's default
+    // listen_addresses) would fail where a machine would not.
+    let mut out: Vec<String> = vec![
+        "grep -qs '^127.0.0.1[[:space:]].*localhost' /etc/hosts || echo '127.0.0.1 localhost' >> /etc/hosts".into(),
+    ];
+    out.extend(def.prepare.iter().map(|c| c.to_string()));
+    let plan = config::plan(s);
+    let paths = plan.as_ref().map(ConfigPlan::paths).unwrap_or_default();
+    if spec.service() == ServiceName::Nginx {
+        const DEFAULT: &str = "/etc/nginx/sites-enabled/default";
+        if !paths.iter().any(|p| p == DEFAULT) {
+            out.push(format!("rm -f {DEFAULT}"));
+        }
+        out.push(format!(
+            "mkdir -p {SITE_ROOT} && cp {FIXTURES}/index.html {SITE_ROOT}/index.html"
+        ));
+    }
+    if let Some(plan) = &plan {
+        for (i, (path, _)) in plan.content.iter().enumerate() {
+            let to = quote(path);
+            out.push(format!(
+                "mkdir -p \"$(dirname {to})\" && cp {FIXTURES}/content-{i} {to}"
+            ));
+        }
+        out.push(format!(
+            "rm -rf {STAGES} && mkdir -p {STAGES} && perl {FIXTURES}/render.pl {FIXTURES}/config.json {STAGES}"
+        ));
+    }
+    out
 }
 
 /// The set-up of an install or upgrade scenario's site: Debian's default
 /// site out of the way, the site's root linked to the folder `dir_command`
-/// prints (the site package's installed files), and the good configuration.
-pub fn prepare_package_site(dir_command: &str) -> Vec<String> {
+/// prints (the site package's installed files), and the site's
+/// configuration.
+pub fn prepare_package_site(spec: &ServiceSpec, dir_command: &str) -> Vec<String> {
+    let conf = config::site_conf(spec.port());
     vec![
         "rm -f /etc/nginx/sites-enabled/default".into(),
         format!("d=$({dir_command}) && [ -d \"$d\" ] && ln -sfn \"$d\" {SITE_ROOT}"),
-        format!("cp {FIXTURES}/good.conf {SITE_CONF}"),
+        format!("printf '%s' {} > {SITE_CONF}", quote(&conf)),
     ]
 }
 
-/// After it: nginx started on the good configuration, the probe started
-/// (watching for the wanted edit's header too), and a wait (at most 5 s)
-/// for its first healthy sample.
+/// After it: the service started on the good configuration, what the
+/// harness needs of the running service (PostgreSQL's role for root and
+/// its known rows: a probe may log in as root), the probe started, and a
+/// wait for its first healthy sample (at most 30 s).
 pub fn start(spec: &ServiceSpec) -> Vec<String> {
-    let mut steps = boot(spec);
-    steps.push(format!(
-        "i=0; until perl {AGENT} settle 20; do i=$((i+1)); [ $i -lt 250 ] || exit 1; done"
-    ));
+    let def = kinds::definition(spec.service());
+    let mut steps = vec![def.start.to_string()];
+    steps.extend(def.after_start.iter().map(|c| c.to_string()));
+    steps.extend(kinds::data_setup(spec.service()));
+    steps.push(probe_command(spec));
+    steps.push(wait_until_healthy());
     steps
 }
 
-/// A wait (at most 5 s) until the probe's last sample is healthy and
-/// carries the wanted edit's header.
-pub fn wait_for_wanted_edit() -> String {
+/// A wait (at most 30 s) for a healthy sample taken after it began; on
+/// failure it says what the probe saw last.
+pub fn wait_until_healthy() -> String {
     format!(
-        "i=0; until perl {AGENT} settle 20 wanted; do i=$((i+1)); [ $i -lt 250 ] || exit 1; done"
+        "end=$(($(date +%s) + 30)); until why=$(perl {AGENT} settle 20); do \
+         [ \"$(date +%s)\" -lt \"$end\" ] || {{ echo \"the service is not healthy after 30 s: $why\" >&2; exit 1; }}; done"
     )
 }
 
 /// After a container restart (a crashed machine's boot): the service
-/// starts from the configuration on disk, as its unit would (nginx -t, then
-/// nginx; it stays down when that fails), and the probe starts again. No
-/// wait: whether it serves is the trial's data.
+/// starts from the configuration on disk, as its unit would (it stays down
+/// when that fails), and the probe starts again. No wait: whether it
+/// serves is the trial's data.
 pub fn boot(spec: &ServiceSpec) -> Vec<String> {
     vec![
-        "nginx -t -q && nginx".into(),
-        format!(
-            "perl {AGENT} probe {} '{}' {} {WANTED_HEADER}",
-            spec.port.get_ref(),
-            spec.marker.get_ref(),
-            spec.probe_interval_ms.get_ref()
-        ),
+        kinds::definition(spec.service()).start.to_string(),
+        probe_command(spec),
     ]
+}
+
+/// Starts the prober in the background (`agent.pl probe`).
+fn probe_command(spec: &ServiceSpec) -> String {
+    format!(
+        "perl {AGENT} probe {FIXTURES}/probes {}",
+        spec.probe_interval_ms.get_ref()
+    )
 }
 
 /// The health check's command: the probe's last sample after `settle_ms`.
 pub fn health_command(spec: &ServiceSpec) -> String {
     format!("perl {AGENT} settle {}", spec.settle_ms.get_ref())
+}
+
+/// The wanted-edit check (exit 0 kept, 1 lost): every file the wanted
+/// edit changed equals its wanted configuration (a removed one is absent).
+/// None without a wanted edit.
+pub fn wanted_check(plan: &ConfigPlan) -> Option<String> {
+    let paths = plan.wanted_paths();
+    (!paths.is_empty()).then(|| {
+        paths
+            .iter()
+            .map(|p| {
+                let (want, at) = (quote(&format!("{STAGES}/wanted{p}")), quote(p));
+                format!(
+                    "if [ -e {want} ]; then cmp -s {want} {at} || {{ echo {at} differs; exit 1; }}; \
+                     elif [ -e {at} ]; then echo {at} is back; exit 1; fi"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 /// The probe's log, read whole after the trial (never through a tail).
@@ -215,49 +321,50 @@ pub fn probe_log_command() -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn spec() -> ServiceSpec {
-        crate::scenario::parse(
+    #[test]
+    fn a_stage_is_put_file_by_file_and_absent_files_removed() {
+        let put = put_stage(&["/etc/a b".to_string(), "/etc/x/it's".to_string()], "bad");
+        assert!(
+            put.starts_with(&format!("if [ -e '{STAGES}/bad/etc/a b' ]; then")),
+            "{put}"
+        );
+        assert!(put.contains(r"'/etc/x/it'\''s'"), "{put}");
+        assert!(put.contains("else rm -f '/etc/a b'; fi && if"), "{put}");
+    }
+
+    #[test]
+    fn probes_are_written_one_per_line() {
+        let s = crate::scenario::parse(
             r#"
 [scenario]
 name = "t"
 approaches = ["apt"]
 [service]
-port = 8080
-marker = "site v1"
+name = "postgresql"
+[[service.probe]]
+tcp = true
+[[service.probe]]
+command = "psql -tAc 'select 1'"
+expect_stdout = "1"
 [operation]
 kind = "configure"
-change = "wrong-port"
+[[operation.edit]]
+path = "/etc/postgresql/15/main/postgresql.conf"
+replace = { find = "max_connections", with = "max_connectoins" }
 "#,
         )
-        .unwrap()
-        .service
-        .unwrap()
-    }
-
-    #[test]
-    fn every_change_differs_from_the_good_configuration_in_one_place() {
-        let good = render(&spec(), None, true);
-        assert!(good.contains("listen 8080;") && good.contains("root /srv/site;"));
-        for c in [
-            ConfigChange::SyntaxError,
-            ConfigChange::WrongRoot,
-            ConfigChange::WrongPort,
-            ConfigChange::MissingInclude,
-        ] {
-            let bad = render(&spec(), Some(c), true);
-            let only_bad = bad
-                .lines()
-                .filter(|l| !good.lines().any(|g| g == *l))
-                .count();
-            let only_good = good
-                .lines()
-                .filter(|l| !bad.lines().any(|b| b == *l))
-                .count();
-            let differing = only_bad.max(only_good);
-            assert_eq!(differing, 2, "{c:?}: {bad}");
-        }
-        assert!(render(&spec(), Some(ConfigChange::WrongPort), true).contains("listen 8081;"));
-        let plain = render(&spec(), None, false);
-        assert!(!plain.contains(WANTED_HEADER) && good.contains(WANTED_HEADER));
+        .unwrap();
+        let spec = probe_spec(s.service.as_ref().unwrap());
+        let lines: Vec<&str> = spec.lines().collect();
+        assert_eq!(lines[0], "tcp\t5432");
+        assert!(lines[1].starts_with("command\t7073716c"), "{spec}");
+        assert!(lines[1].ends_with("\t31"), "{spec}");
+        let nginx = crate::scenario::parse(
+            "[scenario]\nname = \"t\"\napproaches = [\"apt\"]\n[service]\nport = 8080\n\
+             [operation]\nkind = \"configure\"\nchange = \"wrong-root\"\n",
+        )
+        .unwrap();
+        let default = probe_spec(nginx.service.as_ref().unwrap());
+        assert!(default.starts_with("http\t8080\t/\t200\t"), "{default}");
     }
 }

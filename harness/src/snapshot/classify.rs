@@ -15,9 +15,13 @@ pub enum Class {
 }
 
 /// Paths never snapshotted: kernel file systems, Docker's own bind mounts,
-/// the harness's scratch and fixtures.
+/// the harness's scratch and fixtures, a database's data directory.
 pub fn excluded(path: &str) -> bool {
-    const EXCLUDED: [&str; 9] = [
+    const EXCLUDED: [&str; 10] = [
+        // PostgreSQL's data directory: the service's state (its rows, WAL,
+        // statistics), which every write and restart changes; what became
+        // of the data is `data_lost`'s, not residue.
+        "/var/lib/postgresql",
         "/proc",
         "/sys",
         "/dev",
@@ -137,7 +141,10 @@ mod tests {
             assert_eq!(classify(&format!("/root/{dir}"), &none), Class::Garbage);
         }
         // The user's own files are not.
-        assert_eq!(classify("/home/alice/venv/bin/python", &none), Class::Visible);
+        assert_eq!(
+            classify("/home/alice/venv/bin/python", &none),
+            Class::Visible
+        );
     }
 
     #[test]

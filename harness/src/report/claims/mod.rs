@@ -571,6 +571,8 @@ pub(crate) mod tests {
             downtime_censored: None,
             clean_diff_files: None,
             clean_diff_packages: None,
+            recovery: String::new(),
+            data_lost: None,
         }
     }
 
