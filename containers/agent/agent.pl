@@ -26,7 +26,7 @@
 #                                   GET, TCP connect, command; see read_probes),
 #                                   healthy when all pass; one line per sample
 #                                   appended to /run/mistake-cost/probe.log:
-#                                   start-ns<TAB>1|0<TAB>0<TAB>reason
+#                                   start-ns<TAB>1|0<TAB>end-ns<TAB>reason
 #   agent.pl settle MS              wait MS ms, then for a sample that started
 #                                   after the call; exit 0 if it was healthy
 #                                   (1 if not, 2 if no prober runs or no fresh
@@ -381,9 +381,9 @@ sub cmd_probe {
     while (1) {
         my $t = clock_gettime(CLOCK_MONOTONIC);
         my ($ok, $why) = probe_all($probes);
+        my $end = clock_gettime(CLOCK_MONOTONIC);
         $why =~ s/[\t\n]/ /g;
-        # The third field is kept for the log's readers (it was a header flag).
-        print $fh int($t * 1e9), "\t$ok\t0\t$why\n";
+        print $fh int($t * 1e9), "\t$ok\t", int($end * 1e9), "\t$why\n";
         my $left = $t + $ms / 1000 - clock_gettime(CLOCK_MONOTONIC);
         Time::HiRes::sleep($left) if $left > 0;
     }

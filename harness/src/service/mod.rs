@@ -200,13 +200,7 @@ pub fn prepare(s: &Scenario) -> Vec<String> {
         return Vec::new();
     };
     let def = kinds::definition(spec.service());
-    // A container without a network gets no /etc/hosts from the engine,
-    // and a service resolving `localhost` (PostgreSQL's default
-    // listen_addresses) would fail where a machine would not.
-    let mut out: Vec<String> = vec![
-        "grep -qs '^127.0.0.1[[:space:]].*localhost' /etc/hosts || echo '127.0.0.1 localhost' >> /etc/hosts".into(),
-    ];
-    out.extend(def.prepare.iter().map(|c| c.to_string()));
+    let mut out: Vec<String> = def.prepare.iter().map(|c| c.to_string()).collect();
     let plan = config::plan(s);
     let paths = plan.as_ref().map(ConfigPlan::paths).unwrap_or_default();
     if spec.service() == ServiceName::Nginx {
@@ -251,7 +245,7 @@ pub fn prepare_package_site(spec: &ServiceSpec, dir_command: &str) -> Vec<String
 /// wait for its first healthy sample (at most 30 s).
 pub fn start(spec: &ServiceSpec) -> Vec<String> {
     let def = kinds::definition(spec.service());
-    let mut steps = vec![def.start.to_string()];
+    let mut steps = vec![LOCALHOST.to_string(), def.start.to_string()];
     steps.extend(def.after_start.iter().map(|c| c.to_string()));
     steps.extend(kinds::data_setup(spec.service()));
     steps.push(probe_command(spec));
@@ -274,10 +268,18 @@ pub fn wait_until_healthy() -> String {
 /// serves is the trial's data.
 pub fn boot(spec: &ServiceSpec) -> Vec<String> {
     vec![
+        LOCALHOST.to_string(),
         kinds::definition(spec.service()).start.to_string(),
         probe_command(spec),
     ]
 }
+
+/// A container without a network gets no /etc/hosts from the engine, and
+/// a service resolving `localhost` (PostgreSQL's default listen_addresses)
+/// would fail where a machine would not. Run with every start: `docker
+/// commit` leaves /etc/hosts out of a committed set-up image.
+const LOCALHOST: &str =
+    "grep -qs '^127.0.0.1[[:space:]].*localhost' /etc/hosts || echo '127.0.0.1 localhost' >> /etc/hosts";
 
 /// Starts the prober in the background (`agent.pl probe`).
 fn probe_command(spec: &ServiceSpec) -> String {

@@ -9,20 +9,21 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One probe sample: when it started (CLOCK_MONOTONIC ns) and its result.
-/// `wanted` is the log's third field, always false since results format 5
-/// (it was whether nginx's response carried the wanted edit's header; the
-/// wanted edit is now checked in the files, `service::WANTED_CHECK`).
+/// One probe sample: when it started and ended (CLOCK_MONOTONIC ns) and
+/// its result. A slow probe (an SSH login, `psql`) can start before a
+/// change and end after it began; its result is the state at its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
     pub ns: u64,
     pub healthy: bool,
-    pub wanted: bool,
+    /// When it ended (None in logs from before results format 5, whose
+    /// third field was nginx's wanted-header flag).
+    pub end: Option<u64>,
 }
 
-/// Parses the probe log (`ns<TAB>healthy<TAB>wanted<TAB>reason` a line,
-/// flags 1|0). A last line without its newline is a sample the prober was
-/// still writing: dropped.
+/// Parses the probe log (`start-ns<TAB>healthy 1|0<TAB>end-ns<TAB>reason`
+/// a line; before format 5 the third field was a 1|0 flag). A last line
+/// without its newline is a sample the prober was still writing: dropped.
 pub fn parse(log: &str) -> Result<Vec<Sample>, String> {
     let complete = match log.rfind('\n') {
         Some(end) => &log[..end],
@@ -33,19 +34,20 @@ pub fn parse(log: &str) -> Result<Vec<Sample>, String> {
         .filter(|l| !l.is_empty())
         .map(|line| {
             let mut f = line.splitn(4, '\t');
-            let ns = f.next().and_then(|v| v.parse().ok());
-            let flag = |v: Option<&str>| match v {
+            let ns = f.next().and_then(|v| v.parse::<u64>().ok());
+            let healthy = match f.next() {
                 Some("1") => Some(true),
                 Some("0") => Some(false),
                 _ => None,
             };
-            let (ok, wanted) = (flag(f.next()), flag(f.next()));
-            match (ns, ok, wanted) {
-                (Some(ns), Some(healthy), Some(wanted)) => Ok(Sample {
-                    ns,
-                    healthy,
-                    wanted,
-                }),
+            let third = f.next();
+            let end = match third {
+                Some("0") | Some("1") => Some(None),
+                Some(v) => v.parse::<u64>().ok().map(Some),
+                None => None,
+            };
+            match (ns, healthy, end) {
+                (Some(ns), Some(healthy), Some(end)) => Ok(Sample { ns, healthy, end }),
                 _ => Err(format!("malformed probe line {line:?}")),
             }
         })
@@ -130,7 +132,13 @@ fn overlap(a: u64, b: u64, from: u64, to: u64) -> u64 {
 pub fn judge(samples: &[Sample], at: Moments) -> Timeline {
     let (change_ns, recovery_ns) = (at.change, at.recovery);
     let reaction_end = at.reaction_end.min(recovery_ns.unwrap_or(u64::MAX));
-    let before = samples.iter().rev().find(|s| s.ns < change_ns);
+    // The state before the change: the last sample that ended before it
+    // began (one still running when the change stopped the service failed
+    // because of the change).
+    let before = samples
+        .iter()
+        .rev()
+        .find(|s| s.end.unwrap_or(s.ns) < change_ns);
     let after: Vec<&Sample> = samples.iter().filter(|s| s.ns >= change_ns).collect();
     let until_recovery = |s: &&&Sample| recovery_ns.is_none_or(|r| s.ns < r);
     let settled = after
@@ -204,7 +212,7 @@ mod tests {
             .map(|i| Sample {
                 ns: i * 10_000_000,
                 healthy: !down(i * 10),
-                wanted: true,
+                end: Some(i * 10_000_000 + 1_000_000),
             })
             .collect()
     }
@@ -281,15 +289,41 @@ mod tests {
 
     #[test]
     fn the_log_parses_and_a_cut_last_line_is_dropped() {
-        let s = parse("10\t1\t1\tok\n20\t0\t0\tstatus 404\n30\t1").unwrap();
-        let sample = |ns, healthy, wanted| Sample {
-            ns,
-            healthy,
-            wanted,
-        };
-        assert_eq!(s, vec![sample(10, true, true), sample(20, false, false)]);
+        let s = parse("10\t1\t15\tok\n20\t0\t0\tstatus 404\n30\t1").unwrap();
+        let sample = |ns, healthy, end| Sample { ns, healthy, end };
+        assert_eq!(
+            s,
+            vec![sample(10, true, Some(15)), sample(20, false, None)],
+            "an end time, or an old log's flag"
+        );
         assert!(parse("x\t1\t1\tok\n").is_err());
-        assert!(parse("10\t1\tok\n").is_err(), "the wanted flag is required");
+        assert!(parse("10\t1\tok\n").is_err(), "the third field is required");
         assert_eq!(parse("").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_slow_sample_the_change_ended_is_not_the_state_before_it() {
+        // A 75 ms probe started at 95 ms, failed because the change at
+        // 100 ms stopped the service: the state before is the sample
+        // before it.
+        let s = vec![
+            Sample {
+                ns: 10_000_000,
+                healthy: true,
+                end: Some(85_000_000),
+            },
+            Sample {
+                ns: 95_000_000,
+                healthy: false,
+                end: Some(170_000_000),
+            },
+            Sample {
+                ns: 180_000_000,
+                healthy: false,
+                end: Some(255_000_000),
+            },
+        ];
+        let t = judge(&s, at(100_000_000, None));
+        assert_eq!(t.healthy_before, Some(true));
     }
 }
