@@ -54,6 +54,32 @@ pub enum ServiceName {
 }
 
 impl ServiceName {
+    /// The port the package's own configuration listens on.
+    pub fn default_port(self) -> u16 {
+        match self {
+            ServiceName::Nginx => 80,
+            ServiceName::Sshd => 22,
+            ServiceName::Postgresql => 5432,
+        }
+    }
+
+    /// Folders holding the service's configuration: the files approaches
+    /// manage must lie under one of them.
+    pub fn config_roots(self) -> &'static [&'static str] {
+        match self {
+            ServiceName::Nginx => &["/etc/nginx"],
+            ServiceName::Sshd => &["/etc/ssh"],
+            ServiceName::Postgresql => &["/etc/postgresql"],
+        }
+    }
+
+    /// Whether `path` lies under the service's configuration.
+    pub fn manages(self, path: &str) -> bool {
+        self.config_roots()
+            .iter()
+            .any(|r| path.starts_with(&format!("{r}/")))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Nginx => "nginx",
@@ -229,7 +255,7 @@ impl ServiceSpec {
         self.port
             .as_ref()
             .map(|p| *p.get_ref())
-            .unwrap_or_else(|| crate::service::kinds::definition(self.service()).default_port)
+            .unwrap_or_else(|| self.service().default_port())
     }
 
     /// nginx's page text (and the default probe's expected body).
@@ -279,4 +305,86 @@ pub enum Apply {
     /// Stop, then `nginx -t`, then start (what `systemctl restart nginx`
     /// runs): a rejected configuration leaves nothing serving.
     Restart,
+}
+
+/// The edit rule, shared by validation (declared files) and
+/// `service::config` (whose `render.pl` follows it in the container).
+/// What an edit does to its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Every occurrence of `find` becomes `with`.
+    Replace { find: String, with: String },
+    /// The whole new content.
+    Text(String),
+    /// The file removed.
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEdit {
+    pub path: String,
+    pub action: Action,
+}
+
+impl FileEdit {
+    /// As the scenario file writes it: `{"path": …, "replace": {"find": …,
+    /// "with": …}}`, `{"path": …, "text": …}` or `{"path": …, "delete": true}`.
+    pub fn json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({ "path": self.path });
+        let (key, value) = match &self.action {
+            Action::Replace { find, with } => {
+                ("replace", serde_json::json!({"find": find, "with": with}))
+            }
+            Action::Text(t) => ("text", serde_json::json!(t)),
+            Action::Delete => ("delete", serde_json::json!(true)),
+        };
+        v[key] = value;
+        v
+    }
+}
+
+/// A file's content, or None when it does not exist.
+pub type Content = Option<String>;
+
+/// Applies `edit` to `content`; an error names the file when a `find`
+/// does not occur or the file does not exist.
+pub fn apply(content: Content, edit: &FileEdit) -> Result<Content, String> {
+    match &edit.action {
+        Action::Delete => Ok(None),
+        Action::Text(t) => Ok(Some(t.clone())),
+        Action::Replace { find, with } => {
+            let Some(c) = content else {
+                return Err(format!(
+                    "{}: the file does not exist, so nothing to replace",
+                    edit.path
+                ));
+            };
+            if !c.contains(find.as_str()) {
+                return Err(format!(
+                    "{}: `find` text {find:?} does not occur in it",
+                    edit.path
+                ));
+            }
+            Ok(Some(c.replace(find.as_str(), with)))
+        }
+    }
+}
+
+/// A scenario's edit as the plan holds it (validation has made sure it
+/// has exactly one action).
+pub fn file_edit(e: &Edit) -> FileEdit {
+    let action = if let Some(r) = &e.replace {
+        Action::Replace {
+            find: r.get_ref().find.clone(),
+            with: r.get_ref().with.clone(),
+        }
+    } else if let Some(t) = &e.text {
+        Action::Text(t.get_ref().clone())
+    } else {
+        Action::Delete
+    };
+    FileEdit {
+        path: e.path.get_ref().clone(),
+        action,
+    }
 }

@@ -6,9 +6,8 @@
 use serde_spanned::Spanned;
 
 use super::validate::err;
+use super::{apply, file_edit, Content};
 use super::{Edit, ParseError, Scenario, ServiceName, ServiceSpec};
-use crate::service::config::{self, Content};
-use crate::service::kinds;
 
 /// One configuration file's text (declared or an edit's whole content).
 pub const MAX_CONFIG_TEXT_BYTES: usize = 256 * 1024;
@@ -233,12 +232,6 @@ fn check_path(path: &Spanned<String>) -> Result<(), ParseError> {
             format!("path `{p}`: expected an absolute path to a file, without `.` or `..`"),
         ));
     }
-    if crate::snapshot::classify::excluded(p) {
-        return Err(err(
-            path,
-            format!("path `{p}` is the harness's or the engine's, not the service's"),
-        ));
-    }
     Ok(())
 }
 
@@ -256,8 +249,8 @@ fn check_text(text: &Spanned<String>) -> Result<(), ParseError> {
 }
 
 fn validate_files_and_edits(s: &Scenario, v: &ServiceSpec) -> Result<(), ParseError> {
-    let def = kinds::definition(v.service());
-    let roots = def.config_roots.join(", ");
+    let service = v.service();
+    let roots = service.config_roots().join(", ");
     let mut seen: Vec<&str> = Vec::new();
     for f in &v.file {
         check_path(&f.path)?;
@@ -275,12 +268,12 @@ fn validate_files_and_edits(s: &Scenario, v: &ServiceSpec) -> Result<(), ParseEr
     let mut files: Vec<(String, Content)> = v
         .file
         .iter()
-        .filter(|f| def.manages(f.path.get_ref()))
+        .filter(|f| service.manages(f.path.get_ref()))
         .map(|f| (f.path.get_ref().clone(), Some(f.text.get_ref().clone())))
         .collect();
     for e in v.wanted_edit.iter().chain(&s.operation.edit) {
         check_edit(e)?;
-        if !def.manages(e.path.get_ref()) {
+        if !service.manages(e.path.get_ref()) {
             return Err(err(
                 &e.path,
                 format!(
@@ -291,7 +284,7 @@ fn validate_files_and_edits(s: &Scenario, v: &ServiceSpec) -> Result<(), ParseEr
             ));
         }
         if let Some(slot) = files.iter_mut().find(|(p, _)| p == e.path.get_ref()) {
-            slot.1 = config::apply(slot.1.take(), &config::file_edit(e)).map_err(|m| {
+            slot.1 = apply(slot.1.take(), &file_edit(e)).map_err(|m| {
                 let at = e.replace.as_ref().map_or(e.path.span(), |r| r.span());
                 ParseError::new(Some(at), m)
             })?;

@@ -7,6 +7,7 @@
 //! rendered inside the container by `render.pl`, with these semantics;
 //! [`apply`] is the same rule in Rust, for validation and tests.
 
+pub use crate::scenario::{apply, file_edit, Action, Content, FileEdit};
 use crate::scenario::{ConfigChange, Scenario, ServiceName, ServiceSpec};
 
 /// Where nginx's built-in mistakes' site lives (Debian's nginx.conf
@@ -16,40 +17,6 @@ pub const SITE_CONF: &str = "/etc/nginx/conf.d/site.conf";
 pub const SITE_ROOT: &str = "/srv/site";
 /// The header the built-in mistakes' wanted edit adds.
 pub const WANTED_HEADER: &str = "X-Mistake-Cost-Wanted";
-
-/// What an edit does to its file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Every occurrence of `find` becomes `with`.
-    Replace { find: String, with: String },
-    /// The whole new content.
-    Text(String),
-    /// The file removed.
-    Delete,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileEdit {
-    pub path: String,
-    pub action: Action,
-}
-
-impl FileEdit {
-    /// As the scenario file writes it: `{"path": …, "replace": {"find": …,
-    /// "with": …}}`, `{"path": …, "text": …}` or `{"path": …, "delete": true}`.
-    fn json(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({ "path": self.path });
-        let (key, value) = match &self.action {
-            Action::Replace { find, with } => {
-                ("replace", serde_json::json!({"find": find, "with": with}))
-            }
-            Action::Text(t) => ("text", serde_json::json!(t)),
-            Action::Delete => ("delete", serde_json::json!(true)),
-        };
-        v[key] = value;
-        v
-    }
-}
 
 /// A configure scenario's files and edits, the built-in mistakes expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,33 +76,6 @@ impl ConfigPlan {
     }
 }
 
-/// A file's content, or None when it does not exist.
-pub type Content = Option<String>;
-
-/// Applies `edit` to `content`; an error names the file when a `find`
-/// does not occur or the file does not exist.
-pub fn apply(content: Content, edit: &FileEdit) -> Result<Content, String> {
-    match &edit.action {
-        Action::Delete => Ok(None),
-        Action::Text(t) => Ok(Some(t.clone())),
-        Action::Replace { find, with } => {
-            let Some(c) = content else {
-                return Err(format!(
-                    "{}: the file does not exist, so nothing to replace",
-                    edit.path
-                ));
-            };
-            if !c.contains(find.as_str()) {
-                return Err(format!(
-                    "{}: `find` text {find:?} does not occur in it",
-                    edit.path
-                ));
-            }
-            Ok(Some(c.replace(find.as_str(), with)))
-        }
-    }
-}
-
 /// The configure plan of `s`: None without a `[service]` or for a site
 /// watched by an install or upgrade.
 pub fn plan(s: &Scenario) -> Option<ConfigPlan> {
@@ -144,7 +84,6 @@ pub fn plan(s: &Scenario) -> Option<ConfigPlan> {
         return None;
     }
     let service = spec.service();
-    let def = super::kinds::definition(service);
     if let Some(change) = &s.operation.change {
         return Some(builtin(spec, *change.get_ref()));
     }
@@ -152,7 +91,7 @@ pub fn plan(s: &Scenario) -> Option<ConfigPlan> {
         .file
         .iter()
         .map(|f| (f.path.get_ref().clone(), f.text.get_ref().clone()))
-        .partition(|(p, _)| def.manages(p));
+        .partition(|(p, _)| service.manages(p));
     let edits = |es: &[crate::scenario::Edit]| es.iter().map(file_edit).collect();
     Some(ConfigPlan {
         service,
@@ -161,25 +100,6 @@ pub fn plan(s: &Scenario) -> Option<ConfigPlan> {
         wanted: edits(&spec.wanted_edit),
         change: edits(&s.operation.edit),
     })
-}
-
-/// A scenario's edit as the plan holds it (validation has made sure it
-/// has exactly one action).
-pub fn file_edit(e: &crate::scenario::Edit) -> FileEdit {
-    let action = if let Some(r) = &e.replace {
-        Action::Replace {
-            find: r.get_ref().find.clone(),
-            with: r.get_ref().with.clone(),
-        }
-    } else if let Some(t) = &e.text {
-        Action::Text(t.get_ref().clone())
-    } else {
-        Action::Delete
-    };
-    FileEdit {
-        path: e.path.get_ref().clone(),
-        action,
-    }
 }
 
 /// The good site of the built-in mistakes.

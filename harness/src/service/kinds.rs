@@ -9,11 +9,6 @@ use crate::scenario::{Apply, ServiceName};
 #[derive(Debug, Clone, Copy)]
 pub struct Definition {
     pub name: ServiceName,
-    /// The port the package's own configuration listens on.
-    pub default_port: u16,
-    /// Folders holding the service's configuration: the files approaches
-    /// manage must lie under one of them.
-    pub config_roots: &'static [&'static str],
     /// Set-up before the configuration is written (keys, folders).
     pub prepare: &'static [&'static str],
     /// Starts the service from the configuration on disk, as its unit
@@ -50,8 +45,6 @@ pub const DATA_ROWS: u32 = 1000;
 const DEFINITIONS: [Definition; 3] = [
     Definition {
         name: ServiceName::Nginx,
-        default_port: 80,
-        config_roots: &["/etc/nginx"],
         prepare: &[],
         start: "nginx -t -q && nginx",
         after_start: &[],
@@ -59,8 +52,6 @@ const DEFINITIONS: [Definition; 3] = [
     },
     Definition {
         name: ServiceName::Sshd,
-        default_port: 22,
-        config_roots: &["/etc/ssh"],
         prepare: &[
             // root's own key pair at the default identity path, trusted by
             // root's authorized_keys: a probe can log in as root.
@@ -73,8 +64,6 @@ const DEFINITIONS: [Definition; 3] = [
     },
     Definition {
         name: ServiceName::Postgresql,
-        default_port: 5432,
-        config_roots: &["/etc/postgresql"],
         prepare: &[],
         start: "pg_ctlcluster 15 main start",
         after_start: &[
@@ -95,13 +84,6 @@ pub fn definition(name: ServiceName) -> &'static Definition {
 }
 
 impl Definition {
-    /// Whether `path` lies under the service's configuration.
-    pub fn manages(&self, path: &str) -> bool {
-        self.config_roots
-            .iter()
-            .any(|r| path.starts_with(&format!("{r}/")))
-    }
-
     /// The apply script every approach runs to make the service take a
     /// change (`service::APPLY`), as `systemctl reload|restart` would.
     pub fn apply_script(&self, apply: Apply) -> String {
@@ -193,14 +175,14 @@ mod tests {
         ] {
             let d = definition(name);
             assert_eq!(d.name, name);
-            assert!(!d.config_roots.is_empty() && !d.start.is_empty());
+            assert!(!name.config_roots().is_empty() && !d.start.is_empty());
             for apply in [Apply::Reload, Apply::Restart] {
                 assert!(!d.apply_script(apply).is_empty());
             }
         }
-        assert!(definition(ServiceName::Sshd).manages("/etc/ssh/sshd_config"));
-        assert!(!definition(ServiceName::Sshd).manages("/etc/sshd_config"));
-        assert!(!definition(ServiceName::Nginx).manages("/etc/nginx"));
+        assert!(ServiceName::Sshd.manages("/etc/ssh/sshd_config"));
+        assert!(!ServiceName::Sshd.manages("/etc/sshd_config"));
+        assert!(!ServiceName::Nginx.manages("/etc/nginx"));
         assert!(data_check(ServiceName::Nginx).is_none());
         assert!(data_check(ServiceName::Postgresql).is_some());
     }
