@@ -214,6 +214,7 @@ pub fn judge(h: &History) -> TrialRecord {
         wanted_edit_lost: service.and_then(|t| t.wanted_edit_lost),
         data_lost: service.and_then(|t| t.data_lost),
         recovery: h.recovery.clone().unwrap_or_default(),
+        service: h.service_name.clone().unwrap_or_default(),
         engine: String::new(),
         retry_outcome: retry_step
             .filter(|_| !errored)

@@ -201,6 +201,10 @@ pub struct History {
     /// `etckeeper`, …): configure scenarios only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<String>,
+    /// The service the scenario's `[service]` names (`nginx`, `sshd`,
+    /// `postgresql`): rows with a probed service only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
     pub steps: Vec<Step>,
     /// Between the snapshot before the operation and the one after it.
     pub residue_after_failure: Option<Residue>,
@@ -258,6 +262,7 @@ impl History {
             rep,
             seed,
             recovery: None,
+            service_name: None,
             steps: Vec::new(),
             residue_after_failure: None,
             residue_after_recovery: None,

@@ -109,6 +109,11 @@ fn each_service_breaks_and_each_recovery_is_measured() {
         } else {
             assert_eq!(r["wanted_edit_lost"], "", "{who}: no wanted edit");
         }
+        let service = ["nginx", "sshd", "postgresql"]
+            .into_iter()
+            .find(|s| scenario.contains(s))
+            .unwrap();
+        assert_eq!(r["service"], service, "{who}: the service column");
         if scenario.contains("postgresql") {
             assert!(
                 ["true", "false"].contains(&r["data_lost"].as_str()),

@@ -105,7 +105,7 @@ pub struct RunMeta {
 /// with `hit` and `mismatch`), no longer all its calls of the syscall.
 /// 5: configure scenarios from files: `wanted_edit_lost` is read in the
 /// files the wanted edit changed (not in nginx's response headers), new
-/// columns `recovery` and `data_lost`.
+/// columns `recovery`, `data_lost` and `service`.
 pub const FORMAT_VERSION: u32 = 5;
 
 /// The harness's git commit at build time (`build.rs`): `unknown` without

@@ -332,6 +332,11 @@ pub struct TrialRecord {
     /// services, when the server could not be asked, and before format 5.
     #[serde(default)]
     pub data_lost: Option<bool>,
+    /// Rows of a scenario with a `[service]`: its name (`nginx`, `sshd`,
+    /// `postgresql`). Empty in other rows and before format 5 (where every
+    /// service row is nginx's).
+    #[serde(default)]
+    pub service: String,
 }
 
 /// One row of crashpoints.csv.
@@ -511,6 +516,7 @@ impl Record for TrialRecord {
             col("clean_diff_packages", Number),
             col("recovery", Identity),
             col("data_lost", Bool),
+            col("service", Identity),
         ]
     };
 }
@@ -623,6 +629,7 @@ mod tests {
             clean_diff_packages: None,
             recovery: String::new(),
             data_lost: None,
+            service: String::new(),
         }
     }
 

@@ -573,6 +573,7 @@ pub(crate) mod tests {
             clean_diff_packages: None,
             recovery: String::new(),
             data_lost: None,
+            service: String::new(),
         }
     }
 
