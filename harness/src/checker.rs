@@ -328,6 +328,7 @@ mod tests {
             rep: 0,
             seed: 1,
             recovery: None,
+            service_name: None,
             steps,
             residue_after_failure: Some(r1),
             residue_after_recovery: Some(r2),

@@ -39,7 +39,12 @@ impl Trial {
             self.seed,
         );
         h.recovery = self.recovery.map(String::from);
-        h.service_name = self.scenario.scenario.service.as_ref().map(|s| s.service().as_str().to_string());
+        h.service_name = self
+            .scenario
+            .scenario
+            .service
+            .as_ref()
+            .map(|s| s.service().as_str().to_string());
         h
     }
 

@@ -132,4 +132,33 @@ fn each_service_breaks_and_each_recovery_is_measured() {
         report.contains("| apt (backup) |") && report.contains("| apt (etckeeper) |"),
         "{report}"
     );
+    // Each recovery's commands are its own (trials.jsonl joined by recovery too).
+    for (recovery, command) in [
+        ("backup", "/root/config-backup/"),
+        ("etckeeper", "etckeeper vcs checkout"),
+    ] {
+        let line = report
+            .lines()
+            .find(|l| l.contains(&format!("apt ({recovery})'s recovery ran")))
+            .unwrap_or_else(|| panic!("no recovery line for {recovery}: {report}"));
+        assert!(line.contains(command), "{line}");
+    }
+    // The summary answers the claim per service.
+    let o = run(&["summary", out.path().to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
+    for service in ["nginx", "sshd", "postgresql"] {
+        assert!(
+            summary.contains(&format!(
+                "## A bad configuration is undone in seconds: {service}"
+            )),
+            "{summary}"
+        );
+    }
+    assert!(summary.contains("- Data: "), "{summary}");
 }

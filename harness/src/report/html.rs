@@ -150,7 +150,7 @@ pub fn render(doc: &[Block]) -> String {
                 if a.status == Status::NotCovered {
                     uncovered.push(format!(
                         "<em>{}</em> {}",
-                        inline(a.claim),
+                        inline(&a.title()),
                         inline(&a.sentence)
                     ));
                     continue;
@@ -163,7 +163,7 @@ pub fn render(doc: &[Block]) -> String {
                 };
                 body.push_str(&format!(
                     "<section class=\"claim {class}\">\n<h3>{}</h3>\n<p><span class=\"badge\">{}</span>{}</p>\n",
-                    inline(a.claim),
+                    inline(&a.title()),
                     escape(&a.verdict),
                     inline(&a.sentence)
                 ));

@@ -116,7 +116,9 @@ pub struct Run {
     pub crash: Option<crashpoints::CrashData>,
 }
 
-type Key = (String, ApproachKind, FaultLabel, u32, u64);
+/// Who a trial is: scenario, approach, fault, rep, seed and recovery (an
+/// approach run with several recoveries has trials of each at one seed).
+type Key = (String, ApproachKind, FaultLabel, u32, u64, String);
 
 impl Run {
     pub fn load(dir: &Path) -> Result<Run> {
@@ -188,6 +190,7 @@ impl Run {
                     record.fault.clone(),
                     record.rep,
                     record.seed,
+                    record.recovery.clone(),
                 );
                 let history = histories.remove(&key);
                 matched += usize::from(history.is_some());
@@ -336,7 +339,14 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
         }
         view.residue_after_failure = h.residue_after_failure;
         view.residue_after_recovery = h.residue_after_recovery;
-        let key = (h.scenario, h.approach, FaultLabel(h.fault), h.rep, h.seed);
+        let key = (
+            h.scenario,
+            h.approach,
+            FaultLabel(h.fault),
+            h.rep,
+            h.seed,
+            h.recovery.unwrap_or_default(),
+        );
         out.push((key, view));
     }
     Ok(out)

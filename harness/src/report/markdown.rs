@@ -39,12 +39,12 @@ pub fn render(doc: &[Block]) -> String {
             }
             Block::Claim(a) => {
                 if a.status == Status::NotCovered {
-                    out.push_str(&format!("- *{}* {}\n\n", a.claim, a.sentence));
+                    out.push_str(&format!("- *{}* {}\n\n", a.title(), a.sentence));
                     continue;
                 }
                 out.push_str(&format!(
                     "### {}\n\n**{}.** {}\n\n",
-                    a.claim,
+                    a.title(),
                     capitalise(&a.verdict),
                     a.sentence
                 ));

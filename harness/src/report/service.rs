@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{by_approach, fmt_count, fmt_ms, Block, Tally, Trial};
-use crate::export::{ApproachKind, TriBool};
+use crate::export::{ApproachKind, TriBool, TrialRecord};
 use crate::stats::{self, Summary, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 
 /// Whether a row is a configure trial's: the probe measured the service.
@@ -254,6 +254,79 @@ pub fn configure_trials(trials: &[Trial]) -> Vec<&Trial> {
     trials.iter().filter(|t| is_configure(t)).collect()
 }
 
+/// The service a row probed: its `service` column, or nginx for a service
+/// row from before the column (nginx was the only service then); None for
+/// a row without a service.
+pub fn service_of(r: &TrialRecord) -> Option<&str> {
+    if !r.service.is_empty() {
+        Some(&r.service)
+    } else if r.healthy_before.is_some() || r.downtime_ms.is_some() {
+        Some("nginx")
+    } else {
+        None
+    }
+}
+
+/// The services `trials` probed, in a fixed order.
+pub fn services<'a>(trials: &[&'a Trial]) -> Vec<&'a str> {
+    let set: std::collections::BTreeSet<&str> = trials
+        .iter()
+        .filter_map(|t| service_of(&t.record))
+        .collect();
+    set.into_iter().collect()
+}
+
+/// One approach run with one recovery: its label ("apt (backup)" when the
+/// approach ran several recoveries in the trials grouped, else "apt"), its
+/// figures and its trials.
+pub struct Variant<'a> {
+    pub label: String,
+    pub stats: ServiceStats,
+    pub trials: Vec<&'a Trial>,
+}
+
+/// Configure trials grouped by approach (in the report's order) and then
+/// by recovery (in order of first appearance).
+pub fn variants<'a>(trials: &[&'a Trial]) -> Vec<Variant<'a>> {
+    let mut out = Vec::new();
+    for s in ServiceStats::of(trials.iter().copied()) {
+        let mine: Vec<&Trial> = trials
+            .iter()
+            .copied()
+            .filter(|t| t.record.approach == s.approach)
+            .collect();
+        let mut recoveries: Vec<&str> = Vec::new();
+        for t in &mine {
+            if !recoveries.contains(&t.record.recovery.as_str()) {
+                recoveries.push(&t.record.recovery);
+            }
+        }
+        if recoveries.len() <= 1 {
+            out.push(Variant {
+                label: s.approach.to_string(),
+                stats: s,
+                trials: mine,
+            });
+            continue;
+        }
+        for r in recoveries {
+            let group: Vec<&Trial> = mine
+                .iter()
+                .copied()
+                .filter(|t| t.record.recovery == r)
+                .collect();
+            for stats in ServiceStats::of(group.iter().copied()) {
+                out.push(Variant {
+                    label: format!("{} ({r})", s.approach),
+                    stats,
+                    trials: group.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// The errored trials of the scenarios that have configure trials: they
 /// carry no service columns, so they are counted by scenario.
 fn errored_in(trials: &[Trial], scenarios: &[&str]) -> Vec<String> {
@@ -336,35 +409,10 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
             .copied()
             .filter(|t| t.record.scenario == *scenario)
             .collect();
-        let mut recoveries: Vec<&str> = Vec::new();
-        for t in &of_scenario {
-            if !recoveries.contains(&t.record.recovery.as_str()) {
-                recoveries.push(&t.record.recovery);
-            }
-        }
-        // An approach run with several recoveries gets a row for each.
-        let mut cells = Vec::new();
-        for (approach, recovery) in ServiceStats::of(of_scenario.iter().copied())
-            .iter()
-            .flat_map(|s| recoveries.iter().map(move |r| (s.approach, *r)))
-        {
-            let several = of_scenario
-                .iter()
-                .filter(|t| t.record.approach == approach)
-                .any(|t| t.record.recovery != recovery);
-            let group = of_scenario
-                .iter()
-                .copied()
-                .filter(|t| t.record.approach == approach && t.record.recovery == recovery);
-            for s in ServiceStats::of(group) {
-                let label = if several {
-                    format!("{} ({recovery})", s.approach)
-                } else {
-                    s.approach.to_string()
-                };
-                cells.push((label, s));
-            }
-        }
+        let cells: Vec<(String, ServiceStats)> = variants(&of_scenario)
+            .into_iter()
+            .map(|v| (v.label, v.stats))
+            .collect();
         for (label, s) in cells {
             let never = match (s.detect_ms.summary, s.never_failed) {
                 (_, 0) => String::new(),
@@ -403,12 +451,14 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
     doc.push(Block::Table { head, rows });
 
     let mut notes = Vec::new();
-    let per_approach: Vec<String> = all
+    let every = variants(&configure);
+    let per_approach: Vec<String> = every
         .iter()
-        .map(|s| {
+        .map(|v| {
+            let s = &v.stats;
             format!(
                 "{} restore_ms {}, and {} over the trials where the service was down when the recovery started; downtime_ms {}",
-                s.approach,
+                v.label,
                 s.restore_ms.text("—"),
                 s.restore_when_down_ms.text("— (never down)"),
                 s.downtime_ms.text("—")
@@ -431,9 +481,9 @@ pub fn blocks(trials: &[Trial]) -> Vec<Block> {
             never.join(", ")
         ));
     }
-    for s in &all {
-        if let Some(r) = s.recovery_text() {
-            notes.push(format!("{}'s recovery ran {r} (trials.jsonl).", s.approach));
+    for v in &every {
+        if let Some(r) = v.stats.recovery_text() {
+            notes.push(format!("{}'s recovery ran {r} (trials.jsonl).", v.label));
         }
     }
     let errored = errored_in(trials, &scenarios);

@@ -235,6 +235,7 @@ mod tests {
                 rep: trial.rep,
                 seed: trial.seed,
                 recovery: None,
+                service_name: None,
                 steps: vec![Step {
                     phase: Phase::Operation,
                     command: "op".into(),

@@ -272,6 +272,7 @@ pub(super) fn interrupted_with_points(trials: &[Trial], points: &[CrashPointReco
     };
     Answer {
         claim: INTERRUPTED,
+        scope: None,
         status,
         verdict,
         sentence,

@@ -91,6 +91,7 @@ pub fn isolation(all: &[Trial]) -> Answer {
     };
     Answer {
         claim: ISOLATION,
+        scope: None,
         status,
         verdict,
         sentence,

@@ -64,6 +64,9 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub claim: &'static str,
+    /// What part of the data the answer is about, when the claim is
+    /// answered in parts (a bad configuration: per service).
+    pub scope: Option<String>,
     pub status: Status,
     /// Short verdict: "holds", "contradicted", "holds only for nix", "not covered by this run".
     pub verdict: String,
@@ -73,16 +76,26 @@ pub struct Answer {
     pub facts: Vec<String>,
 }
 
+impl Answer {
+    /// The claim, and the part it is about: "A bad configuration is undone
+    /// in seconds: sshd".
+    pub fn title(&self) -> String {
+        match &self.scope {
+            Some(s) => format!("{}: {s}", self.claim.trim_end_matches('.')),
+            None => self.claim.to_string(),
+        }
+    }
+}
+
 /// `points`: an explore run's crash points (empty for a plain run).
 pub fn answer_all(trials: &[Trial], points: &[CrashPointRecord]) -> Vec<Answer> {
     let mut out = vec![
         atomicity(trials),
         interrupted_with_points(trials, points),
         service::rollback(trials),
-        service::bad_config(trials),
-        try_again::try_again(trials),
-        isolation::isolation(trials),
     ];
+    out.extend(service::bad_config(trials));
+    out.extend([try_again::try_again(trials), isolation::isolation(trials)]);
     out.push(not_covered(FLEET, "no trial in this run tests it."));
     out
 }
@@ -90,6 +103,7 @@ pub fn answer_all(trials: &[Trial], points: &[CrashPointRecord]) -> Vec<Answer> 
 fn not_covered(claim: &'static str, why: &str) -> Answer {
     Answer {
         claim,
+        scope: None,
         status: Status::NotCovered,
         verdict: "not covered by this run".into(),
         sentence: format!("Not covered by this run: {why}"),
@@ -441,6 +455,7 @@ fn atomicity(all: &[Trial]) -> Answer {
     ));
     Answer {
         claim: ATOMICITY,
+        scope: None,
         status,
         verdict,
         sentence,

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 
 use super::{and_list, as_input, not_covered, undecided_clause, Answer, Status};
 use super::{BAD_CONFIG, ROLLBACK};
-use crate::report::service::{configure_trials, ServiceStats, DOWNTIME_CAVEAT};
+use crate::report::service::{
+    configure_trials, service_of, services, variants, ServiceStats, Variant, DOWNTIME_CAVEAT,
+};
 use crate::report::{fmt_ms, Trial};
 use crate::verify::builtin::{Claim, INSTANT_MS, UNDONE_WITHIN_MS};
 use crate::verify::{Judgement, Verdict};
@@ -135,41 +137,64 @@ fn counted_fact(configure: &[&Trial], trials: &[Trial]) -> String {
     )
 }
 
-pub(super) fn bad_config(trials: &[Trial]) -> Answer {
+/// "A bad configuration is undone in seconds", one answer per service the
+/// configure trials probed: a fix that is instant for nginx says nothing
+/// about PostgreSQL.
+pub(super) fn bad_config(trials: &[Trial]) -> Vec<Answer> {
     let configure = configure_trials(trials);
     if configure.is_empty() {
-        return not_covered(
+        return vec![not_covered(
             BAD_CONFIG,
             "no trial in this run applies a bad configuration to a service (`[operation] kind = \"configure\"`).",
-        );
+        )];
     }
-    let records: Vec<_> = trials.iter().map(|t| t.record.clone()).collect();
-    let input = as_input("trials.csv", &records);
-    let stats = ServiceStats::of(configure.iter().copied());
+    services(&configure)
+        .into_iter()
+        .map(|service| {
+            let mine: Vec<&Trial> = configure
+                .iter()
+                .copied()
+                .filter(|t| service_of(&t.record) == Some(service))
+                .collect();
+            Answer {
+                scope: Some(service.to_string()),
+                ..bad_config_of(&mine, trials)
+            }
+        })
+        .collect()
+}
+
+/// The answer over one service's configure trials: each approach judged
+/// apart, and each recovery of an approach that ran several.
+fn bad_config_of(configure: &[&Trial], trials: &[Trial]) -> Answer {
+    let variants = variants(configure);
     let (mut holds, mut broken, mut undecided) = (Vec::new(), Vec::new(), Vec::new());
-    for s in &stats {
-        let (verdict, judgements) = Claim::BadConfig.judge(s.approach, &input);
+    for v in &variants {
+        let records: Vec<_> = v.trials.iter().map(|t| t.record.clone()).collect();
+        let input = as_input("trials.csv", &records);
+        let (verdict, judgements) = Claim::BadConfig.judge(v.stats.approach, &input);
+        let s = &v.stats;
         let tallies = format!(
             "healthy after recovery in {}/{n}, recovered in {}/{n}",
             s.healthy_after_recovery.yes,
             s.recovered.yes,
             n = s.n
         );
+        let who = &v.label;
         match verdict {
             Verdict::Holds => holds.push((
-                s.approach.to_string(),
-                format!("{}: {}; {tallies}", s.approach, restore_clause(s)),
+                who.clone(),
+                format!("{who}: {}; {tallies}", restore_clause(s)),
             )),
             Verdict::Violated => broken.push((
-                s.approach.to_string(),
+                who.clone(),
                 format!(
-                    "{}: {tallies}; {} ({})",
-                    s.approach,
+                    "{who}: {tallies}; {} ({})",
                     restore_clause(s),
                     failing(&judgements)
                 ),
             )),
-            Verdict::Unknown => undecided.push(undecided_clause(s.approach.as_str(), &judgements)),
+            Verdict::Unknown => undecided.push(undecided_clause(who, &judgements)),
         }
     }
     let Some((status, verdict, sentence)) = assemble("every approach", &holds, &broken, &undecided)
@@ -180,8 +205,8 @@ pub(super) fn bad_config(trials: &[Trial]) -> Answer {
         );
     };
     let mut facts = vec![format!(
-        "What was judged, per approach over its configure trials (verify's built-in guarantee): \
-         `healthy_after_recovery == true`, `recovered == true` and `restore_ms <= {}` in every trial; \
+        "What was judged, per approach (and per recovery, where an approach ran several) over its configure trials \
+         (verify's built-in guarantee): `healthy_after_recovery == true`, `recovered == true` and `restore_ms <= {}` in every trial; \
          \"in seconds\" is taken as the service answering within {} of the recovery's first command. \
          restore_ms does not include noticing the mistake or choosing the fix.",
         UNDONE_WITHIN_MS,
@@ -193,9 +218,9 @@ pub(super) fn bad_config(trials: &[Trial]) -> Answer {
             undecided.join("; ")
         ));
     }
-    let downtime: Vec<String> = stats
+    let downtime: Vec<String> = variants
         .iter()
-        .filter_map(|s| Some(format!("{} {}", s.approach, s.downtime_ms.sentence()?)))
+        .filter_map(|v| Some(format!("{} {}", v.label, v.stats.downtime_ms.sentence()?)))
         .collect();
     if !downtime.is_empty() {
         facts.push(format!(
@@ -204,19 +229,61 @@ pub(super) fn bad_config(trials: &[Trial]) -> Answer {
             DOWNTIME_CAVEAT
         ));
     }
-    for s in &stats {
-        if let Some(r) = s.recovery_text() {
-            facts.push(format!("{}'s recovery ran {r}.", s.approach));
+    if let Some(data) = data_fact(&variants) {
+        facts.push(data);
+    }
+    for v in &variants {
+        if let Some(r) = v.stats.recovery_text() {
+            facts.push(format!("{}'s recovery ran {r}.", v.label));
         }
     }
-    facts.push(counted_fact(&configure, trials));
+    facts.push(counted_fact(configure, trials));
     Answer {
         claim: BAD_CONFIG,
+        scope: None,
         status,
         verdict,
         sentence,
         facts,
     }
+}
+
+/// Which recovery lost data the service held (PostgreSQL's known rows),
+/// or that none did; None for a service without data.
+fn data_fact(variants: &[Variant]) -> Option<String> {
+    if variants
+        .iter()
+        .all(|v| v.stats.data_lost.yes + v.stats.data_lost.no == 0)
+    {
+        return None;
+    }
+    let tally = |v: &Variant| {
+        let t = &v.stats.data_lost;
+        let unknown = match t.unknown {
+            0 => String::new(),
+            k => format!(", {k} unknown"),
+        };
+        format!("{} {}/{}{unknown}", v.label, t.yes, v.stats.n)
+    };
+    let lost: Vec<String> = variants
+        .iter()
+        .filter(|v| v.stats.data_lost.yes > 0)
+        .map(tally)
+        .collect();
+    let all: Vec<String> = variants.iter().map(tally).collect();
+    Some(if lost.is_empty() {
+        format!(
+            "Data: no recovery lost data; every known row the set-up wrote was there, unchanged, after each recovery \
+             (trials with a row missing or changed: {}).",
+            and_list(&all)
+        )
+    } else {
+        format!(
+            "Data: the recovery lost known rows the set-up wrote in {} (trials with a row missing or changed: {}).",
+            and_list(&lost),
+            and_list(&all)
+        )
+    })
 }
 
 pub(super) fn rollback(trials: &[Trial]) -> Answer {
@@ -353,6 +420,7 @@ pub(super) fn rollback(trials: &[Trial]) -> Answer {
     facts.push(counted_fact(&configure, trials));
     Answer {
         claim: ROLLBACK,
+        scope: None,
         status,
         verdict,
         sentence,
@@ -370,6 +438,79 @@ mod tests {
         let dir =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-bad-config");
         Run::load(&dir).unwrap()
+    }
+
+    /// The bad-configuration answer of a run with one service.
+    fn one(trials: &[Trial]) -> Answer {
+        let mut all = bad_config(trials);
+        assert_eq!(all.len(), 1, "one service, one answer");
+        all.remove(0)
+    }
+
+    #[test]
+    fn each_service_is_answered_apart_and_the_recovery_that_lost_data_is_named() {
+        let run = fixture();
+        let mut trials = run.trials.clone();
+        // The same measurements, as a second service holding data, where
+        // apt ran two recoveries and one of them lost a row once.
+        let mut pg: Vec<Trial> = run
+            .trials
+            .iter()
+            .filter(|t| t.record.scenario == "bad-config-wrong-root")
+            .cloned()
+            .collect();
+        for t in &mut pg {
+            t.record.scenario = "bad-config-pg".into();
+            t.record.service = "postgresql".into();
+            t.record.data_lost = Some(false);
+        }
+        let apt: Vec<usize> = (0..pg.len())
+            .filter(|&i| pg[i].record.approach.as_str() == "apt")
+            .collect();
+        pg[apt[0]].record.recovery = "backup".into();
+        pg[apt[0]].record.data_lost = Some(true);
+        for &i in &apt[1..] {
+            pg[i].record.recovery = "etckeeper".into();
+        }
+        trials.extend(pg);
+        let answers = bad_config(&trials);
+        let scopes: Vec<_> = answers.iter().map(|a| a.scope.clone().unwrap()).collect();
+        assert_eq!(scopes, ["nginx", "postgresql"]);
+        let (nginx, pg) = (&answers[0], &answers[1]);
+        assert_eq!(
+            pg.title(),
+            "A bad configuration is undone in seconds: postgresql"
+        );
+        assert!(
+            pg.facts
+                .iter()
+                .any(|f| f.contains("Counted: 6 configure trials (scenarios `bad-config-pg`)")),
+            "{:?}",
+            pg.facts
+        );
+        assert!(
+            nginx
+                .facts
+                .iter()
+                .any(|f| f.contains("Counted: 30 configure trials")),
+            "{:?}",
+            nginx.facts
+        );
+        // apt's recoveries are judged apart, and the one that lost data is named.
+        assert!(pg.sentence.contains("apt (backup): "), "{}", pg.sentence);
+        assert!(pg.sentence.contains("apt (etckeeper): "), "{}", pg.sentence);
+        let data = pg.facts.iter().find(|f| f.starts_with("Data:")).unwrap();
+        assert!(
+            data.contains("lost known rows the set-up wrote in apt (backup) 1/1 (")
+                && data.contains("apt (etckeeper) 0/2")
+                && data.contains("nix 0/3"),
+            "{data}"
+        );
+        assert!(
+            !nginx.facts.iter().any(|f| f.starts_with("Data:")),
+            "nginx holds no data: {:?}",
+            nginx.facts
+        );
     }
 
     #[test]
@@ -455,7 +596,7 @@ mod tests {
             })
             .unwrap();
         run.trials[i].record.restore_ms = Some(1500.0);
-        assert_eq!(bad_config(&run.trials).status, Status::Holds);
+        assert_eq!(one(&run.trials).status, Status::Holds);
         let rb = rollback(&run.trials);
         assert_eq!(rb.status, Status::Contradicted);
         assert!(
@@ -472,7 +613,7 @@ mod tests {
             .position(|t| t.record.approach.as_str() == "apt")
             .unwrap();
         run.trials[j].record.restore_ms = None;
-        let bc = bad_config(&run.trials);
+        let bc = one(&run.trials);
         assert_eq!(bc.status, Status::Mixed);
         assert_eq!(bc.verdict, "holds for nix, undecided for the rest");
         assert!(
@@ -483,7 +624,7 @@ mod tests {
             bc.facts
         );
         run.trials[j].record.healthy_after_recovery = Some(false);
-        let bc = bad_config(&run.trials);
+        let bc = one(&run.trials);
         assert_eq!(bc.verdict, "holds only for nix");
         assert!(
             bc.sentence.contains("apt: healthy after recovery in 14/15"),
@@ -511,8 +652,8 @@ mod tests {
             "{}",
             rb.sentence
         );
-        assert_eq!(bad_config(&run.trials).status, Status::Holds);
-        assert_eq!(bad_config(&[]).status, Status::NotCovered);
+        assert_eq!(one(&run.trials).status, Status::Holds);
+        assert_eq!(one(&[]).status, Status::NotCovered);
         assert_eq!(rollback(&[]).status, Status::NotCovered);
     }
 }

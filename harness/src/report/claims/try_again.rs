@@ -109,6 +109,7 @@ pub fn try_again(all: &[Trial]) -> Answer {
     };
     Answer {
         claim: TRY_AGAIN,
+        scope: None,
         status,
         verdict,
         sentence,

@@ -171,7 +171,28 @@ pub struct Cell {
 #[derive(Debug, Clone)]
 pub struct ClaimRow {
     pub claim: ClaimId,
+    /// The part of the data the row judges: a bad configuration is judged
+    /// per service (`nginx`, `sshd`, …); None: every row.
+    pub service: Option<String>,
     pub cells: Vec<Cell>,
+}
+
+impl ClaimRow {
+    /// The matrix's name for the row: the claim's short name, and the service.
+    pub fn short(&self) -> String {
+        match &self.service {
+            Some(s) => format!("{}: {s}", self.claim.short()),
+            None => self.claim.short().to_string(),
+        }
+    }
+
+    /// The HTML anchor of the row's evidence section.
+    pub fn anchor(&self) -> String {
+        match &self.service {
+            Some(s) => format!("{}-{s}", self.claim.anchor()),
+            None => self.claim.anchor().to_string(),
+        }
+    }
 }
 
 /// Who ran one approach's attempted side effects, and what became of them.
@@ -280,16 +301,43 @@ impl Summary {
         approaches.extend(points.iter().map(|p| p.approach));
         let approaches: Vec<ApproachKind> = approaches.into_iter().collect();
         let inputs = Inputs::of(&records, points);
-        let rows = ClaimId::ALL
-            .iter()
-            .map(|&claim| ClaimRow {
-                claim,
-                cells: approaches
+        let row = |claim: ClaimId, service: Option<&str>| {
+            let cells = match service {
+                None => approaches
                     .iter()
                     .map(|&a| cell(claim, a, &records, points, &inputs))
                     .collect(),
-            })
+                Some(s) => {
+                    let theirs: Vec<TrialRecord> = records
+                        .iter()
+                        .filter(|r| super::service::service_of(r) == Some(s))
+                        .cloned()
+                        .collect();
+                    let inputs = Inputs::of(&theirs, points);
+                    approaches
+                        .iter()
+                        .map(|&a| cell(claim, a, &theirs, points, &inputs))
+                        .collect()
+                }
+            };
+            ClaimRow {
+                claim,
+                service: service.map(String::from),
+                cells,
+            }
+        };
+        let services: BTreeSet<&str> = records
+            .iter()
+            .filter_map(super::service::service_of)
             .collect();
+        let mut rows = Vec::new();
+        for claim in ClaimId::ALL {
+            if claim == ClaimId::BadConfig && !services.is_empty() {
+                rows.extend(services.iter().map(|s| row(claim, Some(s))));
+            } else {
+                rows.push(row(claim, None));
+            }
+        }
         Summary {
             dir: dir.to_path_buf(),
             meta: data.run.as_ref().and_then(|r| r.meta.clone()),
@@ -309,9 +357,18 @@ impl Summary {
         }
     }
 
-    /// The answer the report gives for a claim.
-    pub fn answer(&self, claim: ClaimId) -> Option<&Answer> {
-        self.answers.iter().find(|a| a.claim == claim.text())
+    /// The answer the report gives for a row of the matrix.
+    pub fn answer(&self, row: &ClaimRow) -> Option<&Answer> {
+        self.answers
+            .iter()
+            .find(|a| a.claim == row.claim.text() && a.scope == row.service)
+            .or_else(|| {
+                // A service row whose configure trials all errored has no
+                // answer of its own: the claim's not-covered answer.
+                self.answers
+                    .iter()
+                    .find(|a| a.claim == row.claim.text() && a.scope.is_none())
+            })
     }
 }
 

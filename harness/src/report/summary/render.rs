@@ -2,7 +2,7 @@
 //! a self-contained summary.html whose first screen is the matrix, and the
 //! README's findings block (`mistake-cost findings`).
 
-use super::{AttemptsRow, Cell, CellStatus, ClaimId, Figure, Summary, Unit};
+use super::{AttemptsRow, Cell, CellStatus, ClaimRow, Figure, Summary, Unit};
 use crate::report::html::{escape as esc, inline};
 use crate::report::{fmt_count, fmt_ms};
 
@@ -118,7 +118,7 @@ const LEGEND: &str = "✓ holds (every row judged holds) · ✗ contradicted (a 
 fn matrix_markdown(s: &Summary) -> String {
     let mut out = String::from("| approach |");
     for r in &s.rows {
-        out.push_str(&format!(" {} |", r.claim.short()));
+        out.push_str(&format!(" {} |", r.short()));
     }
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(s.rows.len()));
@@ -131,15 +131,32 @@ fn matrix_markdown(s: &Summary) -> String {
         out.push('\n');
     }
     out.push_str("\nKey figures: ");
-    out.push_str(
-        &s.rows
-            .iter()
-            .map(|r| format!("{}: {}", r.claim.short(), r.claim.figure_label()))
-            .collect::<Vec<_>>()
-            .join("; "),
-    );
+    out.push_str(&key_figures(s));
     out.push_str(".\n");
     out
+}
+
+/// What each claim's key figure is, once per claim (a claim judged per
+/// service has several rows).
+fn key_figures(s: &Summary) -> String {
+    let mut seen = Vec::new();
+    for r in &s.rows {
+        if !seen.contains(&r.claim) {
+            seen.push(r.claim);
+        }
+    }
+    seen.iter()
+        .map(|c| format!("{}: {}", c.short(), c.figure_label()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A row's section heading: the claim, and the service a row per service is about.
+fn row_title(r: &ClaimRow) -> String {
+    match &r.service {
+        Some(service) => format!("{}: {service}", r.claim.text().trim_end_matches('.')),
+        None => r.claim.text().to_string(),
+    }
 }
 
 fn attempts_sentence(r: &AttemptsRow) -> String {
@@ -203,8 +220,8 @@ pub fn render_markdown(s: &Summary) -> String {
         }
     }
     for r in &s.rows {
-        out.push_str(&format!("\n## {}\n\n", r.claim.text()));
-        if let Some(a) = s.answer(r.claim) {
+        out.push_str(&format!("\n## {}\n\n", row_title(r)));
+        if let Some(a) = s.answer(r) {
             out.push_str(&format!("**{}.** {}\n", a.verdict, a.sentence));
             for f in &a.facts {
                 out.push_str(&format!("\n- {f}"));
@@ -282,8 +299,8 @@ pub fn findings_block(s: &Summary, shown_dir: &str) -> String {
     out.push_str(&matrix_markdown(s));
     out.push_str(&format!("\n{LEGEND}\n\n"));
     for r in &s.rows {
-        if let Some(a) = s.answer(r.claim) {
-            out.push_str(&format!("- **{}** {}\n", r.claim.short(), a.verdict));
+        if let Some(a) = s.answer(r) {
+            out.push_str(&format!("- **{}** {}\n", r.short(), a.verdict));
         }
     }
     if !s.attempts.is_empty() {
@@ -314,7 +331,7 @@ fn class(s: CellStatus) -> &'static str {
     }
 }
 
-fn cell_html(claim: ClaimId, c: &Cell) -> String {
+fn cell_html(anchor: &str, c: &Cell) -> String {
     if c.status == CellStatus::NotApplicable {
         return "<td class=\"na\" data-status=\"not applicable\">–</td>".into();
     }
@@ -329,7 +346,7 @@ fn cell_html(claim: ClaimId, c: &Cell) -> String {
         c.status.as_str(),
         c.holding,
         c.judged,
-        claim.anchor(),
+        anchor,
         symbol(c.status),
         c.status.as_str(),
         c.holding,
@@ -371,8 +388,8 @@ pub fn render_html(s: &Summary) -> String {
     for r in &s.rows {
         out.push_str(&format!(
             "<th><a href=\"#{}\" style=\"color:#fff\">{}</a></th>",
-            r.claim.anchor(),
-            esc(r.claim.short())
+            r.anchor(),
+            esc(&r.short())
         ));
     }
     out.push_str("</tr></thead><tbody>\n");
@@ -381,7 +398,7 @@ pub fn render_html(s: &Summary) -> String {
             "<tr data-approach=\"{a}\"><th class=\"ap\">{a}</th>"
         ));
         for r in &s.rows {
-            out.push_str(&cell_html(r.claim, &r.cells[i]));
+            out.push_str(&cell_html(&r.anchor(), &r.cells[i]));
         }
         out.push_str("</tr>\n");
     }
@@ -389,12 +406,7 @@ pub fn render_html(s: &Summary) -> String {
     out.push_str(&format!("<p class=\"legend\">{}</p>\n", esc(LEGEND)));
     out.push_str(&format!(
         "<p class=\"legend\">Key figures: {}.</p>\n",
-        esc(&s
-            .rows
-            .iter()
-            .map(|r| format!("{}: {}", r.claim.short(), r.claim.figure_label()))
-            .collect::<Vec<_>>()
-            .join("; "))
+        esc(&key_figures(s))
     ));
     if !s.attempts.is_empty() {
         out.push_str("<h2 id=\"attempts\">Who ran the attempted writes</h2><p>The failing scripts attempt the same writes in every ecosystem; what decides whether they land is the mechanism under test (root, a build user, the sandbox, an unprivileged user).</p><ul>");
@@ -406,10 +418,10 @@ pub fn render_html(s: &Summary) -> String {
     for r in &s.rows {
         out.push_str(&format!(
             "<h2 id=\"{}\">{}</h2>\n",
-            r.claim.anchor(),
-            esc(r.claim.text())
+            r.anchor(),
+            esc(&row_title(r))
         ));
-        if let Some(a) = s.answer(r.claim) {
+        if let Some(a) = s.answer(r) {
             out.push_str(&format!(
                 "<p><b>{}.</b> {}</p>",
                 esc(&a.verdict),
