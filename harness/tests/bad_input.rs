@@ -264,6 +264,11 @@ fn validate_prints_the_plan_of_the_default_suite() {
         text.contains("kill-during-install — approaches apt, pip, pip-venv, nix, nix-profile; 11 faults; reps 1; 55 trials"),
         "{text}"
     );
+    // An approach run with several recoveries is listed once per recovery.
+    assert!(
+        text.contains("bad-config-sshd-lockout — approaches apt (backup), apt (etckeeper), ansible, nix; no fault; reps 3; 12 trials"),
+        "{text}"
+    );
     assert!(
         text.contains("valid: 24 scenario(s), 428 trials in all"),
         "{text}"

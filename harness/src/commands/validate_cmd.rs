@@ -30,7 +30,24 @@ pub fn validate(args: ValidateArgs) -> Result<i32> {
         let trials = planned.len();
         total += trials;
         let sc = &s.scenario;
-        let approaches: Vec<String> = sc.approaches().iter().map(|a| a.to_string()).collect();
+        // As planned: an approach run with several recoveries once per recovery.
+        let mut approaches: Vec<String> = Vec::new();
+        for a in sc.approaches() {
+            let mut recoveries: Vec<&str> = Vec::new();
+            for r in planned
+                .iter()
+                .filter(|t| t.approach == a)
+                .filter_map(|t| t.recovery)
+            {
+                if !recoveries.contains(&r) {
+                    recoveries.push(r);
+                }
+            }
+            match recoveries.as_slice() {
+                [_, _, ..] => approaches.extend(recoveries.iter().map(|r| format!("{a} ({r})"))),
+                _ => approaches.push(a.to_string()),
+            }
+        }
         let faults = match sc.fault_count() {
             _ if sc.faults.is_empty() => "no fault".to_string(),
             1 => "1 fault".to_string(),
