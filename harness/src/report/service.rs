@@ -315,6 +315,9 @@ pub fn variants<'a>(trials: &[&'a Trial]) -> Vec<Variant<'a>> {
                 .copied()
                 .filter(|t| t.record.recovery == r)
                 .collect();
+            // Rows without a configuration recovery watch a service
+            // through a package upgrade: the package's recovery ran.
+            let r = if r.is_empty() { "package recovery" } else { r };
             for stats in ServiceStats::of(group.iter().copied()) {
                 out.push(Variant {
                     label: format!("{} ({r})", s.approach),
