@@ -544,11 +544,19 @@ fn bad_isolation_scenarios_are_pointed_at() {
 fn explore_refuses_a_syscall_the_injector_cannot_crash_at() {
     let o = bin()
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .args(["explore", "../scenarios/kill-during-install.toml", "--syscalls", "rename,getdents64"])
+        .args([
+            "explore",
+            "../scenarios/kill-during-install.toml",
+            "--syscalls",
+            "rename,getdents64",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
-    assert!(err.contains("`getdents64` is not a syscall the kill injector"), "{err}");
+    assert!(
+        err.contains("`getdents64` is not a syscall the kill injector"),
+        "{err}"
+    );
 }

@@ -73,7 +73,7 @@ async fn explore_inner(
     syscalls: &[String],
     loaded: Arc<scenario::LoadedScenario>,
 ) -> Result<i32> {
-    use crate::explore::{self, classes, points};
+    use crate::explore::{self, classes, points, sample};
     use crate::export::{CrashPointRecord, CsvWriter, Exporter, JsonlExporter};
     use futures_util::StreamExt;
     // Dry runs on the first engine; crash points on every engine.
@@ -144,7 +144,7 @@ async fn explore_inner(
         let unsteady = dry.points.len() - steady.len();
         let sampled = classes::sample(&steady, &dry.classes, args.per_class as usize, args.seed);
         let selected = match args.max_points {
-            Some(max) => points::select(&sampled, max as usize, args.seed),
+            Some(max) => sample::select(&sampled, max as usize, args.seed),
             None => sampled,
         };
         let found = points::count_by_family(dry.points.iter().map(|p| p.family.as_str()));

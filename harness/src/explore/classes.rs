@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use super::points::{select_within, CrashPoint, TracedCall};
+use super::points::{CrashPoint, TracedCall};
+use super::sample::select_within;
 
 /// The file a state-changing call changed, as strace's `-y` decoded it (an
 /// fd's path, or a path argument joined to its decoded directory fd); `None`

@@ -7,6 +7,7 @@
 pub mod classes;
 pub mod points;
 pub mod points_file;
+pub mod sample;
 pub mod state;
 
 use std::sync::Arc;

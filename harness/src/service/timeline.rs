@@ -141,10 +141,15 @@ pub fn judge(samples: &[Sample], at: Moments) -> Timeline {
         .find(|s| s.end.unwrap_or(s.ns) < change_ns);
     let after: Vec<&Sample> = samples.iter().filter(|s| s.ns >= change_ns).collect();
     let until_recovery = |s: &&&Sample| recovery_ns.is_none_or(|r| s.ns < r);
+    // The state the change settled into, and whether the service was
+    // serving when the recovery began: the last sample that *ended* before
+    // the recovery started. A slow sample (a psql or ssh login) started
+    // just before it can see the recovery's own fix.
+    let ended_before = |s: &Sample, r: u64| s.end.unwrap_or(s.ns) < r;
     let settled = after
         .iter()
         .rev()
-        .find(|s| recovery_ns.is_none_or(|r| s.ns < r));
+        .find(|s| recovery_ns.is_none_or(|r| ended_before(s, r)));
     let detect = after
         .iter()
         .take_while(until_recovery)
@@ -165,7 +170,7 @@ pub fn judge(samples: &[Sample], at: Moments) -> Timeline {
             let serving_at_start = after
                 .iter()
                 .rev()
-                .find(|x| x.ns < r)
+                .find(|x| ended_before(x, r))
                 .is_some_and(|x| x.healthy);
             if serving_at_start && after.iter().find(|x| x.ns >= r).is_some_and(|x| x.healthy) {
                 0.0
@@ -249,6 +254,31 @@ mod tests {
         assert_eq!(t.downtime_ms, Some(0.0));
         assert_eq!(t.restore_ms, Some(0.0));
         assert_eq!(t.healthy_after_change, Some(true));
+    }
+
+    #[test]
+    fn a_slow_sample_cut_by_the_recovery_does_not_speak_for_the_state_before_it() {
+        // Down from 120 ms; a 50 ms login sample starts at 290 ms, 10 ms
+        // before the recovery at 300 ms, and ends healthy at 340 ms: it saw
+        // the recovery's fix. The change had settled into an outage.
+        let mut s = every_10ms(290, |t| t >= 120);
+        s.push(Sample {
+            ns: 290_000_000,
+            healthy: true,
+            end: Some(340_000_000),
+        });
+        s.push(Sample {
+            ns: 340_000_000,
+            healthy: true,
+            end: Some(341_000_000),
+        });
+        let t = judge(&s, at(100_000_000, Some(300_000_000)));
+        assert_eq!(t.healthy_after_change, Some(false));
+        assert_eq!(
+            t.restore_ms,
+            Some(40.0),
+            "the first healthy sample started after it"
+        );
     }
 
     #[test]
