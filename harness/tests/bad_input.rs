@@ -356,6 +356,12 @@ fn bad_configure_scenarios_are_pointed_at() {
             ":7:7: a [[service.probe]] is exactly one of",
         ),
         (
+            // Found by tests/fuzz_scenarios.rs: a probe with no kind had no location.
+            "probe-no-kind",
+            "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nname = \"sshd\"\n[[service.probe]]\nexpect_stdout = \"x\"\n[operation]\nkind = \"configure\"\n[[operation.edit]]\npath = \"/etc/ssh/sshd_config\"\ndelete = true\n".to_string(),
+            ":6:1: a [[service.probe]] is exactly one of",
+        ),
+        (
             "edit-no-action",
             "[scenario]\nname = \"c\"\napproaches = [\"apt\"]\n[service]\nname = \"sshd\"\n[operation]\nkind = \"configure\"\n[[operation.edit]]\npath = \"/etc/ssh/sshd_config\"\n".to_string(),
             ":9:8: an edit is exactly one of",

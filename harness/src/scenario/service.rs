@@ -146,7 +146,8 @@ pub struct ServiceSpec {
     /// The service is healthy when every probe passes (default for nginx:
     /// `GET /` answers 200 with the marker in the body).
     #[serde(default)]
-    pub probe: Vec<ServiceProbe>,
+    #[schemars(with = "Vec<ServiceProbe>")]
+    pub probe: Vec<Spanned<ServiceProbe>>,
     /// A good change made after the set-up (after apt's backup copy),
     /// which a recovery may lose: `wanted_edit_lost` says whether the
     /// files it changed hold its result after the recovery.

@@ -165,15 +165,19 @@ fn validate_service(v: &ServiceSpec) -> Result<(), ParseError> {
             "probe_interval_ms: expected 5 to 50 (downtime is measured to this resolution)",
         ));
     }
-    for p in &v.probe {
+    for spanned in &v.probe {
+        let p = spanned.get_ref();
         let kinds = [p.http.is_some(), p.tcp.is_some(), p.command.is_some()];
+        // The probe's own key when it has one, else the probe's table (a
+        // probe with only `expect_*` keys, or none).
         let first = p
             .http
             .as_ref()
             .map(|h| h.span())
             .or(p.tcp.as_ref().map(|t| t.span()))
-            .or(p.command.as_ref().map(|c| c.span()));
-        let at = |message: &str| ParseError::new(first.clone(), message);
+            .or(p.command.as_ref().map(|c| c.span()))
+            .unwrap_or(spanned.span());
+        let at = |message: &str| ParseError::new(Some(first.clone()), message);
         if kinds.iter().filter(|k| **k).count() != 1 {
             return Err(at(
                 "a [[service.probe]] is exactly one of `http = \"/path\"`, `tcp = true` or `command = \"...\"`",

@@ -101,7 +101,7 @@ fn probe_spec(spec: &ServiceSpec) -> String {
         };
     }
     let mut out = String::new();
-    for p in &spec.probe {
+    for p in spec.probe.iter().map(|p| p.get_ref()) {
         let text = |v: &Option<serde_spanned::Spanned<String>>| {
             v.as_ref().map_or(String::new(), |t| hex(t.get_ref()))
         };
