@@ -27,6 +27,20 @@
 #                                   healthy when all pass; one line per sample
 #                                   appended to /run/mistake-cost/probe.log:
 #                                   start-ns<TAB>1|0<TAB>end-ns<TAB>reason
+#   agent.pl probe SPEC MS HOST LOG the same from outside: every probe goes to
+#                                   HOST (a fleet node) and the samples to LOG
+#                                   (its pid in LOG.pid)
+#   agent.pl fleet-watch DIR SINCE_NS SETTLE_MS WATCH_MS
+#                                   a fleet's rollback policy over the probe
+#                                   logs in DIR (one per node): exit 1 and print
+#                                   the node as soon as one has been unhealthy
+#                                   SETTLE_MS in a row in samples started at or
+#                                   after SINCE_NS; exit 0 when WATCH_MS pass
+#                                   without that
+#   agent.pl fleet-settle DIR SINCE_NS WATCH_MS
+#                                   wait (at most WATCH_MS) until every node's
+#                                   last sample started at or after SINCE_NS and
+#                                   was healthy: exit 0, else 1 and the nodes
 #   agent.pl settle MS              wait MS ms, then for a sample that started
 #                                   after the call; exit 0 if it was healthy
 #                                   (1 if not, 2 if no prober runs or no fresh
@@ -255,12 +269,15 @@ sub cmd_scan {
 # One HTTP probe: (1, "ok") or (0, why). Bounded in time (connect and
 # read together within 500 ms) and in bytes read (64 KiB), so a hung or
 # chatty service cannot stall the prober's clock.
+# The host every probe goes to: the container itself, or a fleet's node.
+my $PROBE_HOST = '127.0.0.1';
+
 sub probe_http {
     my ($port, $path, $want_status, $body) = @_;
     require IO::Socket::INET;
     require IO::Select;
     my $deadline = clock_gettime(CLOCK_MONOTONIC) + 0.5;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+    my $sock = IO::Socket::INET->new(PeerAddr => $PROBE_HOST, PeerPort => $port,
                                      Proto => 'tcp', Timeout => 0.5)
         or return (0, "connect: $!");
     print $sock "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
@@ -285,7 +302,7 @@ sub probe_http {
 sub probe_tcp {
     my ($port) = @_;
     require IO::Socket::INET;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+    my $sock = IO::Socket::INET->new(PeerAddr => $PROBE_HOST, PeerPort => $port,
                                      Proto => 'tcp', Timeout => 0.5)
         or return (0, "connect: $!");
     close $sock;
@@ -363,11 +380,23 @@ sub read_probes {
 }
 
 sub cmd_probe {
-    my ($spec, $ms) = @_;
-    die "usage: agent.pl probe SPEC MS\n" unless defined $ms && $ms > 0;
+    my ($spec, $ms, $host, $log) = @_;
+    die "usage: agent.pl probe SPEC MS [HOST LOG]\n" unless defined $ms && $ms > 0;
     my $probes = read_probes($spec);
     mkdir $SCRATCH;
-    my $log = "$SCRATCH/probe.log";
+    my $pidfile = "$SCRATCH/probe.pid";
+    if (defined $host) {
+        die "usage: agent.pl probe SPEC MS HOST LOG\n" unless defined $log;
+        # Resolved once: a name lookup per sample would time the resolver.
+        require Socket;
+        my $addr;
+        for (1 .. 100) { $addr = Socket::inet_aton($host) and last; Time::HiRes::sleep(0.05) }
+        die "probe: cannot resolve $host\n" unless $addr;
+        $PROBE_HOST = Socket::inet_ntoa($addr);
+        $pidfile = "$log.pid";
+    } else {
+        $log = "$SCRATCH/probe.log";
+    }
     # Detached twice, so the prober outlives the exec that started it and
     # no step's process tree (which a kill fault ends) holds it.
     my $pid = fork() // die "fork: $!";
@@ -375,7 +404,7 @@ sub cmd_probe {
     POSIX::setsid();
     exit 0 if fork();
     open(STDIN, '<', '/dev/null'); open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null');
-    if (open(my $pf, '>', "$SCRATCH/probe.pid")) { print $pf "$$\n"; close $pf }
+    if (open(my $pf, '>', $pidfile)) { print $pf "$$\n"; close $pf }
     open(my $fh, '>>', $log) or exit 1;
     $fh->autoflush(1);
     while (1) {
@@ -386,6 +415,71 @@ sub cmd_probe {
         print $fh int($t * 1e9), "\t$ok\t", int($end * 1e9), "\t$why\n";
         my $left = $t + $ms / 1000 - clock_gettime(CLOCK_MONOTONIC);
         Time::HiRes::sleep($left) if $left > 0;
+    }
+}
+
+# Every complete sample of a probe log: [start_ns, ok, end_ns] each.
+sub samples_of {
+    my ($file) = @_;
+    open(my $fh, '<', $file) or return [];
+    my @out;
+    while (my $l = <$fh>) {
+        next unless $l =~ /\n\z/;
+        my ($at, $ok, $end) = split /\t/, $l, 4;
+        push @out, [$at, $ok, $end];
+    }
+    return \@out;
+}
+
+sub fleet_logs {
+    my ($dir) = @_;
+    opendir(my $dh, $dir) or die "fleet: $dir: $!\n";
+    my @logs = sort grep { /\.log\z/ } readdir $dh;
+    closedir $dh;
+    die "fleet: no probe log in $dir\n" unless @logs;
+    return map { "$dir/$_" } @logs;
+}
+
+sub cmd_fleet_watch {
+    my ($dir, $since, $settle_ms, $watch_ms) = @_;
+    die "usage: agent.pl fleet-watch DIR SINCE_NS SETTLE_MS WATCH_MS\n" unless defined $watch_ms;
+    my @logs = fleet_logs($dir);
+    my $deadline = clock_gettime(CLOCK_MONOTONIC) + $watch_ms / 1000;
+    while (1) {
+        for my $log (@logs) {
+            # The unhealthy streak that runs to this node's last sample.
+            my $streak;
+            for my $s (@{ samples_of($log) }) {
+                next if $s->[0] < $since;
+                if ($s->[1]) { undef $streak } else { $streak //= $s->[0] }
+                if (defined $streak && $s->[2] - $streak >= $settle_ms * 1e6) {
+                    (my $node = $log) =~ s{.*/|\.log\z}{}g;
+                    print "$node\n";
+                    exit 1;
+                }
+            }
+        }
+        exit 0 if clock_gettime(CLOCK_MONOTONIC) >= $deadline;
+        Time::HiRes::sleep(0.01);
+    }
+}
+
+sub cmd_fleet_settle {
+    my ($dir, $since, $watch_ms) = @_;
+    die "usage: agent.pl fleet-settle DIR SINCE_NS WATCH_MS\n" unless defined $watch_ms;
+    my @logs = fleet_logs($dir);
+    my $deadline = clock_gettime(CLOCK_MONOTONIC) + $watch_ms / 1000;
+    while (1) {
+        my @down;
+        for my $log (@logs) {
+            my $last = samples_of($log)->[-1];
+            next if $last && $last->[0] >= $since && $last->[1];
+            (my $node = $log) =~ s{.*/|\.log\z}{}g;
+            push @down, $node;
+        }
+        exit 0 unless @down;
+        if (clock_gettime(CLOCK_MONOTONIC) >= $deadline) { print "$_\n" for @down; exit 1 }
+        Time::HiRes::sleep(0.01);
     }
 }
 
@@ -534,6 +628,8 @@ sub dispatch {
     elsif ($mode eq 'scan') { cmd_scan($_[0] // '/') }
     elsif ($mode eq 'probe') { cmd_probe(@_) }
     elsif ($mode eq 'settle') { cmd_settle(@_) }
+    elsif ($mode eq 'fleet-watch') { cmd_fleet_watch(@_) }
+    elsif ($mode eq 'fleet-settle') { cmd_fleet_settle(@_) }
     elsif ($mode eq 'serve') { cmd_serve() }
     else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT | probe SPEC MS | settle MS | serve\n" }
 }

@@ -173,6 +173,17 @@ pub fn judge(h: &History) -> TrialRecord {
         },
         _ => TriBool::Unknown,
     };
+    let fleet = if errored { None } else { h.fleet.as_ref() };
+    // A fleet is back to known-good when every node serves, answers SSH
+    // and holds the old configuration or the new one.
+    let recovered = match fleet {
+        Some(f) => TriBool::from(
+            f.nodes_unhealthy_after_recovery == 0
+                && f.nodes_unreachable_after_recovery == 0
+                && f.nodes_mixed == 0,
+        ),
+        None => recovered,
+    };
     let in_container_ms: f64 = h.steps.iter().map(|s| s.ms).sum();
     let service = if errored { None } else { h.service.as_ref() };
     TrialRecord {
@@ -237,6 +248,18 @@ pub fn judge(h: &History) -> TrialRecord {
         downtime_censored: service.and_then(|t| t.downtime_censored),
         clean_diff_files: clean.map(|c| c.difference.visible_files()),
         clean_diff_packages: clean.map(|c| c.difference.packages.len()),
+        nodes: fleet.map(|f| f.nodes),
+        broken: fleet.map(|f| f.broken),
+        nodes_changed: fleet.map(|f| f.nodes_changed),
+        nodes_unhealthy_after_change: fleet.map(|f| f.nodes_unhealthy_after_change),
+        fleet_change_ms: fleet.map(|f| f.fleet_change_ms),
+        fleet_detect_ms: fleet.and_then(|f| f.fleet_detect_ms),
+        fleet_restore_ms: fleet.and_then(|f| f.fleet_restore_ms),
+        node_downtime_ms: fleet.map(|f| f.node_downtime_ms),
+        nodes_unhealthy_after_recovery: fleet.map(|f| f.nodes_unhealthy_after_recovery),
+        nodes_unreachable_after_recovery: fleet.map(|f| f.nodes_unreachable_after_recovery),
+        nodes_mixed: fleet.map(|f| f.nodes_mixed),
+        fleet_residue_files: fleet.map(|f| f.fleet_residue_files),
     }
 }
 
@@ -341,6 +364,7 @@ mod tests {
             service: None,
             clean: None,
             experiment: false,
+            fleet: None,
         }
     }
 

@@ -226,6 +226,53 @@ pub struct History {
     /// An isolation experiment (its operation entered a project).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub experiment: bool,
+    /// A rollout's fleet: what its nodes and their probes showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetMeasures>,
+}
+
+/// A rollout trial's fleet, measured (`fleet::judge`; the columns of the
+/// same names in export/schema.rs say what each means).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetMeasures {
+    pub nodes: u32,
+    pub broken: u32,
+    pub nodes_changed: u32,
+    pub nodes_unhealthy_after_change: u32,
+    pub fleet_change_ms: f64,
+    pub fleet_detect_ms: Option<f64>,
+    pub fleet_restore_ms: Option<f64>,
+    pub node_downtime_ms: f64,
+    pub nodes_unhealthy_after_recovery: u32,
+    pub nodes_unreachable_after_recovery: u32,
+    pub nodes_mixed: u32,
+    pub fleet_residue_files: usize,
+    /// Per node, in node order: what each showed (for the report and for
+    /// a reader of trials.jsonl).
+    pub per_node: Vec<NodeMeasures>,
+}
+
+/// One node of a fleet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeMeasures {
+    pub name: String,
+    /// Set up to lack what the change needs.
+    pub broken: bool,
+    /// Its configuration after the rollout: `old`, `new` or `other`.
+    pub after_change: String,
+    /// …and at the end.
+    pub at_end: String,
+    pub unhealthy_after_change: bool,
+    pub healthy_at_end: bool,
+    pub reachable_at_end: bool,
+    /// Unhealthy time from the rollout's start to the end of the watch.
+    pub downtime_ms: f64,
+    /// Rollback start → this node healthy for good (None: never, or no
+    /// rollback).
+    pub restore_ms: Option<f64>,
+    pub residue_files: usize,
+    /// Samples its prober took.
+    pub samples: usize,
 }
 
 /// A trial's end state against a clean install of the same packages in a
@@ -272,6 +319,7 @@ impl History {
             service: None,
             clean: None,
             experiment: false,
+            fleet: None,
         }
     }
 

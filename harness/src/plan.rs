@@ -67,19 +67,23 @@ fn variants(
 ) -> Vec<(Option<&'static str>, Arc<LoadedScenario>)> {
     use crate::scenario::{OperationKind, Recoveries};
     let name = approach.as_str();
-    let Some(spec) = s
-        .scenario
-        .service
-        .as_ref()
-        .filter(|_| *s.scenario.operation.kind.get_ref() == OperationKind::Configure)
-    else {
+    let Some(spec) = s.scenario.service.as_ref().filter(|_| {
+        matches!(
+            s.scenario.operation.kind.get_ref(),
+            OperationKind::Configure | OperationKind::Rollout
+        )
+    }) else {
         return vec![(None, s.clone())];
     };
+    let offered = match s.scenario.operation.kind.get_ref() {
+        OperationKind::Rollout => crate::vocab::fleet_methods(name),
+        _ => crate::vocab::config_recoveries(name),
+    }
+    .unwrap_or_default();
     let named = spec.named_recoveries(name);
     if named.len() <= 1 {
-        return vec![(spec.recovery_for(name), s.clone())];
+        return vec![(spec.recovery_among(name, offered), s.clone())];
     }
-    let offered = crate::vocab::config_recoveries(name).unwrap_or_default();
     named
         .iter()
         .filter_map(|n| offered.iter().find(|o| *o == n).copied())

@@ -56,6 +56,12 @@ pub const CONFIG_TOOLS: [(&str, &[&str]); 3] = [
     ("nix", &["rollback"]),
 ];
 
+/// The built-ins that roll a configuration out to a fleet (`rollout`
+/// scenarios) and how each does it and rolls the fleet back, its default
+/// first. `backup`: a careful operator over parallel SSH (back up, edit in
+/// place, reload; copy the backups back).
+pub const FLEET_TOOLS: [(&str, &[&str]); 1] = [("apt", &["backup"])];
+
 /// Where an isolation experiment stands: what a built-in does in an
 /// `experiment` scenario (the registry checks each built-in's
 /// `Approach::experiment` agrees).
@@ -137,6 +143,14 @@ pub fn experiment_role(approach: &str) -> ExperimentRole {
 /// The recoveries a configuration tool offers (None: not one).
 pub fn config_recoveries(approach: &str) -> Option<&'static [&'static str]> {
     CONFIG_TOOLS
+        .iter()
+        .find(|(name, _)| *name == approach)
+        .map(|(_, r)| *r)
+}
+
+/// The rollout methods a fleet tool offers (None: not one).
+pub fn fleet_methods(approach: &str) -> Option<&'static [&'static str]> {
+    FLEET_TOOLS
         .iter()
         .find(|(name, _)| *name == approach)
         .map(|(_, r)| *r)

@@ -454,7 +454,8 @@ pub fn playbook(a: &dyn Approach, scenario: &Scenario) -> Vec<String> {
         .find(|(k, _)| k.get_ref() == a.kind().as_str())
         .map(|(_, p)| p.commands.clone())
         .unwrap_or_else(|| match scenario.operation.kind.get_ref() {
-            OperationKind::Configure => config_of(a, scenario)
+            // A rollout's: what each node runs in the fleet rollback.
+            OperationKind::Configure | OperationKind::Rollout => config_of(a, scenario)
                 .map(|c| c.recover)
                 .unwrap_or_default(),
             // An experiment has no playbook: its measure is what is left.
@@ -558,7 +559,8 @@ pub fn operation_command(a: &dyn Approach, s: &Scenario) -> String {
         ),
         // Loading refused configure scenarios naming an approach without
         // config commands; a plugged-in one that lies fails visibly here.
-        OperationKind::Configure => config_of(a, s).map_or_else(
+        // A rollout's: what each node runs (the fleet's tool carries it).
+        OperationKind::Configure | OperationKind::Rollout => config_of(a, s).map_or_else(
             || {
                 format!(
                     "echo 'approach {} manages no configuration' >&2; exit 2",

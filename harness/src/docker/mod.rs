@@ -8,6 +8,7 @@ pub mod environment;
 pub mod fixtures;
 pub mod images;
 mod labels;
+mod network;
 mod retry;
 mod sandbox;
 mod security;
@@ -15,6 +16,7 @@ mod session;
 mod sweep;
 
 pub use labels::{hostname, RunId, RUN_LABEL};
+pub use network::Network;
 pub use sandbox::{ExecLimits, ExecOutput, Limits, Sandbox, SandboxSpec};
 pub use security::SecurityProfile;
 pub use session::AGENT;

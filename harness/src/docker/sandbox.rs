@@ -31,6 +31,10 @@ pub struct SandboxSpec {
     pub nano_cpus: i64,
     /// False by default: scenarios are hermetic unless they ask.
     pub network: bool,
+    /// A network of the harness's own to join instead (a fleet's internal
+    /// network, `docker::create_internal_network`): its name, which is also
+    /// how the other containers on it reach this one.
+    pub attach: Option<String>,
     /// Shared by every container of a run.
     pub security: SecurityProfile,
     /// `NAME=value` for every process in the container.
@@ -49,6 +53,7 @@ impl SandboxSpec {
             pids_limit: Limits::DEFAULT.pids,
             nano_cpus: Limits::cpus_default() * 1_000_000_000,
             network: false,
+            attach: None,
             security: SecurityProfile::Default,
             env: Vec::new(),
             cmd: vec!["sleep".into(), "infinity".into()],
@@ -183,7 +188,11 @@ async fn create_and_start(
         .map(|volume| vec![super::fixtures::mount(volume, true)]);
     let host_config = HostConfig {
         mounts,
-        network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
+        network_mode: Some(match (&spec.attach, spec.network) {
+            (Some(name), _) => name.clone(),
+            (None, true) => "bridge".into(),
+            (None, false) => "none".into(),
+        }),
         memory: Some(spec.memory_bytes),
         // Memory and swap together: the same limit, so no swap at all.
         memory_swap: Some(spec.memory_bytes),
@@ -204,7 +213,7 @@ async fn create_and_start(
         cmd: Some(spec.cmd.clone()),
         env: Some(spec.env.clone()).filter(|e| !e.is_empty()),
         labels: Some(run.labels()),
-        network_disabled: Some(!spec.network),
+        network_disabled: Some(!spec.network && spec.attach.is_none()),
         host_config: Some(host_config),
         ..Default::default()
     };

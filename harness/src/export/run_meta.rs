@@ -105,8 +105,9 @@ pub struct RunMeta {
 /// with `hit` and `mismatch`), no longer all its calls of the syscall.
 /// 5: configure scenarios from files: `wanted_edit_lost` is read in the
 /// files the wanted edit changed (not in nginx's response headers), new
-/// columns `recovery`, `data_lost` and `service`.
-pub const FORMAT_VERSION: u32 = 5;
+/// columns `recovery`, `data_lost` and `service`. 6: rollout scenarios,
+/// columns `nodes` … `fleet_residue_files` (empty in other rows).
+pub const FORMAT_VERSION: u32 = 6;
 
 /// The harness's git commit at build time (`build.rs`): `unknown` without
 /// git, `-dirty` when its tracked files differed from the commit.

@@ -337,6 +337,53 @@ pub struct TrialRecord {
     /// service row is nginx's).
     #[serde(default)]
     pub service: String,
+    /// Rollout rows: the fleet's nodes (`[fleet] nodes`). Empty in other
+    /// rows and before format 6.
+    #[serde(default)]
+    pub nodes: Option<u32>,
+    /// Rollout rows: the nodes set up to lack what the change needs
+    /// (`[fleet] broken`).
+    #[serde(default)]
+    pub broken: Option<u32>,
+    /// Rollout rows: nodes the change reached (their configuration was the
+    /// new one when the rollout tool returned).
+    #[serde(default)]
+    pub nodes_changed: Option<u32>,
+    /// Rollout rows: of those, nodes unhealthy at the end of the watch
+    /// after the rollout (or when the fleet rollback began).
+    #[serde(default)]
+    pub nodes_unhealthy_after_change: Option<u32>,
+    /// Rollout rows: the rollout tool's run, start to return, ms (inside
+    /// the deployer's container).
+    #[serde(default)]
+    pub fleet_change_ms: Option<f64>,
+    /// Rollout rows: rollout start → the end of the first unhealthy probe
+    /// sample of any node, ms (empty: no node went unhealthy).
+    #[serde(default)]
+    pub fleet_detect_ms: Option<f64>,
+    /// Rollout rows: fleet rollback start → every node healthy for good,
+    /// ms (empty: no rollback ran, or a node never came back).
+    #[serde(default)]
+    pub fleet_restore_ms: Option<f64>,
+    /// Rollout rows: unhealthy time summed over nodes, from the rollout's
+    /// start to the end of the watch, ms.
+    #[serde(default)]
+    pub node_downtime_ms: Option<f64>,
+    /// Rollout rows: nodes unhealthy at the end of the trial.
+    #[serde(default)]
+    pub nodes_unhealthy_after_recovery: Option<u32>,
+    /// Rollout rows: nodes the deployer could not reach over SSH at the end.
+    #[serde(default)]
+    pub nodes_unreachable_after_recovery: Option<u32>,
+    /// Rollout rows: nodes on neither the old nor the new configuration at
+    /// the end.
+    #[serde(default)]
+    pub nodes_mixed: Option<u32>,
+    /// Rollout rows: visible files changed against each node's state
+    /// before the rollout, summed over nodes (backup copies and kept
+    /// generations made at set-up are not counted: they predate it).
+    #[serde(default)]
+    pub fleet_residue_files: Option<usize>,
 }
 
 /// One row of crashpoints.csv.
@@ -517,6 +564,18 @@ impl Record for TrialRecord {
             col("recovery", Identity),
             col("data_lost", Bool),
             col("service", Identity),
+            col("nodes", Number),
+            col("broken", Number),
+            col("nodes_changed", Number),
+            col("nodes_unhealthy_after_change", Number),
+            col("fleet_change_ms", Number),
+            col("fleet_detect_ms", Number),
+            col("fleet_restore_ms", Number),
+            col("node_downtime_ms", Number),
+            col("nodes_unhealthy_after_recovery", Number),
+            col("nodes_unreachable_after_recovery", Number),
+            col("nodes_mixed", Number),
+            col("fleet_residue_files", Number),
         ]
     };
 }
@@ -630,6 +689,18 @@ mod tests {
             recovery: String::new(),
             data_lost: None,
             service: String::new(),
+            nodes: None,
+            broken: None,
+            nodes_changed: None,
+            nodes_unhealthy_after_change: None,
+            fleet_change_ms: None,
+            fleet_detect_ms: None,
+            fleet_restore_ms: None,
+            node_downtime_ms: None,
+            nodes_unhealthy_after_recovery: None,
+            nodes_unreachable_after_recovery: None,
+            nodes_mixed: None,
+            fleet_residue_files: None,
         }
     }
 

@@ -195,7 +195,7 @@ impl DockerExecutor {
         Sandbox::start(&self.docker, &self.run, &spec, &self.tracker).await
     }
 
-    fn spec(
+    pub(super) fn spec(
         &self,
         a: &dyn Approach,
         scenario: &crate::scenario::Scenario,
@@ -311,6 +311,18 @@ impl DockerExecutor {
         (spec, committed)
     }
 
+    pub(super) fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub(super) fn run_id(&self) -> &RunId {
+        &self.run
+    }
+
+    pub(super) fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
     /// Prepare and set-up steps, as the lifecycle runs them (for tests
     /// that drive a sandbox step by step).
     pub async fn set_up(
@@ -419,6 +431,9 @@ impl DockerExecutor {
         events: &mpsc::UnboundedSender<Event>,
     ) -> Result<(), DockerError> {
         let scenario = &trial.scenario.scenario;
+        if is_rollout(trial) {
+            return self.fleet_trial(trial, h).await;
+        }
         let a = approach(trial.approach);
         let t = Instant::now();
         let (sandbox, committed) = self.claim(trial, a.as_ref()).await?;
@@ -570,8 +585,17 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
+/// A rollout's trial runs a fleet of containers (`runner::fleet`), not
+/// one sandbox through the lifecycle.
+fn is_rollout(trial: &Trial) -> bool {
+    *trial.scenario.scenario.operation.kind.get_ref() == crate::scenario::OperationKind::Rollout
+}
+
 impl Executor for DockerExecutor {
     fn warm(&self, trial: &Trial) {
+        if is_rollout(trial) {
+            return;
+        }
         let a = approach(trial.approach);
         let (spec, committed) = self.trial_spec(trial, a.as_ref());
         let (tx, rx) = oneshot::channel();

@@ -6,6 +6,7 @@
 mod clean_install;
 mod docker_executor;
 mod events;
+mod fleet;
 pub mod lifecycle;
 mod sandbox_target;
 mod scheduler;

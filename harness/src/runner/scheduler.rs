@@ -258,6 +258,7 @@ mod tests {
                 service: None,
                 clean: None,
                 experiment: false,
+            fleet: None,
             }
         }
     }

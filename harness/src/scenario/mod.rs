@@ -2,14 +2,17 @@
 //! error pointing at file:line:col and saying what was expected. Depends only
 //! on `vocab`: checks that need another room come in as a [`GuaranteeCheck`].
 
+mod fleet;
 pub mod limits;
 mod model;
 mod package_ref;
 mod service;
 mod validate;
+mod validate_fleet;
 mod validate_operation;
 mod validate_service;
 
+pub use fleet::{FleetSpec, MAX_NODES};
 pub use model::*;
 pub use package_ref::{version_key, PackageRef};
 pub use service::*;

@@ -37,6 +37,10 @@ pub struct Scenario {
     /// The real service a `configure` operation changes (nginx).
     #[serde(default)]
     pub service: Option<ServiceSpec>,
+    /// A `rollout` operation's nodes.
+    #[serde(default)]
+    #[schemars(with = "Option<super::fleet::FleetSpec>")]
+    pub fleet: Option<Spanned<super::fleet::FleetSpec>>,
     /// Per-approach overrides of the built-in recovery playbooks.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Playbook>")]
@@ -419,6 +423,10 @@ pub enum OperationKind {
     /// `packages`, use them, leave (and, with `[experiment] second`, a
     /// second project beside it); the global residue is the measure.
     Experiment,
+    /// Roll a configuration change (`[[operation.edit]]` of the
+    /// `[service]`) out to the `[fleet]`'s nodes over SSH, watch their
+    /// health, and roll the whole fleet back when a node stays unhealthy.
+    Rollout,
 }
 
 /// The install that follows a failed operation in a retry scenario.
@@ -587,7 +595,7 @@ impl Scenario {
             .approaches
             .iter()
             .map(|a| match (&self.service, self.operation.kind.get_ref()) {
-                (Some(spec), OperationKind::Configure) => {
+                (Some(spec), OperationKind::Configure | OperationKind::Rollout) => {
                     spec.named_recoveries(a.get_ref().as_str()).len().max(1) as u64
                 }
                 _ => 1,

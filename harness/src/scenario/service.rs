@@ -277,7 +277,15 @@ impl ServiceSpec {
 
     /// The recovery `approach` runs: the first named for it, else its default.
     pub fn recovery_for(&self, approach: &str) -> Option<&'static str> {
-        let offered = crate::vocab::config_recoveries(approach)?;
+        self.recovery_among(approach, crate::vocab::config_recoveries(approach)?)
+    }
+
+    /// The first of `offered` named for `approach`, else the first offered.
+    pub fn recovery_among(
+        &self,
+        approach: &str,
+        offered: &'static [&'static str],
+    ) -> Option<&'static str> {
         match self.named_recoveries(approach).first() {
             Some(v) => offered.iter().find(|r| *r == v).copied(),
             None => offered.first().copied(),

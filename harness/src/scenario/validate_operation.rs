@@ -15,7 +15,7 @@ pub(super) fn validate_retry(s: &Scenario) -> Result<(), ParseError> {
     };
     if matches!(
         s.operation.kind.get_ref(),
-        OperationKind::Configure | OperationKind::Experiment
+        OperationKind::Configure | OperationKind::Experiment | OperationKind::Rollout
     ) {
         return Err(err(
             retry,
@@ -159,6 +159,16 @@ pub(super) fn validate_operation(s: &Scenario) -> Result<(), ParseError> {
             }
         }
         OperationKind::Configure => super::validate_service::validate_configure(s)?,
+        OperationKind::Rollout => {
+            super::validate_service::validate_configure(s)?;
+            super::validate_fleet::validate_rollout(s)?;
+        }
+    }
+    if let (Some(fleet), false) = (&s.fleet, *op.kind.get_ref() == OperationKind::Rollout) {
+        return Err(err(
+            fleet,
+            "[fleet] belongs to a `rollout` operation (kind = \"rollout\")",
+        ));
     }
     if let (Some(service), OperationKind::Install | OperationKind::Upgrade) =
         (&s.service, op.kind.get_ref())

@@ -57,13 +57,27 @@ pub(super) fn validate_configure(s: &Scenario) -> Result<(), ParseError> {
         }
         (None, Some(_)) => {}
     }
-    let tools: Vec<&str> = crate::vocab::CONFIG_TOOLS.iter().map(|(n, _)| *n).collect();
+    let rollout = *op.kind.get_ref() == super::OperationKind::Rollout;
+    let (table, what, kind): (&[(&str, &[&str])], _, _) = if rollout {
+        (
+            &crate::vocab::FLEET_TOOLS,
+            "roll a configuration out to a fleet",
+            "rollout",
+        )
+    } else {
+        (
+            &crate::vocab::CONFIG_TOOLS,
+            "manage a service's configuration",
+            "configure",
+        )
+    };
+    let tools: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
     for a in &s.scenario.approaches {
-        if crate::vocab::config_recoveries(a.get_ref().as_str()).is_none() {
+        if !tools.contains(&a.get_ref().as_str()) {
             return Err(err(
                 a,
                 format!(
-                    "approach `{}` does not manage a service's configuration; `configure` scenarios take {}",
+                    "approach `{}` does not {what}; `{kind}` scenarios take {}",
                     a.get_ref(),
                     tools.join(", ")
                 ),
@@ -346,7 +360,11 @@ fn validate_recoveries(s: &Scenario, v: &ServiceSpec) -> Result<(), ParseError> 
                 ),
             ));
         }
-        let offered = crate::vocab::config_recoveries(approach.get_ref()).unwrap_or_default();
+        let offered = match s.operation.kind.get_ref() {
+            super::OperationKind::Rollout => crate::vocab::fleet_methods(approach.get_ref()),
+            _ => crate::vocab::config_recoveries(approach.get_ref()),
+        }
+        .unwrap_or_default();
         let listed = names.get_ref().names();
         if listed.is_empty() {
             return Err(err(names, "recovery: name at least one"));

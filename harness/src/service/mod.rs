@@ -244,12 +244,20 @@ pub fn prepare_package_site(spec: &ServiceSpec, dir_command: &str) -> Vec<String
 /// its known rows: a probe may log in as root), the probe started, and a
 /// wait for its first healthy sample (at most 30 s).
 pub fn start(spec: &ServiceSpec) -> Vec<String> {
+    let mut steps = start_unprobed(spec);
+    steps.push(probe_command(spec));
+    steps.push(wait_until_healthy());
+    steps
+}
+
+/// The service started on the configuration on disk and what the harness
+/// needs of it (a role, the known rows), without a probe inside: a fleet's
+/// nodes are probed from outside.
+pub fn start_unprobed(spec: &ServiceSpec) -> Vec<String> {
     let def = kinds::definition(spec.service());
     let mut steps = vec![LOCALHOST.to_string(), def.start.to_string()];
     steps.extend(def.after_start.iter().map(|c| c.to_string()));
     steps.extend(kinds::data_setup(spec.service()));
-    steps.push(probe_command(spec));
-    steps.push(wait_until_healthy());
     steps
 }
 

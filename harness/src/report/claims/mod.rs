@@ -589,6 +589,18 @@ pub(crate) mod tests {
             recovery: String::new(),
             data_lost: None,
             service: String::new(),
+            nodes: None,
+            broken: None,
+            nodes_changed: None,
+            nodes_unhealthy_after_change: None,
+            fleet_change_ms: None,
+            fleet_detect_ms: None,
+            fleet_restore_ms: None,
+            node_downtime_ms: None,
+            nodes_unhealthy_after_recovery: None,
+            nodes_unreachable_after_recovery: None,
+            nodes_mixed: None,
+            fleet_residue_files: None,
         }
     }
 

@@ -1,0 +1,451 @@
+//! A rollout trial: N nodes (the approach's image running sshd and the
+//! service) on an internal network of the trial's own, a deployer holding
+//! the tool and the key the nodes trust, and a prober probing every node
+//! from inside the network. The rollout runs, the policy watches, the
+//! fleet rolls back when a node stays unhealthy, and `judge.rs` turns what
+//! was recorded into the fleet's columns.
+
+mod judge;
+pub mod rollout;
+
+use futures_util::future::try_join_all;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::docker_executor::DockerExecutor;
+use super::sandbox_target::{run_steps, snapshot_timed};
+use crate::approach::Approach;
+use crate::docker::{DockerError, Network, Sandbox, SandboxSpec};
+use crate::history::{History, Phase, Step, Timings};
+use crate::plan::Trial;
+use crate::scenario::{FleetSpec, Scenario, ServiceName};
+use crate::service::timeline::{self, Sample};
+use crate::snapshot::{self, manifest::Manifest, Snapshot, AGENT};
+
+pub use judge::{ConfigState, Moments, Node};
+
+/// Where the prober keeps one log per node.
+const PROBE_DIR: &str = "/run/mistake-cost/fleet";
+
+/// A fleet's containers, removed when dropped (each `Sandbox` removes
+/// itself; the network goes once they are gone).
+struct Fleet {
+    nodes: Vec<Sandbox>,
+    deployer: Sandbox,
+    prober: Sandbox,
+    // Declared last: dropped after the containers on it.
+    _network: Network,
+}
+
+/// A failed step of the fleet's own set-up: an error, not data.
+fn setup_failed(who: &str, steps: &[Step]) -> Option<DockerError> {
+    steps.iter().find(|s| s.exit_code != 0).map(|s| {
+        DockerError::Other(format!(
+            "fleet set-up on {who}: `{}` exited {}: {}",
+            s.command.lines().next().unwrap_or(""),
+            s.exit_code,
+            s.stderr_tail.trim()
+        ))
+    })
+}
+
+impl DockerExecutor {
+    /// Runs a rollout trial into `h` (its steps are the deployer's; the
+    /// nodes' measures go to `h.fleet`).
+    pub(super) async fn fleet_trial(
+        &self,
+        trial: &Trial,
+        h: &mut History,
+    ) -> Result<(), DockerError> {
+        let s = &trial.scenario.scenario;
+        let spec = s
+            .fleet
+            .as_ref()
+            .map(|f| f.get_ref())
+            .ok_or_else(|| DockerError::Other("a rollout scenario without [fleet]".into()))?;
+        let a = crate::approach::approach(trial.approach);
+        let method_name = trial
+            .recovery
+            .ok_or_else(|| DockerError::Other(format!("{} has no rollout method", a.name())))?;
+        let method = rollout::method(method_name)
+            .ok_or_else(|| DockerError::Other(format!("no rollout method `{method_name}`")))?;
+        let timeout = Duration::from_secs(s.scenario.step_timeout_s);
+        let base = self.base_manifest(a.family()).await?;
+
+        let t = std::time::Instant::now();
+        let fleet = self.start_fleet(trial, a.as_ref(), spec).await?;
+        h.timings.container_start_ms = t.elapsed().as_secs_f64() * 1000.0;
+        self.set_up_fleet(&fleet, a.as_ref(), s, spec, timeout)
+            .await?;
+
+        let before = snapshots(&fleet.nodes, a.as_ref(), &base, &mut h.timings).await?;
+        let steps = run_steps(
+            &fleet.deployer,
+            Phase::Operation,
+            &[method.rollout],
+            timeout,
+            &[false],
+        )
+        .await?;
+        h.steps.extend(steps);
+        let rollout = h.steps.last().expect("one step ran").clone();
+        let rollout_start = rollout
+            .started_ns
+            .ok_or_else(|| DockerError::Other("the agent did not stamp the rollout".into()))?;
+        let rollout_end = rollout_start + (rollout.ms * 1e6) as u64;
+        let paths = crate::service::config::plan(s)
+            .map(|p| p.paths())
+            .unwrap_or_default();
+        let after_change = config_states(&fleet.nodes, &paths).await?;
+
+        // The policy: a node unhealthy `settle_ms` in a row rolls the fleet back.
+        let watch = fleet
+            .prober
+            .exec(
+                &argv(&[
+                    "perl",
+                    AGENT,
+                    "fleet-watch",
+                    PROBE_DIR,
+                    &rollout_start.to_string(),
+                    &spec.settle_ms.get_ref().to_string(),
+                    &spec.watch_ms.get_ref().to_string(),
+                ]),
+                None,
+                timeout,
+            )
+            .await?;
+        let rollback_start = match watch.exit_code {
+            0 => None,
+            1 => {
+                let steps = run_steps(
+                    &fleet.deployer,
+                    Phase::Recovery,
+                    &[method.rollback],
+                    timeout,
+                    &[false],
+                )
+                .await?;
+                h.playbook_ran = true;
+                let start = steps[0].started_ns;
+                let end = start.map(|s| s + (steps[0].ms * 1e6) as u64).unwrap_or(0);
+                h.steps.extend(steps);
+                // The fleet's watch after the rollback: until every node
+                // serves again, at most `watch_ms`.
+                fleet
+                    .prober
+                    .exec(
+                        &argv(&[
+                            "perl",
+                            AGENT,
+                            "fleet-settle",
+                            PROBE_DIR,
+                            &end.to_string(),
+                            &spec.watch_ms.get_ref().to_string(),
+                        ]),
+                        None,
+                        timeout,
+                    )
+                    .await?;
+                start
+            }
+            _ => {
+                return Err(DockerError::Other(format!(
+                    "the fleet's watch failed: {}",
+                    String::from_utf8_lossy(&watch.stderr).trim()
+                )))
+            }
+        };
+        // Two more periods: the last state is seen by a sample that began
+        // after the watch ended.
+        tokio::time::sleep(Duration::from_millis(2 * spec.probe_interval_ms.get_ref())).await;
+        let samples = probe_logs(&fleet.prober, &fleet.nodes, timeout).await?;
+        let unreachable = unreachable(&fleet.deployer, timeout).await?;
+        let at_end = config_states(&fleet.nodes, &paths).await?;
+        let after = snapshots(&fleet.nodes, a.as_ref(), &base, &mut h.timings).await?;
+
+        let nodes: Vec<Node> = fleet
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Node {
+                name: node_name(i),
+                broken: spec.is_broken(i as u32),
+                samples: samples[i].clone(),
+                after_change: after_change[i],
+                at_end: at_end[i],
+                reachable_at_end: !unreachable.contains(&n.name),
+                residue_files: snapshot::residue(&before[i], &after[i]).visible_files(),
+            })
+            .collect();
+        let moments = Moments {
+            rollout: rollout_start,
+            rollout_end,
+            rollback: rollback_start,
+        };
+        h.fleet = Some(judge::judge(&nodes, spec.broken(), moments));
+        let t = std::time::Instant::now();
+        drop(fleet);
+        h.timings.container_remove_ms = t.elapsed().as_secs_f64() * 1000.0;
+        Ok(())
+    }
+
+    /// The network and every container on it, started together.
+    async fn start_fleet(
+        &self,
+        trial: &Trial,
+        a: &dyn Approach,
+        spec: &FleetSpec,
+    ) -> Result<Fleet, DockerError> {
+        let prefix = format!("mc-{}-t{}", self.run_id(), trial.index);
+        let network = Network::create_internal(
+            self.docker(),
+            self.run_id(),
+            &format!("{prefix}-net"),
+            self.tracker(),
+        )
+        .await?;
+        let container = |suffix: String| {
+            let mut spec: SandboxSpec = self.spec(a, &trial.scenario.scenario, &suffix);
+            spec.attach = Some(network.name.clone());
+            spec
+        };
+        let index = trial.index;
+        let node_specs: Vec<SandboxSpec> = (0..spec.nodes() as usize)
+            .map(|i| container(format!("t{index}-{}", node_name(i))))
+            .collect();
+        let start = |spec: SandboxSpec| async move {
+            Sandbox::start(self.docker(), self.run_id(), &spec, self.tracker()).await
+        };
+        let (nodes, deployer, prober) = tokio::join!(
+            try_join_all(node_specs.into_iter().map(start)),
+            start(container(format!("t{index}-deployer"))),
+            start(container(format!("t{index}-prober"))),
+        );
+        Ok(Fleet {
+            nodes: nodes?,
+            deployer: deployer?,
+            prober: prober?,
+            _network: network,
+        })
+    }
+
+    /// The deployer's key and scripts, every node's service and sshd, the
+    /// probers; returns when every node serves (at most 30 s).
+    async fn set_up_fleet(
+        &self,
+        fleet: &Fleet,
+        a: &dyn Approach,
+        s: &Scenario,
+        spec: &FleetSpec,
+        timeout: Duration,
+    ) -> Result<(), DockerError> {
+        use crate::service::quote;
+        let d = &fleet.deployer;
+        let names: String = fleet
+            .nodes
+            .iter()
+            .map(|n| format!("{}\n", n.name))
+            .collect();
+        let change = crate::approach::operation_command(a, s);
+        let rollback = crate::approach::playbook(a, s).join("\n");
+        let deployer_setup = vec![
+            format!(
+                "mkdir -p -m 700 /root/.ssh {dir} && ssh-keygen -q -t ed25519 -N '' -f {key}",
+                dir = rollout::DIR,
+                key = rollout::KEY
+            ),
+            format!(
+                "printf '%s' {} > /root/.ssh/config",
+                quote(rollout::SSH_CONFIG)
+            ),
+            format!("printf '%s' {} > {}/nodes", quote(&names), rollout::DIR),
+            format!(
+                "printf '%s\\n' {} > {}/change.sh",
+                quote(&change),
+                rollout::DIR
+            ),
+            format!(
+                "printf '%s\\n' {} > {}/rollback.sh",
+                quote(&rollback),
+                rollout::DIR
+            ),
+        ];
+        let steps = run_steps(d, Phase::Setup, &deployer_setup, timeout, &[]).await?;
+        if let Some(e) = setup_failed(&d.name, &steps) {
+            return Err(e);
+        }
+        let key = d
+            .exec(
+                &argv(&["cat", &format!("{}.pub", rollout::KEY)]),
+                None,
+                timeout,
+            )
+            .await?;
+        let key = String::from_utf8_lossy(&key.stdout).trim().to_string();
+        if !key.starts_with("ssh-ed25519 ") {
+            return Err(DockerError::Other(format!(
+                "the deployer's key: unexpected `{key}`"
+            )));
+        }
+
+        let service = s.service.as_ref().expect("a rollout has a [service]");
+        let parts = crate::approach::service_setup_parts(a, s);
+        let node_setup = |broken: bool| -> Vec<String> {
+            let mut c: Vec<String> = a.ready().into_iter().collect();
+            c.extend(a.prepare());
+            c.extend(parts.files.iter().cloned());
+            if broken {
+                let paths: Vec<String> = spec
+                    .broken_absent
+                    .iter()
+                    .map(|p| quote(p.get_ref()))
+                    .collect();
+                c.push(format!("rm -rf {}", paths.join(" ")));
+            }
+            c.push(format!(
+                "mkdir -p -m 700 /root/.ssh && printf '%s\\n' {} >> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
+                quote(&key)
+            ));
+            if service.service() != ServiceName::Sshd {
+                c.push("ssh-keygen -A && mkdir -p -m 755 /run/sshd && /usr/sbin/sshd -E /var/log/sshd.log".into());
+            }
+            c.extend(crate::service::start_unprobed(service));
+            c
+        };
+        try_join_all(fleet.nodes.iter().enumerate().map(|(i, n)| {
+            let commands = node_setup(spec.is_broken(i as u32));
+            async move {
+                let steps = run_steps(n, Phase::Setup, &commands, timeout, &[]).await?;
+                match setup_failed(&n.name, &steps) {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                }
+            }
+        }))
+        .await?;
+
+        let interval = spec.probe_interval_ms.get_ref().to_string();
+        let probers: Vec<String> = std::iter::once(format!("mkdir -p {PROBE_DIR}"))
+            .chain(fleet.nodes.iter().map(|n| {
+                format!(
+                    "perl {AGENT} probe {}/probes {interval} {name} {PROBE_DIR}/{name}.log",
+                    crate::service::FIXTURES,
+                    name = n.name
+                )
+            }))
+            .chain(std::iter::once(format!(
+                "perl {AGENT} fleet-settle {PROBE_DIR} 0 30000 || {{ echo 'nodes not healthy after 30 s:' >&2; perl {AGENT} fleet-settle {PROBE_DIR} 0 1 >&2; exit 1; }}"
+            )))
+            .collect();
+        let steps = run_steps(&fleet.prober, Phase::Setup, &probers, timeout, &[]).await?;
+        match setup_failed(&fleet.prober.name, &steps) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A node's short name in the history (its container is
+/// `mc-<run>-t<trial>-<name>`, the name the deployer reaches it by).
+fn node_name(i: usize) -> String {
+    format!("n{:02}", i + 1)
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// Every node's snapshot, taken together.
+async fn snapshots(
+    nodes: &[Sandbox],
+    a: &dyn Approach,
+    base: &Arc<Manifest>,
+    timings: &mut Timings,
+) -> Result<Vec<Snapshot>, DockerError> {
+    let taken = try_join_all(nodes.iter().map(|n| async move {
+        let mut t = Timings::default();
+        let snap = snapshot_timed(n, a, base, &mut t).await?;
+        Ok::<_, DockerError>((snap, t.snapshot_ms))
+    }))
+    .await?;
+    timings.snapshot_ms += taken
+        .iter()
+        .map(|(_, ms)| ms)
+        .fold(0.0, |a: f64, b| a.max(*b));
+    Ok(taken.into_iter().map(|(s, _)| s).collect())
+}
+
+/// Every node's configuration against the rendered stages.
+async fn config_states(
+    nodes: &[Sandbox],
+    paths: &[String],
+) -> Result<Vec<ConfigState>, DockerError> {
+    let command = rollout::config_state_command(paths);
+    try_join_all(nodes.iter().map(|n| {
+        let command = command.clone();
+        async move {
+            let out = n
+                .exec(
+                    &argv(&["sh", "-c", &command]),
+                    None,
+                    Duration::from_secs(60),
+                )
+                .await?;
+            Ok(match String::from_utf8_lossy(&out.stdout).trim() {
+                "old" => ConfigState::Old,
+                "new" => ConfigState::New,
+                _ => ConfigState::Other,
+            })
+        }
+    }))
+    .await
+}
+
+/// Every node's probe log, read whole after the probers stopped.
+async fn probe_logs(
+    prober: &Sandbox,
+    nodes: &[Sandbox],
+    timeout: Duration,
+) -> Result<Vec<Vec<Sample>>, DockerError> {
+    let stop =
+        format!("for p in {PROBE_DIR}/*.pid; do kill \"$(cat \"$p\")\" 2>/dev/null; done; true");
+    prober
+        .exec(&argv(&["sh", "-c", &stop]), None, timeout)
+        .await?;
+    let mut out = Vec::new();
+    for n in nodes {
+        let log = prober
+            .exec(
+                &argv(&["cat", &format!("{PROBE_DIR}/{}.log", n.name)]),
+                None,
+                timeout,
+            )
+            .await?;
+        if log.exit_code != 0 {
+            return Err(DockerError::Other(format!("no probe log for {}", n.name)));
+        }
+        let text = String::from_utf8_lossy(&log.stdout);
+        out.push(
+            timeline::parse(&text)
+                .map_err(|e| DockerError::Other(format!("{}'s probe log: {e}", n.name)))?,
+        );
+    }
+    Ok(out)
+}
+
+/// The nodes the deployer cannot reach over a fresh SSH connection.
+async fn unreachable(deployer: &Sandbox, timeout: Duration) -> Result<Vec<String>, DockerError> {
+    let out = deployer
+        .exec(
+            &argv(&["sh", "-c", &rollout::reachability_command()]),
+            None,
+            timeout,
+        )
+        .await?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect())
+}
