@@ -58,9 +58,15 @@ pub const CONFIG_TOOLS: [(&str, &[&str]); 3] = [
 
 /// The built-ins that roll a configuration out to a fleet (`rollout`
 /// scenarios) and how each does it and rolls the fleet back, its default
-/// first. `backup`: a careful operator over parallel SSH (back up, edit in
-/// place, reload; copy the backups back).
-pub const FLEET_TOOLS: [(&str, &[&str]); 1] = [("apt", &["backup"])];
+/// first (`Approach::fleet_commands` says how each works; the registry
+/// checks they agree). The names are the fleet rollback's: apt's
+/// `backup` (a careful operator over parallel SSH), Ansible's
+/// `previous-vars`, Nix's `rollback` (the profile's previous generation).
+pub const FLEET_TOOLS: [(&str, &[&str]); 3] = [
+    ("apt", &["backup"]),
+    ("ansible", &["previous-vars"]),
+    ("nix", &["rollback"]),
+];
 
 /// Where an isolation experiment stands: what a built-in does in an
 /// `experiment` scenario (the registry checks each built-in's

@@ -120,4 +120,32 @@ impl Approach for Ansible {
             recover: vec![playbook(previous)],
         })
     }
+
+    /// One playbook over the inventory of the nodes, at Ansible's
+    /// defaults: 5 forks, the linear strategy, no `serial` (one batch)
+    /// and no `max_fail_percentage` (a failing host does not stop the
+    /// others), SSH through the shared client configuration. The fleet
+    /// rollback is the same playbook with the previous variables.
+    fn fleet_commands(
+        &self,
+        method: &str,
+        _plan: &crate::service::ConfigPlan,
+    ) -> Option<super::fleet::FleetCommands> {
+        use super::fleet::{FleetCommands, DIR};
+        use crate::service::FIXTURES;
+        let run = |stage: &str| {
+            format!(
+                "cd {DIR} && ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_NOCOLOR=1 ansible-playbook -i hosts {FIXTURES}/fleet.yml -e stage={stage}"
+            )
+        };
+        (method == "previous-vars").then(|| FleetCommands {
+            deployer_setup: vec![format!(
+                "{{ echo '[fleet]'; cat {DIR}/nodes; }} > {DIR}/hosts"
+            )],
+            rollout: run("bad"),
+            rollback: run("good"),
+            node_change: String::new(),
+            node_rollback: String::new(),
+        })
+    }
 }

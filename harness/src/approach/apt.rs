@@ -248,6 +248,27 @@ impl Approach for Apt {
             _ => None,
         }
     }
+
+    /// A careful operator with parallel SSH: on every node at once, the
+    /// backup's edit in place and the reload (the backup copy was taken at
+    /// set-up); the fleet rollback copies the backups back and reloads.
+    fn fleet_commands(
+        &self,
+        method: &str,
+        plan: &crate::service::ConfigPlan,
+    ) -> Option<super::fleet::FleetCommands> {
+        use super::fleet::{parallel_ssh, FleetCommands};
+        let config = self
+            .config_commands(method, plan)
+            .filter(|_| method == "backup")?;
+        Some(FleetCommands {
+            deployer_setup: Vec::new(),
+            rollout: parallel_ssh("change.sh", "", "", "rollout"),
+            rollback: parallel_ssh("rollback.sh", "", "", "rollback"),
+            node_change: config.change,
+            node_rollback: config.recover.join("\n"),
+        })
+    }
 }
 
 /// Debian's default site, a conffile of nginx-common.

@@ -22,6 +22,7 @@
 
 mod ansible;
 mod apt;
+pub mod fleet;
 mod nix;
 mod nix_profile;
 mod nix_shell;
@@ -205,6 +206,17 @@ pub trait Approach: Send + Sync {
         _recovery: &str,
         _plan: &crate::service::ConfigPlan,
     ) -> Option<ConfigCommands> {
+        None
+    }
+
+    /// How this approach rolls `plan`'s change out to a fleet with
+    /// `method` (one of its `vocab::FLEET_TOOLS` names) and rolls the
+    /// fleet back. None: not this way.
+    fn fleet_commands(
+        &self,
+        _method: &str,
+        _plan: &crate::service::ConfigPlan,
+    ) -> Option<fleet::FleetCommands> {
         None
     }
 }

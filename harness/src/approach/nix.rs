@@ -230,22 +230,14 @@ impl Approach for Nix {
         recovery: &str,
         plan: &crate::service::ConfigPlan,
     ) -> Option<ConfigCommands> {
-        use crate::service::{quote, APPLY, FIXTURES};
+        use crate::service::{APPLY, FIXTURES};
         if !self.config_recoveries().contains(&recovery) {
             return None;
         }
         let switch = |stage: &str| {
             format!("p=$(nix-build --no-out-link {FIXTURES}/{stage}.nix) && nix-env -p {SYSTEM_PROFILE} --set \"$p\"")
         };
-        let activate = plan
-            .paths()
-            .iter()
-            .map(|p| {
-                let (from, to) = (quote(&format!("{SYSTEM_PROFILE}{p}")), quote(p));
-                format!("if [ -e {from} ]; then mkdir -p \"$(dirname {to})\" && ln -sfn {from} {to}; else rm -f {to}; fi")
-            })
-            .collect::<Vec<_>>()
-            .join(" && ");
+        let activate = activation(plan);
         let applied = |stage: &str| format!("{} && {activate} && {APPLY}", switch(stage));
         Some(ConfigCommands {
             install: vec![format!("{} && {activate}", switch("good"))],
@@ -261,6 +253,65 @@ impl Approach for Nix {
             ],
         })
     }
+
+    fn fleet_commands(
+        &self,
+        method: &str,
+        plan: &crate::service::ConfigPlan,
+    ) -> Option<super::fleet::FleetCommands> {
+        self.fleet(method, plan)
+    }
+}
+
+impl Nix {
+    /// The fleet's way (`fleet_commands`): the new generation built once
+    /// on the deployer, its closure copied to every node in parallel
+    /// (`nix-copy-closure`, as `nixos-rebuild --target-host` does), each
+    /// node's system profile switched to it and activated; the fleet
+    /// rollback is `nix-env --rollback` and the activation on every node.
+    fn fleet(
+        &self,
+        method: &str,
+        plan: &crate::service::ConfigPlan,
+    ) -> Option<super::fleet::FleetCommands> {
+        use super::fleet::{parallel_ssh, FleetCommands};
+        use crate::service::{APPLY, FIXTURES};
+        let config = self
+            .config_commands(method, plan)
+            .filter(|_| method == "rollback")?;
+        let copy_and_switch = parallel_ssh(
+            "change.sh",
+            "nix-copy-closure --to \"$n\" \"$p\"",
+            "\"$p\"",
+            "rollout",
+        );
+        Some(FleetCommands {
+            deployer_setup: Vec::new(),
+            rollout: format!(
+                "p=$(nix-build --no-out-link {FIXTURES}/bad.nix) || exit 1\n{copy_and_switch}"
+            ),
+            rollback: parallel_ssh("rollback.sh", "", "", "rollback"),
+            node_change: format!(
+                "nix-env -p {SYSTEM_PROFILE} --set \"$1\" && {} && {APPLY}",
+                activation(plan)
+            ),
+            node_rollback: config.recover.join("\n"),
+        })
+    }
+}
+
+/// Activation, as NixOS's for /etc: each managed file a link into the
+/// system profile, one the generation lacks removed.
+fn activation(plan: &crate::service::ConfigPlan) -> String {
+    use crate::service::quote;
+    plan.paths()
+        .iter()
+        .map(|p| {
+            let (from, to) = (quote(&format!("{SYSTEM_PROFILE}{p}")), quote(p));
+            format!("if [ -e {from} ]; then mkdir -p \"$(dirname {to})\" && ln -sfn {from} {to}; else rm -f {to}; fi")
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
 }
 
 /// The scenario's expression, through a link the nix image points at

@@ -35,6 +35,10 @@ pub struct SandboxSpec {
     /// network, `docker::create_internal_network`): its name, which is also
     /// how the other containers on it reach this one.
     pub attach: Option<String>,
+    /// Capabilities the profile drops that this container keeps: a fleet
+    /// node's sshd writes an audit record when it opens a terminal
+    /// session (Ansible's `ssh -tt`), which fails without AUDIT_WRITE.
+    pub keep_caps: Vec<String>,
     /// Shared by every container of a run.
     pub security: SecurityProfile,
     /// `NAME=value` for every process in the container.
@@ -54,6 +58,7 @@ impl SandboxSpec {
             nano_cpus: Limits::cpus_default() * 1_000_000_000,
             network: false,
             attach: None,
+            keep_caps: Vec::new(),
             security: SecurityProfile::Default,
             env: Vec::new(),
             cmd: vec!["sleep".into(), "infinity".into()],
@@ -200,7 +205,13 @@ async fn create_and_start(
         nano_cpus: Some(spec.nano_cpus),
         privileged: Some(false),
         cap_add: Some(spec.security.cap_add()).filter(|c| !c.is_empty()),
-        cap_drop: Some(spec.security.cap_drop()),
+        cap_drop: Some(
+            spec.security
+                .cap_drop()
+                .into_iter()
+                .filter(|c| !spec.keep_caps.contains(c))
+                .collect(),
+        ),
         security_opt: Some(spec.security.security_opt()).filter(|o| !o.is_empty()),
         masked_paths: spec.security.unconfined_system_paths().then(Vec::new),
         readonly_paths: spec.security.unconfined_system_paths().then(Vec::new),

@@ -5,8 +5,8 @@
 //! fleet rolls back when a node stays unhealthy, and `judge.rs` turns what
 //! was recorded into the fleet's columns.
 
+mod inspect;
 mod judge;
-pub mod rollout;
 
 use futures_util::future::try_join_all;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use super::docker_executor::DockerExecutor;
 use super::sandbox_target::{run_steps, snapshot_timed};
+use crate::approach::fleet::FleetCommands;
 use crate::approach::Approach;
 use crate::docker::{DockerError, Network, Sandbox, SandboxSpec};
 use crate::history::{History, Phase, Step, Timings};
@@ -64,25 +65,27 @@ impl DockerExecutor {
             .map(|f| f.get_ref())
             .ok_or_else(|| DockerError::Other("a rollout scenario without [fleet]".into()))?;
         let a = crate::approach::approach(trial.approach);
-        let method_name = trial
-            .recovery
-            .ok_or_else(|| DockerError::Other(format!("{} has no rollout method", a.name())))?;
-        let method = rollout::method(method_name)
-            .ok_or_else(|| DockerError::Other(format!("no rollout method `{method_name}`")))?;
+        let method = crate::approach::fleet::fleet_of(a.as_ref(), s).ok_or_else(|| {
+            DockerError::Other(format!(
+                "{} has no rollout method {:?}",
+                a.name(),
+                trial.recovery
+            ))
+        })?;
         let timeout = Duration::from_secs(s.scenario.step_timeout_s);
         let base = self.base_manifest(a.family()).await?;
 
         let t = std::time::Instant::now();
         let fleet = self.start_fleet(trial, a.as_ref(), spec).await?;
         h.timings.container_start_ms = t.elapsed().as_secs_f64() * 1000.0;
-        self.set_up_fleet(&fleet, a.as_ref(), s, spec, timeout)
+        self.set_up_fleet(&fleet, a.as_ref(), s, &method, timeout)
             .await?;
 
         let before = snapshots(&fleet.nodes, a.as_ref(), &base, &mut h.timings).await?;
         let steps = run_steps(
             &fleet.deployer,
             Phase::Operation,
-            &[method.rollout],
+            &[method.rollout.clone()],
             timeout,
             &[false],
         )
@@ -121,7 +124,7 @@ impl DockerExecutor {
                 let steps = run_steps(
                     &fleet.deployer,
                     Phase::Recovery,
-                    &[method.rollback],
+                    &[method.rollback.clone()],
                     timeout,
                     &[false],
                 )
@@ -212,7 +215,11 @@ impl DockerExecutor {
         };
         let index = trial.index;
         let node_specs: Vec<SandboxSpec> = (0..spec.nodes() as usize)
-            .map(|i| container(format!("t{index}-{}", node_name(i))))
+            .map(|i| {
+                let mut spec = container(format!("t{index}-{}", node_name(i)));
+                spec.keep_caps = vec!["AUDIT_WRITE".into()];
+                spec
+            })
             .collect();
         let start = |spec: SandboxSpec| async move {
             Sandbox::start(self.docker(), self.run_id(), &spec, self.tracker()).await
@@ -237,50 +244,42 @@ impl DockerExecutor {
         fleet: &Fleet,
         a: &dyn Approach,
         s: &Scenario,
-        spec: &FleetSpec,
+        method: &FleetCommands,
         timeout: Duration,
     ) -> Result<(), DockerError> {
+        use crate::approach::fleet::{DIR, KEY, SSH_CONFIG};
         use crate::service::quote;
+        let spec = s.fleet.as_ref().expect("a rollout has a [fleet]").get_ref();
         let d = &fleet.deployer;
         let names: String = fleet
             .nodes
             .iter()
             .map(|n| format!("{}\n", n.name))
             .collect();
-        let change = crate::approach::operation_command(a, s);
-        let rollback = crate::approach::playbook(a, s).join("\n");
-        let deployer_setup = vec![
+        // The rendered configurations (what Ansible copies and Nix builds
+        // from), then the SSH client, the scripts and the tool's own set-up.
+        let mut deployer_setup: Vec<String> = a.ready().into_iter().collect();
+        deployer_setup.extend(crate::service::prepare(s));
+        deployer_setup.extend([
+            format!("mkdir -p -m 700 /root/.ssh {DIR} && ssh-keygen -q -t ed25519 -N '' -f {KEY}"),
+            format!("printf '%s' {} > /root/.ssh/config", quote(SSH_CONFIG)),
+            format!("printf '%s' {} > {DIR}/nodes", quote(&names)),
             format!(
-                "mkdir -p -m 700 /root/.ssh {dir} && ssh-keygen -q -t ed25519 -N '' -f {key}",
-                dir = rollout::DIR,
-                key = rollout::KEY
+                "printf '%s\\n' {} > {DIR}/change.sh",
+                quote(&method.node_change)
             ),
             format!(
-                "printf '%s' {} > /root/.ssh/config",
-                quote(rollout::SSH_CONFIG)
+                "printf '%s\\n' {} > {DIR}/rollback.sh",
+                quote(&method.node_rollback)
             ),
-            format!("printf '%s' {} > {}/nodes", quote(&names), rollout::DIR),
-            format!(
-                "printf '%s\\n' {} > {}/change.sh",
-                quote(&change),
-                rollout::DIR
-            ),
-            format!(
-                "printf '%s\\n' {} > {}/rollback.sh",
-                quote(&rollback),
-                rollout::DIR
-            ),
-        ];
+        ]);
+        deployer_setup.extend(method.deployer_setup.iter().cloned());
         let steps = run_steps(d, Phase::Setup, &deployer_setup, timeout, &[]).await?;
         if let Some(e) = setup_failed(&d.name, &steps) {
             return Err(e);
         }
         let key = d
-            .exec(
-                &argv(&["cat", &format!("{}.pub", rollout::KEY)]),
-                None,
-                timeout,
-            )
+            .exec(&argv(&["cat", &format!("{KEY}.pub")]), None, timeout)
             .await?;
         let key = String::from_utf8_lossy(&key.stdout).trim().to_string();
         if !key.starts_with("ssh-ed25519 ") {
@@ -381,7 +380,7 @@ async fn config_states(
     nodes: &[Sandbox],
     paths: &[String],
 ) -> Result<Vec<ConfigState>, DockerError> {
-    let command = rollout::config_state_command(paths);
+    let command = inspect::config_state_command(paths);
     try_join_all(nodes.iter().map(|n| {
         let command = command.clone();
         async move {
@@ -438,7 +437,7 @@ async fn probe_logs(
 async fn unreachable(deployer: &Sandbox, timeout: Duration) -> Result<Vec<String>, DockerError> {
     let out = deployer
         .exec(
-            &argv(&["sh", "-c", &rollout::reachability_command()]),
+            &argv(&["sh", "-c", &inspect::reachability_command()]),
             None,
             timeout,
         )
