@@ -1,0 +1,244 @@
+//! The shipped fleet scenario, made small (3 and 4 nodes), against real
+//! sshd, nginx, ansible-playbook and nix-copy-closure on an internal
+//! network: every approach changes every node, the nodes set up to lack
+//! the new release break (as many as `broken` says), the policy rolls the
+//! fleet back, and every node serves again on the old configuration.
+//! Whatever a fleet creates (containers, its network) is gone after the
+//! trial, after Ctrl-C, and after a killed run's next start.
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The shipped scenario with `nodes`, `broken`, the name and the
+/// approaches replaced: the file format as users write it.
+fn fleet_scenario(dir: &Path, name: &str, approaches: &str, nodes: u32, broken: u32) -> String {
+    let text = std::fs::read_to_string(repo().join("scenarios/fleet-bad-config.toml")).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = match line {
+            l if l.starts_with("name = \"fleet-bad-config\"") => format!("name = \"{name}\""),
+            l if l.starts_with("approaches = ") => format!("approaches = {approaches}"),
+            l if l.starts_with("nodes = ") => format!("nodes = {nodes}"),
+            l if l.starts_with("broken = ") => format!("broken = {broken}"),
+            l if l.starts_with("reps = ") => "reps = 1".to_string(),
+            l => l.to_string(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, out).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Networks carrying `label` (a `key=value` filter).
+fn networks_with_label(label: &str) -> usize {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let docker = mistake_cost::docker::connect().await.expect("docker");
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let options = bollard::query_parameters::ListNetworksOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        docker
+            .list_networks(Some(options))
+            .await
+            .expect("list")
+            .len()
+    })
+}
+
+fn ensure_images() {
+    let o = run(&["images", "build"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Fleet tests start many containers: one at a time.
+static DOCKER_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn every_approach_rolls_out_breaks_the_drifted_nodes_and_rolls_the_fleet_back() {
+    let _lock = DOCKER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let all = fleet_scenario(dir.path(), "fleet-3", r#"["apt", "ansible", "nix"]"#, 3, 1);
+    let more = fleet_scenario(dir.path(), "fleet-4", r#"["apt"]"#, 4, 2);
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&["run", &all, &more, "--out", out.path().to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows = read_csv(&out.path().join("trials.csv"));
+    assert_eq!(rows.len(), 4, "three approaches at 3 nodes, apt at 4");
+    for r in &rows {
+        let who = format!("{} {} ({})", r["scenario"], r["approach"], r["recovery"]);
+        let (nodes, broken) = if r["scenario"] == "fleet-3" {
+            ("3", "1")
+        } else {
+            ("4", "2")
+        };
+        assert_eq!(r["error"], "", "{who}");
+        assert_eq!(
+            (r["nodes"].as_str(), r["broken"].as_str()),
+            (nodes, broken),
+            "{who}"
+        );
+        // Every approach here changes every node; the drifted ones break.
+        assert_eq!(r["nodes_changed"], nodes, "{who}");
+        assert_eq!(r["nodes_unhealthy_after_change"], broken, "{who}");
+        assert!(
+            !r["fleet_detect_ms"].is_empty(),
+            "{who}: a broken node was seen"
+        );
+        assert_eq!(
+            r["playbook_ran"], "true",
+            "{who}: the policy rolled the fleet back"
+        );
+        assert!(
+            !r["fleet_restore_ms"].is_empty(),
+            "{who}: the fleet came back"
+        );
+        assert_eq!(r["nodes_unhealthy_after_recovery"], "0", "{who}");
+        assert_eq!(r["nodes_unreachable_after_recovery"], "0", "{who}");
+        assert_eq!(r["nodes_mixed"], "0", "{who}");
+        assert_eq!(r["recovered"], "true", "{who}");
+        assert!(r["node_downtime_ms"].parse::<f64>().unwrap() > 0.0, "{who}");
+    }
+    let methods: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["approach"].clone(), r["recovery"].clone()))
+        .collect();
+    for m in [
+        ("ansible", "previous-vars"),
+        ("nix", "rollback"),
+        ("apt", "backup"),
+    ] {
+        assert!(methods.contains(&(m.0.into(), m.1.into())), "{methods:?}");
+    }
+    // Per node, in the history: the broken ones are the ones that broke.
+    for h in read_jsonl(&out.path().join("trials.jsonl")) {
+        let nodes = h["history"]["fleet"]["per_node"]
+            .as_array()
+            .unwrap()
+            .clone();
+        for n in nodes {
+            assert_eq!(n["broken"], n["unhealthy_after_change"], "{n}");
+            assert_eq!(n["at_end"], "old", "{n}");
+        }
+    }
+    let label = run_label(out.path());
+    assert_eq!(containers_with_label(&label), 0, "every container removed");
+    assert_eq!(
+        networks_with_label(&label),
+        0,
+        "every fleet network removed"
+    );
+}
+
+/// Waits until the run's deployer container exists (a fleet mid-trial).
+fn wait_for_deployer(label_of: impl Fn() -> Option<String>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Some(label) = label_of() {
+            if container_names(&label)
+                .iter()
+                .any(|n| n.ends_with("-deployer"))
+            {
+                return label;
+            }
+        }
+        assert!(Instant::now() < deadline, "no fleet started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn label_of(out: &Path) -> Option<String> {
+    out.join("run.json").exists().then(|| run_label(out))
+}
+
+#[test]
+fn ctrl_c_mid_fleet_removes_its_containers_and_network() {
+    let _lock = DOCKER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_images();
+    let dir = tempfile::tempdir().unwrap();
+    let file = fleet_scenario(dir.path(), "fleet-int", r#"["apt"]"#, 3, 1);
+    let out = tempfile::tempdir().unwrap();
+    let child = bin()
+        .args(["run", &file, "--out", out.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let label = wait_for_deployer(|| label_of(out.path()));
+    assert_eq!(networks_with_label(&label), 1, "the fleet's network exists");
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(containers_with_label(&label), 0, "every container removed");
+    assert_eq!(networks_with_label(&label), 0, "the network removed");
+}
+
+#[test]
+fn a_killed_fleet_is_swept_by_the_next_start() {
+    let _lock = DOCKER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_images();
+    let dir = tempfile::tempdir().unwrap();
+    let file = fleet_scenario(dir.path(), "fleet-kill", r#"["apt"]"#, 3, 1);
+    let out = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["run", &file, "--out", out.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let label = wait_for_deployer(|| label_of(out.path()));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        containers_with_label(&label) > 0,
+        "the killed run left its fleet"
+    );
+    assert_eq!(networks_with_label(&label), 1, "and its network");
+
+    // Any later start sweeps: `validate` does not, `run` of a tiny scenario does.
+    let tiny = dir.path().join("tiny.toml");
+    std::fs::write(
+        &tiny,
+        "[scenario]\nname = \"tiny\"\napproaches = [\"apt\"]\nreps = 1\n\n[[package]]\nname = \"a\"\nversion = \"1.0\"\n\n[operation]\nkind = \"install\"\npackages = [\"a\"]\n",
+    )
+    .unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "run",
+        tiny.to_str().unwrap(),
+        "--out",
+        second.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(containers_with_label(&label), 0, "containers swept");
+    assert_eq!(networks_with_label(&label), 0, "network swept");
+}
