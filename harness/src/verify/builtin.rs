@@ -116,6 +116,26 @@ const ISOLATION: Spec = Spec {
     ],
 };
 
+/// "A fleet rolls back in seconds": in rollout rows where the policy rolled
+/// the fleet back, every node serves, answers a fresh SSH connection and
+/// holds a known configuration at the end, and every node served again
+/// within [`UNDONE_WITHIN_MS`] of the fleet rollback's start.
+const FLEET: Spec = Spec {
+    name: "the fleet is back to known-good within 10 s",
+    source: Source::Trials,
+    when: &[
+        r#"nodes != """#,
+        "outcome != errored",
+        "playbook_ran == true",
+    ],
+    expect: &[
+        "fleet_restore_ms <= 10000",
+        "nodes_unhealthy_after_recovery == 0",
+        "nodes_unreachable_after_recovery == 0",
+        "nodes_mixed == 0",
+    ],
+};
+
 /// Which claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
@@ -126,6 +146,7 @@ pub enum Claim {
     Rollback,
     TryAgain,
     Isolation,
+    Fleet,
 }
 
 impl Claim {
@@ -138,6 +159,7 @@ impl Claim {
             Claim::Rollback => &ROLLBACK,
             Claim::TryAgain => &TRY_AGAIN,
             Claim::Isolation => &ISOLATION,
+            Claim::Fleet => &FLEET,
         }
     }
 
@@ -211,6 +233,7 @@ mod tests {
             Claim::Rollback,
             Claim::TryAgain,
             Claim::Isolation,
+            Claim::Fleet,
         ] {
             assert!(!c.guarantees(a).is_empty());
         }

@@ -17,6 +17,7 @@ use crate::verify::builtin::Claim;
 use crate::verify::rows::Table;
 use crate::verify::{Input, Verdict};
 
+mod fleet;
 mod interrupted;
 mod isolation;
 mod service;
@@ -96,7 +97,7 @@ pub fn answer_all(trials: &[Trial], points: &[CrashPointRecord]) -> Vec<Answer> 
     ];
     out.extend(service::bad_config(trials));
     out.extend([try_again::try_again(trials), isolation::isolation(trials)]);
-    out.push(not_covered(FLEET, "no trial in this run tests it."));
+    out.push(fleet::fleet(trials));
     out
 }
 
