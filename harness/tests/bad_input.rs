@@ -566,3 +566,61 @@ fn explore_refuses_a_syscall_the_injector_cannot_crash_at() {
         "{err}"
     );
 }
+
+/// A rollout's `[fleet]`: each mistake pointed at its key.
+#[test]
+fn a_fleet_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = |approaches: &str| {
+        format!("[scenario]\nname = \"f\"\napproaches = {approaches}\n[service]\n[[service.file]]\npath = \"/etc/nginx/sites-enabled/site\"\ntext = \"listen 80;\"\n[operation]\nkind = \"rollout\"\n[[operation.edit]]\npath = \"/etc/nginx/sites-enabled/site\"\nreplace = {{ find = \"80\", with = \"81\" }}\n")
+    };
+    let apt = head("[\"apt\"]");
+    let cases = [
+        ("no-fleet", apt.clone(), ":9:8: a `rollout` operation needs a [fleet] table"),
+        ("too-many", format!("{apt}[fleet]\nnodes = 51\n"), ":14:9: nodes: expected 1 to 50"),
+        (
+            "more-broken",
+            format!("{apt}[fleet]\nnodes = 3\nbroken = 4\nbroken_absent = [\"/srv/x\"]\n"),
+            ":15:10: broken: 4 nodes broken of 3",
+        ),
+        (
+            "broken-how",
+            format!("{apt}[fleet]\nnodes = 3\nbroken = 1\n"),
+            ":15:10: broken nodes differ from the others by what they lack",
+        ),
+        (
+            "relative-absent",
+            format!("{apt}[fleet]\nbroken = 1\nbroken_absent = [\"srv/x\"]\n"),
+            ":15:18: broken_absent: `srv/x`: expected an absolute path",
+        ),
+        (
+            "watch-short",
+            format!("{apt}[fleet]\nsettle_ms = 3000\nwatch_ms = 2000\n"),
+            ":15:12: watch_ms: the watch must last at least `settle_ms`",
+        ),
+        (
+            "not-a-fleet-tool",
+            format!("{}[fleet]\n", head("[\"pip\"]")),
+            ":3:15: approach `pip` does not roll a configuration out to a fleet; `rollout` scenarios take apt, ansible, nix",
+        ),
+        (
+            "fleet-without-rollout",
+            "[scenario]\nname = \"f\"\napproaches = [\"apt\"]\n[[package]]\nname = \"a\"\nversion = \"1.0\"\n[operation]\nkind = \"install\"\npackages = [\"a\"]\n[fleet]\nnodes = 3\n".to_string(),
+            ":10:1: [fleet] belongs to a `rollout` operation",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let o = bin()
+            .args(["validate", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{}{want}", path.display())),
+            "{name}: want {want} in: {err}"
+        );
+    }
+}
