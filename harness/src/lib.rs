@@ -9,7 +9,8 @@
 //! `vocab` only), `payload` (packages for every ecosystem), `plan` (the
 //! seeded generator), `docker` (engine, sandboxes, images, sweeps),
 //! `approach` (per package manager), `snapshot` (manifests and residue),
-//! `runner` (executor + scheduler + events), `history` and `checker`
+//! `runner` (executor + scheduler + events; `runner::fleet` runs a
+//! rollout's nodes, deployer and prober), `history` and `checker`
 //! (record first, judge after), `export` (the results schema — typed
 //! records, column lists, run.json — and its CSV and JSONL writers),
 //! `report`, `service` (the real service of configure scenarios: rendered
