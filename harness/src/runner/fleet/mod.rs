@@ -85,7 +85,7 @@ impl DockerExecutor {
         let steps = run_steps(
             &fleet.deployer,
             Phase::Operation,
-            &[method.rollout.clone()],
+            std::slice::from_ref(&method.rollout),
             timeout,
             &[false],
         )
@@ -124,7 +124,7 @@ impl DockerExecutor {
                 let steps = run_steps(
                     &fleet.deployer,
                     Phase::Recovery,
-                    &[method.rollback.clone()],
+                    std::slice::from_ref(&method.rollback),
                     timeout,
                     &[false],
                 )
