@@ -349,8 +349,8 @@ pub struct TrialRecord {
     /// new one when the rollout tool returned).
     #[serde(default)]
     pub nodes_changed: Option<u32>,
-    /// Rollout rows: of those, nodes unhealthy at the end of the watch
-    /// after the rollout (or when the fleet rollback began).
+    /// Rollout rows: of those, nodes with a failing probe sample begun
+    /// after the rollout's start and before the fleet rollback was done.
     #[serde(default)]
     pub nodes_unhealthy_after_change: Option<u32>,
     /// Rollout rows: the rollout tool's run, start to return, ms (inside

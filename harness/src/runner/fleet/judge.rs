@@ -45,6 +45,8 @@ pub struct Moments {
     pub rollout_end: u64,
     /// The fleet rollback's start, when the policy called for it.
     pub rollback: Option<u64>,
+    /// …and its end (the tool returned).
+    pub rollback_end: Option<u64>,
 }
 
 fn ms(ns: u64) -> f64 {
@@ -69,6 +71,12 @@ fn node(n: &Node, at: Moments) -> NodeMeasures {
         .iter()
         .rev()
         .find(|s| at.rollback.is_none_or(|r| end_of(s) < r));
+    // Broken by the change: a failing sample begun before the fleet
+    // rollback was done (a node changed last may fail only while the
+    // rollback is under way), or at the end without a rollback.
+    let broke = after
+        .iter()
+        .any(|s| !s.healthy && at.rollback_end.is_none_or(|e| s.ns < e));
     let restore_ms = at.rollback.and_then(|r| {
         let from_r: Vec<&&Sample> = after.iter().filter(|s| s.ns >= r).collect();
         // The first sample from which every later one is healthy.
@@ -86,7 +94,7 @@ fn node(n: &Node, at: Moments) -> NodeMeasures {
         broken: n.broken,
         after_change: n.after_change.as_str().into(),
         at_end: n.at_end.as_str().into(),
-        unhealthy_after_change: settled.is_some_and(|s| !s.healthy),
+        unhealthy_after_change: broke,
         healthy_at_end: n.samples.last().is_some_and(|s| s.healthy),
         reachable_at_end: n.reachable_at_end,
         downtime_ms: ms(downtime),
@@ -174,6 +182,7 @@ mod tests {
             rollout: 1000 * MS,
             rollout_end: 1100 * MS,
             rollback: Some(2400 * MS),
+            rollback_end: Some(2500 * MS),
         };
         let nodes = vec![
             node("n1", false, samples(4000, &[])),
@@ -215,6 +224,7 @@ mod tests {
             rollout: 1000 * MS,
             rollout_end: 1100 * MS,
             rollback: Some(2400 * MS),
+            rollback_end: Some(2500 * MS),
         };
         let mut stuck = node("n1", true, samples(4000, &[(1100, 9999)]));
         stuck.reachable_at_end = false;
@@ -232,11 +242,28 @@ mod tests {
     }
 
     #[test]
+    fn a_node_changed_last_that_fails_only_during_the_rollback_counts_as_broken() {
+        // The rollback starts at 2000 ms and ends at 2400; n1 fails from
+        // 1950 to 2300: no failing sample ended before the rollback began.
+        let at = Moments {
+            rollout: 1000 * MS,
+            rollout_end: 1900 * MS,
+            rollback: Some(2000 * MS),
+            rollback_end: Some(2400 * MS),
+        };
+        let late = node("n1", true, samples(4000, &[(1950, 2300)]));
+        let m = judge(&[late], 1, at);
+        assert_eq!(m.nodes_unhealthy_after_change, 1);
+        assert_eq!(m.fleet_restore_ms, Some(300.0));
+    }
+
+    #[test]
     fn without_a_rollback_nothing_is_restored_and_unchanged_nodes_are_not_counted_unhealthy() {
         let at = Moments {
             rollout: 1000 * MS,
             rollout_end: 1100 * MS,
             rollback: None,
+            rollback_end: None,
         };
         let mut unchanged = node("n1", true, samples(3000, &[(1500, 9999)]));
         unchanged.after_change = ConfigState::Old;

@@ -82,83 +82,10 @@ impl DockerExecutor {
             .await?;
 
         let before = snapshots(&fleet.nodes, a.as_ref(), &base, &mut h.timings).await?;
-        let steps = run_steps(
-            &fleet.deployer,
-            Phase::Operation,
-            std::slice::from_ref(&method.rollout),
-            timeout,
-            &[false],
-        )
-        .await?;
-        h.steps.extend(steps);
-        let rollout = h.steps.last().expect("one step ran").clone();
-        let rollout_start = rollout
-            .started_ns
-            .ok_or_else(|| DockerError::Other("the agent did not stamp the rollout".into()))?;
-        let rollout_end = rollout_start + (rollout.ms * 1e6) as u64;
         let paths = crate::service::config::plan(s)
             .map(|p| p.paths())
             .unwrap_or_default();
-        let after_change = config_states(&fleet.nodes, &paths).await?;
-
-        // The policy: a node unhealthy `settle_ms` in a row rolls the fleet back.
-        let watch = fleet
-            .prober
-            .exec(
-                &argv(&[
-                    "perl",
-                    AGENT,
-                    "fleet-watch",
-                    PROBE_DIR,
-                    &rollout_start.to_string(),
-                    &spec.settle_ms.get_ref().to_string(),
-                    &spec.watch_ms.get_ref().to_string(),
-                ]),
-                None,
-                timeout,
-            )
-            .await?;
-        let rollback_start = match watch.exit_code {
-            0 => None,
-            1 => {
-                let steps = run_steps(
-                    &fleet.deployer,
-                    Phase::Recovery,
-                    std::slice::from_ref(&method.rollback),
-                    timeout,
-                    &[false],
-                )
-                .await?;
-                h.playbook_ran = true;
-                let start = steps[0].started_ns;
-                let end = start.map(|s| s + (steps[0].ms * 1e6) as u64).unwrap_or(0);
-                h.steps.extend(steps);
-                // The fleet's watch after the rollback: until every node
-                // serves again, at most `watch_ms`.
-                fleet
-                    .prober
-                    .exec(
-                        &argv(&[
-                            "perl",
-                            AGENT,
-                            "fleet-settle",
-                            PROBE_DIR,
-                            &end.to_string(),
-                            &spec.watch_ms.get_ref().to_string(),
-                        ]),
-                        None,
-                        timeout,
-                    )
-                    .await?;
-                start
-            }
-            _ => {
-                return Err(DockerError::Other(format!(
-                    "the fleet's watch failed: {}",
-                    String::from_utf8_lossy(&watch.stderr).trim()
-                )))
-            }
-        };
+        let (moments, after_change) = roll_out(&fleet, &method, spec, &paths, timeout, h).await?;
         // Two more periods: the last state is seen by a sample that began
         // after the watch ended.
         tokio::time::sleep(Duration::from_millis(2 * spec.probe_interval_ms.get_ref())).await;
@@ -181,11 +108,6 @@ impl DockerExecutor {
                 residue_files: snapshot::residue(&before[i], &after[i]).visible_files(),
             })
             .collect();
-        let moments = Moments {
-            rollout: rollout_start,
-            rollout_end,
-            rollback: rollback_start,
-        };
         h.fleet = Some(judge::judge(&nodes, spec.broken(), moments));
         let t = std::time::Instant::now();
         drop(fleet);
@@ -247,85 +169,119 @@ impl DockerExecutor {
         method: &FleetCommands,
         timeout: Duration,
     ) -> Result<(), DockerError> {
-        use crate::approach::fleet::{DIR, KEY, SSH_CONFIG};
-        use crate::service::quote;
-        let spec = s.fleet.as_ref().expect("a rollout has a [fleet]").get_ref();
-        let d = &fleet.deployer;
-        let names: String = fleet
-            .nodes
-            .iter()
-            .map(|n| format!("{}\n", n.name))
-            .collect();
-        // The rendered configurations (what Ansible copies and Nix builds
-        // from), then the SSH client, the scripts and the tool's own set-up.
-        let mut deployer_setup: Vec<String> = a.ready().into_iter().collect();
-        deployer_setup.extend(crate::service::prepare(s));
-        deployer_setup.extend([
-            format!("mkdir -p -m 700 /root/.ssh {DIR} && ssh-keygen -q -t ed25519 -N '' -f {KEY}"),
-            format!("printf '%s' {} > /root/.ssh/config", quote(SSH_CONFIG)),
-            format!("printf '%s' {} > {DIR}/nodes", quote(&names)),
-            format!(
-                "printf '%s\\n' {} > {DIR}/change.sh",
-                quote(&method.node_change)
-            ),
-            format!(
-                "printf '%s\\n' {} > {DIR}/rollback.sh",
-                quote(&method.node_rollback)
-            ),
-        ]);
-        deployer_setup.extend(method.deployer_setup.iter().cloned());
-        let steps = run_steps(d, Phase::Setup, &deployer_setup, timeout, &[]).await?;
-        if let Some(e) = setup_failed(&d.name, &steps) {
-            return Err(e);
-        }
-        let key = d
-            .exec(&argv(&["cat", &format!("{KEY}.pub")]), None, timeout)
-            .await?;
-        let key = String::from_utf8_lossy(&key.stdout).trim().to_string();
-        if !key.starts_with("ssh-ed25519 ") {
-            return Err(DockerError::Other(format!(
-                "the deployer's key: unexpected `{key}`"
-            )));
-        }
+        let key = set_up_deployer(fleet, a, s, method, timeout).await?;
+        set_up_nodes(fleet, a, s, &key, timeout).await?;
+        start_probers(fleet, s, timeout).await
+    }
+}
 
-        let service = s.service.as_ref().expect("a rollout has a [service]");
-        let parts = crate::approach::service_setup_parts(a, s);
-        let node_setup = |broken: bool| -> Vec<String> {
-            let mut c: Vec<String> = a.ready().into_iter().collect();
-            c.extend(a.prepare());
-            c.extend(parts.files.iter().cloned());
-            if broken {
-                let paths: Vec<String> = spec
-                    .broken_absent
-                    .iter()
-                    .map(|p| quote(p.get_ref()))
-                    .collect();
-                c.push(format!("rm -rf {}", paths.join(" ")));
-            }
-            c.push(format!(
-                "mkdir -p -m 700 /root/.ssh && printf '%s\\n' {} >> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
-                quote(&key)
-            ));
-            if service.service() != ServiceName::Sshd {
-                c.push("ssh-keygen -A && mkdir -p -m 755 /run/sshd && /usr/sbin/sshd -E /var/log/sshd.log".into());
-            }
-            c.extend(crate::service::start_unprobed(service));
-            c
-        };
-        try_join_all(fleet.nodes.iter().enumerate().map(|(i, n)| {
-            let commands = node_setup(spec.is_broken(i as u32));
-            async move {
-                let steps = run_steps(n, Phase::Setup, &commands, timeout, &[]).await?;
-                match setup_failed(&n.name, &steps) {
-                    Some(e) => Err(e),
-                    None => Ok(()),
-                }
-            }
-        }))
+/// The deployer: the rendered configurations (what Ansible copies and Nix
+/// builds from), its key pair, the SSH client configuration, the nodes'
+/// names and scripts, the tool's own set-up. Returns the public key.
+async fn set_up_deployer(
+    fleet: &Fleet,
+    a: &dyn Approach,
+    s: &Scenario,
+    method: &FleetCommands,
+    timeout: Duration,
+) -> Result<String, DockerError> {
+    use crate::approach::fleet::{DIR, KEY, SSH_CONFIG};
+    use crate::service::quote;
+    let d = &fleet.deployer;
+    let names: String = fleet
+        .nodes
+        .iter()
+        .map(|n| format!("{}\n", n.name))
+        .collect();
+    let mut deployer_setup: Vec<String> = a.ready().into_iter().collect();
+    deployer_setup.extend(crate::service::prepare(s));
+    deployer_setup.extend([
+        format!("mkdir -p -m 700 /root/.ssh {DIR} && ssh-keygen -q -t ed25519 -N '' -f {KEY}"),
+        format!("printf '%s' {} > /root/.ssh/config", quote(SSH_CONFIG)),
+        format!("printf '%s' {} > {DIR}/nodes", quote(&names)),
+        format!(
+            "printf '%s\\n' {} > {DIR}/change.sh",
+            quote(&method.node_change)
+        ),
+        format!(
+            "printf '%s\\n' {} > {DIR}/rollback.sh",
+            quote(&method.node_rollback)
+        ),
+    ]);
+    deployer_setup.extend(method.deployer_setup.iter().cloned());
+    let steps = run_steps(d, Phase::Setup, &deployer_setup, timeout, &[]).await?;
+    if let Some(e) = setup_failed(&d.name, &steps) {
+        return Err(e);
+    }
+    let key = d
+        .exec(&argv(&["cat", &format!("{KEY}.pub")]), None, timeout)
         .await?;
+    let key = String::from_utf8_lossy(&key.stdout).trim().to_string();
+    if !key.starts_with("ssh-ed25519 ") {
+        return Err(DockerError::Other(format!(
+            "the deployer's key: unexpected `{key}`"
+        )));
+    }
+    Ok(key)
+}
 
-        let interval = spec.probe_interval_ms.get_ref().to_string();
-        let probers: Vec<String> = std::iter::once(format!("mkdir -p {PROBE_DIR}"))
+/// Every node at once: the approach's service set-up, the broken nodes'
+/// difference, the deployer's key trusted, sshd and the service started.
+async fn set_up_nodes(
+    fleet: &Fleet,
+    a: &dyn Approach,
+    s: &Scenario,
+    key: &str,
+    timeout: Duration,
+) -> Result<(), DockerError> {
+    use crate::service::quote;
+    let spec = s.fleet.as_ref().expect("a rollout has a [fleet]").get_ref();
+    let service = s.service.as_ref().expect("a rollout has a [service]");
+    let parts = crate::approach::service_setup_parts(a, s);
+    let node_setup = |broken: bool| -> Vec<String> {
+        let mut c: Vec<String> = a.ready().into_iter().collect();
+        c.extend(a.prepare());
+        c.extend(parts.files.iter().cloned());
+        if broken {
+            let paths: Vec<String> = spec
+                .broken_absent
+                .iter()
+                .map(|p| quote(p.get_ref()))
+                .collect();
+            c.push(format!("rm -rf {}", paths.join(" ")));
+        }
+        c.push(format!(
+                "mkdir -p -m 700 /root/.ssh && printf '%s\\n' {} >> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
+                quote(key)
+            ));
+        if service.service() != ServiceName::Sshd {
+            c.push(
+                "ssh-keygen -A && mkdir -p -m 755 /run/sshd && /usr/sbin/sshd -E /var/log/sshd.log"
+                    .into(),
+            );
+        }
+        c.extend(crate::service::start_unprobed(service));
+        c
+    };
+    try_join_all(fleet.nodes.iter().enumerate().map(|(i, n)| {
+        let commands = node_setup(spec.is_broken(i as u32));
+        async move {
+            let steps = run_steps(n, Phase::Setup, &commands, timeout, &[]).await?;
+            match setup_failed(&n.name, &steps) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
+    }))
+    .await?;
+    Ok(())
+}
+
+/// One prober process per node, then a wait until every node serves.
+async fn start_probers(fleet: &Fleet, s: &Scenario, timeout: Duration) -> Result<(), DockerError> {
+    let spec = s.fleet.as_ref().expect("a rollout has a [fleet]").get_ref();
+    let interval = spec.probe_interval_ms.get_ref().to_string();
+    let probers: Vec<String> = std::iter::once(format!("mkdir -p {PROBE_DIR}"))
             .chain(fleet.nodes.iter().map(|n| {
                 format!(
                     "perl {AGENT} probe {}/probes {interval} {name} {PROBE_DIR}/{name}.log",
@@ -337,12 +293,106 @@ impl DockerExecutor {
                 "perl {AGENT} fleet-settle {PROBE_DIR} 0 30000 || {{ echo 'nodes not healthy after 30 s:' >&2; perl {AGENT} fleet-settle {PROBE_DIR} 0 1 >&2; exit 1; }}"
             )))
             .collect();
-        let steps = run_steps(&fleet.prober, Phase::Setup, &probers, timeout, &[]).await?;
-        match setup_failed(&fleet.prober.name, &steps) {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+    let steps = run_steps(&fleet.prober, Phase::Setup, &probers, timeout, &[]).await?;
+    match setup_failed(&fleet.prober.name, &steps) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
+}
+
+/// The rollout on the deployer, each node's configuration once it
+/// returned, the policy's watch and (when it calls for it) the fleet
+/// rollback, then a wait until every node serves (at most `watch_ms`).
+async fn roll_out(
+    fleet: &Fleet,
+    method: &FleetCommands,
+    spec: &FleetSpec,
+    paths: &[String],
+    timeout: Duration,
+    h: &mut History,
+) -> Result<(Moments, Vec<ConfigState>), DockerError> {
+    let rollout = deployer_step(fleet, Phase::Operation, &method.rollout, timeout).await?;
+    let rollout_start = rollout
+        .started_ns
+        .ok_or_else(|| DockerError::Other("the agent did not stamp the rollout".into()))?;
+    let rollout_end = rollout_start + (rollout.ms * 1e6) as u64;
+    h.steps.push(rollout);
+    let after_change = config_states(&fleet.nodes, paths).await?;
+
+    // The policy: a node unhealthy `settle_ms` in a row rolls the fleet back.
+    let (settle, watch) = (
+        spec.settle_ms.get_ref().to_string(),
+        spec.watch_ms.get_ref().to_string(),
+    );
+    let since = rollout_start.to_string();
+    let policy = prober_agent(
+        fleet,
+        &["fleet-watch", PROBE_DIR, &since, &settle, &watch],
+        timeout,
+    )
+    .await?;
+    let (rollback, rollback_end) = match policy.exit_code {
+        0 => (None, None),
+        1 => {
+            let step = deployer_step(fleet, Phase::Recovery, &method.rollback, timeout).await?;
+            h.playbook_ran = true;
+            let start = step.started_ns;
+            let end = start.map_or(0, |s| s + (step.ms * 1e6) as u64);
+            h.steps.push(step);
+            // Whether every node came back is read from the logs after.
+            prober_agent(
+                fleet,
+                &["fleet-settle", PROBE_DIR, &end.to_string(), &watch],
+                timeout,
+            )
+            .await?;
+            (start, Some(end))
+        }
+        _ => {
+            return Err(DockerError::Other(format!(
+                "the fleet's watch failed: {}",
+                String::from_utf8_lossy(&policy.stderr).trim()
+            )))
+        }
+    };
+    let moments = Moments {
+        rollout: rollout_start,
+        rollout_end,
+        rollback,
+        rollback_end,
+    };
+    Ok((moments, after_change))
+}
+
+/// One step on the deployer, as the lifecycle runs a step.
+async fn deployer_step(
+    fleet: &Fleet,
+    phase: Phase,
+    command: &str,
+    timeout: Duration,
+) -> Result<Step, DockerError> {
+    let mut steps = run_steps(
+        &fleet.deployer,
+        phase,
+        &[command.to_string()],
+        timeout,
+        &[false],
+    )
+    .await?;
+    steps
+        .pop()
+        .ok_or_else(|| DockerError::Other("the agent ran no step".into()))
+}
+
+/// `perl agent.pl ARGS…` in the prober.
+async fn prober_agent(
+    fleet: &Fleet,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<crate::docker::ExecOutput, DockerError> {
+    let mut cmd = argv(&["perl", AGENT]);
+    cmd.extend(argv(args));
+    fleet.prober.exec(&cmd, None, timeout).await
 }
 
 /// A node's short name in the history (its container is
