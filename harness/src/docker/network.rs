@@ -46,21 +46,6 @@ impl Network {
         })
     }
 
-    /// Cuts `container` from the network (a node "unplugged").
-    pub async fn disconnect(&self, container: &str) -> Result<(), DockerError> {
-        let request = bollard::models::NetworkDisconnectRequest {
-            container: container.to_string(),
-            force: Some(true),
-        };
-        self.docker
-            .disconnect_network(&self.name, request)
-            .await
-            .map_err(DockerError::api(format!(
-                "disconnecting {container} from {}",
-                self.name
-            )))
-    }
-
     /// Removes it, once the containers on it are gone (their removal may
     /// still be under way: retried for up to 30 s).
     pub async fn remove(mut self) -> Result<(), DockerError> {
