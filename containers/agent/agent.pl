@@ -41,6 +41,10 @@
 #                                   wait (at most WATCH_MS) until every node's
 #                                   last sample started at or after SINCE_NS and
 #                                   was healthy: exit 0, else 1 and the nodes
+#   agent.pl check SPEC SETTLE_MS MS
+#                                   a node's own health check: exit 0 once
+#                                   SETTLE_MS of samples in a row passed, 1 and
+#                                   the reason once SETTLE_MS of them failed
 #   agent.pl settle MS              wait MS ms, then for a sample that started
 #                                   after the call; exit 0 if it was healthy
 #                                   (1 if not, 2 if no prober runs or no fresh
@@ -418,26 +422,31 @@ sub cmd_probe {
     }
 }
 
-# Every complete sample of a probe log: [start_ns, ok, end_ns] each.
-sub samples_of {
-    my ($file) = @_;
-    open(my $fh, '<', $file) or return [];
+# The complete samples appended to a probe log since the last call:
+# [start_ns, ok, end_ns] each. $st holds the file and how far it was read,
+# so a watch that polls every 10 ms reads each line once.
+sub new_samples {
+    my ($st) = @_;
+    open(my $fh, '<', $st->{file}) or return ();
+    seek($fh, $st->{pos}, 0);
     my @out;
     while (my $l = <$fh>) {
-        next unless $l =~ /\n\z/;
+        last unless $l =~ /\n\z/;
+        $st->{pos} += length $l;
         my ($at, $ok, $end) = split /\t/, $l, 4;
         push @out, [$at, $ok, $end];
     }
-    return \@out;
+    return @out;
 }
 
+# One read state per node log in DIR, in name order.
 sub fleet_logs {
     my ($dir) = @_;
     opendir(my $dh, $dir) or die "fleet: $dir: $!\n";
     my @logs = sort grep { /\.log\z/ } readdir $dh;
     closedir $dh;
     die "fleet: no probe log in $dir\n" unless @logs;
-    return map { "$dir/$_" } @logs;
+    return map { my $n = $_; $n =~ s/\.log\z//; { file => "$dir/$_", node => $n, pos => 0 } } @logs;
 }
 
 sub cmd_fleet_watch {
@@ -448,13 +457,11 @@ sub cmd_fleet_watch {
     while (1) {
         for my $log (@logs) {
             # The unhealthy streak that runs to this node's last sample.
-            my $streak;
-            for my $s (@{ samples_of($log) }) {
+            for my $s (new_samples($log)) {
                 next if $s->[0] < $since;
-                if ($s->[1]) { undef $streak } else { $streak //= $s->[0] }
-                if (defined $streak && $s->[2] - $streak >= $settle_ms * 1e6) {
-                    (my $node = $log) =~ s{.*/|\.log\z}{}g;
-                    print "$node\n";
+                if ($s->[1]) { undef $log->{streak} } else { $log->{streak} //= $s->[0] }
+                if (defined $log->{streak} && $s->[2] - $log->{streak} >= $settle_ms * 1e6) {
+                    print "$log->{node}\n";
                     exit 1;
                 }
             }
@@ -472,14 +479,44 @@ sub cmd_fleet_settle {
     while (1) {
         my @down;
         for my $log (@logs) {
-            my $last = samples_of($log)->[-1];
+            my @new = new_samples($log);
+            $log->{last} = $new[-1] if @new;
+            my $last = $log->{last};
             next if $last && $last->[0] >= $since && $last->[1];
-            (my $node = $log) =~ s{.*/|\.log\z}{}g;
-            push @down, $node;
+            push @down, $log->{node};
         }
         exit 0 unless @down;
         if (clock_gettime(CLOCK_MONOTONIC) >= $deadline) { print "$_\n" for @down; exit 1 }
         Time::HiRes::sleep(0.01);
+    }
+}
+
+# A node's own health check (deploy-rs's activation script, its only
+# hook), under the fleet policy's settle window both ways: the probes of
+# SPEC every MS ms against this container; exit 0 once the samples of
+# SETTLE_MS in a row passed, 1 (and the reason) once those of SETTLE_MS
+# in a row failed. One healthy sample is not enough: right after a
+# reload the old workers still answer.
+sub cmd_check {
+    my ($spec, $settle_ms, $ms) = @_;
+    die "usage: agent.pl check SPEC SETTLE_MS MS\n" unless defined $ms && $ms > 0;
+    my $probes = read_probes($spec);
+    my ($ok_since, $fail_since);
+    while (1) {
+        my $t = clock_gettime(CLOCK_MONOTONIC);
+        my ($ok, $why) = probe_all($probes);
+        my $end = clock_gettime(CLOCK_MONOTONIC);
+        if ($ok) {
+            undef $fail_since;
+            $ok_since //= $t;
+            exit 0 if ($end - $ok_since) * 1000 >= $settle_ms;
+        } else {
+            undef $ok_since;
+            $fail_since //= $t;
+            if (($end - $fail_since) * 1000 >= $settle_ms) { print "$why\n"; exit 1 }
+        }
+        my $left = $t + $ms / 1000 - clock_gettime(CLOCK_MONOTONIC);
+        Time::HiRes::sleep($left) if $left > 0;
     }
 }
 
@@ -630,6 +667,7 @@ sub dispatch {
     elsif ($mode eq 'settle') { cmd_settle(@_) }
     elsif ($mode eq 'fleet-watch') { cmd_fleet_watch(@_) }
     elsif ($mode eq 'fleet-settle') { cmd_fleet_settle(@_) }
+    elsif ($mode eq 'check') { cmd_check(@_) }
     elsif ($mode eq 'serve') { cmd_serve() }
     else { die "usage: agent.pl run TIMEOUT CMD... | stat | scan ROOT | probe SPEC MS | settle MS | serve\n" }
 }

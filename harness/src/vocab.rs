@@ -60,12 +60,14 @@ pub const CONFIG_TOOLS: [(&str, &[&str]); 3] = [
 /// scenarios) and how each does it and rolls the fleet back, its default
 /// first (`Approach::fleet_commands` says how each works; the registry
 /// checks they agree). The names are the fleet rollback's: apt's
-/// `backup` (a careful operator over parallel SSH), Ansible's
-/// `previous-vars`, Nix's `rollback` (the profile's previous generation).
+/// `backup` (a careful operator over parallel SSH) and `dead-man` (the
+/// same with a dead-man switch on every node), Ansible's `previous-vars`,
+/// Nix's `rollback` (the profile's previous generation, over parallel
+/// SSH) and `deploy-rs` (its magic rollback and revoke).
 pub const FLEET_TOOLS: [(&str, &[&str]); 3] = [
-    ("apt", &["backup"]),
+    ("apt", &["backup", "dead-man"]),
     ("ansible", &["previous-vars"]),
-    ("nix", &["rollback"]),
+    ("nix", &["rollback", "deploy-rs"]),
 ];
 
 /// Where an isolation experiment stands: what a built-in does in an

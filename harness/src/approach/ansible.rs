@@ -130,8 +130,9 @@ impl Approach for Ansible {
         &self,
         method: &str,
         _plan: &crate::service::ConfigPlan,
+        _fleet: &crate::scenario::FleetSpec,
     ) -> Option<super::fleet::FleetCommands> {
-        use super::fleet::{FleetCommands, DIR};
+        use super::fleet::{FleetCommands, FleetRollback, DIR};
         use crate::service::FIXTURES;
         let run = |stage: &str| {
             format!(
@@ -139,13 +140,17 @@ impl Approach for Ansible {
             )
         };
         (method == "previous-vars").then(|| FleetCommands {
+            host_tools: Vec::new(),
             deployer_setup: vec![format!(
                 "{{ echo '[fleet]'; cat {DIR}/nodes; }} > {DIR}/hosts"
             )],
+            first_deploy: Vec::new(),
             rollout: run("bad"),
-            rollback: run("good"),
+            rollback: FleetRollback::Command(run("good")),
+            confirm: String::new(),
             node_change: String::new(),
             node_rollback: String::new(),
+            node_confirm: String::new(),
         })
     }
 }

@@ -252,24 +252,62 @@ impl Approach for Apt {
     /// A careful operator with parallel SSH: on every node at once, the
     /// backup's edit in place and the reload (the backup copy was taken at
     /// set-up); the fleet rollback copies the backups back and reloads.
+    /// `dead-man`: the same, with a switch armed on each node before the
+    /// edit: unless the operator cancels it (after the watch found the
+    /// fleet healthy, or in the fleet rollback) the node restores its
+    /// backups by itself after deploy-rs's confirm timeout, so a node the
+    /// operator can no longer reach still comes back.
     fn fleet_commands(
         &self,
         method: &str,
         plan: &crate::service::ConfigPlan,
+        _fleet: &crate::scenario::FleetSpec,
     ) -> Option<super::fleet::FleetCommands> {
-        use super::fleet::{parallel_ssh, FleetCommands};
-        let config = self
-            .config_commands(method, plan)
-            .filter(|_| method == "backup")?;
+        use super::fleet::{parallel_ssh, FleetCommands, FleetRollback, CONFIRM_TIMEOUT_S};
+        use crate::service::quote;
+        let config = self.config_commands("backup", plan)?;
+        let restore = config.recover.join(" && ");
+        let (node_change, node_rollback, node_confirm) = match method {
+            "backup" => (config.change, restore, String::new()),
+            "dead-man" => {
+                let cancel =
+                    format!("kill \"$(cat {DEAD_MAN}.pid)\" 2>/dev/null; rm -f {DEAD_MAN}.pid");
+                let timer = format!(
+                    "sleep {CONFIRM_TIMEOUT_S}; rm -f {DEAD_MAN}.pid; {restore}; echo \"fired $?\""
+                );
+                (
+                    format!(
+                        "{cancel}; setsid sh -c {} < /dev/null > {DEAD_MAN}.log 2>&1 & echo $! > {DEAD_MAN}.pid; {}",
+                        quote(&timer),
+                        config.change
+                    ),
+                    format!("{cancel}; {restore}"),
+                    cancel,
+                )
+            }
+            _ => return None,
+        };
+        let confirm = if node_confirm.is_empty() {
+            String::new()
+        } else {
+            parallel_ssh("confirm.sh", "", "", "confirm")
+        };
         Some(FleetCommands {
+            host_tools: Vec::new(),
             deployer_setup: Vec::new(),
+            first_deploy: Vec::new(),
             rollout: parallel_ssh("change.sh", "", "", "rollout"),
-            rollback: parallel_ssh("rollback.sh", "", "", "rollback"),
-            node_change: config.change,
-            node_rollback: config.recover.join("\n"),
+            rollback: FleetRollback::Command(parallel_ssh("rollback.sh", "", "", "rollback")),
+            confirm,
+            node_change,
+            node_rollback,
+            node_confirm,
         })
     }
 }
+
+/// The dead-man switch's files on a node (`.pid` while armed, `.log`).
+const DEAD_MAN: &str = "/run/mistake-cost-dead-man";
 
 /// Debian's default site, a conffile of nginx-common.
 const DEFAULT_SITE: &str = "/etc/nginx/sites-available/default";

@@ -31,21 +31,90 @@ pub const SSH_CONFIG: &str = "Host *\n\
   ControlPath /root/.ssh/cm-%C\n\
   ControlPersist 60s\n";
 
+/// How long a node waits for the deployer's confirmation before it rolls
+/// itself back: deploy-rs's default confirm timeout, used by the apt
+/// operator's dead-man switch too, so the two mechanisms wait alike.
+pub const CONFIRM_TIMEOUT_S: u32 = 30;
+
+/// Where a node records each activation of a deploy-rs profile and each
+/// failed health check (`<monotonic ns> <stage> activated|failed`): how
+/// the trial learns which nodes the change reached and when the tool
+/// began to roll back, since `deploy` returns only after its own revoke.
+pub const ACTIVATIONS: &str = "/run/mistake-cost/activations";
+
 /// A rollout method: what the deployer runs, and what each node runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetCommands {
+    /// Host tools the deployer gets before its set-up.
+    pub host_tools: Vec<HostTool>,
     /// The deployer's set-up, after the service's shared preparation
     /// (the rendered configurations) and the SSH configuration.
     pub deployer_setup: Vec<String>,
+    /// On the deployer once every node is set up and serving: the fleet's
+    /// first deployment, when the tool must have deployed the known-good
+    /// configuration itself (deploy-rs's profiles).
+    pub first_deploy: Vec<String>,
     /// Rolls the change out; exits non-zero when a node failed.
     pub rollout: String,
-    /// Rolls every node back.
-    pub rollback: String,
+    /// Who rolls the fleet back when a node stays unhealthy.
+    pub rollback: FleetRollback,
+    /// On the deployer when the watch found the fleet healthy: the
+    /// operator's confirmation (empty: nothing to confirm).
+    pub confirm: String,
     /// `change.sh`: a node's part of the rollout (run with `sh -s ARGS`).
     pub node_change: String,
     /// `rollback.sh`: a node's part of the fleet rollback.
     pub node_rollback: String,
+    /// `confirm.sh`: a node's part of the confirmation.
+    pub node_confirm: String,
 }
+
+/// The fleet rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetRollback {
+    /// The deployer runs this when the policy calls for it.
+    Command(String),
+    /// The rollout tool rolls back by itself, before it returns (deploy-rs
+    /// revokes the nodes it activated): the policy has nothing to add, and
+    /// the moment the tool began is read from [`ACTIVATIONS`].
+    ByTheTool,
+}
+
+/// A program the deployer needs that no image holds: built on the host
+/// (scripts/setup-host.sh) and copied into the deployer for the trial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostTool {
+    /// The tool's name in messages.
+    pub name: &'static str,
+    /// The environment variable naming the host folder, and its default.
+    pub dir_var: &'static str,
+    pub default_dir: &'static str,
+    /// The files of that folder, and where the deployer gets them.
+    pub files: &'static [&'static str],
+    pub into: &'static str,
+    /// How the host installs it (for the error when it is missing).
+    pub install: &'static str,
+}
+
+impl HostTool {
+    /// The host folder holding the files.
+    pub fn dir(&self) -> std::path::PathBuf {
+        std::env::var_os(self.dir_var)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| self.default_dir.into())
+    }
+}
+
+/// deploy-rs's `deploy` and `activate`, as `cargo install` builds them
+/// (the same glibc as the images: both are Debian 12).
+pub const DEPLOY_RS: HostTool = HostTool {
+    name: "deploy-rs 1.0.0",
+    dir_var: "MISTAKE_COST_DEPLOY_RS",
+    default_dir: "/opt/deploy-rs/bin",
+    files: &["deploy", "activate"],
+    into: "/usr/local/bin",
+    install: "cargo install deploy-rs --version 1.0.0 --root /opt/deploy-rs (scripts/setup-host.sh does it)",
+};
 
 /// `script` (a file in [`DIR`]) on every node at once over SSH, after
 /// `before_each` (run on the deployer for the node `$n`, e.g. a copy
@@ -77,7 +146,8 @@ pub fn fleet_of(a: &dyn super::Approach, s: &crate::scenario::Scenario) -> Optio
         .service
         .as_ref()
         .and_then(|spec| spec.recovery_among(a.name(), offered))?;
-    a.fleet_commands(method, &crate::service::config::plan(s)?)
+    let fleet = s.fleet.as_ref()?.get_ref();
+    a.fleet_commands(method, &crate::service::config::plan(s)?, fleet)
 }
 
 #[cfg(test)]
@@ -105,27 +175,37 @@ nodes = 2
     fn every_listed_fleet_method_has_commands_and_no_other_approach_rolls_out() {
         let s = crate::scenario::parse(SCENARIO).expect("valid");
         let plan = crate::service::config::plan(&s).expect("a configuration plan");
+        let fleet = s.fleet.as_ref().expect("a [fleet]").get_ref();
         for kind in crate::vocab::ApproachKind::all() {
             let a = crate::approach::approach(kind);
             let listed = crate::vocab::fleet_methods(a.name()).unwrap_or_default();
             for m in listed {
                 let c = a
-                    .fleet_commands(m, &plan)
+                    .fleet_commands(m, &plan, fleet)
                     .unwrap_or_else(|| panic!("{} {m}", a.name()));
-                assert!(
-                    !c.rollout.is_empty() && !c.rollback.is_empty(),
-                    "{} {m}",
-                    a.name()
-                );
+                assert!(!c.rollout.is_empty(), "{} {m}", a.name());
+                if let FleetRollback::Command(r) = &c.rollback {
+                    assert!(!r.is_empty(), "{} {m}", a.name());
+                }
             }
             assert!(
-                a.fleet_commands("no-such-method", &plan).is_none(),
+                a.fleet_commands("no-such-method", &plan, fleet).is_none(),
                 "{}",
                 a.name()
             );
             if listed.is_empty() {
-                for m in ["backup", "previous-vars", "rollback"] {
-                    assert!(a.fleet_commands(m, &plan).is_none(), "{} {m}", a.name());
+                for m in [
+                    "backup",
+                    "dead-man",
+                    "previous-vars",
+                    "rollback",
+                    "deploy-rs",
+                ] {
+                    assert!(
+                        a.fleet_commands(m, &plan, fleet).is_none(),
+                        "{} {m}",
+                        a.name()
+                    );
                 }
             }
         }

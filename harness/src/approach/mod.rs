@@ -24,6 +24,7 @@ mod ansible;
 mod apt;
 pub mod fleet;
 mod nix;
+mod nix_deploy_rs;
 mod nix_profile;
 mod nix_shell;
 mod npm;
@@ -216,6 +217,7 @@ pub trait Approach: Send + Sync {
         &self,
         _method: &str,
         _plan: &crate::service::ConfigPlan,
+        _fleet: &crate::scenario::FleetSpec,
     ) -> Option<fleet::FleetCommands> {
         None
     }

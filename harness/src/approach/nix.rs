@@ -258,8 +258,9 @@ impl Approach for Nix {
         &self,
         method: &str,
         plan: &crate::service::ConfigPlan,
+        fleet: &crate::scenario::FleetSpec,
     ) -> Option<super::fleet::FleetCommands> {
-        self.fleet(method, plan)
+        self.fleet(method, plan, fleet)
     }
 }
 
@@ -269,13 +270,18 @@ impl Nix {
     /// (`nix-copy-closure`, as `nixos-rebuild --target-host` does), each
     /// node's system profile switched to it and activated; the fleet
     /// rollback is `nix-env --rollback` and the activation on every node.
+    /// `deploy-rs`: deploy-rs's `deploy` (`nix_deploy_rs.rs`).
     fn fleet(
         &self,
         method: &str,
         plan: &crate::service::ConfigPlan,
+        fleet: &crate::scenario::FleetSpec,
     ) -> Option<super::fleet::FleetCommands> {
-        use super::fleet::{parallel_ssh, FleetCommands};
+        use super::fleet::{parallel_ssh, FleetCommands, FleetRollback};
         use crate::service::{APPLY, FIXTURES};
+        if method == "deploy-rs" && self.multi_user {
+            return Some(super::nix_deploy_rs::commands(fleet, &activation(plan)));
+        }
         let config = self
             .config_commands(method, plan)
             .filter(|_| method == "rollback")?;
@@ -286,16 +292,20 @@ impl Nix {
             "rollout",
         );
         Some(FleetCommands {
+            host_tools: Vec::new(),
             deployer_setup: Vec::new(),
+            first_deploy: Vec::new(),
             rollout: format!(
                 "p=$(nix-build --no-out-link {FIXTURES}/bad.nix) || exit 1\n{copy_and_switch}"
             ),
-            rollback: parallel_ssh("rollback.sh", "", "", "rollback"),
+            rollback: FleetRollback::Command(parallel_ssh("rollback.sh", "", "", "rollback")),
+            confirm: String::new(),
             node_change: format!(
                 "nix-env -p {SYSTEM_PROFILE} --set \"$1\" && {} && {APPLY}",
                 activation(plan)
             ),
             node_rollback: config.recover.join("\n"),
+            node_confirm: String::new(),
         })
     }
 }

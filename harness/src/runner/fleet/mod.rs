@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::docker_executor::DockerExecutor;
 use super::sandbox_target::{run_steps, snapshot_timed};
-use crate::approach::fleet::FleetCommands;
+use crate::approach::fleet::{FleetCommands, FleetRollback, ACTIVATIONS};
 use crate::approach::Approach;
 use crate::docker::{DockerError, Network, Sandbox, SandboxSpec};
 use crate::history::{History, Phase, Step, Timings};
@@ -169,10 +169,51 @@ impl DockerExecutor {
         method: &FleetCommands,
         timeout: Duration,
     ) -> Result<(), DockerError> {
+        put_host_tools(&fleet.deployer, method).await?;
         let key = set_up_deployer(fleet, a, s, method, timeout).await?;
         set_up_nodes(fleet, a, s, &key, timeout).await?;
+        if !method.first_deploy.is_empty() {
+            let steps = run_steps(
+                &fleet.deployer,
+                Phase::Setup,
+                &method.first_deploy,
+                timeout,
+                &[],
+            )
+            .await?;
+            if let Some(e) = setup_failed(
+                &format!("{} (first deployment)", fleet.deployer.name),
+                &steps,
+            ) {
+                return Err(e);
+            }
+        }
         start_probers(fleet, s, timeout).await
     }
+}
+
+/// The host tools the method needs, copied into the deployer; a missing
+/// one is an error that says how to install it.
+async fn put_host_tools(deployer: &Sandbox, method: &FleetCommands) -> Result<(), DockerError> {
+    for tool in &method.host_tools {
+        let dir = tool.dir();
+        let mut files = Vec::new();
+        for f in tool.files {
+            let path = dir.join(f);
+            let bytes = std::fs::read(&path).map_err(|e| {
+                DockerError::Other(format!(
+                    "{} is needed on this host ({}: {e}); install it with: {} (or set {} to its folder)",
+                    tool.name,
+                    path.display(),
+                    tool.install,
+                    tool.dir_var
+                ))
+            })?;
+            files.push((f.to_string(), bytes, 0o755));
+        }
+        deployer.put_files(tool.into, &files).await?;
+    }
+    Ok(())
 }
 
 /// The deployer: the rendered configurations (what Ansible copies and Nix
@@ -206,6 +247,10 @@ async fn set_up_deployer(
         format!(
             "printf '%s\\n' {} > {DIR}/rollback.sh",
             quote(&method.node_rollback)
+        ),
+        format!(
+            "printf '%s\\n' {} > {DIR}/confirm.sh",
+            quote(&method.node_confirm)
         ),
     ]);
     deployer_setup.extend(method.deployer_setup.iter().cloned());
@@ -301,8 +346,10 @@ async fn start_probers(fleet: &Fleet, s: &Scenario, timeout: Duration) -> Result
 }
 
 /// The rollout on the deployer, each node's configuration once it
-/// returned, the policy's watch and (when it calls for it) the fleet
-/// rollback, then a wait until every node serves (at most `watch_ms`).
+/// returned, then the fleet rollback: the policy's (watch, and when a node
+/// stays unhealthy, the approach's rollback) or the tool's own, done by
+/// the time it returned. Ends with a wait until every node serves (at
+/// most `watch_ms`).
 async fn roll_out(
     fleet: &Fleet,
     method: &FleetCommands,
@@ -317,42 +364,68 @@ async fn roll_out(
         .ok_or_else(|| DockerError::Other("the agent did not stamp the rollout".into()))?;
     let rollout_end = rollout_start + (rollout.ms * 1e6) as u64;
     h.steps.push(rollout);
-    let after_change = config_states(&fleet.nodes, paths).await?;
+    let mut after_change = config_states(&fleet.nodes, paths).await?;
+    let watch = spec.watch_ms.get_ref().to_string();
 
-    // The policy: a node unhealthy `settle_ms` in a row rolls the fleet back.
-    let (settle, watch) = (
-        spec.settle_ms.get_ref().to_string(),
-        spec.watch_ms.get_ref().to_string(),
-    );
-    let since = rollout_start.to_string();
-    let policy = prober_agent(
-        fleet,
-        &["fleet-watch", PROBE_DIR, &since, &settle, &watch],
-        timeout,
-    )
-    .await?;
-    let (rollback, rollback_end) = match policy.exit_code {
-        0 => (None, None),
-        1 => {
-            let step = deployer_step(fleet, Phase::Recovery, &method.rollback, timeout).await?;
-            h.playbook_ran = true;
-            let start = step.started_ns;
-            let end = start.map_or(0, |s| s + (step.ms * 1e6) as u64);
-            h.steps.push(step);
-            // Whether every node came back is read from the logs after.
-            prober_agent(
+    let (rollback, rollback_end) = match &method.rollback {
+        FleetRollback::ByTheTool => {
+            // What the tool undid before it returned is read from the
+            // nodes' own record of their activations.
+            let log = activations(&fleet.nodes, timeout).await?;
+            for (state, acts) in after_change.iter_mut().zip(&log) {
+                if acts
+                    .iter()
+                    .any(|a| a.ns >= rollout_start && a.stage == "bad" && a.what == "activated")
+                {
+                    *state = ConfigState::New;
+                }
+            }
+            let began = log
+                .iter()
+                .flatten()
+                .filter(|a| a.ns >= rollout_start && a.what == "failed")
+                .map(|a| a.ns)
+                .min();
+            h.playbook_ran = began.is_some();
+            settle(fleet, rollout_end, &watch, timeout).await?;
+            (began, began.map(|_| rollout_end))
+        }
+        FleetRollback::Command(rollback) => {
+            // The policy: a node unhealthy `settle_ms` in a row rolls the
+            // fleet back.
+            let settle_ms = spec.settle_ms.get_ref().to_string();
+            let since = rollout_start.to_string();
+            let policy = prober_agent(
                 fleet,
-                &["fleet-settle", PROBE_DIR, &end.to_string(), &watch],
+                &["fleet-watch", PROBE_DIR, &since, &settle_ms, &watch],
                 timeout,
             )
             .await?;
-            (start, Some(end))
-        }
-        _ => {
-            return Err(DockerError::Other(format!(
-                "the fleet's watch failed: {}",
-                String::from_utf8_lossy(&policy.stderr).trim()
-            )))
+            match policy.exit_code {
+                0 => {
+                    if !method.confirm.is_empty() {
+                        let step = deployer_step(fleet, Phase::Operation, &method.confirm, timeout)
+                            .await?;
+                        h.steps.push(step);
+                    }
+                    (None, None)
+                }
+                1 => {
+                    let step = deployer_step(fleet, Phase::Recovery, rollback, timeout).await?;
+                    h.playbook_ran = true;
+                    let start = step.started_ns;
+                    let end = start.map_or(0, |s| s + (step.ms * 1e6) as u64);
+                    h.steps.push(step);
+                    settle(fleet, end, &watch, timeout).await?;
+                    (start, Some(end))
+                }
+                _ => {
+                    return Err(DockerError::Other(format!(
+                        "the fleet's watch failed: {}",
+                        String::from_utf8_lossy(&policy.stderr).trim()
+                    )))
+                }
+            }
         }
     };
     let moments = Moments {
@@ -362,6 +435,69 @@ async fn roll_out(
         rollback_end,
     };
     Ok((moments, after_change))
+}
+
+/// Waits until every node's last sample since `since_ns` is healthy, at
+/// most `watch_ms`: whether every node came back is read from the logs
+/// afterwards, not from this.
+async fn settle(
+    fleet: &Fleet,
+    since_ns: u64,
+    watch_ms: &str,
+    timeout: Duration,
+) -> Result<(), DockerError> {
+    prober_agent(
+        fleet,
+        &["fleet-settle", PROBE_DIR, &since_ns.to_string(), watch_ms],
+        timeout,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// One line of a node's [`ACTIVATIONS`] log.
+struct Activation {
+    ns: u64,
+    /// `good` (the known-good configuration) or `bad` (the change).
+    stage: String,
+    /// `activated` or `failed` (its health check).
+    what: String,
+}
+
+/// Every node's activation log (empty where there is none), in one exec
+/// per node, all at once.
+async fn activations(
+    nodes: &[Sandbox],
+    timeout: Duration,
+) -> Result<Vec<Vec<Activation>>, DockerError> {
+    try_join_all(nodes.iter().map(|n| async move {
+        let out = n
+            .exec(
+                &argv(&["sh", "-c", &format!("cat {ACTIVATIONS} 2>/dev/null; true")]),
+                None,
+                timeout,
+            )
+            .await?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut w = l.split_whitespace();
+                match (w.next().and_then(|t| t.parse().ok()), w.next(), w.next()) {
+                    (Some(ns), Some(stage), Some(what)) => Ok(Activation {
+                        ns,
+                        stage: stage.into(),
+                        what: what.into(),
+                    }),
+                    _ => Err(DockerError::Other(format!(
+                        "{}: a line of {ACTIVATIONS} is not `ns stage what`: {l}",
+                        n.name
+                    ))),
+                }
+            })
+            .collect()
+    }))
+    .await
 }
 
 /// One step on the deployer, as the lifecycle runs a step.
