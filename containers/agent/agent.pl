@@ -28,7 +28,8 @@
 #                                   appended to /run/mistake-cost/probe.log:
 #                                   start-ns<TAB>1|0<TAB>end-ns<TAB>reason
 #   agent.pl probe SPEC MS HOST LOG the same from outside: every probe goes to
-#                                   HOST (a fleet node) and the samples to LOG
+#                                   HOST (a fleet node; a command probe finds
+#                                   it in $MC_NODE) and the samples to LOG
 #                                   (its pid in LOG.pid)
 #   agent.pl fleet-watch DIR SINCE_NS SETTLE_MS WATCH_MS
 #                                   a fleet's rollback policy over the probe
@@ -397,6 +398,8 @@ sub cmd_probe {
         for (1 .. 100) { $addr = Socket::inet_aton($host) and last; Time::HiRes::sleep(0.05) }
         die "probe: cannot resolve $host\n" unless $addr;
         $PROBE_HOST = Socket::inet_ntoa($addr);
+        # A command probe reaches the node by its name (an SSH login).
+        $ENV{MC_NODE} = $host;
         $pidfile = "$log.pid";
     } else {
         $log = "$SCRATCH/probe.log";
@@ -501,6 +504,8 @@ sub cmd_check {
     my ($spec, $settle_ms, $ms) = @_;
     die "usage: agent.pl check SPEC SETTLE_MS MS\n" unless defined $ms && $ms > 0;
     my $probes = read_probes($spec);
+    # A command probe written for the prober reaches this node itself.
+    $ENV{MC_NODE} //= '127.0.0.1';
     my ($ok_since, $fail_since);
     while (1) {
         my $t = clock_gettime(CLOCK_MONOTONIC);

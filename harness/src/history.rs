@@ -265,6 +265,15 @@ pub struct NodeMeasures {
     pub unhealthy_after_change: bool,
     pub healthy_at_end: bool,
     pub reachable_at_end: bool,
+    /// The deployer still held a shared SSH connection to it
+    /// (ControlPersist) when the fleet rollback began: a rollback over
+    /// that connection reaches a node whose sshd refuses new ones.
+    #[serde(default)]
+    pub kept_connection_at_rollback: bool,
+    /// The node rolled itself back, by this mechanism (`dead-man switch`,
+    /// `deploy-rs auto rollback`), as the node's own record says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_by: Option<String>,
     /// Unhealthy time from the rollout's start to the end of the watch.
     pub downtime_ms: f64,
     /// Rollback start → this node healthy for good (None: never, or no

@@ -599,6 +599,14 @@ fn a_fleet_is_checked() {
             ":15:12: watch_ms: the watch must last at least `settle_ms`",
         ),
         (
+            "watch-past-timeout",
+            format!(
+                "{}[fleet]\nwatch_ms = 60000\n",
+                apt.replace("approaches = [\"apt\"]\n", "approaches = [\"apt\"]\nstep_timeout_s = 60\n")
+            ),
+            ":16:12: watch_ms: the watch must end within the scenario's step_timeout_s (60 s)",
+        ),
+        (
             "not-a-fleet-tool",
             format!("{}[fleet]\n", head("[\"pip\"]")),
             ":3:15: approach `pip` does not roll a configuration out to a fleet; `rollout` scenarios take apt, ansible, nix",

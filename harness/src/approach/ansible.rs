@@ -124,19 +124,21 @@ impl Approach for Ansible {
     /// One playbook over the inventory of the nodes, at Ansible's
     /// defaults: 5 forks, the linear strategy, no `serial` (one batch)
     /// and no `max_fail_percentage` (a failing host does not stop the
-    /// others), SSH through the shared client configuration. The fleet
-    /// rollback is the same playbook with the previous variables.
+    /// others), SSH through the shared client configuration and connection
+    /// sharing (`fleet::ansible_ssh_env`).
+    /// The fleet rollback is the same playbook with the previous variables.
     fn fleet_commands(
         &self,
         method: &str,
         _plan: &crate::service::ConfigPlan,
-        _fleet: &crate::scenario::FleetSpec,
+        fleet: &crate::scenario::FleetSpec,
     ) -> Option<super::fleet::FleetCommands> {
-        use super::fleet::{FleetCommands, FleetRollback, DIR};
+        use super::fleet::{ansible_ssh_env, FleetCommands, FleetRollback, DIR};
+        let ssh = ansible_ssh_env(fleet.control_persist_s());
         use crate::service::FIXTURES;
         let run = |stage: &str| {
             format!(
-                "cd {DIR} && ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_NOCOLOR=1 ansible-playbook -i hosts {FIXTURES}/fleet.yml -e stage={stage}"
+                "cd {DIR} && ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_NOCOLOR=1 {ssh} ansible-playbook -i hosts {FIXTURES}/fleet.yml -e stage={stage}"
             )
         };
         (method == "previous-vars").then(|| FleetCommands {
@@ -151,6 +153,7 @@ impl Approach for Ansible {
             node_change: String::new(),
             node_rollback: String::new(),
             node_confirm: String::new(),
+            node_self_restore: String::new(),
         })
     }
 }

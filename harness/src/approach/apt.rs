@@ -301,6 +301,13 @@ impl Approach for Apt {
             confirm,
             node_change,
             node_rollback,
+            node_self_restore: if method == "dead-man" {
+                format!(
+                    "grep -q '^fired' {DEAD_MAN}.log 2>/dev/null && echo 'dead-man switch'; true"
+                )
+            } else {
+                String::new()
+            },
             node_confirm,
         })
     }

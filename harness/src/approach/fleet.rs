@@ -12,11 +12,22 @@ pub const DIR: &str = "/root/fleet";
 pub const KEY: &str = "/root/.ssh/fleet";
 
 /// The SSH client configuration every SSH-based tool reads (ssh,
-/// nix-copy-closure, ansible-playbook): the same key, timeouts and
-/// connection sharing (ControlPersist 60 s, Ansible's own default): a kept
-/// master connection still reaches a node whose sshd stopped accepting new
+/// nix-copy-closure, deploy-rs, and ansible-playbook, whose own
+/// connection sharing is set to match: [`ansible_ssh_args`]): the same
+/// key and timeouts, and idle connections kept `persist_s` seconds for
+/// reuse (`[fleet] ssh_control_persist_s`, default 60 like Ansible's): a
+/// kept connection still reaches a node whose sshd stopped accepting new
 /// ones.
-pub const SSH_CONFIG: &str = "Host *\n\
+pub fn ssh_config(persist_s: u32) -> String {
+    let sharing = if persist_s == 0 {
+        "ControlMaster no\n  ControlPath none\n".to_string()
+    } else {
+        format!(
+            "ControlMaster auto\n  ControlPath /root/.ssh/cm-%C\n  ControlPersist {persist_s}s\n"
+        )
+    };
+    format!(
+        "Host *\n\
   User root\n\
   IdentityFile /root/.ssh/fleet\n\
   IdentitiesOnly yes\n\
@@ -27,9 +38,20 @@ pub const SSH_CONFIG: &str = "Host *\n\
   ConnectTimeout 5\n\
   ServerAliveInterval 5\n\
   ServerAliveCountMax 2\n\
-  ControlMaster auto\n\
-  ControlPath /root/.ssh/cm-%C\n\
-  ControlPersist 60s\n";
+  {sharing}"
+    )
+}
+
+/// Ansible's `ssh_args` for the same sharing as [`ssh_config`] (its
+/// default, `-C -o ControlMaster=auto -o ControlPersist=60s`, would
+/// override the file), and its sockets where `ssh -O check` finds them.
+pub fn ansible_ssh_env(persist_s: u32) -> String {
+    if persist_s == 0 {
+        "ANSIBLE_SSH_ARGS='-C -o ControlMaster=no -o ControlPath=none'".into()
+    } else {
+        format!("ANSIBLE_SSH_ARGS='-C -o ControlMaster=auto -o ControlPersist={persist_s}s' ANSIBLE_SSH_CONTROL_PATH='/root/.ssh/cm-%%C'")
+    }
+}
 
 /// How long a node waits for the deployer's confirmation before it rolls
 /// itself back: deploy-rs's default confirm timeout, used by the apt
@@ -67,6 +89,10 @@ pub struct FleetCommands {
     pub node_rollback: String,
     /// `confirm.sh`: a node's part of the confirmation.
     pub node_confirm: String,
+    /// Run on each node at the end: prints the mechanism's name when the
+    /// node rolled itself back (a dead-man switch that fired, deploy-rs's
+    /// auto rollback), nothing otherwise. Empty: no such mechanism.
+    pub node_self_restore: String,
 }
 
 /// The fleet rollback.
@@ -209,6 +235,22 @@ nodes = 2
                 }
             }
         }
+    }
+
+    #[test]
+    fn connection_sharing_is_the_scenarios_for_every_tool() {
+        let kept = ssh_config(60);
+        assert!(kept.starts_with("Host *\nUser root\n"), "{kept}");
+        assert!(kept.contains("ControlMaster auto\n"), "{kept}");
+        assert!(kept.contains("ControlPersist 60s\n"), "{kept}");
+        assert!(ansible_ssh_env(60).contains("ControlPersist=60s"));
+        assert!(ansible_ssh_env(60).contains("cm-%%C"));
+        let fresh = ssh_config(0);
+        assert!(fresh.contains("ControlMaster no\n"), "{fresh}");
+        assert!(fresh.contains("ControlPath none\n"), "{fresh}");
+        assert!(!fresh.contains("ControlPersist"), "{fresh}");
+        assert!(ansible_ssh_env(0).contains("ControlMaster=no"));
+        assert!(!ansible_ssh_env(0).contains("ControlPersist"));
     }
 
     #[test]

@@ -306,6 +306,7 @@ impl Nix {
             ),
             node_rollback: config.recover.join("\n"),
             node_confirm: String::new(),
+            node_self_restore: String::new(),
         })
     }
 }

@@ -48,6 +48,10 @@ pub(super) fn commands(fleet: &FleetSpec, links: &str) -> FleetCommands {
         node_change: String::new(),
         node_rollback: String::new(),
         node_confirm: String::new(),
+        // activate's auto rollback after the node's own check failed.
+        node_self_restore: format!(
+            "grep -q ' bad failed$' {ACTIVATIONS} 2>/dev/null && echo 'deploy-rs auto rollback'; true"
+        ),
     }
 }
 

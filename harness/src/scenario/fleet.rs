@@ -45,6 +45,13 @@ pub struct FleetSpec {
     #[serde(default = "default_probe_interval_ms")]
     #[schemars(with = "u64", range(min = 10, max = 100))]
     pub probe_interval_ms: Spanned<u64>,
+    /// How long the deployer keeps an idle SSH connection to a node open
+    /// for reuse (OpenSSH's ControlPersist, in seconds, 0 to 3600; default
+    /// 60, Ansible's own): the same for every SSH-based tool. 0: every
+    /// command opens a fresh connection.
+    #[serde(default = "default_control_persist_s")]
+    #[schemars(with = "u32", range(min = 0, max = 3600))]
+    pub ssh_control_persist_s: Spanned<u32>,
 }
 
 impl FleetSpec {
@@ -55,6 +62,9 @@ impl FleetSpec {
         *self.broken.get_ref()
     }
     /// Whether node `i` (from 0) is one the change breaks: the last ones.
+    pub fn control_persist_s(&self) -> u32 {
+        *self.ssh_control_persist_s.get_ref()
+    }
     pub fn is_broken(&self, i: u32) -> bool {
         i >= self.nodes().saturating_sub(self.broken())
     }
@@ -71,6 +81,9 @@ fn default_settle_ms() -> Spanned<u64> {
 }
 fn default_watch_ms() -> Spanned<u64> {
     Spanned::new(0..0, 5000)
+}
+fn default_control_persist_s() -> Spanned<u32> {
+    Spanned::new(0..0, 60)
 }
 fn default_probe_interval_ms() -> Spanned<u64> {
     Spanned::new(0..0, 100)

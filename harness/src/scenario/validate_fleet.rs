@@ -68,13 +68,24 @@ pub(super) fn validate_rollout(s: &Scenario) -> Result<(), ParseError> {
             "probe_interval_ms: expected 10 to 100",
         ));
     }
-    let service = s.service.as_ref().expect("validate_configure checked it");
-    if let Some(p) = service.probe.iter().find(|p| p.get_ref().command.is_some()) {
+    if f.control_persist_s() > 3600 {
         return Err(err(
-            p,
-            "a fleet's nodes are probed from the prober over the network: `http` or `tcp` probes only",
+            &f.ssh_control_persist_s,
+            "ssh_control_persist_s: expected 0 to 3600",
         ));
     }
+    // The trial's steps run under step_timeout_s: a watch that outlasts
+    // it would be cut off and the trial errored.
+    if *f.watch_ms.get_ref() >= s.scenario.step_timeout_s.saturating_mul(1000) {
+        return Err(err(
+            &f.watch_ms,
+            &format!(
+                "watch_ms: the watch must end within the scenario's step_timeout_s ({} s)",
+                s.scenario.step_timeout_s
+            ),
+        ));
+    }
+    let service = s.service.as_ref().expect("validate_configure checked it");
     if let Some(w) = service.wanted_edit.first() {
         return Err(err(
             &w.path,

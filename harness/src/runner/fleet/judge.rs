@@ -35,6 +35,11 @@ pub struct Node {
     pub after_change: ConfigState,
     pub at_end: ConfigState,
     pub reachable_at_end: bool,
+    /// A shared connection from the deployer was alive when the fleet
+    /// rollback began.
+    pub kept_connection: bool,
+    /// The mechanism by which it rolled itself back, if it did.
+    pub restored_by: Option<String>,
     pub residue_files: usize,
 }
 
@@ -97,6 +102,8 @@ fn node(n: &Node, at: Moments) -> NodeMeasures {
         unhealthy_after_change: broke,
         healthy_at_end: n.samples.last().is_some_and(|s| s.healthy),
         reachable_at_end: n.reachable_at_end,
+        kept_connection_at_rollback: n.kept_connection,
+        restored_by: n.restored_by.clone(),
         downtime_ms: ms(downtime),
         restore_ms,
         residue_files: n.residue_files,
@@ -170,6 +177,8 @@ mod tests {
             after_change: ConfigState::New,
             at_end: ConfigState::Old,
             reachable_at_end: true,
+            kept_connection: false,
+            restored_by: None,
             residue_files: 1,
         }
     }

@@ -85,13 +85,14 @@ impl DockerExecutor {
         let paths = crate::service::config::plan(s)
             .map(|p| p.paths())
             .unwrap_or_default();
-        let (moments, after_change) = roll_out(&fleet, &method, spec, &paths, timeout, h).await?;
+        let rolled = roll_out(&fleet, &method, spec, &paths, timeout, h).await?;
         // Two more periods: the last state is seen by a sample that began
         // after the watch ended.
         tokio::time::sleep(Duration::from_millis(2 * spec.probe_interval_ms.get_ref())).await;
         let samples = probe_logs(&fleet.prober, &fleet.nodes, timeout).await?;
         let unreachable = unreachable(&fleet.deployer, timeout).await?;
         let at_end = config_states(&fleet.nodes, &paths).await?;
+        let restored_by = self_restores(&fleet.nodes, &method.node_self_restore, timeout).await?;
         let after = snapshots(&fleet.nodes, a.as_ref(), &base, &mut h.timings).await?;
 
         let nodes: Vec<Node> = fleet
@@ -102,13 +103,15 @@ impl DockerExecutor {
                 name: node_name(i),
                 broken: spec.is_broken(i as u32),
                 samples: samples[i].clone(),
-                after_change: after_change[i],
+                after_change: rolled.after_change[i],
                 at_end: at_end[i],
                 reachable_at_end: !unreachable.contains(&n.name),
+                kept_connection: rolled.kept.contains(&n.name),
+                restored_by: restored_by[i].clone(),
                 residue_files: snapshot::residue(&before[i], &after[i]).visible_files(),
             })
             .collect();
-        h.fleet = Some(judge::judge(&nodes, spec.broken(), moments));
+        h.fleet = Some(judge::judge(&nodes, spec.broken(), rolled.moments));
         let t = std::time::Instant::now();
         drop(fleet);
         h.timings.container_remove_ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -170,8 +173,9 @@ impl DockerExecutor {
         timeout: Duration,
     ) -> Result<(), DockerError> {
         put_host_tools(&fleet.deployer, method).await?;
-        let key = set_up_deployer(fleet, a, s, method, timeout).await?;
-        set_up_nodes(fleet, a, s, &key, timeout).await?;
+        let deployer_key = set_up_deployer(fleet, a, s, method, timeout).await?;
+        let prober_key = set_up_prober_key(fleet, timeout).await?;
+        set_up_nodes(fleet, a, s, &[deployer_key, prober_key], timeout).await?;
         if !method.first_deploy.is_empty() {
             let steps = run_steps(
                 &fleet.deployer,
@@ -226,7 +230,7 @@ async fn set_up_deployer(
     method: &FleetCommands,
     timeout: Duration,
 ) -> Result<String, DockerError> {
-    use crate::approach::fleet::{DIR, KEY, SSH_CONFIG};
+    use crate::approach::fleet::{ssh_config, DIR, KEY};
     use crate::service::quote;
     let d = &fleet.deployer;
     let names: String = fleet
@@ -238,7 +242,14 @@ async fn set_up_deployer(
     deployer_setup.extend(crate::service::prepare(s));
     deployer_setup.extend([
         format!("mkdir -p -m 700 /root/.ssh {DIR} && ssh-keygen -q -t ed25519 -N '' -f {KEY}"),
-        format!("printf '%s' {} > /root/.ssh/config", quote(SSH_CONFIG)),
+        format!(
+            "printf '%s' {} > /root/.ssh/config",
+            quote(&ssh_config(
+                s.fleet
+                    .as_ref()
+                    .map_or(60, |f| f.get_ref().control_persist_s())
+            ))
+        ),
         format!("printf '%s' {} > {DIR}/nodes", quote(&names)),
         format!(
             "printf '%s\\n' {} > {DIR}/change.sh",
@@ -261,22 +272,40 @@ async fn set_up_deployer(
     let key = d
         .exec(&argv(&["cat", &format!("{KEY}.pub")]), None, timeout)
         .await?;
-    let key = String::from_utf8_lossy(&key.stdout).trim().to_string();
+    public_key(&d.name, &key.stdout)
+}
+
+/// The prober's own key pair (root's default identity there), which every
+/// node trusts: a `command` probe may log in to a node over SSH (its
+/// name in `$MC_NODE`), with no connection shared with the deployer's.
+async fn set_up_prober_key(fleet: &Fleet, timeout: Duration) -> Result<String, DockerError> {
+    let make = "mkdir -p -m 700 /root/.ssh && ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519 && cat /root/.ssh/id_ed25519.pub";
+    let out = fleet
+        .prober
+        .exec(&argv(&["sh", "-c", make]), None, timeout)
+        .await?;
+    public_key(&fleet.prober.name, &out.stdout)
+}
+
+/// A public key printed by `cat KEY.pub`, checked.
+fn public_key(who: &str, stdout: &[u8]) -> Result<String, DockerError> {
+    let key = String::from_utf8_lossy(stdout).trim().to_string();
     if !key.starts_with("ssh-ed25519 ") {
         return Err(DockerError::Other(format!(
-            "the deployer's key: unexpected `{key}`"
+            "{who}'s key: unexpected `{key}`"
         )));
     }
     Ok(key)
 }
 
 /// Every node at once: the approach's service set-up, the broken nodes'
-/// difference, the deployer's key trusted, sshd and the service started.
+/// difference, `keys` trusted (the deployer's, the prober's), sshd and
+/// the service started.
 async fn set_up_nodes(
     fleet: &Fleet,
     a: &dyn Approach,
     s: &Scenario,
-    key: &str,
+    keys: &[String],
     timeout: Duration,
 ) -> Result<(), DockerError> {
     use crate::service::quote;
@@ -295,9 +324,10 @@ async fn set_up_nodes(
                 .collect();
             c.push(format!("rm -rf {}", paths.join(" ")));
         }
+        let keys: Vec<String> = keys.iter().map(|k| quote(k)).collect();
         c.push(format!(
                 "mkdir -p -m 700 /root/.ssh && printf '%s\\n' {} >> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
-                quote(key)
+                keys.join(" ")
             ));
         if service.service() != ServiceName::Sshd {
             c.push(
@@ -357,7 +387,7 @@ async fn roll_out(
     paths: &[String],
     timeout: Duration,
     h: &mut History,
-) -> Result<(Moments, Vec<ConfigState>), DockerError> {
+) -> Result<Rolled, DockerError> {
     let rollout = deployer_step(fleet, Phase::Operation, &method.rollout, timeout).await?;
     let rollout_start = rollout
         .started_ns
@@ -366,6 +396,7 @@ async fn roll_out(
     h.steps.push(rollout);
     let mut after_change = config_states(&fleet.nodes, paths).await?;
     let watch = spec.watch_ms.get_ref().to_string();
+    let mut kept = Vec::new();
 
     let (rollback, rollback_end) = match &method.rollback {
         FleetRollback::ByTheTool => {
@@ -411,6 +442,7 @@ async fn roll_out(
                     (None, None)
                 }
                 1 => {
+                    kept = kept_connections(&fleet.deployer, timeout).await?;
                     let step = deployer_step(fleet, Phase::Recovery, rollback, timeout).await?;
                     h.playbook_ran = true;
                     let start = step.started_ns;
@@ -434,7 +466,42 @@ async fn roll_out(
         rollback,
         rollback_end,
     };
-    Ok((moments, after_change))
+    Ok(Rolled {
+        moments,
+        after_change,
+        kept,
+    })
+}
+
+/// What the rollout phase saw.
+struct Rolled {
+    moments: Moments,
+    /// Each node's configuration once the rollout tool returned (for a
+    /// tool that rolls back by itself: `New` where it was activated).
+    after_change: Vec<ConfigState>,
+    /// The nodes the deployer held a shared connection to when the fleet
+    /// rollback began.
+    kept: Vec<String>,
+}
+
+/// The nodes whose shared SSH connection from the deployer (ControlPersist)
+/// is alive: `ssh -O check` asks the master, opening nothing.
+async fn kept_connections(
+    deployer: &Sandbox,
+    timeout: Duration,
+) -> Result<Vec<String>, DockerError> {
+    use crate::approach::fleet::DIR;
+    let check = format!(
+        "while read -r n; do ssh -O check \"$n\" 2>/dev/null && echo \"$n\"; done < {DIR}/nodes; true"
+    );
+    let out = deployer
+        .exec(&argv(&["sh", "-c", &check]), None, timeout)
+        .await?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect())
 }
 
 /// Waits until every node's last sample since `since_ns` is healthy, at
@@ -583,6 +650,24 @@ async fn config_states(
                 _ => ConfigState::Other,
             })
         }
+    }))
+    .await
+}
+
+/// Which nodes rolled themselves back, and how (`command` prints the
+/// mechanism's name on such a node).
+async fn self_restores(
+    nodes: &[Sandbox],
+    command: &str,
+    timeout: Duration,
+) -> Result<Vec<Option<String>>, DockerError> {
+    if command.is_empty() {
+        return Ok(vec![None; nodes.len()]);
+    }
+    try_join_all(nodes.iter().map(|n| async move {
+        let out = n.exec(&argv(&["sh", "-c", command]), None, timeout).await?;
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok::<_, DockerError>((!said.is_empty()).then_some(said))
     }))
     .await
 }
