@@ -270,7 +270,7 @@ fn validate_prints_the_plan_of_the_default_suite() {
         "{text}"
     );
     assert!(
-        text.contains("valid: 25 scenario(s), 443 trials in all"),
+        text.contains("valid: 27 scenario(s), 463 trials in all"),
         "{text}"
     );
     let o = bin()

@@ -45,6 +45,8 @@ pub struct HistoryView {
     /// The difference from a clean install (a retry's, or a successful
     /// install's); None for other trials.
     pub retry_difference: Option<Residue>,
+    /// A rollout trial's nodes, each as measured.
+    pub fleet_nodes: Vec<crate::history::NodeMeasures>,
 }
 
 impl HistoryView {
@@ -313,6 +315,11 @@ fn read_jsonl(path: &Path) -> Result<Vec<(Key, HistoryView)>> {
         let mut view = HistoryView {
             probe_max_gap_ms: h.service.as_ref().map(|s| s.max_gap_ms),
             retry_difference: h.clean.as_ref().map(|c| c.difference.clone()),
+            fleet_nodes: h
+                .fleet
+                .as_ref()
+                .map(|f| f.per_node.clone())
+                .unwrap_or_default(),
             ..Default::default()
         };
         for step in &h.steps {

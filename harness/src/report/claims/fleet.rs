@@ -1,11 +1,13 @@
 //! "A fleet rolls back in seconds": the rows of rollout scenarios (a
-//! `nodes` count). Per approach, was every node serving, reachable and on
-//! a known configuration again within 10 s of the fleet rollback's start?
-//! The verdict is `verify::builtin`'s (`Claim::Fleet`); this file words it
-//! with the fleet's times by size.
+//! `nodes` count), one answer per scenario. Per approach and method, was
+//! every node serving, reachable and on a known configuration again
+//! within 10 s of the fleet rollback's start? The verdict is
+//! `verify::builtin`'s (`Claim::Fleet`); this file words it with the
+//! fleet's times by size and says what brought the broken nodes back.
 
 use super::{as_input, not_covered, undecided_clause, Answer, FLEET};
-use crate::report::{by_approach, fmt_ms, Trial};
+use crate::approach::ApproachKind;
+use crate::report::{approach_rank, fmt_ms, Trial};
 use crate::stats;
 use crate::verify::builtin::Claim;
 use crate::verify::Verdict;
@@ -16,24 +18,92 @@ fn median_ms(rows: &[&Trial], f: fn(&Trial) -> Option<f64>) -> String {
     stats::median(&v).map(fmt_ms).unwrap_or_else(|| "?".into())
 }
 
-pub fn fleet(all: &[Trial]) -> Answer {
+/// One answer per rollout scenario (scoped by its name when there are
+/// several), or "not covered".
+pub fn fleet(all: &[Trial]) -> Vec<Answer> {
     let rows: Vec<&Trial> = all
         .iter()
         .filter(|t| t.record.nodes.is_some() && !t.errored())
         .collect();
     if rows.is_empty() {
-        return not_covered(
+        return vec![not_covered(
             FLEET,
             "no trial in this run rolls a change out to a fleet (a `rollout` scenario).",
-        );
+        )];
     }
-    let records: Vec<_> = all.iter().map(|t| t.record.clone()).collect();
-    let input = as_input("trials.csv", &records);
+    let mut scenarios: Vec<&str> = rows.iter().map(|t| t.record.scenario.as_str()).collect();
+    scenarios.sort_unstable();
+    scenarios.dedup();
+    let scoped = scenarios.len() > 1;
+    scenarios
+        .iter()
+        .map(|name| {
+            let mine: Vec<&Trial> = rows
+                .iter()
+                .copied()
+                .filter(|t| t.record.scenario == *name)
+                .collect();
+            Answer {
+                scope: scoped.then(|| name.to_string()),
+                ..fleet_of(&mine)
+            }
+        })
+        .collect()
+}
+
+/// One approach with one method: "apt (dead-man)" when the approach ran
+/// several in these rows, else "apt".
+struct Variant<'a> {
+    approach: ApproachKind,
+    label: String,
+    trials: Vec<&'a Trial>,
+}
+
+fn variants<'a>(rows: &[&'a Trial]) -> Vec<Variant<'a>> {
+    let mut approaches: Vec<ApproachKind> = rows.iter().map(|t| t.record.approach).collect();
+    approaches.sort_by_key(|a| approach_rank(*a));
+    approaches.dedup();
+    let mut out = Vec::new();
+    for a in approaches {
+        let mine: Vec<&Trial> = rows
+            .iter()
+            .copied()
+            .filter(|t| t.record.approach == a)
+            .collect();
+        let mut methods: Vec<&str> = Vec::new();
+        for t in &mine {
+            if !methods.contains(&t.record.recovery.as_str()) {
+                methods.push(&t.record.recovery);
+            }
+        }
+        // The methods in the order the approach lists them (its default first).
+        let listed = crate::vocab::fleet_methods(a.as_str()).unwrap_or_default();
+        methods.sort_by_key(|m| listed.iter().position(|l| l == m).unwrap_or(usize::MAX));
+        for m in &methods {
+            out.push(Variant {
+                approach: a,
+                label: if methods.len() > 1 {
+                    format!("{a} ({m})")
+                } else {
+                    a.to_string()
+                },
+                trials: mine
+                    .iter()
+                    .copied()
+                    .filter(|t| t.record.recovery == *m)
+                    .collect(),
+            });
+        }
+    }
+    out
+}
+
+fn fleet_of(rows: &[&Trial]) -> Answer {
     let (mut holds, mut broken, mut undecided) = (Vec::new(), Vec::new(), Vec::new());
     let mut facts = Vec::new();
-    for g in by_approach(rows.iter().copied()) {
-        let rolled_back: Vec<&Trial> = g
-            .data
+    for v in variants(rows) {
+        let rolled_back: Vec<&Trial> = v
+            .trials
             .iter()
             .copied()
             .filter(|t| t.record.playbook_ran)
@@ -43,32 +113,37 @@ pub fn fleet(all: &[Trial]) -> Answer {
             .filter(|t| t.record.recovered.is_true())
             .count();
         let clause = format!(
-            "{} rolled the fleet back in {}/{} trials and every node was back in {back} \
+            "{} rolled the fleet back in {}/{} trials and every node was back in {back} of them \
              (rollback start → every node serving, median {}; rollout {}; unhealthy time over the \
              nodes {})",
-            g.approach,
+            v.label,
             rolled_back.len(),
-            g.data.len(),
+            v.trials.len(),
             median_ms(&rolled_back, |t| t.record.fleet_restore_ms),
-            median_ms(&g.data, |t| t.record.fleet_change_ms),
-            median_ms(&g.data, |t| t.record.node_downtime_ms),
+            median_ms(&v.trials, |t| t.record.fleet_change_ms),
+            median_ms(&v.trials, |t| t.record.node_downtime_ms),
         );
-        let (verdict, judgements) = Claim::Fleet.judge(g.approach, &input);
+        let records: Vec<_> = v.trials.iter().map(|t| t.record.clone()).collect();
+        let input = as_input("trials.csv", &records);
+        let (verdict, judgements) = Claim::Fleet.judge(v.approach, &input);
         match verdict {
-            Verdict::Holds => holds.push((g.approach.to_string(), clause)),
-            Verdict::Violated => broken.push((g.approach.to_string(), clause)),
+            Verdict::Holds => holds.push((v.label.clone(), clause)),
+            Verdict::Violated => broken.push((v.label.clone(), clause)),
             Verdict::Unknown => {
-                undecided.push(undecided_clause(g.approach.as_str(), &judgements));
+                undecided.push(undecided_clause(&v.label, &judgements));
                 facts.push(format!("Undecided: {clause}."));
             }
         }
-        facts.extend(by_size(&g.data, g.approach.as_str()));
+        facts.extend(how_they_came_back(&v));
+        facts.extend(by_size(&v.trials, &v.label));
     }
     facts.push(
         "The policy is the same for every approach: a node unhealthy for the scenario's \
          `settle_ms` in a row after the rollout began rolls the whole fleet back with the \
-         approach's own tool (scenarios/README.md, Fleets). Times are taken on the hosts' \
-         shared monotonic clock; node health is the prober's, at its `probe_interval_ms`."
+         approach's own tool; deploy-rs rolls back by itself (its check in the activation \
+         script, then its revoke) before it returns (scenarios/README.md, Fleets). Times are \
+         taken on the hosts' shared monotonic clock; node health is the prober's, at its \
+         `probe_interval_ms`."
             .into(),
     );
     let Some((status, verdict, sentence)) =
@@ -89,9 +164,65 @@ pub fn fleet(all: &[Trial]) -> Answer {
     }
 }
 
-/// One fact per fleet size the approach ran: its nodes, broken nodes and
+/// What brought the nodes the change broke back, from each node's record
+/// in trials.jsonl: a mechanism on the node itself (a dead-man switch,
+/// deploy-rs's auto rollback), a shared SSH connection the deployer still
+/// held, or the rollback over a new one; and how many stayed unreachable.
+fn how_they_came_back(v: &Variant) -> Option<String> {
+    let nodes: Vec<&crate::history::NodeMeasures> = v
+        .trials
+        .iter()
+        .filter_map(|t| t.history.as_ref())
+        .flat_map(|h| h.fleet_nodes.iter())
+        .filter(|n| n.unhealthy_after_change)
+        .collect();
+    if nodes.is_empty() {
+        return None;
+    }
+    let count =
+        |f: &dyn Fn(&crate::history::NodeMeasures) -> bool| nodes.iter().filter(|n| f(n)).count();
+    let unreachable = count(&|n| !n.reachable_at_end);
+    let unhealthy = count(&|n| !n.healthy_at_end);
+    let mut ways: Vec<String> = Vec::new();
+    let mut mechanisms: Vec<&str> = nodes
+        .iter()
+        .filter_map(|n| n.restored_by.as_deref())
+        .collect();
+    mechanisms.sort_unstable();
+    mechanisms.dedup();
+    for m in mechanisms {
+        let k = count(&|n| n.restored_by.as_deref() == Some(m) && n.healthy_at_end);
+        ways.push(format!("{k} by its {m}"));
+    }
+    let kept =
+        count(&|n| n.restored_by.is_none() && n.healthy_at_end && n.kept_connection_at_rollback);
+    if kept > 0 {
+        ways.push(format!(
+            "{kept} by the rollback over an SSH connection the deployer had kept open"
+        ));
+    }
+    let fresh =
+        count(&|n| n.restored_by.is_none() && n.healthy_at_end && !n.kept_connection_at_rollback);
+    if fresh > 0 {
+        ways.push(format!("{fresh} by the rollback"));
+    }
+    let back = if ways.is_empty() {
+        "none came back".to_string()
+    } else {
+        format!("back: {}", ways.join(", "))
+    };
+    Some(format!(
+        "{}: {} node(s) broken by the change over {} trials; {back}; {unhealthy} still unhealthy \
+         and {unreachable} unreachable over a fresh SSH connection at the end.",
+        v.label,
+        nodes.len(),
+        v.trials.len(),
+    ))
+}
+
+/// One fact per fleet size the variant ran: its nodes, broken nodes and
 /// median times, so growth with N is read off.
-fn by_size(data: &[&Trial], approach: &str) -> Vec<String> {
+fn by_size(data: &[&Trial], label: &str) -> Vec<String> {
     let mut sizes: Vec<(u32, u32)> = data
         .iter()
         .filter_map(|t| Some((t.record.nodes?, t.record.broken?)))
@@ -118,7 +249,7 @@ fn by_size(data: &[&Trial], approach: &str) -> Vec<String> {
         })
         .collect();
     vec![format!(
-        "{approach} by fleet size (medians): {}.",
+        "{label} by fleet size (medians): {}.",
         parts.join("; ")
     )]
 }

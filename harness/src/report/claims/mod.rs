@@ -97,7 +97,7 @@ pub fn answer_all(trials: &[Trial], points: &[CrashPointRecord]) -> Vec<Answer> 
     ];
     out.extend(service::bad_config(trials));
     out.extend([try_again::try_again(trials), isolation::isolation(trials)]);
-    out.push(fleet::fleet(trials));
+    out.extend(fleet::fleet(trials));
     out
 }
 
