@@ -604,7 +604,7 @@ fn a_fleet_is_checked() {
                 "{}[fleet]\nwatch_ms = 60000\n",
                 apt.replace("approaches = [\"apt\"]\n", "approaches = [\"apt\"]\nstep_timeout_s = 60\n")
             ),
-            ":16:12: watch_ms: the watch must end within the scenario's step_timeout_s (60 s)",
+            ":15:12: watch_ms: the watch must end within the scenario's step_timeout_s (60 s)",
         ),
         (
             "not-a-fleet-tool",

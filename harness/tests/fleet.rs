@@ -133,7 +133,7 @@ fn every_approach_rolls_out_breaks_the_drifted_nodes_and_rolls_the_fleet_back() 
             // One node at a time, stopping at the first that fails its
             // check: that one broke, and no other.
             let changed: u32 = r["nodes_changed"].parse().unwrap();
-            assert!(changed >= 1 && changed <= 3, "{who}: {changed}");
+            assert!((1..=3).contains(&changed), "{who}: {changed}");
             assert_eq!(r["nodes_unhealthy_after_change"], "1", "{who}");
         } else {
             // Every other approach changes every node; the drifted ones break.

@@ -79,7 +79,7 @@ pub(super) fn validate_rollout(s: &Scenario) -> Result<(), ParseError> {
     if *f.watch_ms.get_ref() >= s.scenario.step_timeout_s.saturating_mul(1000) {
         return Err(err(
             &f.watch_ms,
-            &format!(
+            format!(
                 "watch_ms: the watch must end within the scenario's step_timeout_s ({} s)",
                 s.scenario.step_timeout_s
             ),

@@ -18,37 +18,21 @@ fn median_ms(rows: &[&Trial], f: fn(&Trial) -> Option<f64>) -> String {
     stats::median(&v).map(fmt_ms).unwrap_or_else(|| "?".into())
 }
 
-/// One answer per rollout scenario (scoped by its name when there are
-/// several), or "not covered".
-pub fn fleet(all: &[Trial]) -> Vec<Answer> {
+/// The answer over every rollout row: each approach and method judged
+/// over all its rollout trials (the summary's one column), then the
+/// figures and what brought the broken nodes back, scenario by scenario.
+pub fn fleet(all: &[Trial]) -> Answer {
     let rows: Vec<&Trial> = all
         .iter()
         .filter(|t| t.record.nodes.is_some() && !t.errored())
         .collect();
     if rows.is_empty() {
-        return vec![not_covered(
+        return not_covered(
             FLEET,
             "no trial in this run rolls a change out to a fleet (a `rollout` scenario).",
-        )];
+        );
     }
-    let mut scenarios: Vec<&str> = rows.iter().map(|t| t.record.scenario.as_str()).collect();
-    scenarios.sort_unstable();
-    scenarios.dedup();
-    let scoped = scenarios.len() > 1;
-    scenarios
-        .iter()
-        .map(|name| {
-            let mine: Vec<&Trial> = rows
-                .iter()
-                .copied()
-                .filter(|t| t.record.scenario == *name)
-                .collect();
-            Answer {
-                scope: scoped.then(|| name.to_string()),
-                ..fleet_of(&mine)
-            }
-        })
-        .collect()
+    fleet_of(&rows)
 }
 
 /// One approach with one method: "apt (dead-man)" when the approach ran
@@ -100,49 +84,46 @@ fn variants<'a>(rows: &[&'a Trial]) -> Vec<Variant<'a>> {
 
 fn fleet_of(rows: &[&Trial]) -> Answer {
     let (mut holds, mut broken, mut undecided) = (Vec::new(), Vec::new(), Vec::new());
-    let mut facts = Vec::new();
     for v in variants(rows) {
-        let rolled_back: Vec<&Trial> = v
-            .trials
-            .iter()
-            .copied()
-            .filter(|t| t.record.playbook_ran)
-            .collect();
-        let back = rolled_back
-            .iter()
-            .filter(|t| t.record.recovered.is_true())
-            .count();
-        let clause = format!(
-            "{} rolled the fleet back in {}/{} trials and every node was back in {back} of them \
-             (rollback start → every node serving, median {}; rollout {}; unhealthy time over the \
-             nodes {})",
-            v.label,
-            rolled_back.len(),
-            v.trials.len(),
-            median_ms(&rolled_back, |t| t.record.fleet_restore_ms),
-            median_ms(&v.trials, |t| t.record.fleet_change_ms),
-            median_ms(&v.trials, |t| t.record.node_downtime_ms),
-        );
         let records: Vec<_> = v.trials.iter().map(|t| t.record.clone()).collect();
         let input = as_input("trials.csv", &records);
         let (verdict, judgements) = Claim::Fleet.judge(v.approach, &input);
+        let clause = format!(
+            "{} ({} of {} trials with every node back within 10 s)",
+            v.label,
+            v.trials.len() - not_holding(&judgements),
+            v.trials.len()
+        );
         match verdict {
             Verdict::Holds => holds.push((v.label.clone(), clause)),
             Verdict::Violated => broken.push((v.label.clone(), clause)),
-            Verdict::Unknown => {
-                undecided.push(undecided_clause(&v.label, &judgements));
-                facts.push(format!("Undecided: {clause}."));
-            }
+            Verdict::Unknown => undecided.push(undecided_clause(&v.label, &judgements)),
         }
-        facts.extend(how_they_came_back(&v));
-        facts.extend(by_size(&v.trials, &v.label));
+    }
+    let mut scenarios: Vec<&str> = rows.iter().map(|t| t.record.scenario.as_str()).collect();
+    scenarios.sort_unstable();
+    scenarios.dedup();
+    let mut facts = Vec::new();
+    for name in &scenarios {
+        let mine: Vec<&Trial> = rows
+            .iter()
+            .copied()
+            .filter(|t| t.record.scenario == *name)
+            .collect();
+        for v in variants(&mine) {
+            facts.push(format!("`{name}`: {}", figures(&v)));
+            facts.extend(how_they_came_back(&v).map(|f| format!("`{name}`: {f}")));
+            facts.extend(by_size(&v.trials, &v.label));
+        }
     }
     facts.push(
         "The policy is the same for every approach: a node unhealthy for the scenario's \
          `settle_ms` in a row after the rollout began rolls the whole fleet back with the \
          approach's own tool; deploy-rs rolls back by itself (its check in the activation \
-         script, then its revoke) before it returns (scenarios/README.md, Fleets). Times are \
-         taken on the hosts' shared monotonic clock; node health is the prober's, at its \
+         script, then its revoke) before it returns (scenarios/README.md, Fleets). Judged per \
+         row (verify's built-in guarantee): `fleet_restore_ms <= 10000`, no node unhealthy, \
+         unreachable or mixed at the end, over the rows where the fleet was rolled back. Times \
+         are taken on the hosts' shared monotonic clock; node health is the prober's, at its \
          `probe_interval_ms`."
             .into(),
     );
@@ -162,6 +143,41 @@ fn fleet_of(rows: &[&Trial]) -> Answer {
         sentence,
         facts,
     }
+}
+
+/// Rows that violate or leave unknown a guarantee, each counted once.
+fn not_holding(judgements: &[crate::verify::Judgement]) -> usize {
+    judgements
+        .iter()
+        .flat_map(|j| j.violating.iter().chain(j.unknown.iter()))
+        .map(|e| e.at.as_str())
+        .collect::<std::collections::BTreeSet<&str>>()
+        .len()
+}
+
+/// A variant's figures in one scenario.
+fn figures(v: &Variant) -> String {
+    let rolled_back: Vec<&Trial> = v
+        .trials
+        .iter()
+        .copied()
+        .filter(|t| t.record.playbook_ran)
+        .collect();
+    let back = rolled_back
+        .iter()
+        .filter(|t| t.record.recovered.is_true())
+        .count();
+    format!(
+        "{} rolled the fleet back in {}/{} trials and every node was back in {back} of them \
+         (rollback start → every node serving, median {}; rollout {}; unhealthy time over the \
+         nodes {}).",
+        v.label,
+        rolled_back.len(),
+        v.trials.len(),
+        median_ms(&rolled_back, |t| t.record.fleet_restore_ms),
+        median_ms(&v.trials, |t| t.record.fleet_change_ms),
+        median_ms(&v.trials, |t| t.record.node_downtime_ms),
+    )
 }
 
 /// What brought the nodes the change broke back, from each node's record

@@ -97,7 +97,7 @@ pub fn answer_all(trials: &[Trial], points: &[CrashPointRecord]) -> Vec<Answer> 
     ];
     out.extend(service::bad_config(trials));
     out.extend([try_again::try_again(trials), isolation::isolation(trials)]);
-    out.extend(fleet::fleet(trials));
+    out.push(fleet::fleet(trials));
     out
 }
 
@@ -169,10 +169,11 @@ fn unchanged(g: &ApproachStats) -> usize {
 
 fn atomicity(all: &[Trial]) -> Answer {
     // A configure trial's failed operation is a bad configuration, not a
-    // failed install: its own claims answer it (`service`).
+    // failed install: its own claims answer it (`service`); a rollout's is
+    // the fleet's (`fleet`).
     let installs: Vec<Trial> = all
         .iter()
-        .filter(|t| !super::service::is_configure(t))
+        .filter(|t| !super::service::is_configure(t) && t.record.nodes.is_none())
         .cloned()
         .collect();
     if installs.is_empty() && !all.is_empty() {

@@ -40,16 +40,18 @@ pub enum ClaimId {
     BadConfig,
     TryAgain,
     Isolation,
+    Fleet,
 }
 
 impl ClaimId {
-    pub const ALL: [ClaimId; 6] = [
+    pub const ALL: [ClaimId; 7] = [
         ClaimId::Atomicity,
         ClaimId::Interrupted,
         ClaimId::Rollback,
         ClaimId::BadConfig,
         ClaimId::TryAgain,
         ClaimId::Isolation,
+        ClaimId::Fleet,
     ];
 
     /// The claim as the design notes word it.
@@ -61,6 +63,7 @@ impl ClaimId {
             ClaimId::BadConfig => claims::BAD_CONFIG,
             ClaimId::TryAgain => claims::TRY_AGAIN,
             ClaimId::Isolation => claims::ISOLATION,
+            ClaimId::Fleet => claims::FLEET,
         }
     }
 
@@ -73,6 +76,7 @@ impl ClaimId {
             ClaimId::BadConfig => "A bad configuration is undone in seconds (≤ 10 s)",
             ClaimId::TryAgain => "Just try again, no clean-up",
             ClaimId::Isolation => "A project leaves the global system alone",
+            ClaimId::Fleet => "A fleet is back to known-good in seconds (≤ 10 s)",
         }
     }
 
@@ -85,6 +89,7 @@ impl ClaimId {
             ClaimId::BadConfig => "bad-config",
             ClaimId::TryAgain => "try-again",
             ClaimId::Isolation => "isolation",
+            ClaimId::Fleet => "fleet",
         }
     }
 
@@ -98,6 +103,7 @@ impl ClaimId {
             ClaimId::BadConfig => &[Claim::BadConfig],
             ClaimId::TryAgain => &[Claim::TryAgain],
             ClaimId::Isolation => &[Claim::Isolation],
+            ClaimId::Fleet => &[Claim::Fleet],
         }
     }
 
@@ -111,6 +117,7 @@ impl ClaimId {
             }
             ClaimId::TryAgain => "paths differing from a clean install, median",
             ClaimId::Isolation => "global paths changed, median",
+            ClaimId::Fleet => "fleet rollback start → every node serving, median",
         }
     }
 }
@@ -326,8 +333,10 @@ impl Summary {
                 cells,
             }
         };
+        // The services of configure rows (a rollout's belongs to the fleet).
         let services: BTreeSet<&str> = records
             .iter()
+            .filter(|r| r.nodes.is_none())
             .filter_map(super::service::service_of)
             .collect();
         let mut rows = Vec::new();
@@ -396,8 +405,10 @@ impl Inputs {
     }
 }
 
+/// A configure or rollout row: its failed operation is a bad
+/// configuration, not a failed install.
 fn is_configure(r: &TrialRecord) -> bool {
-    r.healthy_before.is_some() || r.downtime_ms.is_some()
+    r.healthy_before.is_some() || r.downtime_ms.is_some() || r.nodes.is_some()
 }
 
 fn as_input<R: serde::Serialize>(file: &str, records: &[R]) -> Input {
@@ -571,6 +582,12 @@ fn figure(
                 .filter_map(|r| r.global_residue_files.map(|x| x as f64))
                 .collect(),
             Unit::Count,
+        ),
+        ClaimId::Fleet => median_figure(
+            mine.filter(|r| r.nodes.is_some() && r.playbook_ran && r.outcome != Outcome::Errored)
+                .filter_map(|r| r.fleet_restore_ms)
+                .collect(),
+            Unit::Ms,
         ),
     }
 }
