@@ -122,7 +122,8 @@ impl Approach for Ansible {
     }
 
     /// One playbook over the inventory of the nodes, at Ansible's
-    /// defaults: 5 forks, the linear strategy, no `serial` (one batch)
+    /// defaults: 5 forks (every node at once with `[fleet]
+    /// equal_parallelism`), the linear strategy, no `serial` (one batch)
     /// and no `max_fail_percentage` (a failing host does not stop the
     /// others), SSH through the shared client configuration and connection
     /// sharing (`fleet::ansible_ssh_env`).
@@ -134,7 +135,10 @@ impl Approach for Ansible {
         fleet: &crate::scenario::FleetSpec,
     ) -> Option<super::fleet::FleetCommands> {
         use super::fleet::{ansible_ssh_env, FleetCommands, FleetRollback, DIR};
-        let ssh = ansible_ssh_env(fleet.control_persist_s());
+        let mut ssh = ansible_ssh_env(fleet.control_persist_s());
+        if *fleet.equal_parallelism.get_ref() {
+            ssh.push_str(&format!(" ANSIBLE_FORKS={}", fleet.nodes()));
+        }
         use crate::service::FIXTURES;
         let run = |stage: &str| {
             format!(

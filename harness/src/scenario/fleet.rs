@@ -52,6 +52,13 @@ pub struct FleetSpec {
     #[serde(default = "default_control_persist_s")]
     #[schemars(with = "u32", range(min = 0, max = 3600))]
     pub ssh_control_persist_s: Spanned<u32>,
+    /// false (default): each tool at its own default parallelism (Ansible's
+    /// 5 forks). true: every tool works on every node at once (Ansible's
+    /// forks = `nodes`); deploy-rs has no such option and stays one node
+    /// at a time; apt's operator and Nix already go to every node at once.
+    #[serde(default = "default_equal_parallelism")]
+    #[schemars(with = "bool")]
+    pub equal_parallelism: Spanned<bool>,
 }
 
 impl FleetSpec {
@@ -81,6 +88,9 @@ fn default_settle_ms() -> Spanned<u64> {
 }
 fn default_watch_ms() -> Spanned<u64> {
     Spanned::new(0..0, 5000)
+}
+fn default_equal_parallelism() -> Spanned<bool> {
+    Spanned::new(0..0, false)
 }
 fn default_control_persist_s() -> Spanned<u32> {
     Spanned::new(0..0, 60)
