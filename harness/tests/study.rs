@@ -298,14 +298,15 @@ fn a_study_runs_trials_in_rounds_explores_crash_only_scenarios_and_summarises() 
     // The summary reads both: the atomicity and interrupted cells are filled.
     let html = std::fs::read_to_string(out_dir.join("summary.html")).unwrap();
     let cells = cells_in(&html);
-    assert_eq!(cells.len(), 2 * 6);
+    // Two approaches × seven claims (the fleet column since issue 26).
+    assert_eq!(cells.len(), 2 * 7);
     let order: Vec<String> = html
         .split("<tr data-approach=\"")
         .skip(1)
         .map(|t| t[..t.find('"').unwrap()].to_string())
         .collect();
     assert_eq!(order, ["apt", "nix"]);
-    for (approach, row) in order.iter().zip(cells.chunks(6)) {
+    for (approach, row) in order.iter().zip(cells.chunks(7)) {
         assert_ne!(row[0].0, "not applicable", "atomicity: {row:?}");
         let fired = points
             .iter()
