@@ -101,10 +101,53 @@ pub async fn fill_volume(
     uploaded.and(removed)
 }
 
+/// A tar of in-memory files (name, content, mode), every mtime 0: a build
+/// context or a few files copied into a container.
+pub(crate) fn tar_of_files(files: &[(&str, &[u8], u32)]) -> std::io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, content, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(0);
+        header.set_cksum();
+        tar.append_data(&mut header, name, *content)?;
+    }
+    tar.into_inner()
+}
+
 /// The folder's contents as a tar, paths relative to it.
 fn tar_of(dir: &Path) -> std::io::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
     tar.append_dir_all(".", dir)?;
     tar.into_inner()
+}
+
+impl super::Sandbox {
+    /// Copies host files into the container's folder `into` (which must
+    /// exist), keeping their modes, through the engine's API (the engine
+    /// may be remote): a tool no image holds, for one trial.
+    pub async fn put_files(
+        &self,
+        into: &str,
+        files: &[(String, Vec<u8>, u32)],
+    ) -> Result<(), DockerError> {
+        let listed: Vec<(&str, &[u8], u32)> = files
+            .iter()
+            .map(|(n, b, m)| (n.as_str(), b.as_slice(), *m))
+            .collect();
+        let tar = super::fixtures::tar_of_files(&listed)
+            .map_err(|e| DockerError::Other(format!("packing files for {}: {e}", self.name)))?;
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path(into)
+            .build();
+        self.docker
+            .upload_to_container(&self.id, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(DockerError::api(format!(
+                "copying files into {}:{into}",
+                self.name
+            )))
+    }
 }

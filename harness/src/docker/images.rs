@@ -403,20 +403,11 @@ fn tempfile_dir() -> Result<PathBuf, ImageError> {
 }
 
 fn build_context(f: Family) -> Result<Vec<u8>, ImageError> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, content, mode) in [
-        ("Dockerfile", f.dockerfile(), 0o644),
-        ("agent.pl", AGENT, 0o755),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(mode);
-        header.set_mtime(0);
-        header.set_cksum();
-        tar.append_data(&mut header, name, content.as_bytes())
-            .map_err(io("writing build context"))?;
-    }
-    tar.into_inner().map_err(io("writing build context"))
+    super::fixtures::tar_of_files(&[
+        ("Dockerfile", f.dockerfile().as_bytes(), 0o644),
+        ("agent.pl", AGENT.as_bytes(), 0o755),
+    ])
+    .map_err(io("writing build context"))
 }
 
 async fn build_family(

@@ -168,7 +168,8 @@ impl Collector {
 }
 
 pub struct Sandbox {
-    docker: Docker,
+    /// The engine (the docker module's own: `fixtures::put_files`).
+    pub(super) docker: Docker,
     pub id: String,
     pub name: String,
     removed: bool,
@@ -498,39 +499,6 @@ impl Sandbox {
             Ok(r) => r,
             Err(_) => Err(self.timed_out(cmd, timeout)),
         }
-    }
-
-    /// Copies host files into the container's folder `into` (which must
-    /// exist), keeping their modes, through the engine's API (the engine
-    /// may be remote): a tool no image holds, for one trial.
-    pub async fn put_files(
-        &self,
-        into: &str,
-        files: &[(String, Vec<u8>, u32)],
-    ) -> Result<(), DockerError> {
-        let mut tar = tar::Builder::new(Vec::new());
-        for (name, bytes, mode) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(*mode);
-            header.set_mtime(0);
-            header.set_cksum();
-            tar.append_data(&mut header, name, bytes.as_slice())
-                .map_err(|e| DockerError::Other(format!("packing {name}: {e}")))?;
-        }
-        let tar = tar
-            .into_inner()
-            .map_err(|e| DockerError::Other(format!("packing files for {}: {e}", self.name)))?;
-        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
-            .path(into)
-            .build();
-        self.docker
-            .upload_to_container(&self.id, Some(options), bollard::body_full(tar.into()))
-            .await
-            .map_err(DockerError::api(format!(
-                "copying files into {}:{into}",
-                self.name
-            )))
     }
 
     /// Paths changed since the image: from overlay2's upper directory when

@@ -7,21 +7,23 @@
 
 mod inspect;
 mod judge;
+mod observe;
 
 use futures_util::future::try_join_all;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::docker_executor::DockerExecutor;
-use super::sandbox_target::{run_steps, snapshot_timed};
-use crate::approach::fleet::{FleetCommands, FleetRollback, ACTIVATIONS};
+use super::sandbox_target::run_steps;
+use crate::approach::fleet::{FleetCommands, FleetRollback};
 use crate::approach::Approach;
 use crate::docker::{DockerError, Network, Sandbox, SandboxSpec};
-use crate::history::{History, Phase, Step, Timings};
+use crate::history::{History, Phase, Step};
 use crate::plan::Trial;
 use crate::scenario::{FleetSpec, Scenario, ServiceName};
-use crate::service::timeline::{self, Sample};
-use crate::snapshot::{self, manifest::Manifest, Snapshot, AGENT};
+use crate::snapshot::{self, AGENT};
+use observe::{
+    activations, config_states, kept_connections, probe_logs, self_restores, snapshots, unreachable,
+};
 
 pub use judge::{ConfigState, Moments, Node};
 
@@ -484,26 +486,6 @@ struct Rolled {
     kept: Vec<String>,
 }
 
-/// The nodes whose shared SSH connection from the deployer (ControlPersist)
-/// is alive: `ssh -O check` asks the master, opening nothing.
-async fn kept_connections(
-    deployer: &Sandbox,
-    timeout: Duration,
-) -> Result<Vec<String>, DockerError> {
-    use crate::approach::fleet::DIR;
-    let check = format!(
-        "while read -r n; do ssh -O check \"$n\" 2>/dev/null && echo \"$n\"; done < {DIR}/nodes; true"
-    );
-    let out = deployer
-        .exec(&argv(&["sh", "-c", &check]), None, timeout)
-        .await?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
-        .collect())
-}
-
 /// Waits until every node's last sample since `since_ns` is healthy, at
 /// most `watch_ms`: whether every node came back is read from the logs
 /// afterwards, not from this.
@@ -520,51 +502,6 @@ async fn settle(
     )
     .await
     .map(|_| ())
-}
-
-/// One line of a node's [`ACTIVATIONS`] log.
-struct Activation {
-    ns: u64,
-    /// `good` (the known-good configuration) or `bad` (the change).
-    stage: String,
-    /// `activated` or `failed` (its health check).
-    what: String,
-}
-
-/// Every node's activation log (empty where there is none), in one exec
-/// per node, all at once.
-async fn activations(
-    nodes: &[Sandbox],
-    timeout: Duration,
-) -> Result<Vec<Vec<Activation>>, DockerError> {
-    try_join_all(nodes.iter().map(|n| async move {
-        let out = n
-            .exec(
-                &argv(&["sh", "-c", &format!("cat {ACTIVATIONS} 2>/dev/null; true")]),
-                None,
-                timeout,
-            )
-            .await?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let mut w = l.split_whitespace();
-                match (w.next().and_then(|t| t.parse().ok()), w.next(), w.next()) {
-                    (Some(ns), Some(stage), Some(what)) => Ok(Activation {
-                        ns,
-                        stage: stage.into(),
-                        what: what.into(),
-                    }),
-                    _ => Err(DockerError::Other(format!(
-                        "{}: a line of {ACTIVATIONS} is not `ns stage what`: {l}",
-                        n.name
-                    ))),
-                }
-            })
-            .collect()
-    }))
-    .await
 }
 
 /// One step on the deployer, as the lifecycle runs a step.
@@ -604,118 +541,6 @@ fn node_name(i: usize) -> String {
     format!("n{:02}", i + 1)
 }
 
-fn argv(words: &[&str]) -> Vec<String> {
+pub(super) fn argv(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| w.to_string()).collect()
-}
-
-/// Every node's snapshot, taken together.
-async fn snapshots(
-    nodes: &[Sandbox],
-    a: &dyn Approach,
-    base: &Arc<Manifest>,
-    timings: &mut Timings,
-) -> Result<Vec<Snapshot>, DockerError> {
-    let taken = try_join_all(nodes.iter().map(|n| async move {
-        let mut t = Timings::default();
-        let snap = snapshot_timed(n, a, base, &mut t).await?;
-        Ok::<_, DockerError>((snap, t.snapshot_ms))
-    }))
-    .await?;
-    timings.snapshot_ms += taken
-        .iter()
-        .map(|(_, ms)| ms)
-        .fold(0.0, |a: f64, b| a.max(*b));
-    Ok(taken.into_iter().map(|(s, _)| s).collect())
-}
-
-/// Every node's configuration against the rendered stages.
-async fn config_states(
-    nodes: &[Sandbox],
-    paths: &[String],
-) -> Result<Vec<ConfigState>, DockerError> {
-    let command = inspect::config_state_command(paths);
-    try_join_all(nodes.iter().map(|n| {
-        let command = command.clone();
-        async move {
-            let out = n
-                .exec(
-                    &argv(&["sh", "-c", &command]),
-                    None,
-                    Duration::from_secs(60),
-                )
-                .await?;
-            Ok(match String::from_utf8_lossy(&out.stdout).trim() {
-                "old" => ConfigState::Old,
-                "new" => ConfigState::New,
-                _ => ConfigState::Other,
-            })
-        }
-    }))
-    .await
-}
-
-/// Which nodes rolled themselves back, and how (`command` prints the
-/// mechanism's name on such a node).
-async fn self_restores(
-    nodes: &[Sandbox],
-    command: &str,
-    timeout: Duration,
-) -> Result<Vec<Option<String>>, DockerError> {
-    if command.is_empty() {
-        return Ok(vec![None; nodes.len()]);
-    }
-    try_join_all(nodes.iter().map(|n| async move {
-        let out = n.exec(&argv(&["sh", "-c", command]), None, timeout).await?;
-        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Ok::<_, DockerError>((!said.is_empty()).then_some(said))
-    }))
-    .await
-}
-
-/// Every node's probe log, read whole after the probers stopped.
-async fn probe_logs(
-    prober: &Sandbox,
-    nodes: &[Sandbox],
-    timeout: Duration,
-) -> Result<Vec<Vec<Sample>>, DockerError> {
-    let stop =
-        format!("for p in {PROBE_DIR}/*.pid; do kill \"$(cat \"$p\")\" 2>/dev/null; done; true");
-    prober
-        .exec(&argv(&["sh", "-c", &stop]), None, timeout)
-        .await?;
-    let mut out = Vec::new();
-    for n in nodes {
-        let log = prober
-            .exec(
-                &argv(&["cat", &format!("{PROBE_DIR}/{}.log", n.name)]),
-                None,
-                timeout,
-            )
-            .await?;
-        if log.exit_code != 0 {
-            return Err(DockerError::Other(format!("no probe log for {}", n.name)));
-        }
-        let text = String::from_utf8_lossy(&log.stdout);
-        out.push(
-            timeline::parse(&text)
-                .map_err(|e| DockerError::Other(format!("{}'s probe log: {e}", n.name)))?,
-        );
-    }
-    Ok(out)
-}
-
-/// The nodes the deployer cannot reach over a fresh SSH connection.
-async fn unreachable(deployer: &Sandbox, timeout: Duration) -> Result<Vec<String>, DockerError> {
-    let out = deployer
-        .exec(
-            &argv(&["sh", "-c", &inspect::reachability_command()]),
-            None,
-            timeout,
-        )
-        .await?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
-        .collect())
 }
